@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Both install what
+# is missing (scripts/setup), build, and run.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CTEST_JOBS ?= 2
+
+.PHONY: all setup build demo test bench clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/harpc demo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 600
+
+bench:
+	@HARPC_SETUP_BENCH=1 scripts/setup
+	$(MAKE) build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,145 @@
+// Server: answers remote procedure calls over HTTP/1.1 with JSON.
+//
+//   harpc::Server server;
+//   server.AddMethod("Echo.echo", [](const boost::json::value& params, harpc::CallContext&) {
+//     return harpc::Result(params);
+//   }, {.idempotent = true});
+//   harpc::Status s = server.Start("127.0.0.1:8001");
+//   server.Wait();  // until SIGTERM/SIGINT (graceful) or Shutdown()
+//
+// Wire protocol (see DESIGN.md §3): JSON-RPC 2.0 on POST /rpc, the default
+// method for POST /rpc bodies without "jsonrpc", POST /rpc/<Method> with the
+// params as body, GET /health, GET /metrics (Prometheus), GET /status (JSON).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+
+#include "harpc/result.h"
+#include "harpc/status.h"
+
+namespace harpc {
+
+struct ServerOptions {
+  // Shown in /status and in logs. Default: the listen address.
+  std::string name;
+
+  // Event-loop threads. Each runs its own loop; connections are spread over
+  // them round robin. Default 0: one per core.
+  int threads = 0;
+
+  // Largest request head (request line + headers) accepted; larger gets 431.
+  std::size_t max_header_bytes = 8 * 1024;
+
+  // Largest request body accepted; larger gets 413 before it is read.
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+
+  // A request head must arrive whole within this time from its first byte,
+  // or the connection gets 408 and is closed (slow-drip clients).
+  std::chrono::milliseconds header_timeout{5000};
+
+  // A request body must arrive whole within this time from the end of its head.
+  std::chrono::milliseconds body_timeout{30000};
+
+  // A keep-alive connection with no request in progress is closed after this.
+  // Also bounds how long a response may take to be written.
+  std::chrono::milliseconds idle_timeout{60000};
+
+  // Open connections above this are answered 503 and closed at once.
+  std::size_t max_connections = 100000;
+
+  // Calls being handled at once above this get RESOURCE_EXHAUSTED (HTTP 429,
+  // JSON-RPC -32008) instead of queueing. Default 0: no limit.
+  std::size_t max_concurrency = 0;
+
+  // On shutdown, in-flight calls get this long to finish before the process
+  // stops waiting for them.
+  std::chrono::milliseconds shutdown_grace{10000};
+
+  // When true, Wait() turns SIGTERM and SIGINT into a graceful Shutdown().
+  bool handle_signals = true;
+};
+
+struct MethodOptions {
+  // True when running the method twice has the effect of running it once.
+  // Clients may retry and hedge idempotent methods freely. Default false.
+  bool idempotent = false;
+};
+
+// What a handler knows about the call it serves. Valid until the handler returns
+// (for a coroutine handler: until its awaitable completes).
+class CallContext {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  const std::string& method() const { return method_; }
+  // The caller's deadline (X-Deadline-Ms), or Clock::time_point::max() if none.
+  Clock::time_point deadline() const { return deadline_; }
+  bool has_deadline() const { return deadline_ != Clock::time_point::max(); }
+  // Time left before the deadline: zero once it passed, max() without one.
+  std::chrono::milliseconds remaining() const;
+  // The Idempotency-Key and X-Request-Id headers, empty when absent.
+  const std::string& idempotency_key() const { return idempotency_key_; }
+  const std::string& request_id() const { return request_id_; }
+  // The caller's address, "127.0.0.1:50312".
+  const std::string& peer() const { return peer_; }
+  // The event loop serving this call; coroutine handlers use it for timers and I/O.
+  const boost::asio::any_io_executor& executor() const { return executor_; }
+
+ private:
+  friend class CallDispatcher;
+  std::string method_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  std::string idempotency_key_;
+  std::string request_id_;
+  std::string peer_;
+  boost::asio::any_io_executor executor_;
+};
+
+class Server {
+ public:
+  // Runs on the event loop: must not block. Slow work belongs in an AsyncHandler.
+  using Handler = std::function<Result(const boost::json::value& params, CallContext& ctx)>;
+  // A C++20 coroutine on the event loop; co_await timers, other channels, ...
+  using AsyncHandler =
+      std::function<boost::asio::awaitable<Result>(boost::json::value params, CallContext& ctx)>;
+
+  explicit Server(ServerOptions options = {});
+  ~Server();  // shuts down at once if still running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Methods are registered before Start(). Names are unique and non-empty.
+  Status AddMethod(std::string name, Handler handler, MethodOptions options = {});
+  Status AddAsyncMethod(std::string name, AsyncHandler handler, MethodOptions options = {});
+  // The method that answers POST /rpc bodies without "jsonrpc" (the seed's
+  // plain requests.post(url, json=...) form). Must be registered.
+  Status SetDefaultMethod(std::string name);
+
+  // Binds "host:port" (port 0 picks a free one) and starts the loops.
+  Status Start(std::string_view listen_address);
+  // The bound "host:port", valid after Start().
+  std::string address() const;
+
+  // Blocks until the server has stopped.
+  void Wait();
+  // Begins a graceful shutdown and returns: stop accepting, /health answers
+  // 503 NOT_SERVING, new calls get UNAVAILABLE, in-flight calls get
+  // `shutdown_grace` to finish, then the loops stop and Wait() returns.
+  void Shutdown();
+  bool draining() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace harpc

@@ -1,0 +1,14 @@
+// The subcommands of the harpc binary; each file adds one to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace harpc::cli {
+
+// Each returns the subcommand's exit status through `exit_code` once it ran.
+void AddServeCommand(CLI::App& app, int& exit_code);
+void AddCallCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
+void AddDemoCommand(CLI::App& app, int& exit_code);
+
+}  // namespace harpc::cli

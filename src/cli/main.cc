@@ -1,0 +1,28 @@
+// harpc: server, client, benchmark and demo of the harpc RPC framework.
+#include <cstdio>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  // Logs go to stderr; stdout carries only results (JSON, tables) for scripts.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("harpc"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"harpc: a high-availability RPC framework over HTTP/1.1 + JSON"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  int exit_code = 0;
+  harpc::cli::AddServeCommand(app, exit_code);
+  harpc::cli::AddCallCommand(app, exit_code);
+  harpc::cli::AddBenchCommand(app, exit_code);
+  harpc::cli::AddDemoCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

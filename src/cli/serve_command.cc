@@ -1,0 +1,101 @@
+// harpc serve: an echo server with fault injection, for demos, tests and benchmarks.
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "harpc/server.h"
+#include "server/echo_service.h"
+
+namespace harpc::cli {
+
+namespace {
+struct ServeFlags {
+  std::string listen = "127.0.0.1:8001";
+  std::string name;
+  std::string service = "echo";
+  int weight = 1;
+  int threads = 0;
+  size_t max_body_bytes = 4 * 1024 * 1024;
+  size_t max_header_bytes = 8 * 1024;
+  int header_timeout_ms = 5000;
+  int body_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  size_t max_connections = 100000;
+  size_t max_concurrency = 0;
+  int grace_ms = 10000;
+  int delay_ms = 0;
+  double fail_rate = 0;
+};
+
+int RunServe(const ServeFlags& f) {
+  ServerOptions options;
+  options.name = f.name;
+  options.threads = f.threads;
+  options.max_body_bytes = f.max_body_bytes;
+  options.max_header_bytes = f.max_header_bytes;
+  options.header_timeout = std::chrono::milliseconds(f.header_timeout_ms);
+  options.body_timeout = std::chrono::milliseconds(f.body_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(f.idle_timeout_ms);
+  options.max_connections = f.max_connections;
+  options.max_concurrency = f.max_concurrency;
+  options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
+  Server server(options);
+
+  if (f.service != "echo") {
+    std::fprintf(stderr, "harpc serve: unknown --service '%s' (available: echo)\n", f.service.c_str());
+    return 2;
+  }
+  Status s = RegisterEchoService(server, {.delay = std::chrono::milliseconds(f.delay_ms),
+                                          .fail_rate = f.fail_rate});
+  if (s.ok()) s = server.Start(f.listen);
+  if (!s.ok()) {
+    std::fprintf(stderr, "harpc serve: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  // One line on stdout when ready: scripts and tests read the bound port from it.
+  std::printf("listening on %s\n", server.address().c_str());
+  std::fflush(stdout);
+  spdlog::info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
+               f.delay_ms, f.fail_rate);
+  server.Wait();
+  spdlog::info("server {} stopped", server.address());
+  return 0;
+}
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run an RPC server (echo service; fault injection for tests)");
+  cmd->add_option("--listen", flags->listen, "Address to listen on; port 0 picks a free one")
+      ->capture_default_str();
+  cmd->add_option("--name", flags->name, "Instance name shown in /status (default: the address)");
+  cmd->add_option("--service", flags->service, "Service to run: echo")->capture_default_str();
+  cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--threads", flags->threads, "Event-loop threads (0: one per core)")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
+  cmd->add_option("--max-body-bytes", flags->max_body_bytes, "Largest request body (413 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-header-bytes", flags->max_header_bytes, "Largest request head (431 above)")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout-ms", flags->header_timeout_ms, "Time allowed for a request head (408 after)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--body-timeout-ms", flags->body_timeout_ms, "Time allowed for a request body (408 after)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--idle-timeout-ms", flags->idle_timeout_ms, "Idle keep-alive connections close after this")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--max-connections", flags->max_connections, "Open connections above this get 503")
+      ->capture_default_str();
+  cmd->add_option("--max-concurrency", flags->max_concurrency,
+                  "Calls in flight above this get 429 RESOURCE_EXHAUSTED (0: no limit)")->capture_default_str();
+  cmd->add_option("--grace-ms", flags->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--delay-ms", flags->delay_ms, "Fault injection: answer every call after this delay")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--fail-rate", flags->fail_rate, "Fault injection: fraction of calls answered UNAVAILABLE")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
+}
+
+}  // namespace harpc::cli

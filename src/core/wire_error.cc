@@ -1,0 +1,68 @@
+#include "core/wire_error.h"
+
+namespace harpc::wire {
+
+int JsonRpcCode(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument: return kInvalidParams;
+    case StatusCode::kUnimplemented: return kMethodNotFound;
+    case StatusCode::kInternal:
+    case StatusCode::kUnknown: return kInternalError;
+    default: return kImplementationBase - static_cast<int>(status.code());
+  }
+}
+
+StatusCode CodeFromJsonRpc(int code) {
+  switch (code) {
+    case kParseError:
+    case kInvalidRequest:
+    case kInvalidParams: return StatusCode::kInvalidArgument;
+    case kMethodNotFound: return StatusCode::kUnimplemented;
+    case kInternalError: return StatusCode::kInternal;
+    default: break;
+  }
+  int offset = kImplementationBase - code;
+  if (offset > 0 && offset <= static_cast<int>(StatusCode::kUnauthenticated)) {
+    return static_cast<StatusCode>(offset);
+  }
+  return StatusCode::kUnknown;
+}
+
+int HttpStatus(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kNotFound:
+    case StatusCode::kUnimplemented: return 404;
+    case StatusCode::kAborted:
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kFailedPrecondition: return 422;
+    case StatusCode::kResourceExhausted: return 429;
+    case StatusCode::kCancelled: return 499;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDeadlineExceeded: return 504;
+    default: return 500;
+  }
+}
+
+StatusCode CodeFromHttpStatus(int s) {
+  if (s >= 200 && s < 300) return StatusCode::kOk;
+  switch (s) {
+    case 400: case 411: case 413: case 414: case 415: case 431: return StatusCode::kInvalidArgument;
+    case 401: return StatusCode::kUnauthenticated;
+    case 403: return StatusCode::kPermissionDenied;
+    case 404: case 405: return StatusCode::kUnimplemented;
+    case 408: case 504: return StatusCode::kDeadlineExceeded;
+    case 409: return StatusCode::kAborted;
+    case 422: return StatusCode::kFailedPrecondition;
+    case 429: return StatusCode::kResourceExhausted;
+    case 499: return StatusCode::kCancelled;
+    case 502: case 503: return StatusCode::kUnavailable;
+    default: return s >= 500 ? StatusCode::kInternal : StatusCode::kUnknown;
+  }
+}
+
+}  // namespace harpc::wire

@@ -1,0 +1,31 @@
+// How a Status travels on the wire: JSON-RPC error codes and HTTP statuses.
+//
+// JSON-RPC's own codes keep their meaning (-32700 parse error, -32600 invalid
+// request, -32601 method not found, -32602 invalid params, -32603 internal).
+// Every other status code travels as -32000 - code, inside the range JSON-RPC
+// reserves for implementations, so that no information is lost:
+//   DEADLINE_EXCEEDED -32004, RESOURCE_EXHAUSTED (overloaded) -32008,
+//   FAILED_PRECONDITION (idempotency key reused with other params) -32009,
+//   ABORTED (idempotency conflict) -32010, UNAVAILABLE (draining) -32014.
+#pragma once
+
+#include "harpc/status.h"
+
+namespace harpc::wire {
+
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kMethodNotFound = -32601;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+inline constexpr int kImplementationBase = -32000;
+
+int JsonRpcCode(const Status& status);
+StatusCode CodeFromJsonRpc(int jsonrpc_code);
+
+// The HTTP status a plain (non-JSON-RPC) error answer carries.
+int HttpStatus(StatusCode code);
+// What a caller should make of an HTTP status that came without a JSON error body.
+StatusCode CodeFromHttpStatus(int http_status);
+
+}  // namespace harpc::wire

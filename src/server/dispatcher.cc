@@ -1,0 +1,263 @@
+#include "server/dispatcher.h"
+
+#include <charconv>
+
+#include <boost/json.hpp>
+
+#include "core/wire_error.h"
+#include "server/builtin_endpoints.h"
+
+namespace harpc {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds CallContext::remaining() const {
+  if (!has_deadline()) return std::chrono::milliseconds::max();
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+  return left.count() > 0 ? left : std::chrono::milliseconds(0);
+}
+
+namespace {
+
+std::string PlainErrorBody(const Status& status) {
+  json::object error{{"code", wire::JsonRpcCode(status)}, {"message", status.message()}};
+  return json::serialize(json::object{{"error", std::move(error)}});
+}
+
+http1::Response PlainError(const Status& status) {
+  return {.status = wire::HttpStatus(status.code()), .body = PlainErrorBody(status)};
+}
+
+// A request refused before it reached any method (bad framing, bad headers, unknown path).
+http1::Response HttpError(ServerState& state, int http_status, int jsonrpc_code, std::string message) {
+  state.CountHttpError(http_status);
+  json::object error{{"code", jsonrpc_code}, {"message", std::move(message)}};
+  return {.status = http_status, .body = json::serialize(json::object{{"error", std::move(error)}})};
+}
+
+json::value JsonRpcError(int code, std::string_view message, const json::value& id) {
+  return json::object{{"jsonrpc", "2.0"},
+                      {"error", json::object{{"code", code}, {"message", message}}},
+                      {"id", id}};
+}
+
+http1::Response JsonBody(const json::value& v) { return {.status = 200, .body = json::serialize(v)}; }
+
+std::string_view PathOf(std::string_view target) {
+  auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+}  // namespace
+
+Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContext& ctx) {
+  if (auto it = request.find("X-Deadline-Ms"); it != request.end()) {
+    std::string_view v = it->value();
+    long long ms = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
+      return InvalidArgument("X-Deadline-Ms must be an integer number of milliseconds, got '" +
+                             std::string(v) + "'");
+    }
+    ms = std::min<long long>(ms, 365LL * 24 * 3600 * 1000);  // keep time_point arithmetic in range
+    ctx.deadline_ = Clock::now() + std::chrono::milliseconds(ms);
+  }
+  if (auto it = request.find("Idempotency-Key"); it != request.end()) {
+    ctx.idempotency_key_ = std::string(it->value());
+  }
+  if (auto it = request.find("X-Request-Id"); it != request.end()) {
+    ctx.request_id_ = std::string(it->value());
+  }
+  return Status::Ok();
+}
+
+asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
+                                                        const std::string& peer,
+                                                        asio::any_io_executor executor) {
+  std::string_view path = PathOf(request.target());
+  const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+
+  if (path == "/health" || path == "/metrics" || path == "/status") {
+    if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
+    if (path == "/health") co_return HealthResponse(state_);
+    if (path == "/metrics") co_return MetricsResponse(state_);
+    co_return StatusResponse(state_);
+  }
+
+  const bool rpc_root = path == "/rpc" || path == "/rpc/";
+  if (!rpc_root && !path.starts_with("/rpc/")) {
+    co_return HttpError(state_, 404, wire::kMethodNotFound,
+                        "no such path '" + std::string(path) + "'; calls go to POST /rpc or POST /rpc/<Method>");
+  }
+  if (request.method() != http::verb::post) {
+    auto r = HttpError(state_, 405, wire::kInvalidRequest, "calls take POST");
+    r.extra_headers = "Allow: POST\r\n";
+    co_return r;
+  }
+
+  CallContext base;
+  base.peer_ = peer;
+  base.executor_ = executor;
+  if (Status s = ContextFromHeaders(request, base); !s.ok()) {
+    co_return HttpError(state_, 400, wire::kInvalidRequest, s.message());
+  }
+  if (rpc_root) co_return co_await HandleJsonRpcEndpoint(request, base);
+  co_return co_await HandleNamedMethod(path.substr(5), request, base);
+}
+
+asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx) {
+  ctx.method_ = method.name;
+  if (state_.draining.load(std::memory_order_relaxed)) {
+    co_return Unavailable("server is draining (shutting down); call another instance");
+  }
+  if (ctx.has_deadline() && Clock::now() >= ctx.deadline()) {
+    co_return DeadlineExceeded("deadline already passed when the call arrived");
+  }
+  const auto limit = state_.options.max_concurrency;
+  if (limit > 0 && state_.in_flight.load(std::memory_order_relaxed) >= static_cast<int64_t>(limit)) {
+    method.stats.by_code[static_cast<int>(StatusCode::kResourceExhausted)]++;
+    co_return ResourceExhausted("server overloaded: " + std::to_string(limit) + " calls in flight");
+  }
+
+  state_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  method.stats.requests.fetch_add(1, std::memory_order_relaxed);
+  auto start = Clock::now();
+  Result result = Internal("unreachable");
+  try {
+    if (method.handler) {
+      result = method.handler(params, ctx);
+    } else {
+      result = co_await method.async_handler(std::move(params), ctx);
+    }
+  } catch (const boost::system::system_error& e) {
+    // Boost.JSON's as_object()/as_int64()... on params of the wrong shape.
+    if (e.code().category() == json::make_error_code(json::error::not_object).category()) {
+      result = InvalidArgument(std::string("params have the wrong shape: ") + e.code().message());
+    } else {
+      result = Internal(std::string("handler failed: ") + e.what());
+    }
+  } catch (const std::exception& e) {
+    result = Internal(std::string("handler failed: ") + e.what());
+  } catch (...) {
+    result = Internal("handler failed with an unknown exception");
+  }
+  state_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
+  method.stats.by_code[static_cast<int>(result.status().code())].fetch_add(1, std::memory_order_relaxed);
+  co_return result;
+}
+
+asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_view name,
+                                                                   const HttpRequest& request,
+                                                                   CallContext& base) {
+  Method* method = state_.Find(name);
+  if (!method) {
+    co_return HttpError(state_, 404, wire::kMethodNotFound, "method '" + std::string(name) + "' not found");
+  }
+  json::value params;  // an empty body means no params (null)
+  if (!request.body().empty()) {
+    boost::system::error_code ec;
+    params = json::parse(request.body(), ec);
+    if (ec) co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + ec.message());
+  }
+  Result result = co_await Invoke(*method, std::move(params), base);
+  if (!result.ok()) co_return PlainError(result.status());
+  co_return JsonBody(result.value());
+}
+
+asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request,
+                                                                       CallContext& base) {
+  boost::system::error_code ec;
+  json::value body = json::parse(request.body(), ec);
+  if (ec) {
+    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: " + ec.message(), nullptr));
+  }
+
+  if (body.is_object() && !body.as_object().contains("jsonrpc")) {
+    // The seed's form: requests.post(url, json={...}) goes to the default method.
+    Method* method = state_.default_method;
+    if (!method) {
+      co_return HttpError(state_, 404, wire::kMethodNotFound,
+                          "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
+    }
+    Result result = co_await Invoke(*method, std::move(body), base);
+    if (!result.ok()) co_return PlainError(result.status());
+    co_return JsonBody(result.value());
+  }
+
+  if (body.is_object()) {
+    json::value reply = co_await HandleJsonRpcObject(body, base);
+    if (reply.is_null()) co_return http1::Response{.status = 204};
+    co_return JsonBody(reply);
+  }
+
+  if (body.is_array()) {
+    const json::array& batch = body.as_array();
+    if (batch.empty()) {
+      co_return JsonBody(JsonRpcError(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
+    }
+    json::array replies;
+    for (const json::value& item : batch) {
+      json::value reply = co_await HandleJsonRpcObject(item, base);
+      if (!reply.is_null()) replies.push_back(std::move(reply));
+    }
+    if (replies.empty()) co_return http1::Response{.status = 204};
+    co_return JsonBody(replies);
+  }
+
+  co_return JsonBody(JsonRpcError(wire::kInvalidRequest,
+                                  "invalid request: body must be a JSON object or array", nullptr));
+}
+
+asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::value& request,
+                                                                 CallContext& base) {
+  auto invalid = [](std::string_view why, const json::value& id) {
+    return JsonRpcError(wire::kInvalidRequest, std::string("invalid request: ") + std::string(why), id);
+  };
+  if (!request.is_object()) co_return invalid("batch element is not an object", nullptr);
+  const json::object& obj = request.as_object();
+
+  // The id is checked first so that errors can echo it back.
+  const json::value* id = obj.if_contains("id");
+  const bool notification = id == nullptr;
+  json::value reply_id = nullptr;
+  if (id) {
+    if (!id->is_string() && !id->is_number() && !id->is_null()) {
+      co_return invalid("\"id\" must be a string, a number or null", nullptr);
+    }
+    reply_id = *id;
+  }
+
+  const json::value* version = obj.if_contains("jsonrpc");
+  if (!version || !version->is_string() || version->as_string() != "2.0") {
+    co_return invalid("\"jsonrpc\" must be \"2.0\"", reply_id);
+  }
+  const json::value* name = obj.if_contains("method");
+  if (!name || !name->is_string()) co_return invalid("\"method\" must be a string", reply_id);
+  json::value params = nullptr;
+  if (const json::value* p = obj.if_contains("params")) {
+    if (!p->is_object() && !p->is_array()) {
+      co_return invalid("\"params\" must be an object or an array", reply_id);
+    }
+    params = *p;
+  }
+
+  std::string_view method_name = name->as_string();
+  Method* method = state_.Find(method_name);
+  if (!method) {
+    if (notification) co_return nullptr;
+    co_return JsonRpcError(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
+                           reply_id);
+  }
+
+  CallContext ctx = base;
+  Result result = co_await Invoke(*method, std::move(params), ctx);
+  if (notification) co_return nullptr;
+  if (!result.ok()) co_return JsonRpcError(wire::JsonRpcCode(result.status()), result.status().message(), reply_id);
+  co_return json::object{{"jsonrpc", "2.0"}, {"result", std::move(result).value()}, {"id", reply_id}};
+}
+
+}  // namespace harpc

@@ -1,0 +1,48 @@
+// Turns one parsed HTTP request into one HTTP response: routing, the three
+// call forms (JSON-RPC 2.0, the default method, /rpc/<Method>), deadlines,
+// the concurrency limit, and the built-in endpoints.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+
+#include "server/server_state.h"
+#include "transport/http_response.h"
+
+namespace harpc {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+class CallDispatcher {
+ public:
+  explicit CallDispatcher(ServerState& state) : state_(state) {}
+
+  boost::asio::awaitable<http1::Response> Handle(const HttpRequest& request, const std::string& peer,
+                                                 boost::asio::any_io_executor executor);
+
+  // Runs a method with every server-side check (draining, deadline, limit) and
+  // records its metrics. Exceptions from the handler become INTERNAL.
+  boost::asio::awaitable<Result> Invoke(Method& method, boost::json::value params, CallContext& ctx);
+
+ private:
+  boost::asio::awaitable<http1::Response> HandleJsonRpcEndpoint(const HttpRequest& request,
+                                                                CallContext& base);
+  boost::asio::awaitable<http1::Response> HandleNamedMethod(std::string_view name,
+                                                            const HttpRequest& request,
+                                                            CallContext& base);
+  // One JSON-RPC request object; returns null for a notification.
+  boost::asio::awaitable<boost::json::value> HandleJsonRpcObject(const boost::json::value& request,
+                                                                 CallContext& base);
+
+  // Fills the deadline, idempotency key and request id from the headers.
+  static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
+
+  ServerState& state_;
+};
+
+}  // namespace harpc

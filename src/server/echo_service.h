@@ -1,0 +1,23 @@
+// The echo service of `harpc serve`: Echo.echo and the default method return
+// their params unchanged. Fault injection makes it a stand-in for a sick server.
+#pragma once
+
+#include <chrono>
+
+#include "harpc/server.h"
+
+namespace harpc {
+
+struct EchoServiceOptions {
+  // Every call waits this long before answering (or until its deadline, then
+  // DEADLINE_EXCEEDED), without blocking the event loop. Default 0.
+  std::chrono::milliseconds delay{0};
+  // Fraction of calls, in [0, 1], answered UNAVAILABLE ("injected failure")
+  // instead of echoing. Default 0.
+  double fail_rate = 0;
+};
+
+// Registers Echo.echo (idempotent) and makes it the default method.
+Status RegisterEchoService(Server& server, EchoServiceOptions options = {});
+
+}  // namespace harpc

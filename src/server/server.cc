@@ -1,0 +1,227 @@
+#include "harpc/server.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/connection.h"
+#include "server/dispatcher.h"
+#include "server/server_state.h"
+#include "util/address.h"
+
+namespace harpc {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 73\r\n"
+    "Connection: close\r\n\r\n{\"error\":{\"code\":-32008,\"message\":\"too many connections to this server\"}}";
+static_assert(kTooManyConnections.size() - kTooManyConnections.find("\r\n\r\n") - 4 == 73);
+
+std::chrono::milliseconds SweepInterval(const ServerOptions& o) {
+  auto shortest = std::min({o.header_timeout, o.body_timeout, o.idle_timeout});
+  return std::clamp(shortest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+}
+}  // namespace
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options) : dispatcher_(state_) { state_.options = std::move(options); }
+
+  ~Impl() {
+    StopLoops();
+    Join();
+    // I/O objects go before the contexts they live on; each loop's context goes
+    // before its connection list (see EventLoop).
+    signals_.reset();
+    acceptor_.reset();
+    loops_.clear();
+  }
+
+  Status AddMethod(std::string name, Handler handler, AsyncHandler async_handler, MethodOptions options) {
+    if (started_) return {StatusCode::kFailedPrecondition, "methods must be added before Start()"};
+    if (name.empty()) return InvalidArgument("method name must not be empty");
+    if (state_.methods.contains(name)) return {StatusCode::kAlreadyExists, "method '" + name + "' exists"};
+    auto method = std::make_unique<Method>();
+    method->name = name;
+    method->handler = std::move(handler);
+    method->async_handler = std::move(async_handler);
+    method->options = options;
+    state_.methods.emplace(std::move(name), std::move(method));
+    return Status::Ok();
+  }
+
+  Status SetDefaultMethod(const std::string& name) {
+    Method* m = state_.Find(name);
+    if (!m) return InvalidArgument("default method '" + name + "' is not registered");
+    state_.default_method = m;
+    return Status::Ok();
+  }
+
+  Status Start(std::string_view listen_address) {
+    if (started_) return {StatusCode::kFailedPrecondition, "server already started"};
+    HostPort hp;
+    if (Status s = ParseHostPort(listen_address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
+    tcp::endpoint endpoint;
+    if (Status s = ResolveEndpoint(hp, &endpoint); !s.ok()) return s;
+
+    int threads = state_.options.threads > 0 ? state_.options.threads
+                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    state_.options.threads = threads;
+    for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop>());
+
+    acceptor_.emplace(loops_[0]->context);
+    boost::system::error_code ec;
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Unavailable("cannot listen on " + std::string(listen_address) + ": " + ec.message());
+    }
+    state_.address = ToString(acceptor_->local_endpoint());
+    state_.started_at = Clock::now();
+
+    asio::co_spawn(loops_[0]->context, AcceptLoop(), asio::detached);
+    for (auto& loop : loops_) asio::co_spawn(loop->context, SweepLoop(*loop), asio::detached);
+    if (state_.options.handle_signals) {
+      signals_.emplace(loops_[0]->context, SIGTERM, SIGINT);
+      signals_->async_wait([this](const boost::system::error_code& e, int sig) {
+        if (e) return;
+        spdlog::info("server {}: signal {} received, shutting down gracefully", state_.address, sig);
+        Shutdown();
+      });
+    }
+    for (auto& loop : loops_) {
+      loop->thread = std::thread([&ctx = loop->context] { ctx.run(); });
+    }
+    started_ = true;
+    return Status::Ok();
+  }
+
+  void Wait() { Join(); }
+
+  void Shutdown() {
+    if (loops_.empty()) return;
+    asio::post(loops_[0]->context, [this] {
+      if (state_.draining.exchange(true)) return;
+      boost::system::error_code ec;
+      if (acceptor_) acceptor_->close(ec);
+      if (signals_) signals_->cancel(ec);
+      asio::co_spawn(loops_[0]->context, Drain(), asio::detached);
+    });
+  }
+
+  ServerState& state() { return state_; }
+
+ private:
+  asio::awaitable<void> AcceptLoop() {
+    size_t next = 0;
+    asio::steady_timer backoff(loops_[0]->context);
+    for (;;) {
+      EventLoop& loop = *loops_[next++ % loops_.size()];
+      auto [ec, socket] = co_await acceptor_->async_accept(loop.context, kNoThrow);
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+      if (ec) {
+        // Out of descriptors or a transient error: back off instead of spinning.
+        spdlog::warn("server {}: accept failed: {}", state_.address, ec.message());
+        backoff.expires_after(std::chrono::milliseconds(20));
+        co_await backoff.async_wait(kNoThrow);
+        continue;
+      }
+      if (state_.connections_open.load(std::memory_order_relaxed) >=
+          static_cast<int64_t>(state_.options.max_connections)) {
+        state_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        boost::system::error_code ignored;
+        socket.non_blocking(true, ignored);
+        socket.write_some(asio::buffer(kTooManyConnections), ignored);
+        socket.shutdown(tcp::socket::shutdown_send, ignored);
+        continue;
+      }
+      state_.connections_open.fetch_add(1, std::memory_order_relaxed);
+      state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(loop.context, ServeConnection(loop, std::move(socket), state_, dispatcher_),
+                     asio::detached);
+    }
+  }
+
+  asio::awaitable<void> SweepLoop(EventLoop& loop) {
+    const auto interval = SweepInterval(state_.options);
+    for (;;) {
+      loop.sweeper.expires_after(interval);
+      auto [ec] = co_await loop.sweeper.async_wait(kNoThrow);
+      if (ec) co_return;
+      const auto now = Clock::now();
+      for (Connection& c : loop.connections) c.ExpireIfDue(now);
+    }
+  }
+
+  // Waits for in-flight requests (bounded by the grace period), then stops the loops.
+  asio::awaitable<void> Drain() {
+    spdlog::info("server {}: draining, {} requests in progress", state_.address,
+                 state_.requests_in_progress.load());
+    const auto give_up = Clock::now() + state_.options.shutdown_grace;
+    asio::steady_timer poll(loops_[0]->context);
+    while (state_.requests_in_progress.load() > 0 && Clock::now() < give_up) {
+      poll.expires_after(std::chrono::milliseconds(5));
+      co_await poll.async_wait(kNoThrow);
+    }
+    if (state_.requests_in_progress.load() > 0) {
+      spdlog::warn("server {}: grace period over, {} requests abandoned", state_.address,
+                   state_.requests_in_progress.load());
+    }
+    StopLoops();
+  }
+
+  void StopLoops() {
+    for (auto& loop : loops_) loop->context.stop();
+  }
+
+  void Join() {
+    for (auto& loop : loops_) {
+      if (loop->thread.joinable() && loop->thread.get_id() != std::this_thread::get_id()) loop->thread.join();
+    }
+  }
+
+  ServerState state_;
+  CallDispatcher dispatcher_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::signal_set> signals_;
+  bool started_ = false;
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+
+Status Server::AddMethod(std::string name, Handler handler, MethodOptions options) {
+  if (!handler) return InvalidArgument("handler must not be empty");
+  return impl_->AddMethod(std::move(name), std::move(handler), nullptr, options);
+}
+
+Status Server::AddAsyncMethod(std::string name, AsyncHandler handler, MethodOptions options) {
+  if (!handler) return InvalidArgument("handler must not be empty");
+  return impl_->AddMethod(std::move(name), nullptr, std::move(handler), options);
+}
+
+Status Server::SetDefaultMethod(std::string name) { return impl_->SetDefaultMethod(name); }
+Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
+std::string Server::address() const { return impl_->state().address; }
+void Server::Wait() { impl_->Wait(); }
+void Server::Shutdown() { impl_->Shutdown(); }
+bool Server::draining() const { return impl_->state().draining.load(); }
+
+}  // namespace harpc

@@ -1,0 +1,69 @@
+// What every part of a running server shares: its options, methods, counters
+// and lifecycle flags. Methods are fixed before Start(), so lookups need no lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "harpc/server.h"
+#include "metrics/histogram.h"
+
+namespace harpc {
+
+inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kUnauthenticated) + 1;
+
+struct MethodStats {
+  std::atomic<uint64_t> requests{0};
+  std::array<std::atomic<uint64_t>, kStatusCodeCount> by_code{};  // index: StatusCode
+  metrics::Histogram latency;
+};
+
+struct Method {
+  std::string name;
+  Server::Handler handler;             // exactly one of handler, async_handler is set
+  Server::AsyncHandler async_handler;
+  MethodOptions options;
+  MethodStats stats;
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct ServerState {
+  ServerOptions options;
+  std::string address;
+  std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+
+  std::unordered_map<std::string, std::unique_ptr<Method>, StringHash, std::equal_to<>> methods;
+  Method* default_method = nullptr;
+
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> in_flight{0};
+  // Requests read whose answer is not yet written: shutdown waits for these.
+  std::atomic<int64_t> requests_in_progress{0};
+  std::atomic<int64_t> connections_open{0};
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_rejected{0};
+  // Requests refused before reaching a method, by HTTP status (400, 404, 408, ...).
+  std::array<std::atomic<uint64_t>, 600> http_errors{};
+
+  Method* Find(std::string_view name) const {
+    auto it = methods.find(name);
+    return it == methods.end() ? nullptr : it->second.get();
+  }
+  void CountHttpError(int status) {
+    if (status >= 0 && status < static_cast<int>(http_errors.size())) {
+      http_errors[status].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+};
+
+}  // namespace harpc

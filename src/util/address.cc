@@ -1,0 +1,72 @@
+#include "util/address.h"
+
+#include <charconv>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+
+namespace harpc {
+
+namespace asio = boost::asio;
+
+std::string HostPort::ToString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Status ParseHostPort(std::string_view text, HostPort* out, bool allow_port_zero) {
+  auto bad = [&](std::string_view why) {
+    return InvalidArgument("bad address '" + std::string(text) + "': " + std::string(why) +
+                           " (expected host:port)");
+  };
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("unterminated [ipv6]");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("no port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("ipv6 addresses need [brackets]");
+  }
+  if (host.empty()) return bad("empty host");
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+    return bad("port must be a number from 0 to 65535");
+  }
+  if (value == 0 && !allow_port_zero) return bad("port 0");
+  out->host = std::string(host);
+  out->port = static_cast<uint16_t>(value);
+  return Status::Ok();
+}
+
+Status ResolveEndpoint(const HostPort& hp, asio::ip::tcp::endpoint* out) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(hp.host, ec);
+  if (!ec) {
+    *out = asio::ip::tcp::endpoint(addr, hp.port);
+    return Status::Ok();
+  }
+  asio::io_context ctx;
+  asio::ip::tcp::resolver resolver(ctx);
+  auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+  if (ec || results.empty()) {
+    return Unavailable("cannot resolve '" + hp.host + "': " + ec.message());
+  }
+  *out = results.begin()->endpoint();
+  return Status::Ok();
+}
+
+std::string ToString(const asio::ip::tcp::endpoint& ep) {
+  auto addr = ep.address();
+  if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(ep.port());
+  return addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace harpc

@@ -1,0 +1,29 @@
+// "host:port" strings, as every command-line flag and target spells them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "harpc/status.h"
+
+namespace harpc {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+
+// Accepts "127.0.0.1:8001", "localhost:8001", "[::1]:8001". Port 0 is allowed
+// only when allow_port_zero (listening: pick a free port).
+Status ParseHostPort(std::string_view text, HostPort* out, bool allow_port_zero = false);
+
+// Numeric addresses resolve without a lookup; other names go through the resolver.
+Status ResolveEndpoint(const HostPort& hp, boost::asio::ip::tcp::endpoint* out);
+
+std::string ToString(const boost::asio::ip::tcp::endpoint& ep);
+
+}  // namespace harpc
