@@ -1,4 +1,58 @@
+// harpc call TARGET METHOD [JSON]: one call; the result JSON on one line.
+#include <cstdio>
+
+#include <boost/json.hpp>
+
+#include "cli/channel_flags.h"
 #include "cli/commands.h"
+
 namespace harpc::cli {
-void AddCallCommand(CLI::App& app, int& exit_code) { app.add_subcommand("call", "todo"); }
+
+namespace {
+struct CallFlags {
+  std::string target;
+  std::string method;
+  std::string params;
+  std::string idempotency_key;
+  ChannelFlags channel;
+};
+
+int RunCall(const CallFlags& f) {
+  boost::json::value params;
+  if (!f.params.empty()) {
+    boost::system::error_code ec;
+    params = boost::json::parse(f.params, ec);
+    if (ec) {
+      std::fprintf(stderr, "harpc call: params are not valid JSON: %s\n", ec.message().c_str());
+      return 2;
+    }
+  }
+  Channel channel(f.target, f.channel.ToOptions());
+  if (!channel.status().ok()) {
+    std::fprintf(stderr, "harpc call: %s\n", channel.status().ToString().c_str());
+    return 2;
+  }
+  CallResult r = channel.Call(f.method, params, {.idempotency_key = f.idempotency_key});
+  if (!r.ok()) {
+    std::fprintf(stderr, "harpc call: %s (after %d attempt%s)\n", r.status.ToString().c_str(), r.attempts,
+                 r.attempts == 1 ? "" : "s");
+    return 1;
+  }
+  std::printf("%s\n", boost::json::serialize(r.value).c_str());
+  return 0;
 }
+}  // namespace
+
+void AddCallCommand(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<CallFlags>();
+  CLI::App* cmd = app.add_subcommand("call", "Call one method and print its result as JSON");
+  cmd->add_option("target", f->target, "list://H:P[=W],... or H:P[,H:P]")->required();
+  cmd->add_option("method", f->method, "Method name, e.g. Echo.echo; '/' is the server's default method")
+      ->required();
+  cmd->add_option("params", f->params, "Params as JSON (default: none)");
+  cmd->add_option("--idempotency-key", f->idempotency_key, "Sent as Idempotency-Key");
+  AddChannelFlags(cmd, f->channel);
+  cmd->callback([f, &exit_code] { exit_code = RunCall(*f); });
+}
+
+}  // namespace harpc::cli

@@ -1,0 +1,123 @@
+// Channel: the client side. Calls methods on a set of servers named by a
+// target, spreading the calls with a load balancer and keeping one pool of
+// keep-alive connections per endpoint.
+//
+//   harpc::Channel channel("list://127.0.0.1:8001=5,127.0.0.1:8002");
+//   harpc::CallResult r = channel.Call("Echo.echo", boost::json::parse(R"({"a":1})"));
+//   if (!r.ok()) std::cerr << r.status << "\n";
+//
+// Inside a coroutine:
+//   harpc::CallResult r = co_await channel.AsyncCall("Echo.echo", params);
+//
+// A channel is safe to use from any number of threads. It runs its network
+// I/O on one event-loop thread of its own.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/json/value.hpp>
+
+#include "harpc/status.h"
+
+namespace harpc {
+
+struct ChannelOptions {
+  // Load-balancing policy: "wrr" (smooth weighted round robin) or "rr"
+  // (plain round robin, ignores weights). Default "wrr".
+  std::string lb = "wrr";
+
+  // Deadline of a whole call, all attempts included; sent to the server as
+  // X-Deadline-Ms so that it can give up too. Default 1000 ms.
+  std::chrono::milliseconds timeout{1000};
+
+  // Longest wait for a TCP connection to be established. Default 200 ms.
+  std::chrono::milliseconds connect_timeout{200};
+
+  // Extra attempts after the first, on another endpoint, for failures that
+  // certainly did not reach a server (connection refused or timed out).
+  // Default 2.
+  int max_retries = 2;
+
+  // Idle keep-alive connections kept per endpoint; more are closed after use.
+  // Default 256.
+  size_t max_idle_connections = 256;
+
+  // Largest response body accepted; larger fails the call with INTERNAL. Default 64 MiB.
+  size_t max_response_bytes = 64 * 1024 * 1024;
+};
+
+struct CallOptions {
+  // This call's deadline; zero means ChannelOptions::timeout.
+  std::chrono::milliseconds timeout{0};
+  // Sent as Idempotency-Key; the server answers a repeat with the first answer.
+  std::string idempotency_key;
+  // Sent as X-Request-Id, for tracing across logs.
+  std::string request_id;
+};
+
+struct CallResult {
+  Status status;
+  // The method's result; null unless status.ok().
+  boost::json::value value;
+  // "host:port" of the endpoint that gave the final answer (empty if none did).
+  std::string endpoint;
+  // Attempts made, the first included.
+  int attempts = 0;
+
+  bool ok() const { return status.ok(); }
+};
+
+// What a channel knows about one endpoint, for dashboards and benchmarks.
+struct EndpointInfo {
+  std::string address;
+  int weight = 1;
+  uint64_t picks = 0;       // attempts sent to it
+  uint64_t successes = 0;   // answers that were OK
+  uint64_t failures = 0;    // attempts that failed (transport or server error)
+};
+
+class Channel {
+ public:
+  // Targets: "list://H:P[=W],H:P[=W]..." (weight 1 when omitted), or a bare
+  // "H:P[,H:P]". A bad target or option leaves the channel failed: status()
+  // says why, and every call returns that status.
+  explicit Channel(std::string_view target, ChannelOptions options = {});
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  const Status& status() const;
+
+  // Method "Echo.echo" goes as POST /rpc/Echo.echo with params as the body;
+  // method "/" is the server's default method: POST /rpc with params as is.
+  // Blocks the calling thread; must not be called from a channel's own
+  // event-loop thread (use AsyncCall there).
+  CallResult Call(std::string_view method, const boost::json::value& params, const CallOptions& options = {});
+
+  // The same as a C++20 coroutine; resumes on the caller's executor.
+  // (Two overloads rather than a default argument: GCC 12 destroys default
+  // arguments in co_await expressions twice.)
+  boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params,
+                                               CallOptions options);
+  boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params);
+
+  // A snapshot of every endpoint of the target, in target order.
+  std::vector<EndpointInfo> Endpoints() const;
+
+  // The channel's event loop; coroutines spawned on it call without a thread hop.
+  boost::asio::any_io_executor executor() const;
+
+ class Impl;  // private; public only so that the implementation's helpers can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace harpc

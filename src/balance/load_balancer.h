@@ -1,0 +1,53 @@
+// The load-balancer interface: choosing (Pick) is separate from learning
+// (Feedback), as in bRPC's SelectServer/Feedback. One policy per file.
+//
+// Balancers run on their channel's event-loop thread only.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "client/endpoint.h"
+#include "harpc/status.h"
+
+namespace harpc {
+
+struct PickRequest {
+  // Endpoints this call already tried: never picked again while another is
+  // available. May be null.
+  const std::vector<const Endpoint*>* excluded = nullptr;
+  // The call's hash key, for policies that route by key.
+  uint64_t hash = 0;
+
+  bool IsExcluded(const Endpoint* e) const {
+    if (!excluded) return false;
+    for (const Endpoint* x : *excluded) {
+      if (x == e) return true;
+    }
+    return false;
+  }
+};
+
+struct AttemptFeedback {
+  std::chrono::microseconds latency{0};
+  bool success = false;  // false for transport failures and server faults
+};
+
+class LoadBalancer {
+ public:
+  virtual ~LoadBalancer() = default;
+  // Replaces the membership. Endpoints present before and after keep their state.
+  virtual void Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) = 0;
+  // The endpoint for the next attempt; nullptr when every endpoint is excluded
+  // (or there is none).
+  virtual Endpoint* Pick(const PickRequest& request) = 0;
+  // What became of an attempt on `endpoint`.
+  virtual void Feedback(Endpoint& endpoint, const AttemptFeedback& feedback) {}
+};
+
+// "wrr" or "rr"; INVALID_ARGUMENT for anything else.
+Status MakeLoadBalancer(std::string_view name, std::unique_ptr<LoadBalancer>* out);
+
+}  // namespace harpc

@@ -1,0 +1,48 @@
+// A closed-loop load: `concurrency` callers, each sending its next call as soon
+// as the previous one answered, for a duration or a number of calls. Used by
+// `harpc bench` and `harpc demo`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+#include "harpc/channel.h"
+#include "metrics/histogram.h"
+
+namespace harpc::cli {
+
+struct LoadSpec {
+  std::string method = "/";
+  boost::json::value params;
+  int concurrency = 1;
+  std::chrono::milliseconds duration{0};  // used when requests == 0
+  uint64_t requests = 0;
+};
+
+struct LoadReport {
+  uint64_t requests = 0;
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  uint64_t retries = 0;
+  uint64_t hedges = 0;
+  double seconds = 0;
+  std::unique_ptr<metrics::Histogram> latency = std::make_unique<metrics::Histogram>();
+  std::map<std::string, uint64_t> per_endpoint;  // successful answers, every endpoint listed
+  std::map<std::string, uint64_t> error_kinds;   // by status code name
+
+  double qps() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+  double LatencyMs(double q) const { return latency->QuantileMicros(q) / 1000.0; }
+  // The JSON object of DESIGN.md §4 (`harpc bench --json`).
+  boost::json::object ToJson() const;
+  // A short human-readable summary.
+  std::string ToText() const;
+};
+
+LoadReport RunLoad(Channel& channel, const LoadSpec& spec);
+
+}  // namespace harpc::cli

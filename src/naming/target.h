@@ -1,0 +1,22 @@
+// Targets name the endpoints a channel talks to. This file knows the static
+// form: "list://H:P[=W],H:P[=W]" (and bare "H:P[,H:P]").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harpc/status.h"
+
+namespace harpc {
+
+struct EndpointSpec {
+  std::string address;  // "host:port", as written
+  int weight = 1;       // 1..1,000,000
+  bool operator==(const EndpointSpec&) const = default;
+};
+
+// Parses a list target. Duplicate addresses and bad weights are errors.
+Status ParseListTarget(std::string_view target, std::vector<EndpointSpec>* out);
+
+}  // namespace harpc
