@@ -1,0 +1,144 @@
+#include "test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace harpc::testing {
+
+using Clock = std::chrono::steady_clock;
+
+ServeProcess StartServe(const std::vector<std::string>& extra_args) {
+  ServeProcess s;
+  std::vector<std::string> argv = {HARPC_BINARY, "serve", "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  Status st = Subprocess::Spawn(argv, &s.process, "/dev/null");
+  if (!st.ok()) {
+    ADD_FAILURE() << "cannot start harpc serve: " << st;
+    return s;
+  }
+  std::string line;
+  st = s.process.ReadLine(std::chrono::seconds(10), &line);
+  const std::string prefix = "listening on ";
+  if (!st.ok() || line.rfind(prefix, 0) != 0) {
+    ADD_FAILURE() << "harpc serve did not report its address: " << st << " line='" << line << "'";
+    return s;
+  }
+  s.address = line.substr(prefix.size());
+  s.port = std::stoi(s.address.substr(s.address.rfind(':') + 1));
+  return s;
+}
+
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
+  }
+}
+
+RawSocket::RawSocket(int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+RawSocket::~RawSocket() { Close(); }
+
+void RawSocket::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool RawSocket::Send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+namespace {
+// Length of one complete response at the start of `data`, or 0 if incomplete.
+size_t CompleteResponseLength(const std::string& data) {
+  auto head_end = data.find("\r\n\r\n");
+  if (head_end == std::string::npos) return 0;
+  size_t body = 0;
+  std::string head = data.substr(0, head_end);
+  for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (auto cl = head.find("content-length:"); cl != std::string::npos) {
+    body = std::stoul(head.substr(cl + 15));
+  }
+  size_t total = head_end + 4 + body;
+  return data.size() >= total ? total : 0;
+}
+}  // namespace
+
+std::string RawSocket::ReadResponse(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (size_t n = CompleteResponseLength(pending_)) {
+      std::string out = pending_.substr(0, n);
+      pending_.erase(0, n);
+      return out;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0 || fd_ < 0) break;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+  return std::exchange(pending_, {});
+}
+
+bool RawSocket::WaitClosed(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+int StatusOf(const std::string& response) {
+  if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
+  return std::atoi(response.c_str() + 9);
+}
+
+std::string BodyOf(const std::string& response) {
+  auto p = response.find("\r\n\r\n");
+  return p == std::string::npos ? std::string() : response.substr(p + 4);
+}
+
+}  // namespace harpc::testing

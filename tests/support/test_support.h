@@ -1,0 +1,58 @@
+// What the tests share: starting `harpc serve` on a free loopback port, raw
+// sockets for bad-input tests, and polling for a condition with a deadline.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "util/subprocess.h"
+
+namespace harpc::testing {
+
+// A `harpc serve` child on 127.0.0.1 with a free port; killed (SIGKILL) and
+// reaped when destroyed.
+struct ServeProcess {
+  Subprocess process;
+  std::string address;  // "127.0.0.1:PORT"
+  int port = 0;
+};
+
+// Starts build/harpc serve --listen 127.0.0.1:0 <extra args> and waits for its
+// "listening on" line. Fails the current test (ADD_FAILURE) on error.
+ServeProcess StartServe(const std::vector<std::string>& extra_args = {});
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// A blocking TCP client socket to 127.0.0.1:port for hand-written bytes.
+class RawSocket {
+ public:
+  explicit RawSocket(int port);
+  ~RawSocket();
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  // Sends all bytes; false if the peer closed or reset.
+  bool Send(std::string_view bytes);
+  // Reads until the peer closes, `timeout` passes, or one full HTTP response
+  // (head + Content-Length body) has arrived; returns what was read.
+  std::string ReadResponse(std::chrono::milliseconds timeout);
+  // Reads until the peer closes or `timeout`; true if it closed.
+  bool WaitClosed(std::chrono::milliseconds timeout);
+  void Close();
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+// The status code of a raw HTTP response ("HTTP/1.1 404 ..." → 404), or 0.
+int StatusOf(const std::string& response);
+// The body of a raw HTTP response (after the blank line).
+std::string BodyOf(const std::string& response);
+
+}  // namespace harpc::testing

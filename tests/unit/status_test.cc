@@ -1,0 +1,36 @@
+#include "core/wire_error.h"
+#include "harpc/status.h"
+
+#include <gtest/gtest.h>
+
+namespace harpc {
+namespace {
+
+TEST(Status, OkByDefaultAndPrintsCodeAndMessage) {
+  EXPECT_TRUE(Status().ok());
+  Status s = Unavailable("server is draining");
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.ToString(), "UNAVAILABLE: server is draining");
+}
+
+TEST(WireError, EveryCodeSurvivesTheJsonRpcRoundTrip) {
+  for (int c = 1; c <= static_cast<int>(StatusCode::kUnauthenticated); ++c) {
+    auto code = static_cast<StatusCode>(c);
+    if (code == StatusCode::kUnknown) continue;  // travels as -32603 (internal)
+    EXPECT_EQ(wire::CodeFromJsonRpc(wire::JsonRpcCode(Status(code, "x"))), code) << StatusCodeName(code);
+  }
+}
+
+TEST(WireError, HttpStatusesFollowTheDesign) {
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kInvalidArgument), 400);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kUnimplemented), 404);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kAborted), 409);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kFailedPrecondition), 422);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kResourceExhausted), 429);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kInternal), 500);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kUnavailable), 503);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kDeadlineExceeded), 504);
+}
+
+}  // namespace
+}  // namespace harpc
