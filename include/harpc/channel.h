@@ -24,13 +24,15 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/json/value.hpp>
 
+#include "harpc/options.h"
 #include "harpc/status.h"
 
 namespace harpc {
 
 struct ChannelOptions {
-  // Load-balancing policy: "wrr" (smooth weighted round robin) or "rr"
-  // (plain round robin, ignores weights). Default "wrr".
+  // Load-balancing policy: "wrr" (smooth weighted round robin), "least_time",
+  // "p2c", "random", "hash" (consistent, on CallOptions::hash_key) or "rr".
+  // Default "wrr". See docs/load-balancing.md.
   std::string lb = "wrr";
 
   // Deadline of a whole call, all attempts included; sent to the server as
@@ -40,10 +42,30 @@ struct ChannelOptions {
   // Longest wait for a TCP connection to be established. Default 200 ms.
   std::chrono::milliseconds connect_timeout{200};
 
-  // Extra attempts after the first, on another endpoint, for failures that
-  // certainly did not reach a server (connection refused or timed out).
-  // Default 2.
-  int max_retries = 2;
+  // What a call does on failure: failover (retry elsewhere), failfast (no
+  // retry) or failsafe (failover, then an empty result). Default failover.
+  FaultMode fault_mode = FaultMode::kFailover;
+
+  RetryOptions retry;             // retries and their budget
+  HedgeOptions hedge;             // backup requests (off by default)
+  HealthCheckOptions health;      // heartbeats: GET /health every second
+  OutlierOptions outlier;         // passive ejection of failing endpoints
+  CircuitBreakerOptions breaker;  // per-endpoint circuit breaker
+
+  // Endpoints that join or come back after the channel started ramp from 10 %
+  // to 100 % of their weight over this; the initial ones do not. Default 5 s.
+  std::chrono::milliseconds slow_start{5000};
+
+  // Methods that are safe to run twice; their calls are retried after
+  // timeouts and hedged freely. Default none (Echo.echo and "/" are
+  // idempotent on `harpc serve`, but the channel cannot know it).
+  std::vector<std::string> idempotent_methods;
+
+  // Give every other call one Idempotency-Key, reused by all its attempts,
+  // when it may be retried or hedged; the server then runs it at most once
+  // and answers repeats with the first answer. Without a key (false), such a
+  // call is retried only when it certainly did not reach a server. Default true.
+  bool idempotency_keys = true;
 
   // Idle keep-alive connections kept per endpoint; more are closed after use.
   // Default 256.
@@ -56,10 +78,16 @@ struct ChannelOptions {
 struct CallOptions {
   // This call's deadline; zero means ChannelOptions::timeout.
   std::chrono::milliseconds timeout{0};
+  // True when this call is safe to run twice (as if its method were in
+  // ChannelOptions::idempotent_methods). Default false.
+  bool idempotent = false;
   // Sent as Idempotency-Key; the server answers a repeat with the first answer.
+  // Empty: the channel makes one when it may retry (see idempotency_keys).
   std::string idempotency_key;
   // Sent as X-Request-Id, for tracing across logs.
   std::string request_id;
+  // Routes the call with the "hash" balancer: equal keys go to the same endpoint.
+  std::string hash_key;
 };
 
 struct CallResult {
@@ -68,8 +96,12 @@ struct CallResult {
   boost::json::value value;
   // "host:port" of the endpoint that gave the final answer (empty if none did).
   std::string endpoint;
-  // Attempts made, the first included.
+  // Attempts made, the first and any hedge included.
   int attempts = 0;
+  // Whether a backup (hedged) attempt was sent.
+  bool hedged = false;
+  // In failsafe mode, the failure that was swallowed (status is then OK).
+  Status suppressed;
 
   bool ok() const { return status.ok(); }
 };
@@ -78,6 +110,11 @@ struct CallResult {
 struct EndpointInfo {
   std::string address;
   int weight = 1;
+  // "healthy", "suspect", "draining", "unhealthy", "ejected", "open" or "half_open".
+  std::string state;
+  int in_flight = 0;
+  double latency_ms = 0;    // decaying average
+  uint64_t ejections = 0;
   uint64_t picks = 0;       // attempts sent to it
   uint64_t successes = 0;   // answers that were OK
   uint64_t failures = 0;    // attempts that failed (transport or server error)
@@ -108,8 +145,15 @@ class Channel {
                                                CallOptions options);
   boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params);
 
-  // A snapshot of every endpoint of the target, in target order.
+  // A snapshot of every endpoint of the target, in target order. Blocks
+  // briefly on the channel's loop (from its own loop, use it inline).
   std::vector<EndpointInfo> Endpoints() const;
+
+  // Retries, hedges and retries refused by the budget, since the start.
+  struct Counters {
+    uint64_t calls = 0, retries = 0, hedges = 0, budget_exhausted = 0;
+  };
+  Counters counters() const;
 
   // The channel's event loop; coroutines spawned on it call without a thread hop.
   boost::asio::any_io_executor executor() const;

@@ -15,13 +15,21 @@
 namespace harpc {
 
 struct PickRequest {
+  using Clock = std::chrono::steady_clock;
+
+  Clock::time_point now = Clock::now();
   // Endpoints this call already tried: never picked again while another is
   // available. May be null.
   const std::vector<const Endpoint*>* excluded = nullptr;
-  // The call's hash key, for policies that route by key.
+  // False in panic mode (no endpoint is selectable): unhealthy, ejected and
+  // open-circuit endpoints may then be picked too.
+  bool honour_health = true;
+  // The call's hash key, for policies that route by key (CallOptions::hash_key).
   uint64_t hash = 0;
 
-  bool IsExcluded(const Endpoint* e) const {
+  // Whether `e` is out of this pick: excluded, or not selectable while health counts.
+  bool Skips(const Endpoint* e) const {
+    if (honour_health && !e->Selectable(now)) return true;
     if (!excluded) return false;
     for (const Endpoint* x : *excluded) {
       if (x == e) return true;
@@ -40,8 +48,9 @@ class LoadBalancer {
   virtual ~LoadBalancer() = default;
   // Replaces the membership. Endpoints present before and after keep their state.
   virtual void Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) = 0;
-  // The endpoint for the next attempt; nullptr when every endpoint is excluded
-  // (or there is none).
+  // The endpoint for the next attempt among those the request does not skip
+  // (PickRequest::Skips); nullptr when it skips them all. Weighted policies
+  // read Endpoint::EffectiveWeight, which includes slow start.
   virtual Endpoint* Pick(const PickRequest& request) = 0;
   // What became of an attempt on `endpoint`.
   virtual void Feedback(Endpoint& endpoint, const AttemptFeedback& feedback) {}

@@ -12,7 +12,7 @@ Endpoint* RoundRobin::Pick(const PickRequest& request) {
   const size_t n = endpoints_.size();
   for (size_t i = 0; i < n; ++i) {
     Endpoint* e = endpoints_[next_++ % n];
-    if (!request.IsExcluded(e)) return e;
+    if (!request.Skips(e)) return e;
   }
   return nullptr;
 }

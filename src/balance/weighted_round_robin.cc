@@ -19,8 +19,8 @@ Endpoint* WeightedRoundRobin::Pick(const PickRequest& request) {
   Slot* best = nullptr;
   int64_t total = 0;
   for (Slot& s : slots_) {
-    if (request.IsExcluded(s.endpoint)) continue;
-    const int64_t w = s.endpoint->weight();
+    if (request.Skips(s.endpoint)) continue;
+    const int64_t w = s.endpoint->EffectiveWeight(request.now);
     s.current += w;
     total += w;
     if (!best || s.current > best->current) best = &s;

@@ -30,6 +30,7 @@ int RunBench(const BenchFlags& f) {
     return 2;
   }
   spec.method = f.method;
+  spec.idempotent = f.channel.idempotent;
   spec.concurrency = f.concurrency;
   spec.requests = f.requests;
   spec.duration = std::chrono::milliseconds(static_cast<int64_t>((f.duration_s > 0 ? f.duration_s : 10) * 1000));
@@ -37,7 +38,12 @@ int RunBench(const BenchFlags& f) {
     std::fprintf(stderr, "harpc bench: give --duration or --requests, not both\n");
     return 2;
   }
-  Channel channel(f.target, f.channel.ToOptions());
+  ChannelOptions options;
+  if (Status s = f.channel.ToOptions(&options); !s.ok()) {
+    std::fprintf(stderr, "harpc %s: %s\n", "bench", s.message().c_str());
+    return 2;
+  }
+  Channel channel(f.target, std::move(options));
   if (!channel.status().ok()) {
     std::fprintf(stderr, "harpc bench: %s\n", channel.status().ToString().c_str());
     return 2;

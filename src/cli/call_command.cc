@@ -27,12 +27,17 @@ int RunCall(const CallFlags& f) {
       return 2;
     }
   }
-  Channel channel(f.target, f.channel.ToOptions());
+  ChannelOptions options;
+  if (Status s = f.channel.ToOptions(&options); !s.ok()) {
+    std::fprintf(stderr, "harpc %s: %s\n", "call", s.message().c_str());
+    return 2;
+  }
+  Channel channel(f.target, std::move(options));
   if (!channel.status().ok()) {
     std::fprintf(stderr, "harpc call: %s\n", channel.status().ToString().c_str());
     return 2;
   }
-  CallResult r = channel.Call(f.method, params, {.idempotency_key = f.idempotency_key});
+  CallResult r = channel.Call(f.method, params, {.idempotent = f.channel.idempotent, .idempotency_key = f.idempotency_key});
   if (!r.ok()) {
     std::fprintf(stderr, "harpc call: %s (after %d attempt%s)\n", r.status.ToString().c_str(), r.attempts,
                  r.attempts == 1 ? "" : "s");

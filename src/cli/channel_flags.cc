@@ -1,26 +1,51 @@
 #include "cli/channel_flags.h"
 
+#include <charconv>
+
 namespace harpc::cli {
 
-ChannelOptions ChannelFlags::ToOptions() const {
+Status ChannelFlags::ToOptions(ChannelOptions* out) const {
   ChannelOptions o;
   o.lb = lb;
   o.timeout = std::chrono::milliseconds(timeout_ms);
   o.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
-  o.max_retries = retries;
-  return o;
+  o.retry.max_retries = retries;
+  o.health.interval = std::chrono::milliseconds(health_interval_ms);
+  o.fault_mode = fault_mode == "failfast" ? FaultMode::kFailfast
+                 : fault_mode == "failsafe" ? FaultMode::kFailsafe
+                                            : FaultMode::kFailover;
+  if (hedge == "p95") {
+    o.hedge.use_p95 = true;
+  } else if (hedge != "off") {
+    int ms = 0;
+    auto [ptr, ec] = std::from_chars(hedge.data(), hedge.data() + hedge.size(), ms);
+    if (ec != std::errc() || ptr != hedge.data() + hedge.size() || ms <= 0) {
+      return InvalidArgument("--hedge-ms must be a positive number of milliseconds, p95 or off; got '" + hedge + "'");
+    }
+    o.hedge.after = std::chrono::milliseconds(ms);
+  }
+  *out = std::move(o);
+  return Status::Ok();
 }
 
 void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
-  cmd->add_option("--lb", f.lb, "Load balancer: wrr (smooth weighted round robin) or rr")
-      ->check(CLI::IsMember({"wrr", "rr"}))->capture_default_str();
+  cmd->add_option("--lb", f.lb, "Load balancer: wrr, least_time, p2c, random, hash, rr")
+      ->check(CLI::IsMember({"wrr", "least_time", "p2c", "random", "hash", "rr"}))->capture_default_str();
   cmd->add_option("--timeout-ms", f.timeout_ms, "Deadline of a whole call, all attempts included")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--connect-timeout-ms", f.connect_timeout_ms, "Longest wait for a TCP connection")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--retries", f.retries,
-                  "Extra attempts on other endpoints for failures that did not reach a server")
+  cmd->add_option("--retries", f.retries, "Extra attempts on other endpoints after a retryable failure")
       ->check(CLI::Range(0, 10))->capture_default_str();
+  cmd->add_option("--hedge-ms", f.hedge,
+                  "Send a backup attempt to another endpoint after N ms, or after the recent p95 latency (p95); off")
+      ->capture_default_str();
+  cmd->add_option("--health-interval-ms", f.health_interval_ms, "Heartbeat (GET /health) period per endpoint")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--fault-mode", f.fault_mode, "failover (retry elsewhere), failfast, failsafe (empty result)")
+      ->check(CLI::IsMember({"failover", "failfast", "failsafe"}))->capture_default_str();
+  cmd->add_flag("--idempotent", f.idempotent,
+                "The method is safe to run twice: retry after timeouts and hedge without an idempotency key");
 }
 
 }  // namespace harpc::cli

@@ -12,8 +12,13 @@ struct ChannelFlags {
   int timeout_ms = 1000;
   int connect_timeout_ms = 200;
   int retries = 2;
+  std::string hedge = "off";  // N (ms), p95 or off
+  int health_interval_ms = 1000;
+  std::string fault_mode = "failover";
+  bool idempotent = false;
 
-  ChannelOptions ToOptions() const;
+  // INVALID_ARGUMENT for a bad --hedge-ms.
+  Status ToOptions(ChannelOptions* out) const;
 };
 
 void AddChannelFlags(CLI::App* cmd, ChannelFlags& flags);

@@ -32,10 +32,14 @@ asio::awaitable<void> Caller(Channel& channel, LoadState& state) {
   while (state.More()) {
     ++state.started;
     auto t0 = Clock::now();
-    CallResult r = co_await channel.AsyncCall(state.spec.method, state.spec.params);
+    CallOptions options;
+    options.idempotent = state.spec.idempotent;
+    CallResult r = co_await channel.AsyncCall(state.spec.method, state.spec.params, options);
     state.report.latency->Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
     ++state.report.requests;
-    if (r.attempts > 1) state.report.retries += r.attempts - 1;
+    const int extra = r.attempts - 1 - (r.hedged ? 1 : 0);
+    if (extra > 0) state.report.retries += extra;
+    if (r.hedged) ++state.report.hedges;
     if (r.ok()) {
       ++state.report.ok;
       ++state.report.per_endpoint[r.endpoint];

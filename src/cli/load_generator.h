@@ -19,6 +19,7 @@ namespace harpc::cli {
 struct LoadSpec {
   std::string method = "/";
   boost::json::value params;
+  bool idempotent = false;  // CallOptions::idempotent for every call
   int concurrency = 1;
   std::chrono::milliseconds duration{0};  // used when requests == 0
   uint64_t requests = 0;

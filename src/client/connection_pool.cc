@@ -22,7 +22,8 @@ bool StillOpen(ClientConnection& c) {
 
 asio::awaitable<Status> ConnectionPool::Acquire(std::unique_ptr<ClientConnection>* out,
                                                 Clock::time_point deadline,
-                                                std::chrono::milliseconds connect_timeout) {
+                                                std::chrono::milliseconds connect_timeout, bool* refused) {
+  *refused = false;
   while (!idle_.empty()) {
     std::unique_ptr<ClientConnection> c = std::move(idle_.back());
     idle_.pop_back();
@@ -43,7 +44,10 @@ asio::awaitable<Status> ConnectionPool::Acquire(std::unique_ptr<ClientConnection
     co_return Unavailable("connect to " + ToString(endpoint_) + " timed out after " +
                           std::to_string(connect_timeout.count()) + " ms");
   }
-  if (ec) co_return Unavailable("connect to " + ToString(endpoint_) + " failed: " + ec.message());
+  if (ec) {
+    *refused = ec == asio::error::connection_refused;
+    co_return Unavailable("connect to " + ToString(endpoint_) + " failed: " + ec.message());
+  }
   conn->stream.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   *out = std::move(conn);
   co_return Status::Ok();

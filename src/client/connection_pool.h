@@ -33,8 +33,9 @@ class ConnectionPool {
   // An idle connection that the peer has not closed, or a new one. Connecting
   // gives up at min(deadline, now + connect_timeout): UNAVAILABLE when the
   // connect timeout cut it, DEADLINE_EXCEEDED when the call's deadline did.
+  // `*refused` tells whether the connection was refused (nobody listens).
   boost::asio::awaitable<Status> Acquire(std::unique_ptr<ClientConnection>* out, Clock::time_point deadline,
-                                         std::chrono::milliseconds connect_timeout);
+                                         std::chrono::milliseconds connect_timeout, bool* refused);
   // Returns a connection after a complete exchange; kept while there is room.
   void Release(std::unique_ptr<ClientConnection> connection);
   // Closes every idle connection (the endpoint went away).

@@ -1,36 +1,112 @@
 // One server a channel can call: its address and weight, its keep-alive
-// connections, and what the channel has seen of it.
+// connections, its health (heartbeats, outlier detection, circuit breaker)
+// and the load signals balancers read. Health lives here, not in a balancer,
+// so that every policy honours it.
+//
+// An Endpoint is used on its channel's event-loop thread only, except the
+// atomic counters, which dashboards and benchmarks read from anywhere.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "client/connection_pool.h"
+#include "harpc/options.h"
+#include "health/circuit_breaker.h"
+#include "health/heartbeat_state.h"
+#include "health/outlier_detector.h"
 #include "naming/target.h"
 
 namespace harpc {
 
-class Endpoint {
+// The per-endpoint policies of a channel.
+struct EndpointPolicy {
+  HealthCheckOptions health;
+  OutlierOptions outlier;
+  CircuitBreakerOptions breaker;
+  // New and readmitted endpoints ramp from 10 % to 100 % of their weight over this. Default 5 s.
+  std::chrono::milliseconds slow_start{5000};
+  // Time constant of the latency average that least_time reads. Default 1 s.
+  std::chrono::milliseconds latency_decay{1000};
+  size_t max_idle_connections = 256;
+};
+
+class Endpoint : public std::enable_shared_from_this<Endpoint> {
  public:
+  using Clock = std::chrono::steady_clock;
+
+  // `joined_at` starts a slow start; Clock::time_point{} means none (the
+  // channel's initial endpoints).
   Endpoint(EndpointSpec spec, boost::asio::ip::tcp::endpoint resolved, boost::asio::any_io_executor executor,
-           size_t max_idle_connections)
-      : spec_(std::move(spec)), pool_(std::move(executor), resolved, max_idle_connections) {}
+           const EndpointPolicy& policy, Clock::time_point joined_at = {})
+      : spec_(std::move(spec)),
+        resolved_(resolved),
+        policy_(policy),
+        pool_(std::move(executor), resolved, policy.max_idle_connections),
+        heartbeat_(policy.health),
+        outlier_(policy.outlier),
+        breaker_(policy.breaker),
+        joined_at_(joined_at) {}
 
   const std::string& address() const { return spec_.address; }
+  const boost::asio::ip::tcp::endpoint& resolved() const { return resolved_; }
   int weight() const { return spec_.weight; }
+  void set_weight(int weight) { spec_.weight = weight; }
   ConnectionPool& pool() { return pool_; }
 
-  // Read from any thread (benchmarks, dashboards); written on the channel's loop.
+  // --- health -------------------------------------------------------------
+  HeartbeatState& heartbeat() { return heartbeat_; }
+  const HeartbeatState& heartbeat() const { return heartbeat_; }
+  OutlierDetector& outlier() { return outlier_; }
+  const OutlierDetector& outlier() const { return outlier_; }
+  CircuitBreaker& breaker() { return breaker_; }
+  const CircuitBreaker& breaker() const { return breaker_; }
+
+  // Whether balancers may pick it now: healthy, not ejected, circuit not open.
+  bool Selectable(Clock::time_point now) const {
+    return heartbeat_.healthy() && !outlier_.Ejected(now) && breaker_.WouldAllow(now);
+  }
+  // "healthy", "suspect", "draining", "unhealthy", "ejected" or "open" (circuit).
+  std::string_view StateName(Clock::time_point now) const;
+
+  // --- load signals -------------------------------------------------------
+  // The weight scaled by slow start, in thousandths: weight × 1000 when fully
+  // admitted, down to weight × 100 just after (re)admission.
+  int64_t EffectiveWeight(Clock::time_point now) const;
+  // Calls in flight on this endpoint now.
+  int in_flight() const { return in_flight_; }
+  void AddInFlight(int delta) { in_flight_ += delta; }
+  // Exponentially decaying average latency in microseconds (0 before any sample).
+  double latency_us() const { return latency_us_; }
+  void RecordLatency(std::chrono::microseconds latency, Clock::time_point now);
+
+  // --- counters (any thread) ----------------------------------------------
   std::atomic<uint64_t> picks{0};
   std::atomic<uint64_t> successes{0};
   std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> ejections{0};
 
  private:
+  // When it last came (back) into service: slow start counts from here.
+  Clock::time_point AdmittedAt() const;
+
   EndpointSpec spec_;
+  boost::asio::ip::tcp::endpoint resolved_;
+  const EndpointPolicy& policy_;
   ConnectionPool pool_;
+  HeartbeatState heartbeat_;
+  OutlierDetector outlier_;
+  CircuitBreaker breaker_;
+  Clock::time_point joined_at_;
+  int in_flight_ = 0;
+  double latency_us_ = 0;
+  Clock::time_point latency_at_{};
 };
 
 }  // namespace harpc

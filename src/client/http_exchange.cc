@@ -104,6 +104,7 @@ asio::awaitable<AttemptOutcome> Exchange(ClientConnection& c, const std::string&
   if (wec) {
     // A write fails only once the peer has reset the connection: it read nothing of this request.
     out.stage = AttemptStage::kNotSent;
+    out.peer_gone = wec != beast::error::timeout && wec != asio::error::operation_aborted;
     out.status = wec == beast::error::timeout
                      ? DeadlineExceeded("deadline passed while sending to " + Peer(c))
                      : Unavailable("sending to " + Peer(c) + " failed: " + wec.message());
@@ -120,7 +121,10 @@ asio::awaitable<AttemptOutcome> Exchange(ClientConnection& c, const std::string&
       out.status = DeadlineExceeded("no answer from " + Peer(c) + " before the deadline");
     } else if (rec == http::error::body_limit) {
       out.status = Internal("answer from " + Peer(c) + " exceeds max_response_bytes");
+    } else if (rec == asio::error::operation_aborted) {
+      out.status = Status(StatusCode::kCancelled, "attempt cancelled");
     } else {
+      out.peer_gone = true;
       out.status = Unavailable("connection to " + Peer(c) + " lost before the answer: " + rec.message());
     }
     co_return out;

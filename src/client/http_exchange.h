@@ -25,7 +25,8 @@ struct AttemptOutcome {
   Status status;
   boost::json::value value;
   AttemptStage stage = AttemptStage::kNotSent;
-  bool reusable = false;  // the connection may go back to the pool
+  bool reusable = false;   // the connection may go back to the pool
+  bool peer_gone = false;  // refused or reset: the server process is likely gone
 };
 
 struct RequestHeaders {

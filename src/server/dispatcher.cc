@@ -1,6 +1,7 @@
 #include "server/dispatcher.h"
 
 #include <charconv>
+#include <stdexcept>
 
 #include <boost/json.hpp>
 
@@ -139,6 +140,9 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     } else {
       result = Internal(std::string("handler failed: ") + e.what());
     }
+  } catch (const std::invalid_argument& e) {
+    // Boost.JSON 1.81 throws std::invalid_argument ("not an object") from as_object()...
+    result = InvalidArgument(std::string("params have the wrong shape: ") + e.what());
   } catch (const std::exception& e) {
     result = Internal(std::string("handler failed: ") + e.what());
   } catch (...) {

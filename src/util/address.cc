@@ -22,9 +22,9 @@ Status ParseHostPort(std::string_view text, HostPort* out, bool allow_port_zero)
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return bad("unterminated [ipv6]");
-    }
+    if (close == std::string_view::npos) return bad("unterminated [ipv6]");
+    if (close + 1 >= text.size()) return bad("no port");
+    if (text[close + 1] != ':') return bad("expected ':' after ']'");
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {

@@ -1,0 +1,77 @@
+// The high-availability knobs of a Channel, one struct per mechanism. Every
+// field states its meaning and default; docs/high-availability.md explains how
+// the mechanisms work together.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace harpc {
+
+// Heartbeats: each endpoint is probed with GET /health.
+struct HealthCheckOptions {
+  // Probe period; a probe also times out after it. 0 disables probing. Default 1 s.
+  std::chrono::milliseconds interval{1000};
+  // Consecutive failed probes that turn a healthy endpoint unhealthy. Default 2.
+  int fall = 2;
+  // Consecutive good probes that turn an unhealthy endpoint healthy. Default 2.
+  int rise = 2;
+  // Unhealthy endpoints are probed less often, backing off up to this period. Default 2 s.
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+// Passive outlier detection: endpoints that fail real calls are ejected for a while.
+struct OutlierOptions {
+  // Consecutive failed calls that eject an endpoint; 0 disables. Default 5.
+  int consecutive_failures = 5;
+  // Failure ratio over `window` (with at least `min_requests` calls) that
+  // ejects an endpoint; 0 disables. Default 0.5.
+  double failure_ratio = 0.5;
+  std::chrono::milliseconds window{10000};  // Default 10 s.
+  int min_requests = 20;                    // Default 20.
+  // An ejection lasts base_ejection × (number of ejections so far), at most
+  // max_ejection. Defaults 1 s and 30 s.
+  std::chrono::milliseconds base_ejection{1000};
+  std::chrono::milliseconds max_ejection{30000};
+  // Never eject more than this share of the endpoints. Default 50 (%).
+  int max_ejection_percent = 50;
+};
+
+// A circuit breaker per endpoint: closed (calls flow), open (no calls), half-open (a few trial calls).
+struct CircuitBreakerOptions {
+  // Opens when the failure ratio over the last `window_calls` calls reaches
+  // this. 0 disables the breaker. Default 0.5.
+  double failure_ratio = 0.5;
+  int window_calls = 20;  // Default 20; the ratio is judged only once the window is full.
+  // How long it stays open before letting trial calls through. Default 2 s.
+  std::chrono::milliseconds open_duration{2000};
+  // Trial calls in half-open; all must succeed to close it. Default 3.
+  int half_open_calls = 3;
+};
+
+// Retries and the budget that keeps them from becoming a storm.
+struct RetryOptions {
+  // Extra attempts after the first, each on another endpoint while one is left. Default 2.
+  int max_retries = 2;
+  // Retries may add at most this share of the calls of the last 10 s... Default 0.2.
+  double budget_ratio = 0.2;
+  // ...plus this many retries per second, so that a quiet channel can still retry. Default 10.
+  int budget_min_per_second = 10;
+};
+
+// Hedged (backup) requests: a second attempt on another endpoint when the first is slow.
+struct HedgeOptions {
+  // Send the backup after this long; 0 disables hedging unless use_p95. Default 0.
+  std::chrono::milliseconds after{0};
+  // Send the backup after the channel's recent 95th-percentile latency instead. Default false.
+  bool use_p95 = false;
+};
+
+// What a channel does when a call fails after its retries.
+enum class FaultMode {
+  kFailover,  // retry on other endpoints (default)
+  kFailfast,  // no retries: report the first failure at once
+  kFailsafe,  // like failover, but a final failure is logged and answered with an empty (null) result
+};
+
+}  // namespace harpc

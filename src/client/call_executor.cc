@@ -1,0 +1,301 @@
+// How one call runs (DESIGN.md §2, "RetryPolicy"): pick an endpoint, send an
+// attempt, and while it runs wait for the first of: its answer, the hedge
+// delay (then a backup attempt goes to another endpoint), the deadline.
+// Failed attempts are retried on endpoints not yet tried, when that is safe:
+//
+//   failure                                   retried when
+//   not sent (refused, connect failed)        always
+//   sent, no answer (timeout, reset)          idempotent method or idempotency key
+//   answered UNAVAILABLE / RESOURCE_EXHAUSTED  idempotent method or idempotency key
+//   any other answer                          never: it is the answer
+//
+// Every retry and hedge is paid from the retry budget. The first good answer
+// wins; attempts still running are cancelled.
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "client/channel_core.h"
+#include "client/http_exchange.h"
+#include "util/hash.h"
+
+namespace harpc {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+struct ChannelCore::Attempt {
+  std::shared_ptr<Endpoint> endpoint;  // alive even if the endpoint leaves mid-call
+  bool hedge = false;
+  bool done = false;
+  bool handled = false;
+  bool cancelled = false;
+  ClientConnection* connection = nullptr;  // set while a request is on the wire
+  AttemptOutcome outcome;
+};
+
+// Shared by a call and its attempts, which may outlive the call when cancelled.
+struct ChannelCore::CallState {
+  explicit CallState(const asio::any_io_executor& ex) : wake(ex) {}
+  asio::steady_timer wake;  // cancelled by each finishing attempt
+  std::string method, body, idempotency_key, request_id;
+  Clock::time_point deadline;
+  std::deque<Attempt> attempts;  // a deque: references stay valid as it grows
+  int in_flight = 0;
+};
+
+namespace {
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+std::string NewIdempotencyKey() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)rng(), (unsigned long long)rng());
+  return buf;
+}
+
+bool ServerFault(const AttemptOutcome& o) {
+  if (o.stage != AttemptStage::kAnswered) return true;
+  switch (o.status.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kInternal:
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kUnknown: return true;
+    default: return false;
+  }
+}
+
+bool Retryable(const AttemptOutcome& o, bool safe_after_send) {
+  switch (o.stage) {
+    case AttemptStage::kNotSent: return o.status.code() != StatusCode::kDeadlineExceeded;
+    case AttemptStage::kMaybeSent: return safe_after_send && o.status.code() != StatusCode::kDeadlineExceeded;
+    case AttemptStage::kAnswered:
+      return safe_after_send && (o.status.code() == StatusCode::kUnavailable ||
+                                 o.status.code() == StatusCode::kResourceExhausted);
+  }
+  return false;
+}
+}  // namespace
+
+bool ChannelCore::IsIdempotent(const std::string& method, const CallOptions& call) const {
+  return call.idempotent || idempotent_methods_.contains(method);
+}
+
+std::chrono::microseconds ChannelCore::HedgeDelay() {
+  if (options_.hedge.use_p95) {
+    auto p95 = recent_.Quantile(0.95, Clock::now());
+    // Until enough latencies are known, a fixed delay (if any) stands in.
+    return p95.count() > 0 ? p95 : std::chrono::microseconds(options_.hedge.after);
+  }
+  return options_.hedge.after;
+}
+
+Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash) {
+  const auto now = Clock::now();
+  std::vector<const Endpoint*> skip = excluded;
+  PickRequest request{.now = now, .excluded = &skip, .honour_health = true, .hash = hash};
+  for (size_t i = 0; i <= endpoints_.size(); ++i) {
+    Endpoint* e = balancer_->Pick(request);
+    if (!e) break;
+    if (e->breaker().TryAcquire(now)) return e;
+    skip.push_back(e);  // half-open with every trial slot taken
+  }
+  // Panic mode: nothing is selectable, so spread over all rather than fail everything.
+  request.excluded = &excluded;
+  request.honour_health = false;
+  if (Endpoint* e = balancer_->Pick(request)) return e;
+  // Every endpoint was tried already: any will do.
+  request.excluded = nullptr;
+  return balancer_->Pick(request);
+}
+
+void ChannelCore::StartAttempt(const std::shared_ptr<CallState>& call, Endpoint* endpoint, bool hedge) {
+  call->attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge});
+  ++call->in_flight;
+  endpoint->AddInFlight(1);
+  endpoint->picks.fetch_add(1, std::memory_order_relaxed);
+  asio::co_spawn(executor_, RunAttempt(call, call->attempts.size() - 1), asio::detached);
+}
+
+asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, size_t index) {
+  Attempt& a = call->attempts[index];
+  Endpoint& endpoint = *a.endpoint;
+  const auto started = Clock::now();
+  AttemptOutcome outcome;
+  std::unique_ptr<ClientConnection> connection;
+  bool refused = false;
+  Status s = co_await endpoint.pool().Acquire(&connection, call->deadline, options_.connect_timeout, &refused);
+  if (!s.ok()) {
+    outcome = {.status = std::move(s), .stage = AttemptStage::kNotSent, .peer_gone = refused};
+  } else if (a.cancelled) {
+    outcome = {.status = Status(StatusCode::kCancelled, "attempt cancelled"), .stage = AttemptStage::kNotSent};
+    endpoint.pool().Release(std::move(connection));
+  } else {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(call->deadline - Clock::now());
+    RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
+                           .idempotency_key = call->idempotency_key,
+                           .request_id = call->request_id};
+    const std::string request = FormatRequest(endpoint.address(), call->method, call->body, headers);
+    a.connection = connection.get();
+    outcome = co_await Exchange(*connection, request, call->deadline, options_.max_response_bytes);
+    a.connection = nullptr;
+    if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
+  }
+  endpoint.AddInFlight(-1);
+  --call->in_flight;
+  if (!a.cancelled) {
+    RecordOutcome(endpoint, outcome,
+                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+  }
+  a.outcome = std::move(outcome);
+  a.done = true;
+  call->wake.cancel();
+}
+
+void ChannelCore::RecordOutcome(Endpoint& e, const AttemptOutcome& o, std::chrono::microseconds latency) {
+  const auto now = Clock::now();
+  const bool success = !ServerFault(o);
+  (success ? e.successes : e.failures).fetch_add(1, std::memory_order_relaxed);
+  if (o.peer_gone && e.heartbeat().OnConnectionFailure(now)) {
+    OnHeartbeatChange(e, HeartbeatState::State::kHealthy, e.heartbeat().state());
+  }
+  if (e.outlier().OnResult(success, now, MayEject())) {
+    e.ejections.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("endpoint {}: ejected (ejection #{}) until {} ms from now", e.address(), e.outlier().ejections(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(e.outlier().ejected_until() - now).count());
+  }
+  if (e.breaker().OnResult(success, now)) {
+    spdlog::info("endpoint {}: circuit {}", e.address(), CircuitStateName(e.breaker().state(now)));
+  }
+  // Latencies of answers and of timeouts (a hung server is slow, not fast).
+  if (o.stage == AttemptStage::kAnswered || o.status.code() == StatusCode::kDeadlineExceeded) {
+    e.RecordLatency(latency, now);
+    if (success) recent_.Record(latency, now);
+  }
+  balancer_->Feedback(e, {.latency = latency, .success = success});
+}
+
+asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, const json::value& params,
+                                                 const CallOptions& options) {
+  CallResult result;
+  auto now = Clock::now();
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  budget_.OnCall(now);
+
+  const auto timeout = options.timeout.count() > 0 ? options.timeout : options_.timeout;
+  const bool failfast = options_.fault_mode == FaultMode::kFailfast;
+  const int max_attempts = failfast ? 1 : 1 + options_.retry.max_retries;
+  const bool idempotent = IsIdempotent(method, options);
+
+  auto call = std::make_shared<CallState>(executor_);
+  call->method = method;
+  call->body = params.is_null() && method != "/" ? std::string() : json::serialize(params);
+  call->deadline = now + timeout;
+  call->request_id = options.request_id;
+  call->idempotency_key = options.idempotency_key;
+  if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1) {
+    call->idempotency_key = NewIdempotencyKey();
+  }
+  const bool safe_after_send = idempotent || !call->idempotency_key.empty();
+  const bool hedging = max_attempts > 1 && safe_after_send &&
+                       (options_.hedge.after.count() > 0 || options_.hedge.use_p95);
+  const uint64_t hash = options.hash_key.empty() ? 0 : StableHash(options.hash_key);
+
+  std::vector<const Endpoint*> tried;
+  auto launch = [&](bool hedge) {
+    Endpoint* e = PickEndpoint(tried, hash);
+    if (!e) return false;
+    tried.push_back(e);
+    StartAttempt(call, e, hedge);
+    return true;
+  };
+
+  Status last_error = Unavailable("no endpoint to call");
+  const Attempt* answer = nullptr;
+  auto hedge_at = Clock::time_point::max();
+  if (launch(false)) {
+    if (hedging) {
+      auto delay = HedgeDelay();
+      if (delay.count() > 0) hedge_at = now + delay;
+    }
+    for (;;) {
+      for (Attempt& a : call->attempts) {
+        if (!a.done || a.handled) continue;
+        a.handled = true;
+        if (!Retryable(a.outcome, safe_after_send)) {
+          answer = &a;
+          break;
+        }
+        last_error = a.outcome.status;
+        result.endpoint = a.endpoint->address();
+      }
+      if (answer) break;
+      now = Clock::now();
+      if (now >= call->deadline) {
+        last_error = DeadlineExceeded("deadline of " + std::to_string(timeout.count()) + " ms passed after " +
+                                      std::to_string(call->attempts.size()) + " attempt(s); last: " +
+                                      last_error.ToString());
+        break;
+      }
+      const bool attempts_left = static_cast<int>(call->attempts.size()) < max_attempts;
+      if (call->in_flight == 0) {  // every attempt failed in a retryable way
+        if (!attempts_left) break;
+        if (!budget_.TryRetry(now)) {
+          budget_exhausted_.fetch_add(1, std::memory_order_relaxed);
+          last_error = Status(last_error.code(), last_error.message() + " (retry budget exhausted)");
+          break;
+        }
+        retries_.fetch_add(1, std::memory_order_relaxed);
+        if (!launch(false)) break;
+        continue;
+      }
+      if (now >= hedge_at) {
+        hedge_at = Clock::time_point::max();
+        if (attempts_left && budget_.TryRetry(now)) {
+          if (launch(true)) {
+            hedges_.fetch_add(1, std::memory_order_relaxed);
+            result.hedged = true;
+          }
+        } else if (attempts_left) {
+          budget_exhausted_.fetch_add(1, std::memory_order_relaxed);
+        }
+        continue;
+      }
+      call->wake.expires_at(std::min(call->deadline, hedge_at));
+      co_await call->wake.async_wait(kNoThrow);
+    }
+  }
+
+  for (Attempt& a : call->attempts) {  // the losers of a hedge race, or those past the deadline
+    if (a.done || &a == answer) continue;
+    a.cancelled = true;
+    if (a.connection) a.connection->stream.cancel();
+  }
+  result.attempts = static_cast<int>(call->attempts.size());
+  if (answer) {
+    result.status = answer->outcome.status;
+    result.value = answer->outcome.value;
+    result.endpoint = answer->endpoint->address();
+  } else {
+    result.status = std::move(last_error);
+  }
+  if (!result.ok()) {
+    result.value = nullptr;
+    if (options_.fault_mode == FaultMode::kFailsafe) {
+      spdlog::warn("failsafe: call {} failed, answering an empty result: {}", method, result.status.ToString());
+      result.suppressed = std::move(result.status);
+      result.status = Status::Ok();
+    }
+  }
+  co_return result;
+}
+
+}  // namespace harpc

@@ -1,0 +1,125 @@
+#include "client/channel_core.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <spdlog/spdlog.h>
+
+#include "health/health_checker.h"
+#include "util/address.h"
+
+namespace harpc {
+
+namespace asio = boost::asio;
+
+ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      budget_(options_.retry.budget_ratio, options_.retry.budget_min_per_second) {
+  policy_.health = options_.health;
+  policy_.outlier = options_.outlier;
+  policy_.breaker = options_.breaker;
+  policy_.slow_start = options_.slow_start;
+  policy_.max_idle_connections = options_.max_idle_connections;
+  idempotent_methods_.insert(options_.idempotent_methods.begin(), options_.idempotent_methods.end());
+}
+
+ChannelCore::~ChannelCore() {
+  for (auto& stop : health_stops_) *stop = true;
+}
+
+Status ChannelCore::Init() {
+  const ChannelOptions& o = options_;
+  if (o.timeout.count() <= 0) return InvalidArgument("timeout must be positive");
+  if (o.connect_timeout.count() <= 0) return InvalidArgument("connect_timeout must be positive");
+  if (o.retry.max_retries < 0 || o.retry.max_retries > 10) return InvalidArgument("retry.max_retries must be 0..10");
+  if (o.retry.budget_ratio < 0) return InvalidArgument("retry.budget_ratio must not be negative");
+  if (o.hedge.after.count() < 0) return InvalidArgument("hedge.after must not be negative");
+  if (o.health.fall < 1 || o.health.rise < 1) return InvalidArgument("health.fall and health.rise must be >= 1");
+  if (o.outlier.max_ejection_percent < 0 || o.outlier.max_ejection_percent > 100) {
+    return InvalidArgument("outlier.max_ejection_percent must be 0..100");
+  }
+  if (o.breaker.failure_ratio < 0 || o.breaker.failure_ratio > 1) {
+    return InvalidArgument("breaker.failure_ratio must be in [0, 1]");
+  }
+  if (o.breaker.window_calls < 1 || o.breaker.half_open_calls < 1) {
+    return InvalidArgument("breaker.window_calls and breaker.half_open_calls must be >= 1");
+  }
+  return MakeLoadBalancer(o.lb, &balancer_);
+}
+
+Status ChannelCore::UpdateEndpoints(std::vector<EndpointSpec> specs) {
+  std::vector<asio::ip::tcp::endpoint> resolved(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    HostPort hp;
+    if (Status s = ParseHostPort(specs[i].address, &hp); !s.ok()) return s;
+    if (Status s = ResolveEndpoint(hp, &resolved[i]); !s.ok()) return s;
+  }
+  const auto now = Clock::now();
+  std::vector<std::shared_ptr<Endpoint>> next;
+  std::vector<std::shared_ptr<bool>> next_stops;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto same = std::find_if(endpoints_.begin(), endpoints_.end(),
+                             [&](const auto& e) { return e->address() == specs[i].address; });
+    if (same != endpoints_.end()) {
+      (*same)->set_weight(specs[i].weight);
+      next.push_back(*same);
+      next_stops.push_back(health_stops_[static_cast<size_t>(same - endpoints_.begin())]);
+      continue;
+    }
+    auto endpoint = std::make_shared<Endpoint>(std::move(specs[i]), resolved[i], executor_, policy_,
+                                               has_members_ ? now : Endpoint::Clock::time_point{});
+    auto stop = std::make_shared<bool>(false);
+    asio::co_spawn(executor_,
+                   RunHealthChecks(endpoint, options_.health, stop,
+                                   [this](Endpoint& e, HeartbeatState::State from, HeartbeatState::State to) {
+                                     OnHeartbeatChange(e, from, to);
+                                   }),
+                   asio::detached);
+    next.push_back(std::move(endpoint));
+    next_stops.push_back(std::move(stop));
+  }
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (std::find(next.begin(), next.end(), endpoints_[i]) == next.end()) *health_stops_[i] = true;
+  }
+  endpoints_ = std::move(next);
+  health_stops_ = std::move(next_stops);
+  balancer_->Update(endpoints_);
+  has_members_ = true;
+  return Status::Ok();
+}
+
+void ChannelCore::OnHeartbeatChange(Endpoint& e, HeartbeatState::State from, HeartbeatState::State to) {
+  spdlog::info("endpoint {}: heartbeat {} -> {}", e.address(), HeartbeatStateName(from), HeartbeatStateName(to));
+  if (to != HeartbeatState::State::kHealthy) e.pool().Clear();
+}
+
+bool ChannelCore::MayEject() const {
+  const auto now = Clock::now();
+  size_t ejected = 0;
+  for (const auto& e : endpoints_) ejected += e->outlier().Ejected(now) ? 1 : 0;
+  return (ejected + 1) * 100 <= static_cast<size_t>(options_.outlier.max_ejection_percent) * endpoints_.size();
+}
+
+std::vector<EndpointInfo> ChannelCore::Snapshot() const {
+  const auto now = Clock::now();
+  std::vector<EndpointInfo> out;
+  for (const auto& e : endpoints_) {
+    out.push_back({.address = e->address(),
+                   .weight = e->weight(),
+                   .state = std::string(e->StateName(now)),
+                   .in_flight = e->in_flight(),
+                   .latency_ms = e->latency_us() / 1000.0,
+                   .ejections = e->ejections.load(),
+                   .picks = e->picks.load(),
+                   .successes = e->successes.load(),
+                   .failures = e->failures.load()});
+  }
+  return out;
+}
+
+Channel::Counters ChannelCore::counters() const {
+  return {.calls = calls_.load(), .retries = retries_.load(), .hedges = hedges_.load(),
+          .budget_exhausted = budget_exhausted_.load()};
+}
+
+}  // namespace harpc

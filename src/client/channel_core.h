@@ -1,0 +1,75 @@
+// The state of a channel that lives on its event loop: endpoints and their
+// health checkers, the balancer, the retry budget, recent latencies. Every
+// member is touched on the loop thread only, except the atomic counters.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+
+#include "balance/load_balancer.h"
+#include "client/endpoint.h"
+#include "client/recent_latency.h"
+#include "client/retry_budget.h"
+#include "harpc/channel.h"
+
+namespace harpc {
+
+class ChannelCore {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  ChannelCore(boost::asio::any_io_executor executor, ChannelOptions options);
+  ~ChannelCore();
+
+  // Checks the options and makes the balancer; call once before anything else.
+  Status Init();
+  // Replaces the membership: endpoints that stay keep their state (and get the
+  // new weight), new ones start their health checks (and a slow start unless
+  // this is the first membership), gone ones stop theirs.
+  Status UpdateEndpoints(std::vector<EndpointSpec> specs);
+
+  // One call with everything: balancing, retries, hedging, health feedback.
+  // The arguments must outlive the returned awaitable.
+  boost::asio::awaitable<CallResult> Execute(const std::string& method, const boost::json::value& params,
+                                             const CallOptions& options);
+
+  std::vector<EndpointInfo> Snapshot() const;
+  Channel::Counters counters() const;
+  const ChannelOptions& options() const { return options_; }
+
+ private:
+  struct CallState;
+  struct Attempt;
+
+  Endpoint* PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash);
+  void StartAttempt(const std::shared_ptr<CallState>& call, Endpoint* endpoint, bool hedge);
+  boost::asio::awaitable<void> RunAttempt(std::shared_ptr<CallState> call, size_t index);
+  void RecordOutcome(Endpoint& endpoint, const struct AttemptOutcome& outcome,
+                     std::chrono::microseconds latency);
+  bool MayEject() const;
+  std::chrono::microseconds HedgeDelay();
+  bool IsIdempotent(const std::string& method, const CallOptions& call) const;
+  void OnHeartbeatChange(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to);
+
+  boost::asio::any_io_executor executor_;
+  ChannelOptions options_;
+  EndpointPolicy policy_;
+  std::unique_ptr<LoadBalancer> balancer_;
+  std::vector<std::shared_ptr<Endpoint>> endpoints_;
+  std::vector<std::shared_ptr<bool>> health_stops_;  // one per endpoint, same order
+  bool has_members_ = false;
+  std::unordered_set<std::string> idempotent_methods_;
+  RetryBudget budget_;
+  RecentLatency recent_;
+
+  std::atomic<uint64_t> calls_{0}, retries_{0}, hedges_{0}, budget_exhausted_{0};
+};
+
+}  // namespace harpc

@@ -1,0 +1,28 @@
+// Heartbeats: probes one endpoint with GET /health on its own keep-alive
+// connection, every interval while healthy and with backoff while not, and
+// feeds the answers to the endpoint's HeartbeatState.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "client/endpoint.h"
+
+namespace harpc {
+
+// Called on the channel's loop when an endpoint's heartbeat verdict changes.
+using HeartbeatListener =
+    std::function<void(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to)>;
+
+// One probe: GET /health, answered within `timeout`. `connection` is reused
+// across probes and reset when it cannot be trusted.
+boost::asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
+                                                const Endpoint& endpoint, std::chrono::milliseconds timeout);
+
+// Runs until `*stop` is set (the endpoint left the channel) or the loop stops.
+boost::asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, HealthCheckOptions options,
+                                             std::shared_ptr<bool> stop, HeartbeatListener listener);
+
+}  // namespace harpc
