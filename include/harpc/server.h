@@ -66,6 +66,17 @@ struct ServerOptions {
 
   // When true, Wait() turns SIGTERM and SIGINT into a graceful Shutdown().
   bool handle_signals = true;
+
+  // Answers of non-idempotent methods are kept by Idempotency-Key for this
+  // long, so that retries and hedges get the first answer. Default 10 min.
+  std::chrono::milliseconds idempotency_ttl{600000};
+  // At most this many answers are kept; the oldest go first. Default 100,000.
+  size_t idempotency_max_entries = 100000;
+
+  // Fault injection for failure tests: this fraction of the calls that ran a
+  // method get their connection reset (RST) instead of the answer, as if the
+  // network failed after the server did the work. Default 0.
+  double fault_reset_rate = 0;
 };
 
 struct MethodOptions {
@@ -96,6 +107,7 @@ class CallContext {
 
  private:
   friend class CallDispatcher;
+  bool reset_connection_ = false;  // fault injection (ServerOptions::fault_reset_rate)
   std::string method_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::string idempotency_key_;

@@ -56,7 +56,8 @@ class LoadBalancer {
   virtual void Feedback(Endpoint& endpoint, const AttemptFeedback& feedback) {}
 };
 
-// "wrr" or "rr"; INVALID_ARGUMENT for anything else.
+// "wrr", "least_time", "p2c", "random", "hash" or "rr" (see each policy's
+// header); INVALID_ARGUMENT for anything else.
 Status MakeLoadBalancer(std::string_view name, std::unique_ptr<LoadBalancer>* out);
 
 }  // namespace harpc

@@ -26,6 +26,7 @@ struct ServeFlags {
   int grace_ms = 10000;
   int delay_ms = 0;
   double fail_rate = 0;
+  double reset_rate = 0;
 };
 
 int RunServe(const ServeFlags& f) {
@@ -40,6 +41,7 @@ int RunServe(const ServeFlags& f) {
   options.max_connections = f.max_connections;
   options.max_concurrency = f.max_concurrency;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
+  options.fault_reset_rate = f.reset_rate;
   Server server(options);
 
   if (f.service != "echo") {
@@ -94,6 +96,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--delay-ms", flags->delay_ms, "Fault injection: answer every call after this delay")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--fail-rate", flags->fail_rate, "Fault injection: fraction of calls answered UNAVAILABLE")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--reset-rate", flags->reset_rate,
+                  "Fault injection: fraction of calls whose connection is reset after the method ran")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }

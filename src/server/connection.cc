@@ -168,6 +168,13 @@ asio::awaitable<void> Connection::Run() {
     deadline_ = Clock::time_point::max();
     state_.requests_in_progress.fetch_add(1, std::memory_order_relaxed);
     http1::Response response = co_await dispatcher_.Handle(parser.get(), peer_, executor);
+    if (response.reset) {  // fault injection: the work is done, the answer is lost
+      state_.requests_in_progress.fetch_sub(1, std::memory_order_relaxed);
+      error_code ignored;
+      socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+      socket_.close(ignored);
+      co_return;
+    }
     response.close = response.close || !parser.get().keep_alive() ||
                      state_.draining.load(std::memory_order_relaxed);
     http1::AppendResponse(out_, response);

@@ -7,6 +7,8 @@
 
 #include "core/wire_error.h"
 #include "server/builtin_endpoints.h"
+#include "util/fault_injection.h"
+#include "util/hash.h"
 
 namespace harpc {
 
@@ -47,6 +49,9 @@ json::value JsonRpcError(int code, std::string_view message, const json::value& 
 
 http1::Response JsonBody(const json::value& v) { return {.status = 200, .body = json::serialize(v)}; }
 
+// The answer of a plain call (/rpc/<Method> or the default method).
+http1::Response PlainAnswer(const Result& result, const CallContext& ctx);
+
 std::string_view PathOf(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
@@ -74,6 +79,14 @@ Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContex
   }
   return Status::Ok();
 }
+
+namespace {
+http1::Response PlainAnswer(const Result& result, const CallContext& ctx) {
+  http1::Response r = result.ok() ? JsonBody(result.value()) : PlainError(result.status());
+  r.reset = CallDispatcher::ResetRequested(ctx);
+  return r;
+}
+}  // namespace
 
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
                                                         const std::string& peer,
@@ -123,6 +136,24 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     co_return ResourceExhausted("server overloaded: " + std::to_string(limit) + " calls in flight");
   }
 
+  std::shared_ptr<IdempotencyStore::Entry> remembered;
+  if (!ctx.idempotency_key().empty() && !method.options.idempotent) {
+    const uint64_t fingerprint = StableHash(json::serialize(params));
+    switch (state_.idempotency->Begin(method.name, ctx.idempotency_key(), fingerprint, &remembered)) {
+      case IdempotencyStore::Verdict::kRun:
+        break;
+      case IdempotencyStore::Verdict::kReplay:
+        state_.idempotent_replays.fetch_add(1, std::memory_order_relaxed);
+        co_return IdempotencyStore::Answer(*remembered);
+      case IdempotencyStore::Verdict::kWait:
+        state_.idempotent_replays.fetch_add(1, std::memory_order_relaxed);
+        co_return co_await state_.idempotency->Wait(remembered, ctx.deadline());
+      case IdempotencyStore::Verdict::kMismatch:
+        co_return Status(StatusCode::kFailedPrecondition,
+                         "idempotency key '" + ctx.idempotency_key() + "' was used with other params");
+    }
+  }
+
   state_.in_flight.fetch_add(1, std::memory_order_relaxed);
   method.stats.requests.fetch_add(1, std::memory_order_relaxed);
   auto start = Clock::now();
@@ -149,6 +180,8 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     result = Internal("handler failed with an unknown exception");
   }
   state_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (remembered) state_.idempotency->Finish(remembered, result);
+  ctx.reset_connection_ = InjectFault(state_.options.fault_reset_rate);
   method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
   method.stats.by_code[static_cast<int>(result.status().code())].fetch_add(1, std::memory_order_relaxed);
   co_return result;
@@ -168,8 +201,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
     if (ec) co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + ec.message());
   }
   Result result = co_await Invoke(*method, std::move(params), base);
-  if (!result.ok()) co_return PlainError(result.status());
-  co_return JsonBody(result.value());
+  co_return PlainAnswer(result, base);
 }
 
 asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request,
@@ -188,8 +220,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
                           "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
     }
     Result result = co_await Invoke(*method, std::move(body), base);
-    if (!result.ok()) co_return PlainError(result.status());
-    co_return JsonBody(result.value());
+    co_return PlainAnswer(result, base);
   }
 
   if (body.is_object()) {

@@ -29,6 +29,9 @@ class CallDispatcher {
   // records its metrics. Exceptions from the handler become INTERNAL.
   boost::asio::awaitable<Result> Invoke(Method& method, boost::json::value params, CallContext& ctx);
 
+  // Whether fault injection asked to reset this call's connection.
+  static bool ResetRequested(const CallContext& ctx) { return ctx.reset_connection_; }
+
  private:
   boost::asio::awaitable<http1::Response> HandleJsonRpcEndpoint(const HttpRequest& request,
                                                                 CallContext& base);

@@ -1,5 +1,6 @@
 // The echo service of `harpc serve`: Echo.echo and the default method return
-// their params unchanged. Fault injection makes it a stand-in for a sick server.
+// their params unchanged; a counter shows what runs twice and what once.
+// Fault injection makes it a stand-in for a sick server.
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,8 @@ struct EchoServiceOptions {
   double fail_rate = 0;
 };
 
-// Registers Echo.echo (idempotent) and makes it the default method.
+// Registers Echo.echo (idempotent; the default method), Counter.increment
+// ({"by": N} → {"value": total}; not idempotent) and Counter.get (idempotent).
 Status RegisterEchoService(Server& server, EchoServiceOptions options = {});
 
 }  // namespace harpc

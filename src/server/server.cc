@@ -39,7 +39,11 @@ std::chrono::milliseconds SweepInterval(const ServerOptions& o) {
 
 class Server::Impl {
  public:
-  explicit Impl(ServerOptions options) : dispatcher_(state_) { state_.options = std::move(options); }
+  explicit Impl(ServerOptions options) : dispatcher_(state_) {
+    state_.options = std::move(options);
+    state_.idempotency = std::make_unique<IdempotencyStore>(state_.options.idempotency_ttl,
+                                                            state_.options.idempotency_max_entries);
+  }
 
   ~Impl() {
     StopLoops();

@@ -13,6 +13,7 @@
 
 #include "harpc/server.h"
 #include "metrics/histogram.h"
+#include "server/idempotency_store.h"
 
 namespace harpc {
 
@@ -44,6 +45,9 @@ struct ServerState {
 
   std::unordered_map<std::string, std::unique_ptr<Method>, StringHash, std::equal_to<>> methods;
   Method* default_method = nullptr;
+
+  std::unique_ptr<IdempotencyStore> idempotency;
+  std::atomic<uint64_t> idempotent_replays{0};
 
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};

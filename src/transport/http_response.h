@@ -13,6 +13,7 @@ struct Response {
   std::string body;
   bool close = false;            // adds "Connection: close"; the server then closes
   std::string_view extra_headers;  // preformatted "Name: value\r\n" lines
+  bool reset = false;             // fault injection: reset the connection instead of answering
 };
 
 std::string_view ReasonPhrase(int status);

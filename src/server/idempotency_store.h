@@ -1,0 +1,76 @@
+// Remembers the answers of non-idempotent calls by Idempotency-Key, so that a
+// retried or hedged attempt gets the first answer instead of running the
+// method again. Keys are scoped per method; entries expire after a TTL and the
+// oldest go first when the store is full (bounded memory).
+//
+//   first attempt: Begin → kRun → (handler) → Finish
+//   repeat:        Begin → kReplay (stored answer)
+//                        → kWait (first still running: Wait until it finishes
+//                          or the repeat's deadline, then 409 ABORTED)
+//                        → kMismatch (same key, other params: 422)
+//
+// Thread-safe: attempts arrive on any event loop.
+#pragma once
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "harpc/result.h"
+
+namespace harpc {
+
+class IdempotencyStore {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  IdempotencyStore(std::chrono::milliseconds ttl, size_t max_entries) : ttl_(ttl), max_entries_(max_entries) {}
+
+  enum class Verdict { kRun, kReplay, kWait, kMismatch };
+  struct Entry;
+
+  // `fingerprint` identifies the params (a hash of their JSON).
+  Verdict Begin(const std::string& method, const std::string& key, uint64_t fingerprint,
+                std::shared_ptr<Entry>* entry);
+  // Records the first attempt's answer. Transient failures (UNAVAILABLE,
+  // RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED) are forgotten instead,
+  // so that a retry runs the method again.
+  void Finish(const std::shared_ptr<Entry>& entry, const Result& result);
+  // Waits for a running first attempt; its answer, or ABORTED at `deadline`.
+  boost::asio::awaitable<Result> Wait(std::shared_ptr<Entry> entry, Clock::time_point deadline);
+  // The stored answer of a finished entry.
+  static Result Answer(const Entry& entry);
+
+  size_t size() const;
+
+ private:
+  using Lru = std::list<std::string>;
+  void EvictLocked(Clock::time_point now);
+
+  std::chrono::milliseconds ttl_;
+  size_t max_entries_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Entry>> entries_;  // "method\nkey" → entry
+  Lru order_;  // oldest first
+};
+
+struct IdempotencyStore::Entry {
+  std::string id;                    // "method\nkey"
+  uint64_t fingerprint = 0;
+  bool finished = false;
+  Result result = Status::Ok();
+  Clock::time_point expires_at{};
+  Lru::iterator position;
+  // Repeats waiting for the first attempt; woken on their own executors.
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> waiters;
+};
+
+}  // namespace harpc
