@@ -4,7 +4,11 @@
 #include <cstdio>
 #include <future>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
@@ -51,7 +55,21 @@ asio::awaitable<void> Caller(Channel& channel, LoadState& state) {
 }
 }  // namespace
 
-LoadReport RunLoad(Channel& channel, const LoadSpec& spec) {
+// Calls `on_tick` every `tick` until the callers are done.
+asio::awaitable<void> Ticker(LoadState& state, const std::function<void(const LoadReport&)>& on_tick,
+                             std::chrono::milliseconds tick, const std::shared_ptr<std::atomic<int>>& remaining) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto next = Clock::now();
+  while (remaining->load() > 0) {
+    next += tick;
+    timer.expires_at(next);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (remaining->load() > 0) on_tick(state.report);
+  }
+}
+
+LoadReport RunLoad(Channel& channel, const LoadSpec& spec, std::function<void(const LoadReport&)> on_tick,
+                   std::chrono::milliseconds tick) {
   LoadState state{.spec = spec};
   for (const EndpointInfo& e : channel.Endpoints()) state.report.per_endpoint[e.address] = 0;
 
@@ -64,6 +82,7 @@ LoadReport RunLoad(Channel& channel, const LoadSpec& spec) {
       if (remaining->fetch_sub(1) == 1) done.set_value();
     });
   }
+  if (on_tick) asio::co_spawn(channel.executor(), Ticker(state, on_tick, tick, remaining), asio::detached);
   done.get_future().wait();
   state.report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return std::move(state.report);

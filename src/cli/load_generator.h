@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,10 @@ struct LoadReport {
   std::string ToText() const;
 };
 
-LoadReport RunLoad(Channel& channel, const LoadSpec& spec);
+// Runs the load to its end. `on_tick`, when set, is called every `tick` with
+// the report so far, on the channel's loop (keep it short).
+LoadReport RunLoad(Channel& channel, const LoadSpec& spec,
+                   std::function<void(const LoadReport&)> on_tick = nullptr,
+                   std::chrono::milliseconds tick = std::chrono::seconds(1));
 
 }  // namespace harpc::cli

@@ -108,11 +108,13 @@ Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded
     if (e->breaker().TryAcquire(now)) return e;
     skip.push_back(e);  // half-open with every trial slot taken
   }
+  // Every healthy endpoint was tried already: a healthy one again beats a sick one.
+  request.excluded = nullptr;
+  if (Endpoint* e = balancer_->Pick(request)) return e;
   // Panic mode: nothing is selectable, so spread over all rather than fail everything.
   request.excluded = &excluded;
   request.honour_health = false;
   if (Endpoint* e = balancer_->Pick(request)) return e;
-  // Every endpoint was tried already: any will do.
   request.excluded = nullptr;
   return balancer_->Pick(request);
 }

@@ -68,16 +68,22 @@ asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, Health
   if (options.interval.count() <= 0) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::unique_ptr<ClientConnection> connection;
+  // Probes start at a fixed rate (start to start), and each times out after
+  // the interval: a server that stops answering is unhealthy within
+  // fall × interval of its first unanswered probe.
+  auto next = Clock::now() + endpoint->heartbeat().NextProbeDelay();
   while (!*stop) {
-    timer.expires_after(endpoint->heartbeat().NextProbeDelay());
+    timer.expires_at(next);
     co_await timer.async_wait(kNoThrow);
     if (*stop) break;
+    const auto started = Clock::now();
     ProbeResult result = co_await ProbeHealth(connection, *endpoint, options.interval);
     if (*stop) break;
     const auto before = endpoint->heartbeat().state();
     if (endpoint->heartbeat().OnProbe(result, Clock::now()) && listener) {
       listener(*endpoint, before, endpoint->heartbeat().state());
     }
+    next = std::max(started + endpoint->heartbeat().NextProbeDelay(), Clock::now());
   }
 }
 

@@ -1,12 +1,12 @@
 #include "server/echo_service.h"
 
-#include "util/fault_injection.h"
-
 #include <atomic>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "util/fault_injection.h"
 
 namespace harpc {
 
@@ -14,34 +14,55 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
+// The faults in force; Fault.set changes them while the server runs.
+struct Faults {
+  std::atomic<int64_t> delay_ms{0};
+  std::atomic<double> fail_rate{0};
+};
+
 Status InjectedFailure() { return Unavailable("injected failure (--fail-rate)"); }
+
+asio::awaitable<Result> Echo(json::value params, CallContext& ctx, const Faults& faults) {
+  const auto delay = std::chrono::milliseconds(faults.delay_ms.load(std::memory_order_relaxed));
+  if (delay.count() > 0) {
+    const bool cut_short = ctx.remaining() < delay;
+    asio::steady_timer timer(ctx.executor(), std::min(delay, ctx.remaining()));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (cut_short) co_return DeadlineExceeded("deadline passed during the injected delay");
+  }
+  if (InjectFault(faults.fail_rate.load(std::memory_order_relaxed))) co_return InjectedFailure();
+  co_return params;
+}
 }  // namespace
 
 Status RegisterEchoService(Server& server, EchoServiceOptions options) {
-  Status s;
-  if (options.delay.count() <= 0) {
-    s = server.AddMethod(
-        "Echo.echo",
-        [options](const json::value& params, CallContext&) -> Result {
-          if (InjectFault(options.fail_rate)) return InjectedFailure();
-          return params;
-        },
-        {.idempotent = true});
-  } else {
-    s = server.AddAsyncMethod(
-        "Echo.echo",
-        [options](json::value params, CallContext& ctx) -> asio::awaitable<Result> {
-          const bool cut_short = ctx.remaining() < options.delay;
-          asio::steady_timer timer(ctx.executor(), std::min(options.delay, ctx.remaining()));
-          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-          if (cut_short) co_return DeadlineExceeded("deadline passed during the injected delay");
-          if (InjectFault(options.fail_rate)) co_return InjectedFailure();
-          co_return params;
-        },
-        {.idempotent = true});
-  }
+  auto faults = std::make_shared<Faults>();
+  faults->delay_ms = options.delay.count();
+  faults->fail_rate = options.fail_rate;
+
+  Status s = server.AddAsyncMethod(
+      "Echo.echo",
+      [faults](json::value params, CallContext& ctx) { return Echo(std::move(params), ctx, *faults); },
+      {.idempotent = true});
   if (!s.ok()) return s;
   if (s = server.SetDefaultMethod("Echo.echo"); !s.ok()) return s;
+
+  // Demos slow a server down and speed it up again while it runs.
+  s = server.AddMethod("Fault.set", [faults](const json::value& params, CallContext&) -> Result {
+    if (!params.is_object()) return InvalidArgument("params must be {\"delay_ms\": N, \"fail_rate\": R}");
+    const json::object& p = params.as_object();
+    if (const json::value* d = p.if_contains("delay_ms")) {
+      if (!d->is_int64() || d->as_int64() < 0) return InvalidArgument("delay_ms must be a non-negative integer");
+      faults->delay_ms = d->as_int64();
+    }
+    if (const json::value* r = p.if_contains("fail_rate")) {
+      double rate = r->is_number() ? r->to_number<double>() : -1;
+      if (rate < 0 || rate > 1) return InvalidArgument("fail_rate must be a number in [0, 1]");
+      faults->fail_rate = rate;
+    }
+    return json::value{{"delay_ms", faults->delay_ms.load()}, {"fail_rate", faults->fail_rate.load()}};
+  }, {.idempotent = true});
+  if (!s.ok()) return s;
 
   // A counter shared by every loop: not idempotent, so retries are safe only
   // with an Idempotency-Key. Failure tests count how often it really ran.

@@ -19,7 +19,9 @@ struct EchoServiceOptions {
 };
 
 // Registers Echo.echo (idempotent; the default method), Counter.increment
-// ({"by": N} → {"value": total}; not idempotent) and Counter.get (idempotent).
+// ({"by": N} → {"value": total}; not idempotent), Counter.get (idempotent)
+// and Fault.set ({"delay_ms": N, "fail_rate": R}: changes the faults above
+// while the server runs; for demos and tests only).
 Status RegisterEchoService(Server& server, EchoServiceOptions options = {});
 
 }  // namespace harpc

@@ -16,7 +16,9 @@ namespace harpc {
 
 using Clock = std::chrono::steady_clock;
 
-Subprocess::~Subprocess() {
+Subprocess::~Subprocess() { Release(); }
+
+void Subprocess::Release() {
   if (running()) {
     ::kill(pid_, SIGKILL);
     ::kill(pid_, SIGCONT);  // a stopped child must run to die
@@ -24,13 +26,17 @@ Subprocess::~Subprocess() {
     if (::waitpid(pid_, &status, 0) == pid_) Reap(status);
   }
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  pid_ = -1;
+  stdout_fd_ = -1;
+  pending_.clear();
+  exit_status_.reset();
 }
 
 Subprocess::Subprocess(Subprocess&& o) noexcept { *this = std::move(o); }
 
 Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
   if (this != &o) {
-    this->~Subprocess();
+    Release();
     pid_ = std::exchange(o.pid_, -1);
     stdout_fd_ = std::exchange(o.stdout_fd_, -1);
     pending_ = std::move(o.pending_);

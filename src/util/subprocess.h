@@ -42,6 +42,8 @@ class Subprocess {
 
  private:
   void Reap(int status);
+  // Kills and reaps a running child, closes the pipe, and leaves *this empty.
+  void Release();
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string pending_;  // stdout bytes read past the last line

@@ -1,0 +1,606 @@
+// JSON-RPC handling and routing without sockets: a ServerState with a few
+// methods, a CallDispatcher, beast requests in, http1::Responses out.
+#include "server/dispatcher.h"
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace harpc {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Named, not a temporary inside co_await (GCC 12 miscompiles some of those).
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+HttpRequest MakeRequest(http::verb verb, const std::string& target, const std::string& body,
+                        const Headers& headers) {
+  HttpRequest r(verb, target, 11);
+  r.set(http::field::host, "127.0.0.1:8001");
+  if (verb == http::verb::post) r.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : headers) r.set(name, value);
+  r.body() = body;
+  r.prepare_payload();
+  return r;
+}
+
+HttpRequest Post(const std::string& target, const std::string& body, const Headers& headers = {}) {
+  return MakeRequest(http::verb::post, target, body, headers);
+}
+
+HttpRequest Get(const std::string& target) { return MakeRequest(http::verb::get, target, "", {}); }
+
+json::value BodyJson(const http1::Response& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  EXPECT_FALSE(ec) << "response body is not JSON: '" << r.body << "'";
+  return v;
+}
+
+// The {"error":{"code":N,"message":"..."}} of a plain (non-JSON-RPC) error answer.
+int PlainErrorCode(const http1::Response& r) {
+  json::value v = BodyJson(r);
+  if (!v.is_object() || !v.as_object().contains("error")) {
+    ADD_FAILURE() << "no error object in '" << r.body << "'";
+    return 0;
+  }
+  return static_cast<int>(v.at("error").at("code").as_int64());
+}
+
+std::string PlainErrorMessage(const http1::Response& r) {
+  json::value v = BodyJson(r);
+  return std::string(v.at("error").at("message").as_string());
+}
+
+// Checks a JSON-RPC error reply object and returns its message.
+std::string ExpectRpcError(const json::value& reply, int code, const json::value& id) {
+  EXPECT_TRUE(reply.is_object()) << reply;
+  if (!reply.is_object()) return "";
+  const json::object& o = reply.as_object();
+  EXPECT_EQ(o.size(), 3u) << reply;
+  EXPECT_EQ(o.at("jsonrpc"), "2.0") << reply;
+  EXPECT_EQ(o.at("id"), id) << reply;
+  EXPECT_FALSE(o.contains("result")) << reply;
+  const json::value* error = o.if_contains("error");
+  if (!error || !error->is_object()) {
+    ADD_FAILURE() << "no error object: " << reply;
+    return "";
+  }
+  EXPECT_EQ(error->at("code").as_int64(), code) << reply;
+  return std::string(error->at("message").as_string());
+}
+
+void ExpectRpcResult(const json::value& reply, const json::value& result, const json::value& id) {
+  json::object want{{"jsonrpc", "2.0"}, {"result", result}, {"id", id}};
+  EXPECT_EQ(reply, json::value(want));
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  DispatcherTest() {
+    state_.address = "127.0.0.1:8001";
+    state_.options.name = "unit";
+    // As Server's constructor does.
+    state_.idempotency = std::make_unique<IdempotencyStore>(state_.options.idempotency_ttl,
+                                                            state_.options.idempotency_max_entries);
+    AddSync("Echo.echo", [](const json::value& params, CallContext&) -> Result { return params; }, true);
+    AddAsync("Async.add", [](json::value params, CallContext& ctx) -> asio::awaitable<Result> {
+      // Really suspend once, as a handler doing I/O would.
+      asio::steady_timer timer(ctx.executor(), std::chrono::steady_clock::duration::zero());
+      co_await timer.async_wait(kNoThrow);
+      if (!params.is_array() || params.as_array().size() != 2 || !params.as_array()[0].is_int64() ||
+          !params.as_array()[1].is_int64()) {
+        co_return InvalidArgument("Async.add takes [a, b] (integers)");
+      }
+      co_return json::value(params.as_array()[0].as_int64() + params.as_array()[1].as_int64());
+    });
+    AddAsync("Async.throw", [](json::value, CallContext& ctx) -> asio::awaitable<Result> {
+      asio::steady_timer timer(ctx.executor(), std::chrono::steady_clock::duration::zero());
+      co_await timer.async_wait(kNoThrow);
+      throw std::runtime_error("async boom");
+    });
+    AddSync("Fail.throw", [](const json::value&, CallContext&) -> Result {
+      throw std::runtime_error("boom");
+    });
+    AddSync("Fail.invalid", [](const json::value&, CallContext&) -> Result {
+      return InvalidArgument("need a number");
+    });
+    AddSync("Shape.object", [](const json::value& params, CallContext&) -> Result {
+      // Throws when the params are not an object: the caller's mistake.
+      return json::value(params.as_object().contains("x"));
+    });
+    AddSync("Ctx.info", [](const json::value&, CallContext& ctx) -> Result {
+      json::object o{{"method", ctx.method()},
+                     {"idempotency_key", ctx.idempotency_key()},
+                     {"request_id", ctx.request_id()},
+                     {"peer", ctx.peer()},
+                     {"has_deadline", ctx.has_deadline()}};
+      if (ctx.has_deadline()) o["remaining_ms"] = ctx.remaining().count();
+      return json::value(std::move(o));
+    }, /*idempotent=*/true);  // idempotent: its Idempotency-Key is only passed through
+    AddAsync("Slow.wait", [this](json::value, CallContext&) -> asio::awaitable<Result> {
+      // Waits until the test opens the gate (cancels the timer).
+      co_await gate_->async_wait(kNoThrow);
+      co_return json::value("done");
+    });
+    state_.default_method = state_.Find("Echo.echo");
+  }
+
+  void AddSync(const std::string& name, Server::Handler handler, bool idempotent = false) {
+    auto m = std::make_unique<Method>();
+    m->name = name;
+    m->handler = std::move(handler);
+    m->options.idempotent = idempotent;
+    state_.methods.emplace(name, std::move(m));
+  }
+
+  void AddAsync(const std::string& name, Server::AsyncHandler handler) {
+    auto m = std::make_unique<Method>();
+    m->name = name;
+    m->async_handler = std::move(handler);
+    state_.methods.emplace(name, std::move(m));
+  }
+
+  // Handles one request to completion on a fresh io_context.
+  http1::Response Run(const HttpRequest& request) {
+    asio::io_context io;
+    CallDispatcher dispatcher(state_);
+    std::future<http1::Response> result =
+        asio::co_spawn(io, dispatcher.Handle(request, peer_, io.get_executor()), asio::use_future);
+    io.run();
+    return result.get();
+  }
+
+  // POSTs a JSON-RPC body to /rpc; expects 200 with a JSON body.
+  json::value Rpc(const std::string& body, const Headers& headers = {}) {
+    http1::Response r = Run(Post("/rpc", body, headers));
+    EXPECT_EQ(r.status, 200) << body << " -> " << r.body;
+    EXPECT_EQ(r.content_type, "application/json");
+    return BodyJson(r);
+  }
+
+  uint64_t Requests(const std::string& method) { return state_.Find(method)->stats.requests.load(); }
+
+  ServerState state_;
+  std::string peer_ = "127.0.0.1:50312";
+  asio::steady_timer* gate_ = nullptr;
+};
+
+// ---- the default method: the seed's requests.post(url, json=...) ----
+
+TEST_F(DispatcherTest, DefaultMethodEchoesTheBodyAsIs) {
+  http1::Response r = Run(Post("/rpc", R"({"key":"value"})"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"key":"value"})");
+  EXPECT_FALSE(r.close);
+  EXPECT_EQ(Requests("Echo.echo"), 1u);
+
+  r = Run(Post("/rpc/", R"({"nested":{"a":[1,2.5,null,true]}})"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(BodyJson(r), json::parse(R"({"nested":{"a":[1,2.5,null,true]}})"));
+}
+
+TEST_F(DispatcherTest, DefaultMethodErrorsArePlainErrorBodies) {
+  state_.default_method = state_.Find("Fail.invalid");
+  http1::Response r = Run(Post("/rpc", R"({"key":"value"})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, R"({"error":{"code":-32602,"message":"need a number"}})");
+}
+
+TEST_F(DispatcherTest, WithoutADefaultMethodPlainObjectsGet404) {
+  state_.default_method = nullptr;
+  http1::Response r = Run(Post("/rpc", R"({"key":"value"})"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(PlainErrorCode(r), -32601);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("no default method"));
+}
+
+// ---- JSON-RPC 2.0 ----
+
+TEST_F(DispatcherTest, JsonRpcCallWithNumberStringAndNullIds) {
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":1})"),
+                  json::parse(R"({"a":1})"), 1);
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1,"two"],"id":"abc"})"),
+                  json::parse(R"([1,"two"])"), "abc");
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[],"id":null})"), json::array{},
+                  nullptr);
+  // No params: the handler sees null.
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":2.5})"), nullptr, 2.5);
+}
+
+TEST_F(DispatcherTest, JsonRpcCoroutineMethod) {
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Async.add","params":[2,40],"id":7})"), 42, 7);
+  std::string message =
+      ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Async.add","params":{"a":2},"id":8})"), -32602, 8);
+  EXPECT_THAT(message, HasSubstr("takes [a, b]"));
+}
+
+TEST_F(DispatcherTest, NotificationGets204AndStillRuns) {
+  http1::Response r = Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1]})"));
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(Requests("Echo.echo"), 1u);
+
+  // A notification of an unknown or failing method is not answered either.
+  r = Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Nope.nope"})"));
+  EXPECT_EQ(r.status, 204);
+  r = Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Fail.throw"})"));
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(Requests("Fail.throw"), 1u);
+}
+
+TEST_F(DispatcherTest, BatchAnswersEveryCallInOrderAndSkipsNotifications) {
+  json::value reply = Rpc(R"([
+    {"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":1},
+    {"jsonrpc":"2.0","method":"Echo.echo","params":[5]},
+    {"jsonrpc":"2.0","method":"Nope.nope","id":"x"},
+    42,
+    {"jsonrpc":"2.0","method":"Fail.throw","id":5},
+    {"jsonrpc":"2.0","method":"Async.add","params":[2,3],"id":6},
+    {"jsonrpc":"2.0","method":"Fail.invalid","id":7}
+  ])");
+  ASSERT_TRUE(reply.is_array()) << reply;
+  const json::array& replies = reply.as_array();
+  ASSERT_EQ(replies.size(), 6u) << reply;
+  ExpectRpcResult(replies[0], json::parse(R"({"a":1})"), 1);
+  ExpectRpcError(replies[1], -32601, "x");
+  ExpectRpcError(replies[2], -32600, nullptr);
+  EXPECT_THAT(ExpectRpcError(replies[3], -32603, 5), HasSubstr("boom"));
+  ExpectRpcResult(replies[4], 5, 6);
+  EXPECT_EQ(ExpectRpcError(replies[5], -32602, 7), "need a number");
+  EXPECT_EQ(Requests("Echo.echo"), 2u);  // the notification ran too
+}
+
+TEST_F(DispatcherTest, BatchOfNotificationsGets204) {
+  http1::Response r = Run(Post("/rpc", R"([
+    {"jsonrpc":"2.0","method":"Echo.echo","params":[1]},
+    {"jsonrpc":"2.0","method":"Async.add","params":[1,2]}
+  ])"));
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(Requests("Echo.echo"), 1u);
+  EXPECT_EQ(Requests("Async.add"), 1u);
+}
+
+TEST_F(DispatcherTest, ParseError32700) {
+  for (const char* body : {R"({"jsonrpc":"2.0",)", "", "[1,", "nope"}) {
+    std::string message = ExpectRpcError(Rpc(body), -32700, nullptr);
+    EXPECT_THAT(message, HasSubstr("parse error")) << body;
+  }
+}
+
+TEST_F(DispatcherTest, InvalidRequest32600) {
+  EXPECT_THAT(ExpectRpcError(Rpc("42"), -32600, nullptr), HasSubstr("object or array"));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"("text")"), -32600, nullptr), HasSubstr("object or array"));
+  EXPECT_THAT(ExpectRpcError(Rpc("null"), -32600, nullptr), HasSubstr("object or array"));
+  EXPECT_THAT(ExpectRpcError(Rpc("[]"), -32600, nullptr), HasSubstr("empty batch"));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"1.0","method":"Echo.echo","id":1})"), -32600, 1),
+              HasSubstr("\"jsonrpc\" must be \"2.0\""));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":2.0,"method":"Echo.echo","id":1})"), -32600, 1),
+              HasSubstr("\"jsonrpc\" must be \"2.0\""));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","id":2})"), -32600, 2), HasSubstr("\"method\""));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":7,"id":2})"), -32600, 2),
+              HasSubstr("\"method\" must be a string"));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":"x","id":3})"), -32600, 3),
+              HasSubstr("\"params\""));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":{"a":1}})"), -32600, nullptr),
+              HasSubstr("\"id\""));
+
+  json::value reply = Rpc("[1, \"x\"]");
+  ASSERT_TRUE(reply.is_array());
+  ASSERT_EQ(reply.as_array().size(), 2u);
+  for (const json::value& r : reply.as_array()) ExpectRpcError(r, -32600, nullptr);
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+}
+
+TEST_F(DispatcherTest, MethodNotFound32601) {
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Nope.nope","id":1})"), -32601, 1),
+              HasSubstr("'Nope.nope' not found"));
+}
+
+TEST_F(DispatcherTest, InvalidParams32602) {
+  EXPECT_EQ(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Fail.invalid","params":[],"id":1})"), -32602, 1),
+            "need a number");
+  // Params of the wrong shape for the handler (as_object() on an array).
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Shape.object","params":[1],"id":2})"), -32602, 2),
+              HasSubstr("params"));
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Shape.object","params":{"x":1},"id":3})"), true, 3);
+}
+
+TEST_F(DispatcherTest, InternalError32603) {
+  EXPECT_EQ(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Fail.throw","id":1})"), -32603, 1),
+            "handler failed: boom");
+  EXPECT_EQ(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Async.throw","id":2})"), -32603, 2),
+            "handler failed: async boom");
+  EXPECT_EQ(state_.in_flight.load(), 0);  // released even when the handler threw
+  const MethodStats& stats = state_.Find("Fail.throw")->stats;
+  EXPECT_EQ(stats.by_code[static_cast<int>(StatusCode::kInternal)].load(), 1u);
+  EXPECT_EQ(stats.latency.count(), 1u);
+}
+
+TEST_F(DispatcherTest, DeadlineExceeded32004) {
+  std::string message = ExpectRpcError(
+      Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "0"}}), -32004, 1);
+  EXPECT_THAT(message, HasSubstr("deadline"));
+  ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "-5"}}), -32004, 1);
+  EXPECT_EQ(Requests("Echo.echo"), 0u);  // never ran
+
+  http1::Response r = Run(Post("/rpc/Echo.echo", "{}", {{"X-Deadline-Ms", "0"}}));
+  EXPECT_EQ(r.status, 504);
+  EXPECT_EQ(PlainErrorCode(r), -32004);
+
+  // Time left: the call runs.
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1],"id":1})", {{"X-Deadline-Ms", "5000"}}),
+                  json::array{1}, 1);
+}
+
+TEST_F(DispatcherTest, HeadersReachTheHandler) {
+  http1::Response r = Run(Post("/rpc/Ctx.info", "",
+                               {{"X-Deadline-Ms", "5000"}, {"Idempotency-Key", "k-1"}, {"X-Request-Id", "r-9"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value info = BodyJson(r);
+  EXPECT_EQ(info.at("method"), "Ctx.info");
+  EXPECT_EQ(info.at("idempotency_key"), "k-1");
+  EXPECT_EQ(info.at("request_id"), "r-9");
+  EXPECT_EQ(info.at("peer"), "127.0.0.1:50312");
+  EXPECT_EQ(info.at("has_deadline"), true);
+  EXPECT_GT(info.at("remaining_ms").as_int64(), 4000);
+  EXPECT_LE(info.at("remaining_ms").as_int64(), 5000);
+
+  r = Run(Post("/rpc/Ctx.info", ""));
+  info = BodyJson(r);
+  EXPECT_EQ(info.at("has_deadline"), false);
+  EXPECT_EQ(info.at("idempotency_key"), "");
+}
+
+TEST_F(DispatcherTest, BadDeadlineHeaderGets400) {
+  for (const char* value : {"soon", "12abc", "", "1.5", "1e3"}) {
+    for (const char* target : {"/rpc", "/rpc/Echo.echo"}) {
+      http1::Response r = Run(Post(target, R"({"key":"value"})", {{"X-Deadline-Ms", value}}));
+      EXPECT_EQ(r.status, 400) << target << " '" << value << "'";
+      EXPECT_EQ(PlainErrorCode(r), -32600);
+      EXPECT_THAT(PlainErrorMessage(r), HasSubstr("X-Deadline-Ms")) << value;
+    }
+  }
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(state_.http_errors[400].load(), 10u);
+}
+
+// ---- POST /rpc/<Method> ----
+
+TEST_F(DispatcherTest, NamedMethodBodyIsParamsAndResultIsBody) {
+  http1::Response r = Run(Post("/rpc/Echo.echo", R"({"a":[1,2]})"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"a":[1,2]})");
+
+  r = Run(Post("/rpc/Async.add", "[2,40]"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "42");
+
+  r = Run(Post("/rpc/Echo.echo", ""));  // no body: null params
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "null");
+
+  r = Run(Post("/rpc/Echo.echo?trace=1", "[7]"));  // the query string is not part of the name
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "[7]");
+}
+
+TEST_F(DispatcherTest, NamedMethodErrorsCarryTheirHttpStatus) {
+  http1::Response r = Run(Post("/rpc/Nope.nope", "{}"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(PlainErrorCode(r), -32601);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("'Nope.nope' not found"));
+
+  r = Run(Post("/rpc/Fail.invalid", "{}"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, R"({"error":{"code":-32602,"message":"need a number"}})");
+
+  r = Run(Post("/rpc/Shape.object", "[1]"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(PlainErrorCode(r), -32602);
+
+  r = Run(Post("/rpc/Fail.throw", "{}"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(PlainErrorCode(r), -32603);
+  EXPECT_EQ(PlainErrorMessage(r), "handler failed: boom");
+
+  r = Run(Post("/rpc/Echo.echo", "{bad"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(PlainErrorCode(r), -32700);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("not valid JSON"));
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+}
+
+// ---- routing and built-in endpoints ----
+
+TEST_F(DispatcherTest, HealthServingAndDraining) {
+  http1::Response r = Run(Get("/health"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain");
+  EXPECT_EQ(r.body, "SERVING\n");
+
+  r = Run(MakeRequest(http::verb::head, "/health", "", {}));
+  EXPECT_EQ(r.status, 200);
+  r = Run(Get("/health?probe=1"));
+  EXPECT_EQ(r.status, 200);
+
+  state_.draining = true;
+  r = Run(Get("/health"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.content_type, "text/plain");
+  EXPECT_EQ(r.body, "NOT_SERVING\n");
+}
+
+TEST_F(DispatcherTest, DrainingServerRefusesCallsWithUnavailable) {
+  state_.draining = true;
+  http1::Response r = Run(Post("/rpc/Echo.echo", "{}"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(PlainErrorCode(r), -32014);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("draining"));
+
+  ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})"), -32014, 1);
+
+  r = Run(Post("/rpc", R"({"key":"value"})"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+}
+
+TEST_F(DispatcherTest, MetricsIsPrometheusText) {
+  Run(Post("/rpc/Echo.echo", "{}"));
+  Run(Post("/rpc/Echo.echo", "{}"));
+  Run(Post("/rpc/Fail.throw", "{}"));
+  Run(Get("/nowhere"));
+  http1::Response r = Run(Get("/metrics"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4");
+  const std::string& t = r.body;
+  EXPECT_THAT(t, HasSubstr("# TYPE harpc_server_requests_total counter\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Echo.echo\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Fail.throw\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_errors_total{method=\"Fail.throw\",code=\"INTERNAL\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("# TYPE harpc_server_request_duration_seconds histogram\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_request_duration_seconds_bucket{method=\"Echo.echo\",le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_request_duration_seconds_count{method=\"Echo.echo\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_http_errors_total{status=\"404\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_in_flight_requests 0\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_draining 0\n"));
+  // Every line is a comment or "name[{labels}] value".
+  size_t start = 0;
+  while (start < t.size()) {
+    size_t end = t.find('\n', start);
+    ASSERT_NE(end, std::string::npos) << "text must end with a newline";
+    std::string line = t.substr(start, end - start);
+    EXPECT_FALSE(line.empty());
+    if (line[0] != '#') EXPECT_NE(line.rfind(' '), std::string::npos) << line;
+    start = end + 1;
+  }
+}
+
+TEST_F(DispatcherTest, StatusIsJson) {
+  Run(Post("/rpc/Echo.echo", "{}"));
+  http1::Response r = Run(Get("/status"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  json::value s = BodyJson(r);
+  EXPECT_EQ(s.at("name"), "unit");
+  EXPECT_EQ(s.at("address"), "127.0.0.1:8001");
+  EXPECT_EQ(s.at("state"), "SERVING");
+  EXPECT_EQ(s.at("in_flight"), 0);
+  bool found = false;
+  for (const json::value& m : s.at("methods").as_array()) {
+    if (m.at("name") != "Echo.echo") continue;
+    found = true;
+    EXPECT_EQ(m.at("default"), true);
+    EXPECT_EQ(m.at("idempotent"), true);
+    EXPECT_EQ(m.at("requests"), 1);
+    EXPECT_EQ(m.at("errors"), 0);
+  }
+  EXPECT_TRUE(found) << r.body;
+  EXPECT_EQ(s.at("methods").as_array().size(), state_.methods.size());
+
+  state_.draining = true;
+  EXPECT_EQ(BodyJson(Run(Get("/status"))).at("state"), "NOT_SERVING");
+}
+
+TEST_F(DispatcherTest, UnknownPathsGet404) {
+  for (const char* target : {"/", "/nope", "/rpcx", "/favicon.ico", "/healthz"}) {
+    http1::Response r = Run(Get(target));
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(PlainErrorCode(r), -32601) << target;
+    EXPECT_THAT(PlainErrorMessage(r), HasSubstr("no such path")) << target;
+  }
+  http1::Response r = Run(Post("/api/Echo.echo", "{}"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(state_.http_errors[404].load(), 6u);
+}
+
+TEST_F(DispatcherTest, WrongVerbsGet405) {
+  http1::Response r = Run(Get("/rpc"));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.extra_headers, "Allow: POST\r\n");
+  EXPECT_EQ(PlainErrorCode(r), -32600);
+
+  r = Run(MakeRequest(http::verb::put, "/rpc/Echo.echo", "{}", {}));
+  EXPECT_EQ(r.status, 405);
+  r = Run(MakeRequest(http::verb::delete_, "/rpc", "", {}));
+  EXPECT_EQ(r.status, 405);
+
+  for (const char* target : {"/health", "/metrics", "/status"}) {
+    r = Run(Post(target, "{}"));
+    EXPECT_EQ(r.status, 405) << target;
+    EXPECT_THAT(PlainErrorMessage(r), HasSubstr("takes GET")) << target;
+  }
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+}
+
+TEST_F(DispatcherTest, MaxConcurrencyGives429) {
+  state_.options.max_concurrency = 1;
+  asio::io_context io;
+  asio::steady_timer gate(io, asio::steady_timer::time_point::max());
+  gate_ = &gate;
+  CallDispatcher dispatcher(state_);
+
+  const HttpRequest slow = Post("/rpc/Slow.wait", "{}");
+  std::future<http1::Response> first =
+      asio::co_spawn(io, dispatcher.Handle(slow, peer_, io.get_executor()), asio::use_future);
+  io.poll();  // runs until Slow.wait waits at the gate
+  ASSERT_EQ(state_.in_flight.load(), 1);
+
+  const HttpRequest named = Post("/rpc/Echo.echo", "{}");
+  const HttpRequest rpc = Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","id":9})");
+  std::future<http1::Response> second =
+      asio::co_spawn(io, dispatcher.Handle(named, peer_, io.get_executor()), asio::use_future);
+  std::future<http1::Response> third =
+      asio::co_spawn(io, dispatcher.Handle(rpc, peer_, io.get_executor()), asio::use_future);
+  io.poll();
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  ASSERT_EQ(third.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(first.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+
+  http1::Response r = second.get();
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(PlainErrorCode(r), -32008);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("overloaded"));
+  r = third.get();
+  EXPECT_EQ(r.status, 200);
+  ExpectRpcError(BodyJson(r), -32008, 9);
+
+  gate.cancel();  // let the slow call finish
+  io.run();
+  r = first.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "\"done\"");
+  EXPECT_EQ(state_.in_flight.load(), 0);
+  EXPECT_EQ(state_.Find("Echo.echo")->stats.by_code[static_cast<int>(StatusCode::kResourceExhausted)].load(), 2u);
+
+  // Below the limit again: calls run.
+  gate_ = nullptr;
+  r = Run(Post("/rpc/Echo.echo", "[1]"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "[1]");
+}
+
+}  // namespace
+}  // namespace harpc

@@ -1,0 +1,350 @@
+// The wire codec without sockets: the client's request bytes (FormatRequest),
+// what an answer means (InterpretResponse), and the server's response bytes
+// (http1::AppendResponse).
+#include <string>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "client/http_exchange.h"
+#include "transport/http_response.h"
+
+namespace harpc {
+namespace {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+// ---- FormatRequest ----
+
+TEST(FormatRequest, DefaultMethodGoesToPostRpc) {
+  RequestHeaders headers;
+  EXPECT_EQ(FormatRequest("127.0.0.1:8001", "/", R"({"key":"value"})", headers),
+            "POST /rpc HTTP/1.1\r\n"
+            "Host: 127.0.0.1:8001\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 15\r\n"
+            "\r\n"
+            R"({"key":"value"})");
+}
+
+TEST(FormatRequest, NamedMethodGoesToPostRpcSlashName) {
+  RequestHeaders headers;
+  EXPECT_EQ(FormatRequest("localhost:9", "Echo.echo", "[1,2]", headers),
+            "POST /rpc/Echo.echo HTTP/1.1\r\n"
+            "Host: localhost:9\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 5\r\n"
+            "\r\n"
+            "[1,2]");
+}
+
+TEST(FormatRequest, DeadlineIdempotencyKeyAndRequestId) {
+  RequestHeaders headers;
+  headers.deadline_in = std::chrono::milliseconds(250);
+  headers.idempotency_key = "key-7f3a";
+  headers.request_id = "req-1";
+  EXPECT_EQ(FormatRequest("h:1", "Bank.deposit", "{}", headers),
+            "POST /rpc/Bank.deposit HTTP/1.1\r\n"
+            "Host: h:1\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 2\r\n"
+            "X-Deadline-Ms: 250\r\n"
+            "Idempotency-Key: key-7f3a\r\n"
+            "X-Request-Id: req-1\r\n"
+            "\r\n"
+            "{}");
+}
+
+TEST(FormatRequest, NoDeadlineHeaderWhenNoneIsLeft) {
+  RequestHeaders headers;
+  headers.deadline_in = std::chrono::milliseconds(0);
+  std::string bytes = FormatRequest("h:1", "/", "{}", headers);
+  EXPECT_EQ(bytes.find("X-Deadline-Ms"), std::string::npos) << bytes;
+  headers.deadline_in = std::chrono::milliseconds(-5);
+  bytes = FormatRequest("h:1", "/", "{}", headers);
+  EXPECT_EQ(bytes.find("X-Deadline-Ms"), std::string::npos) << bytes;
+}
+
+TEST(FormatRequest, EmptyBodyHasContentLengthZero) {
+  RequestHeaders headers;
+  EXPECT_EQ(FormatRequest("h:1", "Echo.echo", "", headers),
+            "POST /rpc/Echo.echo HTTP/1.1\r\nHost: h:1\r\nContent-Type: application/json\r\n"
+            "Content-Length: 0\r\n\r\n");
+}
+
+TEST(FormatRequest, BeastParsesWhatWeSend) {
+  RequestHeaders headers;
+  headers.deadline_in = std::chrono::milliseconds(1000);
+  headers.idempotency_key = "abc";
+  const std::string body = R"({"text":"héllo","n":[1,2,3]})";
+  std::string bytes = FormatRequest("127.0.0.1:8001", "Echo.echo", body, headers);
+
+  http::request_parser<http::string_body> parser;
+  parser.eager(true);
+  boost::system::error_code ec;
+  size_t used = parser.put(boost::asio::buffer(bytes), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(used, bytes.size());
+  const auto& req = parser.get();
+  EXPECT_EQ(req.method(), http::verb::post);
+  EXPECT_EQ(req.target(), "/rpc/Echo.echo");
+  EXPECT_EQ(req.version(), 11);
+  EXPECT_TRUE(req.keep_alive());
+  EXPECT_EQ(req["X-Deadline-Ms"], "1000");
+  EXPECT_EQ(req["Idempotency-Key"], "abc");
+  EXPECT_EQ(req.body(), body);
+}
+
+// ---- InterpretResponse ----
+
+TEST(InterpretResponse, SuccessCarriesTheJsonValue) {
+  AttemptOutcome out = InterpretResponse(200, R"({"key":"value"})");
+  EXPECT_TRUE(out.status.ok()) << out.status;
+  EXPECT_EQ(out.stage, AttemptStage::kAnswered);
+  EXPECT_EQ(out.value, json::parse(R"({"key":"value"})"));
+
+  out = InterpretResponse(200, "[1, 2.5, null, true]");
+  EXPECT_TRUE(out.status.ok());
+  EXPECT_EQ(out.value, json::parse("[1,2.5,null,true]"));
+}
+
+TEST(InterpretResponse, EmptySuccessIsNull) {
+  AttemptOutcome out = InterpretResponse(204, "");
+  EXPECT_TRUE(out.status.ok());
+  EXPECT_TRUE(out.value.is_null());
+}
+
+TEST(InterpretResponse, InvalidJsonOnSuccessIsInternal) {
+  for (const char* body : {"not json", "{\"key\":", "<html>ok</html>", "{} trailing"}) {
+    AttemptOutcome out = InterpretResponse(200, body);
+    EXPECT_EQ(out.status.code(), StatusCode::kInternal) << body << ": " << out.status;
+    EXPECT_THAT(out.status.message(), HasSubstr("invalid JSON")) << body;
+    EXPECT_EQ(out.stage, AttemptStage::kAnswered);
+    EXPECT_TRUE(out.value.is_null());
+  }
+}
+
+struct JsonErrorCase {
+  int http_status;
+  int code;
+  StatusCode want;
+};
+
+TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
+  const JsonErrorCase cases[] = {
+      {400, -32602, StatusCode::kInvalidArgument},   {400, -32700, StatusCode::kInvalidArgument},
+      {400, -32600, StatusCode::kInvalidArgument},   {404, -32601, StatusCode::kUnimplemented},
+      {500, -32603, StatusCode::kInternal},          {504, -32004, StatusCode::kDeadlineExceeded},
+      {429, -32008, StatusCode::kResourceExhausted}, {422, -32009, StatusCode::kFailedPrecondition},
+      {409, -32010, StatusCode::kAborted},           {503, -32014, StatusCode::kUnavailable},
+      {404, -32005, StatusCode::kNotFound},
+      // The code in the body wins over the HTTP status.
+      {500, -32014, StatusCode::kUnavailable},
+      // Outside every known range: unknown.
+      {500, -1, StatusCode::kUnknown},
+  };
+  for (const auto& c : cases) {
+    std::string body = json::serialize(
+        json::object{{"error", json::object{{"code", c.code}, {"message", "what went wrong"}}}});
+    AttemptOutcome out = InterpretResponse(c.http_status, body);
+    EXPECT_EQ(out.status.code(), c.want) << c.http_status << " " << body << ": " << out.status;
+    EXPECT_EQ(out.status.message(), "what went wrong");
+    EXPECT_EQ(out.stage, AttemptStage::kAnswered);
+    EXPECT_TRUE(out.value.is_null());
+  }
+}
+
+TEST(InterpretResponse, JsonErrorWithoutMessage) {
+  AttemptOutcome out = InterpretResponse(503, R"({"error":{"code":-32014}})");
+  EXPECT_EQ(out.status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(out.status.message(), "");
+}
+
+struct PlainErrorCase {
+  int http_status;
+  StatusCode want;
+};
+
+TEST(InterpretResponse, NonJsonErrorsFollowTheHttpStatus) {
+  const PlainErrorCase cases[] = {
+      {502, StatusCode::kUnavailable},        {503, StatusCode::kUnavailable},
+      {504, StatusCode::kDeadlineExceeded},   {408, StatusCode::kDeadlineExceeded},
+      {500, StatusCode::kInternal},           {501, StatusCode::kInternal},
+      {400, StatusCode::kInvalidArgument},    {413, StatusCode::kInvalidArgument},
+      {404, StatusCode::kUnimplemented},      {405, StatusCode::kUnimplemented},
+      {429, StatusCode::kResourceExhausted},  {409, StatusCode::kAborted},
+      {401, StatusCode::kUnauthenticated},    {403, StatusCode::kPermissionDenied},
+      {418, StatusCode::kUnknown},
+  };
+  for (const auto& c : cases) {
+    AttemptOutcome out = InterpretResponse(c.http_status, "<html><body>Bad Gateway</body></html>");
+    EXPECT_EQ(out.status.code(), c.want) << c.http_status << ": " << out.status;
+    EXPECT_THAT(out.status.message(), HasSubstr("HTTP " + std::to_string(c.http_status)));
+    EXPECT_THAT(out.status.message(), HasSubstr("Bad Gateway"));
+    EXPECT_EQ(out.stage, AttemptStage::kAnswered);
+  }
+}
+
+TEST(InterpretResponse, EmptyAndJsonButNotHarpcErrorBodies) {
+  AttemptOutcome out = InterpretResponse(503, "");
+  EXPECT_EQ(out.status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(out.status.message(), "HTTP 503");
+
+  out = InterpretResponse(502, R"({"detail":"upstream down"})");
+  EXPECT_EQ(out.status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(out.status.message(), HasSubstr("upstream down"));
+
+  out = InterpretResponse(504, R"({"error":"timeout"})");  // "error" is not an object
+  EXPECT_EQ(out.status.code(), StatusCode::kDeadlineExceeded);
+
+  out = InterpretResponse(503, R"({"error":{"code":"x","message":"m"}})");  // code not an integer
+  EXPECT_EQ(out.status.code(), StatusCode::kUnavailable);
+
+  out = InterpretResponse(500, R"(["error"])");
+  EXPECT_EQ(out.status.code(), StatusCode::kInternal);
+}
+
+TEST(InterpretResponse, LongErrorBodiesAreCut) {
+  AttemptOutcome out = InterpretResponse(500, std::string(5000, 'x'));
+  EXPECT_EQ(out.status.code(), StatusCode::kInternal);
+  EXPECT_LT(out.status.message().size(), 300u);
+}
+
+// ---- http1::AppendResponse ----
+
+TEST(AppendResponse, OkWithJsonBody) {
+  std::string out;
+  http1::Response r;
+  r.body = R"({"key":"value"})";
+  http1::AppendResponse(out, r);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 15\r\n"
+            "\r\n"
+            R"({"key":"value"})");
+}
+
+TEST(AppendResponse, NoContentHasNoBodyHeaders) {
+  std::string out;
+  http1::Response r;
+  r.status = 204;
+  http1::AppendResponse(out, r);
+  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
+
+  // Even a body given by mistake is not sent.
+  out.clear();
+  r.body = "ignored";
+  http1::AppendResponse(out, r);
+  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+TEST(AppendResponse, ConnectionCloseAndContentType) {
+  std::string out;
+  http1::Response r;
+  r.status = 400;
+  r.content_type = "text/plain";
+  r.body = "bad request\n";
+  r.close = true;
+  http1::AppendResponse(out, r);
+  EXPECT_EQ(out,
+            "HTTP/1.1 400 Bad Request\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 12\r\n"
+            "Connection: close\r\n"
+            "\r\n"
+            "bad request\n");
+}
+
+TEST(AppendResponse, ExtraHeadersAndEmptyBody) {
+  std::string out;
+  http1::Response r;
+  r.status = 405;
+  r.extra_headers = "Allow: POST\r\n";
+  http1::AppendResponse(out, r);
+  EXPECT_EQ(out,
+            "HTTP/1.1 405 Method Not Allowed\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 0\r\n"
+            "Allow: POST\r\n"
+            "\r\n");
+}
+
+TEST(AppendResponse, AppendsAfterWhatIsThere) {
+  std::string out = "HTTP/1.1 204 No Content\r\n\r\n";
+  http1::Response r;
+  r.status = 503;
+  r.content_type = "text/plain";
+  r.body = "NOT_SERVING\n";
+  http1::AppendResponse(out, r);
+  EXPECT_EQ(out,
+            "HTTP/1.1 204 No Content\r\n\r\n"
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 12\r\n"
+            "\r\n"
+            "NOT_SERVING\n");
+}
+
+TEST(AppendResponse, ReasonPhrases) {
+  EXPECT_EQ(http1::ReasonPhrase(200), "OK");
+  EXPECT_EQ(http1::ReasonPhrase(404), "Not Found");
+  EXPECT_EQ(http1::ReasonPhrase(408), "Request Timeout");
+  EXPECT_EQ(http1::ReasonPhrase(413), "Content Too Large");
+  EXPECT_EQ(http1::ReasonPhrase(429), "Too Many Requests");
+  EXPECT_EQ(http1::ReasonPhrase(431), "Request Header Fields Too Large");
+  EXPECT_EQ(http1::ReasonPhrase(504), "Gateway Timeout");
+  EXPECT_EQ(http1::ReasonPhrase(599), "Unknown");
+}
+
+TEST(AppendResponse, BeastParsesWhatWeSend) {
+  std::string out;
+  http1::Response a;
+  a.body = "[1]";
+  http1::AppendResponse(out, a);
+  http1::Response b;
+  b.status = 204;
+  http1::AppendResponse(out, b);
+  http1::Response c;
+  c.status = 429;
+  c.body = R"({"error":{"code":-32008,"message":"overloaded"}})";
+  c.close = true;
+  http1::AppendResponse(out, c);
+
+  // Three pipelined responses, read back in order.
+  std::string_view rest = out;
+  int statuses[3] = {0, 0, 0};
+  std::string bodies[3];
+  bool keep_alive[3] = {};
+  for (int i = 0; i < 3; ++i) {
+    http::response_parser<http::string_body> parser;
+    parser.eager(true);
+    boost::system::error_code ec;
+    size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
+    ASSERT_FALSE(ec) << i << ": " << ec.message();
+    ASSERT_TRUE(parser.is_done()) << i;
+    rest.remove_prefix(used);
+    statuses[i] = parser.get().result_int();
+    bodies[i] = parser.get().body();
+    keep_alive[i] = parser.get().keep_alive();
+  }
+  EXPECT_TRUE(rest.empty());
+  EXPECT_EQ(statuses[0], 200);
+  EXPECT_EQ(bodies[0], "[1]");
+  EXPECT_TRUE(keep_alive[0]);
+  EXPECT_EQ(statuses[1], 204);
+  EXPECT_EQ(bodies[1], "");
+  EXPECT_EQ(statuses[2], 429);
+  EXPECT_EQ(bodies[2], c.body);
+  EXPECT_FALSE(keep_alive[2]);
+}
+
+}  // namespace
+}  // namespace harpc
