@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/channel_flags.h"
 #include "cli/commands.h"
@@ -18,6 +19,9 @@ struct CallFlags {
 };
 
 int RunCall(const CallFlags& f) {
+  // Exit status and at most one line on stderr (DESIGN.md §4): the channel's
+  // informational logs (heartbeat transitions, ejections) would add more.
+  spdlog::set_level(spdlog::level::err);
   boost::json::value params;
   if (!f.params.empty()) {
     boost::system::error_code ec;

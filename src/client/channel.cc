@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "client/channel_core.h"
+#include "client/client_metrics.h"
 #include "naming/target.h"
 
 namespace harpc {
@@ -24,9 +25,15 @@ class Channel::Impl {
     status_ = Init(target);
     thread_ = std::thread([this] { context_.run(); });
     loop_thread_id_ = thread_.get_id();
+    if (status_.ok()) {
+      metrics_id_ = RegisterChannel({.target = std::string(target),
+                                     .endpoints = [this] { return OnLoop([this] { return core_.Snapshot(); }); },
+                                     .counters = [this] { return core_.counters(); }});
+    }
   }
 
   ~Impl() {
+    if (metrics_id_) UnregisterChannel(metrics_id_);
     work_.reset();
     context_.stop();
     thread_.join();
@@ -45,9 +52,9 @@ class Channel::Impl {
 
   // Runs `fn` on the loop and returns its result (inline when already there).
   template <typename Fn>
-  auto OnLoop(Fn fn) {
+  std::invoke_result_t<Fn> OnLoop(Fn fn) {
     if (OnLoopThread()) return fn();
-    std::promise<decltype(fn())> promise;
+    std::promise<std::invoke_result_t<Fn>> promise;
     asio::post(context_, [&] { promise.set_value(fn()); });
     return promise.get_future().get();
   }
@@ -67,6 +74,7 @@ class Channel::Impl {
   Status status_;
   std::thread thread_;
   std::thread::id loop_thread_id_;
+  uint64_t metrics_id_ = 0;
 };
 
 Channel::Channel(std::string_view target, ChannelOptions options)

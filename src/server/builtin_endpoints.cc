@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "client/client_metrics.h"
 #include "metrics/prometheus.h"
 
 namespace harpc {
@@ -61,6 +62,10 @@ http1::Response MetricsResponse(const ServerState& state) {
   w.Sample("harpc_server_connections_rejected_total", "", state.connections_rejected.load());
   w.Family("harpc_server_draining", "gauge", "1 while the server shuts down gracefully.");
   w.Sample("harpc_server_draining", "", state.draining.load() ? 1.0 : 0.0);
+  w.Family("harpc_server_idempotent_replays_total", "counter",
+           "Repeated calls answered from the idempotency store instead of running again.");
+  w.Sample("harpc_server_idempotent_replays_total", "", state.idempotent_replays.load());
+  WriteClientMetrics(w);
   return {.status = 200, .content_type = "text/plain; version=0.0.4", .body = w.Take()};
 }
 
