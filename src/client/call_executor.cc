@@ -11,6 +11,7 @@
 //
 // Every retry and hedge is paid from the retry budget. The first good answer
 // wins; attempts still running are cancelled.
+#include <optional>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -47,7 +48,7 @@ struct ChannelCore::CallState {
   asio::steady_timer wake;  // cancelled by each finishing attempt
   std::string method, body, idempotency_key, request_id;
   Clock::time_point deadline;
-  std::deque<Attempt> attempts;  // a deque: references stay valid as it grows
+  std::vector<Attempt> attempts;  // reserved for every attempt: references stay valid
   int in_flight = 0;
 };
 
@@ -119,12 +120,12 @@ Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded
   return balancer_->Pick(request);
 }
 
-void ChannelCore::StartAttempt(const std::shared_ptr<CallState>& call, Endpoint* endpoint, bool hedge) {
-  call->attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge});
-  ++call->in_flight;
+size_t ChannelCore::AddAttempt(CallState& call, Endpoint* endpoint, bool hedge) {
+  call.attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge});
+  ++call.in_flight;
   endpoint->AddInFlight(1);
   endpoint->picks.fetch_add(1, std::memory_order_relaxed);
-  asio::co_spawn(executor_, RunAttempt(call, call->attempts.size() - 1), asio::detached);
+  return call.attempts.size() - 1;
 }
 
 asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, size_t index) {
@@ -211,24 +212,35 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
                        (options_.hedge.after.count() > 0 || options_.hedge.use_p95);
   const uint64_t hash = options.hash_key.empty() ? 0 : StableHash(options.hash_key);
 
+  call->attempts.reserve(static_cast<size_t>(max_attempts));
   std::vector<const Endpoint*> tried;
-  auto launch = [&](bool hedge) {
+  // Picks an endpoint not tried yet and adds an attempt for it.
+  auto prepare = [&](bool hedge) -> std::optional<size_t> {
     Endpoint* e = PickEndpoint(tried, hash);
-    if (!e) return false;
+    if (!e) return std::nullopt;
     tried.push_back(e);
-    StartAttempt(call, e, hedge);
-    return true;
+    return AddAttempt(*call, e, hedge);
   };
 
   Status last_error = Unavailable("no endpoint to call");
   const Attempt* answer = nullptr;
   auto hedge_at = Clock::time_point::max();
-  if (launch(false)) {
+  std::optional<size_t> next = prepare(false);
+  if (next) {
     if (hedging) {
       auto delay = HedgeDelay();
       if (delay.count() > 0) hedge_at = now + delay;
     }
     for (;;) {
+      if (next) {
+        // Without hedging, attempts run one at a time, inline; with it, beside the call.
+        if (hedging) {
+          asio::co_spawn(executor_, RunAttempt(call, *next), asio::detached);
+        } else {
+          co_await RunAttempt(call, *next);
+        }
+        next.reset();
+      }
       for (Attempt& a : call->attempts) {
         if (!a.done || a.handled) continue;
         a.handled = true;
@@ -256,13 +268,15 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
           break;
         }
         retries_.fetch_add(1, std::memory_order_relaxed);
-        if (!launch(false)) break;
+        next = prepare(false);
+        if (!next) break;
         continue;
       }
       if (now >= hedge_at) {
         hedge_at = Clock::time_point::max();
         if (attempts_left && budget_.TryRetry(now)) {
-          if (launch(true)) {
+          next = prepare(true);
+          if (next) {
             hedges_.fetch_add(1, std::memory_order_relaxed);
             result.hedged = true;
           }

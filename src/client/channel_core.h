@@ -49,7 +49,8 @@ class ChannelCore {
   struct Attempt;
 
   Endpoint* PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash);
-  void StartAttempt(const std::shared_ptr<CallState>& call, Endpoint* endpoint, bool hedge);
+  // Registers an attempt on `endpoint` (in flight from now on); returns its index.
+  size_t AddAttempt(CallState& call, Endpoint* endpoint, bool hedge);
   boost::asio::awaitable<void> RunAttempt(std::shared_ptr<CallState> call, size_t index);
   void RecordOutcome(Endpoint& endpoint, const struct AttemptOutcome& outcome,
                      std::chrono::microseconds latency);

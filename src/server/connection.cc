@@ -28,11 +28,30 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 1 << 20;
 
-// Which HTTP status a parse failure earns, and why.
-std::pair<int, std::string> DescribeParseError(const error_code& ec) {
+// True when `input` starts with a request line of the form "METHOD SP TARGET
+// SP HTTP/d.d": Beast reports both a malformed start line and a well-formed but
+// unsupported version (HTTP/2.0) as bad_version, and only the latter is a 505.
+bool WellFormedRequestLine(std::string_view input) {
+  while (input.starts_with("\r\n")) input.remove_prefix(2);
+  auto eol = input.find("\r\n");
+  if (eol == std::string_view::npos) return false;
+  std::string_view line = input.substr(0, eol);
+  auto sp1 = line.find(' ');
+  auto sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0 || sp2 <= sp1 + 1) return false;
+  if (line.substr(sp1 + 1, sp2 - sp1 - 1).find(' ') != std::string_view::npos) return false;
+  std::string_view v = line.substr(sp2 + 1);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return v.size() == 8 && v.starts_with("HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]);
+}
+
+// Which HTTP status a parse failure earns, and why. `input` is what the parser was given.
+std::pair<int, std::string> DescribeParseError(const error_code& ec, std::string_view input) {
   if (ec == http::error::header_limit) return {431, "request head exceeds the header size limit"};
   if (ec == http::error::body_limit) return {413, "request body exceeds the body size limit"};
-  if (ec == http::error::bad_version) return {505, "unsupported HTTP version"};
+  if (ec == http::error::bad_version && WellFormedRequestLine(input)) {
+    return {505, "unsupported HTTP version"};
+  }
   return {400, "malformed HTTP request: " + ec.message()};
 }
 }  // namespace
@@ -120,12 +139,13 @@ asio::awaitable<void> Connection::Run() {
       if (buffer.size() > 0) {
         error_code ec;
         size_t used = parser.put(buffer.data(), ec);
-        buffer.consume(used);
         if (ec && ec != http::error::need_more) {
-          auto [status, why] = DescribeParseError(ec);
+          auto [status, why] = DescribeParseError(
+              ec, {static_cast<const char*>(buffer.data().data()), buffer.size()});
           co_await CloseAfterError(status, wire::kInvalidRequest, why);
           co_return;
         }
+        buffer.consume(used);
         if (parser.is_done()) break;
         if (used > 0 && buffer.size() > 0) continue;
       }
