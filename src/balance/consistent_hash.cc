@@ -50,7 +50,10 @@ void ConsistentHash::BuildTable() {
       // within weight / max_weight. Everyone gets a first slot, however light,
       // so that every endpoint can take over keys when others are skipped.
       if (f.claimed > 0 && (f.claimed + 1) * max_weight > round * f.weight) continue;
-      while (table_[f.next] != kEmpty) f.next = (f.next + f.skip) % kTableSize;
+      while (table_[f.next] != kEmpty) {
+        f.next += f.skip;  // mod M, without the division
+        if (f.next >= kTableSize) f.next -= kTableSize;
+      }
       table_[f.next] = static_cast<uint32_t>(i);
       ++f.claimed;
       ++filled;

@@ -23,8 +23,7 @@ Endpoint* LeastTime::Pick(const PickRequest& request) {
     const double cost = latency * (e->in_flight() + 1);
     draw_.Add(e, static_cast<double>(e->EffectiveWeight(request.now)) / cost);
   }
-  if (draw_.empty()) return nullptr;
-  return draw_.endpoint(draw_.Draw(rng_));
+  return draw_.Draw(rng_);
 }
 
 }  // namespace harpc

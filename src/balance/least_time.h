@@ -7,11 +7,14 @@
 // proportion to 1 / cost. A 250× slower endpoint thus gets about 1/250 of a
 // fast one's traffic as soon as its average moves, but never none: the
 // trickle keeps its average fresh, so it wins its share back as it speeds
-// up. Drawing rather than always taking the cheapest also keeps many
+// up. How fast is the average's business: it forgets the past with time
+// constant EndpointPolicy::latency_decay (τ, 1 s by default), so the share
+// of a 250× outlier that became fast again is back near its fair one after
+// about 8 τ. Drawing rather than always taking the cheapest also keeps many
 // clients from stampeding onto the same endpoint.
 //
 // An endpoint with no latency sample yet counts as fast as the fastest one
-// known, so that new and readmitted endpoints get traffic and are measured.
+// known, so that new endpoints get traffic and are measured.
 //
 // The channel records latencies (Endpoint::RecordLatency) and in-flight
 // counts itself, so Feedback has nothing to add.

@@ -1,9 +1,10 @@
 // p2c: power of two choices (Mitzenmacher). Draw two distinct endpoints at
 // random, in proportion to EffectiveWeight, and take the less loaded one,
 // load being calls in flight relative to weight. Comparing just two keeps
-// the pick cheap and avoids the herd that "always the least loaded" causes
-// when many clients see the same idle server; yet the most loaded endpoint
-// is rarely chosen, so load stays even even when calls differ in cost.
+// the pick cheap (WeightedSampler: O(1), not O(n)) and avoids the herd
+// that "always the least loaded" causes when many clients see the same idle
+// server; yet the most loaded endpoint is rarely chosen, so load stays even
+// when calls differ in cost.
 //
 // Ties go to the first draw: with nothing in flight p2c then shares traffic
 // exactly by weight.
@@ -23,9 +24,8 @@ class PowerOfTwo final : public LoadBalancer {
   Endpoint* Pick(const PickRequest& request) override;
 
  private:
-  std::vector<Endpoint*> endpoints_;
   RandomSource rng_;
-  WeightedDraw draw_;  // scratch, kept to reuse its buffer
+  WeightedSampler sampler_;
 };
 
 }  // namespace harpc

@@ -1,6 +1,6 @@
 // What the randomised policies (random, p2c, least_time, and hash for calls
-// without a key) share: a per-balancer PRNG and drawing one candidate in
-// proportion to its weight.
+// without a key) share: a per-balancer PRNG, and drawing an endpoint in
+// proportion to a weight.
 //
 // splitmix64 rather than <random>: a draw costs a couple of nanoseconds, the
 // state is one word, and a balancer lives on one thread, so it needs no lock.
@@ -49,29 +49,17 @@ class WeightedDraw {
     total_ += weight;
     items_.push_back({endpoint, total_});
   }
-  // Adds the endpoints the request does not skip, each by its EffectiveWeight.
-  void AddByWeight(const std::vector<Endpoint*>& endpoints, const PickRequest& request) {
-    Clear();
-    for (Endpoint* e : endpoints) {
-      if (!request.Skips(e)) Add(e, static_cast<double>(e->EffectiveWeight(request.now)));
-    }
-  }
 
   bool empty() const { return items_.empty(); }
-  size_t size() const { return items_.size(); }
-  Endpoint* endpoint(size_t i) const { return items_[i].endpoint; }
-  double weight(size_t i) const { return items_[i].upto - (i ? items_[i - 1].upto : 0); }
-
-  // The index of one candidate. Requires !empty().
-  size_t Draw(RandomSource& rng) const { return Find(rng.Unit() * total_); }
-  // The index of a candidate other than `other`, drawn in proportion among
-  // the rest: the point falls on the line without other's span, then skips
-  // over that span. Requires size() >= 2.
-  size_t DrawOther(RandomSource& rng, size_t other) const {
-    const double w = weight(other);
-    double point = rng.Unit() * (total_ - w);
-    if (point >= items_[other].upto - w) point += w;
-    return Find(point);
+  // One of the candidates, nullptr when there are none.
+  Endpoint* Draw(RandomSource& rng) const {
+    if (items_.empty()) return nullptr;
+    const double point = rng.Unit() * total_;
+    // The candidate whose span [upto - weight, upto) holds the point; should
+    // rounding land it on the very end, the last one.
+    auto it = std::upper_bound(items_.begin(), items_.end(), point,
+                               [](double p, const Item& item) { return p < item.upto; });
+    return it == items_.end() ? items_.back().endpoint : it->endpoint;
   }
 
  private:
@@ -79,17 +67,52 @@ class WeightedDraw {
     Endpoint* endpoint;
     double upto;  // the weights of the candidates up to and including this one
   };
-
-  // The candidate whose span [upto - weight, upto) holds `point`; the clamp
-  // catches rounding onto the very end.
-  size_t Find(double point) const {
-    auto it = std::upper_bound(items_.begin(), items_.end(), point,
-                               [](double p, const Item& item) { return p < item.upto; });
-    return std::min(static_cast<size_t>(it - items_.begin()), items_.size() - 1);
-  }
-
   std::vector<Item> items_;
   double total_ = 0;
+};
+
+// Walker's alias method: O(1) draws from a fixed distribution. Each of n
+// columns holds 1/n of the probability: its own index's share, topped up
+// with one other index (its alias). A draw picks a column, then a side.
+class AliasTable {
+ public:
+  void Build(const std::vector<double>& weights);
+  // An index into the weights; requires at least one.
+  size_t Draw(RandomSource& rng) const {
+    const uint64_t r = rng.Next();
+    // The high bits choose the column, the low 32 the side: independent enough.
+    const size_t i = static_cast<size_t>((static_cast<unsigned __int128>(r) * columns_.size()) >> 64);
+    return static_cast<double>(r & 0xffffffffu) * 0x1.0p-32 < columns_[i].keep ? i : columns_[i].alias;
+  }
+
+ private:
+  struct Column {
+    double keep;  // the chance that a draw landing here takes i itself
+    uint32_t alias;
+  };
+  std::vector<Column> columns_;
+};
+
+// Draws an endpoint in proportion to its EffectiveWeight among those a pick
+// does not skip, in O(1) rather than the O(n) of weighing every endpoint on
+// every pick. It draws by the configured weights, read at Update (the
+// channel calls Update when they change), and accepts the draw with
+// probability EffectiveWeight / (weight × 1000) if the pick does not skip
+// it: rejection sampling, so the result is exactly in proportion. While
+// most endpoints are selectable and past slow start, the first draw almost
+// always stands; after a few rejections it weighs every endpoint instead,
+// which draws from the same distribution.
+class WeightedSampler {
+ public:
+  void Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints);
+  // An endpoint the request does not skip, other than `also_skip` (p2c's
+  // first choice); nullptr when there is none.
+  Endpoint* Draw(RandomSource& rng, const PickRequest& request, const Endpoint* also_skip = nullptr);
+
+ private:
+  std::vector<Endpoint*> endpoints_;
+  AliasTable configured_;  // by weight, so by EffectiveWeight when fully admitted
+  WeightedDraw fallback_;  // scratch, kept to reuse its buffer
 };
 
 }  // namespace harpc

@@ -2,17 +2,8 @@
 
 namespace harpc {
 
-void WeightedRandom::Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) {
-  endpoints_.clear();
-  for (const auto& e : endpoints) endpoints_.push_back(e.get());
-}
+void WeightedRandom::Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) { sampler_.Update(endpoints); }
 
-Endpoint* WeightedRandom::Pick(const PickRequest& request) {
-  // Weights change under slow start and health changes the candidates, so
-  // the cumulative weights are rebuilt per pick: O(n), no stale state.
-  draw_.AddByWeight(endpoints_, request);
-  if (draw_.empty()) return nullptr;
-  return draw_.endpoint(draw_.Draw(rng_));
-}
+Endpoint* WeightedRandom::Pick(const PickRequest& request) { return sampler_.Draw(rng_, request); }
 
 }  // namespace harpc

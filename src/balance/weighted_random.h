@@ -1,7 +1,7 @@
 // random: each pick draws an endpoint at random in proportion to its
-// EffectiveWeight. Stateless between picks, so it needs no coordination and
-// cannot fall into step with other clients; the price is more variance over
-// short runs than wrr.
+// EffectiveWeight (WeightedSampler: O(1) while most are selectable).
+// Stateless between picks, so it cannot fall into step with other clients;
+// the price is more variance over short runs than wrr.
 #pragma once
 
 #include "balance/load_balancer.h"
@@ -18,9 +18,8 @@ class WeightedRandom final : public LoadBalancer {
   Endpoint* Pick(const PickRequest& request) override;
 
  private:
-  std::vector<Endpoint*> endpoints_;
   RandomSource rng_;
-  WeightedDraw draw_;  // scratch, kept to reuse its buffer
+  WeightedSampler sampler_;
 };
 
 }  // namespace harpc

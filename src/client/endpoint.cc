@@ -12,18 +12,7 @@ std::string_view Endpoint::StateName(Clock::time_point now) const {
   return "healthy";
 }
 
-Endpoint::Clock::time_point Endpoint::AdmittedAt() const {
-  Clock::time_point at = joined_at_;
-  if (heartbeat_.changed_at() != Clock::time_point{}) at = std::max(at, heartbeat_.changed_at());
-  return std::max(at, outlier_.ejected_until());
-}
-
-int64_t Endpoint::EffectiveWeight(Clock::time_point now) const {
-  const int64_t full = static_cast<int64_t>(spec_.weight) * 1000;
-  const auto admitted = AdmittedAt();
-  if (policy_.slow_start.count() <= 0 || admitted == Clock::time_point{} || now >= admitted + policy_.slow_start) {
-    return full;
-  }
+int64_t Endpoint::RampedWeight(int64_t full, Clock::time_point admitted, Clock::time_point now) const {
   const double progress = std::chrono::duration<double>(now - admitted) / policy_.slow_start;
   const double share = std::clamp(0.1 + 0.9 * progress, 0.1, 1.0);
   return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(full) * share));

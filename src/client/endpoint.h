@@ -32,8 +32,9 @@ struct EndpointPolicy {
   CircuitBreakerOptions breaker;
   // New and readmitted endpoints ramp from 10 % to 100 % of their weight over this. Default 5 s.
   std::chrono::milliseconds slow_start{5000};
-  // Time constant of the latency average that least_time reads. Default 1 s.
-  std::chrono::milliseconds latency_decay{1000};
+  // Time constant of the latency average that least_time reads: an endpoint
+  // that speeds up regains its share within a few of these. Default 300 ms.
+  std::chrono::milliseconds latency_decay{300};
   size_t max_idle_connections = 256;
 };
 
@@ -78,7 +79,12 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // --- load signals -------------------------------------------------------
   // The weight scaled by slow start, in thousandths: weight × 1000 when fully
   // admitted, down to weight × 100 just after (re)admission.
-  int64_t EffectiveWeight(Clock::time_point now) const;
+  int64_t EffectiveWeight(Clock::time_point now) const {
+    const int64_t full = static_cast<int64_t>(spec_.weight) * 1000;
+    const auto admitted = AdmittedAt();
+    if (admitted == Clock::time_point{} || now >= admitted + policy_.slow_start) return full;
+    return RampedWeight(full, admitted, now);
+  }
   // Calls in flight on this endpoint now.
   int in_flight() const { return in_flight_; }
   void AddInFlight(int delta) { in_flight_ += delta; }
@@ -94,7 +100,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
  private:
   // When it last came (back) into service: slow start counts from here.
-  Clock::time_point AdmittedAt() const;
+  Clock::time_point AdmittedAt() const {
+    return std::max({joined_at_, heartbeat_.changed_at(), outlier_.ejected_until()});
+  }
+  int64_t RampedWeight(int64_t full, Clock::time_point admitted, Clock::time_point now) const;
 
   EndpointSpec spec_;
   boost::asio::ip::tcp::endpoint resolved_;

@@ -7,21 +7,6 @@ namespace harpc {
 CircuitBreaker::CircuitBreaker(const CircuitBreakerOptions& options)
     : options_(options), ring_(static_cast<size_t>(std::max(1, options.window_calls)), false) {}
 
-CircuitBreaker::State CircuitBreaker::state(Clock::time_point now) const {
-  if (state_ == State::kOpen && now >= open_until_) return State::kHalfOpen;
-  return state_;
-}
-
-bool CircuitBreaker::WouldAllow(Clock::time_point now) const {
-  switch (state(now)) {
-    case State::kClosed: return true;
-    case State::kOpen: return false;
-    case State::kHalfOpen:
-      return state_ == State::kOpen || trials_started_ < options_.half_open_calls;
-  }
-  return true;
-}
-
 bool CircuitBreaker::TryAcquire(Clock::time_point now) {
   if (options_.failure_ratio <= 0) return true;
   if (state_ == State::kOpen && now >= open_until_) {

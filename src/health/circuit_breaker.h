@@ -22,12 +22,22 @@ class CircuitBreaker {
 
   // Whether a call may go now; in half-open, each true answer takes a trial slot.
   bool TryAcquire(Clock::time_point now);
-  // Whether a call could go now, without taking a slot (for balancers).
-  bool WouldAllow(Clock::time_point now) const;
+  // Whether a call could go now, without taking a slot (for balancers; inline:
+  // it runs for every endpoint on every pick).
+  bool WouldAllow(Clock::time_point now) const {
+    switch (state_) {
+      case State::kClosed: return true;
+      case State::kOpen: return now >= open_until_;
+      case State::kHalfOpen: return trials_started_ < options_.half_open_calls;
+    }
+    return true;
+  }
   // Returns true when the state changed.
   bool OnResult(bool success, Clock::time_point now);
 
-  State state(Clock::time_point now) const;
+  State state(Clock::time_point now) const {
+    return state_ == State::kOpen && now >= open_until_ ? State::kHalfOpen : state_;
+  }
   int opened_count() const { return opened_; }
 
  private:

@@ -1,0 +1,60 @@
+#include "balance/random_source.h"
+
+namespace harpc {
+
+void AliasTable::Build(const std::vector<double>& weights) {
+  const size_t n = weights.size();
+  columns_.assign(n, {1.0, 0});
+  double total = 0;
+  for (double w : weights) total += w;
+  if (n == 0 || total <= 0) return;
+  // Scaled so that a column holds 1: those under it borrow from those over it.
+  std::vector<double> share(n);
+  std::vector<uint32_t> under, over;
+  for (size_t i = 0; i < n; ++i) {
+    share[i] = weights[i] * static_cast<double>(n) / total;
+    (share[i] < 1 ? under : over).push_back(static_cast<uint32_t>(i));
+  }
+  while (!under.empty() && !over.empty()) {
+    const uint32_t small = under.back(), large = over.back();
+    under.pop_back();
+    columns_[small] = {share[small], large};
+    share[large] -= 1 - share[small];
+    if (share[large] < 1) {
+      over.pop_back();
+      under.push_back(large);
+    }
+  }
+  // Whatever remains is 1 up to rounding: its columns keep their own index.
+}
+
+void WeightedSampler::Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) {
+  endpoints_.clear();
+  std::vector<double> weights;
+  for (const auto& e : endpoints) {
+    endpoints_.push_back(e.get());
+    weights.push_back(e->weight());
+  }
+  configured_.Build(weights);
+}
+
+Endpoint* WeightedSampler::Draw(RandomSource& rng, const PickRequest& request, const Endpoint* also_skip) {
+  if (endpoints_.empty()) return nullptr;
+  // A try fails with at most the share of the weight that is skipped or still
+  // ramping up, so four fail together only when most of it is, and the scan
+  // below then costs little more than the tries did.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    Endpoint* e = endpoints_[configured_.Draw(rng)];
+    if (e == also_skip || request.Skips(e)) continue;
+    const double full = static_cast<double>(e->weight()) * 1000;
+    const double effective = static_cast<double>(e->EffectiveWeight(request.now));
+    if (effective >= full || rng.Unit() * full < effective) return e;
+  }
+  fallback_.Clear();
+  for (Endpoint* e : endpoints_) {
+    if (e != also_skip && !request.Skips(e)) fallback_.Add(e, static_cast<double>(e->EffectiveWeight(request.now)));
+  }
+  return fallback_.Draw(rng);
+}
+
+}  // namespace harpc
