@@ -12,7 +12,9 @@
 
 #include "client/channel_core.h"
 #include "client/client_metrics.h"
-#include "naming/target.h"
+#include "naming/resolver.h"
+
+#include <spdlog/spdlog.h>
 
 namespace harpc {
 
@@ -34,6 +36,7 @@ class Channel::Impl {
 
   ~Impl() {
     if (metrics_id_) UnregisterChannel(metrics_id_);
+    if (resolver_) OnLoop([this] { resolver_->Stop(); return 0; });
     work_.reset();
     context_.stop();
     thread_.join();
@@ -62,15 +65,23 @@ class Channel::Impl {
  private:
   Status Init(std::string_view target) {
     if (Status s = core_.Init(); !s.ok()) return s;
-    std::vector<EndpointSpec> specs;
-    if (Status s = ParseListTarget(target, &specs); !s.ok()) return s;
-    return core_.UpdateEndpoints(std::move(specs));  // the loop is not running yet
+    if (Status s = MakeResolver(target, &resolver_); !s.ok()) return s;
+    // Before the loop runs, so that a list:// membership is there for the first call.
+    Status first;
+    resolver_->Start(context_.get_executor(), [this, &first, started = false](std::vector<EndpointSpec> specs) mutable {
+      Status s = core_.UpdateEndpoints(std::move(specs));
+      if (!started) first = s;
+      started = true;
+      if (!s.ok()) spdlog::warn("membership update rejected: {}", s.ToString());
+    });
+    return first;
   }
 
   // Declared first so that it is destroyed last (see ~Impl and ChannelCore).
   asio::io_context context_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(context_);
   ChannelCore core_;
+  std::unique_ptr<Resolver> resolver_;
   Status status_;
   std::thread thread_;
   std::thread::id loop_thread_id_;

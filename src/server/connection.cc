@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -145,6 +146,14 @@ asio::awaitable<void> Connection::Run() {
           co_await CloseAfterError(status, wire::kInvalidRequest, why);
           co_return;
         }
+        if (parser.is_header_done() && !parser.chunked() &&
+            parser.get().find(http::field::transfer_encoding) != parser.get().end()) {
+          // RFC 9112 §6.3: unless chunked is the final coding, the body's length is
+          // unknown; reading on would take body bytes for the next request.
+          co_await CloseAfterError(400, wire::kInvalidRequest,
+                                   "unsupported Transfer-Encoding (only chunked is accepted)");
+          co_return;
+        }
         buffer.consume(used);
         if (parser.is_done()) break;
         if (used > 0 && buffer.size() > 0) continue;
@@ -163,7 +172,16 @@ asio::awaitable<void> Connection::Run() {
         phase_ = Phase::kHead;
         deadline_ = head_started + opt.header_timeout;
       } else {
-        if (phase_ != Phase::kBody) body_started = now;
+        if (phase_ != Phase::kBody) {
+          body_started = now;
+          // A client that sent "Expect: 100-continue" waits for this before
+          // sending the body (curl does, for about a second, on large bodies).
+          const auto& head = parser.get();
+          if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue")) {
+            out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+            if (!co_await Flush()) co_return;
+          }
+        }
         phase_ = Phase::kBody;
         deadline_ = body_started + opt.body_timeout;
       }
@@ -198,6 +216,9 @@ asio::awaitable<void> Connection::Run() {
     response.close = response.close || !parser.get().keep_alive() ||
                      state_.draining.load(std::memory_order_relaxed);
     http1::AppendResponse(out_, response);
+    if (parser.get().method() == http::verb::head && response.status != 204) {
+      out_.resize(out_.size() - response.body.size());  // HEAD: the head only, Content-Length kept
+    }
     bool flushed = true;
     if (response.close || out_.size() >= kMaxPendingOutput || buffer.size() == 0) {
       flushed = co_await Flush();

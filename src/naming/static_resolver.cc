@@ -1,0 +1,7 @@
+#include "naming/static_resolver.h"
+
+namespace harpc {
+
+void StaticResolver::Start(boost::asio::any_io_executor, Listener listener) { listener(endpoints_); }
+
+}  // namespace harpc

@@ -1,0 +1,162 @@
+// The harpc command line (DESIGN.md §4) against real servers: `harpc call`
+// and `harpc bench --json`.
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "it_support.h"
+
+namespace harpc::testing::it {
+namespace {
+
+struct CliRun {
+  std::optional<int> exit_code;
+  std::vector<std::string> out;  // stdout lines
+  std::string err;               // all of stderr
+};
+
+// Runs `harpc <args>` and collects its output; the child is killed if it is
+// still running after `timeout`.
+CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s) {
+  CliRun run;
+  char path[] = "/tmp/harpc-it-stderr-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) {
+    ADD_FAILURE() << "mkstemp failed";
+    return run;
+  }
+  ::close(fd);
+  std::vector<std::string> argv = {HARPC_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Subprocess p;
+  Status s = Subprocess::Spawn(argv, &p, path);
+  if (!s.ok()) {
+    ADD_FAILURE() << "cannot run harpc: " << s;
+    ::unlink(path);
+    return run;
+  }
+  const auto deadline = Clock::now() + timeout;
+  for (int lines = 0; lines < 10000; ++lines) {  // until end of output
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left <= 0ms) break;
+    std::string line;
+    Status st = p.ReadLine(left, &line);
+    if (!st.ok()) break;
+    run.out.push_back(line);
+  }
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  run.exit_code = p.Wait(std::max(left, 100ms));
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  run.err = ss.str();
+  ::unlink(path);
+  return run;
+}
+
+TEST(ItCli, CallPrintsResultOnOneLineAndExitsZero) {
+  ServeProcess serve = StartServe({"--threads", "1"});
+  ASSERT_GT(serve.port, 0);
+  CliRun run = RunHarpc({"call", "list://" + serve.address, "Echo.echo", R"({"a": [1, 2], "b": {"c": "d"}})"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), 1u) << "stdout must be exactly one line";
+  EXPECT_EQ(ParseJson(run.out[0]), json::parse(R"({"a":[1,2],"b":{"c":"d"}})"));
+  EXPECT_EQ(run.out[0].find('\n'), std::string::npos);
+  // The default method, and a bare H:P target.
+  run = RunHarpc({"call", serve.address, "/", R"({"key":"value"})"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), 1u);
+  EXPECT_EQ(run.out[0], R"({"key":"value"})");
+  EXPECT_EQ(MethodRequests(serve.port, "Echo.echo"), 2);
+}
+
+TEST(ItCli, CallToUnreachableTargetFailsWithOneStderrLine) {
+  RefusingPort dead;
+  const auto start = Clock::now();
+  CliRun run = RunHarpc({"call", "list://" + dead.address(), "Echo.echo", "{}"});
+  ASSERT_TRUE(run.exit_code.has_value()) << "harpc call hung";
+  EXPECT_NE(*run.exit_code, 0);
+  EXPECT_TRUE(run.out.empty()) << run.out[0];
+  EXPECT_FALSE(run.err.empty());
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << "stderr: '" << run.err << "'";
+  EXPECT_NE(run.err.find("UNAVAILABLE"), std::string::npos) << run.err;
+  EXPECT_LT(Since(start), 5s);
+}
+
+TEST(ItCli, CallWithServerErrorFailsWithOneStderrLine) {
+  ServeProcess serve = StartServe({"--threads", "1"});
+  ASSERT_GT(serve.port, 0);
+  CliRun run = RunHarpc({"call", "list://" + serve.address, "Nope.nope", "{}"});
+  ASSERT_TRUE(run.exit_code.has_value());
+  EXPECT_NE(*run.exit_code, 0);
+  EXPECT_TRUE(run.out.empty());
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_NE(run.err.find("UNIMPLEMENTED"), std::string::npos) << run.err;
+  // Bad params JSON and a bad target are refused before any call.
+  run = RunHarpc({"call", "list://" + serve.address, "Echo.echo", "{not json"});
+  EXPECT_NE(run.exit_code.value_or(0), 0);
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  run = RunHarpc({"call", "list://nope", "Echo.echo", "{}"});
+  EXPECT_NE(run.exit_code.value_or(0), 0);
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_EQ(MethodRequests(serve.port, "Echo.echo"), 0);
+}
+
+TEST(ItCli, BenchJsonHasEveryKeyAndEveryEndpoint) {
+  ServeProcess a = StartServe({"--threads", "1"});
+  ServeProcess b = StartServe({"--threads", "1"});
+  ASSERT_TRUE(a.port > 0 && b.port > 0);
+  RefusingPort dead;  // listed, never answers: must appear with 0
+  const std::string target = "list://" + a.address + "=3," + b.address + "," + dead.address();
+  CliRun run = RunHarpc({"bench", target, "--json", "--requests", "200", "--concurrency", "4"}, 60s);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), 1u) << "--json prints one JSON object on one line";
+  json::value v = ParseJson(run.out[0]);
+  ASSERT_TRUE(v.is_object()) << run.out[0];
+  const json::object& o = v.as_object();
+  for (std::string_view key : {"requests", "ok", "errors", "retries", "hedges", "qps", "latency_ms",
+                               "per_endpoint", "error_kinds"}) {
+    EXPECT_TRUE(o.contains(key)) << "missing key " << key << " in " << v;
+  }
+  ASSERT_TRUE(o.at("latency_ms").is_object());
+  for (std::string_view key : {"p50", "p99", "p999", "max"}) {
+    ASSERT_TRUE(o.at("latency_ms").as_object().contains(key)) << key;
+    EXPECT_TRUE(o.at("latency_ms").at(key).is_number()) << key;
+  }
+  auto number = [](const json::value& x) { return json::value_to<double>(x); };
+  EXPECT_EQ(number(o.at("requests")), 200);
+  EXPECT_EQ(number(o.at("ok")) + number(o.at("errors")), 200);
+  EXPECT_EQ(number(o.at("ok")), 200) << "a refused endpoint must be failed over: " << v;
+  EXPECT_GT(number(o.at("qps")), 0);
+  EXPECT_LE(number(o.at("latency_ms").at("p50")), number(o.at("latency_ms").at("p99")));
+  EXPECT_LE(number(o.at("latency_ms").at("p99")), number(o.at("latency_ms").at("max")));
+  ASSERT_TRUE(o.at("error_kinds").is_object());
+  ASSERT_TRUE(o.at("per_endpoint").is_object());
+  const json::object& per = o.at("per_endpoint").as_object();
+  EXPECT_EQ(per.size(), 3u) << v;
+  ASSERT_TRUE(per.contains(a.address) && per.contains(b.address) && per.contains(dead.address())) << v;
+  EXPECT_EQ(number(per.at(dead.address())), 0);
+  EXPECT_EQ(number(per.at(a.address)) + number(per.at(b.address)), number(o.at("ok")));
+  EXPECT_GT(number(per.at(a.address)), number(per.at(b.address)));
+  // The servers saw the bench's calls (plus nothing else).
+  EXPECT_EQ(MethodRequests(a.port, "Echo.echo") + MethodRequests(b.port, "Echo.echo"), 200);
+}
+
+TEST(ItCli, BenchAgainstFailingServerStillExitsZeroAndCountsErrors) {
+  ServeProcess failing = StartServe({"--fail-rate", "1.0", "--threads", "1"});
+  ASSERT_GT(failing.port, 0);
+  CliRun run = RunHarpc({"bench", "list://" + failing.address, "--json", "--requests", "50", "--retries", "0"}, 60s);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), 1u);
+  json::value v = ParseJson(run.out[0]);
+  EXPECT_EQ(json::value_to<double>(v.at("errors")), 50) << v;
+  EXPECT_EQ(json::value_to<double>(v.at("ok")), 0) << v;
+  EXPECT_EQ(json::value_to<double>(v.at("per_endpoint").at(failing.address)), 0) << v;
+  EXPECT_FALSE(v.at("error_kinds").as_object().empty()) << v;
+}
+
+}  // namespace
+}  // namespace harpc::testing::it
