@@ -132,6 +132,18 @@ class Server {
   // Methods are registered before Start(). Names are unique and non-empty.
   Status AddMethod(std::string name, Handler handler, MethodOptions options = {});
   Status AddAsyncMethod(std::string name, AsyncHandler handler, MethodOptions options = {});
+  // A page served on GET `path` (not /rpc, /health, /metrics or /status),
+  // such as a dashboard. Registered before Start(); runs on the event loop.
+  struct Page {
+    std::string_view content_type = "text/html; charset=utf-8";  // a literal: it must outlive the server
+    std::string body;
+  };
+  Status AddPage(std::string path, std::function<Page()> page);
+
+  // Extra Prometheus text appended to GET /metrics (families of the
+  // application, e.g. the sentinel's). Registered before Start().
+  Status AddMetrics(std::function<std::string()> exposition);
+
   // The method that answers POST /rpc bodies without "jsonrpc" (the seed's
   // plain requests.post(url, json=...) form). Must be registered.
   Status SetDefaultMethod(std::string name);
@@ -140,6 +152,9 @@ class Server {
   Status Start(std::string_view listen_address);
   // The bound "host:port", valid after Start().
   std::string address() const;
+  // The first event loop, valid after Start(): with threads = 1, the loop
+  // every handler runs on, for the application's own timers and coroutines.
+  boost::asio::any_io_executor executor() const;
 
   // Blocks until the server has stopped.
   void Wait();

@@ -10,5 +10,7 @@ void AddServeCommand(CLI::App& app, int& exit_code);
 void AddCallCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddDemoCommand(CLI::App& app, int& exit_code);
+void AddSentinelCommand(CLI::App& app, int& exit_code);
+void AddStatusCommand(CLI::App& app, int& exit_code);
 
 }  // namespace harpc::cli

@@ -1,4 +1,5 @@
 // harpc: server, client, benchmark and demo of the harpc RPC framework.
+#include <csignal>
 #include <cstdio>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -7,6 +8,8 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // Writes to closed pipes (a --notify command that exits early) must not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
   // Logs go to stderr; stdout carries only results (JSON, tables) for scripts.
   spdlog::set_default_logger(spdlog::stderr_color_mt("harpc"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -18,6 +21,8 @@ int main(int argc, char** argv) {
   harpc::cli::AddServeCommand(app, exit_code);
   harpc::cli::AddCallCommand(app, exit_code);
   harpc::cli::AddBenchCommand(app, exit_code);
+  harpc::cli::AddSentinelCommand(app, exit_code);
+  harpc::cli::AddStatusCommand(app, exit_code);
   harpc::cli::AddDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -26,14 +26,14 @@ bool ProcessIsGone(const boost::system::error_code& ec) {
 }
 }  // namespace
 
-asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection, const Endpoint& endpoint,
-                                         std::chrono::milliseconds timeout) {
+asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
+                                         const asio::ip::tcp::endpoint& endpoint, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   const bool fresh = !connection;
   if (fresh) {
     connection = std::make_unique<ClientConnection>(co_await asio::this_coro::executor);
     connection->stream.expires_at(deadline);
-    auto [ec] = co_await connection->stream.async_connect(endpoint.resolved(), kNoThrow);
+    auto [ec] = co_await connection->stream.async_connect(endpoint, kNoThrow);
     if (ec) {
       connection.reset();
       co_return ec == asio::error::connection_refused ? ProbeResult::kRefused : ProbeResult::kFailed;
@@ -77,7 +77,7 @@ asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, Health
     co_await timer.async_wait(kNoThrow);
     if (*stop) break;
     const auto started = Clock::now();
-    ProbeResult result = co_await ProbeHealth(connection, *endpoint, options.interval);
+    ProbeResult result = co_await ProbeHealth(connection, endpoint->resolved(), options.interval);
     if (*stop) break;
     const auto before = endpoint->heartbeat().state();
     if (endpoint->heartbeat().OnProbe(result, Clock::now()) && listener) {

@@ -19,7 +19,8 @@ using HeartbeatListener =
 // One probe: GET /health, answered within `timeout`. `connection` is reused
 // across probes and reset when it cannot be trusted.
 boost::asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
-                                                const Endpoint& endpoint, std::chrono::milliseconds timeout);
+                                                const boost::asio::ip::tcp::endpoint& endpoint,
+                                                std::chrono::milliseconds timeout);
 
 // Runs until `*stop` is set (the endpoint left the channel) or the loop stops.
 boost::asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, HealthCheckOptions options,

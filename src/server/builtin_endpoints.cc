@@ -66,7 +66,9 @@ http1::Response MetricsResponse(const ServerState& state) {
            "Repeated calls answered from the idempotency store instead of running again.");
   w.Sample("harpc_server_idempotent_replays_total", "", state.idempotent_replays.load());
   WriteClientMetrics(w);
-  return {.status = 200, .content_type = "text/plain; version=0.0.4", .body = w.Take()};
+  std::string text = w.Take();
+  for (const auto& source : state.extra_metrics) text += source();
+  return {.status = 200, .content_type = "text/plain; version=0.0.4", .body = std::move(text)};
 }
 
 http1::Response StatusResponse(const ServerState& state) {

@@ -101,6 +101,12 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
     co_return StatusResponse(state_);
   }
 
+  if (auto page = state_.pages.find(path); page != state_.pages.end()) {
+    if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
+    Server::Page p = page->second();
+    co_return http1::Response{.status = 200, .content_type = p.content_type, .body = std::move(p.body)};
+  }
+
   const bool rpc_root = path == "/rpc" || path == "/rpc/";
   if (!rpc_root && !path.starts_with("/rpc/")) {
     co_return HttpError(state_, 404, wire::kMethodNotFound,

@@ -21,11 +21,11 @@ bool Transient(const Status& s) {
 }
 }  // namespace
 
-void IdempotencyStore::EvictLocked(Clock::time_point now) {
+void IdempotencyStore::EvictLocked(Clock::time_point now, bool make_room) {
   while (!order_.empty()) {
     auto it = entries_.find(order_.front());
     const bool expired = it->second->finished && it->second->expires_at <= now;
-    if (!expired && entries_.size() < max_entries_) break;
+    if (!expired && !(make_room && entries_.size() >= max_entries_)) break;
     // A running entry is never dropped for age, only for room (its attempt still finishes).
     entries_.erase(it);
     order_.pop_front();
@@ -37,12 +37,13 @@ IdempotencyStore::Verdict IdempotencyStore::Begin(const std::string& method, con
   const auto now = Clock::now();
   std::string id = method + "\n" + key;
   std::lock_guard lock(mu_);
-  EvictLocked(now);
+  EvictLocked(now, /*make_room=*/false);  // a repeat of a remembered call must still find it in a full store
   if (auto it = entries_.find(id); it != entries_.end()) {
     *entry = it->second;
     if (it->second->fingerprint != fingerprint) return Verdict::kMismatch;
     return it->second->finished ? Verdict::kReplay : Verdict::kWait;
   }
+  EvictLocked(now, /*make_room=*/true);
   auto e = std::make_shared<Entry>();
   e->id = id;
   e->fingerprint = fingerprint;

@@ -53,7 +53,8 @@ class IdempotencyStore {
 
  private:
   using Lru = std::list<std::string>;
-  void EvictLocked(Clock::time_point now);
+  // Drops expired answers, and with `make_room` the oldest entries until one more fits.
+  void EvictLocked(Clock::time_point now, bool make_room);
 
   std::chrono::milliseconds ttl_;
   size_t max_entries_;

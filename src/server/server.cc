@@ -130,6 +130,7 @@ class Server::Impl {
   }
 
   ServerState& state() { return state_; }
+  boost::asio::any_io_executor executor() { return loops_.empty() ? boost::asio::any_io_executor() : loops_[0]->context.get_executor(); }
 
  private:
   asio::awaitable<void> AcceptLoop() {
@@ -222,8 +223,25 @@ Status Server::AddAsyncMethod(std::string name, AsyncHandler handler, MethodOpti
 }
 
 Status Server::SetDefaultMethod(std::string name) { return impl_->SetDefaultMethod(name); }
+
+Status Server::AddMetrics(std::function<std::string()> exposition) {
+  if (!exposition) return InvalidArgument("metrics source must not be empty");
+  impl_->state().extra_metrics.push_back(std::move(exposition));
+  return Status::Ok();
+}
+
+Status Server::AddPage(std::string path, std::function<Page()> page) {
+  if (path.empty() || path.front() != '/' || path == "/health" || path == "/metrics" || path == "/status" ||
+      path == "/rpc" || path.starts_with("/rpc/")) {
+    return InvalidArgument("page path '" + path + "' must start with / and not be a built-in path");
+  }
+  if (!page) return InvalidArgument("page must not be empty");
+  impl_->state().pages[std::move(path)] = std::move(page);
+  return Status::Ok();
+}
 Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
 std::string Server::address() const { return impl_->state().address; }
+boost::asio::any_io_executor Server::executor() const { return impl_->executor(); }
 void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 bool Server::draining() const { return impl_->state().draining.load(); }

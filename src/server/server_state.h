@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "harpc/server.h"
 #include "metrics/histogram.h"
@@ -45,6 +46,8 @@ struct ServerState {
 
   std::unordered_map<std::string, std::unique_ptr<Method>, StringHash, std::equal_to<>> methods;
   Method* default_method = nullptr;
+  std::unordered_map<std::string, std::function<Server::Page()>, StringHash, std::equal_to<>> pages;
+  std::vector<std::function<std::string()>> extra_metrics;
 
   std::unique_ptr<IdempotencyStore> idempotency;
   std::atomic<uint64_t> idempotent_replays{0};

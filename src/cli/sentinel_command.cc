@@ -1,0 +1,63 @@
+// harpc sentinel: a registry with leases that watches every instance and,
+// with its peers, decides by quorum when one is down.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "sentinel/sentinel.h"
+
+namespace harpc::cli {
+
+namespace {
+struct SentinelFlags {
+  sentinel::SentinelOptions options;
+  std::string peers;
+  int down_after_ms = 3000;
+  int probe_interval_ms = 500;
+};
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+}  // namespace
+
+void AddSentinelCommand(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<SentinelFlags>();
+  CLI::App* cmd = app.add_subcommand("sentinel", "Run a sentinel: registry with leases, quorum failure detection, alerts, dashboard");
+  cmd->add_option("--listen", f->options.listen, "Address to listen on; port 0 picks a free one")->capture_default_str();
+  cmd->add_option("--data-dir", f->options.data_dir, "Directory of the durable registry (SQLite)")->required();
+  cmd->add_option("--peers", f->peers, "The other sentinels of the group: H:P,H:P");
+  cmd->add_option("--quorum", f->options.quorum, "Sentinels that must agree before an instance is down (default: a majority)")
+      ->check(CLI::Range(0, 100));
+  cmd->add_option("--down-after-ms", f->down_after_ms, "No valid /health answer for this long: subjectively down")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--probe-interval-ms", f->probe_interval_ms, "Period of the /health probes")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
+  cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
+  cmd->callback([f, &exit_code] {
+    f->options.peers = SplitComma(f->peers);
+    f->options.down_after = std::chrono::milliseconds(f->down_after_ms);
+    f->options.probe_interval = std::chrono::milliseconds(f->probe_interval_ms);
+    if (f->options.quorum > static_cast<int>(f->options.peers.size()) + 1) {
+      std::fprintf(stderr, "harpc sentinel: --quorum %d is larger than the group (%zu sentinels)\n", f->options.quorum,
+                   f->options.peers.size() + 1);
+      exit_code = 2;
+      return;
+    }
+    Status s = sentinel::RunSentinel(f->options);
+    if (!s.ok()) {
+      std::fprintf(stderr, "harpc sentinel: %s\n", s.ToString().c_str());
+      exit_code = 1;
+    }
+  });
+}
+
+}  // namespace harpc::cli

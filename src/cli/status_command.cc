@@ -1,0 +1,63 @@
+// harpc status sentinel://H:P[,H:P]: the services, instances and states a sentinel group knows.
+#include <cstdio>
+#include <ctime>
+
+#include <boost/json.hpp>
+
+#include "cli/commands.h"
+#include "harpc/channel.h"
+#include "sentinel/registry.h"
+
+namespace harpc::cli {
+
+namespace {
+int RunStatus(const std::string& target, bool as_json) {
+  std::string sentinels = target;
+  if (sentinels.starts_with("sentinel://")) sentinels = sentinels.substr(11);
+  if (auto slash = sentinels.find('/'); slash != std::string::npos) sentinels = sentinels.substr(0, slash);
+  ChannelOptions options;
+  options.lb = "rr";
+  options.health.interval = std::chrono::milliseconds(0);
+  Channel channel(sentinels, options);
+  if (!channel.status().ok()) {
+    std::fprintf(stderr, "harpc status: %s\n", channel.status().ToString().c_str());
+    return 2;
+  }
+  CallResult r = channel.Call("Registry.list", boost::json::object{});
+  if (!r.ok()) {
+    std::fprintf(stderr, "harpc status: %s\n", r.status.ToString().c_str());
+    return 1;
+  }
+  if (as_json) {
+    boost::json::object out{{"services", r.value.at("services")}};
+    std::printf("%s\n", boost::json::serialize(out).c_str());
+    return 0;
+  }
+  const int64_t now = sentinel::WallClockMs();
+  std::printf("epoch %lld  (from %s)\n", (long long)r.value.at("epoch").to_number<int64_t>(), r.endpoint.c_str());
+  std::printf("%-12s %-22s %-12s %6s %-9s %6s %14s\n", "SERVICE", "ADDRESS", "NAME", "WEIGHT", "STATE", "EPOCH",
+              "LAST HEARTBEAT");
+  for (const auto& [service, instances] : r.value.at("services").as_object()) {
+    for (const auto& v : instances.as_array()) {
+      const auto& i = v.as_object();
+      const int64_t ago = now - i.at("last_heartbeat_ms").to_number<int64_t>();
+      std::printf("%-12s %-22s %-12s %6lld %-9s %6lld %11.1fs ago\n", std::string(service).c_str(),
+                  std::string(i.at("address").as_string()).c_str(), std::string(i.at("name").as_string()).c_str(),
+                  (long long)i.at("weight").to_number<int64_t>(), std::string(i.at("state").as_string()).c_str(),
+                  (long long)i.at("epoch").to_number<int64_t>(), static_cast<double>(ago) / 1000.0);
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+void AddStatusCommand(CLI::App& app, int& exit_code) {
+  auto target = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("status", "Show the services and instances a sentinel group knows");
+  cmd->add_option("target", *target, "sentinel://H:P[,H:P]")->required();
+  cmd->add_flag("--json", *as_json, "Print one JSON object (DESIGN.md §4)");
+  cmd->callback([target, as_json, &exit_code] { exit_code = RunStatus(*target, *as_json); });
+}
+
+}  // namespace harpc::cli

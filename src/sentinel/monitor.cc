@@ -1,0 +1,225 @@
+#include "sentinel/monitor.h"
+
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "health/health_checker.h"
+#include "util/address.h"
+
+namespace harpc::sentinel {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+struct Monitor::Watch {
+  bool stop = false;
+  Clock::time_point last_ok = Clock::now();   // registration counts as a sign of life
+  Clock::time_point next_election{};          // backoff after a lost election
+};
+
+namespace {
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+std::string Key(const std::string& service, const std::string& address) { return service + "\n" + address; }
+
+asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(kNoThrow);
+}
+}  // namespace
+
+Monitor::Monitor(Registry& registry, Notifier& notifier, MonitorOptions options)
+    : registry_(registry), notifier_(notifier), options_(std::move(options)) {
+  for (const std::string& peer : options_.peers) {
+    ChannelOptions o;
+    o.timeout = std::max(options_.probe_interval, std::chrono::milliseconds(200));
+    o.retry.max_retries = 0;
+    o.health.interval = std::chrono::milliseconds(0);  // the peers' liveness shows in their answers
+    o.breaker.failure_ratio = 0;
+    o.outlier.consecutive_failures = 0;
+    o.outlier.failure_ratio = 0;
+    peers_.push_back(std::make_unique<Channel>(peer, o));
+  }
+}
+
+Monitor::~Monitor() { *stopped_ = true; }
+
+void Monitor::Start(asio::any_io_executor executor) {
+  executor_ = std::move(executor);
+  asio::co_spawn(executor_, QuorumLoop(), asio::detached);
+}
+
+void Monitor::Reconcile() {
+  std::map<std::string, std::shared_ptr<Watch>> next;
+  for (Instance* i : registry_.All()) {
+    const std::string key = Key(i->service, i->address);
+    auto it = watches_.find(key);
+    if (it != watches_.end()) {
+      next[key] = it->second;
+      continue;
+    }
+    auto watch = std::make_shared<Watch>();
+    next[key] = watch;
+    asio::co_spawn(executor_, ProbeLoop(i->service, i->address, watch), asio::detached);
+  }
+  for (auto& [key, watch] : watches_) {
+    if (!next.contains(key)) watch->stop = true;
+  }
+  watches_ = std::move(next);
+}
+
+asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string address, std::shared_ptr<Watch> watch) {
+  HostPort hp;
+  asio::ip::tcp::endpoint endpoint;
+  if (!ParseHostPort(address, &hp).ok() || !ResolveEndpoint(hp, &endpoint).ok()) {
+    spdlog::warn("sentinel: cannot probe {} {}: bad address", service, address);
+    co_return;
+  }
+  std::unique_ptr<ClientConnection> connection;
+  auto next = Clock::now();
+  auto stopped = stopped_;
+  while (!watch->stop && !*stopped) {
+    const auto started = Clock::now();
+    ProbeResult result = co_await ProbeHealth(connection, endpoint, options_.probe_interval);
+    if (watch->stop || *stopped) break;
+    Instance* i = registry_.Find(service, address);
+    if (!i) break;
+    const auto now = Clock::now();
+    if (result == ProbeResult::kServing || result == ProbeResult::kDraining) {
+      watch->last_ok = now;
+      registry_.SetProbeLatency(*i, std::chrono::duration<double, std::milli>(now - started).count());
+      if (i->sdown) {
+        registry_.SetSdown(*i, false);
+        notifier_.Publish({"sdown_cleared", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
+      }
+    } else if (!i->sdown && now - watch->last_ok >= options_.down_after) {
+      registry_.SetSdown(*i, true);
+      notifier_.Publish({"sdown", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
+    }
+    next = std::max(next + options_.probe_interval, Clock::now());
+    asio::steady_timer t(executor_, next);
+    co_await t.async_wait(kNoThrow);
+  }
+}
+
+json::object Monitor::Opinion(const std::string& service, const std::string& address) {
+  const Instance* i = registry_.Find(service, address);
+  if (!i) return {{"known", false}, {"sdown", false}, {"odown", false}, {"epoch", registry_.epoch()}};
+  return {{"known", true}, {"sdown", i->sdown}, {"odown", i->odown}, {"epoch", i->odown_epoch}};
+}
+
+json::object Monitor::Vote(int64_t epoch, const std::string& candidate) {
+  bool granted = false;
+  if (epoch > voted_epoch_) {
+    voted_epoch_ = epoch;
+    voted_for_ = candidate;
+    granted = true;
+  } else if (epoch == voted_epoch_ && candidate == voted_for_) {
+    granted = true;
+  }
+  registry_.ObserveEpoch(epoch);
+  return {{"granted", granted}, {"epoch", std::max(voted_epoch_, registry_.epoch())}};
+}
+
+void Monitor::Decide(const std::string& service, const std::string& address, bool odown, int64_t epoch,
+                     const std::string& leader) {
+  Instance* i = registry_.Find(service, address);
+  if (!i || epoch < i->odown_epoch) return;  // a stale decision
+  if (i->odown == odown) {
+    registry_.ObserveEpoch(epoch);
+    return;
+  }
+  registry_.SetOdown(*i, odown, epoch);
+  notifier_.Publish({odown ? "odown" : "up", service, address, epoch, WallClockMs(), leader}, false);
+}
+
+asio::awaitable<bool> Monitor::WinElection(int64_t epoch) {
+  voted_epoch_ = epoch;
+  voted_for_ = options_.self;
+  registry_.ObserveEpoch(epoch);
+  int votes = 1;
+  for (auto& peer : peers_) {
+    json::value params = {{"epoch", epoch}, {"candidate", options_.self}};
+    CallResult r = co_await peer->AsyncCall("Sentinel.vote", params);
+    if (!r.ok() || !r.value.is_object()) continue;
+    const json::object& o = r.value.as_object();
+    if (const json::value* g = o.if_contains("granted"); g && g->is_bool() && g->as_bool()) ++votes;
+    if (const json::value* e = o.if_contains("epoch"); e && e->is_int64()) registry_.ObserveEpoch(e->as_int64());
+  }
+  co_return votes >= GroupSize() / 2 + 1 && votes >= options_.quorum;
+}
+
+asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string address) {
+  Instance* i = registry_.Find(service, address);
+  if (!i) co_return;
+  const bool self_sdown = i->sdown;
+  // Gather the group's opinions (and any decision this sentinel missed).
+  int sdown_votes = self_sdown ? 1 : 0;
+  for (auto& peer : peers_) {
+    json::value params = {{"service", service}, {"address", address}};
+    CallResult r = co_await peer->AsyncCall("Sentinel.opinion", params);
+    if (!r.ok() || !r.value.is_object()) continue;
+    const json::object& o = r.value.as_object();
+    const json::value* sd = o.if_contains("sdown");
+    if (sd && sd->is_bool() && sd->as_bool()) ++sdown_votes;
+    const json::value* od = o.if_contains("odown");
+    const json::value* ep = o.if_contains("epoch");
+    i = registry_.Find(service, address);
+    if (!i) co_return;
+    if (od && od->is_bool() && ep && ep->is_int64() && ep->as_int64() > i->odown_epoch) {
+      Decide(service, address, od->as_bool(), ep->as_int64(), "peer");
+    }
+  }
+  i = registry_.Find(service, address);
+  if (!i) co_return;
+  const bool want_odown = sdown_votes >= options_.quorum;
+  if (want_odown == i->odown) co_return;
+  if (want_odown && !self_sdown) co_return;  // only a sentinel that sees it down proposes ODOWN
+  if (!want_odown && self_sdown) co_return;  // only one that sees it up proposes it back
+
+  auto watch = watches_.find(Key(service, address));
+  if (watch == watches_.end() || Clock::now() < watch->second->next_election) co_return;
+  const int64_t epoch = std::max(registry_.epoch(), voted_epoch_) + 1;
+  const bool leader = co_await WinElection(epoch);
+  i = registry_.Find(service, address);
+  if (!i) co_return;
+  if (!leader || i->odown_epoch >= epoch) {
+    // Lost (or someone decided meanwhile): wait 1-3 probe intervals before trying again.
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    auto backoff = options_.probe_interval * std::uniform_int_distribution<int>(1, 3)(rng);
+    if (watch = watches_.find(Key(service, address)); watch != watches_.end()) {
+      watch->second->next_election = Clock::now() + backoff;
+    }
+    co_return;
+  }
+  registry_.SetOdown(*i, want_odown, epoch);
+  notifier_.Publish({want_odown ? "odown" : "up", service, address, epoch, WallClockMs(), options_.self}, true);
+  for (auto& peer : peers_) {
+    json::value params = {{"service", service}, {"address", address}, {"odown", want_odown}, {"epoch", epoch},
+                          {"leader", options_.self}};
+    co_await peer->AsyncCall("Sentinel.decide", params);
+  }
+}
+
+asio::awaitable<void> Monitor::QuorumLoop() {
+  auto stopped = stopped_;
+  while (!*stopped) {
+    registry_.ExpireLeases(Clock::now());
+    Reconcile();
+    std::vector<std::pair<std::string, std::string>> suspicious;
+    for (Instance* i : registry_.All()) {
+      if (i->sdown || i->odown) suspicious.emplace_back(i->service, i->address);
+    }
+    for (auto& [service, address] : suspicious) co_await CheckInstance(service, address);
+    co_await Sleep(std::min(options_.probe_interval, std::chrono::milliseconds(100)));
+  }
+}
+
+}  // namespace harpc::sentinel

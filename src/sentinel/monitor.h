@@ -1,0 +1,80 @@
+// The sentinel's monitor, after Redis Sentinel:
+//
+// * Every registered instance is probed with GET /health every probe interval.
+//   No valid answer for down_after → subjectively down (SDOWN), this
+//   sentinel's own opinion.
+// * For an instance it holds SDOWN, the sentinel asks its peers for theirs
+//   (Sentinel.opinion). When `quorum` sentinels (itself included) agree, the
+//   instance is objectively down (ODOWN) — but one sentinel alone, partitioned
+//   or frozen, can never take an instance out.
+// * The decision is made once per group: the sentinel that saw the quorum asks
+//   its peers to elect it leader for a new configuration epoch
+//   (Sentinel.vote; one vote per sentinel per epoch; a majority of the group
+//   wins). The leader records ODOWN with that epoch, tells its peers
+//   (Sentinel.decide) and raises the alert. A sentinel that missed the decision
+//   learns it from its peers' opinions, which carry their ODOWN state and epoch.
+// * When fewer than `quorum` sentinels still hold the instance SDOWN, the same
+//   election brings it back up ("up" alert).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+
+#include "harpc/channel.h"
+#include "sentinel/notifier.h"
+#include "sentinel/registry.h"
+
+namespace harpc::sentinel {
+
+struct MonitorOptions {
+  std::string self;                    // this sentinel's address, "host:port"
+  std::vector<std::string> peers;      // the other sentinels
+  int quorum = 1;                      // sentinels that must agree on ODOWN
+  std::chrono::milliseconds down_after{3000};
+  std::chrono::milliseconds probe_interval{500};
+};
+
+class Monitor {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Monitor(Registry& registry, Notifier& notifier, MonitorOptions options);
+  ~Monitor();
+
+  // Starts probing and the quorum rounds on `executor`, the sentinel's one loop.
+  void Start(boost::asio::any_io_executor executor);
+
+  // Peer API.
+  boost::json::object Opinion(const std::string& service, const std::string& address);
+  boost::json::object Vote(int64_t epoch, const std::string& candidate);
+  void Decide(const std::string& service, const std::string& address, bool odown, int64_t epoch,
+              const std::string& leader);
+
+ private:
+  struct Watch;  // probing state of one instance
+  boost::asio::awaitable<void> ProbeLoop(std::string service, std::string address, std::shared_ptr<Watch> watch);
+  boost::asio::awaitable<void> QuorumLoop();
+  boost::asio::awaitable<void> CheckInstance(std::string service, std::string address);
+  boost::asio::awaitable<bool> WinElection(int64_t epoch);
+  void Reconcile();
+  int GroupSize() const { return static_cast<int>(options_.peers.size()) + 1; }
+
+  boost::asio::any_io_executor executor_;
+  Registry& registry_;
+  Notifier& notifier_;
+  MonitorOptions options_;
+  std::vector<std::unique_ptr<Channel>> peers_;
+  std::map<std::string, std::shared_ptr<Watch>> watches_;  // "service\naddress"
+  int64_t voted_epoch_ = 0;
+  std::string voted_for_;
+  std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
+};
+
+}  // namespace harpc::sentinel

@@ -1,0 +1,207 @@
+#include "sentinel/registry.h"
+
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace harpc::sentinel {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+std::string NewLease() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)rng());
+  return buf;
+}
+
+StoredInstance ToStored(const Instance& i) {
+  return {.service = i.service, .address = i.address, .name = i.name,
+          .metadata_json = json::serialize(i.metadata), .lease = i.lease, .weight = i.weight,
+          .ttl_ms = i.ttl.count(), .registered_at_ms = i.registered_at_ms, .odown = i.odown,
+          .odown_epoch = i.odown_epoch};
+}
+}  // namespace
+
+std::string_view Instance::State() const {
+  if (draining) return "draining";
+  if (odown) return "odown";
+  if (sdown) return "sdown";
+  return "up";
+}
+
+json::object Instance::ToJson() const {
+  return {{"address", address}, {"name", name}, {"weight", weight}, {"state", State()},
+          {"epoch", odown_epoch}, {"last_heartbeat_ms", last_heartbeat_ms}, {"ttl_ms", ttl.count()},
+          {"probe_latency_ms", probe_latency_ms}, {"metadata", metadata}};
+}
+
+Status Registry::Load() {
+  if (!store_) return Status::Ok();
+  std::vector<StoredInstance> stored;
+  if (Status s = store_->LoadAll(&stored, &epoch_, &index_); !s.ok()) return s;
+  const auto now = Clock::now();
+  for (StoredInstance& si : stored) {
+    Instance i{.service = si.service, .address = si.address, .name = si.name, .weight = si.weight,
+               .ttl = std::chrono::milliseconds(si.ttl_ms), .lease = si.lease, .odown = si.odown,
+               .odown_epoch = si.odown_epoch, .registered_at_ms = si.registered_at_ms,
+               .last_heartbeat_ms = WallClockMs()};
+    boost::system::error_code ec;
+    json::value meta = json::parse(si.metadata_json, ec);
+    if (!ec && meta.is_object()) i.metadata = meta.as_object();
+    i.expires_at = now + i.ttl;
+    leases_[i.lease] = {i.service, i.address};
+    services_[i.service][i.address] = std::move(i);
+  }
+  spdlog::info("registry: restored {} instances, epoch {}, index {}", stored.size(), epoch_, index_);
+  return Status::Ok();
+}
+
+void Registry::Changed(const Instance* instance, bool removed) {
+  ++index_;
+  if (store_ && instance) {
+    Status s = removed ? store_->Remove(instance->service, instance->address, index_)
+                       : store_->Put(ToStored(*instance), index_);
+    if (!s.ok()) spdlog::error("registry: {}", s.ToString());
+  }
+  for (auto& w : watchers_) w->cancel();
+  watchers_.clear();
+}
+
+Status Registry::Register(const Registration& r, std::string* lease) {
+  if (r.service.empty()) return InvalidArgument("service must not be empty");
+  if (r.address.empty()) return InvalidArgument("address must not be empty");
+  if (r.weight < 1 || r.weight > 1000000) return InvalidArgument("weight must be from 1 to 1000000");
+  if (r.ttl.count() < 100 || r.ttl.count() > 3600000) return InvalidArgument("ttl_ms must be from 100 to 3600000");
+  Instance& i = services_[r.service][r.address];
+  const bool fresh = i.lease.empty();
+  if (!fresh) leases_.erase(i.lease);
+  i.service = r.service;
+  i.address = r.address;
+  i.name = r.name.empty() ? r.address : r.name;
+  i.weight = r.weight;
+  i.metadata = r.metadata;
+  i.ttl = r.ttl;
+  i.lease = NewLease();
+  i.draining = false;
+  if (fresh) i.registered_at_ms = WallClockMs();
+  i.last_heartbeat_ms = WallClockMs();
+  i.expires_at = Clock::now() + i.ttl;
+  leases_[i.lease] = {i.service, i.address};
+  *lease = i.lease;
+  Changed(&i, false);
+  return Status::Ok();
+}
+
+Status Registry::Heartbeat(const std::string& lease) {
+  auto it = leases_.find(lease);
+  if (it == leases_.end()) return {StatusCode::kNotFound, "unknown lease '" + lease + "': register again"};
+  Instance* i = Find(it->second.first, it->second.second);
+  i->expires_at = Clock::now() + i->ttl;
+  i->last_heartbeat_ms = WallClockMs();
+  return Status::Ok();
+}
+
+Status Registry::Deregister(const std::string& lease) {
+  auto it = leases_.find(lease);
+  if (it == leases_.end()) return {StatusCode::kNotFound, "unknown lease '" + lease + "'"};
+  auto [service, address] = it->second;
+  leases_.erase(it);
+  Instance removed = std::move(services_[service][address]);
+  services_[service].erase(address);
+  if (services_[service].empty()) services_.erase(service);
+  Changed(&removed, true);
+  return Status::Ok();
+}
+
+size_t Registry::ExpireLeases(Clock::time_point now) {
+  std::vector<std::string> expired;
+  for (const auto& [service, instances] : services_) {
+    for (const auto& [address, i] : instances) {
+      if (i.expires_at <= now) expired.push_back(i.lease);
+    }
+  }
+  for (const std::string& lease : expired) {
+    auto [service, address] = leases_[lease];
+    spdlog::info("registry: lease of {} {} expired", service, address);
+    Deregister(lease);
+  }
+  return expired.size();
+}
+
+Instance* Registry::Find(const std::string& service, const std::string& address) {
+  auto s = services_.find(service);
+  if (s == services_.end()) return nullptr;
+  auto i = s->second.find(address);
+  return i == s->second.end() ? nullptr : &i->second;
+}
+
+std::vector<Instance*> Registry::All() {
+  std::vector<Instance*> out;
+  for (auto& [service, instances] : services_) {
+    for (auto& [address, i] : instances) out.push_back(&i);
+  }
+  return out;
+}
+
+void Registry::SetSdown(Instance& i, bool sdown) {
+  if (i.sdown == sdown) return;
+  i.sdown = sdown;
+  Changed(nullptr, false);  // the own view is not durable: probes rebuild it
+}
+
+void Registry::SetOdown(Instance& i, bool odown, int64_t epoch) {
+  ObserveEpoch(epoch);
+  if (i.odown == odown && i.odown_epoch >= epoch) return;
+  i.odown = odown;
+  i.odown_epoch = epoch;
+  Changed(&i, false);
+}
+
+void Registry::ObserveEpoch(int64_t epoch) {
+  if (epoch <= epoch_) return;
+  epoch_ = epoch;
+  if (store_) {
+    if (Status s = store_->SetEpoch(epoch); !s.ok()) spdlog::error("registry: {}", s.ToString());
+  }
+}
+
+asio::awaitable<uint64_t> Registry::WaitForChange(uint64_t known, std::chrono::milliseconds timeout) {
+  if (known != index_) co_return index_;
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, timeout);
+  watchers_.push_back(timer);
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  std::erase(watchers_, timer);
+  co_return index_;
+}
+
+json::object Registry::Snapshot(const std::string& service) const {
+  json::array instances;
+  if (auto s = services_.find(service); s != services_.end()) {
+    for (const auto& [address, i] : s->second) instances.push_back(i.ToJson());
+  }
+  return {{"service", service}, {"index", index_}, {"epoch", epoch_}, {"instances", std::move(instances)}};
+}
+
+json::object Registry::StatusJson() const {
+  json::object services;
+  for (const auto& [service, instances] : services_) {
+    json::array list;
+    for (const auto& [address, i] : instances) list.push_back(i.ToJson());
+    services[service] = std::move(list);
+  }
+  return {{"services", std::move(services)}, {"epoch", epoch_}, {"index", index_}};
+}
+
+}  // namespace harpc::sentinel

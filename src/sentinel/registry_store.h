@@ -1,0 +1,44 @@
+// The registry's durable state in SQLite (--data-dir/registry.db): instances,
+// the configuration epoch and the index. Writes are synchronous (WAL, fsync on
+// commit), so that a sentinel killed with SIGKILL comes back with what it said.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harpc/status.h"
+
+struct sqlite3;
+
+namespace harpc::sentinel {
+
+struct StoredInstance {
+  std::string service, address, name, metadata_json, lease;
+  int weight = 1;
+  int64_t ttl_ms = 0;
+  int64_t registered_at_ms = 0;
+  bool odown = false;
+  int64_t odown_epoch = 0;
+};
+
+class RegistryStore {
+ public:
+  ~RegistryStore();
+  // Opens (creating) DIR/registry.db.
+  static Status Open(const std::string& data_dir, std::unique_ptr<RegistryStore>* out);
+
+  Status LoadAll(std::vector<StoredInstance>* instances, int64_t* epoch, uint64_t* index);
+  Status Put(const StoredInstance& instance, uint64_t index);
+  Status Remove(const std::string& service, const std::string& address, uint64_t index);
+  Status SetEpoch(int64_t epoch);
+
+ private:
+  RegistryStore() = default;
+  Status Exec(const char* sql);
+  Status SetMeta(const char* key, int64_t value);
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace harpc::sentinel

@@ -1,0 +1,201 @@
+#include "sentinel/sentinel.h"
+
+#include <cstdio>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "harpc/server.h"
+#include "sentinel/dashboard.h"
+
+namespace harpc::sentinel {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+// Reads a string member; empty when absent.
+Status StringField(const json::value& params, const char* name, bool required, std::string* out) {
+  const json::object* o = params.if_object();
+  if (!o) return InvalidArgument("params must be a JSON object");
+  const json::value* v = o->if_contains(name);
+  if (!v) {
+    if (required) return InvalidArgument(std::string("missing \"") + name + "\"");
+    return Status::Ok();
+  }
+  if (!v->is_string()) return InvalidArgument(std::string("\"") + name + "\" must be a string");
+  *out = std::string(v->as_string());
+  return Status::Ok();
+}
+
+Status IntField(const json::value& params, const char* name, int64_t* out) {
+  const json::value* v = params.as_object().if_contains(name);
+  if (!v) return Status::Ok();
+  if (!v->is_int64()) return InvalidArgument(std::string("\"") + name + "\" must be an integer");
+  *out = v->as_int64();
+  return Status::Ok();
+}
+
+class Sentinel {
+ public:
+  Sentinel(const SentinelOptions& options, std::unique_ptr<RegistryStore> store)
+      : options_(options),
+        registry_(std::move(store)),
+        notifier_(options.notify_command, options.webhook_url) {}
+
+  Status Run() {
+    if (Status s = registry_.Load(); !s.ok()) return s;
+    ServerOptions so;
+    so.threads = 1;  // the registry, monitor and notifier share one loop: no locks
+    so.name = "sentinel";
+    Server server(so);
+    if (Status s = AddMethods(server); !s.ok()) return s;
+    if (Status s = server.Start(options_.listen); !s.ok()) return s;
+
+    MonitorOptions mo{.self = server.address(), .peers = options_.peers, .quorum = options_.quorum,
+                      .down_after = options_.down_after, .probe_interval = options_.probe_interval};
+    if (mo.quorum <= 0) mo.quorum = static_cast<int>(options_.peers.size() + 1) / 2 + 1;
+    monitor_ = std::make_unique<Monitor>(registry_, notifier_, mo);
+    notifier_.SetExecutor(server.executor());
+    asio::post(server.executor(), [this, executor = server.executor()] { monitor_->Start(executor); });
+    std::printf("listening on %s\n", server.address().c_str());
+    std::fflush(stdout);
+    spdlog::info("sentinel {}: peers [{}], quorum {}, down-after {} ms, probe every {} ms, data in {}",
+                 server.address(), fmt::join(options_.peers, ","), mo.quorum, options_.down_after.count(),
+                 options_.probe_interval.count(), options_.data_dir);
+    server.Wait();
+    return Status::Ok();
+  }
+
+ private:
+  Status AddMethods(Server& server) {
+    Status s = server.AddMethod("Registry.register", [this](const json::value& p, CallContext&) -> Result {
+      Registry::Registration r;
+      int64_t weight = 1, ttl = 3000;
+      if (Status s = StringField(p, "service", true, &r.service); !s.ok()) return s;
+      if (Status s = StringField(p, "address", true, &r.address); !s.ok()) return s;
+      if (Status s = StringField(p, "name", false, &r.name); !s.ok()) return s;
+      if (Status s = IntField(p, "weight", &weight); !s.ok()) return s;
+      if (Status s = IntField(p, "ttl_ms", &ttl); !s.ok()) return s;
+      if (const json::value* m = p.as_object().if_contains("metadata")) {
+        if (!m->is_object()) return InvalidArgument("\"metadata\" must be an object");
+        r.metadata = m->as_object();
+      }
+      r.weight = static_cast<int>(std::clamp<int64_t>(weight, -1, 10000000));
+      r.ttl = std::chrono::milliseconds(ttl);
+      std::string lease;
+      const bool known = registry_.Find(r.service, r.address) != nullptr;
+      if (Status s = registry_.Register(r, &lease); !s.ok()) return s;
+      if (!known) notifier_.Publish({"registered", r.service, r.address, registry_.epoch(), WallClockMs(), server_address()}, false);
+      return json::value{{"lease", lease}, {"ttl_ms", ttl}, {"epoch", registry_.epoch()}};
+    });
+    if (s.ok()) s = server.AddMethod("Registry.heartbeat", [this](const json::value& p, CallContext&) -> Result {
+      std::string lease;
+      if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
+      if (Status s = registry_.Heartbeat(lease); !s.ok()) return s;
+      return json::value{{"ok", true}};
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddMethod("Registry.deregister", [this](const json::value& p, CallContext&) -> Result {
+      std::string lease;
+      if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
+      std::string service, address;
+      for (Instance* i : registry_.All()) {
+        if (i->lease == lease) {
+          service = i->service;
+          address = i->address;
+        }
+      }
+      if (Status s = registry_.Deregister(lease); !s.ok()) return s;
+      notifier_.Publish({"deregistered", service, address, registry_.epoch(), WallClockMs(), server_address()}, false);
+      return json::value{{"ok", true}};
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddMethod("Registry.list", [this](const json::value&, CallContext&) -> Result {
+      return json::value(registry_.StatusJson());
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddAsyncMethod("Registry.watch", [this](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+      std::string service;
+      if (Status s = StringField(p, "service", true, &service); !s.ok()) co_return s;
+      int64_t index = -1, timeout_ms = 5000;
+      if (Status s = IntField(p, "index", &index); !s.ok()) co_return s;
+      if (Status s = IntField(p, "timeout_ms", &timeout_ms); !s.ok()) co_return s;
+      auto timeout = std::min(std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms, 0, 60000)),
+                              ctx.remaining() - std::chrono::milliseconds(50));
+      if (index >= 0 && static_cast<uint64_t>(index) == registry_.index() && timeout.count() > 0) {
+        co_await registry_.WaitForChange(static_cast<uint64_t>(index), timeout);
+      }
+      co_return json::value(registry_.Snapshot(service));
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddMethod("Sentinel.opinion", [this](const json::value& p, CallContext&) -> Result {
+      std::string service, address;
+      if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
+      if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
+      return json::value(monitor_ ? monitor_->Opinion(service, address) : json::object{});
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddMethod("Sentinel.vote", [this](const json::value& p, CallContext&) -> Result {
+      std::string candidate;
+      int64_t epoch = 0;
+      if (Status s = StringField(p, "candidate", true, &candidate); !s.ok()) return s;
+      if (Status s = IntField(p, "epoch", &epoch); !s.ok()) return s;
+      if (epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");
+      if (!monitor_) return Unavailable("sentinel is starting");
+      return json::value(monitor_->Vote(epoch, candidate));
+    });
+    if (s.ok()) s = server.AddMethod("Sentinel.decide", [this](const json::value& p, CallContext&) -> Result {
+      std::string service, address, leader;
+      int64_t epoch = 0;
+      if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
+      if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
+      if (Status s = StringField(p, "leader", false, &leader); !s.ok()) return s;
+      if (Status s = IntField(p, "epoch", &epoch); !s.ok()) return s;
+      const json::value* odown = p.as_object().if_contains("odown");
+      if (!odown || !odown->is_bool()) return InvalidArgument("\"odown\" must be true or false");
+      if (epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");
+      if (!monitor_) return Unavailable("sentinel is starting");
+      monitor_->Decide(service, address, odown->as_bool(), epoch, leader);
+      return json::value{{"ok", true}};
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddMethod("Sentinel.events", [this](const json::value&, CallContext&) -> Result {
+      return json::value(notifier_.Recent());
+    }, {.idempotent = true});
+    if (s.ok()) s = server.AddPage("/", [] { return Server::Page{.body = std::string(DashboardHtml())}; });
+    if (s.ok()) s = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
+    server_ = &server;
+    return s;
+  }
+
+  std::string server_address() const { return server_ ? server_->address() : options_.listen; }
+
+  std::string RegistryMetrics() const {
+    std::map<std::string, uint64_t> by_state;
+    for (const auto& [service, instances] : registry_.services()) {
+      for (const auto& [address, i] : instances) ++by_state[std::string(i.State())];
+    }
+    std::string out = "# HELP harpc_sentinel_instances Registered instances by state.\n"
+                      "# TYPE harpc_sentinel_instances gauge\n";
+    for (const char* state : {"up", "sdown", "odown", "draining"}) {
+      out += "harpc_sentinel_instances{state=\"" + std::string(state) + "\"} " + std::to_string(by_state[state]) + "\n";
+    }
+    out += "# HELP harpc_sentinel_epoch The configuration epoch.\n# TYPE harpc_sentinel_epoch gauge\n";
+    out += "harpc_sentinel_epoch " + std::to_string(registry_.epoch()) + "\n";
+    return out;
+  }
+
+  SentinelOptions options_;
+  Registry registry_;
+  Notifier notifier_;
+  std::unique_ptr<Monitor> monitor_;
+  Server* server_ = nullptr;
+};
+
+}  // namespace
+
+Status RunSentinel(const SentinelOptions& options) {
+  if (options.data_dir.empty()) return InvalidArgument("--data-dir is required");
+  std::unique_ptr<RegistryStore> store;
+  if (Status s = RegistryStore::Open(options.data_dir, &store); !s.ok()) return s;
+  Sentinel sentinel(options, std::move(store));
+  return sentinel.Run();
+}
+
+}  // namespace harpc::sentinel
