@@ -56,8 +56,9 @@ asio::awaitable<void> Caller(Channel& channel, LoadState& state) {
 }  // namespace
 
 // Calls `on_tick` every `tick` until the callers are done.
-asio::awaitable<void> Ticker(LoadState& state, const std::function<void(const LoadReport&)>& on_tick,
-                             std::chrono::milliseconds tick, const std::shared_ptr<std::atomic<int>>& remaining) {
+// Owns copies of what it needs past RunLoad's return: it may wake once after the load ended.
+asio::awaitable<void> Ticker(LoadState& state, std::function<void(const LoadReport&)> on_tick,
+                             std::chrono::milliseconds tick, std::shared_ptr<std::atomic<int>> remaining) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   auto next = Clock::now();
   while (remaining->load() > 0) {
