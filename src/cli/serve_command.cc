@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "harpc/server.h"
+#include "naming/registrar.h"
 #include "server/echo_service.h"
 
 namespace harpc::cli {
@@ -27,6 +28,8 @@ struct ServeFlags {
   int delay_ms = 0;
   double fail_rate = 0;
   double reset_rate = 0;
+  std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
+  int lease_ttl_ms = 3000;
 };
 
 int RunServe(const ServeFlags& f) {
@@ -48,6 +51,21 @@ int RunServe(const ServeFlags& f) {
     std::fprintf(stderr, "harpc serve: unknown --service '%s' (available: echo)\n", f.service.c_str());
     return 2;
   }
+  // --register: check the spec before listening (a throwaway registrar, never started).
+  auto make_registration = [&f](std::string address) {
+    return Registration{.service = f.service,
+                        .address = address,
+                        .name = f.name.empty() ? address : f.name,
+                        .weight = f.weight,
+                        .ttl = std::chrono::milliseconds(f.lease_ttl_ms)};
+  };
+  if (!f.register_spec.empty()) {
+    std::unique_ptr<Registrar> check;
+    if (Status s = MakeRegistrar(f.register_spec, make_registration(f.listen), &check); !s.ok()) {
+      std::fprintf(stderr, "harpc serve: --register: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
   Status s = RegisterEchoService(server, {.delay = std::chrono::milliseconds(f.delay_ms),
                                           .fail_rate = f.fail_rate});
   if (s.ok()) s = server.Start(f.listen);
@@ -55,12 +73,28 @@ int RunServe(const ServeFlags& f) {
     std::fprintf(stderr, "harpc serve: %s\n", s.ToString().c_str());
     return 1;
   }
+  // --register: announce this server to a naming service for as long as it serves.
+  std::unique_ptr<Registrar> registrar;
+  if (!f.register_spec.empty()) {
+    s = MakeRegistrar(f.register_spec, make_registration(server.address()), &registrar);
+    if (!s.ok()) {  // checked above; only a surprise gets here
+      std::fprintf(stderr, "harpc serve: --register: %s\n", s.message().c_str());
+      server.Shutdown();
+      server.Wait();
+      return 1;
+    }
+  }
   // One line on stdout when ready: scripts and tests read the bound port from it.
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
   spdlog::info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
                f.delay_ms, f.fail_rate);
+  // Registers in the background: a naming service that cannot be reached now
+  // is retried (and logged), it does not stop the server.
+  if (registrar) registrar->Start();
   server.Wait();
+  // The server takes no more calls: leave the naming service (bounded).
+  if (registrar) registrar->Stop(std::chrono::milliseconds(1000));
   spdlog::info("server {} stopped", server.address());
   return 0;
 }
@@ -100,6 +134,11 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--reset-rate", flags->reset_rate,
                   "Fault injection: fraction of calls whose connection is reset after the method ran")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--register", flags->register_spec,
+                  "Register with a naming service while serving: sentinel://H:P[,H:P] or etcd://H:P");
+  cmd->add_option("--lease-ttl-ms", flags->lease_ttl_ms,
+                  "Registration lease TTL; heartbeats renew it every TTL/3")
+      ->check(CLI::Range(100, 3600000))->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }
 

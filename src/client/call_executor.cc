@@ -154,9 +154,12 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
   }
   endpoint.AddInFlight(-1);
   --call->in_flight;
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   if (!a.cancelled) {
-    RecordOutcome(endpoint, outcome,
-                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started));
+    RecordOutcome(endpoint, outcome, elapsed);
+  } else {
+    // It lost a hedge race: at least this slow. least_time should see that.
+    endpoint.RecordLatency(elapsed, Clock::now());
   }
   a.outcome = std::move(outcome);
   a.done = true;
@@ -181,15 +184,22 @@ void ChannelCore::RecordOutcome(Endpoint& e, const AttemptOutcome& o, std::chron
   // Latencies of answers and of timeouts (a hung server is slow, not fast).
   if (o.stage == AttemptStage::kAnswered || o.status.code() == StatusCode::kDeadlineExceeded) {
     e.RecordLatency(latency, now);
-    if (success) recent_.Record(latency, now);
   }
   balancer_->Feedback(e, {.latency = latency, .success = success});
+}
+
+asio::awaitable<void> ChannelCore::WaitForMembership(Clock::time_point deadline) {
+  auto timer = std::make_shared<asio::steady_timer>(executor_, deadline);
+  membership_waiters_.push_back(timer);
+  co_await timer->async_wait(kNoThrow);
+  std::erase(membership_waiters_, timer);
 }
 
 asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, const json::value& params,
                                                  const CallOptions& options) {
   CallResult result;
-  auto now = Clock::now();
+  const auto call_started = Clock::now();
+  auto now = call_started;
   calls_.fetch_add(1, std::memory_order_relaxed);
   budget_.OnCall(now);
 
@@ -225,7 +235,12 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   Status last_error = Unavailable("no endpoint to call");
   const Attempt* answer = nullptr;
   auto hedge_at = Clock::time_point::max();
-  std::optional<size_t> next = prepare(false);
+  if (!has_members_) {  // the resolver has not answered yet
+    co_await WaitForMembership(call->deadline);
+    if (!has_members_) last_error = Unavailable("no endpoint known yet for " + target_);
+    now = Clock::now();
+  }
+  std::optional<size_t> next = has_members_ ? prepare(false) : std::nullopt;
   if (next) {
     if (hedging) {
       auto delay = HedgeDelay();
@@ -296,6 +311,12 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
     if (a.connection) a.connection->stream.cancel();
   }
   result.attempts = static_cast<int>(call->attempts.size());
+  if (answer && answer->outcome.status.ok()) {
+    // The call's latency, not the winning attempt's: when a hedge wins, the
+    // first attempt took at least this long. Recording only winners would
+    // drag the p95 down and the hedge rate up, call after call.
+    recent_.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - call_started), Clock::now());
+  }
   if (answer) {
     result.status = answer->outcome.status;
     result.value = answer->outcome.value;

@@ -64,17 +64,19 @@ class Channel::Impl {
 
  private:
   Status Init(std::string_view target) {
-    if (Status s = core_.Init(); !s.ok()) return s;
+    if (Status s = core_.Init(target); !s.ok()) return s;
     if (Status s = MakeResolver(target, &resolver_); !s.ok()) return s;
     // Before the loop runs, so that a list:// membership is there for the first call.
-    Status first;
-    resolver_->Start(context_.get_executor(), [this, &first, started = false](std::vector<EndpointSpec> specs) mutable {
+    // `first` is shared: resolvers that answer later (file://, sentinel://)
+    // call the listener on the loop after Init returned.
+    auto first = std::make_shared<Status>();
+    resolver_->Start(context_.get_executor(), [this, first, started = false](std::vector<EndpointSpec> specs) mutable {
       Status s = core_.UpdateEndpoints(std::move(specs));
-      if (!started) first = s;
+      if (!started) *first = s;
       started = true;
       if (!s.ok()) spdlog::warn("membership update rejected: {}", s.ToString());
     });
-    return first;
+    return *first;
   }
 
   // Declared first so that it is destroyed last (see ~Impl and ChannelCore).

@@ -27,7 +27,8 @@ ChannelCore::~ChannelCore() {
   for (auto& stop : health_stops_) *stop = true;
 }
 
-Status ChannelCore::Init() {
+Status ChannelCore::Init(std::string_view target) {
+  target_ = std::string(target);
   const ChannelOptions& o = options_;
   if (o.timeout.count() <= 0) return InvalidArgument("timeout must be positive");
   if (o.connect_timeout.count() <= 0) return InvalidArgument("connect_timeout must be positive");
@@ -85,6 +86,8 @@ Status ChannelCore::UpdateEndpoints(std::vector<EndpointSpec> specs) {
   health_stops_ = std::move(next_stops);
   balancer_->Update(endpoints_);
   has_members_ = true;
+  for (auto& waiter : membership_waiters_) waiter->cancel();
+  membership_waiters_.clear();
   return Status::Ok();
 }
 

@@ -11,6 +11,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
 #include "balance/load_balancer.h"
@@ -29,13 +30,16 @@ class ChannelCore {
   ~ChannelCore();
 
   // Checks the options and makes the balancer; call once before anything else.
-  Status Init();
+  // `target` names the channel in errors.
+  Status Init(std::string_view target);
   // Replaces the membership: endpoints that stay keep their state (and get the
   // new weight), new ones start their health checks (and a slow start unless
   // this is the first membership), gone ones stop theirs.
   Status UpdateEndpoints(std::vector<EndpointSpec> specs);
 
   // One call with everything: balancing, retries, hedging, health feedback.
+  // Before the resolver gave a first membership, a call waits for it (until
+  // its deadline, then UNAVAILABLE "no endpoint known yet").
   // The arguments must outlive the returned awaitable.
   boost::asio::awaitable<CallResult> Execute(const std::string& method, const boost::json::value& params,
                                              const CallOptions& options);
@@ -48,6 +52,8 @@ class ChannelCore {
   struct CallState;
   struct Attempt;
 
+  // Waits until UpdateEndpoints runs or `deadline` passes.
+  boost::asio::awaitable<void> WaitForMembership(Clock::time_point deadline);
   Endpoint* PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash);
   // Registers an attempt on `endpoint` (in flight from now on); returns its index.
   size_t AddAttempt(CallState& call, Endpoint* endpoint, bool hedge);
@@ -66,6 +72,9 @@ class ChannelCore {
   std::vector<std::shared_ptr<Endpoint>> endpoints_;
   std::vector<std::shared_ptr<bool>> health_stops_;  // one per endpoint, same order
   bool has_members_ = false;
+  std::string target_;
+  // Calls waiting for the first membership; UpdateEndpoints wakes them.
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> membership_waiters_;
   std::unordered_set<std::string> idempotent_methods_;
   RetryBudget budget_;
   RecentLatency recent_;

@@ -1,0 +1,756 @@
+// etcd v3 registrar and resolver over etcd's JSON gateway. The protocol and
+// the key layout are described in etcd.h; what the gateway sends back:
+//
+//   POST /v3/lease/grant {"TTL":3}
+//     -> {"header":{...,"revision":"7"},"ID":"7587869","TTL":"3"}
+//   POST /v3/kv/put {"key":B64,"value":B64,"lease":"7587869"} -> {"header":{...}}
+//   POST /v3/lease/keepalive {"ID":"7587869"}  (a gRPC stream: one result, chunked)
+//     -> {"result":{"header":{...},"ID":"7587869","TTL":"3"}}
+//        TTL is missing (0) when the lease is gone
+//   POST /v3/lease/revoke {"ID":"7587869"} -> {"header":{...}}
+//        or {"error":"etcdserver: requested lease not found","code":5,...}
+//   POST /v3/kv/range {"key":B64,"range_end":B64}
+//     -> {"header":{...,"revision":"9"},"kvs":[{"key":B64,"value":B64,...}],"count":"1"}
+//        (kvs and count missing when nothing matches)
+//   POST /v3/watch {"create_request":{"key":B64,"range_end":B64,"start_revision":"10"}}
+//     -> a chunked stream of newline-separated JSON messages:
+//        {"result":{"header":{...},"created":true}}
+//        {"result":{"header":{...},"events":[{"kv":{...}},{"type":"DELETE","kv":{"key":B64}}]}}
+//        {"result":{...,"canceled":true,"compact_revision":"5"}}  (start_revision compacted)
+//
+// Integers of 64 bits travel as JSON strings (protobuf's JSON mapping); fields
+// equal to their default (0, false, PUT) are left out.
+#include "naming/etcd.h"
+
+#include <charconv>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "util/address.h"
+
+namespace harpc {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+
+std::string EtcdInstanceKey(std::string_view service, std::string_view address) {
+  std::string key(kEtcdServicesPrefix);
+  key += service;
+  key += '/';
+  key += address;
+  return key;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr milliseconds kRequestTimeout{2000};      // one unary gateway call, connect included
+constexpr milliseconds kInitialRangeTimeout{1000};  // the synchronous range in Resolver::Start
+constexpr milliseconds kMinBackoff{100};
+constexpr milliseconds kMaxBackoff{2000};
+constexpr size_t kMaxResponseBytes = 64 * 1024 * 1024;
+constexpr size_t kMaxWatchMessageBytes = 64 * 1024 * 1024;
+
+// --- base64 (RFC 4648, with padding), as protobuf's JSON mapping spells bytes.
+
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += kBase64Alphabet[(n >> 6) & 63];
+    out += kBase64Alphabet[n & 63];
+  }
+  if (size_t rest = in.size() - i; rest > 0) {
+    uint32_t n = uint32_t(uint8_t(in[i])) << 16;
+    if (rest == 2) n |= uint32_t(uint8_t(in[i + 1])) << 8;
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// Also accepts the URL-safe alphabet and missing padding.
+bool Base64Decode(std::string_view in, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '-') v = 62;
+    else if (c == '/' || c == '_') v = 63;
+    else if (c == '=') break;
+    else return false;
+    acc = (acc << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+// The first key after every key that starts with `prefix` (etcd's range_end).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<uint8_t>(prefix.back()) < 0xff) {
+      prefix.back() = static_cast<char>(static_cast<uint8_t>(prefix.back()) + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+// An int64 field: a JSON string (protobuf mapping) or number; 0 when missing.
+int64_t JsonInt(const json::value* v) {
+  if (!v) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  if (const json::string* s = v->if_string()) {
+    int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
+    if (ec == std::errc() && ptr == s->data() + s->size()) return n;
+  }
+  return 0;
+}
+
+const json::value* Field(const json::value& v, std::string_view name) {
+  const json::object* o = v.if_object();
+  return o ? o->if_contains(name) : nullptr;
+}
+
+bool JsonTrue(const json::value* v) { return v && v->is_bool() && v->as_bool(); }
+
+// --- one gateway call
+
+struct EtcdAddress {
+  asio::ip::tcp::endpoint endpoint;
+  std::string host_port;  // as the user wrote it: Host header and messages
+};
+
+// While an exchange is in flight, `*slot` points at its stream so that Stop
+// can cancel it.
+class ActiveStream {
+ public:
+  ActiveStream(beast::tcp_stream** slot, beast::tcp_stream* stream) : slot_(slot) {
+    if (slot_) *slot_ = stream;
+  }
+  ~ActiveStream() {
+    if (slot_) *slot_ = nullptr;
+  }
+  ActiveStream(const ActiveStream&) = delete;
+  ActiveStream& operator=(const ActiveStream&) = delete;
+
+ private:
+  beast::tcp_stream** slot_;
+};
+
+std::string Describe(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return "timed out";
+  return ec.message();
+}
+
+// The Status an error answer of the gateway stands for: unary calls answer
+// {"error":"...","code":N,"message":"..."}, streams {"error":{"grpc_code":N,"message":"..."}}.
+Status GatewayError(const json::value& body, std::string_view what) {
+  const json::value* error = Field(body, "error");
+  if (!error) return Status::Ok();
+  std::string message;
+  int64_t code = JsonInt(Field(body, "code"));
+  if (const json::string* s = error->if_string()) {
+    message = std::string(*s);
+  } else if (error->is_object()) {
+    if (const json::value* m = Field(*error, "message"); m && m->is_string()) message = std::string(m->as_string());
+    code = JsonInt(Field(*error, "grpc_code"));
+    if (code == 0) code = JsonInt(Field(*error, "code"));
+  }
+  if (message.empty()) message = json::serialize(*error);
+  StatusCode sc = code == 5 ? StatusCode::kNotFound : StatusCode::kUnavailable;
+  return Status(sc, std::string(what) + ": " + message);
+}
+
+// POSTs `body` to `path` on a fresh connection and parses the JSON answer
+// (unwrapping a stream's {"result": ...}).
+asio::awaitable<Status> Post(const EtcdAddress& etcd, std::string_view path, const std::string& body,
+                             Clock::time_point deadline, json::value* out, beast::tcp_stream** active) {
+  const std::string what = "etcd " + etcd.host_port + " " + std::string(path);
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  ActiveStream guard(active, &stream);
+  stream.expires_at(deadline);
+  auto [cec] = co_await stream.async_connect(etcd.endpoint, kNoThrow);
+  if (cec) co_return Unavailable(what + ": connect: " + Describe(cec));
+
+  http::request<http::string_body> request{http::verb::post, path, 11};
+  request.set(http::field::host, etcd.host_port);
+  request.set(http::field::content_type, "application/json");
+  request.keep_alive(false);
+  request.body() = body;
+  request.prepare_payload();
+  auto [wec, written] = co_await http::async_write(stream, request, kNoThrow);
+  if (wec) co_return Unavailable(what + ": send: " + Describe(wec));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+  auto [rec, read] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+  if (rec) co_return Unavailable(what + ": " + Describe(rec));
+  beast::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+
+  const auto& response = parser.get();
+  boost::system::error_code jec;
+  json::value answer = json::parse(response.body(), jec);
+  if (jec || !answer.is_object()) {
+    if (response.result() != http::status::ok) {
+      co_return Unavailable(what + ": HTTP " + std::to_string(response.result_int()));
+    }
+    co_return Unavailable(what + ": answer is not JSON: " + jec.message());
+  }
+  if (Status s = GatewayError(answer, what); !s.ok()) co_return s;
+  if (response.result() != http::status::ok) {
+    co_return Unavailable(what + ": HTTP " + std::to_string(response.result_int()));
+  }
+  if (const json::value* result = Field(answer, "result"); result && result->is_object()) {
+    if (Status s = GatewayError(*result, what); !s.ok()) co_return s;
+    *out = *result;
+  } else {
+    *out = std::move(answer);
+  }
+  co_return Status::Ok();
+}
+
+// --- membership decoding
+
+// The endpoint a key/value of the service stands for; false (with `why`) when unusable.
+bool DecodeMember(std::string_view prefix, std::string_view key, std::string_view value, EndpointSpec* out,
+                  std::string* why) {
+  if (!key.starts_with(prefix) || key.size() == prefix.size()) {
+    *why = "key outside the service";
+    return false;
+  }
+  EndpointSpec spec{.address = std::string(key.substr(prefix.size()))};
+  boost::system::error_code ec;
+  json::value doc = json::parse(value, ec);
+  if (!ec && doc.is_object()) {
+    if (const json::value* a = Field(doc, "address"); a && a->is_string() && !a->as_string().empty()) {
+      spec.address = std::string(a->as_string());
+    }
+    if (const json::value* w = Field(doc, "weight")) {
+      int64_t weight = JsonInt(w);
+      if (weight >= 1 && weight <= 1000000) spec.weight = static_cast<int>(weight);
+    }
+  }
+  HostPort hp;
+  if (Status s = ParseHostPort(spec.address, &hp); !s.ok()) {
+    *why = s.message();
+    return false;
+  }
+  *out = std::move(spec);
+  return true;
+}
+
+using Members = std::map<std::string, EndpointSpec>;  // by etcd key
+
+// Applies one key/value (a range item or a put event) to `members`.
+void ApplyPut(std::string_view prefix, const json::value& kv, Members* members) {
+  std::string key, value, why;
+  const json::value* k = Field(kv, "key");
+  if (!k || !k->is_string() || !Base64Decode(k->as_string(), &key)) return;
+  const json::value* v = Field(kv, "value");
+  if (v && v->is_string() && !Base64Decode(v->as_string(), &value)) value.clear();
+  EndpointSpec spec;
+  if (DecodeMember(prefix, key, value, &spec, &why)) {
+    (*members)[key] = std::move(spec);
+  } else {
+    spdlog::warn("etcd: ignoring {}: {}", key, why);
+    members->erase(key);
+  }
+}
+
+asio::awaitable<Status> RangeMembers(const EtcdAddress& etcd, const std::string& prefix, Clock::time_point deadline,
+                                     Members* members, int64_t* revision, beast::tcp_stream** active) {
+  json::object request;
+  request["key"] = Base64Encode(prefix);
+  request["range_end"] = Base64Encode(PrefixEnd(prefix));
+  const std::string body = json::serialize(request);
+  json::value answer;
+  Status s = co_await Post(etcd, "/v3/kv/range", body, deadline, &answer, active);
+  if (!s.ok()) co_return s;
+  Members found;
+  if (const json::value* kvs = Field(answer, "kvs"); kvs && kvs->is_array()) {
+    for (const json::value& kv : kvs->as_array()) ApplyPut(prefix, kv, &found);
+  }
+  const json::value* header = Field(answer, "header");
+  *revision = header ? JsonInt(Field(*header, "revision")) : 0;
+  if (*revision <= 0) co_return Unavailable("etcd " + etcd.host_port + " /v3/kv/range: answer has no revision");
+  *members = std::move(found);
+  co_return Status::Ok();
+}
+
+Status ParseEtcdAddress(std::string_view host_port, EtcdAddress* out) {
+  if (host_port.starts_with("etcd://")) host_port.remove_prefix(7);
+  while (host_port.ends_with('/')) host_port.remove_suffix(1);
+  HostPort hp;
+  if (Status s = ParseHostPort(host_port, &hp); !s.ok()) return s;
+  if (Status s = ResolveEndpoint(hp, &out->endpoint); !s.ok()) return s;
+  out->host_port = std::string(host_port);
+  return Status::Ok();
+}
+
+Status CheckServiceName(std::string_view service) {
+  if (service.empty()) return InvalidArgument("etcd: the service name is empty");
+  if (service.find('/') != std::string_view::npos) {
+    return InvalidArgument("etcd: service name '" + std::string(service) + "' must not contain '/'");
+  }
+  return Status::Ok();
+}
+
+// ============================================================== registrar
+
+struct RegistrarState {
+  asio::io_context io{1};
+  asio::steady_timer wake{io};
+  EtcdAddress etcd;
+  std::string key;
+  std::string value;  // JSON
+  int64_t ttl_seconds = 3;
+  milliseconds interval{1000};  // between keepalives
+  // Set on the loop by Stop.
+  bool stopping = false;
+  Clock::time_point stop_deadline{};
+};
+
+asio::awaitable<Status> GrantLease(RegistrarState& st, Clock::time_point deadline, int64_t* lease) {
+  json::object request;
+  request["TTL"] = st.ttl_seconds;
+  const std::string body = json::serialize(request);
+  json::value answer;
+  Status s = co_await Post(st.etcd, "/v3/lease/grant", body, deadline, &answer, nullptr);
+  if (!s.ok()) co_return s;
+  *lease = JsonInt(Field(answer, "ID"));
+  if (*lease == 0) co_return Unavailable("etcd " + st.etcd.host_port + " granted no lease");
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> PutKey(RegistrarState& st, int64_t lease, Clock::time_point deadline) {
+  json::object request;
+  request["key"] = Base64Encode(st.key);
+  request["value"] = Base64Encode(st.value);
+  request["lease"] = std::to_string(lease);
+  const std::string body = json::serialize(request);
+  json::value answer;
+  co_return co_await Post(st.etcd, "/v3/kv/put", body, deadline, &answer, nullptr);
+}
+
+// *ttl: the lease's remaining TTL after the refresh; 0 when the lease is gone.
+asio::awaitable<Status> KeepLeaseAlive(RegistrarState& st, int64_t lease, Clock::time_point deadline, int64_t* ttl) {
+  json::object request;
+  request["ID"] = std::to_string(lease);
+  const std::string body = json::serialize(request);
+  json::value answer;
+  Status s = co_await Post(st.etcd, "/v3/lease/keepalive", body, deadline, &answer, nullptr);
+  if (s.code() == StatusCode::kNotFound) {
+    *ttl = 0;
+    co_return Status::Ok();
+  }
+  if (!s.ok()) co_return s;
+  *ttl = JsonInt(Field(answer, "TTL"));
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> RevokeLease(RegistrarState& st, int64_t lease, Clock::time_point deadline) {
+  json::object request;
+  request["ID"] = std::to_string(lease);
+  const std::string body = json::serialize(request);
+  json::value answer;
+  Status s = co_await Post(st.etcd, "/v3/lease/revoke", body, deadline, &answer, nullptr);
+  if (s.code() == StatusCode::kNotFound) co_return Status::Ok();  // already gone: so is the key
+  co_return s;
+}
+
+asio::awaitable<void> RunRegistrar(RegistrarState& st) {
+  int64_t lease = 0;     // 0: none granted
+  bool put = false;      // the key is stored with `lease`
+  std::string last_error;
+  const milliseconds retry = std::min(st.interval, milliseconds(500));
+  while (!st.stopping) {
+    Status s;
+    const Clock::time_point deadline = Clock::now() + kRequestTimeout;
+    if (lease == 0) {
+      int64_t granted = 0;
+      s = co_await GrantLease(st, deadline, &granted);
+      if (s.ok()) {
+        lease = granted;
+        put = false;
+      }
+    } else if (put) {
+      int64_t ttl = 0;
+      s = co_await KeepLeaseAlive(st, lease, deadline, &ttl);
+      if (s.ok() && ttl <= 0) {
+        spdlog::warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st.etcd.host_port,
+                     lease, st.key);
+        lease = 0;
+        put = false;
+        continue;  // grant a new one at once
+      }
+    }
+    if (s.ok() && lease != 0 && !put && !st.stopping) {
+      const Clock::time_point put_deadline = Clock::now() + kRequestTimeout;
+      s = co_await PutKey(st, lease, put_deadline);
+      if (s.ok()) {
+        put = true;
+        spdlog::info("registered {} on etcd {} (lease {:x}, TTL {} s)", st.key, st.etcd.host_port, lease,
+                     st.ttl_seconds);
+      } else if (s.code() == StatusCode::kNotFound) {
+        lease = 0;  // the lease expired before the put
+      }
+    }
+    if (!s.ok()) {
+      if (s.message() != last_error) spdlog::warn("{}; retrying", s.message());
+      last_error = s.message();
+    } else if (!last_error.empty()) {
+      spdlog::info("etcd {} answers again", st.etcd.host_port);
+      last_error.clear();
+    }
+    if (st.stopping) break;
+    st.wake.expires_after(s.ok() ? st.interval : retry);
+    co_await st.wake.async_wait(kNoThrow);
+  }
+  if (lease != 0) {
+    Status s = co_await RevokeLease(st, lease, st.stop_deadline);
+    if (s.ok()) {
+      spdlog::info("deregistered {} from etcd {}", st.key, st.etcd.host_port);
+    } else {
+      spdlog::warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st.key,
+                   s.message(), st.ttl_seconds);
+    }
+  }
+}
+
+class EtcdRegistrar final : public Registrar {
+ public:
+  EtcdRegistrar(EtcdAddress etcd, const Registration& registration) : state_(std::make_unique<RegistrarState>()) {
+    RegistrarState& st = *state_;
+    st.etcd = std::move(etcd);
+    st.key = EtcdInstanceKey(registration.service, registration.address);
+    json::object value;
+    value["address"] = registration.address;
+    value["name"] = registration.name.empty() ? registration.address : registration.name;
+    value["weight"] = registration.weight;
+    value["metadata"] = registration.metadata;
+    st.value = json::serialize(value);
+    const int64_t ms = std::max<int64_t>(0, registration.ttl.count());
+    st.ttl_seconds = std::max<int64_t>(2, (ms + 999) / 1000);
+    st.interval = milliseconds(st.ttl_seconds * 1000 / 3);
+  }
+
+  ~EtcdRegistrar() override { Stop(milliseconds(1000)); }
+
+  void Start() override {
+    std::lock_guard lock(mu_);
+    if (started_ || stopped_) return;
+    started_ = true;
+    auto done = std::make_shared<std::promise<void>>();
+    done_ = done->get_future();
+    RegistrarState* st = state_.get();
+    asio::co_spawn(st->io, RunRegistrar(*st), [done](std::exception_ptr e) {
+      if (e) spdlog::error("etcd registrar stopped on an exception");
+      done->set_value();
+    });
+    thread_ = std::thread([st] { st->io.run(); });
+  }
+
+  void Stop(milliseconds timeout) override {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (!started_) return;
+    const Clock::time_point deadline = Clock::now() + timeout;
+    RegistrarState* st = state_.get();
+    asio::post(st->io, [st, deadline] {
+      st->stopping = true;
+      st->stop_deadline = deadline;
+      st->wake.cancel();
+    });
+    // A request already in flight may outlast `timeout`; the lease then expires by itself.
+    done_.wait_until(deadline + milliseconds(50));
+    st->io.stop();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<RegistrarState> state_;
+  std::thread thread_;
+  std::future<void> done_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+// =============================================================== resolver
+
+struct ResolverState {
+  ResolverState(EtcdAddress e, std::string svc, asio::any_io_executor executor)
+      : etcd(std::move(e)), service(std::move(svc)), prefix(EtcdInstanceKey(service, "")), timer(executor) {}
+  EtcdAddress etcd;
+  std::string service;
+  std::string prefix;  // "/harpc/services/<service>/"
+  Resolver::Listener listener;
+  asio::steady_timer timer;
+  beast::tcp_stream* active = nullptr;  // the range or watch in flight
+  bool stopped = false;
+  Members members;
+  int64_t revision = 0;  // of `members`; 0: range again before watching
+  std::optional<std::vector<EndpointSpec>> published;
+};
+
+// Hands the listener the membership when it differs from the last one handed.
+void Publish(ResolverState& st) {
+  std::vector<EndpointSpec> specs;
+  std::set<std::string> seen;
+  for (const auto& [key, spec] : st.members) {
+    if (seen.insert(spec.address).second) specs.push_back(spec);
+  }
+  if (st.published && *st.published == specs) return;
+  st.published = specs;
+  spdlog::info("etcd {}: service {} has {} endpoint(s)", st.etcd.host_port, st.service, specs.size());
+  if (!st.stopped && st.listener) st.listener(std::move(specs));
+}
+
+// Applies one message of the watch stream.
+Status HandleWatchMessage(ResolverState& st, std::string_view line, bool* established) {
+  boost::system::error_code ec;
+  json::value message = json::parse(line, ec);
+  const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
+  if (ec || !message.is_object()) return Unavailable(what + ": message is not JSON");
+  if (Status s = GatewayError(message, what); !s.ok()) return s;
+  const json::value* result = Field(message, "result");
+  if (!result) result = &message;
+  if (JsonTrue(Field(*result, "created"))) *established = true;
+  if (JsonTrue(Field(*result, "canceled"))) {
+    std::string why = "etcd canceled the watch";
+    if (int64_t compacted = JsonInt(Field(*result, "compact_revision")); compacted > 0) {
+      why += " (history compacted up to revision " + std::to_string(compacted) + ")";
+    }
+    if (const json::value* reason = Field(*result, "cancel_reason"); reason && reason->is_string()) {
+      why += ": " + std::string(reason->as_string());
+    }
+    return Unavailable(what + ": " + why);
+  }
+  const json::value* events = Field(*result, "events");
+  if (!events || !events->is_array() || events->as_array().empty()) return Status::Ok();
+  for (const json::value& event : events->as_array()) {
+    const json::value* kv = Field(event, "kv");
+    if (!kv) continue;
+    const json::value* type = Field(event, "type");
+    if (type && type->is_string() && type->as_string() == "DELETE") {
+      std::string key;
+      const json::value* k = Field(*kv, "key");
+      if (k && k->is_string() && Base64Decode(k->as_string(), &key)) st.members.erase(key);
+    } else {
+      ApplyPut(st.prefix, *kv, &st.members);
+    }
+  }
+  if (const json::value* header = Field(*result, "header")) st.revision = JsonInt(Field(*header, "revision"));
+  Publish(st);
+  return Status::Ok();
+}
+
+// Watches the prefix from st.revision + 1 until the stream ends; the reason it ended.
+asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
+  const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  ActiveStream guard(&st.active, &stream);
+  stream.expires_after(kRequestTimeout);
+  auto [cec] = co_await stream.async_connect(st.etcd.endpoint, kNoThrow);
+  if (cec) co_return Unavailable(what + ": connect: " + Describe(cec));
+
+  json::object create;
+  create["key"] = Base64Encode(st.prefix);
+  create["range_end"] = Base64Encode(PrefixEnd(st.prefix));
+  create["start_revision"] = std::to_string(st.revision + 1);
+  json::object body;
+  body["create_request"] = std::move(create);
+  http::request<http::string_body> request{http::verb::post, "/v3/watch", 11};
+  request.set(http::field::host, st.etcd.host_port);
+  request.set(http::field::content_type, "application/json");
+  request.body() = json::serialize(body);
+  request.prepare_payload();
+  auto [wec, written] = co_await http::async_write(stream, request, kNoThrow);
+  if (wec) co_return Unavailable(what + ": send: " + Describe(wec));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);  // an endless stream; consumed messages are dropped below
+  auto [hec, head] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+  if (hec) co_return Unavailable(what + ": " + Describe(hec));
+  if (parser.get().result() != http::status::ok) {
+    co_return Unavailable(what + ": HTTP " + std::to_string(parser.get().result_int()));
+  }
+  stream.expires_never();  // quiet services send nothing for hours
+
+  for (;;) {
+    std::string& text = parser.get().body();
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      std::string_view line(text.data() + start, nl - start);
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      if (Status s = HandleWatchMessage(st, line, established); !s.ok()) co_return s;
+      if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
+    }
+    text.erase(0, start);
+    if (parser.is_done()) {
+      if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+        if (Status s = HandleWatchMessage(st, text, established); !s.ok()) co_return s;
+      }
+      co_return Unavailable(what + ": etcd ended the stream");
+    }
+    if (text.size() > kMaxWatchMessageBytes) co_return Unavailable(what + ": message too large");
+    auto [rec, read] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+    if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
+    if (rec) co_return Unavailable(what + ": stream broke: " + Describe(rec));
+  }
+}
+
+asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
+  milliseconds backoff = kMinBackoff;
+  std::string last_error;
+  while (!st->stopped) {
+    Status s;
+    if (st->revision == 0) {
+      Members members;
+      int64_t revision = 0;
+      const Clock::time_point deadline = Clock::now() + kRequestTimeout;
+      s = co_await RangeMembers(st->etcd, st->prefix, deadline, &members, &revision, &st->active);
+      if (st->stopped) break;
+      if (s.ok()) {
+        st->members = std::move(members);
+        st->revision = revision;
+        if (!last_error.empty()) spdlog::info("etcd {} answers again", st->etcd.host_port);
+        last_error.clear();
+        Publish(*st);
+      }
+    }
+    if (s.ok()) {
+      bool established = false;
+      s = co_await Watch(*st, &established);
+      if (st->stopped) break;
+      if (established) backoff = kMinBackoff;
+      st->revision = 0;  // range afresh: events may have been missed
+    }
+    if (s.message() != last_error) {
+      spdlog::warn("{}; service {} keeps its last {} endpoint(s) meanwhile", s.message(), st->service,
+                   st->published ? st->published->size() : 0);
+    }
+    last_error = s.message();
+    st->timer.expires_after(backoff);
+    co_await st->timer.async_wait(kNoThrow);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+class EtcdResolver final : public Resolver {
+ public:
+  EtcdResolver(EtcdAddress etcd, std::string service) : etcd_(std::move(etcd)), service_(std::move(service)) {}
+  ~EtcdResolver() override { Stop(); }
+
+  void Start(asio::any_io_executor executor, Listener listener) override {
+    if (state_) return;
+    state_ = std::make_shared<ResolverState>(etcd_, service_, executor);
+    state_->listener = std::move(listener);
+    // One range now, so that a channel's first call has endpoints.
+    {
+      asio::io_context io;
+      Status s = Unavailable("etcd " + etcd_.host_port + ": no answer");
+      Members members;
+      int64_t revision = 0;
+      const Clock::time_point deadline = Clock::now() + kInitialRangeTimeout;
+      asio::co_spawn(io, RangeMembers(state_->etcd, state_->prefix, deadline, &members, &revision, nullptr),
+                     [&s](std::exception_ptr e, Status r) { s = e ? Internal("etcd range failed") : std::move(r); });
+      io.run();
+      if (s.ok()) {
+        state_->members = std::move(members);
+        state_->revision = revision;
+        Publish(*state_);
+      } else {
+        spdlog::warn("{}; resolving {} in the background", s.message(), service_);
+      }
+    }
+    asio::co_spawn(executor, RunResolver(state_), asio::detached);
+  }
+
+  // On the loop the resolver was started on.
+  void Stop() override {
+    if (!state_ || state_->stopped) return;
+    state_->stopped = true;
+    state_->listener = nullptr;
+    if (state_->active) state_->active->cancel();
+    state_->timer.cancel();
+  }
+
+ private:
+  EtcdAddress etcd_;
+  std::string service_;
+  std::shared_ptr<ResolverState> state_;
+};
+
+}  // namespace
+
+Status MakeEtcdRegistrar(std::string_view host_port, Registration registration, std::unique_ptr<Registrar>* out) {
+  EtcdAddress etcd;
+  if (Status s = ParseEtcdAddress(host_port, &etcd); !s.ok()) return s;
+  if (Status s = CheckServiceName(registration.service); !s.ok()) return s;
+  // Port 0 passes: `harpc serve` checks its flags before it binds (the real port comes later).
+  HostPort hp;
+  if (Status s = ParseHostPort(registration.address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
+  *out = std::make_unique<EtcdRegistrar>(std::move(etcd), registration);
+  return Status::Ok();
+}
+
+Status MakeEtcdResolver(std::string_view host_port, std::string service, std::unique_ptr<Resolver>* out) {
+  EtcdAddress etcd;
+  if (Status s = ParseEtcdAddress(host_port, &etcd); !s.ok()) return s;
+  if (Status s = CheckServiceName(service); !s.ok()) return s;
+  *out = std::make_unique<EtcdResolver>(std::move(etcd), std::move(service));
+  return Status::Ok();
+}
+
+}  // namespace harpc

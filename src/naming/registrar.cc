@@ -1,0 +1,41 @@
+#include "naming/registrar.h"
+
+#include "naming/etcd.h"
+#include "naming/sentinel_registrar.h"
+#include "util/address.h"
+
+namespace harpc {
+
+Status MakeRegistrar(std::string_view spec, Registration registration, std::unique_ptr<Registrar>* out) {
+  if (registration.service.empty()) return InvalidArgument("registration needs a service name");
+  if (registration.address.empty()) return InvalidArgument("registration needs the server's address");
+  if (registration.ttl.count() < 100 || registration.ttl.count() > 3600000) {
+    return InvalidArgument("lease TTL must be from 100 to 3600000 ms");
+  }
+  if (spec.starts_with("sentinel://")) {
+    std::string_view list = spec.substr(11);
+    if (list.find('/') != std::string_view::npos) {
+      return InvalidArgument("register target '" + std::string(spec) +
+                             "' must not name a service (expected sentinel://H:P[,H:P]; the service is --service)");
+    }
+    std::vector<std::string> sentinels;
+    if (Status s = ParseSentinelList(list, &sentinels); !s.ok()) {
+      return InvalidArgument(s.message() + " in '" + std::string(spec) + "' (expected sentinel://H:P[,H:P])");
+    }
+    *out = std::make_unique<SentinelRegistrar>(std::move(sentinels), std::move(registration));
+    return Status::Ok();
+  }
+  // ---- etcd://H:P: implemented in naming/etcd.cc -------------------------------------------
+  if (spec.starts_with("etcd://")) {
+    std::string_view host_port = spec.substr(7);
+    HostPort hp;
+    if (Status s = ParseHostPort(host_port, &hp); !s.ok()) {
+      return InvalidArgument("bad etcd address in '" + std::string(spec) + "' (expected etcd://H:P): " + s.message());
+    }
+    return MakeEtcdRegistrar(host_port, std::move(registration), out);
+  }
+  return InvalidArgument("unsupported register target '" + std::string(spec) +
+                         "' (expected sentinel://H:P[,H:P] or etcd://H:P)");
+}
+
+}  // namespace harpc
