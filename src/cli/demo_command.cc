@@ -7,11 +7,15 @@
 //
 // Every process the demo starts is its child, stopped by PID at the end (and
 // killed by the kernel if the demo itself dies).
+#include <stdlib.h>
+
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 
 #include "cli/commands.h"
@@ -80,6 +84,7 @@ class Demo {
   }
   void Tick(const LoadReport& report);
   void SetDelay(const DemoServer& s, int ms);
+  int RunSentinelChapter();
 
   Clock::time_point start_ = Clock::now();
   std::mutex print_mu_;
@@ -225,7 +230,162 @@ int Demo::Run() {
   }
   std::printf("\n%s: %llu failed calls out of %llu.\n", report.errors == 0 ? "PASS" : "FAIL",
               (unsigned long long)report.errors, (unsigned long long)report.requests);
-  return report.errors == 0 ? 0 : 1;
+  const int sentinel_failures = RunSentinelChapter();
+  return report.errors == 0 && sentinel_failures == 0 ? 0 : 1;
+}
+
+namespace {
+// A port that was free a moment ago: sentinels must know their peers' ports before they start.
+int FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+Status StartProcess(std::vector<std::string> argv, Subprocess* p, std::string* address) {
+  argv.insert(argv.begin(), SelfExecutable());
+  if (Status s = Subprocess::Spawn(argv, p, "/dev/null"); !s.ok()) return s;
+  std::string line;
+  if (Status s = p->ReadLine(std::chrono::seconds(10), &line); !s.ok()) return s;
+  if (line.rfind("listening on ", 0) != 0) return Internal("unexpected first line: " + line);
+  *address = line.substr(13);
+  return Status::Ok();
+}
+}  // namespace
+
+// Three sentinels (quorum 2) watch three registered servers; the client
+// resolves through them. One server dies: SDOWN, ODOWN, alert, client update.
+int Demo::RunSentinelChapter() {
+  std::printf("\n== Sentinels: three sentinels (quorum 2, down-after 500 ms, probes every 100 ms) watch three\n"
+              "   self-registered servers; a channel on sentinel://.../echo follows them.\n\n");
+  char dir_template[] = "/tmp/harpc-demo-XXXXXX";
+  const std::string dir = ::mkdtemp(dir_template) ? dir_template : "/tmp";
+  const std::string alerts = dir + "/alerts.jsonl";
+  std::vector<int> ports = {FreePort(), FreePort(), FreePort()};
+  std::vector<std::string> sentinel_addrs;
+  for (int p : ports) sentinel_addrs.push_back("127.0.0.1:" + std::to_string(p));
+  std::vector<Subprocess> sentinels(3);
+  for (int i = 0; i < 3; ++i) {
+    std::string peers;
+    for (int j = 0; j < 3; ++j) {
+      if (j != i) peers += (peers.empty() ? "" : ",") + sentinel_addrs[j];
+    }
+    std::string address;
+    Status s = StartProcess({"sentinel", "--listen", sentinel_addrs[i], "--data-dir", dir + "/s" + std::to_string(i),
+                             "--peers", peers, "--quorum", "2", "--down-after-ms", "500", "--probe-interval-ms", "100",
+                             "--notify", "cat >> " + alerts},
+                            &sentinels[i], &address);
+    if (!s.ok()) {
+      std::printf("  cannot start sentinel %d: %s\n", i + 1, s.ToString().c_str());
+      return 1;
+    }
+    std::printf("  sentinel %d  %s  dashboard http://%s/\n", i + 1, address.c_str(), address.c_str());
+  }
+  const std::string group = sentinel_addrs[0] + "," + sentinel_addrs[1] + "," + sentinel_addrs[2];
+  std::vector<DemoServer> servers(3);
+  for (int i = 0; i < 3; ++i) {
+    servers[i].name = std::string("node") + std::to_string(i + 1);
+    Status s = StartProcess({"serve", "--listen", "127.0.0.1:0", "--name", servers[i].name, "--threads", "1",
+                             "--register", "sentinel://" + group, "--lease-ttl-ms", "2000"},
+                            &servers[i].process, &servers[i].address);
+    if (!s.ok()) {
+      std::printf("  cannot start %s: %s\n", servers[i].name.c_str(), s.ToString().c_str());
+      return 1;
+    }
+    std::printf("  %-6s %-22s registered itself with --register sentinel://...\n", servers[i].name.c_str(),
+                servers[i].address.c_str());
+  }
+
+  ChannelOptions options;
+  options.idempotent_methods = {"/"};
+  Channel channel("sentinel://" + group + "/echo", options);
+  auto members = [&] {
+    std::vector<std::string> out;
+    for (const EndpointInfo& e : channel.Endpoints()) out.push_back(e.address);
+    return out;
+  };
+  const auto t_wait = Clock::now();
+  while (members().size() < 3 && Clock::now() - t_wait < std::chrono::seconds(5)) std::this_thread::sleep_for(milliseconds(5));
+  std::printf("  the channel resolved %zu instances through the sentinels\n\n", members().size());
+
+  LoadReport report;
+  std::thread load([&] {
+    LoadSpec spec{.method = "/", .params = boost::json::parse(R"({"key":"value"})"), .concurrency = 4,
+                  .duration = std::chrono::seconds(5)};
+    report = RunLoad(channel, spec);
+  });
+  std::this_thread::sleep_for(milliseconds(1000));
+
+  DemoServer& victim = servers[2];
+  std::vector<std::unique_ptr<Channel>> watchers;
+  for (const std::string& a : sentinel_addrs) {
+    ChannelOptions o;
+    o.health.interval = milliseconds(0);
+    o.retry.max_retries = 0;
+    watchers.push_back(std::make_unique<Channel>(a, o));
+  }
+  auto state_on = [&](Channel& w) -> std::string {
+    CallResult r = w.Call("Registry.list", boost::json::object{});
+    if (!r.ok()) return "?";
+    for (const auto& v : r.value.at("services").as_object().at("echo").as_array()) {
+      if (v.at("address").as_string() == victim.address) return std::string(v.at("state").as_string());
+    }
+    return "gone";
+  };
+  auto alert_text = [&] {
+    std::FILE* f = std::fopen(alerts.c_str(), "r");
+    if (!f) return std::string();
+    char buf[512] = {0};
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    return std::string(buf, n);
+  };
+  const auto t0 = Clock::now();
+  victim.process.Signal(SIGKILL);
+  std::printf("  +%5d ms  %s (%s) killed with SIGKILL\n", 0, victim.name.c_str(), victim.address.c_str());
+  auto since = [&] { return static_cast<int>(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count()); };
+  bool sdown = false, odown = false, alerted = false, updated = false;
+  while ((!sdown || !odown || !alerted || !updated) && Clock::now() - t0 < std::chrono::seconds(8)) {
+    for (size_t i = 0; i < watchers.size() && (!sdown || !odown); ++i) {
+      const std::string st = state_on(*watchers[i]);
+      if (!sdown && (st == "sdown" || st == "odown")) {
+        sdown = true;
+        std::printf("  +%5d ms  SDOWN: sentinel %zu gets no answer from it (its own opinion)\n", since(), i + 1);
+      }
+      if (!odown && st == "odown") {
+        odown = true;
+        std::printf("  +%5d ms  ODOWN: the quorum agreed (seen on sentinel %zu)\n", since(), i + 1);
+      }
+    }
+    if (!alerted && !alert_text().empty()) {
+      alerted = true;
+      std::string a = alert_text();
+      a.erase(a.find_last_not_of('\n') + 1);
+      std::printf("  +%5d ms  alert (--notify, run once by the leader): %s\n", since(), a.c_str());
+    }
+    if (!updated) {
+      auto m = members();
+      if (std::find(m.begin(), m.end(), victim.address) == m.end()) {
+        updated = true;
+        std::printf("  +%5d ms  the client's membership no longer lists it (%zu instances left)\n", since(), m.size());
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  load.join();
+  std::printf("\n  load through the sentinel-resolved channel: %llu calls, %llu failed\n",
+              (unsigned long long)report.requests, (unsigned long long)report.errors);
+  std::printf("  dashboard: http://%s/   (the sentinels stop with the demo)\n", sentinel_addrs[0].c_str());
+  for (DemoServer& s : servers) s.process.Signal(SIGTERM);
+  for (Subprocess& s : sentinels) s.Signal(SIGTERM);
+  for (DemoServer& s : servers) s.process.Wait(std::chrono::seconds(10));
+  for (Subprocess& s : sentinels) s.Wait(std::chrono::seconds(10));
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  const bool ok = sdown && odown && alerted && updated && report.errors == 0;
+  std::printf("\n%s: sentinel chain %s, %llu failed calls.\n", ok ? "PASS" : "FAIL",
+              sdown && odown && alerted && updated ? "complete" : "incomplete", (unsigned long long)report.errors);
+  return ok ? 0 : 1;
 }
 
 }  // namespace
