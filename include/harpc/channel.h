@@ -115,6 +115,7 @@ struct EndpointInfo {
   int in_flight = 0;
   double latency_ms = 0;    // decaying average
   uint64_t ejections = 0;
+  uint64_t circuit_opens = 0;  // times its circuit breaker opened
   uint64_t picks = 0;       // attempts sent to it
   uint64_t successes = 0;   // answers that were OK
   uint64_t failures = 0;    // attempts that failed (transport or server error)
@@ -122,8 +123,11 @@ struct EndpointInfo {
 
 class Channel {
  public:
-  // Targets: "list://H:P[=W],H:P[=W]..." (weight 1 when omitted), or a bare
-  // "H:P[,H:P]". A bad target or option leaves the channel failed: status()
+  // Targets: "list://H:P[=W],H:P[=W]..." (weight 1 when omitted) or a bare
+  // "H:P[,H:P]"; "file:///path.json" (reloaded on change);
+  // "sentinel://H:P[,H:P]/SERVICE" and "etcd://H:P/SERVICE" (watched). Calls
+  // made before a watched target's first membership wait for it (within their
+  // deadline). A bad target or option leaves the channel failed: status()
   // says why, and every call returns that status.
   explicit Channel(std::string_view target, ChannelOptions options = {});
   ~Channel();

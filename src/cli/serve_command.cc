@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/log.h"
 #include "cli/commands.h"
 #include "harpc/server.h"
 #include "naming/registrar.h"
@@ -87,7 +88,7 @@ int RunServe(const ServeFlags& f) {
   // One line on stdout when ready: scripts and tests read the bound port from it.
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
-  spdlog::info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
+  Log().info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
                f.delay_ms, f.fail_rate);
   // Registers in the background: a naming service that cannot be reached now
   // is retried (and logged), it does not stop the server.
@@ -95,7 +96,7 @@ int RunServe(const ServeFlags& f) {
   server.Wait();
   // The server takes no more calls: leave the naming service (bounded).
   if (registrar) registrar->Stop(std::chrono::milliseconds(1000));
-  spdlog::info("server {} stopped", server.address());
+  Log().info("server {} stopped", server.address());
   return 0;
 }
 }  // namespace

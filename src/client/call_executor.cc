@@ -22,6 +22,7 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include "util/log.h"
 #include "client/channel_core.h"
 #include "client/http_exchange.h"
 #include "util/hash.h"
@@ -175,11 +176,11 @@ void ChannelCore::RecordOutcome(Endpoint& e, const AttemptOutcome& o, std::chron
   }
   if (e.outlier().OnResult(success, now, MayEject())) {
     e.ejections.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("endpoint {}: ejected (ejection #{}) until {} ms from now", e.address(), e.outlier().ejections(),
+    Log().info("endpoint {}: ejected (ejection #{}) until {} ms from now", e.address(), e.outlier().ejections(),
                  std::chrono::duration_cast<std::chrono::milliseconds>(e.outlier().ejected_until() - now).count());
   }
   if (e.breaker().OnResult(success, now)) {
-    spdlog::info("endpoint {}: circuit {}", e.address(), CircuitStateName(e.breaker().state(now)));
+    Log().info("endpoint {}: circuit {}", e.address(), CircuitStateName(e.breaker().state(now)));
   }
   // Latencies of answers and of timeouts (a hung server is slow, not fast).
   if (o.stage == AttemptStage::kAnswered || o.status.code() == StatusCode::kDeadlineExceeded) {
@@ -327,7 +328,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   if (!result.ok()) {
     result.value = nullptr;
     if (options_.fault_mode == FaultMode::kFailsafe) {
-      spdlog::warn("failsafe: call {} failed, answering an empty result: {}", method, result.status.ToString());
+      Log().warn("failsafe: call {} failed, answering an empty result: {}", method, result.status.ToString());
       result.suppressed = std::move(result.status);
       result.status = Status::Ok();
     }

@@ -1,3 +1,4 @@
+#include "util/log.h"
 #include "harpc/channel.h"
 
 #include <future>
@@ -74,7 +75,7 @@ class Channel::Impl {
       Status s = core_.UpdateEndpoints(std::move(specs));
       if (!started) *first = s;
       started = true;
-      if (!s.ok()) spdlog::warn("membership update rejected: {}", s.ToString());
+      if (!s.ok()) Log().warn("membership update rejected: {}", s.ToString());
     });
     return *first;
   }

@@ -1,3 +1,4 @@
+#include "util/log.h"
 #include "client/channel_core.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -92,7 +93,7 @@ Status ChannelCore::UpdateEndpoints(std::vector<EndpointSpec> specs) {
 }
 
 void ChannelCore::OnHeartbeatChange(Endpoint& e, HeartbeatState::State from, HeartbeatState::State to) {
-  spdlog::info("endpoint {}: heartbeat {} -> {}", e.address(), HeartbeatStateName(from), HeartbeatStateName(to));
+  Log().info("endpoint {}: heartbeat {} -> {}", e.address(), HeartbeatStateName(from), HeartbeatStateName(to));
   if (to != HeartbeatState::State::kHealthy) e.pool().Clear();
 }
 
@@ -113,6 +114,7 @@ std::vector<EndpointInfo> ChannelCore::Snapshot() const {
                    .in_flight = e->in_flight(),
                    .latency_ms = e->latency_us() / 1000.0,
                    .ejections = e->ejections.load(),
+                   .circuit_opens = static_cast<uint64_t>(e->breaker().opened_count()),
                    .picks = e->picks.load(),
                    .successes = e->successes.load(),
                    .failures = e->failures.load()});

@@ -79,6 +79,8 @@ void WriteClientMetrics(metrics::PrometheusWriter& w) {
                [](const EndpointInfo& e) { return static_cast<double>(e.failures); });
   per_endpoint("harpc_client_endpoint_ejections_total", "counter", "Times outlier detection ejected the endpoint.",
                [](const EndpointInfo& e) { return static_cast<double>(e.ejections); });
+  per_endpoint("harpc_client_endpoint_circuit_opens_total", "counter", "Times the endpoint's circuit breaker opened.",
+               [](const EndpointInfo& e) { return static_cast<double>(e.circuit_opens); });
   per_endpoint("harpc_client_endpoint_in_flight", "gauge", "Attempts in flight on the endpoint.",
                [](const EndpointInfo& e) { return static_cast<double>(e.in_flight); });
   per_endpoint("harpc_client_endpoint_latency_seconds", "gauge", "Decaying average latency of the endpoint.",

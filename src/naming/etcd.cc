@@ -20,6 +20,7 @@
 //
 // Integers of 64 bits travel as JSON strings (protobuf's JSON mapping); fields
 // equal to their default (0, false, PUT) are left out.
+#include "util/log.h"
 #include "naming/etcd.h"
 
 #include <charconv>
@@ -300,7 +301,7 @@ void ApplyPut(std::string_view prefix, const json::value& kv, Members* members) 
   if (DecodeMember(prefix, key, value, &spec, &why)) {
     (*members)[key] = std::move(spec);
   } else {
-    spdlog::warn("etcd: ignoring {}: {}", key, why);
+    Log().warn("etcd: ignoring {}: {}", key, why);
     members->erase(key);
   }
 }
@@ -425,7 +426,7 @@ asio::awaitable<void> RunRegistrar(RegistrarState& st) {
       int64_t ttl = 0;
       s = co_await KeepLeaseAlive(st, lease, deadline, &ttl);
       if (s.ok() && ttl <= 0) {
-        spdlog::warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st.etcd.host_port,
+        Log().warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st.etcd.host_port,
                      lease, st.key);
         lease = 0;
         put = false;
@@ -437,17 +438,17 @@ asio::awaitable<void> RunRegistrar(RegistrarState& st) {
       s = co_await PutKey(st, lease, put_deadline);
       if (s.ok()) {
         put = true;
-        spdlog::info("registered {} on etcd {} (lease {:x}, TTL {} s)", st.key, st.etcd.host_port, lease,
+        Log().info("registered {} on etcd {} (lease {:x}, TTL {} s)", st.key, st.etcd.host_port, lease,
                      st.ttl_seconds);
       } else if (s.code() == StatusCode::kNotFound) {
         lease = 0;  // the lease expired before the put
       }
     }
     if (!s.ok()) {
-      if (s.message() != last_error) spdlog::warn("{}; retrying", s.message());
+      if (s.message() != last_error) Log().warn("{}; retrying", s.message());
       last_error = s.message();
     } else if (!last_error.empty()) {
-      spdlog::info("etcd {} answers again", st.etcd.host_port);
+      Log().info("etcd {} answers again", st.etcd.host_port);
       last_error.clear();
     }
     if (st.stopping) break;
@@ -457,9 +458,9 @@ asio::awaitable<void> RunRegistrar(RegistrarState& st) {
   if (lease != 0) {
     Status s = co_await RevokeLease(st, lease, st.stop_deadline);
     if (s.ok()) {
-      spdlog::info("deregistered {} from etcd {}", st.key, st.etcd.host_port);
+      Log().info("deregistered {} from etcd {}", st.key, st.etcd.host_port);
     } else {
-      spdlog::warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st.key,
+      Log().warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st.key,
                    s.message(), st.ttl_seconds);
     }
   }
@@ -492,7 +493,7 @@ class EtcdRegistrar final : public Registrar {
     done_ = done->get_future();
     RegistrarState* st = state_.get();
     asio::co_spawn(st->io, RunRegistrar(*st), [done](std::exception_ptr e) {
-      if (e) spdlog::error("etcd registrar stopped on an exception");
+      if (e) Log().error("etcd registrar stopped on an exception");
       done->set_value();
     });
     thread_ = std::thread([st] { st->io.run(); });
@@ -551,7 +552,7 @@ void Publish(ResolverState& st) {
   }
   if (st.published && *st.published == specs) return;
   st.published = specs;
-  spdlog::info("etcd {}: service {} has {} endpoint(s)", st.etcd.host_port, st.service, specs.size());
+  Log().info("etcd {}: service {} has {} endpoint(s)", st.etcd.host_port, st.service, specs.size());
   if (!st.stopped && st.listener) st.listener(std::move(specs));
 }
 
@@ -664,7 +665,7 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
       if (s.ok()) {
         st->members = std::move(members);
         st->revision = revision;
-        if (!last_error.empty()) spdlog::info("etcd {} answers again", st->etcd.host_port);
+        if (!last_error.empty()) Log().info("etcd {} answers again", st->etcd.host_port);
         last_error.clear();
         Publish(*st);
       }
@@ -677,7 +678,7 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
       st->revision = 0;  // range afresh: events may have been missed
     }
     if (s.message() != last_error) {
-      spdlog::warn("{}; service {} keeps its last {} endpoint(s) meanwhile", s.message(), st->service,
+      Log().warn("{}; service {} keeps its last {} endpoint(s) meanwhile", s.message(), st->service,
                    st->published ? st->published->size() : 0);
     }
     last_error = s.message();
@@ -711,7 +712,7 @@ class EtcdResolver final : public Resolver {
         state_->revision = revision;
         Publish(*state_);
       } else {
-        spdlog::warn("{}; resolving {} in the background", s.message(), service_);
+        Log().warn("{}; resolving {} in the background", s.message(), service_);
       }
     }
     asio::co_spawn(executor, RunResolver(state_), asio::detached);

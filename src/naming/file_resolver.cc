@@ -1,3 +1,4 @@
+#include "util/log.h"
 #include "naming/file_resolver.h"
 
 #include <fstream>
@@ -73,11 +74,11 @@ asio::awaitable<void> WatchFile(std::string path, std::shared_ptr<bool> stopped,
         listener(std::move(specs));
       } else if (s.message() != last_error) {
         last_error = s.message();
-        spdlog::warn("{}: {}; keeping the last good endpoints", path, s.message());
+        Log().warn("{}: {}; keeping the last good endpoints", path, s.message());
       }
     } else if (ec && last_error != ec.message()) {
       last_error = ec.message();
-      spdlog::warn("{}: {}; keeping the last good endpoints", path, ec.message());
+      Log().warn("{}: {}; keeping the last good endpoints", path, ec.message());
     }
     timer.expires_after(std::chrono::milliseconds(500));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -28,7 +28,7 @@ struct Registration {
 class Registrar {
  public:
   virtual ~Registrar() = default;
-  // Starts registering and heartbeating in the background (own thread); returns at once.
+  // Starts registering and heartbeating in the background; returns at once.
   virtual void Start() = 0;
   // Deregisters everywhere (bounded by `timeout`) and stops. Idempotent.
   virtual void Stop(std::chrono::milliseconds timeout) = 0;

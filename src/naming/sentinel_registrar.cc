@@ -1,3 +1,4 @@
+#include "util/log.h"
 #include "naming/sentinel_registrar.h"
 
 #include <algorithm>
@@ -125,7 +126,7 @@ void SentinelRegistrar::Stop(milliseconds timeout) {
     }
     for (auto& link : links_) {
       if (link->done.wait_until(deadline) != std::future_status::ready && timeout.count() > 0) {
-        spdlog::warn("registrar: sentinel {} did not confirm the deregistration in time; its lease will expire",
+        Log().warn("registrar: sentinel {} did not confirm the deregistration in time; its lease will expire",
                      link->sentinel);
       }
     }
@@ -153,7 +154,7 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
   auto failed = [&](const char* what, const Status& s) {
     if (s.ToString() != last_error) {
       last_error = s.ToString();
-      spdlog::warn("registrar: {} {} on sentinel {} failed: {}; retrying", what, who, sentinel, last_error);
+      Log().warn("registrar: {} {} on sentinel {} failed: {}; retrying", what, who, sentinel, last_error);
     }
     const milliseconds wait = backoff;
     backoff = std::min(backoff * 2, max_backoff);
@@ -173,7 +174,7 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
       if (lease && !lease->empty()) {
         state->lease = std::string(*lease);
         state->registered = true;
-        spdlog::info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, sentinel,
+        Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, sentinel,
                      state->lease, reg.ttl.count());
         last_error.clear();
         backoff = kMinBackoff;
@@ -184,11 +185,11 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
       json::value params = {{"lease", state->lease}};
       CallResult r = co_await channel->AsyncCall("Registry.heartbeat", std::move(params));
       if (r.ok()) {
-        if (!last_error.empty()) spdlog::info("registrar: heartbeats of {} reach sentinel {} again", who, sentinel);
+        if (!last_error.empty()) Log().info("registrar: heartbeats of {} reach sentinel {} again", who, sentinel);
         last_error.clear();
         backoff = kMinBackoff;
       } else if (r.status.code() == StatusCode::kNotFound) {
-        spdlog::info("registrar: sentinel {} forgot {} (lease {}); registering again", sentinel, who, state->lease);
+        Log().info("registrar: sentinel {} forgot {} (lease {}); registering again", sentinel, who, state->lease);
         state->lease.clear();
         state->registered = false;
         wait = milliseconds(0);
@@ -209,9 +210,9 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
     json::value params = {{"lease", state->lease}};
     CallResult r = co_await channel->AsyncCall("Registry.deregister", std::move(params), std::move(options));
     if (r.ok() || r.status.code() == StatusCode::kNotFound) {
-      spdlog::info("registrar: deregistered {} from sentinel {}", who, sentinel);
+      Log().info("registrar: deregistered {} from sentinel {}", who, sentinel);
     } else {
-      spdlog::warn("registrar: deregistration of {} from sentinel {} failed: {}; its lease will expire", who,
+      Log().warn("registrar: deregistration of {} from sentinel {} failed: {}; its lease will expire", who,
                    sentinel, r.status.ToString());
     }
     state->lease.clear();

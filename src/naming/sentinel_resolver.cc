@@ -1,3 +1,4 @@
+#include "util/log.h"
 #include "naming/sentinel_resolver.h"
 
 #include <algorithm>
@@ -138,7 +139,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
     const json::value* new_index = answer ? answer->if_contains("index") : nullptr;
     if (!answer || !new_index || !new_index->is_number()) {
       const std::string error = r.ok() ? "answer without an index" : r.status.ToString();
-      spdlog::log(failures == 0 ? spdlog::level::warn : spdlog::level::debug,
+      Log().log(failures == 0 ? spdlog::level::warn : spdlog::level::debug,
                   "{}: watch on sentinel {} failed ({}); asking the next one", target, names[current], error);
       // Another sentinel, or this one after a restart: its index means nothing here.
       current = (current + 1) % sentinels.size();
@@ -146,7 +147,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
       if (++failures % sentinels.size() == 0) {  // a whole round failed
         if (error != last_error) {
           last_error = error;
-          spdlog::warn("{}: no sentinel answers; keeping the last {} endpoint(s), retrying every {} ms", target,
+          Log().warn("{}: no sentinel answers; keeping the last {} endpoint(s), retrying every {} ms", target,
                        last ? last->size() : 0, kRetryDelay.count());
         }
         milliseconds delay = kRetryDelay;
@@ -154,7 +155,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
       }
       continue;
     }
-    if (failures > 0) spdlog::info("{}: watching sentinel {}", target, names[current]);
+    if (failures > 0) Log().info("{}: watching sentinel {}", target, names[current]);
     failures = 0;
     last_error.clear();
     boost::system::error_code ec;
@@ -167,7 +168,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
     if (specs.empty() && none_listed) {
       if (news && last && !last->empty() && !kept_for_empty) {
         kept_for_empty = true;
-        spdlog::warn("{}: sentinel {} lists no instance; keeping the last {} endpoint(s)", target,
+        Log().warn("{}: sentinel {} lists no instance; keeping the last {} endpoint(s)", target,
                      names[current], last->size());
       }
       // Never hand the channel an empty membership (see the header).

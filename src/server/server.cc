@@ -1,3 +1,4 @@
+#include "util/log.h"
 #include "harpc/server.h"
 
 #include <algorithm>
@@ -105,7 +106,7 @@ class Server::Impl {
       signals_.emplace(loops_[0]->context, SIGTERM, SIGINT);
       signals_->async_wait([this](const boost::system::error_code& e, int sig) {
         if (e) return;
-        spdlog::info("server {}: signal {} received, shutting down gracefully", state_.address, sig);
+        Log().info("server {}: signal {} received, shutting down gracefully", state_.address, sig);
         Shutdown();
       });
     }
@@ -142,7 +143,7 @@ class Server::Impl {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
       if (ec) {
         // Out of descriptors or a transient error: back off instead of spinning.
-        spdlog::warn("server {}: accept failed: {}", state_.address, ec.message());
+        Log().warn("server {}: accept failed: {}", state_.address, ec.message());
         backoff.expires_after(std::chrono::milliseconds(20));
         co_await backoff.async_wait(kNoThrow);
         continue;
@@ -176,7 +177,7 @@ class Server::Impl {
 
   // Waits for in-flight requests (bounded by the grace period), then stops the loops.
   asio::awaitable<void> Drain() {
-    spdlog::info("server {}: draining, {} requests in progress", state_.address,
+    Log().info("server {}: draining, {} requests in progress", state_.address,
                  state_.requests_in_progress.load());
     const auto give_up = Clock::now() + state_.options.shutdown_grace;
     asio::steady_timer poll(loops_[0]->context);
@@ -185,7 +186,7 @@ class Server::Impl {
       co_await poll.async_wait(kNoThrow);
     }
     if (state_.requests_in_progress.load() > 0) {
-      spdlog::warn("server {}: grace period over, {} requests abandoned", state_.address,
+      Log().warn("server {}: grace period over, {} requests abandoned", state_.address,
                    state_.requests_in_progress.load());
     }
     StopLoops();
