@@ -8,7 +8,7 @@
 // fast one's traffic as soon as its average moves, but never none: the
 // trickle keeps its average fresh, so it wins its share back as it speeds
 // up. How fast is the average's business: it forgets the past with time
-// constant EndpointPolicy::latency_decay (τ, 1 s by default), so the share
+// constant EndpointPolicy::latency_decay (τ, 300 ms by default), so the share
 // of a 250× outlier that became fast again is back near its fair one after
 // about 8 τ. Drawing rather than always taking the cheapest also keeps many
 // clients from stampeding onto the same endpoint.
