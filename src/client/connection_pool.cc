@@ -24,10 +24,13 @@ asio::awaitable<Status> ConnectionPool::Acquire(std::unique_ptr<ClientConnection
                                                 Clock::time_point deadline,
                                                 std::chrono::milliseconds connect_timeout, bool* refused) {
   *refused = false;
+  const auto now = Clock::now();
   while (!idle_.empty()) {
     std::unique_ptr<ClientConnection> c = std::move(idle_.back());
     idle_.pop_back();
-    if (StillOpen(*c)) {
+    // A connection idle for a moment cannot have hit a server's idle timeout;
+    // only older ones are worth a syscall to check.
+    if (now - c->idle_since < std::chrono::seconds(1) || StillOpen(*c)) {
       c->reused = true;
       *out = std::move(c);
       co_return Status::Ok();
@@ -56,6 +59,7 @@ asio::awaitable<Status> ConnectionPool::Acquire(std::unique_ptr<ClientConnection
 void ConnectionPool::Release(std::unique_ptr<ClientConnection> connection) {
   if (idle_.size() >= max_idle_) return;
   connection->stream.expires_never();
+  connection->idle_since = Clock::now();
   idle_.push_back(std::move(connection));
 }
 

@@ -16,10 +16,13 @@
 namespace harpc {
 
 struct ClientConnection {
-  explicit ClientConnection(const boost::asio::any_io_executor& ex) : stream(ex) {}
+  // Room for a typical answer in one read: Beast reads no more than the
+  // buffer's free space (512 bytes at first), so a small buffer costs syscalls.
+  explicit ClientConnection(const boost::asio::any_io_executor& ex) : stream(ex) { buffer.reserve(16 * 1024); }
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;
   bool reused = false;  // taken from the pool rather than freshly connected
+  std::chrono::steady_clock::time_point idle_since{};
 };
 
 class ConnectionPool {
