@@ -21,6 +21,7 @@ namespace json = boost::json;
 struct Monitor::Watch {
   bool stop = false;
   Clock::time_point last_ok = Clock::now();   // registration counts as a sign of life
+  bool answered = false;                      // a probe of this sentinel got a valid answer
   Clock::time_point next_election{};          // backoff after a lost election
 };
 
@@ -94,6 +95,7 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
     const auto now = Clock::now();
     if (result == ProbeResult::kServing || result == ProbeResult::kDraining) {
       watch->last_ok = now;
+      watch->answered = true;
       registry_.SetProbeLatency(*i, std::chrono::duration<double, std::milli>(now - started).count());
       if (i->sdown) {
         registry_.SetSdown(*i, false);
@@ -124,6 +126,11 @@ json::object Monitor::Vote(int64_t epoch, const std::string& candidate) {
   } else if (epoch == voted_epoch_ && candidate == voted_for_) {
     granted = true;
   }
+  if (granted && candidate != options_.self) {
+    // Long enough for the candidate to ask every peer and then tell every peer.
+    const auto call_timeout = std::max(options_.probe_interval, std::chrono::milliseconds(200));
+    candidacy_after_ = Clock::now() + 2 * static_cast<int>(peers_.size()) * call_timeout + options_.probe_interval;
+  }
   registry_.ObserveEpoch(epoch);
   return {{"granted", granted}, {"epoch", std::max(voted_epoch_, registry_.epoch())}};
 }
@@ -153,7 +160,8 @@ asio::awaitable<bool> Monitor::WinElection(int64_t epoch) {
     if (const json::value* g = o.if_contains("granted"); g && g->is_bool() && g->as_bool()) ++votes;
     if (const json::value* e = o.if_contains("epoch"); e && e->is_int64()) registry_.ObserveEpoch(e->as_int64());
   }
-  co_return votes >= GroupSize() / 2 + 1 && votes >= options_.quorum;
+  // A sentinel that voted for a newer candidate meanwhile leaves the decision to it.
+  co_return votes >= GroupSize() / 2 + 1 && votes >= options_.quorum && voted_epoch_ == epoch;
 }
 
 asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string address) {
@@ -186,13 +194,26 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
 
   auto watch = watches_.find(Key(service, address));
   if (watch == watches_.end() || Clock::now() < watch->second->next_election) co_return;
+  if (Clock::now() < candidacy_after_) co_return;  // another leader is deciding
+  // Not being SDOWN is no evidence before this sentinel's own probe got an
+  // answer (e.g. an ODOWN instance restored from disk after a restart).
+  if (!want_odown && !watch->second->answered) co_return;
+  // A random pause before standing (after Redis's SENTINEL_MAX_DESYNC): sentinels
+  // whose rounds run in step would otherwise stand at the same moment for the
+  // same epoch and split the vote round after round. Whoever hears a candidate
+  // during the pause votes for it and stands down.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  const auto desync = std::chrono::milliseconds(
+      std::uniform_int_distribution<int64_t>(0, options_.probe_interval.count())(rng));
+  co_await Sleep(desync);
+  i = registry_.Find(service, address);
+  if (!i || i->odown == want_odown || Clock::now() < candidacy_after_) co_return;
   const int64_t epoch = std::max(registry_.epoch(), voted_epoch_) + 1;
   const bool leader = co_await WinElection(epoch);
   i = registry_.Find(service, address);
   if (!i) co_return;
-  if (!leader || i->odown_epoch >= epoch) {
-    // Lost (or someone decided meanwhile): wait 1-3 probe intervals before trying again.
-    static thread_local std::mt19937 rng{std::random_device{}()};
+  if (!leader || i->odown_epoch >= epoch || i->odown == want_odown) {
+    // Lost (or someone decided meanwhile, at any epoch): wait 1-3 probe intervals before trying again.
     auto backoff = options_.probe_interval * std::uniform_int_distribution<int>(1, 3)(rng);
     if (watch = watches_.find(Key(service, address)); watch != watches_.end()) {
       watch->second->next_election = Clock::now() + backoff;
@@ -211,7 +232,9 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
 asio::awaitable<void> Monitor::QuorumLoop() {
   auto stopped = stopped_;
   while (!*stopped) {
-    registry_.ExpireLeases(Clock::now());
+    for (auto& [service, address] : registry_.ExpireLeases(Clock::now())) {
+      notifier_.Publish({"expired", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
+    }
     Reconcile();
     std::vector<std::pair<std::string, std::string>> suspicious;
     for (Instance* i : registry_.All()) {

@@ -74,6 +74,10 @@ class Monitor {
   std::map<std::string, std::shared_ptr<Watch>> watches_;  // "service\naddress"
   int64_t voted_epoch_ = 0;
   std::string voted_for_;
+  // After voting for another candidate, this sentinel stands for no election
+  // until then: that leader gets the time to decide and tell (after Redis's
+  // failover_start_time), instead of a second leader deciding the same again.
+  Clock::time_point candidacy_after_{};
   std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
 };
 

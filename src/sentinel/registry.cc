@@ -64,15 +64,22 @@ Status Registry::Load() {
     leases_[i.lease] = {i.service, i.address};
     services_[i.service][i.address] = std::move(i);
   }
+  // The own view (SDOWN) starts afresh: a new index, so that watchers from
+  // before the restart get the state as it is now.
+  ++index_;
+  if (Status s = store_->SetIndex(index_); !s.ok()) return s;
   spdlog::info("registry: restored {} instances, epoch {}, index {}", stored.size(), epoch_, index_);
   return Status::Ok();
 }
 
 void Registry::Changed(const Instance* instance, bool removed) {
   ++index_;
-  if (store_ && instance) {
-    Status s = removed ? store_->Remove(instance->service, instance->address, index_)
-                       : store_->Put(ToStored(*instance), index_);
+  if (store_) {
+    // Every change persists the index (a change of the own view alone too), so
+    // that watchers never see it go backwards across a restart.
+    Status s = !instance ? store_->SetIndex(index_)
+               : removed ? store_->Remove(instance->service, instance->address, index_)
+                         : store_->Put(ToStored(*instance), index_);
     if (!s.ok()) spdlog::error("registry: {}", s.ToString());
   }
   for (auto& w : watchers_) w->cancel();
@@ -125,8 +132,9 @@ Status Registry::Deregister(const std::string& lease) {
   return Status::Ok();
 }
 
-size_t Registry::ExpireLeases(Clock::time_point now) {
+std::vector<std::pair<std::string, std::string>> Registry::ExpireLeases(Clock::time_point now) {
   std::vector<std::string> expired;
+  std::vector<std::pair<std::string, std::string>> removed;
   for (const auto& [service, instances] : services_) {
     for (const auto& [address, i] : instances) {
       if (i.expires_at <= now) expired.push_back(i.lease);
@@ -135,9 +143,10 @@ size_t Registry::ExpireLeases(Clock::time_point now) {
   for (const std::string& lease : expired) {
     auto [service, address] = leases_[lease];
     spdlog::info("registry: lease of {} {} expired", service, address);
+    removed.emplace_back(service, address);
     Deregister(lease);
   }
-  return expired.size();
+  return removed;
 }
 
 Instance* Registry::Find(const std::string& service, const std::string& address) {

@@ -74,8 +74,8 @@ class Registry {
   // NOT_FOUND when the lease is unknown (expired, or this sentinel forgot it): register again.
   Status Heartbeat(const std::string& lease);
   Status Deregister(const std::string& lease);
-  // Removes instances whose lease expired; returns how many.
-  size_t ExpireLeases(Clock::time_point now);
+  // Removes instances whose lease expired; returns them as (service, address).
+  std::vector<std::pair<std::string, std::string>> ExpireLeases(Clock::time_point now);
 
   Instance* Find(const std::string& service, const std::string& address);
   std::vector<Instance*> All();

@@ -127,5 +127,6 @@ Status RegistryStore::Remove(const std::string& service, const std::string& addr
 }
 
 Status RegistryStore::SetEpoch(int64_t epoch) { return SetMeta("epoch", epoch); }
+Status RegistryStore::SetIndex(uint64_t index) { return SetMeta("index", static_cast<int64_t>(index)); }
 
 }  // namespace harpc::sentinel

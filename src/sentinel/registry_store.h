@@ -33,6 +33,8 @@ class RegistryStore {
   Status Put(const StoredInstance& instance, uint64_t index);
   Status Remove(const std::string& service, const std::string& address, uint64_t index);
   Status SetEpoch(int64_t epoch);
+  // Records the index alone, for changes that persist nothing else (SDOWN).
+  Status SetIndex(uint64_t index);
 
  private:
   RegistryStore() = default;
