@@ -9,25 +9,6 @@
 
 namespace harpc::namingtest {
 
-bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration) {
-  return !PollUntil([&] { return !condition(); }, duration);
-}
-
-TempDir::TempDir() {
-  std::string tmpl = "/tmp/harpc-naming-test-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp failed";
-    return;
-  }
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 Sentinel::Sentinel() {
   if (!Spawn(0)) ADD_FAILURE() << "cannot start harpc sentinel";
 }

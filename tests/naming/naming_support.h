@@ -18,30 +18,13 @@ namespace harpc::namingtest {
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
+using testing::HoldsFor;
 using testing::PollUntil;
+using testing::Since;
+using testing::TempDir;
 using testing::ServeProcess;
 using testing::StartServe;
 using namespace std::chrono_literals;
-
-inline std::chrono::milliseconds Since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-}
-
-// True when `condition` held at every poll for the whole of `duration`.
-bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration);
-
-// A fresh directory under /tmp (mkdtemp), removed with its contents when destroyed.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A `harpc sentinel` child with its own data dir; SIGKILLed when destroyed.
 class Sentinel {

@@ -14,25 +14,6 @@
 
 namespace harpc::sentineltest {
 
-bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration) {
-  return !PollUntil([&] { return !condition(); }, duration);
-}
-
-TempDir::TempDir(const std::string& prefix) {
-  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp failed";
-    return;
-  }
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 namespace {
 int BoundSocket(int* port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

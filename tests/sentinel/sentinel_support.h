@@ -22,31 +22,12 @@ namespace harpc::sentineltest {
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
+using testing::HoldsFor;
 using testing::PollUntil;
+using testing::Since;
+using testing::TempDir;
 using testing::ServeProcess;
 using namespace std::chrono_literals;
-
-inline std::chrono::milliseconds Since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-}
-
-// True when `condition` held at every poll for the whole of `duration`
-// (returns false at its first failure).
-bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration);
-
-// A fresh directory under /tmp (mkdtemp), removed with its contents when destroyed.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix = "harpc-sentinel-test");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // A port that was free a moment ago (bound to port 0, then closed).
 int ReservePort();

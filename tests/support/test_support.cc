@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <thread>
 
@@ -45,6 +48,25 @@ bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
   }
+}
+
+bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration) {
+  return !PollUntil([&] { return !condition(); }, duration);
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return;
+  }
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 RawSocket::RawSocket(int port) {

@@ -26,6 +26,28 @@ ServeProcess StartServe(const std::vector<std::string>& extra_args = {});
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
+// True when `condition` held at every poll for the whole of `duration`
+// (returns false at its first failure).
+bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration);
+
+inline std::chrono::milliseconds Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+// A fresh directory under /tmp (mkdtemp), removed with its contents when destroyed.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "harpc-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 // A blocking TCP client socket to 127.0.0.1:port for hand-written bytes.
 class RawSocket {
  public:
