@@ -205,7 +205,7 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   static thread_local std::mt19937 rng{std::random_device{}()};
   const auto desync = std::chrono::milliseconds(
       std::uniform_int_distribution<int64_t>(0, options_.probe_interval.count())(rng));
-  co_await Sleep(desync);
+  if (!peers_.empty()) co_await Sleep(desync);  // a group of one has nobody to split the vote with
   i = registry_.Find(service, address);
   if (!i || i->odown == want_odown || Clock::now() < candidacy_after_) co_return;
   const int64_t epoch = std::max(registry_.epoch(), voted_epoch_) + 1;
