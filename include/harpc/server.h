@@ -70,8 +70,12 @@ struct ServerOptions {
   // Answers of non-idempotent methods are kept by Idempotency-Key for this
   // long, so that retries and hedges get the first answer. Default 10 min.
   std::chrono::milliseconds idempotency_ttl{600000};
-  // At most this many answers are kept; the oldest go first. Default 100,000.
+  // At most this many answers are kept in memory; the oldest go first. Default 100,000.
   size_t idempotency_max_entries = 100000;
+  // A SQLite file that keeps the answers durably (fsync before each answer),
+  // so that a retry after a server restart still gets the first answer.
+  // Default empty: memory only.
+  std::string idempotency_db;
 
   // Fault injection for failure tests: this fraction of the calls that ran a
   // method get their connection reset (RST) instead of the answer, as if the

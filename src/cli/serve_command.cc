@@ -29,6 +29,7 @@ struct ServeFlags {
   int delay_ms = 0;
   double fail_rate = 0;
   double reset_rate = 0;
+  std::string idempotency_db;
   std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
   int lease_ttl_ms = 3000;
 };
@@ -46,6 +47,7 @@ int RunServe(const ServeFlags& f) {
   options.max_concurrency = f.max_concurrency;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
   options.fault_reset_rate = f.reset_rate;
+  options.idempotency_db = f.idempotency_db;
   Server server(options);
 
   if (f.service != "echo") {
@@ -132,6 +134,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--fail-rate", flags->fail_rate, "Fault injection: fraction of calls answered UNAVAILABLE")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--idempotency-db", flags->idempotency_db,
+                  "SQLite file keeping answers by Idempotency-Key across restarts (default: memory only)");
   cmd->add_option("--reset-rate", flags->reset_rate,
                   "Fault injection: fraction of calls whose connection is reset after the method ran")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();

@@ -1,5 +1,7 @@
 #include "server/idempotency_store.h"
 
+#include "util/log.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -10,6 +12,11 @@ namespace harpc {
 namespace asio = boost::asio;
 
 namespace {
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 bool Transient(const Status& s) {
   switch (s.code()) {
     case StatusCode::kUnavailable:
@@ -47,10 +54,19 @@ IdempotencyStore::Verdict IdempotencyStore::Begin(const std::string& method, con
   auto e = std::make_shared<Entry>();
   e->id = id;
   e->fingerprint = fingerprint;
+  int64_t expires_ms = 0;
+  if (log_ && log_->Get(id, WallMs(), &e->fingerprint, &e->result, &expires_ms)) {
+    // Answered before this process started (or before it forgot): replay it.
+    e->finished = true;
+    e->expires_at = now + std::chrono::milliseconds(expires_ms - WallMs());
+  }
   order_.push_back(id);
   e->position = std::prev(order_.end());
   entries_.emplace(std::move(id), e);
+  const bool replay = e->finished;
+  const bool mismatch = e->fingerprint != fingerprint;
   *entry = std::move(e);
+  if (replay) return mismatch ? Verdict::kMismatch : Verdict::kReplay;
   return Verdict::kRun;
 }
 
@@ -64,6 +80,13 @@ void IdempotencyStore::Finish(const std::shared_ptr<Entry>& entry, const Result&
     waiters.swap(entry->waiters);
     auto it = entries_.find(entry->id);
     if (it != entries_.end() && it->second == entry) {
+      if (log_ && !Transient(result.status())) {
+        const int64_t expires_ms = WallMs() + ttl_.count();
+        if (Status s = log_->Put(entry->id, entry->fingerprint, result, expires_ms); !s.ok()) {
+          Log().error("{}", s.ToString());
+        }
+        if (++logged_ % 1000 == 0) log_->Purge(WallMs());
+      }
       if (Transient(result.status())) {
         order_.erase(entry->position);
         entries_.erase(it);

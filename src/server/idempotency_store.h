@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "harpc/result.h"
+#include "server/idempotency_log.h"
 
 namespace harpc {
 
@@ -51,6 +52,10 @@ class IdempotencyStore {
 
   size_t size() const;
 
+  // Also keeps finished answers in `log` (durable across restarts), and looks
+  // there for keys this process does not remember. Set before any call.
+  void SetLog(std::unique_ptr<IdempotencyLog> log) { log_ = std::move(log); }
+
  private:
   using Lru = std::list<std::string>;
   // Drops expired answers, and with `make_room` the oldest entries until one more fits.
@@ -61,6 +66,8 @@ class IdempotencyStore {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Entry>> entries_;  // "method\nkey" → entry
   Lru order_;  // oldest first
+  std::unique_ptr<IdempotencyLog> log_;
+  uint64_t logged_ = 0;
 };
 
 struct IdempotencyStore::Entry {

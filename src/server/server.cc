@@ -82,6 +82,11 @@ class Server::Impl {
     if (Status s = ParseHostPort(listen_address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
     tcp::endpoint endpoint;
     if (Status s = ResolveEndpoint(hp, &endpoint); !s.ok()) return s;
+    if (!state_.options.idempotency_db.empty()) {
+      std::unique_ptr<IdempotencyLog> log;
+      if (Status s = IdempotencyLog::Open(state_.options.idempotency_db, &log); !s.ok()) return s;
+      state_.idempotency->SetLog(std::move(log));
+    }
 
     int threads = state_.options.threads > 0 ? state_.options.threads
                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
