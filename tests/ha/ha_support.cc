@@ -19,35 +19,18 @@ ServeProcess StartServer(const std::vector<std::string>& extra) {
 }
 
 ServeProcess StartServerOn(int port, const std::vector<std::string>& extra, std::chrono::milliseconds timeout) {
-  const auto give_up = Clock::now() + timeout;
   const std::string listen = "127.0.0.1:" + std::to_string(port);
-  std::string last;
-  for (;;) {
-    ServeProcess s;
-    std::vector<std::string> argv = {HARPC_BINARY, "serve", "--listen", listen, "--threads", "1"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    Status st = Subprocess::Spawn(argv, &s.process, "/dev/null");
-    if (!st.ok()) {
-      ADD_FAILURE() << "cannot start harpc serve: " << st;
-      return s;
-    }
-    std::string line;
-    st = s.process.ReadLine(std::chrono::seconds(10), &line);
-    const std::string prefix = "listening on ";
-    if (st.ok() && line.rfind(prefix, 0) == 0) {
-      s.address = line.substr(prefix.size());
-      s.port = port;
-      return s;
-    }
-    // Most likely "address in use": the port is not free again yet.
-    last = st.ok() ? line : st.ToString();
-    s.process.Wait(2s);
-    if (Clock::now() >= give_up) {
-      ADD_FAILURE() << "harpc serve could not listen on " << listen << " again: " << last;
-      return {};
-    }
-    std::this_thread::sleep_for(50ms);  // retry pace while the port is taken
+  std::vector<std::string> args = {"serve", "--listen", listen, "--threads", "1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  ServeProcess s;
+  std::string why;
+  s.address = testing::StartDaemon(args, &s.process, timeout, "/dev/null", &why);
+  if (s.address.empty()) {
+    ADD_FAILURE() << "harpc serve could not listen on " << listen << " again: " << why;
+    return {};
   }
+  s.port = port;
+  return s;
 }
 
 namespace {
@@ -177,7 +160,7 @@ void Load::Run() {
       records_.push_back(std::move(rec));
     }
     done_.fetch_add(1);
-    if (options_.pause.count() > 0) std::this_thread::sleep_for(options_.pause);
+    if (options_.pause.count() > 0) std::this_thread::sleep_for(options_.pause);  // the load's own pace, not a wait for a condition
   }
 }
 

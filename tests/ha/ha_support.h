@@ -110,4 +110,12 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
+// Heartbeats only: no outlier ejection, no circuit breaker (tests that watch one mechanism).
+inline ChannelOptions NoPassiveHealth(ChannelOptions o) {
+  o.outlier.consecutive_failures = 0;
+  o.outlier.failure_ratio = 0;
+  o.breaker.failure_ratio = 0;
+  return o;
+}
+
 }  // namespace harpc::hatest

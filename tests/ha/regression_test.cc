@@ -18,13 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ChannelOptions NoPassiveHealth(ChannelOptions o) {
-  o.outlier.consecutive_failures = 0;
-  o.outlier.failure_ratio = 0;
-  o.breaker.failure_ratio = 0;
-  return o;
-}
-
 // "gRPC's round_robin never reconnected after every backend went down, and
 // bRPC's la balancer kept failing until the channel was rebuilt": kill every
 // endpoint, bring them back on the same ports, and the same Channel recovers.

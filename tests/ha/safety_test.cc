@@ -9,13 +9,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ChannelOptions NoPassiveHealth(ChannelOptions o) {
-  o.outlier.consecutive_failures = 0;
-  o.outlier.failure_ratio = 0;
-  o.breaker.failure_ratio = 0;
-  return o;
-}
-
 // Half the answers are lost (the connection is reset after the handler ran).
 // The channel retries with the call's Idempotency-Key, the server answers the
 // repeat from its store: every call succeeds and every increment ran once.

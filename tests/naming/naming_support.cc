@@ -15,25 +15,13 @@ Sentinel::Sentinel() {
 
 bool Sentinel::Spawn(int port) {
   dir_ = std::make_unique<TempDir>();
-  // A restart may find the port still held for a moment: retry.
-  const auto deadline = Clock::now() + 10s;
-  for (;;) {
-    Subprocess p;
-    std::vector<std::string> argv = {HARPC_BINARY, "sentinel", "--listen", "127.0.0.1:" + std::to_string(port),
-                                     "--data-dir", dir_->path(), "--probe-interval-ms", "200",
-                                     "--down-after-ms", "1000"};
-    if (Subprocess::Spawn(argv, &p, dir_->path() + "/sentinel.log").ok()) {
-      std::string line;
-      if (p.ReadLine(10s, &line).ok() && line.starts_with("listening on ")) {
-        process_ = std::move(p);
-        address_ = line.substr(13);
-        port_ = std::stoi(address_.substr(address_.rfind(':') + 1));
-        return true;
-      }
-    }
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);  // retry backoff: the port is still taken
-  }
+  // A restart may find the port still held for a moment: StartDaemon retries.
+  address_ = testing::StartDaemon({"sentinel", "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+                                   dir_->path(), "--probe-interval-ms", "200", "--down-after-ms", "1000"},
+                                  &process_, 10s, dir_->path() + "/sentinel.log");
+  if (address_.empty()) return false;
+  port_ = testing::PortOf(address_);
+  return true;
 }
 
 void Sentinel::Kill() {

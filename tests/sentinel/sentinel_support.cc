@@ -131,27 +131,15 @@ std::vector<SentinelProcess> StartGroup(int n, const SentinelConfig& base,
 }
 
 ServeProcess StartServeOn(int port, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    ServeProcess s;
-    std::vector<std::string> argv = {HARPC_BINARY, "serve", "--listen", "127.0.0.1:" + std::to_string(port),
-                                     "--threads", "1"};
-    if (Subprocess::Spawn(argv, &s.process, "/dev/null").ok()) {
-      std::string line;
-      Status st = s.process.ReadLine(10s, &line);
-      const std::string prefix = "listening on ";
-      if (st.ok() && line.rfind(prefix, 0) == 0) {
-        s.address = line.substr(prefix.size());
-        s.port = std::stoi(s.address.substr(s.address.rfind(':') + 1));
-        return s;
-      }
-    }
-    if (Clock::now() >= deadline) {
-      ADD_FAILURE() << "cannot start harpc serve on port " << port;
-      return ServeProcess{};
-    }
-    PollUntil([] { return false; }, 50ms);
+  ServeProcess s;
+  s.address = testing::StartDaemon({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--threads", "1"},
+                                   &s.process, timeout);
+  if (s.address.empty()) {
+    ADD_FAILURE() << "cannot start harpc serve on port " << port;
+    return ServeProcess{};
   }
+  s.port = testing::PortOf(s.address);
+  return s;
 }
 
 RegistryClient::RegistryClient(const std::string& sentinel_address) : address_(sentinel_address) {

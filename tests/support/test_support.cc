@@ -20,24 +20,41 @@ namespace harpc::testing {
 
 using Clock = std::chrono::steady_clock;
 
+std::string StartDaemon(const std::vector<std::string>& args, Subprocess* process,
+                        std::chrono::milliseconds timeout, const std::string& log, std::string* why) {
+  std::vector<std::string> argv = {HARPC_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const std::string prefix = "listening on ";
+  const auto give_up = Clock::now() + timeout;
+  std::string reason;
+  for (;;) {
+    Status st = Subprocess::Spawn(argv, process, log);
+    std::string line;
+    if (st.ok()) st = process->ReadLine(std::chrono::seconds(10), &line);
+    if (st.ok() && line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+    reason = st.ok() ? "first line '" + line + "'" : st.ToString();
+    *process = Subprocess();  // kill and reap
+    // Most likely "address in use" on a restart: retry until the port is free or give_up.
+    if (Clock::now() >= give_up) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll pace of that retry
+  }
+  if (why) *why = reason;
+  return {};
+}
+
+int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
 ServeProcess StartServe(const std::vector<std::string>& extra_args) {
   ServeProcess s;
-  std::vector<std::string> argv = {HARPC_BINARY, "serve", "--listen", "127.0.0.1:0"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  Status st = Subprocess::Spawn(argv, &s.process, "/dev/null");
-  if (!st.ok()) {
-    ADD_FAILURE() << "cannot start harpc serve: " << st;
+  std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::string why;
+  s.address = StartDaemon(args, &s.process, std::chrono::seconds(10), "/dev/null", &why);
+  if (s.address.empty()) {
+    ADD_FAILURE() << "harpc serve did not report its address: " << why;
     return s;
   }
-  std::string line;
-  st = s.process.ReadLine(std::chrono::seconds(10), &line);
-  const std::string prefix = "listening on ";
-  if (!st.ok() || line.rfind(prefix, 0) != 0) {
-    ADD_FAILURE() << "harpc serve did not report its address: " << st << " line='" << line << "'";
-    return s;
-  }
-  s.address = line.substr(prefix.size());
-  s.port = std::stoi(s.address.substr(s.address.rfind(':') + 1));
+  s.port = PortOf(s.address);
   return s;
 }
 

@@ -19,6 +19,16 @@ struct ServeProcess {
   int port = 0;
 };
 
+// Starts `harpc ARGS...` (serve, sentinel: daemons whose first stdout line is
+// "listening on H:P") and returns that address. A fixed port still taken by a
+// process that just died is tried again until `timeout`. stderr goes to `log`.
+// On failure: "" and the reason in *why (if given); the child is reaped.
+std::string StartDaemon(const std::vector<std::string>& args, Subprocess* process,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                        const std::string& log = "/dev/null", std::string* why = nullptr);
+// The port of "host:port".
+int PortOf(const std::string& address);
+
 // Starts build/harpc serve --listen 127.0.0.1:0 <extra args> and waits for its
 // "listening on" line. Fails the current test (ADD_FAILURE) on error.
 ServeProcess StartServe(const std::vector<std::string>& extra_args = {});
