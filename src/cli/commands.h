@@ -12,5 +12,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code);
 void AddDemoCommand(CLI::App& app, int& exit_code);
 void AddSentinelCommand(CLI::App& app, int& exit_code);
 void AddStatusCommand(CLI::App& app, int& exit_code);
+void AddCoordinatorCommand(CLI::App& app, int& exit_code);
+void AddTransferCommand(CLI::App& app, int& exit_code);
 
 }  // namespace harpc::cli

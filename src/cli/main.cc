@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   harpc::cli::AddBenchCommand(app, exit_code);
   harpc::cli::AddSentinelCommand(app, exit_code);
   harpc::cli::AddStatusCommand(app, exit_code);
+  harpc::cli::AddCoordinatorCommand(app, exit_code);
+  harpc::cli::AddTransferCommand(app, exit_code);
   harpc::cli::AddDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,4 +1,5 @@
-// harpc serve: an echo server with fault injection, for demos, tests and benchmarks.
+// harpc serve: an echo server with fault injection, for demos, tests and
+// benchmarks, or a bank that takes part in distributed transactions.
 #include <cstdio>
 
 #include <spdlog/spdlog.h>
@@ -7,6 +8,8 @@
 #include "cli/commands.h"
 #include "harpc/server.h"
 #include "naming/registrar.h"
+#include "harpc/txn.h"
+#include "server/bank_service.h"
 #include "server/echo_service.h"
 
 namespace harpc::cli {
@@ -30,6 +33,8 @@ struct ServeFlags {
   double fail_rate = 0;
   double reset_rate = 0;
   std::string idempotency_db;
+  std::string db;           // --service bank: the participant's database
+  std::string coordinator;  // --service bank: asked about transactions in doubt
   std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
   int lease_ttl_ms = 3000;
 };
@@ -50,8 +55,12 @@ int RunServe(const ServeFlags& f) {
   options.idempotency_db = f.idempotency_db;
   Server server(options);
 
-  if (f.service != "echo") {
-    std::fprintf(stderr, "harpc serve: unknown --service '%s' (available: echo)\n", f.service.c_str());
+  if (f.service != "echo" && f.service != "bank") {
+    std::fprintf(stderr, "harpc serve: unknown --service '%s' (available: echo, bank)\n", f.service.c_str());
+    return 2;
+  }
+  if (f.service == "bank" && f.db.empty()) {
+    std::fprintf(stderr, "harpc serve: --service bank needs --db FILE\n");
     return 2;
   }
   // --register: check the spec before listening (a throwaway registrar, never started).
@@ -69,8 +78,15 @@ int RunServe(const ServeFlags& f) {
       return 2;
     }
   }
-  Status s = RegisterEchoService(server, {.delay = std::chrono::milliseconds(f.delay_ms),
-                                          .fail_rate = f.fail_rate});
+  Status s;
+  std::unique_ptr<Participant> bank;
+  if (f.service == "bank") {
+    s = Participant::Open({.db_path = f.db, .coordinator = f.coordinator}, kBankSchema, &bank);
+    if (s.ok()) s = RegisterBankService(*bank);
+    if (s.ok()) s = bank->Attach(server);
+  } else {
+    s = RegisterEchoService(server, {.delay = std::chrono::milliseconds(f.delay_ms), .fail_rate = f.fail_rate});
+  }
   if (s.ok()) s = server.Start(f.listen);
   if (!s.ok()) {
     std::fprintf(stderr, "harpc serve: %s\n", s.ToString().c_str());
@@ -109,7 +125,11 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", flags->listen, "Address to listen on; port 0 picks a free one")
       ->capture_default_str();
   cmd->add_option("--name", flags->name, "Instance name shown in /status (default: the address)");
-  cmd->add_option("--service", flags->service, "Service to run: echo")->capture_default_str();
+  cmd->add_option("--service", flags->service, "Service to run: echo, or bank (transfers by two-phase commit)")
+      ->capture_default_str();
+  cmd->add_option("--db", flags->db, "--service bank: SQLite file of the accounts and the transaction log");
+  cmd->add_option("--coordinator", flags->coordinator,
+                  "--service bank: H:P of the coordinator asked about transactions in doubt");
   cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Event-loop threads (0: one per core)")

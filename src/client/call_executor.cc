@@ -26,6 +26,7 @@
 #include "client/channel_core.h"
 #include "client/http_exchange.h"
 #include "util/hash.h"
+#include "util/random_id.h"
 
 namespace harpc {
 
@@ -56,12 +57,7 @@ struct ChannelCore::CallState {
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-std::string NewIdempotencyKey() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)rng(), (unsigned long long)rng());
-  return buf;
-}
+std::string NewIdempotencyKey() { return RandomHexId(2); }
 
 bool ServerFault(const AttemptOutcome& o) {
   if (o.stage != AttemptStage::kAnswered) return true;

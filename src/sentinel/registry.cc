@@ -1,5 +1,7 @@
 #include "sentinel/registry.h"
 
+#include "util/random_id.h"
+
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -19,12 +21,7 @@ int64_t WallClockMs() {
 }
 
 namespace {
-std::string NewLease() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)rng());
-  return buf;
-}
+std::string NewLease() { return RandomHexId(1); }
 
 StoredInstance ToStored(const Instance& i) {
   return {.service = i.service, .address = i.address, .name = i.name,

@@ -7,6 +7,7 @@
 
 #include "harpc/server.h"
 #include "sentinel/dashboard.h"
+#include "util/json_params.h"
 
 namespace harpc::sentinel {
 
@@ -14,28 +15,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-// Reads a string member; empty when absent.
-Status StringField(const json::value& params, const char* name, bool required, std::string* out) {
-  const json::object* o = params.if_object();
-  if (!o) return InvalidArgument("params must be a JSON object");
-  const json::value* v = o->if_contains(name);
-  if (!v) {
-    if (required) return InvalidArgument(std::string("missing \"") + name + "\"");
-    return Status::Ok();
-  }
-  if (!v->is_string()) return InvalidArgument(std::string("\"") + name + "\" must be a string");
-  *out = std::string(v->as_string());
-  return Status::Ok();
-}
-
-Status IntField(const json::value& params, const char* name, int64_t* out) {
-  const json::value* v = params.as_object().if_contains(name);
-  if (!v) return Status::Ok();
-  if (!v->is_int64()) return InvalidArgument(std::string("\"") + name + "\" must be an integer");
-  *out = v->as_int64();
-  return Status::Ok();
-}
 
 class Sentinel {
  public:
@@ -76,8 +55,8 @@ class Sentinel {
       if (Status s = StringField(p, "service", true, &r.service); !s.ok()) return s;
       if (Status s = StringField(p, "address", true, &r.address); !s.ok()) return s;
       if (Status s = StringField(p, "name", false, &r.name); !s.ok()) return s;
-      if (Status s = IntField(p, "weight", &weight); !s.ok()) return s;
-      if (Status s = IntField(p, "ttl_ms", &ttl); !s.ok()) return s;
+      if (Status s = IntField(p, "weight", false, &weight); !s.ok()) return s;
+      if (Status s = IntField(p, "ttl_ms", false, &ttl); !s.ok()) return s;
       if (const json::value* m = p.as_object().if_contains("metadata")) {
         if (!m->is_object()) return InvalidArgument("\"metadata\" must be an object");
         r.metadata = m->as_object();
@@ -117,8 +96,8 @@ class Sentinel {
       std::string service;
       if (Status s = StringField(p, "service", true, &service); !s.ok()) co_return s;
       int64_t index = -1, timeout_ms = 5000;
-      if (Status s = IntField(p, "index", &index); !s.ok()) co_return s;
-      if (Status s = IntField(p, "timeout_ms", &timeout_ms); !s.ok()) co_return s;
+      if (Status s = IntField(p, "index", false, &index); !s.ok()) co_return s;
+      if (Status s = IntField(p, "timeout_ms", false, &timeout_ms); !s.ok()) co_return s;
       auto timeout = std::min(std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms, 0, 60000)),
                               ctx.remaining() - std::chrono::milliseconds(50));
       if (index >= 0 && static_cast<uint64_t>(index) == registry_.index() && timeout.count() > 0) {
@@ -136,7 +115,7 @@ class Sentinel {
       std::string candidate;
       int64_t epoch = 0;
       if (Status s = StringField(p, "candidate", true, &candidate); !s.ok()) return s;
-      if (Status s = IntField(p, "epoch", &epoch); !s.ok()) return s;
+      if (Status s = IntField(p, "epoch", false, &epoch); !s.ok()) return s;
       if (epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");
       if (!monitor_) return Unavailable("sentinel is starting");
       return json::value(monitor_->Vote(epoch, candidate));
@@ -147,7 +126,7 @@ class Sentinel {
       if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
       if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
       if (Status s = StringField(p, "leader", false, &leader); !s.ok()) return s;
-      if (Status s = IntField(p, "epoch", &epoch); !s.ok()) return s;
+      if (Status s = IntField(p, "epoch", false, &epoch); !s.ok()) return s;
       const json::value* odown = p.as_object().if_contains("odown");
       if (!odown || !odown->is_bool()) return InvalidArgument("\"odown\" must be true or false");
       if (epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");

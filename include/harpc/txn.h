@@ -1,0 +1,119 @@
+// Participant: the server side of harpc's distributed transactions.
+//
+// A service that takes part in two-phase commit registers transactional
+// methods with three handlers — prepare (try), commit (confirm) and abort
+// (cancel) — and plain local methods, all running against its own SQLite
+// database:
+//
+//   harpc::ParticipantOptions options{.db_path = "bank.db", .coordinator = "127.0.0.1:7000"};
+//   std::unique_ptr<harpc::Participant> participant;
+//   harpc::Status s = harpc::Participant::Open(options, "CREATE TABLE IF NOT EXISTS ...", &participant);
+//   participant->AddTxnMethod("Bank.debit", {
+//       .prepare = [](sqlite3* db, const json::value& p) -> harpc::Result { /* check, hold funds */ },
+//       .commit  = [](sqlite3* db, const json::value& p) -> harpc::Status { /* spend the hold */ },
+//       .abort   = [](sqlite3* db, const json::value& p) -> harpc::Status { /* release it */ }});
+//   participant->Attach(server);   // before server.Start()
+//
+// What the library guarantees (docs/transactions.md has the protocol):
+// - prepare runs in the same local SQLite transaction that records the vote,
+//   and that transaction is fsynced before the "yes" is sent: a yes survives a
+//   crash, and so do the reservations it made;
+// - commit and abort are idempotent and run each call's handler exactly once;
+//   a repeated prepare gets the first answer; a prepare after an abort is refused;
+// - a call still prepared after `in_doubt_after` (and every prepared call after
+//   a restart) is resolved by asking the coordinator, so nothing stays in doubt
+//   once both are back; under presumed abort, a transaction the coordinator
+//   does not know is aborted;
+// - every database change goes through one writer thread with group commit:
+//   concurrent calls share fsyncs.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+#include "harpc/result.h"
+#include "harpc/server.h"
+#include "harpc/status.h"
+
+struct sqlite3;
+
+namespace harpc {
+
+struct ParticipantOptions {
+  // The participant's SQLite database: the application's tables and the
+  // library's (harpc_txn_*). Required.
+  std::string db_path;
+
+  // "host:port" of the coordinator asked about transactions in doubt when a
+  // prepare did not say which coordinator runs it. Default empty: only the
+  // coordinator named by each prepare is asked.
+  std::string coordinator;
+
+  // A call still prepared this long after its prepare is in doubt: the
+  // coordinator is asked for its outcome. Default 2 s.
+  std::chrono::milliseconds in_doubt_after{2000};
+
+  // How often calls in doubt are looked for and resolved. Default 500 ms.
+  std::chrono::milliseconds resolve_interval{500};
+};
+
+// The three handlers of a transactional method. They run on the participant's
+// writer thread, inside its local transaction, with the database handle; they
+// must not block on anything but the database.
+struct TxnMethod {
+  // Phase one (try): check and reserve, e.g. hold the funds. Its result is
+  // the call's answer. An error votes no, and what it changed is rolled back.
+  std::function<Result(sqlite3* db, const boost::json::value& params)> prepare;
+  // Phase two after a commit decision (confirm): make the reservation
+  // permanent. Gets the prepare's params. Must succeed for a prepared call.
+  std::function<Status(sqlite3* db, const boost::json::value& params)> commit;
+  // Phase two after an abort decision (cancel): release the reservation.
+  std::function<Status(sqlite3* db, const boost::json::value& params)> abort;
+};
+
+// Counts of the participant's calls by state, for dashboards and tests.
+struct ParticipantStats {
+  int64_t prepared = 0;   // in doubt: voted yes, outcome not yet applied
+  int64_t committed = 0;
+  int64_t aborted = 0;
+  uint64_t resolved_by_asking = 0;  // outcomes learnt from the coordinator
+};
+
+class Participant {
+ public:
+  // A plain method in one local transaction (group-committed, durable
+  // before the answer), e.g. Bank.deposit.
+  using LocalHandler = std::function<Result(sqlite3* db, const boost::json::value& params)>;
+
+  // Opens the database and runs `schema` (the application's idempotent DDL).
+  static Status Open(ParticipantOptions options, std::string_view schema, std::unique_ptr<Participant>* out);
+  ~Participant();
+
+  Status AddTxnMethod(std::string name, TxnMethod method);
+  Status AddLocalMethod(std::string name, LocalHandler handler, MethodOptions options = {});
+
+  // Registers the methods, Participant.commit, Participant.abort and
+  // Participant.status on `server` (before server.Start()), adds the
+  // participant's metrics, and starts resolving calls in doubt.
+  Status Attach(Server& server);
+
+  // This database's participant id: random, made once, kept in the database.
+  const std::string& id() const;
+  ParticipantStats stats() const;
+
+  // Runs one local transaction now and waits for it (tools and tests).
+  Result RunLocal(const LocalHandler& handler, const boost::json::value& params);
+
+  class Impl;  // private
+
+ private:
+  explicit Participant(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace harpc

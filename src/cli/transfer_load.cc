@@ -1,0 +1,130 @@
+#include "cli/transfer_load.h"
+
+#include <future>
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "txn/transfer.h"
+
+namespace harpc::cli {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+// Shared by the callers; they all run on the coordinator channel's loop.
+struct TransferLoadState {
+  const TransferLoadSpec& spec;
+  Clock::time_point start, end;
+  uint64_t started = 0;
+  int running = 0;               // callers, and the ticker while it runs
+  asio::steady_timer* tick_timer = nullptr;
+  std::mt19937_64 rng{std::random_device{}()};
+  TransferReport report;
+
+  bool More() const { return spec.count > 0 ? started < spec.count : Clock::now() < end; }
+  std::string Account(const std::string& prefix) {
+    if (spec.accounts <= 0) return prefix;
+    return prefix + std::to_string(rng() % static_cast<uint64_t>(spec.accounts));
+  }
+};
+
+// "insufficient funds in "a3": ..." -> "insufficient funds in": keeps the
+// report's reasons few and readable.
+std::string ReasonKind(const std::string& reason) {
+  const size_t colon = reason.find(": ");
+  std::string kind = reason.substr(0, colon == std::string::npos ? reason.size() : colon);
+  return kind.size() > 80 ? kind.substr(0, 80) : kind;
+}
+
+asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, TransferLoadState& state) {
+  while (state.More()) {
+    ++state.started;
+    txn::TransferRequest request{.from_account = state.Account(state.spec.from_account),
+                                 .to_account = state.Account(state.spec.to_account),
+                                 .amount = state.spec.amount};
+    TransactionOptions options = state.spec.transaction;
+    const auto t0 = Clock::now();
+    TxnOutcome outcome = co_await txn::Transfer(coordinator, from, to, std::move(request), options);
+    state.report.latency->Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
+    ++state.report.transfers;
+    if (!outcome.status.ok()) {
+      ++state.report.unknown;
+      ++state.report.abort_reasons["unknown: " + ReasonKind(outcome.status.message())];
+    } else if (outcome.committed) {
+      ++state.report.committed;
+    } else {
+      ++state.report.aborted;
+      ++state.report.abort_reasons[ReasonKind(outcome.reason)];
+    }
+  }
+  if (--state.running == 1 && state.tick_timer) state.tick_timer->cancel();
+}
+
+asio::awaitable<void> Ticker(TransferLoadState& state, std::function<void(const TransferReport&)> on_tick,
+                             std::chrono::milliseconds tick) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  state.tick_timer = &timer;
+  while (state.running > 1) {  // the callers are still at work
+    timer.expires_after(tick);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    state.report.seconds = std::chrono::duration<double>(Clock::now() - state.start).count();
+    if (state.running > 1) on_tick(state.report);
+  }
+  state.tick_timer = nullptr;
+  --state.running;
+}
+}  // namespace
+
+json::object TransferReport::ToJson() const {
+  json::object reasons;
+  for (const auto& [reason, n] : abort_reasons) reasons[reason] = n;
+  return {{"transfers", transfers},
+          {"committed", committed},
+          {"aborted", aborted},
+          {"errors", unknown},
+          {"tps", tps()},
+          {"latency_ms",
+           {{"p50", latency->QuantileMicros(0.5) / 1000.0},
+            {"p99", latency->QuantileMicros(0.99) / 1000.0},
+            {"max", static_cast<double>(latency->max_micros()) / 1000.0}}},
+          {"abort_reasons", std::move(reasons)}};
+}
+
+TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to, const TransferLoadSpec& spec,
+                               std::function<void(const TransferReport&)> on_tick, std::chrono::milliseconds tick) {
+  TransferLoadState state{.spec = spec};
+  state.start = Clock::now();
+  state.end = state.start + spec.duration;
+  state.running = spec.concurrency + (on_tick ? 1 : 0);
+  std::promise<void> finished;
+  auto executor = coordinator.executor();
+  asio::co_spawn(
+      executor,
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        for (int i = 0; i < spec.concurrency; ++i) {
+          asio::co_spawn(ex, Caller(coordinator, from, to, state), asio::detached);
+        }
+        if (on_tick) asio::co_spawn(ex, Ticker(state, on_tick, tick), asio::detached);
+        asio::steady_timer poll(ex);
+        while (state.running > 0) {
+          poll.expires_after(std::chrono::milliseconds(5));
+          co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+      },
+      [&finished](std::exception_ptr) { finished.set_value(); });
+  finished.get_future().wait();
+  state.report.seconds = std::chrono::duration<double>(Clock::now() - state.start).count();
+  return std::move(state.report);
+}
+
+}  // namespace harpc::cli

@@ -1,0 +1,62 @@
+// Coordinator: two-phase commit with presumed abort (`harpc coordinator`).
+//
+//   Coordinator.begin  {"timeout_ms":5000}            -> {"txid","coordinator","timeout_ms"}
+//   Coordinator.commit {"txid","participants":[{"call","participant","address"}]}
+//                                                     -> {"txid","outcome","reason","applied"}
+//   Coordinator.abort  {"txid","reason","participants":[...]} -> the same
+//   Coordinator.status {"txid"[,"participant"]}       -> {"txid","outcome":"committed|aborted|pending",
+//                                                         "calls":[...this participant's calls to commit]}
+//
+// A transaction lives in memory from begin until it is decided; only commit
+// decisions are written, durably and with group commit, before phase two
+// starts. So a coordinator that crashes forgets every undecided transaction,
+// and everyone who asks about one hears "aborted" — the presumption is safe
+// because no participant was told "commit". A transaction not committed
+// within its timeout is aborted. Phase two is retried with backoff until every
+// participant acknowledges, and resumed from the log after a restart.
+//
+// All state lives on one event loop: the server must run one loop (threads = 1).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "harpc/server.h"
+#include "harpc/status.h"
+
+namespace harpc::txn {
+
+struct CoordinatorOptions {
+  // Directory of the decision log (DIR/decisions.db). Required.
+  std::string data_dir;
+  // Transaction timeout when begin names none. Default 5 s.
+  std::chrono::milliseconds default_timeout{5000};
+  // The longest timeout a transaction may ask for. Default 60 s.
+  std::chrono::milliseconds max_timeout{60000};
+  // Phase-two retries back off from 50 ms up to this. Default 2 s.
+  std::chrono::milliseconds max_backoff{2000};
+  // Aborted transactions are remembered (with their reason) this long; after
+  // that they are unknown, which means aborted too. Default 10 min.
+  std::chrono::milliseconds aborted_memory{600000};
+};
+
+class Coordinator {
+ public:
+  static Status Open(CoordinatorOptions options, std::unique_ptr<Coordinator>* out);
+  ~Coordinator();
+
+  // Registers the Coordinator.* methods and metrics (before server.Start()).
+  Status Attach(Server& server);
+  // After server.Start(): resumes unfinished phase twos and starts the timeout
+  // sweeper on the server's loop. `address` is where participants reach us.
+  void Start(Server& server);
+
+  class Impl;
+
+ private:
+  explicit Coordinator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace harpc::txn

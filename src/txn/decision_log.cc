@@ -1,0 +1,74 @@
+#include "txn/decision_log.h"
+
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+
+#include "txn/participant_log.h"
+#include "util/sqlite.h"
+
+namespace harpc::txn {
+
+namespace json = boost::json;
+
+const char* const kDecisionSchema =
+    "CREATE TABLE IF NOT EXISTS decisions (txid TEXT PRIMARY KEY, calls TEXT NOT NULL,"
+    " decided_ms INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS decisions_unfinished ON decisions (done);";
+
+namespace {
+std::string CallsJson(const std::vector<EnlistedCall>& calls) {
+  json::array a;
+  for (const EnlistedCall& c : calls) {
+    a.push_back({{"call", c.call}, {"participant", c.participant}, {"address", c.address}});
+  }
+  return json::serialize(a);
+}
+
+std::vector<EnlistedCall> ParseCalls(const std::string& text) {
+  std::vector<EnlistedCall> calls;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return calls;
+  for (const json::value& c : v.as_array()) {
+    const json::object& o = c.as_object();
+    calls.push_back({std::string(o.at("call").as_string()), std::string(o.at("participant").as_string()),
+                     std::string(o.at("address").as_string())});
+  }
+  return calls;
+}
+}  // namespace
+
+Status DecisionLog::RecordCommit(sqlite3* db, const CommitRecord& r) {
+  return sql::Statement(db, "INSERT OR IGNORE INTO decisions (txid, calls, decided_ms, done) VALUES (?, ?, ?, 0)")
+      .Bind(1, r.txid).Bind(2, CallsJson(r.calls)).Bind(3, WallClockNowMs()).Run();
+}
+
+Status DecisionLog::MarkDone(sqlite3* db, const std::vector<std::string>& txids) {
+  sql::Statement update(db, "UPDATE decisions SET done = 1 WHERE txid = ?");
+  for (const std::string& txid : txids) {
+    update.Bind(1, txid);
+    if (update.Step() != SQLITE_DONE) return Internal(std::string("decision log: ") + sqlite3_errmsg(db));
+    update.Reset();
+  }
+  return Status::Ok();
+}
+
+bool DecisionLog::Find(sqlite3* db, const std::string& txid, CommitRecord* record) {
+  sql::Statement select(db, "SELECT calls, done FROM decisions WHERE txid = ?");
+  select.Bind(1, txid);
+  if (select.Step() != SQLITE_ROW) return false;
+  *record = {.txid = txid, .calls = ParseCalls(select.Text(0)), .done = select.Int(1) != 0};
+  return true;
+}
+
+std::vector<CommitRecord> DecisionLog::Unfinished(sqlite3* db) {
+  std::vector<CommitRecord> records;
+  sql::Statement select(db, "SELECT txid, calls FROM decisions WHERE done = 0 ORDER BY decided_ms");
+  while (select.Step() == SQLITE_ROW) {
+    records.push_back({.txid = select.Text(0), .calls = ParseCalls(select.Text(1)), .done = false});
+  }
+  return records;
+}
+
+}  // namespace harpc::txn

@@ -1,0 +1,44 @@
+// The coordinator's durable log: one row per commit decision, with the calls
+// to commit and where their participants are. Under presumed abort nothing
+// else needs to be durable — a transaction without a row was never committed,
+// so whoever asks about it after a crash hears "aborted". The row is written
+// (and fsynced, with group commit) before any participant hears "commit";
+// `done` is set once every participant acknowledged, so that a restarted
+// coordinator resumes phase two only for the rest.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harpc/status.h"
+
+struct sqlite3;
+
+namespace harpc::txn {
+
+// One enlisted call: its number, the participant that voted yes, and the
+// address it was reached at.
+struct EnlistedCall {
+  std::string call, participant, address;
+};
+
+struct CommitRecord {
+  std::string txid;
+  std::vector<EnlistedCall> calls;
+  bool done = false;
+};
+
+extern const char* const kDecisionSchema;
+
+class DecisionLog {
+ public:
+  // All run on a GroupCommitDb's writer thread.
+  static Status RecordCommit(sqlite3* db, const CommitRecord& record);
+  static Status MarkDone(sqlite3* db, const std::vector<std::string>& txids);
+  // The commit record of `txid`; false when there is none (never committed).
+  static bool Find(sqlite3* db, const std::string& txid, CommitRecord* record);
+  // Commits whose phase two has not been acknowledged by everyone.
+  static std::vector<CommitRecord> Unfinished(sqlite3* db);
+};
+
+}  // namespace harpc::txn

@@ -1,0 +1,68 @@
+// GroupCommitDb: one SQLite database written by one thread, with group commit.
+//
+// Work items queued while the previous batch is being committed wait and then
+// share the next commit, and so its fsync: at concurrency 1 every item costs
+// one fsync, at concurrency 64 one fsync serves many items. Each item runs in
+// its own savepoint, so an item that fails rolls back only its own changes.
+// Its caller resumes only after the batch is durable (or failed as a whole).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "harpc/result.h"
+
+struct sqlite3;
+
+namespace harpc::txn {
+
+class GroupCommitDb {
+ public:
+  // Runs on the writer thread inside the batch's transaction. An error
+  // result rolls back what this item changed; the other items still commit.
+  using Work = std::function<Result(sqlite3* db)>;
+
+  // Opens (creating) `path` durably and runs `schema` (idempotent DDL) once.
+  static Status Open(const std::string& path, std::string_view schema, std::unique_ptr<GroupCommitDb>* out);
+  ~GroupCommitDb();  // finishes the queued work, then stops the writer
+
+  // Queues `work`; resumes the calling coroutine on its own executor once the
+  // batch holding it is committed durably.
+  boost::asio::awaitable<Result> Run(Work work);
+  // The same, blocking the calling thread (startup, tools and tests).
+  Result RunSync(Work work);
+
+  // Batches committed since Open (each one fsync of the log, at least).
+  uint64_t batches() const;
+  // Items per batch are capped so that one batch never holds the writer long.
+  static constexpr size_t kMaxBatch = 512;
+
+ private:
+  struct Item {
+    Work work;
+    std::function<void(Result)> done;  // called on the writer thread
+  };
+  GroupCommitDb() = default;
+  void Enqueue(Item item);
+  void WriterLoop();
+  void CommitBatch(std::deque<Item>& batch);
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  uint64_t batches_ = 0;
+  std::thread writer_;
+};
+
+}  // namespace harpc::txn

@@ -1,0 +1,317 @@
+// Participant: wires the participant log to a Server and resolves calls in
+// doubt by asking their coordinator.
+#include "harpc/txn.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "harpc/channel.h"
+#include "txn/group_commit.h"
+#include "txn/participant_log.h"
+#include "util/json_params.h"
+#include "util/log.h"
+#include "util/sqlite.h"
+
+namespace harpc {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+class Participant::Impl {
+ public:
+  ParticipantOptions options;
+  std::unique_ptr<txn::GroupCommitDb> db;
+  std::map<std::string, TxnMethod, std::less<>> txn_methods;
+  std::map<std::string, std::pair<LocalHandler, MethodOptions>> local_methods;
+  std::unique_ptr<txn::ParticipantLog> log;
+  std::atomic<uint64_t> resolved_by_asking{0};
+  std::atomic<int64_t> prepared{0}, committed{0}, aborted{0};  // mirrors of the database's counts
+
+  std::map<std::string, std::unique_ptr<Channel>> coordinators;  // by address; resolver loop only
+  // The resolver: its own loop, so that a slow coordinator never holds a
+  // server loop. Declared last: its coroutines are destroyed first.
+  asio::io_context resolver_loop;
+  std::thread resolver_thread;
+
+  ~Impl() {
+    resolver_loop.stop();
+    if (resolver_thread.joinable()) resolver_thread.join();
+  }
+
+  void RefreshCounts() {
+    Result r = db->RunSync([](sqlite3* db) -> Result { return txn::ParticipantLog::CountByState(db); });
+    if (!r.ok()) return;
+    prepared = r.value().at("prepared").to_number<int64_t>();
+    committed = r.value().at("committed").to_number<int64_t>();
+    aborted = r.value().at("aborted").to_number<int64_t>();
+  }
+
+  void Count(const Result& applied) {
+    if (!applied.ok()) return;
+    const int64_t c = applied.value().at("committed").to_number<int64_t>();
+    const int64_t a = applied.value().at("aborted").to_number<int64_t>();
+    committed += c;
+    aborted += a;
+    prepared -= c + a;
+  }
+
+  asio::awaitable<Result> Apply(std::string txid, txn::Decision decision) {
+    txn::GroupCommitDb::Work work = [this, txid, decision](sqlite3* db) { return log->Apply(db, txid, decision); };
+    Result r = co_await db->Run(std::move(work));
+    Count(r);
+    co_return r;
+  }
+
+  Channel& CoordinatorChannel(const std::string& address) {
+    auto& channel = coordinators[address];
+    if (!channel) {
+      ChannelOptions o;
+      o.timeout = std::chrono::milliseconds(1000);
+      o.idempotent_methods = {"Coordinator.status"};
+      o.health.interval = std::chrono::milliseconds(500);
+      channel = std::make_unique<Channel>("list://" + address, o);
+    }
+    return *channel;
+  }
+
+  // Asks the coordinator about one transaction in doubt and applies its answer.
+  asio::awaitable<void> Resolve(txn::InDoubt in_doubt) {
+    const std::string address = in_doubt.coordinator.empty() ? options.coordinator : in_doubt.coordinator;
+    if (address.empty()) {
+      Log().warn("transaction {} is in doubt and no coordinator is known (set ParticipantOptions::coordinator)",
+                 in_doubt.txid);
+      co_return;
+    }
+    json::value query{{"txid", in_doubt.txid}, {"participant", log->id()}};
+    CallResult answer = co_await CoordinatorChannel(address).AsyncCall("Coordinator.status", query);
+    if (!answer.ok()) {
+      Log().info("transaction {} in doubt: coordinator {} not reachable ({}); will ask again", in_doubt.txid, address,
+                 answer.status.ToString());
+      co_return;
+    }
+    std::string outcome;
+    if (Status s = StringField(answer.value, "outcome", true, &outcome); !s.ok()) {
+      Log().warn("transaction {}: malformed answer from coordinator {}: {}", in_doubt.txid, address, s.message());
+      co_return;
+    }
+    txn::Decision decision;
+    if (outcome == "committed") {
+      decision.commit = true;
+      const json::value* calls = answer.value.as_object().if_contains("calls");
+      if (!calls || !calls->is_array()) co_return;
+      for (const json::value& c : calls->as_array()) {
+        if (c.is_string()) decision.calls.emplace_back(c.as_string());
+      }
+    } else if (outcome != "aborted") {
+      co_return;  // pending: the transaction is still running
+    }
+    Result applied = co_await Apply(in_doubt.txid, decision);
+    if (applied.ok()) {
+      ++resolved_by_asking;
+      Log().info("transaction {} was in doubt: {} (asked {})", in_doubt.txid, outcome, address);
+    } else {
+      Log().error("transaction {}: cannot apply {}: {}", in_doubt.txid, outcome, applied.status().ToString());
+    }
+  }
+
+  asio::awaitable<void> ResolverLoop() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    // After a start, every prepared call is in doubt: its outcome may have
+    // been decided while this process was down.
+    int64_t horizon = txn::WallClockNowMs();
+    for (;;) {
+      txn::GroupCommitDb::Work find = [horizon](sqlite3* db) -> Result {
+        json::array found;
+        for (const txn::InDoubt& d : txn::ParticipantLog::FindInDoubt(db, horizon)) {
+          found.push_back({{"txid", d.txid}, {"coordinator", d.coordinator}});
+        }
+        return json::value(std::move(found));
+      };
+      Result found = co_await db->Run(std::move(find));
+      if (found.ok()) {
+        for (const json::value& d : found.value().as_array()) {
+          txn::InDoubt in_doubt{std::string(d.at("txid").as_string()), std::string(d.at("coordinator").as_string())};
+          co_await Resolve(std::move(in_doubt));
+        }
+      }
+      timer.expires_after(options.resolve_interval);
+      co_await timer.async_wait(asio::use_awaitable);
+      horizon = txn::WallClockNowMs() - options.in_doubt_after.count();
+    }
+  }
+};
+
+Participant::Participant(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Participant::~Participant() = default;
+
+Status Participant::Open(ParticipantOptions options, std::string_view schema, std::unique_ptr<Participant>* out) {
+  if (options.db_path.empty()) return InvalidArgument("ParticipantOptions::db_path is required");
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
+  if (Status s = txn::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
+  std::string id;
+  Result made = impl->db->RunSync([&id](sqlite3* db) -> Result {
+    Status s = txn::ParticipantLog::LoadOrCreateId(db, &id);
+    return s.ok() ? Result(json::value(id)) : Result(s);
+  });
+  if (!made.ok()) return made.status();
+  Impl* raw = impl.get();
+  impl->log = std::make_unique<txn::ParticipantLog>(id, [raw](std::string_view name) -> const TxnMethod* {
+    auto it = raw->txn_methods.find(name);
+    return it == raw->txn_methods.end() ? nullptr : &it->second;
+  });
+  impl->RefreshCounts();
+  out->reset(new Participant(std::move(impl)));
+  return Status::Ok();
+}
+
+const std::string& Participant::id() const { return impl_->log->id(); }
+
+ParticipantStats Participant::stats() const {
+  return {.prepared = impl_->prepared, .committed = impl_->committed, .aborted = impl_->aborted,
+          .resolved_by_asking = impl_->resolved_by_asking};
+}
+
+Status Participant::AddTxnMethod(std::string name, TxnMethod method) {
+  if (name.empty() || !method.prepare || !method.commit || !method.abort) {
+    return InvalidArgument("a transactional method needs a name and prepare, commit and abort handlers");
+  }
+  if (!impl_->txn_methods.emplace(std::move(name), std::move(method)).second) {
+    return InvalidArgument("transactional method registered twice");
+  }
+  return Status::Ok();
+}
+
+Status Participant::AddLocalMethod(std::string name, LocalHandler handler, MethodOptions options) {
+  if (name.empty() || !handler) return InvalidArgument("a local method needs a name and a handler");
+  if (!impl_->local_methods.emplace(std::move(name), std::make_pair(std::move(handler), options)).second) {
+    return InvalidArgument("local method registered twice");
+  }
+  return Status::Ok();
+}
+
+Result Participant::RunLocal(const LocalHandler& handler, const json::value& params) {
+  return impl_->db->RunSync([&handler, &params](sqlite3* db) { return handler(db, params); });
+}
+
+namespace {
+// The decision named by Participant.commit / Participant.abort params.
+Status ParseDecision(const json::value& p, const std::string& own_id, bool commit, std::string* txid,
+                     txn::Decision* decision) {
+  if (Status s = StringField(p, "txid", true, txid); !s.ok()) return s;
+  if (txid->empty()) return InvalidArgument("\"txid\" must not be empty");
+  std::string participant;
+  if (Status s = StringField(p, "participant", commit, &participant); !s.ok()) return s;
+  if (!participant.empty() && participant != own_id) {
+    return Status(StatusCode::kFailedPrecondition, "this is participant " + own_id + ", not " + participant);
+  }
+  decision->commit = commit;
+  if (!commit) return Status::Ok();
+  const json::value* calls = p.as_object().if_contains("calls");
+  if (!calls || !calls->is_array()) return InvalidArgument("\"calls\" must be an array of call numbers");
+  for (const json::value& c : calls->as_array()) {
+    if (!c.is_string()) return InvalidArgument("\"calls\" must be an array of strings");
+    decision->calls.emplace_back(c.as_string());
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status Participant::Attach(Server& server) {
+  Impl* impl = impl_.get();
+  for (auto& [name, unused] : impl->txn_methods) {
+    const std::string method = name;
+    // Prepare is deduplicated by (txid, call) in the database, so a retry is safe.
+    Status s = server.AddAsyncMethod(
+        method,
+        [impl, method](json::value p, CallContext&) -> asio::awaitable<Result> {
+          txn::PrepareRequest request{.method = method};
+          if (Status s = StringField(p, "txid", true, &request.txid); !s.ok()) co_return s;
+          if (Status s = StringField(p, "call", true, &request.call); !s.ok()) co_return s;
+          if (Status s = StringField(p, "coordinator", false, &request.coordinator); !s.ok()) co_return s;
+          if (request.txid.empty() || request.call.empty() || request.call == "*") {
+            co_return InvalidArgument("\"txid\" and \"call\" must be non-empty, and \"call\" not \"*\"");
+          }
+          const json::value* params = p.as_object().if_contains("params");
+          if (params) request.params = *params;
+          txn::GroupCommitDb::Work work = [impl, request](sqlite3* db) { return impl->log->Prepare(db, request); };
+          Result r = co_await impl->db->Run(std::move(work));
+          if (r.ok()) ++impl->prepared;
+          co_return r;
+        },
+        {.idempotent = true});
+    if (!s.ok()) return s;
+  }
+  for (auto& [name, entry] : impl->local_methods) {
+    LocalHandler handler = entry.first;
+    Status s = server.AddAsyncMethod(
+        name,
+        [impl, handler](json::value p, CallContext&) -> asio::awaitable<Result> {
+          txn::GroupCommitDb::Work work = [handler, p](sqlite3* db) { return handler(db, p); };
+          co_return co_await impl->db->Run(std::move(work));
+        },
+        entry.second);
+    if (!s.ok()) return s;
+  }
+  for (const bool commit : {true, false}) {
+    Status s = server.AddAsyncMethod(
+        commit ? "Participant.commit" : "Participant.abort",
+        [impl, commit](json::value p, CallContext&) -> asio::awaitable<Result> {
+          std::string txid;
+          txn::Decision decision;
+          if (Status s = ParseDecision(p, impl->log->id(), commit, &txid, &decision); !s.ok()) co_return s;
+          co_return co_await impl->Apply(std::move(txid), std::move(decision));
+        },
+        {.idempotent = true});
+    if (!s.ok()) return s;
+  }
+  Status s = server.AddAsyncMethod(
+      "Participant.status",
+      [impl](json::value p, CallContext&) -> asio::awaitable<Result> {
+        std::string txid;
+        if (!p.is_null()) {
+          if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
+        }
+        txn::GroupCommitDb::Work work = [impl, txid](sqlite3* db) -> Result {
+          json::object answer = txn::ParticipantLog::CountByState(db).as_object();
+          answer["participant"] = impl->log->id();
+          answer["resolved_by_asking"] = impl->resolved_by_asking.load();
+          if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
+          return json::value(std::move(answer));
+        };
+        co_return co_await impl->db->Run(std::move(work));
+      },
+      {.idempotent = true});
+  if (!s.ok()) return s;
+  s = server.AddMetrics([impl] {
+    std::string text = sql::FsyncMetricText();
+    text += "# HELP harpc_txn_participant_calls Transactional calls of this participant by state.\n";
+    text += "# TYPE harpc_txn_participant_calls gauge\n";
+    text += "harpc_txn_participant_calls{state=\"prepared\"} " + std::to_string(impl->prepared.load()) + "\n";
+    text += "harpc_txn_participant_calls{state=\"committed\"} " + std::to_string(impl->committed.load()) + "\n";
+    text += "harpc_txn_participant_calls{state=\"aborted\"} " + std::to_string(impl->aborted.load()) + "\n";
+    text += "# HELP harpc_txn_resolved_by_asking_total In-doubt transactions resolved by asking the coordinator.\n";
+    text += "# TYPE harpc_txn_resolved_by_asking_total counter\n";
+    text += "harpc_txn_resolved_by_asking_total " + std::to_string(impl->resolved_by_asking.load()) + "\n";
+    return text;
+  });
+  if (!s.ok()) return s;
+  asio::co_spawn(impl->resolver_loop, impl->ResolverLoop(), asio::detached);
+  impl->resolver_thread = std::thread([impl] {
+    auto guard = asio::make_work_guard(impl->resolver_loop);
+    impl->resolver_loop.run();
+  });
+  return Status::Ok();
+}
+
+}  // namespace harpc

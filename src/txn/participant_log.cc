@@ -1,0 +1,174 @@
+#include "txn/participant_log.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "util/random_id.h"
+#include "util/sqlite.h"
+
+namespace harpc::txn {
+
+namespace json = boost::json;
+
+const char* const kParticipantSchema =
+    "CREATE TABLE IF NOT EXISTS harpc_txn_call (txid TEXT NOT NULL, call TEXT NOT NULL, method TEXT NOT NULL,"
+    " params TEXT NOT NULL, result TEXT NOT NULL, state TEXT NOT NULL, coordinator TEXT NOT NULL,"
+    " prepared_ms INTEGER NOT NULL, PRIMARY KEY (txid, call));"
+    "CREATE INDEX IF NOT EXISTS harpc_txn_call_state ON harpc_txn_call (state, prepared_ms);"
+    "CREATE TABLE IF NOT EXISTS harpc_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+namespace {
+constexpr std::string_view kTombstone = "*";
+
+json::value ParseStored(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? json::value() : v;
+}
+
+Status SetState(sqlite3* db, const std::string& txid, const std::string& call, std::string_view state) {
+  return sql::Statement(db, "UPDATE harpc_txn_call SET state = ? WHERE txid = ? AND call = ?")
+      .Bind(1, state).Bind(2, txid).Bind(3, call).Run();
+}
+}  // namespace
+
+int64_t WallClockNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ParticipantLog::ParticipantLog(std::string participant_id, MethodLookup methods)
+    : id_(std::move(participant_id)), methods_(std::move(methods)) {}
+
+Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r) const {
+  const TxnMethod* method = methods_(r.method);
+  if (!method) return Unimplemented("no transactional method " + r.method);
+  auto yes = [this](json::value result) {
+    return json::value{{"vote", "yes"}, {"participant", id_}, {"result", std::move(result)}};
+  };
+  {
+    sql::Statement same(db, "SELECT state, result, method FROM harpc_txn_call WHERE txid = ? AND call = ?");
+    same.Bind(1, r.txid).Bind(2, r.call);
+    if (same.Step() == SQLITE_ROW) {
+      if (same.Text(0) == "aborted") return Status(StatusCode::kAborted, "transaction " + r.txid + " was aborted");
+      if (same.Text(2) != r.method) {
+        return Status(StatusCode::kFailedPrecondition,
+                      "call " + r.call + " of transaction " + r.txid + " was prepared as " + same.Text(2));
+      }
+      return yes(ParseStored(same.Text(1)));  // a retry: the first answer
+    }
+  }
+  {
+    sql::Statement decided(db, "SELECT state FROM harpc_txn_call WHERE txid = ? AND state != 'prepared' LIMIT 1");
+    decided.Bind(1, r.txid);
+    if (decided.Step() == SQLITE_ROW) {
+      return Status(StatusCode::kAborted, "transaction " + r.txid + " is already " + decided.Text(0) + " here");
+    }
+  }
+  Result prepared = method->prepare(db, r.params);
+  if (!prepared.ok()) return prepared;  // votes no; the savepoint undoes its changes
+  Status s = sql::Statement(db,
+                            "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
+                            " prepared_ms) VALUES (?, ?, ?, ?, ?, 'prepared', ?, ?)")
+                 .Bind(1, r.txid).Bind(2, r.call).Bind(3, r.method).Bind(4, json::serialize(r.params))
+                 .Bind(5, json::serialize(prepared.value())).Bind(6, r.coordinator).Bind(7, WallClockNowMs())
+                 .Run();
+  if (!s.ok()) return s;
+  return yes(prepared.value());
+}
+
+Result ParticipantLog::Apply(sqlite3* db, const std::string& txid, const Decision& d) const {
+  struct Row {
+    std::string call, method, params, state;
+  };
+  std::vector<Row> rows;
+  {
+    sql::Statement select(db, "SELECT call, method, params, state FROM harpc_txn_call WHERE txid = ?");
+    select.Bind(1, txid);
+    while (select.Step() == SQLITE_ROW) rows.push_back({select.Text(0), select.Text(1), select.Text(2), select.Text(3)});
+  }
+  const std::set<std::string> listed(d.calls.begin(), d.calls.end());
+  if (d.commit) {
+    // A commit must find every call it names prepared or committed here;
+    // anything else means the decision and this database disagree.
+    for (const std::string& call : listed) {
+      auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.call == call; });
+      if (row == rows.end()) {
+        return Status(StatusCode::kFailedPrecondition, "call " + call + " of " + txid + " was never prepared here");
+      }
+      if (row->state == "aborted") {
+        return Status(StatusCode::kFailedPrecondition, "call " + call + " of " + txid + " was aborted here");
+      }
+    }
+  } else {
+    for (const Row& row : rows) {
+      if (row.state == "committed") {
+        return Status(StatusCode::kFailedPrecondition, "transaction " + txid + " is committed here");
+      }
+    }
+  }
+  int committed = 0, aborted = 0;
+  for (const Row& row : rows) {
+    if (row.state != "prepared") continue;
+    const TxnMethod* method = methods_(row.method);
+    if (!method) return Internal("prepared call " + row.call + " of " + txid + " names unknown method " + row.method);
+    const json::value params = ParseStored(row.params);
+    const bool commit = d.commit && listed.count(row.call);
+    Status s = commit ? method->commit(db, params) : method->abort(db, params);
+    if (!s.ok()) return Status(s.code(), row.method + (commit ? " commit: " : " abort: ") + s.message());
+    if (s = SetState(db, txid, row.call, commit ? "committed" : "aborted"); !s.ok()) return s;
+    ++(commit ? committed : aborted);
+  }
+  if (!d.commit && rows.empty()) {
+    // Aborted before any prepare arrived: a late prepare must not succeed.
+    Status s = sql::Statement(db,
+                              "INSERT OR IGNORE INTO harpc_txn_call (txid, call, method, params, result, state,"
+                              " coordinator, prepared_ms) VALUES (?, ?, '', 'null', 'null', 'aborted', '', ?)")
+                   .Bind(1, txid).Bind(2, kTombstone).Bind(3, WallClockNowMs()).Run();
+    if (!s.ok()) return s;
+  }
+  return json::value{{"txid", txid}, {"committed", committed}, {"aborted", aborted}};
+}
+
+std::vector<InDoubt> ParticipantLog::FindInDoubt(sqlite3* db, int64_t prepared_before_ms) {
+  std::vector<InDoubt> found;
+  sql::Statement select(db,
+                        "SELECT txid, MAX(coordinator) FROM harpc_txn_call WHERE state = 'prepared'"
+                        " AND prepared_ms <= ? GROUP BY txid ORDER BY MIN(prepared_ms) LIMIT 1000");
+  select.Bind(1, prepared_before_ms);
+  while (select.Step() == SQLITE_ROW) found.push_back({select.Text(0), select.Text(1)});
+  return found;
+}
+
+json::value ParticipantLog::CountByState(sqlite3* db) {
+  json::object counts{{"prepared", 0}, {"committed", 0}, {"aborted", 0}};
+  sql::Statement select(db, "SELECT state, COUNT(*) FROM harpc_txn_call WHERE call != '*' GROUP BY state");
+  while (select.Step() == SQLITE_ROW) counts[select.Text(0)] = select.Int(1);
+  return counts;
+}
+
+json::value ParticipantLog::Describe(sqlite3* db, const std::string& txid) {
+  json::array calls;
+  sql::Statement select(db, "SELECT call, method, state FROM harpc_txn_call WHERE txid = ? ORDER BY call");
+  select.Bind(1, txid);
+  while (select.Step() == SQLITE_ROW) {
+    calls.push_back({{"call", select.Text(0)}, {"method", select.Text(1)}, {"state", select.Text(2)}});
+  }
+  return calls;
+}
+
+Status ParticipantLog::LoadOrCreateId(sqlite3* db, std::string* id) {
+  sql::Statement select(db, "SELECT value FROM harpc_meta WHERE key = 'participant_id'");
+  if (select.Step() == SQLITE_ROW) {
+    *id = select.Text(0);
+    return Status::Ok();
+  }
+  *id = RandomHexId(1);
+  return sql::Statement(db, "INSERT INTO harpc_meta (key, value) VALUES ('participant_id', ?)").Bind(1, *id).Run();
+}
+
+}  // namespace harpc::txn

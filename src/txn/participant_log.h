@@ -1,0 +1,84 @@
+// The participant's state machine, kept in its own SQLite database next to
+// the application's tables (table harpc_txn_call), one row per prepared call:
+//
+//   (no row) --prepare: handler ok--> prepared --commit--> committed
+//                                         \------abort---> aborted
+//   (no row) --abort--> aborted tombstone (call "*"): later prepares are refused
+//
+// Every function runs on the writer thread inside the local transaction of a
+// GroupCommitDb batch, so the row and the handler's business change commit
+// together or not at all. Commit and abort are idempotent; a call that is
+// already decided answers as decided.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "harpc/result.h"
+#include "harpc/txn.h"
+
+struct sqlite3;
+
+namespace harpc::txn {
+
+// The library's tables, created with the application's schema.
+extern const char* const kParticipantSchema;
+
+struct PrepareRequest {
+  std::string txid;         // the coordinator's transaction id
+  std::string call;         // the call's number within the transaction ("0", "1", ...)
+  std::string coordinator;  // "host:port" to ask about the outcome; may be empty
+  std::string method;
+  boost::json::value params;
+};
+
+// What the coordinator decided for this participant: commit `calls` (and
+// abort any other call of the transaction prepared here), or abort them all.
+struct Decision {
+  bool commit = false;
+  std::vector<std::string> calls;
+};
+
+struct InDoubt {
+  std::string txid, coordinator;
+};
+
+class ParticipantLog {
+ public:
+  using MethodLookup = std::function<const TxnMethod*(std::string_view name)>;
+  ParticipantLog(std::string participant_id, MethodLookup methods);
+
+  // Phase one. A new call runs the method's prepare handler and records the
+  // "yes"; a repeat answers the recorded yes; a call of a transaction already
+  // aborted (or decided without it) is refused with ABORTED.
+  // Answer: {"vote":"yes","participant":ID,"result":R}.
+  Result Prepare(sqlite3* db, const PrepareRequest& request) const;
+
+  // Phase two: applies `decision` to every call of `txid` prepared here.
+  // Answer: {"txid":T,"committed":N,"aborted":M} (calls changed now).
+  Result Apply(sqlite3* db, const std::string& txid, const Decision& decision) const;
+
+  // Transactions with a call prepared at or before `prepared_before_ms`.
+  static std::vector<InDoubt> FindInDoubt(sqlite3* db, int64_t prepared_before_ms);
+  // Calls by state: {"prepared":N,"committed":N,"aborted":N}.
+  static boost::json::value CountByState(sqlite3* db);
+  // The calls of one transaction: [{"call":C,"method":M,"state":S},...].
+  static boost::json::value Describe(sqlite3* db, const std::string& txid);
+  // The database's participant id, made on first use.
+  static Status LoadOrCreateId(sqlite3* db, std::string* id);
+
+  const std::string& id() const { return id_; }
+
+ private:
+  std::string id_;
+  MethodLookup methods_;
+};
+
+int64_t WallClockNowMs();
+
+}  // namespace harpc::txn
