@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test bench clean
+.PHONY: all setup build demo test bench bench-txn clean
 
 all: build
 
@@ -27,6 +27,13 @@ bench:
 	@HARPC_SETUP_BENCH=1 scripts/setup
 	$(MAKE) build
 	bench/run.sh
+
+# Committed transfers/s and fsyncs per transfer: harpc's transactions vs
+# PostgreSQL's two-phase commit (bench/txn.sh).
+bench-txn:
+	@HARPC_SETUP_BENCH=1 scripts/setup
+	$(MAKE) build
+	BUILD=$(BUILD) bench/txn.sh
 
 clean:
 	rm -rf $(BUILD)

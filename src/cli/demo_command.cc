@@ -19,6 +19,7 @@
 #include <boost/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/demo_support.h"
 #include "cli/load_generator.h"
 #include "harpc/channel.h"
 #include "util/subprocess.h"
@@ -231,27 +232,9 @@ int Demo::Run() {
   std::printf("\n%s: %llu failed calls out of %llu.\n", report.errors == 0 ? "PASS" : "FAIL",
               (unsigned long long)report.errors, (unsigned long long)report.requests);
   const int sentinel_failures = RunSentinelChapter();
-  return report.errors == 0 && sentinel_failures == 0 ? 0 : 1;
+  const int transaction_failures = RunTransactionChapter();
+  return report.errors == 0 && sentinel_failures == 0 && transaction_failures == 0 ? 0 : 1;
 }
-
-namespace {
-// A port that was free a moment ago: sentinels must know their peers' ports before they start.
-int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-Status StartProcess(std::vector<std::string> argv, Subprocess* p, std::string* address) {
-  argv.insert(argv.begin(), SelfExecutable());
-  if (Status s = Subprocess::Spawn(argv, p, "/dev/null"); !s.ok()) return s;
-  std::string line;
-  if (Status s = p->ReadLine(std::chrono::seconds(10), &line); !s.ok()) return s;
-  if (line.rfind("listening on ", 0) != 0) return Internal("unexpected first line: " + line);
-  *address = line.substr(13);
-  return Status::Ok();
-}
-}  // namespace
 
 // Three sentinels (quorum 2) watch three registered servers; the client
 // resolves through them. One server dies: SDOWN, ODOWN, alert, client update.
@@ -271,7 +254,7 @@ int Demo::RunSentinelChapter() {
       if (j != i) peers += (peers.empty() ? "" : ",") + sentinel_addrs[j];
     }
     std::string address;
-    Status s = StartProcess({"sentinel", "--listen", sentinel_addrs[i], "--data-dir", dir + "/s" + std::to_string(i),
+    Status s = StartDaemonProcess({"sentinel", "--listen", sentinel_addrs[i], "--data-dir", dir + "/s" + std::to_string(i),
                              "--peers", peers, "--quorum", "2", "--down-after-ms", "500", "--probe-interval-ms", "100",
                              "--notify", "cat >> " + alerts},
                             &sentinels[i], &address);
@@ -285,7 +268,7 @@ int Demo::RunSentinelChapter() {
   std::vector<DemoServer> servers(3);
   for (int i = 0; i < 3; ++i) {
     servers[i].name = std::string("node") + std::to_string(i + 1);
-    Status s = StartProcess({"serve", "--listen", "127.0.0.1:0", "--name", servers[i].name, "--threads", "1",
+    Status s = StartDaemonProcess({"serve", "--listen", "127.0.0.1:0", "--name", servers[i].name, "--threads", "1",
                              "--register", "sentinel://" + group, "--lease-ttl-ms", "2000"},
                             &servers[i].process, &servers[i].address);
     if (!s.ok()) {
@@ -389,6 +372,22 @@ int Demo::RunSentinelChapter() {
 }
 
 }  // namespace
+
+int FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+Status StartDaemonProcess(std::vector<std::string> argv, Subprocess* p, std::string* address) {
+  argv.insert(argv.begin(), SelfExecutable());
+  if (Status s = Subprocess::Spawn(argv, p, "/dev/null"); !s.ok()) return s;
+  std::string line;
+  if (Status s = p->ReadLine(std::chrono::seconds(10), &line); !s.ok()) return s;
+  if (line.rfind("listening on ", 0) != 0) return Internal("unexpected first line: " + line);
+  *address = line.substr(13);
+  return Status::Ok();
+}
 
 void AddDemoCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("demo", "Run a local cluster that shows every HA mechanism at work (< 1 min)");

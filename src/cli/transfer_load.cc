@@ -37,19 +37,23 @@ struct TransferLoadState {
   }
 };
 
-// "insufficient funds in "a3": ..." -> "insufficient funds in": keeps the
-// report's reasons few and readable.
+// The reason up to its second ": " ("Bank.debit on H:P failed: UNAVAILABLE"),
+// so that the report's reasons stay few and readable.
 std::string ReasonKind(const std::string& reason) {
-  const size_t colon = reason.find(": ");
-  std::string kind = reason.substr(0, colon == std::string::npos ? reason.size() : colon);
-  return kind.size() > 80 ? kind.substr(0, 80) : kind;
+  size_t cut = reason.find(": ");
+  if (cut != std::string::npos) cut = reason.find(": ", cut + 2);
+  std::string kind = reason.substr(0, cut == std::string::npos ? reason.size() : cut);
+  return kind.size() > 100 ? kind.substr(0, 100) : kind;
 }
 
-asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, TransferLoadState& state) {
+asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, bool reverse,
+                             TransferLoadState& state) {
+  const std::string& from_prefix = reverse ? state.spec.to_account : state.spec.from_account;
+  const std::string& to_prefix = reverse ? state.spec.from_account : state.spec.to_account;
   while (state.More()) {
     ++state.started;
-    txn::TransferRequest request{.from_account = state.Account(state.spec.from_account),
-                                 .to_account = state.Account(state.spec.to_account),
+    txn::TransferRequest request{.from_account = state.Account(from_prefix),
+                                 .to_account = state.Account(to_prefix),
                                  .amount = state.spec.amount};
     TransactionOptions options = state.spec.transaction;
     const auto t0 = Clock::now();
@@ -64,6 +68,12 @@ asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, T
     } else {
       ++state.report.aborted;
       ++state.report.abort_reasons[ReasonKind(outcome.reason)];
+    }
+    if (!outcome.status.ok() || outcome.txid.empty()) {
+      // The coordinator is out of reach: pause as a real client would,
+      // rather than spin through failures.
+      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
   if (--state.running == 1 && state.tick_timer) state.tick_timer->cancel();
@@ -112,7 +122,9 @@ TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to,
       [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         for (int i = 0; i < spec.concurrency; ++i) {
-          asio::co_spawn(ex, Caller(coordinator, from, to, state), asio::detached);
+          const bool reverse = spec.both_ways && i % 2 == 1;
+          asio::co_spawn(ex, Caller(coordinator, reverse ? to : from, reverse ? from : to, reverse, state),
+                         asio::detached);
         }
         if (on_tick) asio::co_spawn(ex, Ticker(state, on_tick, tick), asio::detached);
         asio::steady_timer poll(ex);

@@ -23,6 +23,8 @@ struct TransferLoadSpec {
   // from [0, accounts); with accounts = 0 the prefixes are the account names.
   std::string from_account, to_account;
   int accounts = 0;
+  // Half of the callers transfer the other way (to -> from). Default false.
+  bool both_ways = false;
   int64_t amount = 1;
   int concurrency = 1;
   std::chrono::milliseconds duration{0};  // used when count == 0
