@@ -44,6 +44,7 @@ GRPC_CLIENT="$BUILD/bench/grpc/harpc_grpc_echo_client"
 
 log() { echo "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 [[ -x "$HARPC" ]] || die "$HARPC not found: build first (make build, or BUILD=dir)"
 command -v python3 >/dev/null || die "python3 is needed"
@@ -69,26 +70,6 @@ RES="$TMP/results"
 mkdir -p "$RES"
 PIDS=()
 
-# stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL; reaps it and forgets it
-# (so that cleanup never signals a PID the system may have reused).
-stop_pid() {
-  local pid=$1 i state
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for (( i = 0; i < 50; i++ )); do
-    state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
-    [[ -z "$state" || "$state" == Z ]] && break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null && [[ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" != Z ]]; then
-    log "pid $pid ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  local kept=() p
-  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
-  PIDS=("${kept[@]}")
-}
 
 cleanup() {
   local rc=$? pid
@@ -102,25 +83,13 @@ trap 'exit 130' INT TERM
 # start_server NAME CMD...: starts CMD pinned to SERVER_CPU, waits (<= 10 s) for
 # its "listening on H:P" line; sets SERVER_PID and SERVER_PORT.
 start_server() {
-  local name=$1 i
+  local name=$1
   shift
-  taskset -c "$SERVER_CPU" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  SERVER_PORT=
-  for (( i = 0; i < 100; i++ )); do
-    SERVER_PORT=$(sed -n '1s/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/$name.out" 2>/dev/null || true)
-    [[ -n "$SERVER_PORT" ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$TMP/$name.err" >&2
-  die "$name did not start"
+  start_daemon "$name" taskset -c "$SERVER_CPU" "$@"
+  SERVER_PID=$DAEMON_PID
+  SERVER_PORT=${DAEMON_ADDR##*:}
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_nginx: nginx with one worker returning {"key":"value"}; sets NGINX_PID
 # (the master), NGINX_WORKER and NGINX_PORT.

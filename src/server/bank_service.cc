@@ -51,6 +51,12 @@ Status ParseRequest(const json::value& p, const char* amount_field, bool allow_z
   return Status::Ok();
 }
 
+// A transfer leg's {"account","amount"}, and the account as it is now.
+Status ReadLeg(sqlite3* db, const json::value& p, Account* account, int64_t* amount) {
+  if (Status s = ParseRequest(p, "amount", false, &account->name, amount); !s.ok()) return s;
+  return ReadAccount(db, account->name, account);
+}
+
 Result Open(sqlite3* db, const json::value& p) {
   Account a;
   if (Status s = ParseRequest(p, "balance", true, &a.name, &a.balance); !s.ok()) return s;
@@ -92,17 +98,15 @@ Result Audit(sqlite3* db, const json::value&) {
 TxnMethod Debit() {
   return {
       .prepare = [](sqlite3* db, const json::value& p) -> Result {
-        std::string name;
-        int64_t amount = 0;
-        if (Status s = ParseRequest(p, "amount", false, &name, &amount); !s.ok()) return s;
         Account a;
-        if (Status s = ReadAccount(db, name, &a); !s.ok()) return s;
+        int64_t amount = 0;
+        if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
         if (a.balance - a.reserved < amount) {
           return Status(StatusCode::kFailedPrecondition,
-                        "insufficient funds in \"" + name + "\": " + std::to_string(a.balance - a.reserved) +
+                        "insufficient funds in \"" + a.name + "\": " + std::to_string(a.balance - a.reserved) +
                             " available, " + std::to_string(amount) + " asked");
         }
-        if (Status s = Move(db, name, 0, amount); !s.ok()) return s;
+        if (Status s = Move(db, a.name, 0, amount); !s.ok()) return s;
         a.reserved += amount;
         return a.ToJson();
       },
@@ -118,11 +122,9 @@ TxnMethod Debit() {
 TxnMethod Credit() {
   return {
       .prepare = [](sqlite3* db, const json::value& p) -> Result {
-        std::string name;
-        int64_t amount = 0;
-        if (Status s = ParseRequest(p, "amount", false, &name, &amount); !s.ok()) return s;
         Account a;
-        if (Status s = ReadAccount(db, name, &a); !s.ok()) return s;
+        int64_t amount = 0;
+        if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
         return a.ToJson();
       },
       .commit = [](sqlite3* db, const json::value& p) -> Status {
