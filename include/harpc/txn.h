@@ -60,6 +60,11 @@ struct ParticipantOptions {
 
   // How often calls in doubt are looked for and resolved. Default 500 ms.
   std::chrono::milliseconds resolve_interval{500};
+
+  // Decided calls (committed, aborted) are kept this long after their
+  // prepare, so that late repeats are still answered, then deleted (checked
+  // every minute). It must exceed the longest transaction timeout. Default 1 h.
+  std::chrono::milliseconds retain_decided{3600000};
 };
 
 // The three handlers of a transactional method. They run on the participant's

@@ -16,6 +16,7 @@
 #include "harpc/channel.h"
 #include "txn/decision_log.h"
 #include "txn/group_commit.h"
+#include "txn/participant_log.h"
 #include "util/json_params.h"
 #include "util/log.h"
 #include "util/random_id.h"
@@ -315,6 +316,7 @@ class Coordinator::Impl {
   // Aborts transactions past their timeout and forgets old aborts.
   asio::awaitable<void> Sweep() {
     asio::steady_timer timer(executor);
+    Clock::time_point next_forget = Clock::now() + std::chrono::minutes(1);
     for (;;) {
       timer.expires_after(milliseconds(100));
       co_await timer.async_wait(kNoThrow);
@@ -330,7 +332,16 @@ class Coordinator::Impl {
           ++it;
         }
       }
-      if (!done_unflushed.empty() && done_unflushed.size() >= 64) FlushDone();
+      if (!done_unflushed.empty() && (done_unflushed.size() >= 64 || now >= next_forget)) FlushDone();
+      if (now >= next_forget) {
+        next_forget = now + std::chrono::minutes(1);
+        const int64_t before = WallClockNowMs() - options.retain_done.count();
+        GroupCommitDb::Work forget = [before](sqlite3* db) -> Result {
+          Status s = DecisionLog::ForgetDone(db, before);
+          return s.ok() ? Result(json::value()) : Result(s);
+        };
+        asio::co_spawn(executor, WriteDone(std::move(forget)), asio::detached);
+      }
     }
   }
 
@@ -344,9 +355,10 @@ class Coordinator::Impl {
     asio::co_spawn(executor, WriteDone(std::move(work)), asio::detached);
   }
 
+  // Housekeeping writes (done marks, forgetting): logged, never waited for.
   asio::awaitable<void> WriteDone(GroupCommitDb::Work work) {
     Result r = co_await db->Run(std::move(work));
-    if (!r.ok()) Log().warn("decision log: marking phase two done failed: {}", r.status().ToString());
+    if (!r.ok()) Log().warn("decision log housekeeping failed: {}", r.status().ToString());
   }
 
   std::string Metrics() const {

@@ -37,8 +37,11 @@ struct CoordinatorOptions {
   // Phase-two retries back off from 50 ms up to this. Default 2 s.
   std::chrono::milliseconds max_backoff{2000};
   // Aborted transactions are remembered (with their reason) this long; after
-  // that they are unknown, which means aborted too. Default 10 min.
-  std::chrono::milliseconds aborted_memory{600000};
+  // that they are unknown, which means aborted too. Default 1 min.
+  std::chrono::milliseconds aborted_memory{60000};
+  // Decisions every participant acknowledged are deleted from the log this
+  // long after they were made (checked every minute). Default 1 h.
+  std::chrono::milliseconds retain_done{3600000};
 };
 
 class Coordinator {

@@ -54,6 +54,10 @@ Status DecisionLog::MarkDone(sqlite3* db, const std::vector<std::string>& txids)
   return Status::Ok();
 }
 
+Status DecisionLog::ForgetDone(sqlite3* db, int64_t decided_before_ms) {
+  return sql::Statement(db, "DELETE FROM decisions WHERE done = 1 AND decided_ms < ?").Bind(1, decided_before_ms).Run();
+}
+
 bool DecisionLog::Find(sqlite3* db, const std::string& txid, CommitRecord* record) {
   sql::Statement select(db, "SELECT calls, done FROM decisions WHERE txid = ?");
   select.Bind(1, txid);

@@ -37,6 +37,9 @@ class DecisionLog {
   static Status MarkDone(sqlite3* db, const std::vector<std::string>& txids);
   // The commit record of `txid`; false when there is none (never committed).
   static bool Find(sqlite3* db, const std::string& txid, CommitRecord* record);
+  // Deletes done decisions made before `decided_before_ms`: every
+  // participant has applied them, so nobody asks about them any more.
+  static Status ForgetDone(sqlite3* db, int64_t decided_before_ms);
   // Commits whose phase two has not been acknowledged by everyone.
   static std::vector<CommitRecord> Unfinished(sqlite3* db);
 };

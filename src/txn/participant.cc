@@ -128,6 +128,8 @@ class Participant::Impl {
     // After a start, every prepared call is in doubt: its outcome may have
     // been decided while this process was down.
     int64_t horizon = txn::WallClockNowMs();
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point next_forget = Clock::now() + std::chrono::minutes(1);
     for (;;) {
       txn::GroupCommitDb::Work find = [horizon](sqlite3* db) -> Result {
         json::array found;
@@ -142,6 +144,15 @@ class Participant::Impl {
           txn::InDoubt in_doubt{std::string(d.at("txid").as_string()), std::string(d.at("coordinator").as_string())};
           co_await Resolve(std::move(in_doubt));
         }
+      }
+      if (Clock::now() >= next_forget) {
+        next_forget = Clock::now() + std::chrono::minutes(1);
+        const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
+        txn::GroupCommitDb::Work forget = [before](sqlite3* db) -> Result {
+          Status s = txn::ParticipantLog::ForgetDecided(db, before);
+          return s.ok() ? Result(json::value()) : Result(s);
+        };
+        co_await db->Run(std::move(forget));
       }
       timer.expires_after(options.resolve_interval);
       co_await timer.async_wait(asio::use_awaitable);
@@ -244,9 +255,12 @@ Status Participant::Attach(Server& server) {
           }
           const json::value* params = p.as_object().if_contains("params");
           if (params) request.params = *params;
-          txn::GroupCommitDb::Work work = [impl, request](sqlite3* db) { return impl->log->Prepare(db, request); };
+          auto recorded = std::make_shared<bool>(false);
+          txn::GroupCommitDb::Work work = [impl, request, recorded](sqlite3* db) {
+            return impl->log->Prepare(db, request, recorded.get());
+          };
           Result r = co_await impl->db->Run(std::move(work));
-          if (r.ok()) ++impl->prepared;
+          if (r.ok() && *recorded) ++impl->prepared;
           co_return r;
         },
         {.idempotent = true});

@@ -44,7 +44,8 @@ int64_t WallClockNowMs() {
 ParticipantLog::ParticipantLog(std::string participant_id, MethodLookup methods)
     : id_(std::move(participant_id)), methods_(std::move(methods)) {}
 
-Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r) const {
+Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r, bool* recorded) const {
+  *recorded = false;
   const TxnMethod* method = methods_(r.method);
   if (!method) return Unimplemented("no transactional method " + r.method);
   auto yes = [this](json::value result) {
@@ -78,6 +79,7 @@ Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r) const {
                  .Bind(5, json::serialize(prepared.value())).Bind(6, r.coordinator).Bind(7, WallClockNowMs())
                  .Run();
   if (!s.ok()) return s;
+  *recorded = true;
   return yes(prepared.value());
 }
 
@@ -159,6 +161,11 @@ json::value ParticipantLog::Describe(sqlite3* db, const std::string& txid) {
     calls.push_back({{"call", select.Text(0)}, {"method", select.Text(1)}, {"state", select.Text(2)}});
   }
   return calls;
+}
+
+Status ParticipantLog::ForgetDecided(sqlite3* db, int64_t decided_before_ms) {
+  return sql::Statement(db, "DELETE FROM harpc_txn_call WHERE state != 'prepared' AND prepared_ms < ?")
+      .Bind(1, decided_before_ms).Run();
 }
 
 Status ParticipantLog::LoadOrCreateId(sqlite3* db, std::string* id) {

@@ -56,8 +56,9 @@ class ParticipantLog {
   // Phase one. A new call runs the method's prepare handler and records the
   // "yes"; a repeat answers the recorded yes; a call of a transaction already
   // aborted (or decided without it) is refused with ABORTED.
-  // Answer: {"vote":"yes","participant":ID,"result":R}.
-  Result Prepare(sqlite3* db, const PrepareRequest& request) const;
+  // Answer: {"vote":"yes","participant":ID,"result":R}. `*recorded` tells
+  // whether this call was prepared now (false for a repeat or a "no").
+  Result Prepare(sqlite3* db, const PrepareRequest& request, bool* recorded) const;
 
   // Phase two: applies `decision` to every call of `txid` prepared here.
   // Answer: {"txid":T,"committed":N,"aborted":M} (calls changed now).
@@ -69,6 +70,9 @@ class ParticipantLog {
   static boost::json::value CountByState(sqlite3* db);
   // The calls of one transaction: [{"call":C,"method":M,"state":S},...].
   static boost::json::value Describe(sqlite3* db, const std::string& txid);
+  // Forgets calls decided before `decided_before_ms` (by their prepare
+  // time); a prepare of theirs cannot arrive any more.
+  static Status ForgetDecided(sqlite3* db, int64_t decided_before_ms);
   // The database's participant id, made on first use.
   static Status LoadOrCreateId(sqlite3* db, std::string* id);
 
