@@ -230,7 +230,11 @@ class Coordinator::Impl {
       co_return Answer(txid, "aborted", "unknown transaction: never begun here, forgotten after its abort, or "
                                         "begun before a coordinator restart (presumed abort)", false);
     }
-    json::value answer = Answer(txid, "committed", "", record->done);
+    // Applied() forgets the entry before its `done` mark is written (it rides
+    // along with a later write): the mark still waiting counts as done.
+    const bool done = record->done ||
+                      std::find(done_unflushed.begin(), done_unflushed.end(), txid) != done_unflushed.end();
+    json::value answer = Answer(txid, "committed", "", done);
     answer.as_object()["calls"] = CallsOf(record->calls, participant);
     co_return answer;
   }

@@ -45,6 +45,13 @@ class Participant::Impl {
   ~Impl() {
     resolver_loop.stop();
     if (resolver_thread.joinable()) resolver_thread.join();
+    // A resolver coroutine waiting for a coordinator's answer is owned by that
+    // channel's loop, and one waiting for the database by the writer's queue;
+    // both hold resolver_loop's executor and timers, and queued work uses
+    // `log` and the methods. So they end here, while all of those are alive,
+    // not in member order (which destroys resolver_loop first and db last).
+    coordinators.clear();
+    db.reset();
   }
 
   void RefreshCounts() {
