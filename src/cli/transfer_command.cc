@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "cli/transfer_load.h"
@@ -28,6 +29,10 @@ struct TransferFlags {
 constexpr int kExitAborted = 3;  // DESIGN.md §4
 
 int RunTransfer(const TransferFlags& f) {
+  const bool load = f.count > 0 || f.duration_s > 0;
+  // One transfer, one line: the channels' heartbeat chatter would bury the
+  // error line on stderr (as for `harpc call`).
+  if (!load) spdlog::set_level(spdlog::level::err);
   ChannelOptions options;
   options.timeout = std::chrono::milliseconds(f.timeout_ms);
   Channel coordinator("list://" + f.coordinator, options), from(f.from, options), to(f.to, options);
@@ -38,7 +43,7 @@ int RunTransfer(const TransferFlags& f) {
     }
   }
   TransactionOptions txn_options{.timeout = std::chrono::milliseconds(f.timeout_ms)};
-  if (f.count > 0 || f.duration_s > 0) {
+  if (load) {
     TransferLoadSpec spec{.from_account = f.from_account, .to_account = f.to_account, .accounts = f.accounts,
                           .amount = f.amount, .concurrency = f.concurrency,
                           .duration = std::chrono::milliseconds(static_cast<int64_t>(f.duration_s * 1000)),
@@ -63,6 +68,12 @@ int RunTransfer(const TransferFlags& f) {
                           promise.set_value(std::move(o));
                         });
   TxnOutcome outcome = promise.get_future().get();
+  if (outcome.status.ok() && outcome.txid.empty()) {
+    // Never begun (the coordinator is out of reach): nothing happened, and
+    // that is an error, not an abort.
+    std::fprintf(stderr, "harpc transfer: coordinator %s: %s\n", f.coordinator.c_str(), outcome.reason.c_str());
+    return 1;
+  }
   if (!outcome.status.ok()) {
     std::fprintf(stderr, "harpc transfer: transaction %s: %s\n", outcome.txid.c_str(),
                  outcome.status.ToString().c_str());
