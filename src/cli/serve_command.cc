@@ -36,6 +36,7 @@ struct ServeFlags {
   std::string db;           // --service bank: the participant's database
   std::string coordinator;  // --service bank: asked about transactions in doubt
   std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
+  std::string register_as;    // the service name registered; empty: --service
   int lease_ttl_ms = 3000;
 };
 
@@ -65,7 +66,7 @@ int RunServe(const ServeFlags& f) {
   }
   // --register: check the spec before listening (a throwaway registrar, never started).
   auto make_registration = [&f](std::string address) {
-    return Registration{.service = f.service,
+    return Registration{.service = f.register_as.empty() ? f.service : f.register_as,
                         .address = address,
                         .name = f.name.empty() ? address : f.name,
                         .weight = f.weight,
@@ -161,6 +162,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--register", flags->register_spec,
                   "Register with a naming service while serving: sentinel://H:P[,H:P] or etcd://H:P");
+  cmd->add_option("--register-as", flags->register_as,
+                  "Service name to register under (default: --service); e.g. bank-a and bank-b for two banks");
   cmd->add_option("--lease-ttl-ms", flags->lease_ttl_ms,
                   "Registration lease TTL; heartbeats renew it every TTL/3")
       ->check(CLI::Range(100, 3600000))->capture_default_str();
