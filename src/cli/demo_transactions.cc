@@ -13,6 +13,7 @@
 #include "cli/demo_support.h"
 #include "cli/transfer_load.h"
 #include "harpc/channel.h"
+#include "harpc/transaction.h"
 
 namespace harpc::cli {
 
@@ -163,11 +164,24 @@ int TransactionChapter::Run() {
   const int64_t after = totals[0] + totals[1];
   const uint64_t committed = report.committed, aborted = report.aborted, unknown = report.unknown;
 
+  // The callers that lost the coordinator mid-commit ask it now.
+  uint64_t later_committed = 0, later_aborted = 0;
+  for (const std::string& txid : report.unknown_txids) {
+    TxnOutcome o = Transaction::Query(coordinator_channel, txid);
+    if (o.status.ok()) ++(o.committed ? later_committed : later_aborted);
+  }
+
   std::printf("\n== Summary\n");
   std::printf("  transfers %llu: committed %llu, aborted %llu, outcome unknown to the caller %llu\n",
               (unsigned long long)(committed + aborted + unknown), (unsigned long long)committed,
               (unsigned long long)aborted, (unsigned long long)unknown);
   for (const auto& [reason, n] : report.abort_reasons) std::printf("    %6llu  %s\n", (unsigned long long)n, reason.c_str());
+  if (unknown > 0) {
+    std::printf("  the %llu unknown, asked afterwards (Transaction::Query): %llu committed, %llu aborted "
+                "(the aborted ones were undecided when the coordinator died: presumed abort)\n",
+                (unsigned long long)unknown, (unsigned long long)later_committed,
+                (unsigned long long)later_aborted);
+  }
   std::printf("  total money before %lld, after %lld: %s\n", (long long)before, (long long)after,
               before == after ? "equal" : "DIFFERENT");
   std::printf("  in doubt after the run: bank-a %lld prepared, bank-b %lld prepared; reserved %lld + %lld "

@@ -62,6 +62,9 @@ asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, b
     ++state.report.transfers;
     if (!outcome.status.ok()) {
       ++state.report.unknown;
+      if (!outcome.txid.empty() && state.report.unknown_txids.size() < 10000) {
+        state.report.unknown_txids.push_back(outcome.txid);
+      }
       ++state.report.abort_reasons["unknown: " + ReasonKind(outcome.status.message())];
     } else if (outcome.committed) {
       ++state.report.committed;

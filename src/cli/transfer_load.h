@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -37,6 +38,9 @@ struct TransferReport {
   double seconds = 0;
   std::unique_ptr<metrics::Histogram> latency = std::make_unique<metrics::Histogram>();
   std::map<std::string, uint64_t> abort_reasons;  // by the reason's first words
+  // Transactions whose outcome the caller did not learn (the first 10,000),
+  // to ask the coordinator about afterwards.
+  std::vector<std::string> unknown_txids;
 
   double tps() const { return seconds > 0 ? static_cast<double>(committed) / seconds : 0; }
   // {"transfers","committed","aborted","errors","tps","latency_ms":{"p50","p99","max"},"abort_reasons":{...}}
