@@ -709,15 +709,18 @@ json::value Amount(const std::string& account, int64_t amount) {
   return json::value{{"account", account}, {"amount", amount}};
 }
 
-class BankNode {
+// A service on an in-process Server that can crash (its loops stop and it is
+// destroyed without any call of its own; its files stay) and start again,
+// on the same port or a new one. Subclasses own the service.
+class InProcessNode {
  public:
-  explicit BankNode(ParticipantOptions options) : options_(std::move(options)) {}
-  ~BankNode() { Crash(); }
-  BankNode(const BankNode&) = delete;
-  BankNode& operator=(const BankNode&) = delete;
+  InProcessNode() = default;
+  virtual ~InProcessNode() = default;  // subclasses Crash() in their destructor
+  InProcessNode(const InProcessNode&) = delete;
+  InProcessNode& operator=(const InProcessNode&) = delete;
 
-  // Opens the bank's database and serves it on `listen`; a fixed port still
-  // taken (by a socket of the previous incarnation) is tried again.
+  // Opens the service and serves it on `listen`; a fixed port still taken
+  // (by a socket of the previous incarnation) is tried again.
   ::testing::AssertionResult Start(const std::string& listen = "127.0.0.1:0") {
     Status why;
     if (PollUntil([&] {
@@ -728,7 +731,7 @@ class BankNode {
         std::chrono::milliseconds(5000))) {
       return ::testing::AssertionSuccess();
     }
-    return ::testing::AssertionFailure() << "bank on " << listen << ": " << why;
+    return ::testing::AssertionFailure() << "start on " << listen << ": " << why;
   }
   // Starts on a new port, never the one it had before (so that nothing sent
   // to the old address can reach it).
@@ -741,17 +744,27 @@ class BankNode {
     }
     return ::testing::AssertionFailure() << "port 0 kept giving " << old;
   }
-
-  // The crash: the loops stop, the participant and the server are destroyed
-  // without any call of theirs; the database file stays.
+  // The crash: the loops stop, then the service and the server are destroyed.
   void Crash() {
     if (server_) StopLoops(*server_);
-    participant_.reset();
+    DropService();
     server_.reset();
   }
+  const std::string& address() const { return address_; }
+
+ protected:
+  virtual Status TryStart(const std::string& listen) = 0;
+  virtual void DropService() = 0;
+  std::unique_ptr<Server> server_;
+  std::string address_;
+};
+
+class BankNode : public InProcessNode {
+ public:
+  explicit BankNode(ParticipantOptions options) : options_(std::move(options)) {}
+  ~BankNode() override { Crash(); }
 
   Participant& participant() { return *participant_; }
-  const std::string& address() const { return address_; }
 
   void OpenAccount(const std::string& name, int64_t balance) {
     Result r = participant_->RunLocal(
@@ -793,7 +806,8 @@ class BankNode {
   }
 
  private:
-  Status TryStart(const std::string& listen) {
+  void DropService() override { participant_.reset(); }
+  Status TryStart(const std::string& listen) override {
     Status s = Participant::Open(options_, kBankSchema, &participant_);
     if (s.ok()) s = RegisterBankService(*participant_);
     server_ = std::make_unique<Server>(InProcessServerOptions());
@@ -804,46 +818,13 @@ class BankNode {
   }
 
   ParticipantOptions options_;
-  // Destroyed after the server (see Crash).
   std::unique_ptr<Participant> participant_;
-  std::unique_ptr<Server> server_;
-  std::string address_;
 };
 
-class CoordinatorNode {
+class CoordinatorNode : public InProcessNode {
  public:
   explicit CoordinatorNode(std::string data_dir) : data_dir_(std::move(data_dir)) {}
-  ~CoordinatorNode() { Crash(); }
-  CoordinatorNode(const CoordinatorNode&) = delete;
-  CoordinatorNode& operator=(const CoordinatorNode&) = delete;
-
-  ::testing::AssertionResult Start(const std::string& listen = "127.0.0.1:0") {
-    Status why;
-    if (PollUntil([&] {
-          why = TryStart(listen);
-          if (!why.ok()) Crash();
-          return why.ok();
-        },
-        std::chrono::milliseconds(5000))) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << "coordinator on " << listen << ": " << why;
-  }
-  ::testing::AssertionResult StartElsewhere() {
-    const std::string old = address_;
-    for (int i = 0; i < 10; ++i) {
-      if (auto r = Start(); !r) return r;
-      if (address_ != old) return ::testing::AssertionSuccess();
-      Crash();
-    }
-    return ::testing::AssertionFailure() << "port 0 kept giving " << old;
-  }
-  void Crash() {
-    if (server_) StopLoops(*server_);
-    coordinator_.reset();
-    server_.reset();
-  }
-  const std::string& address() const { return address_; }
+  ~CoordinatorNode() override { Crash(); }
 
   // GET /metrics, the value of one sample ("harpc_txn_phase_two_pending"), or -1.
   int64_t Metric(const std::string& sample) {
@@ -858,7 +839,8 @@ class CoordinatorNode {
   }
 
  private:
-  Status TryStart(const std::string& listen) {
+  void DropService() override { coordinator_.reset(); }
+  Status TryStart(const std::string& listen) override {
     txn::CoordinatorOptions options;
     options.data_dir = data_dir_;
     options.max_backoff = std::chrono::milliseconds(200);
@@ -874,8 +856,6 @@ class CoordinatorNode {
 
   std::string data_dir_;
   std::unique_ptr<txn::Coordinator> coordinator_;
-  std::unique_ptr<Server> server_;
-  std::string address_;
 };
 
 TransactionOptions TimeoutOf(std::chrono::milliseconds timeout) {
@@ -1115,15 +1095,25 @@ TxnOutcome RunTransfer(Channel& coordinator, Channel& from, Channel& to, txn::Tr
   return future.get();
 }
 
-TEST(Transactions, ATransferCommitsAndAppliesOnceAndACommitRepeatedAnswersTheSame) {
+// A coordinator and two banks in process: alice has 100 on bank a, bob 0 on
+// bank b.
+class TwoBanks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(coordinator_node.Start());
+    ASSERT_TRUE(a.Start());
+    ASSERT_TRUE(b.Start());
+    a.OpenAccount("alice", 100);
+    b.OpenAccount("bob", 0);
+  }
   TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db"))), b(BankOptions(dir.File("b.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  ASSERT_TRUE(b.Start());
-  a.OpenAccount("alice", 100);
-  b.OpenAccount("bob", 0);
+  CoordinatorNode coordinator_node{dir.File("coordinator")};
+  BankNode a{BankOptions(dir.File("a.db"))}, b{BankOptions(dir.File("b.db"))};
+};
+class Transactions : public TwoBanks {};
+class CrashPoint : public TwoBanks {};
+
+TEST_F(Transactions, ATransferCommitsAndAppliesOnceAndACommitRepeatedAnswersTheSame) {
   Channel coordinator(coordinator_node.address()), bank_a(a.address()), bank_b(b.address());
 
   txn::TransferRequest request{.from_account = "alice", .to_account = "bob", .amount = 30};
@@ -1161,16 +1151,8 @@ TEST(Transactions, ATransferCommitsAndAppliesOnceAndACommitRepeatedAnswersTheSam
   EXPECT_EQ(b.Prepared(), 0);
 }
 
-TEST(Transactions, ANoVoteAbortsAndEveryHoldIsReleased) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db"))), b(BankOptions(dir.File("b.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  ASSERT_TRUE(b.Start());
-  a.OpenAccount("alice", 100);
+TEST_F(Transactions, ANoVoteAbortsAndEveryHoldIsReleased) {
   a.OpenAccount("carol", 100);
-  b.OpenAccount("bob", 0);
   Channel coordinator(coordinator_node.address()), bank_a(a.address()), bank_b(b.address());
 
   Transaction txn(coordinator, TimeoutOf(5000ms));
@@ -1204,10 +1186,7 @@ TEST(Transactions, ANoVoteAbortsAndEveryHoldIsReleased) {
 
 // 1. The coordinator crashes after begin, before any prepare: it forgot the
 // transaction, and a commit hears "aborted" (presumed abort).
-TEST(CrashPoint, CoordinatorCrashAfterBeginPresumesAbort) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  ASSERT_TRUE(coordinator_node.Start());
+TEST_F(CrashPoint, CoordinatorCrashAfterBeginPresumesAbort) {
   const std::string address = coordinator_node.address();
   Channel coordinator(address);
   Transaction txn(coordinator, TimeoutOf(3000ms));
@@ -1229,13 +1208,7 @@ TEST(CrashPoint, CoordinatorCrashAfterBeginPresumesAbort) {
 
 // 2. Prepared, then the coordinator crashes before deciding. The participant
 // asks the restarted coordinator, hears "aborted" and releases the hold.
-TEST(CrashPoint, CoordinatorCrashAfterPrepareTheParticipantAsksAndAborts) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  a.OpenAccount("alice", 100);
+TEST_F(CrashPoint, CoordinatorCrashAfterPrepareTheParticipantAsksAndAborts) {
   const std::string address = coordinator_node.address();
   Channel coordinator(address), bank_a(a.address());
 
@@ -1266,15 +1239,7 @@ TEST(CrashPoint, CoordinatorCrashAfterPrepareTheParticipantAsksAndAborts) {
 // 3a. A participant crashes after its yes; the transaction commits. Back up at
 // another address (so phase two cannot reach it), it asks the coordinator and
 // commits.
-TEST(CrashPoint, ParticipantCrashAfterPrepareResolvesACommitByAsking) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db"))), b(BankOptions(dir.File("b.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  ASSERT_TRUE(b.Start());
-  a.OpenAccount("alice", 100);
-  b.OpenAccount("bob", 0);
+TEST_F(CrashPoint, ParticipantCrashAfterPrepareResolvesACommitByAsking) {
   Channel coordinator(coordinator_node.address()), bank_a(a.address()), bank_b(b.address());
 
   Transaction txn(coordinator, TimeoutOf(1000ms));
@@ -1300,13 +1265,7 @@ TEST(CrashPoint, ParticipantCrashAfterPrepareResolvesACommitByAsking) {
 }
 
 // 3b. The same crash, and the transaction aborts: asked, it releases the hold.
-TEST(CrashPoint, ParticipantCrashAfterPrepareResolvesAnAbortByAsking) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  a.OpenAccount("alice", 100);
+TEST_F(CrashPoint, ParticipantCrashAfterPrepareResolvesAnAbortByAsking) {
   Channel coordinator(coordinator_node.address()), bank_a(a.address());
 
   Transaction txn(coordinator, TimeoutOf(3000ms));
@@ -1328,15 +1287,7 @@ TEST(CrashPoint, ParticipantCrashAfterPrepareResolvesAnAbortByAsking) {
 // 4. Decided, phase two not delivered (both participants down), then the
 // coordinator crashes. Restarted elsewhere, it resumes phase two from its
 // log when the participants are back; each applies once.
-TEST(CrashPoint, CoordinatorCrashAfterTheDecisionResumesPhaseTwoFromTheLog) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db"))), b(BankOptions(dir.File("b.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  ASSERT_TRUE(b.Start());
-  a.OpenAccount("alice", 100);
-  b.OpenAccount("bob", 0);
+TEST_F(CrashPoint, CoordinatorCrashAfterTheDecisionResumesPhaseTwoFromTheLog) {
   const std::string a_address = a.address(), b_address = b.address();
   Channel coordinator(coordinator_node.address()), bank_a(a_address), bank_b(b_address);
 
@@ -1378,15 +1329,7 @@ TEST(CrashPoint, CoordinatorCrashAfterTheDecisionResumesPhaseTwoFromTheLog) {
 // 5. During phase two: one participant acknowledged, the other is down; the
 // coordinator crashes. Restarted, it sends phase two again to both: the one
 // back applies once, the first does not apply twice.
-TEST(CrashPoint, CoordinatorCrashDuringPhaseTwoAppliesEachParticipantOnce) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db"))), b(BankOptions(dir.File("b.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  ASSERT_TRUE(b.Start());
-  a.OpenAccount("alice", 100);
-  b.OpenAccount("bob", 0);
+TEST_F(CrashPoint, CoordinatorCrashDuringPhaseTwoAppliesEachParticipantOnce) {
   const std::string b_address = b.address();
   Channel coordinator(coordinator_node.address()), bank_a(a.address()), bank_b(b_address);
 
@@ -1418,13 +1361,7 @@ TEST(CrashPoint, CoordinatorCrashDuringPhaseTwoAppliesEachParticipantOnce) {
 
 // 6. A commit after the transaction's timeout: aborted, "timed out"; the hold
 // is released once the participant asks.
-TEST(CrashPoint, ACommitAfterTheTimeoutAborts) {
-  TempDir dir;
-  CoordinatorNode coordinator_node(dir.File("coordinator"));
-  BankNode a(BankOptions(dir.File("a.db")));
-  ASSERT_TRUE(coordinator_node.Start());
-  ASSERT_TRUE(a.Start());
-  a.OpenAccount("alice", 100);
+TEST_F(CrashPoint, ACommitAfterTheTimeoutAborts) {
   Channel coordinator(coordinator_node.address()), bank_a(a.address());
 
   constexpr auto kTimeout = std::chrono::milliseconds(600);
