@@ -875,11 +875,18 @@ json::value CommitParams(const std::string& txid, const std::string& participant
   return json::value{{"txid", txid}, {"participant", participant}, {"calls", std::move(calls)}};
 }
 
-TEST(ParticipantServer, PrepareAndCommitOverTheWireApplyOnce) {
+// One bank in process, served over loopback: alice has 100.
+class ParticipantServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(bank.Start());
+    bank.OpenAccount("alice", 100);
+  }
   TempDir dir;
-  BankNode bank(BankOptions(dir.File("bank.db")));
-  ASSERT_TRUE(bank.Start());
-  bank.OpenAccount("alice", 100);
+  BankNode bank{BankOptions(dir.File("bank.db"))};
+};
+
+TEST_F(ParticipantServer, PrepareAndCommitOverTheWireApplyOnce) {
   Channel channel(bank.address());
   const std::string id = bank.participant().id();
 
@@ -918,11 +925,7 @@ TEST(ParticipantServer, PrepareAndCommitOverTheWireApplyOnce) {
   EXPECT_EQ(bank.Account("alice"), (Money{70, 0}));
 }
 
-TEST(ParticipantServer, AnAbortOverTheWireReleasesTheHoldAndRefusesLaterCalls) {
-  TempDir dir;
-  BankNode bank(BankOptions(dir.File("bank.db")));
-  ASSERT_TRUE(bank.Start());
-  bank.OpenAccount("alice", 100);
+TEST_F(ParticipantServer, AnAbortOverTheWireReleasesTheHoldAndRefusesLaterCalls) {
   Channel channel(bank.address());
   const std::string id = bank.participant().id();
 
@@ -950,11 +953,7 @@ TEST(ParticipantServer, AnAbortOverTheWireReleasesTheHoldAndRefusesLaterCalls) {
   EXPECT_EQ(bank.participant().stats().aborted, 1);
 }
 
-TEST(ParticipantServer, InsufficientFundsVotesNoAndHoldsNothing) {
-  TempDir dir;
-  BankNode bank(BankOptions(dir.File("bank.db")));
-  ASSERT_TRUE(bank.Start());
-  bank.OpenAccount("alice", 100);
+TEST_F(ParticipantServer, InsufficientFundsVotesNoAndHoldsNothing) {
   Channel channel(bank.address());
 
   CallResult no = channel.Call("Bank.debit", PrepareParams("t1", "0", Amount("alice", 101)));
@@ -976,11 +975,7 @@ TEST(ParticipantServer, InsufficientFundsVotesNoAndHoldsNothing) {
   EXPECT_EQ(bank.Prepared(), 1);
 }
 
-TEST(ParticipantServer, CommitForAnotherParticipantIsRefused) {
-  TempDir dir;
-  BankNode bank(BankOptions(dir.File("bank.db")));
-  ASSERT_TRUE(bank.Start());
-  bank.OpenAccount("alice", 100);
+TEST_F(ParticipantServer, CommitForAnotherParticipantIsRefused) {
   Channel channel(bank.address());
   const std::string id = bank.participant().id();
   ASSERT_TRUE(channel.Call("Bank.debit", PrepareParams("t1", "0", Amount("alice", 30))).ok());
@@ -997,11 +992,7 @@ TEST(ParticipantServer, CommitForAnotherParticipantIsRefused) {
   EXPECT_EQ(bank.Account("alice"), (Money{70, 0}));
 }
 
-TEST(ParticipantServer, MalformedParamsAreInvalidArgument) {
-  TempDir dir;
-  BankNode bank(BankOptions(dir.File("bank.db")));
-  ASSERT_TRUE(bank.Start());
-  bank.OpenAccount("alice", 100);
+TEST_F(ParticipantServer, MalformedParamsAreInvalidArgument) {
   Channel channel(bank.address());
   const std::string id = bank.participant().id();
   const json::value money = Amount("alice", 10);
@@ -1044,7 +1035,7 @@ TEST(ParticipantServer, MalformedParamsAreInvalidArgument) {
 // A participant destroyed (crashed) while its resolver waits for a coordinator's
 // answer: the wait ends with it, nothing runs afterwards, and the database
 // reopens with the call still in doubt.
-TEST(ParticipantServer, ACrashWhileAskingTheCoordinatorIsClean) {
+TEST(ParticipantCrash, WhileAskingTheCoordinatorIsClean) {
   TempDir dir;
   // A coordinator that is slow to answer: the question stays in flight.
   std::atomic<int> asked{0};
