@@ -20,26 +20,11 @@
 namespace harpc::etcdtest {
 
 namespace json = boost::json;
+using testing::FreePort;
 using testing::PollUntil;
 using testing::RawSocket;
 
 namespace {
-
-// A port the kernel considers free right now (bound to 0, then closed).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 std::string Request(int port, std::string_view method, std::string_view path, const std::string& body) {
   RawSocket socket(port);

@@ -28,6 +28,10 @@ std::string StartDaemon(const std::vector<std::string>& args, Subprocess* proces
                         const std::string& log = "/dev/null", std::string* why = nullptr);
 // The port of "host:port".
 int PortOf(const std::string& address);
+// A loopback port the kernel considers free right now (bound to 0, then
+// closed): for a daemon that must know its port before it starts, or for an
+// address nobody listens on.
+int FreePort();
 
 // Starts build/harpc serve --listen 127.0.0.1:0 <extra args> and waits for its
 // "listening on" line. Fails the current test (ADD_FAILURE) on error.

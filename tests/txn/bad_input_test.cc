@@ -263,7 +263,7 @@ TEST(TxnBadInput, TransferCommandExitCodes) {
   }
 
   // Nobody at the coordinator's address: an error (not an abort), said once on stderr.
-  CliRun nobody = transfer("127.0.0.1:" + std::to_string(UnusedPort()), "10");
+  CliRun nobody = transfer("127.0.0.1:" + std::to_string(testing::FreePort()), "10");
   EXPECT_NE(nobody.exit_code, 0) << nobody.out << nobody.err;
   EXPECT_NE(nobody.exit_code, 3) << nobody.out << nobody.err;
   EXPECT_NE(nobody.exit_code, -1) << "still running";

@@ -134,7 +134,5 @@ CliRun RunCli(const std::vector<std::string>& args, std::chrono::milliseconds ti
 std::string RawPost(int port, const std::string& path, const std::string& body,
                     const std::string& extra_headers = "");
 
-// A loopback port nobody listens on (bound, then closed).
-int UnusedPort();
 
 }  // namespace harpc::txntest
