@@ -149,7 +149,7 @@ json::object WindowJson(const std::vector<std::unique_ptr<Slot>>& slots, const s
   };
 }
 
-// RunLoad's caller loop (src/cli/load_generator.cc), also filing each call by slot.
+// RunLoad's caller loop (src/cli/load_generator.cc), also filing each call by time slot.
 struct LoadState {
   const harpc::cli::LoadSpec& spec;
   Clock::time_point start, end;
@@ -166,18 +166,8 @@ boost::asio::awaitable<void> Caller(harpc::Channel& channel, LoadState& state) {
     harpc::CallResult r = co_await channel.AsyncCall(state.spec.method, state.spec.params, options);
     const auto t1 = Clock::now();
     const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
-    state.report.latency->Record(latency);
-    ++state.report.requests;
+    state.report.Record(r, latency);
     const int extra = r.attempts - 1 - (r.hedged ? 1 : 0);
-    if (extra > 0) state.report.retries += extra;
-    if (r.hedged) ++state.report.hedges;
-    if (r.ok()) {
-      ++state.report.ok;
-      ++state.report.per_endpoint[r.endpoint];
-    } else {
-      ++state.report.errors;
-      ++state.report.error_kinds[std::string(harpc::StatusCodeName(r.status.code()))];
-    }
     const auto index = static_cast<size_t>(std::chrono::duration<double>(t1 - state.start).count() / state.tick_s);
     while (state.slots.size() <= index) state.slots.push_back(std::make_unique<Slot>());
     Slot& slot = *state.slots[index];

@@ -39,21 +39,25 @@ asio::awaitable<void> Caller(Channel& channel, LoadState& state) {
     CallOptions options;
     options.idempotent = state.spec.idempotent;
     CallResult r = co_await channel.AsyncCall(state.spec.method, state.spec.params, options);
-    state.report.latency->Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
-    ++state.report.requests;
-    const int extra = r.attempts - 1 - (r.hedged ? 1 : 0);
-    if (extra > 0) state.report.retries += extra;
-    if (r.hedged) ++state.report.hedges;
-    if (r.ok()) {
-      ++state.report.ok;
-      ++state.report.per_endpoint[r.endpoint];
-    } else {
-      ++state.report.errors;
-      ++state.report.error_kinds[std::string(StatusCodeName(r.status.code()))];
-    }
+    state.report.Record(r, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
   }
 }
 }  // namespace
+
+void LoadReport::Record(const CallResult& r, std::chrono::microseconds latency) {
+  this->latency->Record(latency);
+  ++requests;
+  const int extra = r.attempts - 1 - (r.hedged ? 1 : 0);
+  if (extra > 0) retries += extra;
+  if (r.hedged) ++hedges;
+  if (r.ok()) {
+    ++ok;
+    ++per_endpoint[r.endpoint];
+  } else {
+    ++errors;
+    ++error_kinds[std::string(StatusCodeName(r.status.code()))];
+  }
+}
 
 // Calls `on_tick` every `tick` until the callers are done.
 // Owns copies of what it needs past RunLoad's return: it may wake once after the load ended.

@@ -37,6 +37,9 @@ struct LoadReport {
   std::map<std::string, uint64_t> per_endpoint;  // successful answers, every endpoint listed
   std::map<std::string, uint64_t> error_kinds;   // by status code name
 
+  // Counts one finished call that took `latency`.
+  void Record(const CallResult& r, std::chrono::microseconds latency);
+
   double qps() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double LatencyMs(double q) const { return latency->QuantileMicros(q) / 1000.0; }
   // The JSON object of DESIGN.md §4 (`harpc bench --json`).
