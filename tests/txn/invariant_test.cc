@@ -322,14 +322,15 @@ TEST(TxnInvariant, TransfersSurviveSigkillsOfTheCoordinatorAndBothBanks) {
       if (Since(started) > 40s) break;  // bounded, whatever the machine's speed
       const int before = load.finished();
       const auto t0 = Clock::now();
-      // Pace of the chaos, not a wait for a condition.
+      // The pace of the chaos (the behaviour under test), not a wait for a condition.
       std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 300));
       // The load is flowing again (unless it is over).
       PollUntil([&] { return load.finished() >= before + 10 || load.finished() >= kMaxTransfers; }, 3s);
       const auto t1 = Clock::now();
       victim->Kill();
       ++kills[victim];
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));  // down for a while
+      // Down for a while: the outage is the behaviour under test.
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
       const auto t2 = Clock::now();
       ASSERT_TRUE(victim->Restart()) << "restart on port " << victim->port();
       std::printf("[ chaos    ] kill %s after %lld ms (%d transfers), restarted in %lld ms\n",
