@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,7 +39,8 @@ class RegistryStore {
 
  private:
   RegistryStore() = default;
-  Status Exec(const char* sql);
+  // Runs `change` in one SQLite transaction: committed, or rolled back with its error.
+  Status InTransaction(const std::function<Status()>& change);
   Status SetMeta(const char* key, int64_t value);
   sqlite3* db_ = nullptr;
 };
