@@ -40,7 +40,7 @@ struct TransactionOptions {
 
 struct TxnOutcome {
   // OK when the outcome is known. Otherwise (the coordinator could not be
-  // reached) the outcome is unknown: ask again with Transaction::Status...
+  // reached) the outcome is unknown: ask again with Transaction::Query
   // or Commit again, which is idempotent.
   Status status;
   std::string txid;

@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -25,8 +26,17 @@ struct TransferLoadState {
   const TransferLoadSpec& spec;
   Clock::time_point start, end;
   uint64_t started = 0;
-  int running = 0;               // callers, and the ticker while it runs
+  int running = 0;  // callers, and the ticker while it runs
   asio::steady_timer* tick_timer = nullptr;
+  std::promise<void> finished;  // set when the last of them ends
+
+  // Called by each caller and the ticker as it ends: once only the ticker is
+  // left it is woken, and the last one out lets RunTransferLoad return.
+  void Ended() {
+    --running;
+    if (running == 1 && tick_timer) tick_timer->cancel();
+    if (running == 0) finished.set_value();
+  }
   std::mt19937_64 rng{std::random_device{}()};
   TransferReport report;
 
@@ -79,7 +89,7 @@ asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, b
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
-  if (--state.running == 1 && state.tick_timer) state.tick_timer->cancel();
+  state.Ended();
 }
 
 asio::awaitable<void> Ticker(TransferLoadState& state, std::function<void(const TransferReport&)> on_tick,
@@ -93,7 +103,7 @@ asio::awaitable<void> Ticker(TransferLoadState& state, std::function<void(const 
     if (state.running > 1) on_tick(state.report);
   }
   state.tick_timer = nullptr;
-  --state.running;
+  state.Ended();
 }
 }  // namespace
 
@@ -118,26 +128,17 @@ TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to,
   state.start = Clock::now();
   state.end = state.start + spec.duration;
   state.running = spec.concurrency + (on_tick ? 1 : 0);
-  std::promise<void> finished;
+  auto done = state.finished.get_future();
   auto executor = coordinator.executor();
-  asio::co_spawn(
-      executor,
-      [&]() -> asio::awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        for (int i = 0; i < spec.concurrency; ++i) {
-          const bool reverse = spec.both_ways && i % 2 == 1;
-          asio::co_spawn(ex, Caller(coordinator, reverse ? to : from, reverse ? from : to, reverse, state),
-                         asio::detached);
-        }
-        if (on_tick) asio::co_spawn(ex, Ticker(state, on_tick, tick), asio::detached);
-        asio::steady_timer poll(ex);
-        while (state.running > 0) {
-          poll.expires_after(std::chrono::milliseconds(5));
-          co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-      },
-      [&finished](std::exception_ptr) { finished.set_value(); });
-  finished.get_future().wait();
+  asio::post(executor, [&] {
+    for (int i = 0; i < spec.concurrency; ++i) {
+      const bool reverse = spec.both_ways && i % 2 == 1;
+      asio::co_spawn(executor, Caller(coordinator, reverse ? to : from, reverse ? from : to, reverse, state),
+                     asio::detached);
+    }
+    if (on_tick) asio::co_spawn(executor, Ticker(state, on_tick, tick), asio::detached);
+  });
+  done.wait();
   state.report.seconds = std::chrono::duration<double>(Clock::now() - state.start).count();
   return std::move(state.report);
 }

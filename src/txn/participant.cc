@@ -55,7 +55,10 @@ class Participant::Impl {
   }
 
   void RefreshCounts() {
-    Result r = db->RunSync([](sqlite3* db) -> Result { return txn::ParticipantLog::CountByState(db); });
+    SetCounts(db->RunSync([](sqlite3* db) -> Result { return txn::ParticipantLog::CountByState(db); }));
+  }
+
+  void SetCounts(const Result& r) {
     if (!r.ok()) return;
     prepared = r.value().at("prepared").to_number<int64_t>();
     committed = r.value().at("committed").to_number<int64_t>();
@@ -157,9 +160,10 @@ class Participant::Impl {
         const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
         txn::GroupCommitDb::Work forget = [before](sqlite3* db) -> Result {
           Status s = txn::ParticipantLog::ForgetDecided(db, before);
-          return s.ok() ? Result(json::value()) : Result(s);
+          return s.ok() ? Result(txn::ParticipantLog::CountByState(db)) : Result(s);
         };
-        co_await db->Run(std::move(forget));
+        // The gauges follow the database down as well as up.
+        SetCounts(co_await db->Run(std::move(forget)));
       }
       timer.expires_after(options.resolve_interval);
       co_await timer.async_wait(asio::use_awaitable);
