@@ -186,7 +186,10 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     result = Internal("handler failed with an unknown exception");
   }
   state_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-  if (remembered) state_.idempotency->Finish(remembered, result);
+  if (remembered) {
+    co_await state_.idempotency->Persist(remembered, result);
+    state_.idempotency->Finish(remembered, result);
+  }
   ctx.reset_connection_ = InjectFault(state_.options.fault_reset_rate);
   method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
   method.stats.by_code[static_cast<int>(result.status().code())].fetch_add(1, std::memory_order_relaxed);

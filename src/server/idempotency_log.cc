@@ -2,88 +2,76 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+
 #include <boost/json.hpp>
+
+#include "txn/group_commit.h"
+#include "util/sqlite.h"
 
 namespace harpc {
 
 namespace json = boost::json;
 
+namespace {
+constexpr std::string_view kWhat = "idempotency db";
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, fingerprint INTEGER NOT NULL,"
+    " code INTEGER NOT NULL, message TEXT NOT NULL, value TEXT NOT NULL, expires_ms INTEGER NOT NULL);";
+}  // namespace
+
 IdempotencyLog::~IdempotencyLog() {
-  if (db_) sqlite3_close(db_);
+  if (reader_) sqlite3_close(reader_);
 }
 
 Status IdempotencyLog::Open(const std::string& path, std::unique_ptr<IdempotencyLog>* out) {
   std::unique_ptr<IdempotencyLog> log(new IdempotencyLog());
-  if (sqlite3_open(path.c_str(), &log->db_) != SQLITE_OK) {
-    return Internal("cannot open idempotency db " + path + ": " + sqlite3_errmsg(log->db_));
-  }
-  sqlite3_busy_timeout(log->db_, 2000);
-  char* error = nullptr;
-  if (sqlite3_exec(log->db_,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                   "CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, fingerprint INTEGER NOT NULL,"
-                   " code INTEGER NOT NULL, message TEXT NOT NULL, value TEXT NOT NULL, expires_ms INTEGER NOT NULL);",
-                   nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    return Internal("idempotency db " + path + ": " + message);
-  }
+  if (Status s = txn::GroupCommitDb::Open(path, kSchema, &log->writer_); !s.ok()) return s;
+  if (Status s = sql::OpenDurable(path, kWhat, &log->reader_); !s.ok()) return s;
   *out = std::move(log);
   return Status::Ok();
 }
 
 bool IdempotencyLog::Get(const std::string& id, int64_t now_ms, uint64_t* fingerprint, Result* result,
                          int64_t* expires_ms) {
-  sqlite3_stmt* s = nullptr;
-  sqlite3_prepare_v2(db_, "SELECT fingerprint, code, message, value, expires_ms FROM answers WHERE id = ?", -1, &s,
-                     nullptr);
-  sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-  bool found = false;
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 4) > now_ms) {
-    found = true;
-    *fingerprint = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-    const auto code = static_cast<StatusCode>(sqlite3_column_int(s, 1));
-    const char* message = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
-    const char* value = reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
-    *expires_ms = sqlite3_column_int64(s, 4);
-    if (code == StatusCode::kOk) {
-      boost::system::error_code ec;
-      json::value v = json::parse(value ? value : "null", ec);
-      *result = ec ? Result(Internal("stored answer is not valid JSON")) : Result(std::move(v));
-    } else {
-      *result = Status(code, message ? message : "");
-    }
+  std::lock_guard lock(reader_mu_);
+  sql::Statement s(reader_, "SELECT fingerprint, code, message, value, expires_ms FROM answers WHERE id = ?");
+  s.Bind(1, id);
+  if (s.Step() != SQLITE_ROW || s.Int(4) <= now_ms) return false;
+  *fingerprint = static_cast<uint64_t>(s.Int(0));
+  *expires_ms = s.Int(4);
+  const auto code = static_cast<StatusCode>(s.Int(1));
+  if (code == StatusCode::kOk) {
+    boost::system::error_code ec;
+    json::value v = json::parse(s.Text(3), ec);
+    *result = ec ? Result(Internal("stored answer is not valid JSON")) : Result(std::move(v));
+  } else {
+    *result = Status(code, s.Text(2));
   }
-  sqlite3_finalize(s);
-  return found;
+  return true;
 }
 
-Status IdempotencyLog::Put(const std::string& id, uint64_t fingerprint, const Result& result, int64_t expires_ms) {
-  sqlite3_stmt* s = nullptr;
-  sqlite3_prepare_v2(db_,
-                     "INSERT OR REPLACE INTO answers (id, fingerprint, code, message, value, expires_ms)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
-                     -1, &s, nullptr);
-  const std::string value = result.ok() ? json::serialize(result.value()) : "null";
-  const std::string& message = result.status().message();
-  sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(s, 2, static_cast<int64_t>(fingerprint));
-  sqlite3_bind_int(s, 3, static_cast<int>(result.status().code()));
-  sqlite3_bind_text(s, 4, message.data(), static_cast<int>(message.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 5, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(s, 6, expires_ms);
-  const int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
-  if (rc != SQLITE_DONE) return Internal(std::string("idempotency db: ") + sqlite3_errmsg(db_));
-  return Status::Ok();
-}
-
-void IdempotencyLog::Purge(int64_t now_ms) {
-  sqlite3_stmt* s = nullptr;
-  sqlite3_prepare_v2(db_, "DELETE FROM answers WHERE expires_ms <= ?", -1, &s, nullptr);
-  sqlite3_bind_int64(s, 1, now_ms);
-  sqlite3_step(s);
-  sqlite3_finalize(s);
+boost::asio::awaitable<Status> IdempotencyLog::Put(std::string id, uint64_t fingerprint, Result result,
+                                                   int64_t expires_ms) {
+  const bool purge = ++puts_ % 1000 == 0;
+  txn::GroupCommitDb::Work work = [id = std::move(id), fingerprint, result = std::move(result), expires_ms,
+                                   purge](sqlite3* db) -> Result {
+    Status s = sql::Statement(db,
+                              "INSERT OR REPLACE INTO answers (id, fingerprint, code, message, value, expires_ms)"
+                              " VALUES (?, ?, ?, ?, ?, ?)")
+                   .Bind(1, id).Bind(2, static_cast<int64_t>(fingerprint))
+                   .Bind(3, static_cast<int64_t>(result.status().code())).Bind(4, result.status().message())
+                   .Bind(5, result.ok() ? json::serialize(result.value()) : "null").Bind(6, expires_ms)
+                   .Run();
+    if (s.ok() && purge) {
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+      s = sql::Statement(db, "DELETE FROM answers WHERE expires_ms <= ?").Bind(1, now_ms).Run();
+    }
+    return s.ok() ? Result(json::value()) : Result(s);
+  };
+  Result r = co_await writer_->Run(std::move(work));
+  co_return r.status();
 }
 
 }  // namespace harpc

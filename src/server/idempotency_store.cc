@@ -34,6 +34,7 @@ void IdempotencyStore::EvictLocked(Clock::time_point now, bool make_room) {
     const bool expired = it->second->finished && it->second->expires_at <= now;
     if (!expired && !(make_room && entries_.size() >= max_entries_)) break;
     // A running entry is never dropped for age, only for room (its attempt still finishes).
+    if (!expired) dropped_for_room_ = true;
     entries_.erase(it);
     order_.pop_front();
   }
@@ -55,10 +56,12 @@ IdempotencyStore::Verdict IdempotencyStore::Begin(const std::string& method, con
   e->id = id;
   e->fingerprint = fingerprint;
   int64_t expires_ms = 0;
-  if (log_ && log_->Get(id, WallMs(), &e->fingerprint, &e->result, &expires_ms)) {
+  const int64_t now_ms = WallMs();
+  if (log_ && (dropped_for_room_ || now - log_opened_ < ttl_) &&
+      log_->Get(id, now_ms, &e->fingerprint, &e->result, &expires_ms)) {
     // Answered before this process started (or before it forgot): replay it.
     e->finished = true;
-    e->expires_at = now + std::chrono::milliseconds(expires_ms - WallMs());
+    e->expires_at = now + std::chrono::milliseconds(expires_ms - now_ms);
   }
   order_.push_back(id);
   e->position = std::prev(order_.end());
@@ -70,8 +73,18 @@ IdempotencyStore::Verdict IdempotencyStore::Begin(const std::string& method, con
   return Verdict::kRun;
 }
 
+asio::awaitable<void> IdempotencyStore::Persist(std::shared_ptr<Entry> entry, Result result) {
+  // Written whether or not the entry is still in memory: one dropped for
+  // room while it ran must still be found after a restart.
+  if (!log_ || Transient(result.status())) co_return;
+  const int64_t expires_ms = WallMs() + ttl_.count();
+  Status s = co_await log_->Put(entry->id, entry->fingerprint, std::move(result), expires_ms);
+  if (!s.ok()) Log().error("{}", s.ToString());
+}
+
 void IdempotencyStore::Finish(const std::shared_ptr<Entry>& entry, const Result& result) {
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  const bool transient = Transient(result.status());
   {
     std::lock_guard lock(mu_);
     entry->finished = true;
@@ -80,14 +93,7 @@ void IdempotencyStore::Finish(const std::shared_ptr<Entry>& entry, const Result&
     waiters.swap(entry->waiters);
     auto it = entries_.find(entry->id);
     if (it != entries_.end() && it->second == entry) {
-      if (log_ && !Transient(result.status())) {
-        const int64_t expires_ms = WallMs() + ttl_.count();
-        if (Status s = log_->Put(entry->id, entry->fingerprint, result, expires_ms); !s.ok()) {
-          Log().error("{}", s.ToString());
-        }
-        if (++logged_ % 1000 == 0) log_->Purge(WallMs());
-      }
-      if (Transient(result.status())) {
+      if (transient) {
         order_.erase(entry->position);
         entries_.erase(it);
       } else {

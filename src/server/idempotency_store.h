@@ -41,6 +41,10 @@ class IdempotencyStore {
   // `fingerprint` identifies the params (a hash of their JSON).
   Verdict Begin(const std::string& method, const std::string& key, uint64_t fingerprint,
                 std::shared_ptr<Entry>* entry);
+  // With a log: writes the first attempt's answer durably (group commit).
+  // Called before Finish, so that no repeat is answered with an answer that
+  // a crash could still lose. Without a log, or for a transient failure: nothing.
+  boost::asio::awaitable<void> Persist(std::shared_ptr<Entry> entry, Result result);
   // Records the first attempt's answer. Transient failures (UNAVAILABLE,
   // RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED) are forgotten instead,
   // so that a retry runs the method again.
@@ -54,7 +58,10 @@ class IdempotencyStore {
 
   // Also keeps finished answers in `log` (durable across restarts), and looks
   // there for keys this process does not remember. Set before any call.
-  void SetLog(std::unique_ptr<IdempotencyLog> log) { log_ = std::move(log); }
+  void SetLog(std::unique_ptr<IdempotencyLog> log) {
+    log_ = std::move(log);
+    log_opened_ = Clock::now();
+  }
 
  private:
   using Lru = std::list<std::string>;
@@ -67,7 +74,11 @@ class IdempotencyStore {
   std::unordered_map<std::string, std::shared_ptr<Entry>> entries_;  // "method\nkey" → entry
   Lru order_;  // oldest first
   std::unique_ptr<IdempotencyLog> log_;
-  uint64_t logged_ = 0;
+  // The log can only know a key this store does not if it was answered
+  // before this process started (within a TTL of that), or if its entry was
+  // dropped for room: otherwise a first call skips the lookup.
+  Clock::time_point log_opened_;
+  bool dropped_for_room_ = false;  // guarded by mu_
 };
 
 struct IdempotencyStore::Entry {
