@@ -72,7 +72,8 @@ struct ServerOptions {
   std::chrono::milliseconds idempotency_ttl{600000};
   // At most this many answers are kept in memory; the oldest go first. Default 100,000.
   size_t idempotency_max_entries = 100000;
-  // A SQLite file that keeps the answers durably (fsync before each answer),
+  // A SQLite file that keeps the answers durably (committed before each answer
+  // is sent; concurrent answers share an fsync),
   // so that a retry after a server restart still gets the first answer.
   // Default empty: memory only.
   std::string idempotency_db;

@@ -12,7 +12,6 @@
 // Every retry and hedge is paid from the retry budget. The first good answer
 // wins; attempts still running are cancelled.
 #include <optional>
-#include <random>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -57,7 +56,6 @@ struct ChannelCore::CallState {
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-std::string NewIdempotencyKey() { return RandomHexId(2); }
 
 bool ServerFault(const AttemptOutcome& o) {
   if (o.stage != AttemptStage::kAnswered) return true;
@@ -195,8 +193,7 @@ asio::awaitable<void> ChannelCore::WaitForMembership(Clock::time_point deadline)
 asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, const json::value& params,
                                                  const CallOptions& options) {
   CallResult result;
-  const auto call_started = Clock::now();
-  auto now = call_started;
+  auto now = Clock::now();
   calls_.fetch_add(1, std::memory_order_relaxed);
   budget_.OnCall(now);
 
@@ -212,7 +209,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   call->request_id = options.request_id;
   call->idempotency_key = options.idempotency_key;
   if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1) {
-    call->idempotency_key = NewIdempotencyKey();
+    call->idempotency_key = RandomHexId(2);
   }
   const bool safe_after_send = idempotent || !call->idempotency_key.empty();
   const bool hedging = max_attempts > 1 && safe_after_send &&
@@ -237,6 +234,9 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
     if (!has_members_) last_error = Unavailable("no endpoint known yet for " + target_);
     now = Clock::now();
   }
+  // From here: the wait for a first membership is not the servers' latency
+  // (it would inflate the p95 that hedging waits for).
+  const auto call_started = now;
   std::optional<size_t> next = has_members_ ? prepare(false) : std::nullopt;
   if (next) {
     if (hedging) {
@@ -312,7 +312,8 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
     // The call's latency, not the winning attempt's: when a hedge wins, the
     // first attempt took at least this long. Recording only winners would
     // drag the p95 down and the hedge rate up, call after call.
-    recent_.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - call_started), Clock::now());
+    const auto finished = Clock::now();
+    recent_.Record(std::chrono::duration_cast<std::chrono::microseconds>(finished - call_started), finished);
   }
   if (answer) {
     result.status = answer->outcome.status;
