@@ -246,6 +246,26 @@ done
 # half-applied transfer would show here).
 pg_money=$(( $(pg_sql bank_a "SELECT sum(balance) FROM accounts") + $(pg_sql bank_b "SELECT sum(balance) FROM accounts") ))
 pg_prepared=$(pg_sql postgres "SELECT count(*) FROM pg_prepared_xacts")
+# The same check on the harpc banks, once every transfer in doubt is settled
+# (a participant asks its coordinator about prepared calls within ~2.5 s).
+harpc_money=0; harpc_reserved=0; harpc_prepared=0
+if (( HAVE_HARPC )); then
+  harpc_bank_sum() {  # harpc_bank_sum METHOD FIELD: FIELD of METHOD's answer, summed over both banks
+    local addr total=0 n
+    for addr in "$BANK_A" "$BANK_B"; do
+      n=$(curl -sf --max-time 5 -d '{}' "http://$addr/rpc/$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])") || n=-1
+      total=$(( total + n ))
+    done
+    echo "$total"
+  }
+  for (( i = 0; i < 100; i++ )); do
+    harpc_prepared=$(harpc_bank_sum Participant.status prepared)
+    (( harpc_prepared == 0 )) && break
+    sleep 0.1
+  done
+  harpc_money=$(harpc_bank_sum Bank.audit total)
+  harpc_reserved=$(harpc_bank_sum Bank.audit reserved)
+fi
 
 # ---- report ------------------------------------------------------------------------
 cat >"$RES/meta.json" <<EOF
@@ -255,6 +275,7 @@ cat >"$RES/meta.json" <<EOF
  "load_before": "$load_before", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "postgresql": "$PG_VERSION", "have_harpc": $HAVE_HARPC,
  "pg_money": $pg_money, "pg_money_expected": $(( 2 * ACCOUNTS * 1000000 )), "pg_prepared_left": $pg_prepared,
+ "harpc_money": $harpc_money, "harpc_reserved": $harpc_reserved, "harpc_prepared_left": $harpc_prepared,
  "harpc": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"}
 EOF
 python3 - "$RES" <<'PY'
@@ -299,6 +320,12 @@ ok = meta["pg_money"] == meta["pg_money_expected"] and meta["pg_prepared_left"] 
 print()
 print(f"PostgreSQL afterwards: {meta['pg_money']:,} in the two databases ({meta['pg_money_expected']:,} expected), "
       f"{meta['pg_prepared_left']} transactions left prepared: {'consistent' if ok else '**INCONSISTENT**'}.")
+if meta["have_harpc"]:
+    ok = (meta["harpc_money"] == meta["pg_money_expected"] and meta["harpc_reserved"] == 0
+          and meta["harpc_prepared_left"] == 0)
+    print(f"harpc afterwards: {meta['harpc_money']:,} in the two banks ({meta['pg_money_expected']:,} expected), "
+          f"{meta['harpc_reserved']} reserved, {meta['harpc_prepared_left']} calls left prepared: "
+          f"{'consistent' if ok else '**INCONSISTENT**'}.")
 print("fsyncs: PostgreSQL, pg_stat_wal.wal_sync of the whole server (both databases share one WAL); "
       "harpc, harpc_txn_fsyncs_total summed over the coordinator and both banks.")
 PY
