@@ -97,6 +97,7 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
       watch->last_ok = now;
       watch->answered = true;
       registry_.SetProbeLatency(*i, std::chrono::duration<double, std::milli>(now - started).count());
+      registry_.SetDraining(*i, result == ProbeResult::kDraining);
       if (i->sdown) {
         registry_.SetSdown(*i, false);
         notifier_.Publish({"sdown_cleared", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);

@@ -167,6 +167,12 @@ void Registry::SetSdown(Instance& i, bool sdown) {
   Changed(nullptr, false);  // the own view is not durable: probes rebuild it
 }
 
+void Registry::SetDraining(Instance& i, bool draining) {
+  if (i.draining == draining) return;
+  i.draining = draining;
+  Changed(nullptr, false);  // like SDOWN, the probes' own view
+}
+
 void Registry::SetOdown(Instance& i, bool odown, int64_t epoch) {
   ObserveEpoch(epoch);
   if (i.odown == odown && i.odown_epoch >= epoch) return;

@@ -37,7 +37,7 @@ struct Instance {
   boost::json::object metadata;
   std::chrono::milliseconds ttl{3000};
   std::string lease;             // id the server renews with
-  bool draining = false;         // deregistering; no new calls
+  bool draining = false;         // answers its probes NOT_SERVING; no new calls
   bool sdown = false;            // this sentinel's own view
   bool odown = false;            // the group's decision
   int64_t odown_epoch = 0;       // epoch of the last decision on it
@@ -48,7 +48,6 @@ struct Instance {
 
   // "up", "sdown", "odown" or "draining", as `harpc status` shows it.
   std::string_view State() const;
-  bool Callable() const { return !odown && !draining; }
   boost::json::object ToJson() const;
 };
 
@@ -83,6 +82,9 @@ class Registry {
 
   // The monitor's verdicts. Both bump the index when they change something.
   void SetSdown(Instance& instance, bool sdown);
+  // The instance answers its probes 503 NOT_SERVING (shutting down): listed
+  // as "draining", and dropped from clients' memberships.
+  void SetDraining(Instance& instance, bool draining);
   void SetOdown(Instance& instance, bool odown, int64_t epoch);
   void SetProbeLatency(Instance& instance, double ms) { instance.probe_latency_ms = ms; }
 

@@ -374,6 +374,31 @@ ErrorAnswer PostRaw(int port, const std::string& method, const std::string& body
   return a;
 }
 
+// A server shutting down gracefully answers its probes 503 NOT_SERVING while
+// its calls drain: the sentinel lists it as "draining" (which clients skip).
+TEST_F(SentinelRegistry, AGracefulShutdownIsListedAsDraining) {
+  const TempDir& dir = NewDir();
+  SentinelProcess s = Start({.data_dir = dir.path()});
+  ASSERT_GT(s.port, 0);
+  ServeProcess serve = testing::StartServe({"--threads", "1", "--delay-ms", "3000", "--grace-ms", "5000"});
+  ASSERT_GT(serve.port, 0);
+  RegistryClient client(s.address);
+  std::string lease;
+  ASSERT_TRUE(client.Register("echo", serve.address, 1, 60000, &lease).ok());
+  ASSERT_TRUE(PollUntil([&] { return client.State("echo", serve.address) == "up"; }, 3s));
+
+  // One call in flight (it takes 3 s), then SIGTERM: the server drains it.
+  testing::RawSocket call(serve.port);
+  ASSERT_TRUE(call.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"));
+  ASSERT_TRUE(PollUntil([&] {
+    RegistryClient direct(serve.address);
+    return direct.Call("Echo.echo", json::object{}, 100ms).status.code() == StatusCode::kDeadlineExceeded;
+  }, 3s)) << "the server is not busy with the slow call";
+  serve.process.Signal(SIGTERM);
+  EXPECT_TRUE(PollUntil([&] { return client.State("echo", serve.address) == "draining"; }, 2500ms))
+      << "state " << client.State("echo", serve.address);
+}
+
 TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   const TempDir& dir = NewDir();
   SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
