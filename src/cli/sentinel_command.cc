@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "naming/sentinel_registrar.h"
 #include "sentinel/sentinel.h"
 
 namespace harpc::cli {
@@ -15,17 +16,6 @@ struct SentinelFlags {
   int probe_interval_ms = 500;
 };
 
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
 }  // namespace
 
 void AddSentinelCommand(CLI::App& app, int& exit_code) {
@@ -43,7 +33,13 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
   cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
   cmd->callback([f, &exit_code] {
-    f->options.peers = SplitComma(f->peers);
+    if (!f->peers.empty()) {
+      if (Status s = ParseSentinelList(f->peers, &f->options.peers); !s.ok()) {
+        std::fprintf(stderr, "harpc sentinel: --peers: %s\n", s.message().c_str());
+        exit_code = 2;
+        return;
+      }
+    }
     f->options.down_after = std::chrono::milliseconds(f->down_after_ms);
     f->options.probe_interval = std::chrono::milliseconds(f->probe_interval_ms);
     if (f->options.quorum > static_cast<int>(f->options.peers.size()) + 1) {
