@@ -12,51 +12,6 @@
 namespace harpc::testing::it {
 namespace {
 
-struct CliRun {
-  std::optional<int> exit_code;
-  std::vector<std::string> out;  // stdout lines
-  std::string err;               // all of stderr
-};
-
-// Runs `harpc <args>` and collects its output; the child is killed if it is
-// still running after `timeout`.
-CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s) {
-  CliRun run;
-  char path[] = "/tmp/harpc-it-stderr-XXXXXX";
-  int fd = ::mkstemp(path);
-  if (fd < 0) {
-    ADD_FAILURE() << "mkstemp failed";
-    return run;
-  }
-  ::close(fd);
-  std::vector<std::string> argv = {HARPC_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Subprocess p;
-  Status s = Subprocess::Spawn(argv, &p, path);
-  if (!s.ok()) {
-    ADD_FAILURE() << "cannot run harpc: " << s;
-    ::unlink(path);
-    return run;
-  }
-  const auto deadline = Clock::now() + timeout;
-  for (int lines = 0; lines < 10000; ++lines) {  // until end of output
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) break;
-    std::string line;
-    Status st = p.ReadLine(left, &line);
-    if (!st.ok()) break;
-    run.out.push_back(line);
-  }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  run.exit_code = p.Wait(std::max(left, 100ms));
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  run.err = ss.str();
-  ::unlink(path);
-  return run;
-}
-
 TEST(ItCli, CallPrintsResultOnOneLineAndExitsZero) {
   ServeProcess serve = StartServe({"--threads", "1"});
   ASSERT_GT(serve.port, 0);

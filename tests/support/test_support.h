@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,18 @@ int FreePort();
 // Starts build/harpc serve --listen 127.0.0.1:0 <extra args> and waits for its
 // "listening on" line. Fails the current test (ADD_FAILURE) on error.
 ServeProcess StartServe(const std::vector<std::string>& extra_args = {});
+
+// What `harpc ARGS...` did: its exit status (none if it was still running at
+// the timeout and had to be killed), its stdout lines and all of its stderr.
+struct CliRun {
+  std::optional<int> exit_code;
+  std::vector<std::string> out;  // stdout lines
+  std::string err;               // all of stderr
+  // stdout as one string, a newline after each line.
+  std::string Stdout() const;
+};
+// Runs build/harpc with `args` to its end; killed after `timeout`.
+CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

@@ -237,37 +237,37 @@ TEST(TxnBadInput, TransferCommandExitCodes) {
   ASSERT_TRUE(OpenAccounts(cluster.banks[0]->address(), {{"alice", 100}}));
   ASSERT_TRUE(OpenAccounts(cluster.banks[1]->address(), {{"bob", 0}}));
   auto transfer = [&](const std::string& coordinator, const std::string& amount) {
-    return RunCli({"transfer", "--coordinator", coordinator, "--from", cluster.BankTarget(0), "--from-account",
+    return testing::RunHarpc({"transfer", "--coordinator", coordinator, "--from", cluster.BankTarget(0), "--from-account",
                    "alice", "--to", cluster.BankTarget(1), "--to-account", "bob", "--amount", amount});
   };
   const std::string coordinator = cluster.coordinator->address();
 
   CliRun ok = transfer(coordinator, "40");
-  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-  json::value line = json::parse(ok.out);
+  ASSERT_EQ(ok.exit_code, 0) << ok.Stdout() << ok.err;
+  json::value line = json::parse(ok.Stdout());
   EXPECT_EQ(line.at("outcome").as_string(), "committed");
   EXPECT_FALSE(line.at("txid").as_string().empty());
   EXPECT_EQ(FinalOutcome(coordinator, std::string(line.at("txid").as_string())), "committed");
 
   CliRun poor = transfer(coordinator, "1000");
-  ASSERT_EQ(poor.exit_code, 3) << poor.out << poor.err;
-  line = json::parse(poor.out);
+  ASSERT_EQ(poor.exit_code, 3) << poor.Stdout() << poor.err;
+  line = json::parse(poor.Stdout());
   EXPECT_EQ(line.at("outcome").as_string(), "aborted");
-  EXPECT_NE(line.at("reason").as_string().find("insufficient funds"), json::string::npos) << poor.out;
+  EXPECT_NE(line.at("reason").as_string().find("insufficient funds"), json::string::npos) << poor.Stdout();
 
   for (const std::string amount : {"0", "-5", "ten"}) {
     CliRun bad = transfer(coordinator, amount);
     EXPECT_NE(bad.exit_code, 0) << amount;
     EXPECT_NE(bad.exit_code, 3) << amount << ": a usage error is no abort";
-    EXPECT_TRUE(bad.out.empty()) << bad.out;
+    EXPECT_TRUE(bad.Stdout().empty()) << bad.Stdout();
   }
 
   // Nobody at the coordinator's address: an error (not an abort), said once on stderr.
   CliRun nobody = transfer("127.0.0.1:" + std::to_string(testing::FreePort()), "10");
-  EXPECT_NE(nobody.exit_code, 0) << nobody.out << nobody.err;
-  EXPECT_NE(nobody.exit_code, 3) << nobody.out << nobody.err;
-  EXPECT_NE(nobody.exit_code, -1) << "still running";
-  EXPECT_TRUE(nobody.out.empty()) << nobody.out;
+  EXPECT_NE(nobody.exit_code, 0) << nobody.Stdout() << nobody.err;
+  EXPECT_NE(nobody.exit_code, 3) << nobody.Stdout() << nobody.err;
+  EXPECT_TRUE(nobody.exit_code.has_value()) << "still running";
+  EXPECT_TRUE(nobody.Stdout().empty()) << nobody.Stdout();
   ASSERT_FALSE(nobody.err.empty());
   EXPECT_EQ(std::count(nobody.err.begin(), nobody.err.end(), '\n'), 1) << nobody.err;
   EXPECT_NE(nobody.err.find("coordinator"), std::string::npos) << nobody.err;
@@ -289,15 +289,15 @@ TEST(TxnBadInput, AParticipantThatAnswersAfterTheTimeoutIsAborted) {
   // The credited bank hangs (SIGSTOP) during the transfer: its prepare gets
   // no answer within --timeout-ms, so the transfer aborts.
   ASSERT_TRUE(cluster.banks[1]->Stop());
-  CliRun run = RunCli({"transfer", "--coordinator", cluster.coordinator->address(), "--from", cluster.BankTarget(0),
+  CliRun run = testing::RunHarpc({"transfer", "--coordinator", cluster.coordinator->address(), "--from", cluster.BankTarget(0),
                        "--from-account", "alice", "--to", cluster.BankTarget(1), "--to-account", "bob", "--amount",
                        "25", "--timeout-ms", "800"});
   ASSERT_TRUE(cluster.banks[1]->Resume());
-  ASSERT_EQ(run.exit_code, 3) << run.out << run.err;
-  json::value line = json::parse(run.out);
+  ASSERT_EQ(run.exit_code, 3) << run.Stdout() << run.err;
+  json::value line = json::parse(run.Stdout());
   const std::string txid(line.at("txid").as_string());
   EXPECT_EQ(line.at("outcome").as_string(), "aborted");
-  EXPECT_NE(line.at("reason").as_string().find("Bank.credit"), json::string::npos) << run.out;
+  EXPECT_NE(line.at("reason").as_string().find("Bank.credit"), json::string::npos) << run.Stdout();
   EXPECT_EQ(FinalOutcome(cluster.coordinator->address(), txid), "aborted");
 
   // Once it runs again, it reads the prepare that came too late: that call

@@ -271,39 +271,6 @@ std::string FinalOutcome(const std::string& coordinator, const std::string& txid
   return FinalOutcome(channel, txid, timeout);
 }
 
-CliRun RunCli(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-  CliRun run;
-  char tmpl[] = "/tmp/harpc-cli-err-XXXXXX";
-  const int fd = ::mkstemp(tmpl);
-  if (fd < 0) {
-    ADD_FAILURE() << "mkstemp failed";
-    return run;
-  }
-  ::close(fd);
-  const std::string err_path = tmpl;
-  std::vector<std::string> argv = {HARPC_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Subprocess p;
-  if (Status s = Subprocess::Spawn(argv, &p, err_path); !s.ok()) {
-    ADD_FAILURE() << "spawn: " << s;
-    ::unlink(err_path.c_str());
-    return run;
-  }
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {  // read stdout to its end (bounded by the deadline)
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) break;
-    std::string line;
-    Status s = p.ReadLine(left, &line);
-    if (!s.ok()) break;
-    run.out += line + "\n";
-  }
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  if (auto code = p.Wait(std::max(left, std::chrono::milliseconds(100)))) run.exit_code = *code;
-  run.err = ReadFile(err_path);
-  ::unlink(err_path.c_str());
-  return run;
-}
 
 std::string RawPost(int port, const std::string& path, const std::string& body, const std::string& extra_headers) {
   testing::RawSocket socket(port);

@@ -122,13 +122,8 @@ std::string FinalOutcome(const std::string& coordinator, const std::string& txid
 std::string FinalOutcome(Channel& coordinator, const std::string& txid,
                          std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
-// `harpc ARGS...` to completion (killed after `timeout`): its exit code (-1 if
-// it did not end), stdout and stderr.
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-CliRun RunCli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// `harpc ARGS...` runs (testing::RunHarpc) report in the shared CliRun.
+using testing::CliRun;
 
 // A raw HTTP/1.1 POST of `body` (as is) to `path`; the whole response.
 std::string RawPost(int port, const std::string& path, const std::string& body,
