@@ -15,7 +15,7 @@
 
 #include "balance/consistent_hash.h"
 #include "balance/load_balancer.h"
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 #include "util/hash.h"
 
 namespace harpc {

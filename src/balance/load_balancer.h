@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 #include "harpc/status.h"
 
 namespace harpc {

@@ -9,8 +9,8 @@
 #include "harpc/server.h"
 #include "naming/registrar.h"
 #include "harpc/txn.h"
-#include "server/bank_service.h"
-#include "server/echo_service.h"
+#include "apps/bank_service.h"
+#include "apps/echo_service.h"
 
 namespace harpc::cli {
 

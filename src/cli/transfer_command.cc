@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/transfer_load.h"
-#include "txn/transfer.h"
+#include "apps/transfer.h"
 
 namespace harpc::cli {
 

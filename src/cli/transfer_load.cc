@@ -12,7 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
-#include "txn/transfer.h"
+#include "apps/transfer.h"
 
 namespace harpc::cli {
 

@@ -15,7 +15,7 @@
 #include <boost/json/value.hpp>
 
 #include "balance/load_balancer.h"
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 #include "client/recent_latency.h"
 #include "client/retry_budget.h"
 #include "harpc/channel.h"

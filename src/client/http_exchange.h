@@ -9,7 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
-#include "client/connection_pool.h"
+#include "http/connection_pool.h"
 #include "harpc/status.h"
 
 namespace harpc {

@@ -8,7 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 
 namespace harpc {
 

@@ -6,15 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/endpoint_spec.h"
 #include "harpc/status.h"
 
 namespace harpc {
-
-struct EndpointSpec {
-  std::string address;  // "host:port", as written
-  int weight = 1;       // 1..1,000,000
-  bool operator==(const EndpointSpec&) const = default;
-};
 
 // Parses a list target. Duplicate addresses and bad weights are errors.
 Status ParseListTarget(std::string_view target, std::vector<EndpointSpec>* out);

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc::sentinel {
 

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "server/server_state.h"
-#include "transport/http_response.h"
+#include "http/response.h"
 
 namespace harpc {
 

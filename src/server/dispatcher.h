@@ -12,7 +12,7 @@
 #include <boost/json/value.hpp>
 
 #include "server/server_state.h"
-#include "transport/http_response.h"
+#include "http/response.h"
 
 namespace harpc {
 

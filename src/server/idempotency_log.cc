@@ -6,8 +6,8 @@
 
 #include <boost/json.hpp>
 
-#include "txn/group_commit.h"
-#include "util/sqlite.h"
+#include "storage/group_commit.h"
+#include "storage/sqlite.h"
 
 namespace harpc {
 

@@ -15,12 +15,12 @@
 
 #include "harpc/channel.h"
 #include "txn/decision_log.h"
-#include "txn/group_commit.h"
+#include "storage/group_commit.h"
 #include "txn/participant_log.h"
 #include "util/json_params.h"
 #include "util/log.h"
 #include "util/random_id.h"
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc::txn {
 

@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 
 #include "txn/participant_log.h"
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc::txn {
 

@@ -15,11 +15,11 @@
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
-#include "txn/group_commit.h"
+#include "storage/group_commit.h"
 #include "txn/participant_log.h"
 #include "util/json_params.h"
 #include "util/log.h"
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc {
 

@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 
 #include "util/random_id.h"
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc::txn {
 

@@ -20,7 +20,7 @@
 #include "balance/round_robin.h"
 #include "balance/weighted_random.h"
 #include "balance/weighted_round_robin.h"
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 #include "util/hash.h"
 
 namespace harpc {

@@ -5,7 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 #include "client/retry_budget.h"
 
 namespace harpc {

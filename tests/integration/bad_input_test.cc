@@ -1,4 +1,4 @@
-// Bad input never crashes a server nor stalls others (DESIGN.md §3): each test
+// Bad input never crashes a server nor stalls others (docs/protocol.md): each test
 // sends one kind of bad input on one connection and checks both the answer to
 // it and that a healthy client on another connection is served meanwhile.
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-// The harpc command line (DESIGN.md §4) against real servers: `harpc call`
+// The harpc command line (docs/cli.md) against real servers: `harpc call`
 // and `harpc bench --json`.
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-// The wire protocol (DESIGN.md §3) over real sockets: JSON-RPC 2.0, the
+// The wire protocol (docs/protocol.md) over real sockets: JSON-RPC 2.0, the
 // default method, POST /rpc/<Method>, deadlines and the built-in endpoints.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-"""The seed's Flask example: POST /rpc answers with the JSON it was sent.
+"""The Flask example of docs/protocol.md: POST /rpc answers with the JSON it was sent.
 
 Prints "listening on 127.0.0.1:PORT" once bound (port 0: a free one), then
 serves until killed. Usage: /usr/bin/python3 flask_echo_server.py

@@ -1,5 +1,5 @@
-"""Interop: the harpc client (`harpc call`, `harpc bench`) against the seed's
-Flask server, which knows nothing of harpc but POST /rpc.
+"""Interop: the harpc client (`harpc call`, `harpc bench`) against a plain
+Flask server (the Flask example in docs/protocol.md), which knows nothing of harpc but POST /rpc.
 
 Usage: /usr/bin/python3 flask_peer_test.py PATH_TO_HARPC [unittest args]
 """

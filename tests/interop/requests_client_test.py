@@ -1,4 +1,4 @@
-"""Interop: the seed's Python `requests` client against `harpc serve`.
+"""Interop: a plain Python `requests` client against `harpc serve`.
 
 Usage: /usr/bin/python3 requests_client_test.py PATH_TO_HARPC [unittest args]
 """
@@ -43,7 +43,7 @@ class RequestsClientTest(unittest.TestCase):
         self.assertEqual(r.headers["Content-Type"], "application/json")
         return r.json()
 
-    # --- the seed's form: the default method ---
+    # --- the form of a plain requests client: the default method ---
 
     def test_seed_client_gets_its_json_back(self):
         self.assertEqual(requests.post(self.rpc, json={"key": "value"}, timeout=TIMEOUT).json(),

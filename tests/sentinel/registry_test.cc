@@ -315,7 +315,7 @@ TEST_F(SentinelRegistry, SigkillAndRestartKeepsRegistryEpochAndIndex) {
     EXPECT_TRUE(heartbeat_client.Heartbeat(alive_lease).ok());
   }
 
-  // `harpc status --json` (DESIGN.md §4).
+  // `harpc status --json` (docs/cli.md).
   auto [line, code] = RunStatusJson("sentinel://" + s.address);
   ASSERT_EQ(code, 0) << line;
   json::value status = ParseJson(line);

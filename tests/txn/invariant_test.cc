@@ -19,7 +19,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "txn/transfer.h"
+#include "apps/transfer.h"
 #include "txn_support.h"
 
 namespace harpc::txntest {

@@ -31,14 +31,14 @@
 #include "harpc/server.h"
 #include "harpc/transaction.h"
 #include "harpc/txn.h"
-#include "server/bank_service.h"
+#include "apps/bank_service.h"
 #include "support/test_support.h"
 #include "txn/coordinator.h"
 #include "txn/decision_log.h"
-#include "txn/group_commit.h"
+#include "storage/group_commit.h"
 #include "txn/participant_log.h"
-#include "txn/transfer.h"
-#include "util/sqlite.h"
+#include "apps/transfer.h"
+#include "storage/sqlite.h"
 
 namespace harpc {
 namespace {

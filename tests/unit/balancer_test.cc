@@ -12,7 +12,7 @@
 #include "balance/load_balancer.h"
 #include "balance/round_robin.h"
 #include "balance/weighted_round_robin.h"
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 
 namespace harpc {
 namespace {

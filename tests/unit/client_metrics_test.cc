@@ -3,7 +3,7 @@
 
 #include "harpc/channel.h"
 #include "harpc/server.h"
-#include "server/echo_service.h"
+#include "apps/echo_service.h"
 #include "support/test_support.h"
 
 namespace harpc {

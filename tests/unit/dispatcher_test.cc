@@ -185,7 +185,7 @@ class DispatcherTest : public ::testing::Test {
   asio::steady_timer* gate_ = nullptr;
 };
 
-// ---- the default method: the seed's requests.post(url, json=...) ----
+// ---- the default method: a plain requests.post(url, json=...) client ----
 
 TEST_F(DispatcherTest, DefaultMethodEchoesTheBodyAsIs) {
   http1::Response r = Run(Post("/rpc", R"({"key":"value"})"));

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "client/http_exchange.h"
-#include "transport/http_response.h"
+#include "http/response.h"
 
 namespace harpc {
 namespace {

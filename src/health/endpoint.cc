@@ -1,4 +1,4 @@
-#include "client/endpoint.h"
+#include "health/endpoint.h"
 
 #include <cmath>
 

@@ -16,12 +16,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "client/connection_pool.h"
+#include "core/endpoint_spec.h"
+#include "http/connection_pool.h"
 #include "harpc/options.h"
 #include "health/circuit_breaker.h"
 #include "health/heartbeat_state.h"
 #include "health/outlier_detector.h"
-#include "naming/target.h"
 
 namespace harpc {
 

@@ -1,11 +1,11 @@
-#include "server/bank_service.h"
+#include "apps/bank_service.h"
 
 #include <sqlite3.h>
 
 #include <boost/json.hpp>
 
 #include "util/json_params.h"
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc {
 

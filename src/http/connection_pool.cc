@@ -1,4 +1,4 @@
-#include "client/connection_pool.h"
+#include "http/connection_pool.h"
 
 #include <sys/socket.h>
 

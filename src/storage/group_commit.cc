@@ -1,4 +1,4 @@
-#include "txn/group_commit.h"
+#include "storage/group_commit.h"
 
 #include <sqlite3.h>
 
@@ -10,7 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "util/log.h"
-#include "util/sqlite.h"
+#include "storage/sqlite.h"
 
 namespace harpc::txn {
 

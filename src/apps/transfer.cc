@@ -1,4 +1,4 @@
-#include "txn/transfer.h"
+#include "apps/transfer.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json.hpp>

@@ -1,4 +1,4 @@
-#include "transport/http_response.h"
+#include "http/response.h"
 
 namespace harpc::http1 {
 

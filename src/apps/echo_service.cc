@@ -1,4 +1,4 @@
-#include "server/echo_service.h"
+#include "apps/echo_service.h"
 
 #include <atomic>
 
