@@ -7,7 +7,7 @@
 //   harpc::Status s = server.Start("127.0.0.1:8001");
 //   server.Wait();  // until SIGTERM/SIGINT (graceful) or Shutdown()
 //
-// Wire protocol (see DESIGN.md §3): JSON-RPC 2.0 on POST /rpc, the default
+// Wire protocol (docs/protocol.md): JSON-RPC 2.0 on POST /rpc, the default
 // method for POST /rpc bodies without "jsonrpc", POST /rpc/<Method> with the
 // params as body, GET /health, GET /metrics (Prometheus), GET /status (JSON).
 #pragma once
@@ -78,10 +78,6 @@ struct ServerOptions {
   // Default empty: memory only.
   std::string idempotency_db;
 
-  // Fault injection for failure tests: this fraction of the calls that ran a
-  // method get their connection reset (RST) instead of the answer, as if the
-  // network failed after the server did the work. Default 0.
-  double fault_reset_rate = 0;
 };
 
 struct MethodOptions {
@@ -112,7 +108,6 @@ class CallContext {
 
  private:
   friend class CallDispatcher;
-  bool reset_connection_ = false;  // fault injection (ServerOptions::fault_reset_rate)
   std::string method_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::string idempotency_key_;
@@ -149,8 +144,8 @@ class Server {
   // application, e.g. the sentinel's). Registered before Start().
   Status AddMetrics(std::function<std::string()> exposition);
 
-  // The method that answers POST /rpc bodies without "jsonrpc" (the seed's
-  // plain requests.post(url, json=...) form). Must be registered.
+  // The method that answers POST /rpc bodies without "jsonrpc" (the plain
+  // requests.post(url, json=...) form). Must be registered.
   Status SetDefaultMethod(std::string name);
 
   // Binds "host:port" (port 0 picks a free one) and starts the loops.
@@ -170,6 +165,7 @@ class Server {
   bool draining() const;
 
  private:
+  friend class ServerFaults;  // fault injection for tests and demos (server/server_faults.h)
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -70,7 +70,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--duration", f->duration_s, "Seconds to run (default 10 unless --requests)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--requests", f->requests, "Calls to make in all, instead of --duration");
-  cmd->add_flag("--json", f->json, "Print one JSON object (DESIGN.md §4) instead of a table");
+  cmd->add_flag("--json", f->json, "Print one JSON object instead of a table (schema in docs/cli.md)");
   AddChannelFlags(cmd, f->channel);
   cmd->callback([f, &exit_code] { exit_code = RunBench(*f); });
 }

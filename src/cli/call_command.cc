@@ -19,7 +19,7 @@ struct CallFlags {
 };
 
 int RunCall(const CallFlags& f) {
-  // Exit status and at most one line on stderr (DESIGN.md §4): the channel's
+  // Exit status and at most one line on stderr (docs/cli.md): the channel's
   // informational logs (heartbeat transitions, ejections) would add more.
   spdlog::set_level(spdlog::level::err);
   boost::json::value params;

@@ -42,7 +42,7 @@ struct LoadReport {
 
   double qps() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double LatencyMs(double q) const { return latency->QuantileMicros(q) / 1000.0; }
-  // The JSON object of DESIGN.md §4 (`harpc bench --json`).
+  // The JSON object of `harpc bench --json` (docs/cli.md).
   boost::json::object ToJson() const;
   // A short human-readable summary.
   std::string ToText() const;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/server_faults.h"
 #include "util/log.h"
 #include "cli/commands.h"
 #include "harpc/server.h"
@@ -52,9 +53,9 @@ int RunServe(const ServeFlags& f) {
   options.max_connections = f.max_connections;
   options.max_concurrency = f.max_concurrency;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
-  options.fault_reset_rate = f.reset_rate;
   options.idempotency_db = f.idempotency_db;
   Server server(options);
+  ServerFaults::SetResetRate(server, f.reset_rate);
 
   if (f.service != "echo" && f.service != "bank") {
     std::fprintf(stderr, "harpc serve: unknown --service '%s' (available: echo, bank)\n", f.service.c_str());

@@ -56,7 +56,7 @@ void AddStatusCommand(CLI::App& app, int& exit_code) {
   auto as_json = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("status", "Show the services and instances a sentinel group knows");
   cmd->add_option("target", *target, "sentinel://H:P[,H:P]")->required();
-  cmd->add_flag("--json", *as_json, "Print one JSON object (DESIGN.md §4)");
+  cmd->add_flag("--json", *as_json, "Print one JSON object (schema in docs/cli.md)");
   cmd->callback([target, as_json, &exit_code] { exit_code = RunStatus(*target, *as_json); });
 }
 

@@ -26,7 +26,7 @@ struct TransferFlags {
   bool json = false;
 };
 
-constexpr int kExitAborted = 3;  // DESIGN.md §4
+constexpr int kExitAborted = 3;  // docs/cli.md
 
 int RunTransfer(const TransferFlags& f) {
   const bool load = f.count > 0 || f.duration_s > 0;

@@ -1,4 +1,4 @@
-// How one call runs (DESIGN.md §2, "RetryPolicy"): pick an endpoint, send an
+// How one call runs (docs/architecture.md, "the flow of a call"): pick an endpoint, send an
 // attempt, and while it runs wait for the first of: its answer, the hedge
 // delay (then a backup attempt goes to another endpoint), the deadline.
 // Failed attempts are retried on endpoints not yet tried, when that is safe:

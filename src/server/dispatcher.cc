@@ -50,7 +50,6 @@ json::value JsonRpcError(int code, std::string_view message, const json::value& 
 http1::Response JsonBody(const json::value& v) { return {.status = 200, .body = json::serialize(v)}; }
 
 // The answer of a plain call (/rpc/<Method> or the default method).
-http1::Response PlainAnswer(const Result& result, const CallContext& ctx);
 
 std::string_view PathOf(std::string_view target) {
   auto q = target.find('?');
@@ -80,13 +79,11 @@ Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContex
   return Status::Ok();
 }
 
-namespace {
-http1::Response PlainAnswer(const Result& result, const CallContext& ctx) {
+http1::Response CallDispatcher::PlainAnswer(const Result& result, bool ran) const {
   http1::Response r = result.ok() ? JsonBody(result.value()) : PlainError(result.status());
-  r.reset = CallDispatcher::ResetRequested(ctx);
+  r.reset = ran && InjectFault(state_.fault_reset_rate.load(std::memory_order_relaxed));
   return r;
 }
-}  // namespace
 
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
                                                         const std::string& peer,
@@ -128,7 +125,8 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
   co_return co_await HandleNamedMethod(path.substr(5), request, base);
 }
 
-asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx) {
+asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx,
+                                              bool* ran) {
   ctx.method_ = method.name;
   if (state_.draining.load(std::memory_order_relaxed)) {
     co_return Unavailable("server is draining (shutting down); call another instance");
@@ -164,6 +162,7 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
   method.stats.requests.fetch_add(1, std::memory_order_relaxed);
   auto start = Clock::now();
   Result result = Internal("unreachable");
+  if (ran) *ran = true;
   try {
     if (method.handler) {
       result = method.handler(params, ctx);
@@ -190,7 +189,6 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     co_await state_.idempotency->Persist(remembered, result);
     state_.idempotency->Finish(remembered, result);
   }
-  ctx.reset_connection_ = InjectFault(state_.options.fault_reset_rate);
   method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
   method.stats.by_code[static_cast<int>(result.status().code())].fetch_add(1, std::memory_order_relaxed);
   co_return result;
@@ -209,8 +207,9 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
     params = json::parse(request.body(), ec);
     if (ec) co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + ec.message());
   }
-  Result result = co_await Invoke(*method, std::move(params), base);
-  co_return PlainAnswer(result, base);
+  bool ran = false;
+  Result result = co_await Invoke(*method, std::move(params), base, &ran);
+  co_return PlainAnswer(result, ran);
 }
 
 asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request,
@@ -222,14 +221,15 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
   }
 
   if (body.is_object() && !body.as_object().contains("jsonrpc")) {
-    // The seed's form: requests.post(url, json={...}) goes to the default method.
+    // A plain requests.post(url, json={...}) goes to the default method.
     Method* method = state_.default_method;
     if (!method) {
       co_return HttpError(state_, 404, wire::kMethodNotFound,
                           "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
     }
-    Result result = co_await Invoke(*method, std::move(body), base);
-    co_return PlainAnswer(result, base);
+    bool ran = false;
+    Result result = co_await Invoke(*method, std::move(body), base, &ran);
+    co_return PlainAnswer(result, ran);
   }
 
   if (body.is_object()) {

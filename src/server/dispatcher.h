@@ -27,10 +27,10 @@ class CallDispatcher {
 
   // Runs a method with every server-side check (draining, deadline, limit) and
   // records its metrics. Exceptions from the handler become INTERNAL.
-  boost::asio::awaitable<Result> Invoke(Method& method, boost::json::value params, CallContext& ctx);
-
-  // Whether fault injection asked to reset this call's connection.
-  static bool ResetRequested(const CallContext& ctx) { return ctx.reset_connection_; }
+  // `*ran` (when given) tells whether the handler ran, rather than a check
+  // refusing the call or the idempotency store answering it.
+  boost::asio::awaitable<Result> Invoke(Method& method, boost::json::value params, CallContext& ctx,
+                                        bool* ran = nullptr);
 
  private:
   boost::asio::awaitable<http1::Response> HandleJsonRpcEndpoint(const HttpRequest& request,
@@ -42,6 +42,9 @@ class CallDispatcher {
   boost::asio::awaitable<boost::json::value> HandleJsonRpcObject(const boost::json::value& request,
                                                                  CallContext& base);
 
+  // The answer of /rpc/<Method> and the default method. When the handler ran,
+  // fault injection may reset the connection instead (ServerFaults).
+  http1::Response PlainAnswer(const Result& result, bool ran) const;
   // Fills the deadline, idempotency key and request id from the headers.
   static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
 

@@ -16,6 +16,7 @@
 
 #include "server/connection.h"
 #include "server/dispatcher.h"
+#include "server/server_faults.h"
 #include "server/server_state.h"
 #include "util/address.h"
 
@@ -251,5 +252,9 @@ boost::asio::any_io_executor Server::executor() const { return impl_->executor()
 void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 bool Server::draining() const { return impl_->state().draining.load(); }
+
+void ServerFaults::SetResetRate(Server& server, double rate) {
+  server.impl_->state().fault_reset_rate.store(rate, std::memory_order_relaxed);
+}
 
 }  // namespace harpc

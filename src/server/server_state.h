@@ -53,6 +53,8 @@ struct ServerState {
   std::atomic<uint64_t> idempotent_replays{0};
 
   std::atomic<bool> draining{false};
+  // Fault injection (ServerFaults): this share of plain answers become a reset.
+  std::atomic<double> fault_reset_rate{0};
   std::atomic<int64_t> in_flight{0};
   // Requests read whose answer is not yet written: shutdown waits for these.
   std::atomic<int64_t> requests_in_progress{0};

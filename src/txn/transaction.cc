@@ -26,7 +26,7 @@ T RunBlocking(const asio::any_io_executor& executor, asio::awaitable<T> work, T 
 }
 
 // An outcome that is not known, and why.
-TxnOutcome Unknown(Status why, const std::string& txid) {
+TxnOutcome UnknownOutcome(Status why, const std::string& txid) {
   TxnOutcome o;
   o.status = std::move(why);
   o.txid = txid;
@@ -134,11 +134,11 @@ json::value Transaction::EnlistedJson() const {
 
 TxnOutcome Transaction::Commit() {
   return RunBlocking<TxnOutcome>(coordinator_.executor(), AsyncCommit(),
-                                 Unknown(Internal("commit failed with an exception"), txid_));
+                                 UnknownOutcome(Internal("commit failed with an exception"), txid_));
 }
 
 asio::awaitable<TxnOutcome> Transaction::AsyncCommit() {
-  if (txid_.empty()) co_return Unknown(Status(StatusCode::kFailedPrecondition, "call Begin first"), txid_);
+  if (txid_.empty()) co_return UnknownOutcome(FailedPrecondition("call Begin first"), txid_);
   if (!doomed_.empty()) co_return co_await AsyncAbort(doomed_);
   json::value params{{"txid", txid_}, {"participants", EnlistedJson()}};
   CallOptions call_options;
@@ -150,11 +150,11 @@ asio::awaitable<TxnOutcome> Transaction::AsyncCommit() {
 
 TxnOutcome Transaction::Abort(std::string reason) {
   return RunBlocking<TxnOutcome>(coordinator_.executor(), AsyncAbort(std::move(reason)),
-                                 Unknown(Internal("abort failed with an exception"), txid_));
+                                 UnknownOutcome(Internal("abort failed with an exception"), txid_));
 }
 
 asio::awaitable<TxnOutcome> Transaction::AsyncAbort(std::string reason) {
-  if (txid_.empty()) co_return Unknown(Status(StatusCode::kFailedPrecondition, "call Begin first"), txid_);
+  if (txid_.empty()) co_return UnknownOutcome(FailedPrecondition("call Begin first"), txid_);
   if (doomed_.empty()) doomed_ = reason;
   json::value params{{"txid", txid_}, {"reason", reason}, {"participants", EnlistedJson()}};
   CallOptions call_options;

@@ -13,6 +13,25 @@ TEST(Status, OkByDefaultAndPrintsCodeAndMessage) {
   EXPECT_EQ(s.ToString(), "UNAVAILABLE: server is draining");
 }
 
+TEST(Status, EveryCodeHasAShorthand) {
+  const std::pair<Status, StatusCode> cases[] = {
+      {Cancelled("m"), StatusCode::kCancelled},           {Unknown("m"), StatusCode::kUnknown},
+      {InvalidArgument("m"), StatusCode::kInvalidArgument}, {DeadlineExceeded("m"), StatusCode::kDeadlineExceeded},
+      {NotFound("m"), StatusCode::kNotFound},             {AlreadyExists("m"), StatusCode::kAlreadyExists},
+      {PermissionDenied("m"), StatusCode::kPermissionDenied},
+      {ResourceExhausted("m"), StatusCode::kResourceExhausted},
+      {FailedPrecondition("m"), StatusCode::kFailedPrecondition}, {Aborted("m"), StatusCode::kAborted},
+      {OutOfRange("m"), StatusCode::kOutOfRange},         {Unimplemented("m"), StatusCode::kUnimplemented},
+      {Internal("m"), StatusCode::kInternal},             {Unavailable("m"), StatusCode::kUnavailable},
+      {DataLoss("m"), StatusCode::kDataLoss},             {Unauthenticated("m"), StatusCode::kUnauthenticated},
+  };
+  ASSERT_EQ(std::size(cases), static_cast<size_t>(StatusCode::kUnauthenticated));
+  for (const auto& [status, code] : cases) {
+    EXPECT_EQ(status.code(), code) << StatusCodeName(code);
+    EXPECT_EQ(status.message(), "m");
+  }
+}
+
 TEST(WireError, EveryCodeSurvivesTheJsonRpcRoundTrip) {
   for (int c = 1; c <= static_cast<int>(StatusCode::kUnauthenticated); ++c) {
     auto code = static_cast<StatusCode>(c);
