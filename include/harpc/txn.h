@@ -9,9 +9,9 @@
 //   std::unique_ptr<harpc::Participant> participant;
 //   harpc::Status s = harpc::Participant::Open(options, "CREATE TABLE IF NOT EXISTS ...", &participant);
 //   participant->AddTxnMethod("Bank.debit", {
-//       .prepare = [](sqlite3* db, const json::value& p) -> harpc::Result { /* check, hold funds */ },
-//       .commit  = [](sqlite3* db, const json::value& p) -> harpc::Status { /* spend the hold */ },
-//       .abort   = [](sqlite3* db, const json::value& p) -> harpc::Status { /* release it */ }});
+//       .prepare = [](harpc::Database db, const json::value& p) -> harpc::Result { /* check, hold funds */ },
+//       .commit  = [](harpc::Database db, const json::value& p) -> harpc::Status { /* spend the hold */ },
+//       .abort   = [](harpc::Database db, const json::value& p) -> harpc::Status { /* release it */ }});
 //   participant->Attach(server);   // before server.Start()
 //
 // What the library guarantees (docs/transactions.md has the protocol):
@@ -36,11 +36,12 @@
 
 #include <boost/json/value.hpp>
 
+#include "harpc/database.h"
 #include "harpc/result.h"
 #include "harpc/server.h"
 #include "harpc/status.h"
 
-struct sqlite3;
+
 
 namespace harpc {
 
@@ -73,12 +74,12 @@ struct ParticipantOptions {
 struct TxnMethod {
   // Phase one (try): check and reserve, e.g. hold the funds. Its result is
   // the call's answer. An error votes no, and what it changed is rolled back.
-  std::function<Result(sqlite3* db, const boost::json::value& params)> prepare;
+  std::function<Result(Database db, const boost::json::value& params)> prepare;
   // Phase two after a commit decision (confirm): make the reservation
   // permanent. Gets the prepare's params. Must succeed for a prepared call.
-  std::function<Status(sqlite3* db, const boost::json::value& params)> commit;
+  std::function<Status(Database db, const boost::json::value& params)> commit;
   // Phase two after an abort decision (cancel): release the reservation.
-  std::function<Status(sqlite3* db, const boost::json::value& params)> abort;
+  std::function<Status(Database db, const boost::json::value& params)> abort;
 };
 
 // Counts of the participant's calls by state, for dashboards and tests.
@@ -93,7 +94,7 @@ class Participant {
  public:
   // A plain method in one local transaction (group-committed, durable
   // before the answer), e.g. Bank.deposit.
-  using LocalHandler = std::function<Result(sqlite3* db, const boost::json::value& params)>;
+  using LocalHandler = std::function<Result(Database db, const boost::json::value& params)>;
 
   // Opens the database and runs `schema` (the application's idempotent DDL).
   static Status Open(ParticipantOptions options, std::string_view schema, std::unique_ptr<Participant>* out);
@@ -114,9 +115,8 @@ class Participant {
   // Runs one local transaction now and waits for it (tools and tests).
   Result RunLocal(const LocalHandler& handler, const boost::json::value& params);
 
-  class Impl;  // private
-
  private:
+  class Impl;
   explicit Participant(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

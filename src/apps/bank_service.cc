@@ -1,11 +1,9 @@
 #include "apps/bank_service.h"
 
-#include <sqlite3.h>
-
 #include <boost/json.hpp>
 
+#include "harpc/database.h"
 #include "util/json_params.h"
-#include "storage/sqlite.h"
 
 namespace harpc {
 
@@ -24,17 +22,17 @@ struct Account {
   json::value ToJson() const { return {{"account", name}, {"balance", balance}, {"reserved", reserved}}; }
 };
 
-Status ReadAccount(sqlite3* db, const std::string& name, Account* out) {
-  sql::Statement select(db, "SELECT balance, reserved FROM accounts WHERE account = ?");
+Status ReadAccount(Database db, const std::string& name, Account* out) {
+  Statement select(db, "SELECT balance, reserved FROM accounts WHERE account = ?");
   select.Bind(1, name);
-  if (select.Step() != SQLITE_ROW) return Status(StatusCode::kNotFound, "no account \"" + name + "\"");
+  if (select.Step() != Statement::kRow) return Status(StatusCode::kNotFound, "no account \"" + name + "\"");
   *out = {name, select.Int(0), select.Int(1)};
   return Status::Ok();
 }
 
 // Applies balance += d_balance, reserved += d_reserved.
-Status Move(sqlite3* db, const std::string& name, int64_t d_balance, int64_t d_reserved) {
-  return sql::Statement(db, "UPDATE accounts SET balance = balance + ?, reserved = reserved + ? WHERE account = ?")
+Status Move(Database db, const std::string& name, int64_t d_balance, int64_t d_reserved) {
+  return Statement(db, "UPDATE accounts SET balance = balance + ?, reserved = reserved + ? WHERE account = ?")
       .Bind(1, d_balance).Bind(2, d_reserved).Bind(3, name).Run();
 }
 
@@ -52,25 +50,25 @@ Status ParseRequest(const json::value& p, const char* amount_field, bool allow_z
 }
 
 // A transfer leg's {"account","amount"}, and the account as it is now.
-Status ReadLeg(sqlite3* db, const json::value& p, Account* account, int64_t* amount) {
+Status ReadLeg(Database db, const json::value& p, Account* account, int64_t* amount) {
   if (Status s = ParseRequest(p, "amount", false, &account->name, amount); !s.ok()) return s;
   return ReadAccount(db, account->name, account);
 }
 
-Result Open(sqlite3* db, const json::value& p) {
+Result Open(Database db, const json::value& p) {
   Account a;
   if (Status s = ParseRequest(p, "balance", true, &a.name, &a.balance); !s.ok()) return s;
   Account existing;
   if (ReadAccount(db, a.name, &existing).ok()) {
     return Status(StatusCode::kAlreadyExists, "account \"" + a.name + "\" already exists");
   }
-  Status s = sql::Statement(db, "INSERT INTO accounts (account, balance, reserved) VALUES (?, ?, 0)")
+  Status s = Statement(db, "INSERT INTO accounts (account, balance, reserved) VALUES (?, ?, 0)")
                  .Bind(1, a.name).Bind(2, a.balance).Run();
   if (!s.ok()) return s;
   return a.ToJson();
 }
 
-Result Deposit(sqlite3* db, const json::value& p) {
+Result Deposit(Database db, const json::value& p) {
   std::string name;
   int64_t amount = 0;
   if (Status s = ParseRequest(p, "amount", false, &name, &amount); !s.ok()) return s;
@@ -82,22 +80,22 @@ Result Deposit(sqlite3* db, const json::value& p) {
   return a.ToJson();
 }
 
-Result Balance(sqlite3* db, const json::value& p) {
+Result Balance(Database db, const json::value& p) {
   Account a;
   if (Status s = ParseRequest(p, nullptr, false, &a.name, nullptr); !s.ok()) return s;
   if (Status s = ReadAccount(db, a.name, &a); !s.ok()) return s;
   return a.ToJson();
 }
 
-Result Audit(sqlite3* db, const json::value&) {
-  sql::Statement sums(db, "SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(reserved), 0) FROM accounts");
-  if (sums.Step() != SQLITE_ROW) return Internal(std::string("audit: ") + sqlite3_errmsg(db));
+Result Audit(Database db, const json::value&) {
+  Statement sums(db, "SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(reserved), 0) FROM accounts");
+  if (sums.Step() != Statement::kRow) return Internal(std::string("audit: ") + db.error());
   return json::value{{"accounts", sums.Int(0)}, {"total", sums.Int(1)}, {"reserved", sums.Int(2)}};
 }
 
 TxnMethod Debit() {
   return {
-      .prepare = [](sqlite3* db, const json::value& p) -> Result {
+      .prepare = [](Database db, const json::value& p) -> Result {
         Account a;
         int64_t amount = 0;
         if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
@@ -110,27 +108,27 @@ TxnMethod Debit() {
         a.reserved += amount;
         return a.ToJson();
       },
-      .commit = [](sqlite3* db, const json::value& p) -> Status {
+      .commit = [](Database db, const json::value& p) -> Status {
         return Move(db, std::string(p.at("account").as_string()), -p.at("amount").to_number<int64_t>(),
                     -p.at("amount").to_number<int64_t>());
       },
-      .abort = [](sqlite3* db, const json::value& p) -> Status {
+      .abort = [](Database db, const json::value& p) -> Status {
         return Move(db, std::string(p.at("account").as_string()), 0, -p.at("amount").to_number<int64_t>());
       }};
 }
 
 TxnMethod Credit() {
   return {
-      .prepare = [](sqlite3* db, const json::value& p) -> Result {
+      .prepare = [](Database db, const json::value& p) -> Result {
         Account a;
         int64_t amount = 0;
         if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
         return a.ToJson();
       },
-      .commit = [](sqlite3* db, const json::value& p) -> Status {
+      .commit = [](Database db, const json::value& p) -> Status {
         return Move(db, std::string(p.at("account").as_string()), p.at("amount").to_number<int64_t>(), 0);
       },
-      .abort = [](sqlite3*, const json::value&) -> Status { return Status::Ok(); }};
+      .abort = [](Database, const json::value&) -> Status { return Status::Ok(); }};
 }
 }  // namespace
 

@@ -38,7 +38,7 @@ Status RegistryStore::Open(const std::string& data_dir, std::unique_ptr<Registry
 }
 
 Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* epoch, uint64_t* index) {
-  Statement rows(db_, "SELECT service, address, name, weight, metadata, ttl_ms, lease, registered_at_ms, odown,"
+  Statement rows(sql::Access::Wrap(db_), "SELECT service, address, name, weight, metadata, ttl_ms, lease, registered_at_ms, odown,"
                       " odown_epoch FROM instances");
   while (rows.Step() == SQLITE_ROW) {
     StoredInstance i;
@@ -56,7 +56,7 @@ Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* e
   }
   *epoch = 0;
   *index = 0;
-  Statement meta(db_, "SELECT key, value FROM meta");
+  Statement meta(sql::Access::Wrap(db_), "SELECT key, value FROM meta");
   while (meta.Step() == SQLITE_ROW) {
     const std::string key = meta.Text(0);
     if (key == "epoch") *epoch = meta.Int(1);
@@ -66,7 +66,7 @@ Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* e
 }
 
 Status RegistryStore::SetMeta(const char* key, int64_t value) {
-  return Statement(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+  return Statement(sql::Access::Wrap(db_), "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
       .Bind(1, key).Bind(2, value).Run();
 }
 
@@ -82,7 +82,7 @@ Status RegistryStore::InTransaction(const std::function<Status()>& change) {
 
 Status RegistryStore::Put(const StoredInstance& i, uint64_t index) {
   return InTransaction([&] {
-    Status s = Statement(db_, "INSERT OR REPLACE INTO instances (service, address, name, weight, metadata, ttl_ms,"
+    Status s = Statement(sql::Access::Wrap(db_), "INSERT OR REPLACE INTO instances (service, address, name, weight, metadata, ttl_ms,"
                               " lease, registered_at_ms, odown, odown_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                    .Bind(1, i.service).Bind(2, i.address).Bind(3, i.name).Bind(4, static_cast<int64_t>(i.weight))
                    .Bind(5, i.metadata_json).Bind(6, i.ttl_ms).Bind(7, i.lease).Bind(8, i.registered_at_ms)
@@ -94,7 +94,7 @@ Status RegistryStore::Put(const StoredInstance& i, uint64_t index) {
 
 Status RegistryStore::Remove(const std::string& service, const std::string& address, uint64_t index) {
   return InTransaction([&] {
-    Status s = Statement(db_, "DELETE FROM instances WHERE service = ? AND address = ?")
+    Status s = Statement(sql::Access::Wrap(db_), "DELETE FROM instances WHERE service = ? AND address = ?")
                    .Bind(1, service).Bind(2, address).Run();
     return s.ok() ? SetMeta("index", static_cast<int64_t>(index)) : s;
   });

@@ -102,7 +102,7 @@ void GroupCommitDb::CommitBatch(std::deque<Item>& batch) {
       sql::Exec(db_, "SAVEPOINT item", path_);
       Result r = Internal("work threw an exception");
       try {
-        r = item.work(db_);
+        r = item.work(sql::Access::Wrap(db_));
       } catch (const std::exception& e) {
         r = Internal(std::string("work failed: ") + e.what());
       }

@@ -18,6 +18,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "harpc/database.h"
 #include "harpc/result.h"
 
 struct sqlite3;
@@ -28,7 +29,7 @@ class GroupCommitDb {
  public:
   // Runs on the writer thread inside the batch's transaction. An error
   // result rolls back what this item changed; the other items still commit.
-  using Work = std::function<Result(sqlite3* db)>;
+  using Work = std::function<Result(Database db)>;
 
   // Opens (creating) `path` durably and runs `schema` (idempotent DDL) once.
   static Status Open(const std::string& path, std::string_view schema, std::unique_ptr<GroupCommitDb>* out);

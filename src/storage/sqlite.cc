@@ -140,8 +140,18 @@ Status OpenDurable(const std::string& path, std::string_view what, sqlite3** db)
   return s;
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+}  // namespace harpc::sql
+
+namespace harpc {
+
+static_assert(Statement::kRow == SQLITE_ROW && Statement::kDone == SQLITE_DONE);
+
+Status Database::Exec(std::string_view sql) { return sql::Exec(db_, sql, "sqlite"); }
+int64_t Database::changes() const { return sqlite3_changes(db_); }
+std::string Database::error() const { return sqlite3_errmsg(db_); }
+
+Statement::Statement(Database db, std::string_view sql) : db_(db.db_) {
+  sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
@@ -179,4 +189,4 @@ std::string Statement::Text(int column) const {
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
-}  // namespace harpc::sql
+}  // namespace harpc

@@ -6,10 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "harpc/database.h"
 #include "harpc/status.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace harpc::sql {
 
@@ -27,31 +25,10 @@ uint64_t FsyncCount();
 // The same as a Prometheus counter family, harpc_txn_fsyncs_total.
 std::string FsyncMetricText();
 
-// A prepared statement, finalized when it goes out of scope. Bind indexes
-// start at 1, column indexes at 0, as in SQLite.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql);
-  ~Statement();
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& Bind(int index, std::string_view text);
-  Statement& Bind(int index, int64_t number);
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step();
-  // Step() until done; OK when it finished without error.
-  Status Run();
-  void Reset();
-
-  std::string Text(int column) const;
-  int64_t Int(int column) const;
-  bool prepared() const { return stmt_ != nullptr; }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
+// harpc's own stores hold raw connections; handlers and logs get Databases.
+struct Access {
+  static Database Wrap(sqlite3* db) { return Database(db); }
 };
+using harpc::Statement;
 
 }  // namespace harpc::sql

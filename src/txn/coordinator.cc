@@ -161,7 +161,7 @@ class Coordinator::Impl {
     std::vector<std::string> done = std::move(done_unflushed);
     done_unflushed.clear();
     // Marks of finished phase twos ride along with the decision: no fsync of their own.
-    GroupCommitDb::Work work = [record, done](sqlite3* db) -> Result {
+    GroupCommitDb::Work work = [record, done](Database db) -> Result {
       Status s = DecisionLog::RecordCommit(db, record);
       if (s.ok() && !done.empty()) s = DecisionLog::MarkDone(db, done);
       return s.ok() ? Result(json::value()) : Result(s);
@@ -221,7 +221,7 @@ class Coordinator::Impl {
   // For transactions not in memory: committed if the log says so, else aborted.
   asio::awaitable<Result> AnswerFromLog(std::string txid, std::string participant) {
     auto record = std::make_shared<CommitRecord>();
-    GroupCommitDb::Work find = [txid, record](sqlite3* db) -> Result {
+    GroupCommitDb::Work find = [txid, record](Database db) -> Result {
       return json::value(DecisionLog::Find(db, txid, record.get()));
     };
     Result found = co_await db->Run(std::move(find));
@@ -340,7 +340,7 @@ class Coordinator::Impl {
       if (now >= next_forget) {
         next_forget = now + std::chrono::minutes(1);
         const int64_t before = WallClockNowMs() - options.retain_done.count();
-        GroupCommitDb::Work forget = [before](sqlite3* db) -> Result {
+        GroupCommitDb::Work forget = [before](Database db) -> Result {
           Status s = DecisionLog::ForgetDone(db, before);
           return s.ok() ? Result(json::value()) : Result(s);
         };
@@ -352,7 +352,7 @@ class Coordinator::Impl {
   void FlushDone() {
     std::vector<std::string> done = std::move(done_unflushed);
     done_unflushed.clear();
-    GroupCommitDb::Work work = [done](sqlite3* db) -> Result {
+    GroupCommitDb::Work work = [done](Database db) -> Result {
       Status s = DecisionLog::MarkDone(db, done);
       return s.ok() ? Result(json::value()) : Result(s);
     };
@@ -405,7 +405,7 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
     return s;
   }
   Impl* raw = impl.get();
-  Result loaded = impl->db->RunSync([raw](sqlite3* db) -> Result {
+  Result loaded = impl->db->RunSync([raw](Database db) -> Result {
     raw->unfinished_at_open = DecisionLog::Unfinished(db);
     return json::value();
   });

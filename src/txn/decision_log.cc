@@ -39,37 +39,37 @@ std::vector<EnlistedCall> ParseCalls(const std::string& text) {
 }
 }  // namespace
 
-Status DecisionLog::RecordCommit(sqlite3* db, const CommitRecord& r) {
-  return sql::Statement(db, "INSERT OR IGNORE INTO decisions (txid, calls, decided_ms, done) VALUES (?, ?, ?, 0)")
+Status DecisionLog::RecordCommit(Database db, const CommitRecord& r) {
+  return Statement(db, "INSERT OR IGNORE INTO decisions (txid, calls, decided_ms, done) VALUES (?, ?, ?, 0)")
       .Bind(1, r.txid).Bind(2, CallsJson(r.calls)).Bind(3, WallClockNowMs()).Run();
 }
 
-Status DecisionLog::MarkDone(sqlite3* db, const std::vector<std::string>& txids) {
-  sql::Statement update(db, "UPDATE decisions SET done = 1 WHERE txid = ?");
+Status DecisionLog::MarkDone(Database db, const std::vector<std::string>& txids) {
+  Statement update(db, "UPDATE decisions SET done = 1 WHERE txid = ?");
   for (const std::string& txid : txids) {
     update.Bind(1, txid);
-    if (update.Step() != SQLITE_DONE) return Internal(std::string("decision log: ") + sqlite3_errmsg(db));
+    if (update.Step() != Statement::kDone) return Internal(std::string("decision log: ") + db.error());
     update.Reset();
   }
   return Status::Ok();
 }
 
-Status DecisionLog::ForgetDone(sqlite3* db, int64_t decided_before_ms) {
-  return sql::Statement(db, "DELETE FROM decisions WHERE done = 1 AND decided_ms < ?").Bind(1, decided_before_ms).Run();
+Status DecisionLog::ForgetDone(Database db, int64_t decided_before_ms) {
+  return Statement(db, "DELETE FROM decisions WHERE done = 1 AND decided_ms < ?").Bind(1, decided_before_ms).Run();
 }
 
-bool DecisionLog::Find(sqlite3* db, const std::string& txid, CommitRecord* record) {
-  sql::Statement select(db, "SELECT calls, done FROM decisions WHERE txid = ?");
+bool DecisionLog::Find(Database db, const std::string& txid, CommitRecord* record) {
+  Statement select(db, "SELECT calls, done FROM decisions WHERE txid = ?");
   select.Bind(1, txid);
-  if (select.Step() != SQLITE_ROW) return false;
+  if (select.Step() != Statement::kRow) return false;
   *record = {.txid = txid, .calls = ParseCalls(select.Text(0)), .done = select.Int(1) != 0};
   return true;
 }
 
-std::vector<CommitRecord> DecisionLog::Unfinished(sqlite3* db) {
+std::vector<CommitRecord> DecisionLog::Unfinished(Database db) {
   std::vector<CommitRecord> records;
-  sql::Statement select(db, "SELECT txid, calls FROM decisions WHERE done = 0 ORDER BY decided_ms");
-  while (select.Step() == SQLITE_ROW) {
+  Statement select(db, "SELECT txid, calls FROM decisions WHERE done = 0 ORDER BY decided_ms");
+  while (select.Step() == Statement::kRow) {
     records.push_back({.txid = select.Text(0), .calls = ParseCalls(select.Text(1)), .done = false});
   }
   return records;

@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "harpc/database.h"
 #include "harpc/status.h"
 
-struct sqlite3;
+
 
 namespace harpc::txn {
 
@@ -33,15 +34,15 @@ extern const char* const kDecisionSchema;
 class DecisionLog {
  public:
   // All run on a GroupCommitDb's writer thread.
-  static Status RecordCommit(sqlite3* db, const CommitRecord& record);
-  static Status MarkDone(sqlite3* db, const std::vector<std::string>& txids);
+  static Status RecordCommit(Database db, const CommitRecord& record);
+  static Status MarkDone(Database db, const std::vector<std::string>& txids);
   // The commit record of `txid`; false when there is none (never committed).
-  static bool Find(sqlite3* db, const std::string& txid, CommitRecord* record);
+  static bool Find(Database db, const std::string& txid, CommitRecord* record);
   // Deletes done decisions made before `decided_before_ms`: every
   // participant has applied them, so nobody asks about them any more.
-  static Status ForgetDone(sqlite3* db, int64_t decided_before_ms);
+  static Status ForgetDone(Database db, int64_t decided_before_ms);
   // Commits whose phase two has not been acknowledged by everyone.
-  static std::vector<CommitRecord> Unfinished(sqlite3* db);
+  static std::vector<CommitRecord> Unfinished(Database db);
 };
 
 }  // namespace harpc::txn

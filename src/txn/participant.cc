@@ -55,7 +55,7 @@ class Participant::Impl {
   }
 
   void RefreshCounts() {
-    SetCounts(db->RunSync([](sqlite3* db) -> Result { return txn::ParticipantLog::CountByState(db); }));
+    SetCounts(db->RunSync([](Database db) -> Result { return txn::ParticipantLog::CountByState(db); }));
   }
 
   void SetCounts(const Result& r) {
@@ -75,7 +75,7 @@ class Participant::Impl {
   }
 
   asio::awaitable<Result> Apply(std::string txid, txn::Decision decision) {
-    txn::GroupCommitDb::Work work = [this, txid, decision](sqlite3* db) { return log->Apply(db, txid, decision); };
+    txn::GroupCommitDb::Work work = [this, txid, decision](Database db) { return log->Apply(db, txid, decision); };
     Result r = co_await db->Run(std::move(work));
     Count(r);
     co_return r;
@@ -141,7 +141,7 @@ class Participant::Impl {
     using Clock = std::chrono::steady_clock;
     Clock::time_point next_forget = Clock::now() + std::chrono::minutes(1);
     for (;;) {
-      txn::GroupCommitDb::Work find = [horizon](sqlite3* db) -> Result {
+      txn::GroupCommitDb::Work find = [horizon](Database db) -> Result {
         json::array found;
         for (const txn::InDoubt& d : txn::ParticipantLog::FindInDoubt(db, horizon)) {
           found.push_back({{"txid", d.txid}, {"coordinator", d.coordinator}});
@@ -158,7 +158,7 @@ class Participant::Impl {
       if (Clock::now() >= next_forget) {
         next_forget = Clock::now() + std::chrono::minutes(1);
         const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
-        txn::GroupCommitDb::Work forget = [before](sqlite3* db) -> Result {
+        txn::GroupCommitDb::Work forget = [before](Database db) -> Result {
           Status s = txn::ParticipantLog::ForgetDecided(db, before);
           return s.ok() ? Result(txn::ParticipantLog::CountByState(db)) : Result(s);
         };
@@ -182,7 +182,7 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
   const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
   if (Status s = txn::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
   std::string id;
-  Result made = impl->db->RunSync([&id](sqlite3* db) -> Result {
+  Result made = impl->db->RunSync([&id](Database db) -> Result {
     Status s = txn::ParticipantLog::LoadOrCreateId(db, &id);
     return s.ok() ? Result(json::value(id)) : Result(s);
   });
@@ -223,7 +223,7 @@ Status Participant::AddLocalMethod(std::string name, LocalHandler handler, Metho
 }
 
 Result Participant::RunLocal(const LocalHandler& handler, const json::value& params) {
-  return impl_->db->RunSync([&handler, &params](sqlite3* db) { return handler(db, params); });
+  return impl_->db->RunSync([&handler, &params](Database db) { return handler(db, params); });
 }
 
 namespace {
@@ -267,7 +267,7 @@ Status Participant::Attach(Server& server) {
           const json::value* params = p.as_object().if_contains("params");
           if (params) request.params = *params;
           auto recorded = std::make_shared<bool>(false);
-          txn::GroupCommitDb::Work work = [impl, request, recorded](sqlite3* db) {
+          txn::GroupCommitDb::Work work = [impl, request, recorded](Database db) {
             return impl->log->Prepare(db, request, recorded.get());
           };
           Result r = co_await impl->db->Run(std::move(work));
@@ -282,7 +282,7 @@ Status Participant::Attach(Server& server) {
     Status s = server.AddAsyncMethod(
         name,
         [impl, handler](json::value p, CallContext&) -> asio::awaitable<Result> {
-          txn::GroupCommitDb::Work work = [handler, p](sqlite3* db) { return handler(db, p); };
+          txn::GroupCommitDb::Work work = [handler, p](Database db) { return handler(db, p); };
           co_return co_await impl->db->Run(std::move(work));
         },
         entry.second);
@@ -307,7 +307,7 @@ Status Participant::Attach(Server& server) {
         if (!p.is_null()) {
           if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
         }
-        txn::GroupCommitDb::Work work = [impl, txid](sqlite3* db) -> Result {
+        txn::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
           json::object answer = txn::ParticipantLog::CountByState(db).as_object();
           answer["participant"] = impl->log->id();
           answer["resolved_by_asking"] = impl->resolved_by_asking.load();

@@ -30,8 +30,8 @@ json::value ParseStored(const std::string& text) {
   return ec ? json::value() : v;
 }
 
-Status SetState(sqlite3* db, const std::string& txid, const std::string& call, std::string_view state) {
-  return sql::Statement(db, "UPDATE harpc_txn_call SET state = ? WHERE txid = ? AND call = ?")
+Status SetState(Database db, const std::string& txid, const std::string& call, std::string_view state) {
+  return Statement(db, "UPDATE harpc_txn_call SET state = ? WHERE txid = ? AND call = ?")
       .Bind(1, state).Bind(2, txid).Bind(3, call).Run();
 }
 }  // namespace
@@ -44,7 +44,7 @@ int64_t WallClockNowMs() {
 ParticipantLog::ParticipantLog(std::string participant_id, MethodLookup methods)
     : id_(std::move(participant_id)), methods_(std::move(methods)) {}
 
-Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r, bool* recorded) const {
+Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, bool* recorded) const {
   *recorded = false;
   const TxnMethod* method = methods_(r.method);
   if (!method) return Unimplemented("no transactional method " + r.method);
@@ -52,9 +52,9 @@ Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r, bool* recor
     return json::value{{"vote", "yes"}, {"participant", id_}, {"result", std::move(result)}};
   };
   {
-    sql::Statement same(db, "SELECT state, result, method FROM harpc_txn_call WHERE txid = ? AND call = ?");
+    Statement same(db, "SELECT state, result, method FROM harpc_txn_call WHERE txid = ? AND call = ?");
     same.Bind(1, r.txid).Bind(2, r.call);
-    if (same.Step() == SQLITE_ROW) {
+    if (same.Step() == Statement::kRow) {
       if (same.Text(0) == "aborted") return Status(StatusCode::kAborted, "transaction " + r.txid + " was aborted");
       if (same.Text(2) != r.method) {
         return Status(StatusCode::kFailedPrecondition,
@@ -64,15 +64,15 @@ Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r, bool* recor
     }
   }
   {
-    sql::Statement decided(db, "SELECT state FROM harpc_txn_call WHERE txid = ? AND state != 'prepared' LIMIT 1");
+    Statement decided(db, "SELECT state FROM harpc_txn_call WHERE txid = ? AND state != 'prepared' LIMIT 1");
     decided.Bind(1, r.txid);
-    if (decided.Step() == SQLITE_ROW) {
+    if (decided.Step() == Statement::kRow) {
       return Status(StatusCode::kAborted, "transaction " + r.txid + " is already " + decided.Text(0) + " here");
     }
   }
   Result prepared = method->prepare(db, r.params);
   if (!prepared.ok()) return prepared;  // votes no; the savepoint undoes its changes
-  Status s = sql::Statement(db,
+  Status s = Statement(db,
                             "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
                             " prepared_ms) VALUES (?, ?, ?, ?, ?, 'prepared', ?, ?)")
                  .Bind(1, r.txid).Bind(2, r.call).Bind(3, r.method).Bind(4, json::serialize(r.params))
@@ -83,15 +83,15 @@ Result ParticipantLog::Prepare(sqlite3* db, const PrepareRequest& r, bool* recor
   return yes(prepared.value());
 }
 
-Result ParticipantLog::Apply(sqlite3* db, const std::string& txid, const Decision& d) const {
+Result ParticipantLog::Apply(Database db, const std::string& txid, const Decision& d) const {
   struct Row {
     std::string call, method, params, state;
   };
   std::vector<Row> rows;
   {
-    sql::Statement select(db, "SELECT call, method, params, state FROM harpc_txn_call WHERE txid = ?");
+    Statement select(db, "SELECT call, method, params, state FROM harpc_txn_call WHERE txid = ?");
     select.Bind(1, txid);
-    while (select.Step() == SQLITE_ROW) rows.push_back({select.Text(0), select.Text(1), select.Text(2), select.Text(3)});
+    while (select.Step() == Statement::kRow) rows.push_back({select.Text(0), select.Text(1), select.Text(2), select.Text(3)});
   }
   const std::set<std::string> listed(d.calls.begin(), d.calls.end());
   if (d.commit) {
@@ -127,7 +127,7 @@ Result ParticipantLog::Apply(sqlite3* db, const std::string& txid, const Decisio
   }
   if (!d.commit && rows.empty()) {
     // Aborted before any prepare arrived: a late prepare must not succeed.
-    Status s = sql::Statement(db,
+    Status s = Statement(db,
                               "INSERT OR IGNORE INTO harpc_txn_call (txid, call, method, params, result, state,"
                               " coordinator, prepared_ms) VALUES (?, ?, '', 'null', 'null', 'aborted', '', ?)")
                    .Bind(1, txid).Bind(2, kTombstone).Bind(3, WallClockNowMs()).Run();
@@ -136,46 +136,46 @@ Result ParticipantLog::Apply(sqlite3* db, const std::string& txid, const Decisio
   return json::value{{"txid", txid}, {"committed", committed}, {"aborted", aborted}};
 }
 
-std::vector<InDoubt> ParticipantLog::FindInDoubt(sqlite3* db, int64_t prepared_before_ms) {
+std::vector<InDoubt> ParticipantLog::FindInDoubt(Database db, int64_t prepared_before_ms) {
   std::vector<InDoubt> found;
-  sql::Statement select(db,
+  Statement select(db,
                         "SELECT txid, MAX(coordinator) FROM harpc_txn_call WHERE state = 'prepared'"
                         " AND prepared_ms <= ? GROUP BY txid ORDER BY MIN(prepared_ms) LIMIT 1000");
   select.Bind(1, prepared_before_ms);
-  while (select.Step() == SQLITE_ROW) found.push_back({select.Text(0), select.Text(1)});
+  while (select.Step() == Statement::kRow) found.push_back({select.Text(0), select.Text(1)});
   return found;
 }
 
-json::value ParticipantLog::CountByState(sqlite3* db) {
+json::value ParticipantLog::CountByState(Database db) {
   json::object counts{{"prepared", 0}, {"committed", 0}, {"aborted", 0}};
-  sql::Statement select(db, "SELECT state, COUNT(*) FROM harpc_txn_call WHERE call != '*' GROUP BY state");
-  while (select.Step() == SQLITE_ROW) counts[select.Text(0)] = select.Int(1);
+  Statement select(db, "SELECT state, COUNT(*) FROM harpc_txn_call WHERE call != '*' GROUP BY state");
+  while (select.Step() == Statement::kRow) counts[select.Text(0)] = select.Int(1);
   return counts;
 }
 
-json::value ParticipantLog::Describe(sqlite3* db, const std::string& txid) {
+json::value ParticipantLog::Describe(Database db, const std::string& txid) {
   json::array calls;
-  sql::Statement select(db, "SELECT call, method, state FROM harpc_txn_call WHERE txid = ? ORDER BY call");
+  Statement select(db, "SELECT call, method, state FROM harpc_txn_call WHERE txid = ? ORDER BY call");
   select.Bind(1, txid);
-  while (select.Step() == SQLITE_ROW) {
+  while (select.Step() == Statement::kRow) {
     calls.push_back({{"call", select.Text(0)}, {"method", select.Text(1)}, {"state", select.Text(2)}});
   }
   return calls;
 }
 
-Status ParticipantLog::ForgetDecided(sqlite3* db, int64_t decided_before_ms) {
-  return sql::Statement(db, "DELETE FROM harpc_txn_call WHERE state != 'prepared' AND prepared_ms < ?")
+Status ParticipantLog::ForgetDecided(Database db, int64_t decided_before_ms) {
+  return Statement(db, "DELETE FROM harpc_txn_call WHERE state != 'prepared' AND prepared_ms < ?")
       .Bind(1, decided_before_ms).Run();
 }
 
-Status ParticipantLog::LoadOrCreateId(sqlite3* db, std::string* id) {
-  sql::Statement select(db, "SELECT value FROM harpc_meta WHERE key = 'participant_id'");
-  if (select.Step() == SQLITE_ROW) {
+Status ParticipantLog::LoadOrCreateId(Database db, std::string* id) {
+  Statement select(db, "SELECT value FROM harpc_meta WHERE key = 'participant_id'");
+  if (select.Step() == Statement::kRow) {
     *id = select.Text(0);
     return Status::Ok();
   }
   *id = RandomHexId(1);
-  return sql::Statement(db, "INSERT INTO harpc_meta (key, value) VALUES ('participant_id', ?)").Bind(1, *id).Run();
+  return Statement(db, "INSERT INTO harpc_meta (key, value) VALUES ('participant_id', ?)").Bind(1, *id).Run();
 }
 
 }  // namespace harpc::txn

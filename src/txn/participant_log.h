@@ -22,7 +22,7 @@
 #include "harpc/result.h"
 #include "harpc/txn.h"
 
-struct sqlite3;
+
 
 namespace harpc::txn {
 
@@ -58,23 +58,23 @@ class ParticipantLog {
   // aborted (or decided without it) is refused with ABORTED.
   // Answer: {"vote":"yes","participant":ID,"result":R}. `*recorded` tells
   // whether this call was prepared now (false for a repeat or a "no").
-  Result Prepare(sqlite3* db, const PrepareRequest& request, bool* recorded) const;
+  Result Prepare(Database db, const PrepareRequest& request, bool* recorded) const;
 
   // Phase two: applies `decision` to every call of `txid` prepared here.
   // Answer: {"txid":T,"committed":N,"aborted":M} (calls changed now).
-  Result Apply(sqlite3* db, const std::string& txid, const Decision& decision) const;
+  Result Apply(Database db, const std::string& txid, const Decision& decision) const;
 
   // Transactions with a call prepared at or before `prepared_before_ms`.
-  static std::vector<InDoubt> FindInDoubt(sqlite3* db, int64_t prepared_before_ms);
+  static std::vector<InDoubt> FindInDoubt(Database db, int64_t prepared_before_ms);
   // Calls by state: {"prepared":N,"committed":N,"aborted":N}.
-  static boost::json::value CountByState(sqlite3* db);
+  static boost::json::value CountByState(Database db);
   // The calls of one transaction: [{"call":C,"method":M,"state":S},...].
-  static boost::json::value Describe(sqlite3* db, const std::string& txid);
+  static boost::json::value Describe(Database db, const std::string& txid);
   // Forgets calls decided before `decided_before_ms` (by their prepare
   // time); a prepare of theirs cannot arrive any more.
-  static Status ForgetDecided(sqlite3* db, int64_t decided_before_ms);
+  static Status ForgetDecided(Database db, int64_t decided_before_ms);
   // The database's participant id, made on first use.
-  static Status LoadOrCreateId(sqlite3* db, std::string* id);
+  static Status LoadOrCreateId(Database db, std::string* id);
 
   const std::string& id() const { return id_; }
 

@@ -60,12 +60,12 @@ constexpr auto kSettle = std::chrono::milliseconds(8000);
 
 constexpr const char* kKvSchema = "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
 
-Status Put(sqlite3* db, const std::string& k, int64_t v) {
-  return sql::Statement(db, "INSERT INTO kv (k, v) VALUES (?, ?)").Bind(1, k).Bind(2, v).Run();
+Status Put(Database db, const std::string& k, int64_t v) {
+  return Statement(db, "INSERT INTO kv (k, v) VALUES (?, ?)").Bind(1, k).Bind(2, v).Run();
 }
 
 GroupCommitDb::Work PutWork(std::string k, int64_t v) {
-  return [k, v](sqlite3* db) -> Result {
+  return [k, v](Database db) -> Result {
     Status s = Put(db, k, v);
     return s.ok() ? Result(json::value(v)) : Result(s);
   };
@@ -81,8 +81,8 @@ std::map<std::string, int64_t> CommittedRows(const std::string& path) {
     return rows;
   }
   {
-    sql::Statement select(db, "SELECT k, v FROM kv");
-    while (select.Step() == SQLITE_ROW) rows[select.Text(0)] = select.Int(1);
+    Statement select(sql::Access::Wrap(db), "SELECT k, v FROM kv");
+    while (select.Step() == Statement::kRow) rows[select.Text(0)] = select.Int(1);
   }
   sqlite3_close(db);
   return rows;
@@ -104,7 +104,7 @@ class WriterBlocker {
     GroupCommitDb* target = &db;
     thread_ = std::thread([this, target] {
       std::shared_future<void> released = released_;
-      result_ = target->RunSync([this, released](sqlite3* d) -> Result {
+      result_ = target->RunSync([this, released](Database d) -> Result {
         started_.set_value();
         released.wait();
         Status s = Put(d, "blocker", 0);
@@ -136,17 +136,17 @@ TEST(GroupCommitDb, AFailingItemRollsBackAloneWhileTheRestOfItsBatchCommits) {
 
   std::vector<GroupCommitDb::Work> items;
   items.push_back(PutWork("a", 1));
-  items.push_back([](sqlite3* d) -> Result {  // changes something, then fails
+  items.push_back([](Database d) -> Result {  // changes something, then fails
     if (Status s = Put(d, "b", 2); !s.ok()) return s;
     return Status(StatusCode::kFailedPrecondition, "b changed its mind");
   });
   items.push_back(PutWork("c", 3));
-  items.push_back([](sqlite3* d) -> Result {  // a SQL error after a change of its own
+  items.push_back([](Database d) -> Result {  // a SQL error after a change of its own
     if (Status s = Put(d, "d", 4); !s.ok()) return s;
     Status s = Put(d, "a", 5);  // duplicate key: "a" is taken by the first item
     return s.ok() ? Result(json::value(5)) : Result(s);
   });
-  items.push_back([](sqlite3* d) -> Result {  // throws after a change
+  items.push_back([](Database d) -> Result {  // throws after a change
     if (Status s = Put(d, "e", 6); !s.ok()) return s;
     throw std::runtime_error("boom");
   });
@@ -234,9 +234,9 @@ TEST(GroupCommitDb, RunSyncAnswersAfterTheCommitAndReportsErrors) {
   EXPECT_EQ(CommittedRows(path).at("x"), 42) << "committed before RunSync returned";
   Result duplicate = db->RunSync(PutWork("x", 43));
   EXPECT_FALSE(duplicate.ok());
-  Result read = db->RunSync([](sqlite3* d) -> Result {
-    sql::Statement select(d, "SELECT v FROM kv WHERE k = 'x'");
-    if (select.Step() != SQLITE_ROW) return Internal("no row");
+  Result read = db->RunSync([](Database d) -> Result {
+    Statement select(d, "SELECT v FROM kv WHERE k = 'x'");
+    if (select.Step() != Statement::kRow) return Internal("no row");
     return json::value(select.Int(0));
   });
   ASSERT_TRUE(read.ok()) << read.status();
@@ -246,8 +246,8 @@ TEST(GroupCommitDb, RunSyncAnswersAfterTheCommitAndReportsErrors) {
   // Reopened: the schema is idempotent and the data is there.
   db.reset();
   ASSERT_TRUE(GroupCommitDb::Open(path, kKvSchema, &db).ok());
-  Result again = db->RunSync([](sqlite3* d) -> Result {
-    sql::Statement select(d, "SELECT COUNT(*) FROM kv");
+  Result again = db->RunSync([](Database d) -> Result {
+    Statement select(d, "SELECT COUNT(*) FROM kv");
     select.Step();
     return json::value(select.Int(0));
   });
@@ -262,7 +262,7 @@ TEST(GroupCommitDb, RunResumesOnTheCallersExecutorNotOnTheWriter) {
   asio::io_context io;
   std::thread::id writer, resumed;
   Result result = Internal("not run");
-  GroupCommitDb::Work work = [&writer](sqlite3* d) -> Result {
+  GroupCommitDb::Work work = [&writer](Database d) -> Result {
     writer = std::this_thread::get_id();
     Status s = Put(d, "y", 1);
     return s.ok() ? Result(json::value(1)) : Result(s);
@@ -290,29 +290,29 @@ struct Counters {
   std::atomic<int> prepares{0}, commits{0}, aborts{0};
 };
 
-Status MoveStock(sqlite3* db, const json::value& p, int64_t d_qty, int64_t d_held) {
-  return sql::Statement(db, "UPDATE stock SET qty = qty + ?, held = held + ? WHERE item = ?")
+Status MoveStock(Database db, const json::value& p, int64_t d_qty, int64_t d_held) {
+  return Statement(db, "UPDATE stock SET qty = qty + ?, held = held + ? WHERE item = ?")
       .Bind(1, d_qty).Bind(2, d_held).Bind(3, std::string(p.at("item").as_string())).Run();
 }
 
 TxnMethod StockTake(Counters* counters) {
   return {
-      .prepare = [counters](sqlite3* db, const json::value& p) -> Result {
+      .prepare = [counters](Database db, const json::value& p) -> Result {
         ++counters->prepares;
         const int64_t n = p.at("n").to_number<int64_t>();
         if (Status s = MoveStock(db, p, 0, n); !s.ok()) return s;
-        sql::Statement select(db, "SELECT qty, held FROM stock WHERE item = ?");
+        Statement select(db, "SELECT qty, held FROM stock WHERE item = ?");
         select.Bind(1, std::string(p.at("item").as_string()));
-        if (select.Step() != SQLITE_ROW) return Status(StatusCode::kNotFound, "no such item");
+        if (select.Step() != Statement::kRow) return Status(StatusCode::kNotFound, "no such item");
         if (select.Int(1) > select.Int(0)) return Status(StatusCode::kFailedPrecondition, "not enough stock");
         return json::value{{"held", select.Int(1)}};
       },
-      .commit = [counters](sqlite3* db, const json::value& p) -> Status {
+      .commit = [counters](Database db, const json::value& p) -> Status {
         ++counters->commits;
         const int64_t n = p.at("n").to_number<int64_t>();
         return MoveStock(db, p, -n, -n);
       },
-      .abort = [counters](sqlite3* db, const json::value& p) -> Status {
+      .abort = [counters](Database db, const json::value& p) -> Status {
         ++counters->aborts;
         return MoveStock(db, p, 0, -p.at("n").to_number<int64_t>());
       }};
@@ -334,8 +334,8 @@ class ParticipantLogTest : public ::testing::Test {
       auto it = methods_.find(name);
       return it == methods_.end() ? nullptr : &it->second;
     });
-    Result r = db_->RunSync([](sqlite3* d) -> Result {
-      Status s = sql::Exec(d, "INSERT INTO stock (item, qty, held) VALUES ('widget', 10, 0)", "test");
+    Result r = db_->RunSync([](Database d) -> Result {
+      Status s = d.Exec("INSERT INTO stock (item, qty, held) VALUES ('widget', 10, 0)");
       return s.ok() ? Result(json::value()) : Result(s);
     });
     ASSERT_TRUE(r.ok()) << r.status();
@@ -347,20 +347,20 @@ class ParticipantLogTest : public ::testing::Test {
     txn::PrepareRequest request{.txid = txid, .call = call, .coordinator = "127.0.0.1:1", .method = method,
                                 .params = json::value{{"item", "widget"}, {"n", n}}};
     recorded_ = true;  // Prepare must say
-    return db_->RunSync([&](sqlite3* d) { return log_->Prepare(d, request, &recorded_); });
+    return db_->RunSync([&](Database d) { return log_->Prepare(d, request, &recorded_); });
   }
   Result Apply(const std::string& txid, bool commit, std::vector<std::string> calls = {}) {
     txn::Decision decision{.commit = commit, .calls = std::move(calls)};
-    return db_->RunSync([&](sqlite3* d) { return log_->Apply(d, txid, decision); });
+    return db_->RunSync([&](Database d) { return log_->Apply(d, txid, decision); });
   }
   Result Commit(const std::string& txid, std::vector<std::string> calls) { return Apply(txid, true, std::move(calls)); }
   Result Abort(const std::string& txid) { return Apply(txid, false); }
 
   Stock stock() {
     Stock out;
-    db_->RunSync([&out](sqlite3* d) -> Result {
-      sql::Statement select(d, "SELECT qty, held FROM stock WHERE item = 'widget'");
-      if (select.Step() == SQLITE_ROW) out = {select.Int(0), select.Int(1)};
+    db_->RunSync([&out](Database d) -> Result {
+      Statement select(d, "SELECT qty, held FROM stock WHERE item = 'widget'");
+      if (select.Step() == Statement::kRow) out = {select.Int(0), select.Int(1)};
       return json::value();
     });
     return out;
@@ -368,7 +368,7 @@ class ParticipantLogTest : public ::testing::Test {
   // {call: state} of one transaction, the tombstone "*" included.
   std::map<std::string, std::string> Calls(const std::string& txid) {
     std::map<std::string, std::string> out;
-    Result r = db_->RunSync([&txid](sqlite3* d) -> Result { return txn::ParticipantLog::Describe(d, txid); });
+    Result r = db_->RunSync([&txid](Database d) -> Result { return txn::ParticipantLog::Describe(d, txid); });
     if (r.ok()) {
       for (const json::value& c : r.value().as_array()) {
         out[std::string(c.at("call").as_string())] = std::string(c.at("state").as_string());
@@ -377,11 +377,11 @@ class ParticipantLogTest : public ::testing::Test {
     return out;
   }
   json::value Counts() {
-    return db_->RunSync([](sqlite3* d) -> Result { return txn::ParticipantLog::CountByState(d); }).value();
+    return db_->RunSync([](Database d) -> Result { return txn::ParticipantLog::CountByState(d); }).value();
   }
   std::vector<txn::InDoubt> InDoubt(int64_t prepared_before_ms) {
     std::vector<txn::InDoubt> out;
-    db_->RunSync([&](sqlite3* d) -> Result {
+    db_->RunSync([&](Database d) -> Result {
       out = txn::ParticipantLog::FindInDoubt(d, prepared_before_ms);
       return json::value();
     });
@@ -580,7 +580,7 @@ TEST_F(ParticipantLogTest, ForgettingDecidedCallsKeepsThoseInDoubt) {
   ASSERT_TRUE(Abort("tx").ok());  // a tombstone
   ASSERT_TRUE(Prepare("tp", "0", 3).ok());
   auto forget = [this](int64_t before) {
-    return db_->RunSync([before](sqlite3* d) -> Result {
+    return db_->RunSync([before](Database d) -> Result {
       Status s = txn::ParticipantLog::ForgetDecided(d, before);
       return s.ok() ? Result(json::value()) : Result(s);
     });
@@ -601,22 +601,22 @@ TEST(DecisionLog, RecordsFindsFinishesAndForgetsCommits) {
   TempDir dir;
   std::unique_ptr<GroupCommitDb> db;
   ASSERT_TRUE(GroupCommitDb::Open(dir.File("decisions.db"), txn::kDecisionSchema, &db).ok());
-  auto run = [&db](std::function<Status(sqlite3*)> f) {
-    Result r = db->RunSync([&f](sqlite3* d) -> Result {
+  auto run = [&db](std::function<Status(Database)> f) {
+    Result r = db->RunSync([&f](Database d) -> Result {
       Status s = f(d);
       return s.ok() ? Result(json::value()) : Result(s);
     });
     return r.status();
   };
   const txn::CommitRecord t1{.txid = "t1", .calls = {{"0", "pa", "127.0.0.1:1"}, {"1", "pb", "127.0.0.1:2"}}};
-  ASSERT_TRUE(run([&](sqlite3* d) { return txn::DecisionLog::RecordCommit(d, t1); }).ok());
-  ASSERT_TRUE(run([&](sqlite3* d) { return txn::DecisionLog::RecordCommit(d, {.txid = "t2", .calls = {}}); }).ok());
-  ASSERT_TRUE(run([&](sqlite3* d) { return txn::DecisionLog::RecordCommit(d, t1); }).ok()) << "idempotent";
+  ASSERT_TRUE(run([&](Database d) { return txn::DecisionLog::RecordCommit(d, t1); }).ok());
+  ASSERT_TRUE(run([&](Database d) { return txn::DecisionLog::RecordCommit(d, {.txid = "t2", .calls = {}}); }).ok());
+  ASSERT_TRUE(run([&](Database d) { return txn::DecisionLog::RecordCommit(d, t1); }).ok()) << "idempotent";
 
   txn::CommitRecord found, other;
   std::vector<txn::CommitRecord> unfinished;
   bool t1_found = false, t3_found = true;
-  ASSERT_TRUE(run([&](sqlite3* d) {
+  ASSERT_TRUE(run([&](Database d) {
                 t1_found = txn::DecisionLog::Find(d, "t1", &found);
                 t3_found = txn::DecisionLog::Find(d, "t3", &other);
                 unfinished = txn::DecisionLog::Unfinished(d);
@@ -631,9 +631,9 @@ TEST(DecisionLog, RecordsFindsFinishesAndForgetsCommits) {
   EXPECT_EQ(found.calls[1].address, "127.0.0.1:2");
   EXPECT_EQ(unfinished.size(), 2u);
 
-  ASSERT_TRUE(run([](sqlite3* d) { return txn::DecisionLog::MarkDone(d, {"t1"}); }).ok());
-  ASSERT_TRUE(run([](sqlite3* d) { return txn::DecisionLog::ForgetDone(d, txn::WallClockNowMs() - 60000); }).ok());
-  ASSERT_TRUE(run([&](sqlite3* d) {
+  ASSERT_TRUE(run([](Database d) { return txn::DecisionLog::MarkDone(d, {"t1"}); }).ok());
+  ASSERT_TRUE(run([](Database d) { return txn::DecisionLog::ForgetDone(d, txn::WallClockNowMs() - 60000); }).ok());
+  ASSERT_TRUE(run([&](Database d) {
                 t1_found = txn::DecisionLog::Find(d, "t1", &found);
                 unfinished = txn::DecisionLog::Unfinished(d);
                 return Status::Ok();
@@ -643,8 +643,8 @@ TEST(DecisionLog, RecordsFindsFinishesAndForgetsCommits) {
   ASSERT_EQ(unfinished.size(), 1u);
   EXPECT_EQ(unfinished[0].txid, "t2");
 
-  ASSERT_TRUE(run([](sqlite3* d) { return txn::DecisionLog::ForgetDone(d, txn::WallClockNowMs() + 1); }).ok());
-  ASSERT_TRUE(run([&](sqlite3* d) {
+  ASSERT_TRUE(run([](Database d) { return txn::DecisionLog::ForgetDone(d, txn::WallClockNowMs() + 1); }).ok());
+  ASSERT_TRUE(run([&](Database d) {
                 t1_found = txn::DecisionLog::Find(d, "t1", &found);
                 unfinished = txn::DecisionLog::Unfinished(d);
                 return Status::Ok();
@@ -655,7 +655,7 @@ TEST(DecisionLog, RecordsFindsFinishesAndForgetsCommits) {
 
 TEST_F(ParticipantLogTest, TheParticipantIdIsMadeOnceAndKept) {
   std::string first, second;
-  ASSERT_TRUE(db_->RunSync([&first](sqlite3* d) -> Result {
+  ASSERT_TRUE(db_->RunSync([&first](Database d) -> Result {
                    Status s = txn::ParticipantLog::LoadOrCreateId(d, &first);
                    return s.ok() ? Result(json::value()) : Result(s);
                  }).ok());
@@ -663,7 +663,7 @@ TEST_F(ParticipantLogTest, TheParticipantIdIsMadeOnceAndKept) {
   ASSERT_TRUE(GroupCommitDb::Open(dir_.File("participant.db"), std::string(txn::kParticipantSchema) + kStockSchema,
                                   &db_)
                   .ok());
-  ASSERT_TRUE(db_->RunSync([&second](sqlite3* d) -> Result {
+  ASSERT_TRUE(db_->RunSync([&second](Database d) -> Result {
                    Status s = txn::ParticipantLog::LoadOrCreateId(d, &second);
                    return s.ok() ? Result(json::value()) : Result(s);
                  }).ok());
@@ -768,8 +768,8 @@ class BankNode : public InProcessNode {
 
   void OpenAccount(const std::string& name, int64_t balance) {
     Result r = participant_->RunLocal(
-        [](sqlite3* db, const json::value& p) -> Result {
-          Status s = sql::Statement(db, "INSERT INTO accounts (account, balance, reserved) VALUES (?, ?, 0)")
+        [](Database db, const json::value& p) -> Result {
+          Status s = Statement(db, "INSERT INTO accounts (account, balance, reserved) VALUES (?, ?, 0)")
                          .Bind(1, std::string(p.at("account").as_string()))
                          .Bind(2, p.at("amount").as_int64())
                          .Run();
@@ -781,10 +781,10 @@ class BankNode : public InProcessNode {
   Money Account(const std::string& name) {
     Money m;
     participant_->RunLocal(
-        [&m](sqlite3* db, const json::value& p) -> Result {
-          sql::Statement select(db, "SELECT balance, reserved FROM accounts WHERE account = ?");
+        [&m](Database db, const json::value& p) -> Result {
+          Statement select(db, "SELECT balance, reserved FROM accounts WHERE account = ?");
           select.Bind(1, std::string(p.as_string()));
-          if (select.Step() == SQLITE_ROW) m = {select.Int(0), select.Int(1)};
+          if (select.Step() == Statement::kRow) m = {select.Int(0), select.Int(1)};
           return json::value();
         },
         json::value(name));
@@ -793,7 +793,7 @@ class BankNode : public InProcessNode {
   // Calls by state in the database: {"prepared":N,"committed":N,"aborted":N}.
   json::value Counts() {
     Result r = participant_->RunLocal(
-        [](sqlite3* db, const json::value&) -> Result { return txn::ParticipantLog::CountByState(db); }, nullptr);
+        [](Database db, const json::value&) -> Result { return txn::ParticipantLog::CountByState(db); }, nullptr);
     return r.ok() ? r.value() : json::value();
   }
   int64_t Prepared() {
