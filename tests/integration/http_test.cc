@@ -127,7 +127,7 @@ TEST_F(ItHttp, ApacheBenchKeepAliveCompletes) {
 TEST_F(ItHttp, EveryAnswerCarriesADate) {
   for (const std::string& request : {Get("/health"), Get("/nope"), Post("/rpc/Echo.echo", "[1]"),
                                      Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo"})"),
-                                     std::string("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n")}) {
+                                     std::string("HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")}) {
     std::string r = RoundTrip(serve_.port, request);
     ASSERT_NE(StatusOf(r), 0) << request;
     std::optional<std::string> date = HeaderOf(r, "Date");
