@@ -7,6 +7,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "http/client.h"
+#include "http/request.h"
 
 namespace harpc {
 
@@ -35,7 +36,12 @@ asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& conn
       co_return ec == asio::error::connection_refused ? ProbeResult::kRefused : ProbeResult::kFailed;
     }
   }
-  static constexpr std::string_view kRequest = "GET /health HTTP/1.1\r\nHost: harpc\r\n\r\n";
+  static const std::string kRequest = [] {
+    std::string request;
+    http1::AppendRequestLine(request, "GET", "/health", "harpc");
+    http1::AppendBody(request, {}, {});
+    return request;
+  }();
   http1::ClientResponse response = co_await http1::Exchange(*connection, kRequest, deadline, {.body_bytes = 4096});
   if (response.error) {
     connection.reset();
