@@ -1,16 +1,11 @@
 #include "client/http_exchange.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <boost/json.hpp>
 
 #include "core/wire_error.h"
+#include "http/request.h"
 
 namespace harpc {
 
@@ -20,12 +15,11 @@ namespace http = beast::http;
 namespace json = boost::json;
 
 namespace {
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr uint32_t kMaxResponseHead = 64 * 1024;
 
 std::string Peer(ClientConnection& c) {
   boost::system::error_code ec;
-  auto ep = c.stream.socket().remote_endpoint(ec);
+  auto ep = c.stream.remote_endpoint(ec);
   return ec ? std::string("the server") : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 }  // namespace
@@ -34,30 +28,15 @@ std::string FormatRequest(std::string_view host, std::string_view method, std::s
                           const RequestHeaders& headers) {
   std::string out;
   out.reserve(160 + body.size());
-  out += method == "/" ? "POST /rpc" : "POST /rpc/";
-  if (method != "/") out += method;
-  out += " HTTP/1.1\r\nHost: ";
-  out += host;
-  out += "\r\nContent-Type: application/json\r\nContent-Length: ";
-  out += std::to_string(body.size());
-  out += "\r\n";
-  if (headers.deadline_in.count() > 0) {
-    out += "X-Deadline-Ms: ";
-    out += std::to_string(headers.deadline_in.count());
-    out += "\r\n";
+  if (method == "/") {
+    http1::AppendRequestLine(out, "POST", "/rpc", host);
+  } else {
+    http1::AppendRequestLine(out, "POST", "/rpc/", host, method);
   }
-  if (!headers.idempotency_key.empty()) {
-    out += "Idempotency-Key: ";
-    out += headers.idempotency_key;
-    out += "\r\n";
-  }
-  if (!headers.request_id.empty()) {
-    out += "X-Request-Id: ";
-    out += headers.request_id;
-    out += "\r\n";
-  }
-  out += "\r\n";
-  out += body;
+  if (headers.deadline_in.count() > 0) http1::AppendHeader(out, "X-Deadline-Ms", headers.deadline_in.count());
+  if (!headers.idempotency_key.empty()) http1::AppendHeader(out, "Idempotency-Key", headers.idempotency_key);
+  if (!headers.request_id.empty()) http1::AppendHeader(out, "X-Request-Id", headers.request_id);
+  http1::AppendBody(out, "application/json", body);
   return out;
 }
 
@@ -98,40 +77,34 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
 asio::awaitable<AttemptOutcome> Exchange(ClientConnection& c, const std::string& request,
                                          std::chrono::steady_clock::time_point deadline,
                                          size_t max_response_bytes) {
+  http1::ClientResponse r = co_await http1::Exchange(
+      c, request, deadline, {.head_bytes = kMaxResponseHead, .body_bytes = max_response_bytes});
   AttemptOutcome out;
-  c.stream.expires_at(deadline);
-  auto [wec, written] = co_await asio::async_write(c.stream, asio::buffer(request), kNoThrow);
-  if (wec) {
+  const beast::error_code& ec = r.error;
+  if (ec && !r.sent) {
     // A write fails only once the peer has reset the connection: it read nothing of this request.
     out.stage = AttemptStage::kNotSent;
-    out.peer_gone = wec != beast::error::timeout && wec != asio::error::operation_aborted;
-    out.status = wec == beast::error::timeout
-                     ? DeadlineExceeded("deadline passed while sending to " + Peer(c))
-                     : Unavailable("sending to " + Peer(c) + " failed: " + wec.message());
+    out.peer_gone = ec != beast::error::timeout && ec != asio::error::operation_aborted;
+    out.status = ec == beast::error::timeout ? DeadlineExceeded("deadline passed while sending to " + Peer(c))
+                                             : Unavailable("sending to " + Peer(c) + " failed: " + ec.message());
     co_return out;
   }
-
-  http::response_parser<http::string_body> parser;
-  parser.header_limit(kMaxResponseHead);
-  parser.body_limit(max_response_bytes);
-  auto [rec, read] = co_await http::async_read(c.stream, c.buffer, parser, kNoThrow);
-  if (rec) {
+  if (ec) {
     out.stage = AttemptStage::kMaybeSent;
-    if (rec == beast::error::timeout) {
+    if (ec == beast::error::timeout) {
       out.status = DeadlineExceeded("no answer from " + Peer(c) + " before the deadline");
-    } else if (rec == http::error::body_limit) {
+    } else if (ec == http::error::body_limit) {
       out.status = Internal("answer from " + Peer(c) + " exceeds max_response_bytes");
-    } else if (rec == asio::error::operation_aborted) {
+    } else if (ec == asio::error::operation_aborted) {
       out.status = Status(StatusCode::kCancelled, "attempt cancelled");
     } else {
       out.peer_gone = true;
-      out.status = Unavailable("connection to " + Peer(c) + " lost before the answer: " + rec.message());
+      out.status = Unavailable("connection to " + Peer(c) + " lost before the answer: " + ec.message());
     }
     co_return out;
   }
-  const auto& response = parser.get();
-  out = InterpretResponse(response.result_int(), response.body());
-  out.reusable = response.keep_alive() && c.buffer.size() == 0;
+  out = InterpretResponse(r.status, r.body);
+  out.reusable = r.reusable;
   co_return out;
 }
 

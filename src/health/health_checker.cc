@@ -4,11 +4,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "http/client.h"
+#include "http/request.h"
 
 namespace harpc {
 
@@ -32,34 +31,31 @@ asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& conn
   const bool fresh = !connection;
   if (fresh) {
     connection = std::make_unique<ClientConnection>(co_await asio::this_coro::executor);
-    connection->stream.expires_at(deadline);
-    auto [ec] = co_await connection->stream.async_connect(endpoint, kNoThrow);
-    if (ec) {
+    if (auto ec = co_await connection->stream.Connect(endpoint, deadline)) {
       connection.reset();
       co_return ec == asio::error::connection_refused ? ProbeResult::kRefused : ProbeResult::kFailed;
     }
   }
-  static constexpr std::string_view kRequest = "GET /health HTTP/1.1\r\nHost: harpc\r\n\r\n";
-  connection->stream.expires_at(deadline);
-  auto [wec, written] = co_await asio::async_write(connection->stream, asio::buffer(kRequest), kNoThrow);
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(4096);
-  boost::system::error_code rec = wec;
-  if (!wec) std::tie(rec, std::ignore) = co_await http::async_read(connection->stream, connection->buffer, parser, kNoThrow);
-  if (rec) {
+  static const std::string kRequest = [] {
+    std::string request;
+    http1::AppendRequestLine(request, "GET", "/health", "harpc");
+    http1::AppendBody(request, {}, {});
+    return request;
+  }();
+  http1::ClientResponse response = co_await http1::Exchange(*connection, kRequest, deadline, {.body_bytes = 4096});
+  if (response.error) {
     connection.reset();
     // A pooled probe connection may have been closed by the server's idle
     // timeout: try once more on a fresh one before blaming the endpoint.
-    if (!fresh && ProcessIsGone(rec) && Clock::now() < deadline) {
+    if (!fresh && ProcessIsGone(response.error) && Clock::now() < deadline) {
       co_return co_await ProbeHealth(connection, endpoint,
                                      std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
     }
-    co_return ProcessIsGone(rec) ? ProbeResult::kRefused : ProbeResult::kFailed;
+    co_return ProcessIsGone(response.error) ? ProbeResult::kRefused : ProbeResult::kFailed;
   }
-  const auto& response = parser.get();
-  if (!response.keep_alive()) connection.reset();
-  if (response.result_int() == 200) co_return ProbeResult::kServing;
-  if (response.result_int() == 503) co_return ProbeResult::kDraining;
+  if (!response.reusable) connection.reset();
+  if (response.status == 200) co_return ProbeResult::kServing;
+  if (response.status == 503) co_return ProbeResult::kDraining;
   co_return ProbeResult::kFailed;
 }
 

@@ -8,22 +8,13 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "harpc/status.h"
+#include "http/client.h"
 
 namespace harpc {
 
-struct ClientConnection {
-  // Room for a typical answer in one read: Beast reads no more than the
-  // buffer's free space (512 bytes at first), so a small buffer costs syscalls.
-  explicit ClientConnection(const boost::asio::any_io_executor& ex) : stream(ex) { buffer.reserve(16 * 1024); }
-  boost::beast::tcp_stream stream;
-  boost::beast::flat_buffer buffer;
-  bool reused = false;  // taken from the pool rather than freshly connected
-  std::chrono::steady_clock::time_point idle_since{};
-};
+using http1::ClientConnection;
 
 class ConnectionPool {
  public:

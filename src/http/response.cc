@@ -1,5 +1,9 @@
 #include "http/response.h"
 
+#include <charconv>
+
+#include "http/date.h"
+
 namespace harpc::http1 {
 
 std::string_view ReasonPhrase(int status) {
@@ -28,23 +32,38 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
-void AppendResponse(std::string& out, const Response& r) {
+namespace {
+void AppendNumber(std::string& out, size_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, end);
+}
+}  // namespace
+
+void AppendResponse(std::string& out, const Response& r, AnswerTo to) {
+  const bool has_body = r.status != 204 && r.status >= 200;
   out += "HTTP/1.1 ";
-  out += std::to_string(r.status);
+  AppendNumber(out, static_cast<size_t>(r.status));
   out += ' ';
   out += ReasonPhrase(r.status);
+  out += "\r\nDate: ";
+  out += HttpDate();
   out += "\r\n";
-  if (r.status != 204) {
+  if (has_body) {
     out += "Content-Type: ";
     out += r.content_type;
     out += "\r\nContent-Length: ";
-    out += std::to_string(r.body.size());
+    AppendNumber(out, r.body.size());
     out += "\r\n";
   }
-  if (r.close) out += "Connection: close\r\n";
+  if (r.close) {
+    out += "Connection: close\r\n";
+  } else if (to.http10) {
+    out += "Connection: keep-alive\r\n";
+  }
   out += r.extra_headers;
   out += "\r\n";
-  if (r.status != 204) out += r.body;
+  if (has_body && !to.head) out += r.body;
 }
 
 }  // namespace harpc::http1

@@ -1,5 +1,6 @@
-// The server's HTTP/1.1 responses, formatted straight into the connection's
-// output buffer: fixed header set, Content-Length framing, no chunking.
+// The server's HTTP/1.1 answers, formatted straight into the connection's
+// output buffer: a fixed header set (Date always), Content-Length framing, no
+// chunking, and the keep-alive rules of HTTP/1.0 and 1.1.
 #pragma once
 
 #include <string>
@@ -11,12 +12,23 @@ struct Response {
   int status = 200;
   std::string_view content_type = "application/json";
   std::string body;
-  bool close = false;            // adds "Connection: close"; the server then closes
+  bool close = false;              // adds "Connection: close"; the server then closes
   std::string_view extra_headers;  // preformatted "Name: value\r\n" lines
-  bool reset = false;             // fault injection: reset the connection instead of answering
+  bool reset = false;              // fault injection: reset the connection instead of answering
+};
+
+// What an answer depends on in the request it answers.
+struct AnswerTo {
+  // An HTTP/1.0 request: an answer that keeps the connection open says
+  // "Connection: keep-alive" (1.0 closes by default).
+  bool http10 = false;
+  // HEAD: the head only, Content-Length as for GET.
+  bool head = false;
 };
 
 std::string_view ReasonPhrase(int status);
-void AppendResponse(std::string& out, const Response& response);
+// Appends the status line, Date, Content-Type and Content-Length (none for
+// 204), the Connection header the rules above ask for, extra_headers, then the body.
+void AppendResponse(std::string& out, const Response& response, AnswerTo to = {});
 
 }  // namespace harpc::http1

@@ -39,15 +39,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/client.h"
+#include "http/request.h"
 #include "util/address.h"
 
 namespace harpc {
@@ -171,7 +169,7 @@ struct EtcdAddress {
 // can cancel it.
 class ActiveStream {
  public:
-  ActiveStream(beast::tcp_stream** slot, beast::tcp_stream* stream) : slot_(slot) {
+  ActiveStream(http1::Stream** slot, http1::Stream* stream) : slot_(slot) {
     if (slot_) *slot_ = stream;
   }
   ~ActiveStream() {
@@ -181,7 +179,7 @@ class ActiveStream {
   ActiveStream& operator=(const ActiveStream&) = delete;
 
  private:
-  beast::tcp_stream** slot_;
+  http1::Stream** slot_;
 };
 
 std::string Describe(const beast::error_code& ec) {
@@ -208,47 +206,40 @@ Status GatewayError(const json::value& body, std::string_view what) {
   return Status(sc, std::string(what) + ": " + message);
 }
 
+// "POST path" with a JSON body to etcd.
+std::string FormatPost(const EtcdAddress& etcd, std::string_view path, std::string_view body, bool close) {
+  std::string request;
+  http1::AppendRequestLine(request, "POST", path, etcd.host_port);
+  if (close) http1::AppendHeader(request, "Connection", "close");
+  http1::AppendBody(request, "application/json", body);
+  return request;
+}
+
 // POSTs `body` to `path` on a fresh connection and parses the JSON answer
 // (unwrapping a stream's {"result": ...}).
 asio::awaitable<Status> Post(const EtcdAddress& etcd, std::string_view path, const std::string& body,
-                             Clock::time_point deadline, json::value* out, beast::tcp_stream** active) {
+                             Clock::time_point deadline, json::value* out, http1::Stream** active) {
   const std::string what = "etcd " + etcd.host_port + " " + std::string(path);
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  ActiveStream guard(active, &stream);
-  stream.expires_at(deadline);
-  auto [cec] = co_await stream.async_connect(etcd.endpoint, kNoThrow);
-  if (cec) co_return Unavailable(what + ": connect: " + Describe(cec));
+  http1::ClientConnection connection(co_await asio::this_coro::executor);
+  ActiveStream guard(active, &connection.stream);
+  if (auto ec = co_await connection.stream.Connect(etcd.endpoint, deadline)) {
+    co_return Unavailable(what + ": connect: " + Describe(ec));
+  }
+  http1::ClientResponse response = co_await http1::Exchange(connection, FormatPost(etcd, path, body, true),
+                                                            deadline, {.body_bytes = kMaxResponseBytes});
+  if (response.error) {
+    co_return Unavailable(what + (response.sent ? ": " : ": send: ") + Describe(response.error));
+  }
+  connection.stream.ShutdownSend();
 
-  http::request<http::string_body> request{http::verb::post, path, 11};
-  request.set(http::field::host, etcd.host_port);
-  request.set(http::field::content_type, "application/json");
-  request.keep_alive(false);
-  request.body() = body;
-  request.prepare_payload();
-  auto [wec, written] = co_await http::async_write(stream, request, kNoThrow);
-  if (wec) co_return Unavailable(what + ": send: " + Describe(wec));
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxResponseBytes);
-  auto [rec, read] = co_await http::async_read(stream, buffer, parser, kNoThrow);
-  if (rec) co_return Unavailable(what + ": " + Describe(rec));
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-
-  const auto& response = parser.get();
   boost::system::error_code jec;
-  json::value answer = json::parse(response.body(), jec);
+  json::value answer = json::parse(response.body, jec);
   if (jec || !answer.is_object()) {
-    if (response.result() != http::status::ok) {
-      co_return Unavailable(what + ": HTTP " + std::to_string(response.result_int()));
-    }
+    if (response.status != 200) co_return Unavailable(what + ": HTTP " + std::to_string(response.status));
     co_return Unavailable(what + ": answer is not JSON: " + jec.message());
   }
   if (Status s = GatewayError(answer, what); !s.ok()) co_return s;
-  if (response.result() != http::status::ok) {
-    co_return Unavailable(what + ": HTTP " + std::to_string(response.result_int()));
-  }
+  if (response.status != 200) co_return Unavailable(what + ": HTTP " + std::to_string(response.status));
   if (const json::value* result = Field(answer, "result"); result && result->is_object()) {
     if (Status s = GatewayError(*result, what); !s.ok()) co_return s;
     *out = *result;
@@ -307,7 +298,7 @@ void ApplyPut(std::string_view prefix, const json::value& kv, Members* members) 
 }
 
 asio::awaitable<Status> RangeMembers(const EtcdAddress& etcd, const std::string& prefix, Clock::time_point deadline,
-                                     Members* members, int64_t* revision, beast::tcp_stream** active) {
+                                     Members* members, int64_t* revision, http1::Stream** active) {
   json::object request;
   request["key"] = Base64Encode(prefix);
   request["range_end"] = Base64Encode(PrefixEnd(prefix));
@@ -536,7 +527,7 @@ struct ResolverState {
   std::string prefix;  // "/harpc/services/<service>/"
   Resolver::Listener listener;
   asio::steady_timer timer;
-  beast::tcp_stream* active = nullptr;  // the range or watch in flight
+  http1::Stream* active = nullptr;  // the range or watch in flight
   bool stopped = false;
   Members members;
   int64_t revision = 0;  // of `members`; 0: range again before watching
@@ -598,11 +589,12 @@ Status HandleWatchMessage(ResolverState& st, std::string_view line, bool* establ
 // Watches the prefix from st.revision + 1 until the stream ends; the reason it ended.
 asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
   const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  ActiveStream guard(&st.active, &stream);
-  stream.expires_after(kRequestTimeout);
-  auto [cec] = co_await stream.async_connect(st.etcd.endpoint, kNoThrow);
-  if (cec) co_return Unavailable(what + ": connect: " + Describe(cec));
+  http1::ClientConnection connection(co_await asio::this_coro::executor);
+  ActiveStream guard(&st.active, &connection.stream);
+  const Clock::time_point deadline = Clock::now() + kRequestTimeout;
+  if (auto ec = co_await connection.stream.Connect(st.etcd.endpoint, deadline)) {
+    co_return Unavailable(what + ": connect: " + Describe(ec));
+  }
 
   json::object create;
   create["key"] = Base64Encode(st.prefix);
@@ -610,26 +602,14 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
   create["start_revision"] = std::to_string(st.revision + 1);
   json::object body;
   body["create_request"] = std::move(create);
-  http::request<http::string_body> request{http::verb::post, "/v3/watch", 11};
-  request.set(http::field::host, st.etcd.host_port);
-  request.set(http::field::content_type, "application/json");
-  request.body() = json::serialize(body);
-  request.prepare_payload();
-  auto [wec, written] = co_await http::async_write(stream, request, kNoThrow);
-  if (wec) co_return Unavailable(what + ": send: " + Describe(wec));
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);  // an endless stream; consumed messages are dropped below
-  auto [hec, head] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-  if (hec) co_return Unavailable(what + ": " + Describe(hec));
-  if (parser.get().result() != http::status::ok) {
-    co_return Unavailable(what + ": HTTP " + std::to_string(parser.get().result_int()));
+  http1::StreamingResponse response(connection, kMaxWatchMessageBytes);
+  if (auto ec = co_await response.Start(FormatPost(st.etcd, "/v3/watch", json::serialize(body), false), deadline)) {
+    co_return Unavailable(what + ": " + Describe(ec));
   }
-  stream.expires_never();  // quiet services send nothing for hours
+  if (response.status() != 200) co_return Unavailable(what + ": HTTP " + std::to_string(response.status()));
 
   for (;;) {
-    std::string& text = parser.get().body();
+    std::string& text = response.body();
     size_t start = 0;
     for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
       std::string_view line(text.data() + start, nl - start);
@@ -638,15 +618,15 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
       if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
     }
     text.erase(0, start);
-    if (parser.is_done()) {
+    if (response.done()) {
       if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
         if (Status s = HandleWatchMessage(st, text, established); !s.ok()) co_return s;
       }
       co_return Unavailable(what + ": etcd ended the stream");
     }
-    if (text.size() > kMaxWatchMessageBytes) co_return Unavailable(what + ": message too large");
-    auto [rec, read] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+    beast::error_code rec = co_await response.ReadSome();
     if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
+    if (rec == http::error::body_limit) co_return Unavailable(what + ": message too large");
     if (rec) co_return Unavailable(what + ": stream broke: " + Describe(rec));
   }
 }

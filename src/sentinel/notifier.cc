@@ -5,26 +5,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/client.h"
+#include "http/request.h"
 #include "metrics/prometheus.h"
 #include "util/address.h"
 
 namespace harpc::sentinel {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace json = boost::json;
 
 json::object Event::ToJson() const {
@@ -82,24 +76,21 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
     spdlog::error("webhook: {}", s.ToString());
     co_return;
   }
-  beast::tcp_stream stream(ex);
-  stream.expires_after(std::chrono::seconds(5));
-  auto [cec] = co_await stream.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-  if (cec) {
-    spdlog::warn("webhook {}: {}", url, cec.message());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  http1::ClientConnection connection(ex);
+  if (auto ec = co_await connection.stream.Connect(ep, deadline)) {
+    spdlog::warn("webhook {}: {}", url, ec.message());
     co_return;
   }
-  http::request<http::string_body> req{http::verb::post, parsed->encoded_path().empty() ? "/" : std::string(parsed->encoded_path()), 11};
-  req.set(http::field::host, hp.ToString());
-  req.set(http::field::content_type, "application/json");
-  req.body() = std::move(payload);
-  req.prepare_payload();
-  auto [wec, w] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
-  if (wec) co_return;
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  auto [rec, r] = co_await http::async_read(stream, buffer, res, asio::as_tuple(asio::use_awaitable));
-  if (rec || res.result_int() >= 300) spdlog::warn("webhook {}: {}", url, rec ? rec.message() : std::to_string(res.result_int()));
+  std::string_view path = parsed->encoded_path();
+  std::string request;
+  http1::AppendRequestLine(request, "POST", path.empty() ? "/" : path, hp.ToString());
+  http1::AppendHeader(request, "Connection", "close");
+  http1::AppendBody(request, "application/json", payload);
+  http1::ClientResponse response = co_await http1::Exchange(connection, request, deadline, {.body_bytes = 64 * 1024});
+  if (response.error || response.status >= 300) {
+    spdlog::warn("webhook {}: {}", url, response.error ? response.error.message() : std::to_string(response.status));
+  }
 }
 }  // namespace
 

@@ -1,19 +1,20 @@
-// One client connection: reads HTTP/1.1 requests (keep-alive, pipelined),
-// enforces the size limits and timeouts, and writes the answers in order.
+// One client connection: the HTTP side (http::ServerConnection) reads the
+// requests and writes the answers; this side hands each request to the
+// dispatcher and keeps the server's books (requests in progress, HTTP errors).
 #pragma once
 
 #include <chrono>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-
-#include "server/dispatcher.h"
 #include <thread>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
+
+#include "http/server_connection.h"
+#include "server/dispatcher.h"
 #include "server/server_state.h"
 
 namespace harpc {
@@ -22,38 +23,36 @@ struct EventLoop;
 using ConnectionHook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
-class Connection : public ConnectionHook {
+class Connection : public ConnectionHook, private http1::RequestHandler {
  public:
   using Clock = std::chrono::steady_clock;
 
   Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, ServerState& state,
-             CallDispatcher& dispatcher);
-  ~Connection();
+             CallDispatcher& dispatcher, const http1::ServerLimits& limits);
+  ~Connection() override;
 
   boost::asio::awaitable<void> Run();
 
   // Called by the loop's sweeper: cancels the pending I/O once the deadline passed.
-  void ExpireIfDue(Clock::time_point now);
+  void ExpireIfDue(Clock::time_point now) { http_.ExpireIfDue(now); }
   // Cancels pending I/O at once (hard stop).
-  void Abort();
+  void Abort() { http_.Abort(); }
 
  private:
-  enum class Phase { kIdle, kHead, kBody, kBusy, kWriting, kClosing };
+  boost::asio::awaitable<http1::Response> Handle(const http1::Request& request) override;
+  void Answered() override;
+  http1::Response Refuse(int http_status, std::string message) override;
+  bool Closing() override;
 
-  boost::asio::awaitable<bool> Flush();
-  boost::asio::awaitable<void> CloseAfterError(int http_status, int jsonrpc_code, std::string message);
-  boost::asio::awaitable<void> LingeringClose();
-  void SetDeadline(Clock::duration d) { deadline_ = Clock::now() + d; }
-
-  boost::asio::ip::tcp::socket socket_;
+  http1::ServerConnection http_;
   ServerState& state_;
   CallDispatcher& dispatcher_;
-  std::string peer_;
-  std::string out_;
-  Phase phase_ = Phase::kIdle;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  bool expired_ = false;
+  boost::asio::any_io_executor executor_;
 };
+
+// The answer for an HTTP error the server raises itself (bad input, too many
+// connections): {"error":{"code":jsonrpc_code,"message":...}}, then close.
+http1::Response ConnectionError(int http_status, int jsonrpc_code, std::string_view message);
 
 // One event-loop thread of a server and the connections it owns. A sweeper
 // timer enforces every connection's read/write deadline, so that timeouts cost
@@ -69,6 +68,7 @@ struct EventLoop {
 
 // Runs a connection to its end; the coroutine owns the Connection.
 boost::asio::awaitable<void> ServeConnection(EventLoop& loop, boost::asio::ip::tcp::socket socket,
-                                             ServerState& state, CallDispatcher& dispatcher);
+                                             ServerState& state, CallDispatcher& dispatcher,
+                                             const http1::ServerLimits& limits);
 
 }  // namespace harpc

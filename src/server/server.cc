@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/wire_error.h"
 #include "server/connection.h"
 #include "server/dispatcher.h"
 #include "server/server_faults.h"
@@ -28,10 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view kTooManyConnections =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 73\r\n"
-    "Connection: close\r\n\r\n{\"error\":{\"code\":-32008,\"message\":\"too many connections to this server\"}}";
-static_assert(kTooManyConnections.size() - kTooManyConnections.find("\r\n\r\n") - 4 == 73);
 
 std::chrono::milliseconds SweepInterval(const ServerOptions& o) {
   auto shortest = std::min({o.header_timeout, o.body_timeout, o.idle_timeout});
@@ -43,6 +40,12 @@ class Server::Impl {
  public:
   explicit Impl(ServerOptions options) : dispatcher_(state_) {
     state_.options = std::move(options);
+    const ServerOptions& o = state_.options;
+    limits_ = {.max_header_bytes = o.max_header_bytes,
+               .max_body_bytes = o.max_body_bytes,
+               .header_timeout = o.header_timeout,
+               .body_timeout = o.body_timeout,
+               .idle_timeout = o.idle_timeout};
     state_.idempotency = std::make_unique<IdempotencyStore>(state_.options.idempotency_ttl,
                                                             state_.options.idempotency_max_entries);
   }
@@ -157,15 +160,18 @@ class Server::Impl {
       if (state_.connections_open.load(std::memory_order_relaxed) >=
           static_cast<int64_t>(state_.options.max_connections)) {
         state_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        std::string answer;
+        http1::AppendResponse(answer, ConnectionError(503, wire::JsonRpcCode(ResourceExhausted("")),
+                                                      "too many connections to this server"));
         boost::system::error_code ignored;
         socket.non_blocking(true, ignored);
-        socket.write_some(asio::buffer(kTooManyConnections), ignored);
+        socket.write_some(asio::buffer(answer), ignored);
         socket.shutdown(tcp::socket::shutdown_send, ignored);
         continue;
       }
       state_.connections_open.fetch_add(1, std::memory_order_relaxed);
       state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(loop.context, ServeConnection(loop, std::move(socket), state_, dispatcher_),
+      asio::co_spawn(loop.context, ServeConnection(loop, std::move(socket), state_, dispatcher_, limits_),
                      asio::detached);
     }
   }
@@ -209,6 +215,7 @@ class Server::Impl {
   }
 
   ServerState state_;
+  http1::ServerLimits limits_;
   CallDispatcher dispatcher_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::optional<tcp::acceptor> acceptor_;

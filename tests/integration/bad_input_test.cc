@@ -5,6 +5,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "it_support.h"
@@ -49,7 +54,22 @@ void ExpectErrorAndClose(RawSocket& s, int status, std::chrono::milliseconds wit
   json::value v = ParseJson(BodyOf(r));
   EXPECT_TRUE(v.is_object() && v.as_object().contains("error")) << r;
   EXPECT_EQ(HeaderOf(r, "Connection").value_or(""), "close") << r;
+  EXPECT_TRUE(HeaderOf(r, "Date").has_value()) << "every answer carries a Date: " << r;
   EXPECT_TRUE(s.WaitClosed(within)) << "the connection must be closed after a " << status;
+}
+
+// User plus system CPU time of process `pid` so far (/proc/PID/stat), in seconds.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start after its ')'.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 TEST(ItBadInput, MalformedRequestLineGets400AndClose) {
@@ -159,6 +179,29 @@ TEST(ItBadInput, OversizedHeadersGet431) {
   RawSocket endless(serve.port);
   ASSERT_TRUE(endless.Send("GET /health HTTP/1.1\r\nX-Endless: " + std::string(2000, 'b')));
   ExpectErrorAndClose(endless, 431);
+  ExpectNoConnectionLeft(serve.port);
+}
+
+// A chunk extension or trailer that never ends used to fill the read buffer and
+// spin the connection's loop (0-byte reads) until the body timeout.
+TEST(ItBadInput, EndlessChunkExtensionOrTrailerGets431AtOnce) {
+  ServeProcess serve = Serve();
+  const std::string head = "POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (const std::string& flood : {"2;ext=" + std::string(200 * 1024, 'e'),
+                                   "2\r\n{}\r\n0\r\nX-Trailer: " + std::string(200 * 1024, 't')}) {
+    const double cpu_before = CpuSeconds(serve.process.pid());
+    const auto start = Clock::now();
+    RawSocket s(serve.port);
+    // The server may refuse before it has read everything: a failed send is fine.
+    s.Send(head + flood);
+    std::string r = s.ReadResponse(5s);
+    EXPECT_EQ(StatusOf(r), 431) << r.substr(0, 300);
+    EXPECT_LT(Since(start), 2s);
+    EXPECT_TRUE(HeaderOf(r, "Date").has_value()) << r;
+    EXPECT_TRUE(s.WaitClosed(5s));
+    EXPECT_LT(CpuSeconds(serve.process.pid()) - cpu_before, 0.3) << "the server spun on the flood";
+  }
+  EXPECT_TRUE(HealthyCallServed(serve.port));
   ExpectNoConnectionLeft(serve.port);
 }
 
@@ -368,6 +411,8 @@ TEST(ItBadInput, ConnectionsAboveMaxConnectionsGet503AndClose) {
   std::string r = sixth.ReadResponse(3s);
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_EQ(HeaderOf(r, "Connection").value_or(""), "close");
+  EXPECT_TRUE(HeaderOf(r, "Date").has_value()) << r;
+  EXPECT_EQ(ErrorCodeOf(ParseJson(BodyOf(r))), -32008) << r;
   EXPECT_TRUE(sixth.WaitClosed(3s));
   // The five are still served.
   for (auto& s : held) {

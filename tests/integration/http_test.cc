@@ -1,6 +1,7 @@
 // HTTP/1.1 behaviour over real sockets: keep-alive, pipelining, HTTP/1.0,
-// Connection: close, chunked request bodies.
+// Connection: close, chunked request bodies, Date; `ab -k` when installed.
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -89,15 +90,51 @@ TEST_F(ItHttp, Http10WithoutKeepAliveIsClosedAfterTheAnswer) {
   EXPECT_TRUE(s.WaitClosed(3s)) << "an HTTP/1.0 connection without keep-alive must be closed";
 }
 
-TEST_F(ItHttp, Http10WithKeepAliveStaysOpen) {
+TEST_F(ItHttp, Http10WithKeepAliveStaysOpenAndSaysSo) {
   RawSocket s(serve_.port);
   ASSERT_TRUE(s.connected());
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(s.Send("POST /rpc/Echo.echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n" +
-                       std::to_string(i)));
+  // As `ab -k` does: a client that asked for keep-alive reads each answer by
+  // its Content-Length and waits for "Connection: keep-alive" to reuse.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(s.Send(i % 2 == 0 ? std::string("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                                  : "POST /rpc/Echo.echo HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n" +
+                                        std::to_string(i % 10)))
+        << "request " << i;
     std::string r = s.ReadResponse(5s);
-    ASSERT_EQ(StatusOf(r), 200) << r;
-    EXPECT_EQ(BodyOf(r), std::to_string(i));
+    ASSERT_EQ(StatusOf(r), 200) << "request " << i << ": " << r;
+    ASSERT_EQ(BodyOf(r), i % 2 == 0 ? "SERVING\n" : std::to_string(i % 10)) << r;
+    ASSERT_EQ(HeaderOf(r, "Connection").value_or(""), "keep-alive") << r;
+    ASSERT_TRUE(HeaderOf(r, "Date").has_value()) << r;
+  }
+  std::string m = Scrape(serve_.port);
+  EXPECT_EQ(MetricValue(m, "harpc_server_connections_accepted_total").value_or(-1), 2) << m;
+}
+
+TEST_F(ItHttp, ApacheBenchKeepAliveCompletes) {
+  if (::access("/usr/bin/ab", X_OK) != 0) GTEST_SKIP() << "ab (apache2-utils) is not installed";
+  const auto start = Clock::now();
+  CliRun ab = RunProgram({"/usr/bin/ab", "-k", "-n", "50", "-c", "1", "-s", "5",
+                          "http://127.0.0.1:" + std::to_string(serve_.port) + "/health"},
+                         10s);
+  const std::string out = ab.Stdout();
+  ASSERT_EQ(ab.exit_code, 0) << out << ab.err;
+  EXPECT_LT(Since(start), 10s);
+  EXPECT_NE(out.find("Complete requests:      50\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Failed requests:        0\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Keep-Alive requests:    50\n"), std::string::npos) << out;
+}
+
+TEST_F(ItHttp, EveryAnswerCarriesADate) {
+  for (const std::string& request : {Get("/health"), Get("/nope"), Post("/rpc/Echo.echo", "[1]"),
+                                     Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo"})"),
+                                     std::string("HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")}) {
+    std::string r = RoundTrip(serve_.port, request);
+    ASSERT_NE(StatusOf(r), 0) << request;
+    std::optional<std::string> date = HeaderOf(r, "Date");
+    ASSERT_TRUE(date.has_value()) << r;
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+    EXPECT_EQ(date->size(), 29u) << *date;
+    EXPECT_TRUE(date->ends_with(" GMT")) << *date;
   }
 }
 

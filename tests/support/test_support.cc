@@ -206,6 +206,12 @@ std::string CliRun::Stdout() const {
 // Runs `harpc <args>` and collects its output; the child is killed if it is
 // still running after `timeout`.
 CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {HARPC_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv, timeout);
+}
+
+CliRun RunProgram(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   using namespace std::chrono_literals;
   CliRun run;
   char path[] = "/tmp/harpc-it-stderr-XXXXXX";
@@ -215,12 +221,10 @@ CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds 
     return run;
   }
   ::close(fd);
-  std::vector<std::string> argv = {HARPC_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
   Subprocess p;
   Status s = Subprocess::Spawn(argv, &p, path);
   if (!s.ok()) {
-    ADD_FAILURE() << "cannot run harpc: " << s;
+    ADD_FAILURE() << "cannot run " << argv[0] << ": " << s;
     ::unlink(path);
     return run;
   }

@@ -49,6 +49,8 @@ struct CliRun {
 };
 // Runs build/harpc with `args` to its end; killed after `timeout`.
 CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+// The same for any program: argv[0] is its path.
+CliRun RunProgram(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

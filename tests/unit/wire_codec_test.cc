@@ -1,6 +1,6 @@
-// The wire codec without sockets: the client's request bytes (FormatRequest),
-// what an answer means (InterpretResponse), and the server's response bytes
-// (http1::AppendResponse).
+// The RPC wire codec without sockets: the client's request bytes
+// (FormatRequest) and what an answer means (InterpretResponse). The HTTP
+// codec itself is tested in http_codec_test.
 #include <string>
 
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include "client/http_exchange.h"
-#include "http/response.h"
 
 namespace harpc {
 namespace {
@@ -52,11 +51,11 @@ TEST(FormatRequest, DeadlineIdempotencyKeyAndRequestId) {
   EXPECT_EQ(FormatRequest("h:1", "Bank.deposit", "{}", headers),
             "POST /rpc/Bank.deposit HTTP/1.1\r\n"
             "Host: h:1\r\n"
-            "Content-Type: application/json\r\n"
-            "Content-Length: 2\r\n"
             "X-Deadline-Ms: 250\r\n"
             "Idempotency-Key: key-7f3a\r\n"
             "X-Request-Id: req-1\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 2\r\n"
             "\r\n"
             "{}");
 }
@@ -215,135 +214,6 @@ TEST(InterpretResponse, LongErrorBodiesAreCut) {
   AttemptOutcome out = InterpretResponse(500, std::string(5000, 'x'));
   EXPECT_EQ(out.status.code(), StatusCode::kInternal);
   EXPECT_LT(out.status.message().size(), 300u);
-}
-
-// ---- http1::AppendResponse ----
-
-TEST(AppendResponse, OkWithJsonBody) {
-  std::string out;
-  http1::Response r;
-  r.body = R"({"key":"value"})";
-  http1::AppendResponse(out, r);
-  EXPECT_EQ(out,
-            "HTTP/1.1 200 OK\r\n"
-            "Content-Type: application/json\r\n"
-            "Content-Length: 15\r\n"
-            "\r\n"
-            R"({"key":"value"})");
-}
-
-TEST(AppendResponse, NoContentHasNoBodyHeaders) {
-  std::string out;
-  http1::Response r;
-  r.status = 204;
-  http1::AppendResponse(out, r);
-  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
-
-  // Even a body given by mistake is not sent.
-  out.clear();
-  r.body = "ignored";
-  http1::AppendResponse(out, r);
-  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
-}
-
-TEST(AppendResponse, ConnectionCloseAndContentType) {
-  std::string out;
-  http1::Response r;
-  r.status = 400;
-  r.content_type = "text/plain";
-  r.body = "bad request\n";
-  r.close = true;
-  http1::AppendResponse(out, r);
-  EXPECT_EQ(out,
-            "HTTP/1.1 400 Bad Request\r\n"
-            "Content-Type: text/plain\r\n"
-            "Content-Length: 12\r\n"
-            "Connection: close\r\n"
-            "\r\n"
-            "bad request\n");
-}
-
-TEST(AppendResponse, ExtraHeadersAndEmptyBody) {
-  std::string out;
-  http1::Response r;
-  r.status = 405;
-  r.extra_headers = "Allow: POST\r\n";
-  http1::AppendResponse(out, r);
-  EXPECT_EQ(out,
-            "HTTP/1.1 405 Method Not Allowed\r\n"
-            "Content-Type: application/json\r\n"
-            "Content-Length: 0\r\n"
-            "Allow: POST\r\n"
-            "\r\n");
-}
-
-TEST(AppendResponse, AppendsAfterWhatIsThere) {
-  std::string out = "HTTP/1.1 204 No Content\r\n\r\n";
-  http1::Response r;
-  r.status = 503;
-  r.content_type = "text/plain";
-  r.body = "NOT_SERVING\n";
-  http1::AppendResponse(out, r);
-  EXPECT_EQ(out,
-            "HTTP/1.1 204 No Content\r\n\r\n"
-            "HTTP/1.1 503 Service Unavailable\r\n"
-            "Content-Type: text/plain\r\n"
-            "Content-Length: 12\r\n"
-            "\r\n"
-            "NOT_SERVING\n");
-}
-
-TEST(AppendResponse, ReasonPhrases) {
-  EXPECT_EQ(http1::ReasonPhrase(200), "OK");
-  EXPECT_EQ(http1::ReasonPhrase(404), "Not Found");
-  EXPECT_EQ(http1::ReasonPhrase(408), "Request Timeout");
-  EXPECT_EQ(http1::ReasonPhrase(413), "Content Too Large");
-  EXPECT_EQ(http1::ReasonPhrase(429), "Too Many Requests");
-  EXPECT_EQ(http1::ReasonPhrase(431), "Request Header Fields Too Large");
-  EXPECT_EQ(http1::ReasonPhrase(504), "Gateway Timeout");
-  EXPECT_EQ(http1::ReasonPhrase(599), "Unknown");
-}
-
-TEST(AppendResponse, BeastParsesWhatWeSend) {
-  std::string out;
-  http1::Response a;
-  a.body = "[1]";
-  http1::AppendResponse(out, a);
-  http1::Response b;
-  b.status = 204;
-  http1::AppendResponse(out, b);
-  http1::Response c;
-  c.status = 429;
-  c.body = R"({"error":{"code":-32008,"message":"overloaded"}})";
-  c.close = true;
-  http1::AppendResponse(out, c);
-
-  // Three pipelined responses, read back in order.
-  std::string_view rest = out;
-  int statuses[3] = {0, 0, 0};
-  std::string bodies[3];
-  bool keep_alive[3] = {};
-  for (int i = 0; i < 3; ++i) {
-    http::response_parser<http::string_body> parser;
-    parser.eager(true);
-    boost::system::error_code ec;
-    size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
-    ASSERT_FALSE(ec) << i << ": " << ec.message();
-    ASSERT_TRUE(parser.is_done()) << i;
-    rest.remove_prefix(used);
-    statuses[i] = parser.get().result_int();
-    bodies[i] = parser.get().body();
-    keep_alive[i] = parser.get().keep_alive();
-  }
-  EXPECT_TRUE(rest.empty());
-  EXPECT_EQ(statuses[0], 200);
-  EXPECT_EQ(bodies[0], "[1]");
-  EXPECT_TRUE(keep_alive[0]);
-  EXPECT_EQ(statuses[1], 204);
-  EXPECT_EQ(bodies[1], "");
-  EXPECT_EQ(statuses[2], 429);
-  EXPECT_EQ(bodies[2], c.body);
-  EXPECT_FALSE(keep_alive[2]);
 }
 
 }  // namespace

@@ -1,0 +1,40 @@
+#include "http/request.h"
+
+#include <charconv>
+
+namespace harpc::http1 {
+
+void AppendRequestLine(std::string& out, std::string_view method, std::string_view target, std::string_view host,
+                       std::string_view target_suffix) {
+  out += method;
+  out += ' ';
+  out += target;
+  out += target_suffix;
+  out += " HTTP/1.1\r\nHost: ";
+  out += host;
+  out += "\r\n";
+}
+
+void AppendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
+
+void AppendHeader(std::string& out, std::string_view name, long long value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  AppendHeader(out, name, std::string_view(digits, static_cast<size_t>(end - digits)));
+}
+
+void AppendBody(std::string& out, std::string_view content_type, std::string_view body) {
+  if (!content_type.empty() || !body.empty()) {
+    if (!content_type.empty()) AppendHeader(out, "Content-Type", content_type);
+    AppendHeader(out, "Content-Length", static_cast<long long>(body.size()));
+  }
+  out += "\r\n";
+  out += body;
+}
+
+}  // namespace harpc::http1

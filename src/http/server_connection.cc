@@ -1,0 +1,224 @@
+#include "http/server_connection.h"
+
+#include <algorithm>
+#include <climits>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "util/address.h"
+
+namespace harpc::http1 {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// Answers to pipelined requests are batched into one write up to this size.
+constexpr size_t kMaxPendingOutput = 64 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;
+// After the last answer on a closing connection, unread input is drained for at
+// most this long so that the peer sees the answer rather than a reset.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 1 << 20;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// True when `input` starts with a request line of the form "METHOD SP TARGET
+// SP HTTP/d.d": Beast reports both a malformed start line and a well-formed but
+// unsupported version (HTTP/2.0) as bad_version, and only the latter is a 505.
+bool WellFormedRequestLine(std::string_view input) {
+  while (input.starts_with("\r\n")) input.remove_prefix(2);
+  auto eol = input.find("\r\n");
+  if (eol == std::string_view::npos) return false;
+  std::string_view line = input.substr(0, eol);
+  auto sp1 = line.find(' ');
+  auto sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0 || sp2 <= sp1 + 1) return false;
+  if (line.substr(sp1 + 1, sp2 - sp1 - 1).find(' ') != std::string_view::npos) return false;
+  std::string_view v = line.substr(sp2 + 1);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  return v.size() == 8 && v.starts_with("HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]);
+}
+
+// Which HTTP status a parse failure earns, and why. `input` is what the parser was given.
+std::pair<int, std::string> DescribeParseError(const error_code& ec, std::string_view input) {
+  if (ec == http::error::header_limit) return {431, "request head exceeds the header size limit"};
+  if (ec == http::error::body_limit) return {413, "request body exceeds the body size limit"};
+  if (ec == http::error::bad_version && WellFormedRequestLine(input)) {
+    return {505, "unsupported HTTP version"};
+  }
+  return {400, "malformed HTTP request: " + ec.message()};
+}
+}  // namespace
+
+ServerConnection::ServerConnection(asio::ip::tcp::socket socket, const ServerLimits& limits)
+    : stream_(std::move(socket)), limits_(limits), input_(limits.max_header_bytes + kReadChunk) {
+  error_code ec;
+  auto remote = stream_.remote_endpoint(ec);
+  if (!ec) peer_ = ToString(remote);
+}
+
+void ServerConnection::ExpireIfDue(Clock::time_point now) {
+  if (now < deadline_ || expired_) return;
+  expired_ = true;
+  stream_.cancel();
+}
+
+void ServerConnection::Abort() {
+  expired_ = true;
+  deadline_ = Clock::time_point::min();
+  stream_.cancel();
+}
+
+asio::awaitable<bool> ServerConnection::Flush() {
+  if (output_.empty()) co_return true;
+  deadline_ = Clock::now() + limits_.idle_timeout;
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(output_), kNoThrow);
+  deadline_ = Clock::time_point::max();
+  if (ec) co_return false;
+  output_.clear();
+  co_return true;
+}
+
+asio::awaitable<void> ServerConnection::LingeringClose() {
+  stream_.ShutdownSend();
+  expired_ = false;
+  deadline_ = Clock::now() + kLingerTime;
+  char sink[4096];
+  size_t drained = 0;
+  error_code ec;
+  while (!ec && !expired_ && drained < kLingerBytes) {
+    auto [wait_ec] = co_await stream_.async_wait_readable(kNoThrow);
+    if (wait_ec) break;
+    size_t n = stream_.ReadSomeNow(asio::buffer(sink), ec);
+    if (ec == asio::error::would_block) ec = {};
+    drained += n;
+  }
+  stream_.Close();
+}
+
+asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits_.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(limits_.max_body_bytes);
+    parser.eager(true);
+    Clock::time_point head_started{}, body_started{};
+    // Set when the request is refused: the answer, then the connection closes.
+    std::optional<Response> refusal;
+
+    while (!parser.is_done()) {
+      if (input_.size() > 0) {
+        error_code ec;
+        size_t used = parser.put(input_.data(), ec);
+        if (ec && ec != http::error::need_more) {
+          auto [status, why] =
+              DescribeParseError(ec, {static_cast<const char*>(input_.data().data()), input_.size()});
+          refusal = handler.Refuse(status, std::move(why));
+          break;
+        }
+        if (parser.is_header_done() && !parser.chunked() &&
+            parser.get().find(http::field::transfer_encoding) != parser.get().end()) {
+          // RFC 9112 §6.3: unless chunked is the final coding, the body's length is
+          // unknown; reading on would take body bytes for the next request.
+          refusal = handler.Refuse(400, "unsupported Transfer-Encoding (only chunked is accepted)");
+          break;
+        }
+        input_.consume(used);
+        if (parser.is_done()) break;
+        if (used > 0 && input_.size() > 0) continue;
+        if (used == 0 && input_.size() > limits_.max_header_bytes) {
+          // The parser needs a whole line and has more than a head's worth
+          // without one: a chunk extension or a trailer (Beast limits only the
+          // head). Reading on would fill the buffer and then spin on it.
+          refusal = handler.Refuse(431, "chunk extension or trailer exceeds the header size limit");
+          break;
+        }
+      }
+
+      // The request is not complete: answer what is pending, then wait for bytes.
+      if (!co_await Flush()) co_return;
+      const Clock::time_point now = Clock::now();
+      if (!parser.got_some() && input_.size() == 0) {
+        phase_ = Phase::kIdle;
+        deadline_ = now + limits_.idle_timeout;
+        if (handler.Closing()) co_return;  // nothing in progress
+        if (input_.capacity() > 0) input_.shrink_to_fit();  // idle connections hold no buffer
+      } else if (!parser.is_header_done()) {
+        if (phase_ != Phase::kHead) head_started = now;
+        phase_ = Phase::kHead;
+        deadline_ = head_started + limits_.header_timeout;
+      } else {
+        if (phase_ != Phase::kBody) {
+          body_started = now;
+          // A client that sent "Expect: 100-continue" waits for this before
+          // sending the body (curl does, for about a second, on large bodies).
+          const auto& head = parser.get();
+          if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue")) {
+            output_ += kContinue;
+            if (!co_await Flush()) co_return;
+          }
+        }
+        phase_ = Phase::kBody;
+        deadline_ = body_started + limits_.body_timeout;
+      }
+
+      auto [wait_ec] = co_await stream_.async_wait_readable(kNoThrow);
+      if (wait_ec) {
+        if (expired_ && phase_ == Phase::kHead) {
+          refusal = handler.Refuse(408, "request head not received in time");
+        } else if (expired_ && phase_ == Phase::kBody) {
+          refusal = handler.Refuse(408, "request body not received in time");
+        } else {
+          co_return;  // idle timeout, shutdown or a socket error: close quietly
+        }
+        break;
+      }
+      error_code ec;
+      size_t n = stream_.ReadSomeNow(input_.prepare(beast::read_size(input_, kReadChunk)), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+      if (ec) co_return;  // closed by the peer (possibly mid-request) or reset
+      input_.commit(n);
+    }
+    if (refusal) {
+      AppendResponse(output_, *refusal);
+      expired_ = false;
+      if (co_await Flush()) co_await LingeringClose();
+      co_return;
+    }
+
+    phase_ = Phase::kBusy;
+    deadline_ = Clock::time_point::max();
+    const Request& request = parser.get();
+    Response response = co_await handler.Handle(request);
+    if (response.reset) {  // fault injection: the work is done, the answer is lost
+      handler.Answered();
+      stream_.Reset();
+      co_return;
+    }
+    response.close = response.close || !request.keep_alive() || handler.Closing();
+    AppendResponse(output_, response,
+                   {.http10 = request.version() < 11, .head = request.method() == http::verb::head});
+    bool flushed = true;
+    if (response.close || output_.size() >= kMaxPendingOutput || input_.size() == 0) {
+      flushed = co_await Flush();
+    }
+    handler.Answered();
+    if (!flushed) co_return;
+    if (response.close) {
+      co_await LingeringClose();
+      co_return;
+    }
+  }
+}
+
+}  // namespace harpc::http1
