@@ -104,7 +104,8 @@ class Participant {
 
   // Registers the methods, Participant.commit, Participant.abort and
   // Participant.status on `server` (before server.Start()), adds the
-  // participant's metrics, and starts resolving calls in doubt.
+  // participant's metrics, and starts resolving calls in doubt: a coroutine
+  // on server.executor() (no thread of its own) that asks their coordinators.
   Status Attach(Server& server);
 
   // This database's participant id: random, made once, kept in the database.
@@ -114,11 +115,10 @@ class Participant {
   // Runs one local transaction now and waits for it (tools and tests).
   Result RunLocal(const LocalHandler& handler, const boost::json::value& params);
 
-  class Impl;  // private
-
  private:
-  explicit Participant(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  class Impl;
+  explicit Participant(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with the in-doubt resolver while it works
 };
 
 }  // namespace harpc

@@ -49,6 +49,7 @@
 #include <spdlog/spdlog.h>
 
 #include "util/address.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
@@ -167,23 +168,6 @@ struct EtcdAddress {
   std::string host_port;  // as the user wrote it: Host header and messages
 };
 
-// While an exchange is in flight, `*slot` points at its stream so that Stop
-// can cancel it.
-class ActiveStream {
- public:
-  ActiveStream(beast::tcp_stream** slot, beast::tcp_stream* stream) : slot_(slot) {
-    if (slot_) *slot_ = stream;
-  }
-  ~ActiveStream() {
-    if (slot_) *slot_ = nullptr;
-  }
-  ActiveStream(const ActiveStream&) = delete;
-  ActiveStream& operator=(const ActiveStream&) = delete;
-
- private:
-  beast::tcp_stream** slot_;
-};
-
 std::string Describe(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   return ec.message();
@@ -211,10 +195,9 @@ Status GatewayError(const json::value& body, std::string_view what) {
 // POSTs `body` to `path` on a fresh connection and parses the JSON answer
 // (unwrapping a stream's {"result": ...}).
 asio::awaitable<Status> Post(const EtcdAddress& etcd, std::string_view path, const std::string& body,
-                             Clock::time_point deadline, json::value* out, beast::tcp_stream** active) {
+                             Clock::time_point deadline, json::value* out) {
   const std::string what = "etcd " + etcd.host_port + " " + std::string(path);
   beast::tcp_stream stream(co_await asio::this_coro::executor);
-  ActiveStream guard(active, &stream);
   stream.expires_at(deadline);
   auto [cec] = co_await stream.async_connect(etcd.endpoint, kNoThrow);
   if (cec) co_return Unavailable(what + ": connect: " + Describe(cec));
@@ -307,13 +290,13 @@ void ApplyPut(std::string_view prefix, const json::value& kv, Members* members) 
 }
 
 asio::awaitable<Status> RangeMembers(const EtcdAddress& etcd, const std::string& prefix, Clock::time_point deadline,
-                                     Members* members, int64_t* revision, beast::tcp_stream** active) {
+                                     Members* members, int64_t* revision) {
   json::object request;
   request["key"] = Base64Encode(prefix);
   request["range_end"] = Base64Encode(PrefixEnd(prefix));
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(etcd, "/v3/kv/range", body, deadline, &answer, active);
+  Status s = co_await Post(etcd, "/v3/kv/range", body, deadline, &answer);
   if (!s.ok()) co_return s;
   Members found;
   if (const json::value* kvs = Field(answer, "kvs"); kvs && kvs->is_array()) {
@@ -364,7 +347,7 @@ asio::awaitable<Status> GrantLease(RegistrarState& st, Clock::time_point deadlin
   request["TTL"] = st.ttl_seconds;
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(st.etcd, "/v3/lease/grant", body, deadline, &answer, nullptr);
+  Status s = co_await Post(st.etcd, "/v3/lease/grant", body, deadline, &answer);
   if (!s.ok()) co_return s;
   *lease = JsonInt(Field(answer, "ID"));
   if (*lease == 0) co_return Unavailable("etcd " + st.etcd.host_port + " granted no lease");
@@ -378,7 +361,7 @@ asio::awaitable<Status> PutKey(RegistrarState& st, int64_t lease, Clock::time_po
   request["lease"] = std::to_string(lease);
   const std::string body = json::serialize(request);
   json::value answer;
-  co_return co_await Post(st.etcd, "/v3/kv/put", body, deadline, &answer, nullptr);
+  co_return co_await Post(st.etcd, "/v3/kv/put", body, deadline, &answer);
 }
 
 // *ttl: the lease's remaining TTL after the refresh; 0 when the lease is gone.
@@ -387,7 +370,7 @@ asio::awaitable<Status> KeepLeaseAlive(RegistrarState& st, int64_t lease, Clock:
   request["ID"] = std::to_string(lease);
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(st.etcd, "/v3/lease/keepalive", body, deadline, &answer, nullptr);
+  Status s = co_await Post(st.etcd, "/v3/lease/keepalive", body, deadline, &answer);
   if (s.code() == StatusCode::kNotFound) {
     *ttl = 0;
     co_return Status::Ok();
@@ -402,7 +385,7 @@ asio::awaitable<Status> RevokeLease(RegistrarState& st, int64_t lease, Clock::ti
   request["ID"] = std::to_string(lease);
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(st.etcd, "/v3/lease/revoke", body, deadline, &answer, nullptr);
+  Status s = co_await Post(st.etcd, "/v3/lease/revoke", body, deadline, &answer);
   if (s.code() == StatusCode::kNotFound) co_return Status::Ok();  // already gone: so is the key
   co_return s;
 }
@@ -529,15 +512,12 @@ class EtcdRegistrar final : public Registrar {
 // =============================================================== resolver
 
 struct ResolverState {
-  ResolverState(EtcdAddress e, std::string svc, asio::any_io_executor executor)
-      : etcd(std::move(e)), service(std::move(svc)), prefix(EtcdInstanceKey(service, "")), timer(executor) {}
+  ResolverState(EtcdAddress e, std::string svc)
+      : etcd(std::move(e)), service(std::move(svc)), prefix(EtcdInstanceKey(service, "")) {}
   EtcdAddress etcd;
   std::string service;
   std::string prefix;  // "/harpc/services/<service>/"
   Resolver::Listener listener;
-  asio::steady_timer timer;
-  beast::tcp_stream* active = nullptr;  // the range or watch in flight
-  bool stopped = false;
   Members members;
   int64_t revision = 0;  // of `members`; 0: range again before watching
   std::optional<std::vector<EndpointSpec>> published;
@@ -553,7 +533,7 @@ void Publish(ResolverState& st) {
   if (st.published && *st.published == specs) return;
   st.published = specs;
   Log().info("etcd {}: service {} has {} endpoint(s)", st.etcd.host_port, st.service, specs.size());
-  if (!st.stopped && st.listener) st.listener(std::move(specs));
+  if (st.listener) st.listener(std::move(specs));
 }
 
 // Applies one message of the watch stream.
@@ -599,7 +579,6 @@ Status HandleWatchMessage(ResolverState& st, std::string_view line, bool* establ
 asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
   const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
   beast::tcp_stream stream(co_await asio::this_coro::executor);
-  ActiveStream guard(&st.active, &stream);
   stream.expires_after(kRequestTimeout);
   auto [cec] = co_await stream.async_connect(st.etcd.endpoint, kNoThrow);
   if (cec) co_return Unavailable(what + ": connect: " + Describe(cec));
@@ -635,7 +614,6 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
       std::string_view line(text.data() + start, nl - start);
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
       if (Status s = HandleWatchMessage(st, line, established); !s.ok()) co_return s;
-      if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
     }
     text.erase(0, start);
     if (parser.is_done()) {
@@ -646,22 +624,25 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
     }
     if (text.size() > kMaxWatchMessageBytes) co_return Unavailable(what + ": message too large");
     auto [rec, read] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
-    if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
+    if (Stopped(co_await asio::this_coro::cancellation_state)) co_return Status(StatusCode::kCancelled, "stopped");
     if (rec) co_return Unavailable(what + ": stream broke: " + Describe(rec));
   }
 }
 
+// Ranges and watches until it is cancelled (EtcdResolver::Stop), which also
+// cancels the range or watch in flight.
 asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
   milliseconds backoff = kMinBackoff;
   std::string last_error;
-  while (!st->stopped) {
+  for (;;) {
     Status s;
     if (st->revision == 0) {
       Members members;
       int64_t revision = 0;
       const Clock::time_point deadline = Clock::now() + kRequestTimeout;
-      s = co_await RangeMembers(st->etcd, st->prefix, deadline, &members, &revision, &st->active);
-      if (st->stopped) break;
+      s = co_await RangeMembers(st->etcd, st->prefix, deadline, &members, &revision);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (s.ok()) {
         st->members = std::move(members);
         st->revision = revision;
@@ -673,7 +654,7 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
     if (s.ok()) {
       bool established = false;
       s = co_await Watch(*st, &established);
-      if (st->stopped) break;
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (established) backoff = kMinBackoff;
       st->revision = 0;  // range afresh: events may have been missed
     }
@@ -682,8 +663,9 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
                    st->published ? st->published->size() : 0);
     }
     last_error = s.message();
-    st->timer.expires_after(backoff);
-    co_await st->timer.async_wait(kNoThrow);
+    timer.expires_after(backoff);
+    co_await timer.async_wait(kNoThrow);
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
@@ -691,11 +673,9 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
 class EtcdResolver final : public Resolver {
  public:
   EtcdResolver(EtcdAddress etcd, std::string service) : etcd_(std::move(etcd)), service_(std::move(service)) {}
-  ~EtcdResolver() override { Stop(); }
-
   void Start(asio::any_io_executor executor, Listener listener) override {
     if (state_) return;
-    state_ = std::make_shared<ResolverState>(etcd_, service_, executor);
+    state_ = std::make_shared<ResolverState>(etcd_, service_);
     state_->listener = std::move(listener);
     // One range now, so that a channel's first call has endpoints.
     {
@@ -704,7 +684,7 @@ class EtcdResolver final : public Resolver {
       Members members;
       int64_t revision = 0;
       const Clock::time_point deadline = Clock::now() + kInitialRangeTimeout;
-      asio::co_spawn(io, RangeMembers(state_->etcd, state_->prefix, deadline, &members, &revision, nullptr),
+      asio::co_spawn(io, RangeMembers(state_->etcd, state_->prefix, deadline, &members, &revision),
                      [&s](std::exception_ptr e, Status r) { s = e ? Internal("etcd range failed") : std::move(r); });
       io.run();
       if (s.ok()) {
@@ -715,22 +695,20 @@ class EtcdResolver final : public Resolver {
         Log().warn("{}; resolving {} in the background", s.message(), service_);
       }
     }
-    asio::co_spawn(executor, RunResolver(state_), asio::detached);
+    watch_.Spawn(executor, RunResolver(state_));
   }
 
   // On the loop the resolver was started on.
   void Stop() override {
-    if (!state_ || state_->stopped) return;
-    state_->stopped = true;
-    state_->listener = nullptr;
-    if (state_->active) state_->active->cancel();
-    state_->timer.cancel();
+    if (state_) state_->listener = nullptr;
+    watch_.Stop();
   }
 
  private:
   EtcdAddress etcd_;
   std::string service_;
   std::shared_ptr<ResolverState> state_;
+  StopSignal watch_;
 };
 
 }  // namespace
