@@ -14,8 +14,10 @@ namespace harpc {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options)
-    : executor_(std::move(executor)),
+ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options,
+                         std::shared_ptr<asio::io_context> owned_loop)
+    : owned_loop_(std::move(owned_loop)),
+      executor_(std::move(executor)),
       options_(std::move(options)),
       budget_(options_.retry.budget_ratio, options_.retry.budget_min_per_second) {
   policy_.health = options_.health;
@@ -56,8 +58,9 @@ void ChannelCore::Stop() {
 
 asio::awaitable<CallResult> ChannelCore::ExecuteOn(std::shared_ptr<ChannelCore> core, std::string method,
                                                    json::value params, CallOptions options) {
-  if (co_await asio::this_coro::executor == core->executor_) co_return co_await core->Execute(method, params, options);
-  co_return co_await asio::co_spawn(core->executor_, core->Execute(method, params, options), asio::use_awaitable);
+  ChannelCore& self = *core;  // held by `core` until the call ends
+  if (RunningInThisThread(self.executor_)) co_return co_await self.Execute(method, params, options);
+  co_return co_await asio::co_spawn(self.executor_, self.Execute(method, params, options), asio::use_awaitable);
 }
 
 Status ChannelCore::Init(std::string_view target) {

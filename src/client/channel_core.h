@@ -18,6 +18,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
@@ -31,11 +32,21 @@
 
 namespace harpc {
 
+// Whether the calling thread is running `executor`'s loop now. Known for
+// io_context executors (what harpc's servers and channels use); false for others.
+inline bool RunningInThisThread(const boost::asio::any_io_executor& executor) {
+  const auto* io = executor.target<boost::asio::io_context::executor_type>();
+  return io && io->running_in_this_thread();
+}
+
 class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ChannelCore(boost::asio::any_io_executor executor, ChannelOptions options);
+  // `owned_loop`: the private loop `executor` belongs to, if the channel made
+  // one: the core keeps it alive as long as its own timers and sockets.
+  ChannelCore(boost::asio::any_io_executor executor, ChannelOptions options,
+              std::shared_ptr<boost::asio::io_context> owned_loop = nullptr);
   ~ChannelCore();
 
   // Checks the options and makes the balancer; call once before anything else.
@@ -60,7 +71,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   boost::asio::awaitable<CallResult> Execute(const std::string& method, const boost::json::value& params,
                                              const CallOptions& options);
 
-  // Runs Execute on `core`'s loop (inline when the caller is on it), holding
+  // Runs Execute on `core`'s loop (inline when the caller runs on its thread), holding
   // the core and the arguments until it finishes; resumes on the caller's executor.
   static boost::asio::awaitable<CallResult> ExecuteOn(std::shared_ptr<ChannelCore> core, std::string method,
                                                       boost::json::value params, CallOptions options);
@@ -87,6 +98,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   bool IsIdempotent(const std::string& method, const CallOptions& call) const;
   static void OnHeartbeatChange(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to);
 
+  std::shared_ptr<boost::asio::io_context> owned_loop_;  // first: destroyed after every I/O object below
   boost::asio::any_io_executor executor_;
   ChannelOptions options_;
   EndpointPolicy policy_;

@@ -19,26 +19,26 @@
 
 namespace harpc {
 
-// Whether the calling thread is running `executor`'s loop now. Known for
-// io_context executors (what harpc's servers and channels use); false for others.
-inline bool RunningInThisThread(const boost::asio::any_io_executor& executor) {
-  const auto* io = executor.target<boost::asio::io_context::executor_type>();
-  return io && io->running_in_this_thread();
-}
-
 class Channel::Impl {
  public:
+  static constexpr std::chrono::milliseconds kStopSlack{100};
+
   // `resolver` and `resolved` are what MakeResolver (naming layer) made of the target.
   Impl(std::string_view target, Status resolved, std::unique_ptr<Resolver> resolver, ChannelOptions options) {
     boost::asio::any_io_executor executor = options.executor;
     if (!executor) {
-      private_loop_.emplace(1);
+      private_loop_ = std::make_shared<boost::asio::io_context>(1);
       executor = private_loop_->get_executor();
     }
-    core_ = std::make_shared<ChannelCore>(executor, std::move(options));
+    core_ = std::make_shared<ChannelCore>(executor, std::move(options), private_loop_);
     if (private_loop_) {
       work_.emplace(private_loop_->get_executor());
-      thread_ = std::thread([this] { private_loop_->run(); });
+      std::promise<void> ran;
+      loop_ran_ = ran.get_future();
+      thread_ = std::thread([this, ran = std::move(ran)]() mutable {
+        private_loop_->run();
+        ran.set_value();
+      });
     }
     // On the loop, like every touch of the core (a resolver may make channels
     // of its own there); waited for, so that a list:// membership is there
@@ -59,12 +59,13 @@ class Channel::Impl {
       return;
     }
     OnLoop([this] { core_->Stop(); return 0; });
+    // The loop runs out of work once the calls in flight finish, within their
+    // deadline; then (or at once, when called on the loop itself) it stops.
     work_.reset();
-    private_loop_->stop();
+    if (OnLoopThread() || loop_ran_.wait_for(core_->options().timeout + kStopSlack) != std::future_status::ready) {
+      private_loop_->stop();
+    }
     if (thread_.get_id() != std::this_thread::get_id()) thread_.join();
-    // Before the loop it lives on: its timers and sockets belong to it. What the
-    // loop's pending coroutines still hold goes with the loop.
-    core_.reset();
   }
 
   const Status& status() const { return status_; }
@@ -81,9 +82,12 @@ class Channel::Impl {
   }
 
  private:
-  std::optional<boost::asio::io_context> private_loop_;  // only without ChannelOptions::executor
+  // Only without ChannelOptions::executor; shared with the core, which may
+  // outlive the channel in a caller's coroutine.
+  std::shared_ptr<boost::asio::io_context> private_loop_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
+  std::future<void> loop_ran_;  // ready when the private loop's run() returned
   std::shared_ptr<ChannelCore> core_;
   Status status_;
   uint64_t metrics_id_ = 0;

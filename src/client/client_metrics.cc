@@ -56,7 +56,7 @@ asio::awaitable<void> FillEndpoints(std::vector<Snapshot>& snapshots) {
   auto gather = std::make_shared<Gather>(here, snapshots.size());
   for (size_t i = 0; i < snapshots.size(); ++i) {
     const std::shared_ptr<ChannelCore>& core = snapshots[i].core;
-    if (core->executor() == here) {
+    if (RunningInThisThread(core->executor())) {
       gather->answers[i] = core->Snapshot();
       continue;
     }
