@@ -106,6 +106,8 @@ class Participant {
   // Participant.status on `server` (before server.Start()), adds the
   // participant's metrics, and starts resolving calls in doubt: a coroutine
   // on server.executor() (no thread of its own) that asks their coordinators.
+  // The participant must be destroyed before the server (its destructor
+  // posts the resolver's stop to that loop).
   Status Attach(Server& server);
 
   // This database's participant id: random, made once, kept in the database.

@@ -2,7 +2,6 @@
 #include "naming/sentinel_resolver.h"
 
 #include <algorithm>
-#include <atomic>
 #include <optional>
 #include <random>
 
