@@ -10,7 +10,12 @@
 //   harpc::CallResult r = co_await channel.AsyncCall("Echo.echo", params);
 //
 // A channel is safe to use from any number of threads. It runs its network
-// I/O on one event-loop thread of its own.
+// I/O on one event loop: by default a private loop thread of its own, or the
+// loop given as ChannelOptions::executor (a server's, say), which then
+// starts no thread at all. Destroying a channel never waits for a shared
+// loop: calls in flight finish within their deadlines (or fail CANCELLED)
+// and the channel's background work stops; the loop must outlive them, that
+// is, outlive the channel.
 #pragma once
 
 #include <chrono>
@@ -73,6 +78,12 @@ struct ChannelOptions {
 
   // Largest response body accepted; larger fails the call with INTERNAL. Default 64 MiB.
   size_t max_response_bytes = 64 * 1024 * 1024;
+  // The event loop the channel runs on (its I/O, health checks, resolver),
+  // e.g. harpc::Server::executor(): no thread is started, and coroutines on
+  // that loop call without a hop. Must outlive the channel; an io_context
+  // executor lets Call() detect (and refuse) a call from the loop's own
+  // thread. Default none: the channel starts one private loop thread of its own.
+  boost::asio::any_io_executor executor;
 };
 
 struct CallOptions {
@@ -138,8 +149,9 @@ class Channel {
 
   // Method "Echo.echo" goes as POST /rpc/Echo.echo with params as the body;
   // method "/" is the server's default method: POST /rpc with params as is.
-  // Blocks the calling thread; must not be called from a channel's own
-  // event-loop thread (use AsyncCall there).
+  // Blocks the calling thread. Called from the channel's own event-loop
+  // thread it would deadlock, so it fails FAILED_PRECONDITION at once (use
+  // AsyncCall there).
   CallResult Call(std::string_view method, const boost::json::value& params, const CallOptions& options = {});
 
   // The same as a C++20 coroutine; resumes on the caller's executor.
@@ -149,8 +161,8 @@ class Channel {
                                                CallOptions options);
   boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params);
 
-  // A snapshot of every endpoint of the target, in target order. Blocks
-  // briefly on the channel's loop (from its own loop, use it inline).
+  // A snapshot of every endpoint of the target, in target order. Waits
+  // briefly for the channel's loop (inline when called on it).
   std::vector<EndpointInfo> Endpoints() const;
 
   // Retries, hedges and retries refused by the budget, since the start.
@@ -162,9 +174,8 @@ class Channel {
   // The channel's event loop; coroutines spawned on it call without a thread hop.
   boost::asio::any_io_executor executor() const;
 
- class Impl;  // private; public only so that the implementation's helpers can name it
-
  private:
+  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 

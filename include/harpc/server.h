@@ -152,8 +152,10 @@ class Server {
   Status Start(std::string_view listen_address);
   // The bound "host:port", valid after Start().
   std::string address() const;
-  // The first event loop, valid after Start(): with threads = 1, the loop
-  // every handler runs on, for the application's own timers and coroutines.
+  // The first event loop: with threads = 1, the loop every handler runs on,
+  // for the application's own timers, coroutines and channels
+  // (ChannelOptions::executor). Valid from construction; work given to it
+  // before Start() runs once the server starts.
   boost::asio::any_io_executor executor() const;
 
   // Blocks until the server has stopped.

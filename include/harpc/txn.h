@@ -105,7 +105,10 @@ class Participant {
 
   // Registers the methods, Participant.commit, Participant.abort and
   // Participant.status on `server` (before server.Start()), adds the
-  // participant's metrics, and starts resolving calls in doubt.
+  // participant's metrics, and starts resolving calls in doubt: a coroutine
+  // on server.executor() (no thread of its own) that asks their coordinators.
+  // The participant must be destroyed before the server (its destructor
+  // posts the resolver's stop to that loop).
   Status Attach(Server& server);
 
   // This database's participant id: random, made once, kept in the database.
@@ -117,8 +120,8 @@ class Participant {
 
  private:
   class Impl;
-  explicit Participant(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Participant(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared with the in-doubt resolver while it works
 };
 
 }  // namespace harpc

@@ -128,27 +128,37 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
   Endpoint& endpoint = *a.endpoint;
   const auto started = Clock::now();
   AttemptOutcome outcome;
-  std::unique_ptr<ClientConnection> connection;
-  bool refused = false;
-  Status s = co_await endpoint.pool().Acquire(&connection, call->deadline, options_.connect_timeout, &refused);
-  if (!s.ok()) {
-    outcome = {.status = std::move(s), .stage = AttemptStage::kNotSent, .peer_gone = refused};
-  } else if (a.cancelled) {
-    outcome = {.status = Status(StatusCode::kCancelled, "attempt cancelled"), .stage = AttemptStage::kNotSent};
-    endpoint.pool().Release(std::move(connection));
-  } else {
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(call->deadline - Clock::now());
-    RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
-                           .idempotency_key = call->idempotency_key,
-                           .request_id = call->request_id};
-    const std::string request = FormatRequest(endpoint.address(), call->method, call->body, headers);
-    a.connection = connection.get();
-    outcome = co_await Exchange(*connection, request, call->deadline, options_.max_response_bytes);
-    a.connection = nullptr;
-    if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
+  {
+    // Also when the caller's cancellation (util/stop_signal.h) ends the
+    // coroutine with an exception at a co_await below.
+    struct InFlight {
+      Endpoint& endpoint;
+      CallState& call;
+      ~InFlight() {
+        endpoint.AddInFlight(-1);
+        --call.in_flight;
+      }
+    } in_flight{endpoint, *call};
+    std::unique_ptr<ClientConnection> connection;
+    bool refused = false;
+    Status s = co_await endpoint.pool().Acquire(&connection, call->deadline, options_.connect_timeout, &refused);
+    if (!s.ok()) {
+      outcome = {.status = std::move(s), .stage = AttemptStage::kNotSent, .peer_gone = refused};
+    } else if (a.cancelled) {
+      outcome = {.status = Status(StatusCode::kCancelled, "attempt cancelled"), .stage = AttemptStage::kNotSent};
+      endpoint.pool().Release(std::move(connection));
+    } else {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(call->deadline - Clock::now());
+      RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
+                             .idempotency_key = call->idempotency_key,
+                             .request_id = call->request_id};
+      const std::string request = FormatRequest(endpoint.address(), call->method, call->body, headers);
+      a.connection = connection.get();
+      outcome = co_await Exchange(*connection, request, call->deadline, options_.max_response_bytes);
+      a.connection = nullptr;
+      if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
+    }
   }
-  endpoint.AddInFlight(-1);
-  --call->in_flight;
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   if (!a.cancelled) {
     RecordOutcome(endpoint, outcome, elapsed);
@@ -227,11 +237,19 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   };
 
   Status last_error = Unavailable("no endpoint to call");
+  if (stopped_) {
+    result.status = Status(StatusCode::kCancelled, "the channel was destroyed");
+    co_return result;
+  }
   const Attempt* answer = nullptr;
   auto hedge_at = Clock::time_point::max();
   if (!has_members_) {  // the resolver has not answered yet
     co_await WaitForMembership(call->deadline);
-    if (!has_members_) last_error = Unavailable("no endpoint known yet for " + target_);
+    if (stopped_) {
+      last_error = Status(StatusCode::kCancelled, "the channel was destroyed");
+    } else if (!has_members_) {
+      last_error = Unavailable("no endpoint known yet for " + target_);
+    }
     now = Clock::now();
   }
   // From here: the wait for a first membership is not the servers' latency
@@ -247,7 +265,8 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
       if (next) {
         // Without hedging, attempts run one at a time, inline; with it, beside the call.
         if (hedging) {
-          asio::co_spawn(executor_, RunAttempt(call, *next), asio::detached);
+          asio::co_spawn(executor_, [self = shared_from_this(), call, i = *next] { return self->RunAttempt(call, i); },
+                         asio::detached);
         } else {
           co_await RunAttempt(call, *next);
         }

@@ -2,7 +2,8 @@
 #include "client/channel_core.h"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "health/health_checker.h"
@@ -11,9 +12,12 @@
 namespace harpc {
 
 namespace asio = boost::asio;
+namespace json = boost::json;
 
-ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options)
-    : executor_(std::move(executor)),
+ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options,
+                         std::shared_ptr<asio::io_context> owned_loop)
+    : owned_loop_(std::move(owned_loop)),
+      executor_(std::move(executor)),
       options_(std::move(options)),
       budget_(options_.retry.budget_ratio, options_.retry.budget_min_per_second) {
   policy_.health = options_.health;
@@ -24,8 +28,39 @@ ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options)
   idempotent_methods_.insert(options_.idempotent_methods.begin(), options_.idempotent_methods.end());
 }
 
-ChannelCore::~ChannelCore() {
-  for (auto& stop : health_stops_) *stop = true;
+// Stop() ran on the loop already, or the loop is gone with every coroutine.
+ChannelCore::~ChannelCore() = default;
+
+Status ChannelCore::StartResolver(std::unique_ptr<Resolver> resolver) {
+  resolver_ = std::move(resolver);
+  // Shared with the listener: resolvers that answer later (file://,
+  // sentinel://) call it on the loop after this returned.
+  auto first = std::make_shared<Status>();
+  resolver_->Start(executor_, [weak = weak_from_this(), first, started = false](std::vector<EndpointSpec> specs) mutable {
+    auto self = weak.lock();
+    if (!self || self->stopped_) return;
+    Status s = self->UpdateEndpoints(std::move(specs));
+    if (!started) *first = s;
+    started = true;
+    if (!s.ok()) Log().warn("membership update rejected: {}", s.ToString());
+  });
+  return *first;
+}
+
+void ChannelCore::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (resolver_) resolver_->Stop();
+  for (StopSignal& checks : health_checks_) checks.Stop();
+  for (auto& waiter : membership_waiters_) waiter->cancel();
+  membership_waiters_.clear();
+}
+
+asio::awaitable<CallResult> ChannelCore::ExecuteOn(std::shared_ptr<ChannelCore> core, std::string method,
+                                                   json::value params, CallOptions options) {
+  ChannelCore& self = *core;  // held by `core` until the call ends
+  if (RunningInThisThread(self.executor_)) co_return co_await self.Execute(method, params, options);
+  co_return co_await asio::co_spawn(self.executor_, self.Execute(method, params, options), asio::use_awaitable);
 }
 
 Status ChannelCore::Init(std::string_view target) {
@@ -58,33 +93,27 @@ Status ChannelCore::UpdateEndpoints(std::vector<EndpointSpec> specs) {
   }
   const auto now = Clock::now();
   std::vector<std::shared_ptr<Endpoint>> next;
-  std::vector<std::shared_ptr<bool>> next_stops;
+  std::vector<StopSignal> next_checks;
   for (size_t i = 0; i < specs.size(); ++i) {
     auto same = std::find_if(endpoints_.begin(), endpoints_.end(),
                              [&](const auto& e) { return e->address() == specs[i].address; });
     if (same != endpoints_.end()) {
       (*same)->set_weight(specs[i].weight);
       next.push_back(*same);
-      next_stops.push_back(health_stops_[static_cast<size_t>(same - endpoints_.begin())]);
+      next_checks.push_back(std::move(health_checks_[static_cast<size_t>(same - endpoints_.begin())]));
       continue;
     }
     auto endpoint = std::make_shared<Endpoint>(std::move(specs[i]), resolved[i], executor_, policy_,
                                                has_members_ ? now : Endpoint::Clock::time_point{});
-    auto stop = std::make_shared<bool>(false);
-    asio::co_spawn(executor_,
-                   RunHealthChecks(endpoint, options_.health, stop,
-                                   [this](Endpoint& e, HeartbeatState::State from, HeartbeatState::State to) {
-                                     OnHeartbeatChange(e, from, to);
-                                   }),
-                   asio::detached);
+    StopSignal checks;
+    checks.Spawn(executor_, RunHealthChecks(endpoint, options_.health, &ChannelCore::OnHeartbeatChange));
     next.push_back(std::move(endpoint));
-    next_stops.push_back(std::move(stop));
+    next_checks.push_back(std::move(checks));
   }
-  for (size_t i = 0; i < endpoints_.size(); ++i) {
-    if (std::find(next.begin(), next.end(), endpoints_[i]) == next.end()) *health_stops_[i] = true;
-  }
+  // Those of endpoints that stay were moved out; Stop() on a moved-from signal does nothing.
+  for (StopSignal& gone : health_checks_) gone.Stop();
   endpoints_ = std::move(next);
-  health_stops_ = std::move(next_stops);
+  health_checks_ = std::move(next_checks);
   balancer_->Update(endpoints_);
   has_members_ = true;
   for (auto& waiter : membership_waiters_) waiter->cancel();

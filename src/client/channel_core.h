@@ -1,6 +1,13 @@
 // The state of a channel that lives on its event loop: endpoints and their
-// health checkers, the balancer, the retry budget, recent latencies. Every
-// member is touched on the loop thread only, except the atomic counters.
+// health checkers, the resolver, the balancer, the retry budget, recent
+// latencies. Every member is touched on the loop thread only, except the
+// atomic counters.
+//
+// Lifetime: the core is shared. Every coroutine it starts (health checks,
+// hedged attempts, a call run through ExecuteOn) holds it, and the resolver's
+// listener holds it weakly, so a coroutine still running after the Channel
+// went away never touches freed memory. Stop() (on the loop) cancels the
+// background coroutines; calls in flight finish within their deadlines.
 #pragma once
 
 #include <atomic>
@@ -11,27 +18,47 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/value.hpp>
 
 #include "balance/load_balancer.h"
 #include "health/endpoint.h"
 #include "client/recent_latency.h"
+#include "client/resolver.h"
 #include "client/retry_budget.h"
 #include "harpc/channel.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
-class ChannelCore {
+// Whether the calling thread is running `executor`'s loop now. Known for
+// io_context executors (what harpc's servers and channels use); false for others.
+inline bool RunningInThisThread(const boost::asio::any_io_executor& executor) {
+  const auto* io = executor.target<boost::asio::io_context::executor_type>();
+  return io && io->running_in_this_thread();
+}
+
+class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ChannelCore(boost::asio::any_io_executor executor, ChannelOptions options);
+  // `owned_loop`: the private loop `executor` belongs to, if the channel made
+  // one: the core keeps it alive as long as its own timers and sockets.
+  ChannelCore(boost::asio::any_io_executor executor, ChannelOptions options,
+              std::shared_ptr<boost::asio::io_context> owned_loop = nullptr);
   ~ChannelCore();
 
   // Checks the options and makes the balancer; call once before anything else.
   // `target` names the channel in errors.
   Status Init(std::string_view target);
+  // Starts `resolver` (on the loop); each membership it reports goes to
+  // UpdateEndpoints. Returns the first membership's verdict when the resolver
+  // gave one at once (list://), else OK.
+  Status StartResolver(std::unique_ptr<Resolver> resolver);
+  // Stops the resolver and the health checks, and wakes calls waiting for a
+  // first membership (they fail CANCELLED). On the loop; idempotent.
+  void Stop();
   // Replaces the membership: endpoints that stay keep their state (and get the
   // new weight), new ones start their health checks (and a slow start unless
   // this is the first membership), gone ones stop theirs.
@@ -44,9 +71,15 @@ class ChannelCore {
   boost::asio::awaitable<CallResult> Execute(const std::string& method, const boost::json::value& params,
                                              const CallOptions& options);
 
+  // Runs Execute on `core`'s loop (inline when the caller runs on its thread), holding
+  // the core and the arguments until it finishes; resumes on the caller's executor.
+  static boost::asio::awaitable<CallResult> ExecuteOn(std::shared_ptr<ChannelCore> core, std::string method,
+                                                      boost::json::value params, CallOptions options);
+
   std::vector<EndpointInfo> Snapshot() const;
   Channel::Counters counters() const;
   const ChannelOptions& options() const { return options_; }
+  const boost::asio::any_io_executor& executor() const { return executor_; }
 
  private:
   struct CallState;
@@ -63,15 +96,18 @@ class ChannelCore {
   bool MayEject() const;
   std::chrono::microseconds HedgeDelay();
   bool IsIdempotent(const std::string& method, const CallOptions& call) const;
-  void OnHeartbeatChange(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to);
+  static void OnHeartbeatChange(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to);
 
+  std::shared_ptr<boost::asio::io_context> owned_loop_;  // first: destroyed after every I/O object below
   boost::asio::any_io_executor executor_;
   ChannelOptions options_;
   EndpointPolicy policy_;
   std::unique_ptr<LoadBalancer> balancer_;
   std::vector<std::shared_ptr<Endpoint>> endpoints_;
-  std::vector<std::shared_ptr<bool>> health_stops_;  // one per endpoint, same order
+  std::vector<StopSignal> health_checks_;  // one per endpoint, same order
+  std::unique_ptr<Resolver> resolver_;
   bool has_members_ = false;
+  bool stopped_ = false;
   std::string target_;
   // Calls waiting for the first membership; UpdateEndpoints wakes them.
   std::vector<std::shared_ptr<boost::asio::steady_timer>> membership_waiters_;

@@ -1,94 +1,95 @@
-// The channel's state behind harpc::Channel: its event loop, its core and its
-// resolver. The naming layer makes resolvers from targets, so the constructor
-// Channel(target, options) is defined there (naming/channel_target.cc).
+// The channel behind harpc::Channel: its loop (given, or a private one with
+// its thread) and its shared core. The naming layer makes resolvers from
+// targets, so the constructor Channel(target, options) is defined there
+// (naming/channel_target.cc).
 #pragma once
 
 #include <future>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/json/value.hpp>
 
 #include "client/channel_core.h"
 #include "client/client_metrics.h"
 #include "client/resolver.h"
 #include "harpc/channel.h"
-#include "util/log.h"
 
 namespace harpc {
 
-namespace asio = boost::asio;
-namespace json = boost::json;
-
 class Channel::Impl {
  public:
+  static constexpr std::chrono::milliseconds kStopSlack{100};
+
   // `resolver` and `resolved` are what MakeResolver (naming layer) made of the target.
-  Impl(std::string_view target, Status resolved, std::unique_ptr<Resolver> resolver, ChannelOptions options)
-      : core_(context_.get_executor(), std::move(options)), resolver_(std::move(resolver)) {
-    status_ = resolved.ok() ? Init(target) : resolved;
-    thread_ = std::thread([this] { context_.run(); });
-    loop_thread_id_ = thread_.get_id();
-    if (status_.ok()) {
-      metrics_id_ = RegisterChannel({.target = std::string(target),
-                                     .endpoints = [this] { return OnLoop([this] { return core_.Snapshot(); }); },
-                                     .counters = [this] { return core_.counters(); }});
+  Impl(std::string_view target, Status resolved, std::unique_ptr<Resolver> resolver, ChannelOptions options) {
+    boost::asio::any_io_executor executor = options.executor;
+    if (!executor) {
+      private_loop_ = std::make_shared<boost::asio::io_context>(1);
+      executor = private_loop_->get_executor();
     }
+    core_ = std::make_shared<ChannelCore>(executor, std::move(options), private_loop_);
+    if (private_loop_) {
+      work_.emplace(private_loop_->get_executor());
+      std::promise<void> ran;
+      loop_ran_ = ran.get_future();
+      thread_ = std::thread([this, ran = std::move(ran)]() mutable {
+        private_loop_->run();
+        ran.set_value();
+      });
+    }
+    // On the loop, like every touch of the core (a resolver may make channels
+    // of its own there); waited for, so that a list:// membership is there
+    // for the first call.
+    status_ = OnLoop([&] {
+      if (!resolved.ok()) return resolved;
+      if (Status s = core_->Init(target); !s.ok()) return s;
+      return core_->StartResolver(std::move(resolver));
+    });
+    if (status_.ok()) metrics_id_ = RegisterChannel(std::string(target), core_);
   }
 
   ~Impl() {
     if (metrics_id_) UnregisterChannel(metrics_id_);
-    if (resolver_) OnLoop([this] { resolver_->Stop(); return 0; });
+    if (!private_loop_) {
+      // A shared loop is not waited for: the coroutines still running hold the core.
+      boost::asio::post(core_->executor(), [core = core_] { core->Stop(); });
+      return;
+    }
+    OnLoop([this] { core_->Stop(); return 0; });
+    // The loop runs out of work once the calls in flight finish, within their
+    // deadline; then (or at once, when called on the loop itself) it stops.
     work_.reset();
-    context_.stop();
-    thread_.join();
+    if (OnLoopThread() || loop_ran_.wait_for(core_->options().timeout + kStopSlack) != std::future_status::ready) {
+      private_loop_->stop();
+    }
+    if (thread_.get_id() != std::this_thread::get_id()) thread_.join();
   }
 
   const Status& status() const { return status_; }
-  asio::any_io_executor executor() { return context_.get_executor(); }
-  bool OnLoopThread() const { return std::this_thread::get_id() == loop_thread_id_; }
-  ChannelCore& core() { return core_; }
+  const std::shared_ptr<ChannelCore>& core() const { return core_; }
+  bool OnLoopThread() const { return RunningInThisThread(core_->executor()); }
 
-  asio::awaitable<CallResult> Execute(const std::string& method, const json::value& params,
-                                      const CallOptions& options) {
-    if (!status_.ok()) co_return CallResult{.status = status_};
-    co_return co_await core_.Execute(method, params, options);
-  }
-
-  // Runs `fn` on the loop and returns its result (inline when already there).
+  // Runs `fn` on the loop and returns its result (inline when called on it).
   template <typename Fn>
   std::invoke_result_t<Fn> OnLoop(Fn fn) {
     if (OnLoopThread()) return fn();
     std::promise<std::invoke_result_t<Fn>> promise;
-    asio::post(context_, [&] { promise.set_value(fn()); });
+    boost::asio::post(core_->executor(), [&] { promise.set_value(fn()); });
     return promise.get_future().get();
   }
 
  private:
-  Status Init(std::string_view target) {
-    if (Status s = core_.Init(target); !s.ok()) return s;
-    // Before the loop runs, so that a list:// membership is there for the first call.
-    // `first` is shared: resolvers that answer later (file://, sentinel://)
-    // call the listener on the loop after Init returned.
-    auto first = std::make_shared<Status>();
-    resolver_->Start(context_.get_executor(), [this, first, started = false](std::vector<EndpointSpec> specs) mutable {
-      Status s = core_.UpdateEndpoints(std::move(specs));
-      if (!started) *first = s;
-      started = true;
-      if (!s.ok()) Log().warn("membership update rejected: {}", s.ToString());
-    });
-    return *first;
-  }
-
-  // Declared first so that it is destroyed last (see ~Impl and ChannelCore).
-  asio::io_context context_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(context_);
-  ChannelCore core_;
-  std::unique_ptr<Resolver> resolver_;
-  Status status_;
+  // Only without ChannelOptions::executor; shared with the core, which may
+  // outlive the channel in a caller's coroutine.
+  std::shared_ptr<boost::asio::io_context> private_loop_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
-  std::thread::id loop_thread_id_;
+  std::future<void> loop_ran_;  // ready when the private loop's run() returned
+  std::shared_ptr<ChannelCore> core_;
+  Status status_;
   uint64_t metrics_id_ = 0;
 };
 

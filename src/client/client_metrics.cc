@@ -1,29 +1,89 @@
 #include "client/client_metrics.h"
 
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "client/channel_core.h"
 
 namespace harpc {
 
+namespace asio = boost::asio;
+
 namespace {
+struct Registered {
+  std::string target;
+  std::weak_ptr<ChannelCore> core;
+};
+
 std::mutex& RegistryMutex() {
   static std::mutex mu;
   return mu;
 }
-std::map<uint64_t, ChannelProbe>& Registry() {
-  static std::map<uint64_t, ChannelProbe> channels;
+std::map<uint64_t, Registered>& Registry() {
+  static std::map<uint64_t, Registered> channels;
   return channels;
 }
 
 std::string Labels(const std::string& target, const std::string& endpoint) {
   return "target=\"" + metrics::EscapeLabel(target) + "\",endpoint=\"" + metrics::EscapeLabel(endpoint) + "\"";
 }
+struct Snapshot {
+  std::string target;
+  std::shared_ptr<ChannelCore> core;
+  std::vector<EndpointInfo> endpoints;  // empty when its loop did not answer in time
+  Channel::Counters counters;
+};
+
+// Fills every snapshot's endpoints on its channel's loop, waiting at most
+// kLoopAnswerWait. Answers come back to this coroutine's loop by post, so the
+// gathered state is touched on that loop only; late answers find it still alive.
+asio::awaitable<void> FillEndpoints(std::vector<Snapshot>& snapshots) {
+  auto here = co_await asio::this_coro::executor;
+  struct Gather {
+    Gather(asio::any_io_executor ex, size_t n) : done(ex), answers(n) {}
+    asio::steady_timer done;
+    std::vector<std::optional<std::vector<EndpointInfo>>> answers;
+    size_t left = 0;
+  };
+  auto gather = std::make_shared<Gather>(here, snapshots.size());
+  for (size_t i = 0; i < snapshots.size(); ++i) {
+    const std::shared_ptr<ChannelCore>& core = snapshots[i].core;
+    if (RunningInThisThread(core->executor())) {
+      gather->answers[i] = core->Snapshot();
+      continue;
+    }
+    ++gather->left;
+    asio::post(core->executor(), [gather, here, i, weak = std::weak_ptr<ChannelCore>(core)] {
+      std::vector<EndpointInfo> endpoints;
+      if (auto alive = weak.lock()) endpoints = alive->Snapshot();
+      asio::post(here, [gather, i, endpoints = std::move(endpoints)]() mutable {
+        gather->answers[i] = std::move(endpoints);
+        if (--gather->left == 0) gather->done.cancel();
+      });
+    });
+  }
+  if (gather->left > 0) {
+    gather->done.expires_after(kLoopAnswerWait);
+    co_await gather->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  for (size_t i = 0; i < snapshots.size(); ++i) {
+    if (gather->answers[i]) snapshots[i].endpoints = std::move(*gather->answers[i]);
+  }
+}
 }  // namespace
 
-uint64_t RegisterChannel(ChannelProbe probe) {
+uint64_t RegisterChannel(std::string target, const std::shared_ptr<ChannelCore>& core) {
   static uint64_t next_id = 0;
   std::lock_guard lock(RegistryMutex());
-  Registry().emplace(++next_id, std::move(probe));
+  Registry().emplace(++next_id, Registered{std::move(target), core});
   return next_id;
 }
 
@@ -32,20 +92,17 @@ void UnregisterChannel(uint64_t id) {
   Registry().erase(id);
 }
 
-void WriteClientMetrics(metrics::PrometheusWriter& w) {
-  struct Snapshot {
-    std::string target;
-    std::vector<EndpointInfo> endpoints;
-    Channel::Counters counters;
-  };
+asio::awaitable<void> WriteClientMetrics(metrics::PrometheusWriter& w) {
   std::vector<Snapshot> snapshots;
   {
-    std::lock_guard lock(RegistryMutex());  // held so that no channel goes away mid-read
-    for (const auto& [id, probe] : Registry()) {
-      snapshots.push_back({probe.target, probe.endpoints(), probe.counters()});
+    std::lock_guard lock(RegistryMutex());
+    for (const auto& [id, channel] : Registry()) {
+      if (auto core = channel.core.lock()) snapshots.push_back({channel.target, std::move(core), {}, {}});
     }
   }
-  if (snapshots.empty()) return;
+  if (snapshots.empty()) co_return;
+  for (Snapshot& s : snapshots) s.counters = s.core->counters();
+  co_await FillEndpoints(snapshots);
 
   auto per_channel = [&](const char* name, const char* help, uint64_t Channel::Counters::*field) {
     w.Family(name, "counter", help);

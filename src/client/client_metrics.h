@@ -1,29 +1,33 @@
 // The client side in /metrics: every live channel of this process, with the
 // state and counters of each of its endpoints. A server that calls other
 // services through channels shows both sides on its one /metrics page.
+//
+// Reading never blocks a loop: the registry holds channels weakly, and the
+// writer, a coroutine, asks each channel's loop for its endpoints (inline
+// when it is the writer's own loop) and waits at most kLoopAnswerWait for all
+// of them. A channel whose loop is busy longer shows its counters (atomic)
+// but no endpoint lines this time.
 #pragma once
 
-#include <functional>
+#include <chrono>
+#include <memory>
 #include <string>
-#include <vector>
 
-#include "harpc/channel.h"
+#include <boost/asio/awaitable.hpp>
+
 #include "metrics/prometheus.h"
 
 namespace harpc {
 
-// How the registry reads one channel: its target, an endpoint snapshot and counters.
-struct ChannelProbe {
-  std::string target;
-  std::function<std::vector<EndpointInfo>()> endpoints;
-  std::function<Channel::Counters()> counters;
-};
+class ChannelCore;
+
+inline constexpr std::chrono::milliseconds kLoopAnswerWait{100};
 
 // Channels register for their lifetime; the returned id unregisters.
-uint64_t RegisterChannel(ChannelProbe probe);
+uint64_t RegisterChannel(std::string target, const std::shared_ptr<ChannelCore>& core);
 void UnregisterChannel(uint64_t id);
 
 // Appends the harpc_client_* families; nothing when no channel lives.
-void WriteClientMetrics(metrics::PrometheusWriter& w);
+boost::asio::awaitable<void> WriteClientMetrics(metrics::PrometheusWriter& w);
 
 }  // namespace harpc

@@ -1,5 +1,7 @@
 #include "health/health_checker.h"
 
+#include "util/stop_signal.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -60,7 +62,7 @@ asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& conn
 }
 
 asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, HealthCheckOptions options,
-                                      std::shared_ptr<bool> stop, HeartbeatListener listener) {
+                                      HeartbeatListener listener) {
   if (options.interval.count() <= 0) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::unique_ptr<ClientConnection> connection;
@@ -68,13 +70,13 @@ asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, Health
   // the interval: a server that stops answering is unhealthy within
   // fall × interval of its first unanswered probe.
   auto next = Clock::now() + endpoint->heartbeat().NextProbeDelay();
-  while (!*stop) {
+  for (;;) {
     timer.expires_at(next);
     co_await timer.async_wait(kNoThrow);
-    if (*stop) break;
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     const auto started = Clock::now();
     ProbeResult result = co_await ProbeHealth(connection, endpoint->resolved(), options.interval);
-    if (*stop) break;
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     const auto before = endpoint->heartbeat().state();
     if (endpoint->heartbeat().OnProbe(result, Clock::now()) && listener) {
       listener(*endpoint, before, endpoint->heartbeat().state());

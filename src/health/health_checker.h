@@ -22,8 +22,9 @@ boost::asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection
                                                 const boost::asio::ip::tcp::endpoint& endpoint,
                                                 std::chrono::milliseconds timeout);
 
-// Runs until `*stop` is set (the endpoint left the channel) or the loop stops.
+// Runs until it is cancelled (util/stop_signal.h: the endpoint left the
+// channel, or the channel stopped) or its loop stops.
 boost::asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, HealthCheckOptions options,
-                                             std::shared_ptr<bool> stop, HeartbeatListener listener);
+                                             HeartbeatListener listener);
 
 }  // namespace harpc

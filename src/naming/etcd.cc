@@ -47,6 +47,7 @@
 #include "http/client.h"
 #include "http/request.h"
 #include "util/address.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
@@ -165,23 +166,6 @@ struct EtcdAddress {
   std::string host_port;  // as the user wrote it: Host header and messages
 };
 
-// While an exchange is in flight, `*slot` points at its stream so that Stop
-// can cancel it.
-class ActiveStream {
- public:
-  ActiveStream(http1::Stream** slot, http1::Stream* stream) : slot_(slot) {
-    if (slot_) *slot_ = stream;
-  }
-  ~ActiveStream() {
-    if (slot_) *slot_ = nullptr;
-  }
-  ActiveStream(const ActiveStream&) = delete;
-  ActiveStream& operator=(const ActiveStream&) = delete;
-
- private:
-  http1::Stream** slot_;
-};
-
 std::string Describe(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   return ec.message();
@@ -218,10 +202,9 @@ std::string FormatPost(const EtcdAddress& etcd, std::string_view path, std::stri
 // POSTs `body` to `path` on a fresh connection and parses the JSON answer
 // (unwrapping a stream's {"result": ...}).
 asio::awaitable<Status> Post(const EtcdAddress& etcd, std::string_view path, const std::string& body,
-                             Clock::time_point deadline, json::value* out, http1::Stream** active) {
+                             Clock::time_point deadline, json::value* out) {
   const std::string what = "etcd " + etcd.host_port + " " + std::string(path);
   http1::ClientConnection connection(co_await asio::this_coro::executor);
-  ActiveStream guard(active, &connection.stream);
   if (auto ec = co_await connection.stream.Connect(etcd.endpoint, deadline)) {
     co_return Unavailable(what + ": connect: " + Describe(ec));
   }
@@ -298,13 +281,13 @@ void ApplyPut(std::string_view prefix, const json::value& kv, Members* members) 
 }
 
 asio::awaitable<Status> RangeMembers(const EtcdAddress& etcd, const std::string& prefix, Clock::time_point deadline,
-                                     Members* members, int64_t* revision, http1::Stream** active) {
+                                     Members* members, int64_t* revision) {
   json::object request;
   request["key"] = Base64Encode(prefix);
   request["range_end"] = Base64Encode(PrefixEnd(prefix));
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(etcd, "/v3/kv/range", body, deadline, &answer, active);
+  Status s = co_await Post(etcd, "/v3/kv/range", body, deadline, &answer);
   if (!s.ok()) co_return s;
   Members found;
   if (const json::value* kvs = Field(answer, "kvs"); kvs && kvs->is_array()) {
@@ -355,7 +338,7 @@ asio::awaitable<Status> GrantLease(RegistrarState& st, Clock::time_point deadlin
   request["TTL"] = st.ttl_seconds;
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(st.etcd, "/v3/lease/grant", body, deadline, &answer, nullptr);
+  Status s = co_await Post(st.etcd, "/v3/lease/grant", body, deadline, &answer);
   if (!s.ok()) co_return s;
   *lease = JsonInt(Field(answer, "ID"));
   if (*lease == 0) co_return Unavailable("etcd " + st.etcd.host_port + " granted no lease");
@@ -369,7 +352,7 @@ asio::awaitable<Status> PutKey(RegistrarState& st, int64_t lease, Clock::time_po
   request["lease"] = std::to_string(lease);
   const std::string body = json::serialize(request);
   json::value answer;
-  co_return co_await Post(st.etcd, "/v3/kv/put", body, deadline, &answer, nullptr);
+  co_return co_await Post(st.etcd, "/v3/kv/put", body, deadline, &answer);
 }
 
 // *ttl: the lease's remaining TTL after the refresh; 0 when the lease is gone.
@@ -378,7 +361,7 @@ asio::awaitable<Status> KeepLeaseAlive(RegistrarState& st, int64_t lease, Clock:
   request["ID"] = std::to_string(lease);
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(st.etcd, "/v3/lease/keepalive", body, deadline, &answer, nullptr);
+  Status s = co_await Post(st.etcd, "/v3/lease/keepalive", body, deadline, &answer);
   if (s.code() == StatusCode::kNotFound) {
     *ttl = 0;
     co_return Status::Ok();
@@ -393,7 +376,7 @@ asio::awaitable<Status> RevokeLease(RegistrarState& st, int64_t lease, Clock::ti
   request["ID"] = std::to_string(lease);
   const std::string body = json::serialize(request);
   json::value answer;
-  Status s = co_await Post(st.etcd, "/v3/lease/revoke", body, deadline, &answer, nullptr);
+  Status s = co_await Post(st.etcd, "/v3/lease/revoke", body, deadline, &answer);
   if (s.code() == StatusCode::kNotFound) co_return Status::Ok();  // already gone: so is the key
   co_return s;
 }
@@ -520,15 +503,12 @@ class EtcdRegistrar final : public Registrar {
 // =============================================================== resolver
 
 struct ResolverState {
-  ResolverState(EtcdAddress e, std::string svc, asio::any_io_executor executor)
-      : etcd(std::move(e)), service(std::move(svc)), prefix(EtcdInstanceKey(service, "")), timer(executor) {}
+  ResolverState(EtcdAddress e, std::string svc)
+      : etcd(std::move(e)), service(std::move(svc)), prefix(EtcdInstanceKey(service, "")) {}
   EtcdAddress etcd;
   std::string service;
   std::string prefix;  // "/harpc/services/<service>/"
   Resolver::Listener listener;
-  asio::steady_timer timer;
-  http1::Stream* active = nullptr;  // the range or watch in flight
-  bool stopped = false;
   Members members;
   int64_t revision = 0;  // of `members`; 0: range again before watching
   std::optional<std::vector<EndpointSpec>> published;
@@ -544,7 +524,7 @@ void Publish(ResolverState& st) {
   if (st.published && *st.published == specs) return;
   st.published = specs;
   Log().info("etcd {}: service {} has {} endpoint(s)", st.etcd.host_port, st.service, specs.size());
-  if (!st.stopped && st.listener) st.listener(std::move(specs));
+  if (st.listener) st.listener(std::move(specs));
 }
 
 // Applies one message of the watch stream.
@@ -590,7 +570,6 @@ Status HandleWatchMessage(ResolverState& st, std::string_view line, bool* establ
 asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
   const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
   http1::ClientConnection connection(co_await asio::this_coro::executor);
-  ActiveStream guard(&st.active, &connection.stream);
   const Clock::time_point deadline = Clock::now() + kRequestTimeout;
   if (auto ec = co_await connection.stream.Connect(st.etcd.endpoint, deadline)) {
     co_return Unavailable(what + ": connect: " + Describe(ec));
@@ -615,7 +594,6 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
       std::string_view line(text.data() + start, nl - start);
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
       if (Status s = HandleWatchMessage(st, line, established); !s.ok()) co_return s;
-      if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
     }
     text.erase(0, start);
     if (response.done()) {
@@ -625,23 +603,26 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
       co_return Unavailable(what + ": etcd ended the stream");
     }
     beast::error_code rec = co_await response.ReadSome();
-    if (st.stopped) co_return Status(StatusCode::kCancelled, "stopped");
+    if (Stopped(co_await asio::this_coro::cancellation_state)) co_return Status(StatusCode::kCancelled, "stopped");
     if (rec == http::error::body_limit) co_return Unavailable(what + ": message too large");
     if (rec) co_return Unavailable(what + ": stream broke: " + Describe(rec));
   }
 }
 
+// Ranges and watches until it is cancelled (EtcdResolver::Stop), which also
+// cancels the range or watch in flight.
 asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
   milliseconds backoff = kMinBackoff;
   std::string last_error;
-  while (!st->stopped) {
+  for (;;) {
     Status s;
     if (st->revision == 0) {
       Members members;
       int64_t revision = 0;
       const Clock::time_point deadline = Clock::now() + kRequestTimeout;
-      s = co_await RangeMembers(st->etcd, st->prefix, deadline, &members, &revision, &st->active);
-      if (st->stopped) break;
+      s = co_await RangeMembers(st->etcd, st->prefix, deadline, &members, &revision);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (s.ok()) {
         st->members = std::move(members);
         st->revision = revision;
@@ -653,7 +634,7 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
     if (s.ok()) {
       bool established = false;
       s = co_await Watch(*st, &established);
-      if (st->stopped) break;
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (established) backoff = kMinBackoff;
       st->revision = 0;  // range afresh: events may have been missed
     }
@@ -662,8 +643,9 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
                    st->published ? st->published->size() : 0);
     }
     last_error = s.message();
-    st->timer.expires_after(backoff);
-    co_await st->timer.async_wait(kNoThrow);
+    timer.expires_after(backoff);
+    co_await timer.async_wait(kNoThrow);
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
@@ -671,11 +653,9 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
 class EtcdResolver final : public Resolver {
  public:
   EtcdResolver(EtcdAddress etcd, std::string service) : etcd_(std::move(etcd)), service_(std::move(service)) {}
-  ~EtcdResolver() override { Stop(); }
-
   void Start(asio::any_io_executor executor, Listener listener) override {
     if (state_) return;
-    state_ = std::make_shared<ResolverState>(etcd_, service_, executor);
+    state_ = std::make_shared<ResolverState>(etcd_, service_);
     state_->listener = std::move(listener);
     // One range now, so that a channel's first call has endpoints.
     {
@@ -684,7 +664,7 @@ class EtcdResolver final : public Resolver {
       Members members;
       int64_t revision = 0;
       const Clock::time_point deadline = Clock::now() + kInitialRangeTimeout;
-      asio::co_spawn(io, RangeMembers(state_->etcd, state_->prefix, deadline, &members, &revision, nullptr),
+      asio::co_spawn(io, RangeMembers(state_->etcd, state_->prefix, deadline, &members, &revision),
                      [&s](std::exception_ptr e, Status r) { s = e ? Internal("etcd range failed") : std::move(r); });
       io.run();
       if (s.ok()) {
@@ -695,22 +675,20 @@ class EtcdResolver final : public Resolver {
         Log().warn("{}; resolving {} in the background", s.message(), service_);
       }
     }
-    asio::co_spawn(executor, RunResolver(state_), asio::detached);
+    watch_.Spawn(executor, RunResolver(state_));
   }
 
   // On the loop the resolver was started on.
   void Stop() override {
-    if (!state_ || state_->stopped) return;
-    state_->stopped = true;
-    state_->listener = nullptr;
-    if (state_->active) state_->active->cancel();
-    state_->timer.cancel();
+    if (state_) state_->listener = nullptr;
+    watch_.Stop();
   }
 
  private:
   EtcdAddress etcd_;
   std::string service_;
   std::shared_ptr<ResolverState> state_;
+  StopSignal watch_;
 };
 
 }  // namespace

@@ -6,8 +6,7 @@
 #include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
@@ -52,12 +51,12 @@ Status FileResolver::Parse(std::string_view text, std::vector<EndpointSpec>* out
 }
 
 namespace {
-asio::awaitable<void> WatchFile(std::string path, std::shared_ptr<bool> stopped, Resolver::Listener listener) {
+asio::awaitable<void> WatchFile(std::string path, Resolver::Listener listener) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::filesystem::file_time_type seen_time{};
   std::uintmax_t seen_size = static_cast<std::uintmax_t>(-1);
   std::string last_error;
-  while (!*stopped) {
+  while (!Stopped(co_await asio::this_coro::cancellation_state)) {
     std::error_code ec;
     auto mtime = std::filesystem::last_write_time(path, ec);
     auto size = ec ? 0 : std::filesystem::file_size(path, ec);
@@ -87,7 +86,7 @@ asio::awaitable<void> WatchFile(std::string path, std::shared_ptr<bool> stopped,
 }  // namespace
 
 void FileResolver::Start(asio::any_io_executor executor, Listener listener) {
-  asio::co_spawn(executor, WatchFile(path_, stopped_, std::move(listener)), asio::detached);
+  watch_.Spawn(executor, WatchFile(path_, std::move(listener)));
 }
 
 }  // namespace harpc

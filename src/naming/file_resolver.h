@@ -10,22 +10,22 @@
 #include <string>
 
 #include "naming/resolver.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
 class FileResolver final : public Resolver {
  public:
   explicit FileResolver(std::string path) : path_(std::move(path)) {}
-  ~FileResolver() override { Stop(); }
   void Start(boost::asio::any_io_executor executor, Listener listener) override;
-  void Stop() override { *stopped_ = true; }
+  void Stop() override { watch_.Stop(); }
 
   // Parses the file's text; exposed for tests.
   static Status Parse(std::string_view text, std::vector<EndpointSpec>* out);
 
  private:
   std::string path_;
-  std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
+  StopSignal watch_;
 };
 
 }  // namespace harpc

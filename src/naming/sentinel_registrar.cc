@@ -7,8 +7,7 @@
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +16,7 @@
 
 #include "harpc/channel.h"
 #include "util/address.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
@@ -55,13 +55,11 @@ struct SentinelRegistrar::Link {
   std::unique_ptr<Channel> channel;
 
   struct State {
-    explicit State(asio::any_io_executor ex) : timer(std::move(ex)) {}
     // Touched on the channel's loop only.
-    asio::steady_timer timer;  // the wait between two steps; Stop cancels it
+    StopSignal heartbeats;  // Stop ends the heartbeats; the loop then deregisters
     std::string lease;
     Clock::time_point stop_deadline = Clock::time_point::max();
     // Shared with other threads.
-    std::atomic<bool> stopping{false};
     std::atomic<bool> registered{false};
     std::promise<void> done;  // set when the loop ended (deregistered or gave up)
   };
@@ -95,7 +93,7 @@ SentinelRegistrar::SentinelRegistrar(std::vector<std::string> sentinels, Registr
     auto link = std::make_unique<Link>();
     link->sentinel = std::move(sentinel);
     link->channel = std::make_unique<Channel>("list://" + link->sentinel, std::move(options));
-    link->state = std::make_shared<Link::State>(link->channel->executor());
+    link->state = std::make_shared<Link::State>();
     link->done = link->state->done.get_future();
     links_.push_back(std::move(link));
   }
@@ -107,8 +105,10 @@ void SentinelRegistrar::Start() {
   if (started_ || stopped_) return;
   started_ = true;
   for (auto& link : links_) {
-    asio::co_spawn(link->channel->executor(),
-                   RunLink(link->channel.get(), link->sentinel, registration_, link->state), asio::detached);
+    const asio::any_io_executor loop = link->channel->executor();
+    asio::post(loop, [loop, link = link.get(), registration = registration_] {
+      link->state->heartbeats.Spawn(loop, RunLink(link->channel.get(), link->sentinel, registration, link->state));
+    });
   }
 }
 
@@ -120,8 +120,7 @@ void SentinelRegistrar::Stop(milliseconds timeout) {
     for (auto& link : links_) {
       asio::post(link->channel->executor(), [state = link->state, deadline] {
         state->stop_deadline = deadline;
-        state->stopping = true;
-        state->timer.cancel();
+        state->heartbeats.Stop();
       });
     }
     for (auto& link : links_) {
@@ -161,12 +160,17 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
     return wait;
   };
 
-  while (!state->stopping) {
+  // A stop cancels the call or the wait in progress and ends the loop below;
+  // no exception, so that the deregistration still runs.
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!Stopped(co_await asio::this_coro::cancellation_state)) {
     milliseconds wait = period;
     if (state->lease.empty()) {
       json::value params = {{"service", reg.service}, {"address", reg.address}, {"name", reg.name},
                             {"weight", reg.weight}, {"metadata", reg.metadata}, {"ttl_ms", reg.ttl.count()}};
       CallResult r = co_await channel->AsyncCall("Registry.register", std::move(params));
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       const json::string* lease = nullptr;
       if (r.ok() && r.value.is_object()) {
         if (const json::value* l = r.value.as_object().if_contains("lease")) lease = l->if_string();
@@ -184,6 +188,7 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
     } else {
       json::value params = {{"lease", state->lease}};
       CallResult r = co_await channel->AsyncCall("Registry.heartbeat", std::move(params));
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (r.ok()) {
         if (!last_error.empty()) Log().info("registrar: heartbeats of {} reach sentinel {} again", who, sentinel);
         last_error.clear();
@@ -197,9 +202,9 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
         wait = failed("heartbeat of", r.status);
       }
     }
-    if (state->stopping || wait.count() == 0) continue;
-    state->timer.expires_after(wait);
-    co_await state->timer.async_wait(kNoThrow);
+    if (wait.count() == 0) continue;
+    timer.expires_after(wait);
+    co_await timer.async_wait(kNoThrow);
   }
 
   if (!state->lease.empty()) {

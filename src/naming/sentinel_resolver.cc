@@ -2,12 +2,10 @@
 #include "naming/sentinel_resolver.h"
 
 #include <algorithm>
-#include <atomic>
 #include <optional>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -35,19 +33,8 @@ constexpr int kQuickAnswersBeforePause = 3;   // ...this many times in a row...
 constexpr milliseconds kQuickAnswerPause{100};  // ...make the next poll wait this long
 }  // namespace
 
-struct SentinelResolver::State {
-  std::atomic<bool> stopped{false};
-  asio::steady_timer* timer = nullptr;  // the retry wait in progress, on the loop
-};
-
 SentinelResolver::SentinelResolver(std::vector<std::string> sentinels, std::string service)
-    : sentinels_(std::move(sentinels)), service_(std::move(service)), state_(std::make_shared<State>()) {}
-
-SentinelResolver::~SentinelResolver() {
-  state_->stopped = true;
-  // Destroying the channels stops their loops; a watch in flight is dropped with them.
-  channels_.clear();
-}
+    : sentinels_(std::move(sentinels)), service_(std::move(service)) {}
 
 Status SentinelResolver::ParseTarget(std::string_view target, std::vector<std::string>* sentinels,
                                      std::string* service) {
@@ -102,17 +89,15 @@ std::vector<EndpointSpec> SentinelResolver::CallableEndpoints(const json::object
 
 namespace {
 
-// Waits `delay` on the loop unless stopped (Stop cancels the wait).
-asio::awaitable<void> Pause(asio::steady_timer& timer, SentinelResolver::State& state, milliseconds delay) {
+// Waits `delay`; false once the watch was stopped.
+asio::awaitable<bool> Pause(asio::steady_timer& timer, milliseconds delay) {
   timer.expires_after(delay);
-  state.timer = &timer;
   co_await timer.async_wait(kNoThrow);
-  state.timer = nullptr;
+  co_return !Stopped(co_await asio::this_coro::cancellation_state);
 }
 
-asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::string> names, std::string target,
-                            std::string service, std::shared_ptr<SentinelResolver::State> state,
-                            Resolver::Listener listener) {
+asio::awaitable<void> Watch(std::vector<std::unique_ptr<Channel>> sentinels, std::vector<std::string> names,
+                            std::string target, std::string service, Resolver::Listener listener) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const std::string method = "Registry.watch";
   // The sentinel asked now: a random one first, so that clients spread over the group.
@@ -124,7 +109,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
   int quick_answers = 0;
   bool kept_for_empty = false;  // warned that an empty listing was ignored
 
-  while (!state->stopped) {
+  for (;;) {
     json::object params{{"service", service}, {"timeout_ms", kWatchTimeout.count()}};
     if (index >= 0) params["index"] = index;
     json::value body(std::move(params));
@@ -133,7 +118,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
     options.idempotent = true;
     const auto sent = Clock::now();
     CallResult r = co_await sentinels[current]->AsyncCall(method, std::move(body), std::move(options));
-    if (state->stopped) break;
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
 
     const json::object* answer = r.ok() ? r.value.if_object() : nullptr;
     const json::value* new_index = answer ? answer->if_contains("index") : nullptr;
@@ -150,8 +135,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
           Log().warn("{}: no sentinel answers; keeping the last {} endpoint(s), retrying every {} ms", target,
                        last ? last->size() : 0, kRetryDelay.count());
         }
-        milliseconds delay = kRetryDelay;
-        co_await Pause(timer, *state, delay);
+        if (!co_await Pause(timer, kRetryDelay)) break;
       }
       continue;
     }
@@ -183,8 +167,7 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
     if (!news && !ec && Clock::now() - sent < kQuickAnswer) {
       if (++quick_answers >= kQuickAnswersBeforePause) {
         quick_answers = 0;
-        milliseconds delay = kQuickAnswerPause;
-        co_await Pause(timer, *state, delay);
+        if (!co_await Pause(timer, kQuickAnswerPause)) break;
       }
     } else {
       quick_answers = 0;
@@ -196,8 +179,9 @@ asio::awaitable<void> Watch(std::vector<Channel*> sentinels, std::vector<std::st
 }  // namespace
 
 void SentinelResolver::Start(asio::any_io_executor executor, Listener listener) {
-  if (!channels_.empty()) return;
-  std::vector<Channel*> sentinels;
+  if (started_) return;
+  started_ = true;
+  std::vector<std::unique_ptr<Channel>> sentinels;
   std::string list;
   for (const std::string& address : sentinels_) {
     ChannelOptions options;
@@ -208,20 +192,15 @@ void SentinelResolver::Start(asio::any_io_executor executor, Listener listener) 
     options.breaker.failure_ratio = 0;
     options.timeout = kWatchTimeout + milliseconds(1000);
     options.idempotency_keys = false;
-    channels_.push_back(std::make_unique<Channel>("list://" + address, std::move(options)));
-    sentinels.push_back(channels_.back().get());
+    options.executor = executor;
+    sentinels.push_back(std::make_unique<Channel>("list://" + address, std::move(options)));
     list += (list.empty() ? "" : ",") + address;
   }
   std::string target = "sentinel://" + list + "/" + service_;
-  asio::co_spawn(executor,
-                 Watch(std::move(sentinels), sentinels_, std::move(target), service_, state_, std::move(listener)),
-                 asio::detached);
+  watch_.Spawn(executor, Watch(std::move(sentinels), sentinels_, std::move(target), service_, std::move(listener)));
 }
 
-void SentinelResolver::Stop() {
-  state_->stopped = true;
-  // Stop runs on the loop (Resolver::Stop), where the timer lives.
-  if (state_->timer) state_->timer->cancel();
-}
+// On the loop (Resolver::Stop): cancels the watch call or the pause in progress.
+void SentinelResolver::Stop() { watch_.Stop(); }
 
 }  // namespace harpc

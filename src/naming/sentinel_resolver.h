@@ -15,7 +15,8 @@
 // indexes, and a sentinel that restarted without its data counts from zero
 // again, so an index is only meaningful to the sentinel that gave it (sent
 // elsewhere it could match by chance and hold the watch for nothing). Each
-// sentinel has its own internal channel (no retries, no health probes), so
+// sentinel has its own internal channel (no retries, no health probes, on the
+// resolver's loop: no thread of its own), so
 // that the resolver, not a balancer, decides where the next watch goes.
 //
 // What the resolver never does: hand the channel an empty membership
@@ -36,6 +37,7 @@
 #include <boost/json/object.hpp>
 
 #include "naming/resolver.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
@@ -44,7 +46,6 @@ class Channel;
 class SentinelResolver final : public Resolver {
  public:
   SentinelResolver(std::vector<std::string> sentinels, std::string service);
-  ~SentinelResolver() override;
 
   void Start(boost::asio::any_io_executor executor, Listener listener) override;
   void Stop() override;
@@ -54,13 +55,11 @@ class SentinelResolver final : public Resolver {
   // The callable instances of a Registry.watch answer, as endpoints.
   static std::vector<EndpointSpec> CallableEndpoints(const boost::json::object& answer);
 
-  struct State;
-
  private:
   std::vector<std::string> sentinels_;
   std::string service_;
-  std::vector<std::unique_ptr<Channel>> channels_;  // one per sentinel, made by Start
-  std::shared_ptr<State> state_;
+  StopSignal watch_;  // the watch coroutine, which owns one channel per sentinel on the loop
+  bool started_ = false;
 };
 
 }  // namespace harpc

@@ -3,8 +3,7 @@
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
@@ -19,7 +18,7 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 struct Monitor::Watch {
-  bool stop = false;
+  StopSignal probes;
   Clock::time_point last_ok = Clock::now();   // registration counts as a sign of life
   bool answered = false;                      // a probe of this sentinel got a valid answer
   Clock::time_point next_election{};          // backoff after a lost election
@@ -37,7 +36,15 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
 }  // namespace
 
 Monitor::Monitor(Registry& registry, Notifier& notifier, MonitorOptions options)
-    : registry_(registry), notifier_(notifier), options_(std::move(options)) {
+    : registry_(registry), notifier_(notifier), options_(std::move(options)) {}
+
+Monitor::~Monitor() {
+  quorum_rounds_.Stop();
+  for (auto& [key, watch] : watches_) watch->probes.Stop();
+}
+
+void Monitor::Start(asio::any_io_executor executor) {
+  executor_ = std::move(executor);
   for (const std::string& peer : options_.peers) {
     ChannelOptions o;
     o.timeout = std::max(options_.probe_interval, std::chrono::milliseconds(200));
@@ -46,15 +53,10 @@ Monitor::Monitor(Registry& registry, Notifier& notifier, MonitorOptions options)
     o.breaker.failure_ratio = 0;
     o.outlier.consecutive_failures = 0;
     o.outlier.failure_ratio = 0;
+    o.executor = executor_;
     peers_.push_back(std::make_unique<Channel>(peer, o));
   }
-}
-
-Monitor::~Monitor() { *stopped_ = true; }
-
-void Monitor::Start(asio::any_io_executor executor) {
-  executor_ = std::move(executor);
-  asio::co_spawn(executor_, QuorumLoop(), asio::detached);
+  quorum_rounds_.Spawn(executor_, QuorumLoop());
 }
 
 void Monitor::Reconcile() {
@@ -68,10 +70,10 @@ void Monitor::Reconcile() {
     }
     auto watch = std::make_shared<Watch>();
     next[key] = watch;
-    asio::co_spawn(executor_, ProbeLoop(i->service, i->address, watch), asio::detached);
+    watch->probes.Spawn(executor_, ProbeLoop(i->service, i->address, watch));
   }
   for (auto& [key, watch] : watches_) {
-    if (!next.contains(key)) watch->stop = true;
+    if (!next.contains(key)) watch->probes.Stop();
   }
   watches_ = std::move(next);
 }
@@ -85,11 +87,10 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
   }
   std::unique_ptr<ClientConnection> connection;
   auto next = Clock::now();
-  auto stopped = stopped_;
-  while (!watch->stop && !*stopped) {
+  for (;;) {
     const auto started = Clock::now();
     ProbeResult result = co_await ProbeHealth(connection, endpoint, options_.probe_interval);
-    if (watch->stop || *stopped) break;
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     Instance* i = registry_.Find(service, address);
     if (!i) break;
     const auto now = Clock::now();
@@ -109,6 +110,7 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
     next = std::max(next + options_.probe_interval, Clock::now());
     asio::steady_timer t(executor_, next);
     co_await t.async_wait(kNoThrow);
+    if (Stopped(co_await asio::this_coro::cancellation_state)) break;
   }
 }
 
@@ -231,8 +233,7 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
 }
 
 asio::awaitable<void> Monitor::QuorumLoop() {
-  auto stopped = stopped_;
-  while (!*stopped) {
+  while (!Stopped(co_await asio::this_coro::cancellation_state)) {
     for (auto& [service, address] : registry_.ExpireLeases(Clock::now())) {
       notifier_.Publish({"expired", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
     }

@@ -30,6 +30,7 @@
 #include "harpc/channel.h"
 #include "sentinel/notifier.h"
 #include "sentinel/registry.h"
+#include "util/stop_signal.h"
 
 namespace harpc::sentinel {
 
@@ -46,9 +47,12 @@ class Monitor {
   using Clock = std::chrono::steady_clock;
 
   Monitor(Registry& registry, Notifier& notifier, MonitorOptions options);
+  // Cancels the probes and the quorum rounds: on the loop, or with the loop
+  // stopped (and still alive: the peer channels post their stop to it).
   ~Monitor();
 
-  // Starts probing and the quorum rounds on `executor`, the sentinel's one loop.
+  // Starts probing and the quorum rounds on `executor`, the sentinel's one
+  // loop, with channels to the peers on the same loop.
   void Start(boost::asio::any_io_executor executor);
 
   // Peer API.
@@ -70,7 +74,7 @@ class Monitor {
   Registry& registry_;
   Notifier& notifier_;
   MonitorOptions options_;
-  std::vector<std::unique_ptr<Channel>> peers_;
+  std::vector<std::unique_ptr<Channel>> peers_;  // made by Start
   std::map<std::string, std::shared_ptr<Watch>> watches_;  // "service\naddress"
   int64_t voted_epoch_ = 0;
   std::string voted_for_;
@@ -78,7 +82,7 @@ class Monitor {
   // until then: that leader gets the time to decide and tell (after Redis's
   // failover_start_time), instead of a second leader deciding the same again.
   Clock::time_point candidacy_after_{};
-  std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
+  StopSignal quorum_rounds_;
 };
 
 }  // namespace harpc::sentinel

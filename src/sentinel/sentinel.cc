@@ -44,6 +44,7 @@ class Sentinel {
                  server.address(), fmt::join(options_.peers, ","), mo.quorum, options_.down_after.count(),
                  options_.probe_interval.count(), options_.data_dir);
     server.Wait();
+    monitor_.reset();  // its channels run on the server's loop
     return Status::Ok();
   }
 

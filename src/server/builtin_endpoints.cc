@@ -26,7 +26,7 @@ http1::Response HealthResponse(const ServerState& state) {
   return {.status = 200, .content_type = "text/plain", .body = "SERVING\n"};
 }
 
-http1::Response MetricsResponse(const ServerState& state) {
+boost::asio::awaitable<http1::Response> MetricsResponse(const ServerState& state) {
   metrics::PrometheusWriter w;
   w.Family("harpc_server_requests_total", "counter", "Calls that reached a method.");
   for (const auto& [name, m] : state.methods) {
@@ -65,10 +65,10 @@ http1::Response MetricsResponse(const ServerState& state) {
   w.Family("harpc_server_idempotent_replays_total", "counter",
            "Repeated calls answered from the idempotency store instead of running again.");
   w.Sample("harpc_server_idempotent_replays_total", "", state.idempotent_replays.load());
-  WriteClientMetrics(w);
+  co_await WriteClientMetrics(w);
   std::string text = w.Take();
   for (const auto& source : state.extra_metrics) text += source();
-  return {.status = 200, .content_type = "text/plain; version=0.0.4", .body = std::move(text)};
+  co_return http1::Response{.status = 200, .content_type = "text/plain; version=0.0.4", .body = std::move(text)};
 }
 
 http1::Response StatusResponse(const ServerState& state) {

@@ -94,7 +94,7 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
   if (path == "/health" || path == "/metrics" || path == "/status") {
     if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
     if (path == "/health") co_return HealthResponse(state_);
-    if (path == "/metrics") co_return MetricsResponse(state_);
+    if (path == "/metrics") co_return co_await MetricsResponse(state_);
     co_return StatusResponse(state_);
   }
 

@@ -92,10 +92,7 @@ class Server::Impl {
       state_.idempotency->SetLog(std::move(log));
     }
 
-    int threads = state_.options.threads > 0 ? state_.options.threads
-                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    state_.options.threads = threads;
-    for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop>());
+    MakeLoops();
 
     acceptor_.emplace(loops_[0]->context);
     boost::system::error_code ec;
@@ -140,7 +137,19 @@ class Server::Impl {
   }
 
   ServerState& state() { return state_; }
-  boost::asio::any_io_executor executor() { return loops_.empty() ? boost::asio::any_io_executor() : loops_[0]->context.get_executor(); }
+  boost::asio::any_io_executor executor() {
+    MakeLoops();
+    return loops_[0]->context.get_executor();
+  }
+
+  // The loops exist from the first executor() or Start(), and run from Start().
+  void MakeLoops() {
+    if (!loops_.empty()) return;
+    int threads = state_.options.threads > 0 ? state_.options.threads
+                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    state_.options.threads = threads;
+    for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop>());
+  }
 
  private:
   asio::awaitable<void> AcceptLoop() {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
+#include "naming/peer_channels.h"
 #include "txn/decision_log.h"
 #include "storage/group_commit.h"
 #include "txn/participant_log.h"
@@ -84,20 +86,18 @@ class Coordinator::Impl {
   std::unordered_map<std::string, std::shared_ptr<TxnEntry>> txns;
   std::vector<CommitRecord> unfinished_at_open;
   std::vector<std::string> done_unflushed;  // applied commits whose `done` is not yet written
-  std::map<std::string, std::unique_ptr<Channel>> participants;  // by address
+  // Channels to participants on the server's loop, by address (made in Start).
+  std::optional<PeerChannels> participants;
   std::string address;
   asio::any_io_executor executor;
   uint64_t begun = 0, committed = 0, aborted = 0, phase_two_retries = 0;
 
-  Channel& ParticipantChannel(const std::string& at) {
-    auto& channel = participants[at];
-    if (!channel) {
-      ChannelOptions o;
-      o.timeout = milliseconds(2000);
-      o.idempotent_methods = {"Participant.commit", "Participant.abort"};
-      channel = std::make_unique<Channel>("list://" + at, o);
-    }
-    return *channel;
+  static ChannelOptions ParticipantChannelOptions(asio::any_io_executor loop) {
+    ChannelOptions o;
+    o.timeout = milliseconds(2000);
+    o.idempotent_methods = {"Participant.commit", "Participant.abort"};
+    o.executor = std::move(loop);
+    return o;
   }
 
   void MarkAborted(TxnEntry& entry, std::string reason) {
@@ -197,7 +197,7 @@ class Coordinator::Impl {
     milliseconds backoff(50);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (int attempt = 1;; ++attempt) {
-      CallResult r = co_await ParticipantChannel(at).AsyncCall("Participant.commit", request);
+      CallResult r = co_await participants->Get(at)->AsyncCall("Participant.commit", request);
       if (r.ok()) break;
       ++phase_two_retries;
       if (attempt == 1 || attempt % 20 == 0) {
@@ -276,7 +276,7 @@ class Coordinator::Impl {
   }
 
   asio::awaitable<void> TellAbort(std::string at, json::value request) {
-    CallResult r = co_await ParticipantChannel(at).AsyncCall("Participant.abort", request);
+    CallResult r = co_await participants->Get(at)->AsyncCall("Participant.abort", request);
     if (!r.ok()) Log().info("abort of {} not delivered to {}: {}", request.at("txid").as_string(), at, r.status.ToString());
   }
 
@@ -446,6 +446,7 @@ Status Coordinator::Attach(Server& server) {
 void Coordinator::Start(Server& server) {
   impl_->executor = server.executor();
   impl_->address = server.address();
+  impl_->participants.emplace(Impl::ParticipantChannelOptions(impl_->executor));
   // On the loop, like every other touch of the state.
   asio::post(impl_->executor, [impl = impl_.get()] {
     for (const CommitRecord& r : impl->unfinished_at_open) {

@@ -5,21 +5,23 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
+#include <optional>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
+#include "naming/peer_channels.h"
 #include "storage/group_commit.h"
 #include "txn/participant_log.h"
 #include "util/json_params.h"
 #include "util/log.h"
 #include "storage/sqlite.h"
+#include "util/stop_signal.h"
 
 namespace harpc {
 
@@ -36,21 +38,14 @@ class Participant::Impl {
   std::atomic<uint64_t> resolved_by_asking{0};
   std::atomic<int64_t> prepared{0}, committed{0}, aborted{0};  // mirrors of the database's counts
 
-  std::map<std::string, std::unique_ptr<Channel>> coordinators;  // by address; resolver loop only
-  // The resolver: its own loop, so that a slow coordinator never holds a
-  // server loop. Declared last: its coroutines are destroyed first.
-  asio::io_context resolver_loop;
-  std::thread resolver_thread;
+  // Made by Attach: the in-doubt resolver, on the server's first loop, and its
+  // channels to coordinators, on the same loop.
+  asio::any_io_executor executor;
+  std::optional<PeerChannels> coordinators;
+  StopSignal resolver;
 
   ~Impl() {
-    resolver_loop.stop();
-    if (resolver_thread.joinable()) resolver_thread.join();
-    // A resolver coroutine waiting for a coordinator's answer is owned by that
-    // channel's loop, and one waiting for the database by the writer's queue;
-    // both hold resolver_loop's executor and timers, and queued work uses
-    // `log` and the methods. So they end here, while all of those are alive,
-    // not in member order (which destroys resolver_loop first and db last).
-    coordinators.clear();
+    // Its queued work uses `log` and the methods: it finishes first.
     db.reset();
   }
 
@@ -81,16 +76,13 @@ class Participant::Impl {
     co_return r;
   }
 
-  Channel& CoordinatorChannel(const std::string& address) {
-    auto& channel = coordinators[address];
-    if (!channel) {
-      ChannelOptions o;
-      o.timeout = std::chrono::milliseconds(1000);
-      o.idempotent_methods = {"Coordinator.status"};
-      o.health.interval = std::chrono::milliseconds(500);
-      channel = std::make_unique<Channel>("list://" + address, o);
-    }
-    return *channel;
+  static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop) {
+    ChannelOptions o;
+    o.timeout = std::chrono::milliseconds(1000);
+    o.idempotent_methods = {"Coordinator.status"};
+    o.health.interval = std::chrono::milliseconds(500);
+    o.executor = std::move(loop);
+    return o;
   }
 
   // Asks the coordinator about one transaction in doubt and applies its answer.
@@ -102,7 +94,7 @@ class Participant::Impl {
       co_return;
     }
     json::value query{{"txid", in_doubt.txid}, {"participant", log->id()}};
-    CallResult answer = co_await CoordinatorChannel(address).AsyncCall("Coordinator.status", query);
+    CallResult answer = co_await coordinators->Get(address)->AsyncCall("Coordinator.status", query);
     if (!answer.ok()) {
       Log().info("transaction {} in doubt: coordinator {} not reachable ({}); will ask again", in_doubt.txid, address,
                  answer.status.ToString());
@@ -133,7 +125,9 @@ class Participant::Impl {
     }
   }
 
-  asio::awaitable<void> ResolverLoop() {
+  // Holds the participant only during a round: once it is destroyed, the next
+  // round does not start (and ~Participant cancels the wait between rounds).
+  static asio::awaitable<void> ResolverLoop(std::weak_ptr<Impl> weak) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     // After a start, every prepared call is in doubt: its outcome may have
     // been decided while this process was down.
@@ -141,43 +135,60 @@ class Participant::Impl {
     using Clock = std::chrono::steady_clock;
     Clock::time_point next_forget = Clock::now() + std::chrono::minutes(1);
     for (;;) {
-      txn::GroupCommitDb::Work find = [horizon](Database db) -> Result {
-        json::array found;
-        for (const txn::InDoubt& d : txn::ParticipantLog::FindInDoubt(db, horizon)) {
-          found.push_back({{"txid", d.txid}, {"coordinator", d.coordinator}});
-        }
-        return json::value(std::move(found));
+      auto self = weak.lock();
+      if (!self) co_return;
+      co_await self->ResolveRound(horizon, next_forget);
+      timer.expires_after(self->options.resolve_interval);
+      const auto in_doubt_after = self->options.in_doubt_after;
+      self.reset();
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
+      horizon = txn::WallClockNowMs() - in_doubt_after.count();
+    }
+  }
+
+  // One round: asks about every call in doubt since `horizon`, and now and
+  // then forgets old decisions.
+  asio::awaitable<void> ResolveRound(int64_t horizon, std::chrono::steady_clock::time_point& next_forget) {
+    using Clock = std::chrono::steady_clock;
+    txn::GroupCommitDb::Work find = [horizon](Database db) -> Result {
+      json::array found;
+      for (const txn::InDoubt& d : txn::ParticipantLog::FindInDoubt(db, horizon)) {
+        found.push_back({{"txid", d.txid}, {"coordinator", d.coordinator}});
+      }
+      return json::value(std::move(found));
+    };
+    Result found = co_await db->Run(std::move(find));
+    if (found.ok()) {
+      for (const json::value& d : found.value().as_array()) {
+        txn::InDoubt in_doubt{std::string(d.at("txid").as_string()), std::string(d.at("coordinator").as_string())};
+        co_await Resolve(std::move(in_doubt));
+      }
+    }
+    if (Clock::now() >= next_forget) {
+      next_forget = Clock::now() + std::chrono::minutes(1);
+      const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
+      txn::GroupCommitDb::Work forget = [before](Database db) -> Result {
+        Status s = txn::ParticipantLog::ForgetDecided(db, before);
+        return s.ok() ? Result(txn::ParticipantLog::CountByState(db)) : Result(s);
       };
-      Result found = co_await db->Run(std::move(find));
-      if (found.ok()) {
-        for (const json::value& d : found.value().as_array()) {
-          txn::InDoubt in_doubt{std::string(d.at("txid").as_string()), std::string(d.at("coordinator").as_string())};
-          co_await Resolve(std::move(in_doubt));
-        }
-      }
-      if (Clock::now() >= next_forget) {
-        next_forget = Clock::now() + std::chrono::minutes(1);
-        const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
-        txn::GroupCommitDb::Work forget = [before](Database db) -> Result {
-          Status s = txn::ParticipantLog::ForgetDecided(db, before);
-          return s.ok() ? Result(txn::ParticipantLog::CountByState(db)) : Result(s);
-        };
-        // The gauges follow the database down as well as up.
-        SetCounts(co_await db->Run(std::move(forget)));
-      }
-      timer.expires_after(options.resolve_interval);
-      co_await timer.async_wait(asio::use_awaitable);
-      horizon = txn::WallClockNowMs() - options.in_doubt_after.count();
+      // The gauges follow the database down as well as up.
+      SetCounts(co_await db->Run(std::move(forget)));
     }
   }
 };
 
-Participant::Participant(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Participant::~Participant() = default;
+Participant::Participant(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Participant::~Participant() {
+  // Cancels the resolver on its loop; the participant lives until then (and
+  // while a round in progress holds it).
+  if (impl_->executor) asio::post(impl_->executor, [impl = impl_] { impl->resolver.Stop(); });
+}
 
 Status Participant::Open(ParticipantOptions options, std::string_view schema, std::unique_ptr<Participant>* out) {
   if (options.db_path.empty()) return InvalidArgument("ParticipantOptions::db_path is required");
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<Impl>();
   impl->options = std::move(options);
   const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
   if (Status s = txn::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
@@ -331,10 +342,11 @@ Status Participant::Attach(Server& server) {
     return text;
   });
   if (!s.ok()) return s;
-  asio::co_spawn(impl->resolver_loop, impl->ResolverLoop(), asio::detached);
-  impl->resolver_thread = std::thread([impl] {
-    auto guard = asio::make_work_guard(impl->resolver_loop);
-    impl->resolver_loop.run();
+  impl->executor = server.executor();
+  impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor));
+  // Spawned on the loop: the resolver's signal is touched there only.
+  asio::post(impl->executor, [weak = std::weak_ptr<Impl>(impl_)] {
+    if (auto self = weak.lock()) self->resolver.Spawn(self->executor, Impl::ResolverLoop(weak));
   });
   return Status::Ok();
 }
