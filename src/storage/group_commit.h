@@ -41,12 +41,48 @@ class GroupCommitDb {
   // The same, blocking the calling thread (startup, tools and tests).
   Result RunSync(Work work);
 
+  // Work that reads or writes typed values instead of answering JSON: `work`
+  // fills a T, which comes back with the status. The T lives in shared
+  // storage until the writer is done with it, so a caller that goes away
+  // early leaves nothing dangling.
+  template <typename T>
+  struct Typed {
+    Status status;
+    T value{};
+    bool ok() const { return status.ok(); }
+  };
+  template <typename T>
+  using TypedWork = std::function<Status(Database db, T& out)>;
+  // (Callers pass a named TypedWork: GCC 12 destroys a temporary argument of
+  // a co_await expression twice.)
+  template <typename T>
+  boost::asio::awaitable<Typed<T>> Run(TypedWork<T> work) {
+    auto slot = std::make_shared<T>();
+    Work erased = Erase(std::move(work), slot);
+    Result r = co_await Run(std::move(erased));
+    co_return Typed<T>{r.status(), std::move(*slot)};
+  }
+  template <typename T>
+  Typed<T> RunSync(TypedWork<T> work) {
+    auto slot = std::make_shared<T>();
+    Result r = RunSync(Erase(std::move(work), slot));
+    return {r.status(), std::move(*slot)};
+  }
+
   // Batches committed since Open (each one fsync of the log, at least).
   uint64_t batches() const;
   // Items per batch are capped so that one batch never holds the writer long.
   static constexpr size_t kMaxBatch = 512;
 
  private:
+  template <typename T>
+  static Work Erase(TypedWork<T> work, std::shared_ptr<T> slot) {
+    return [work = std::move(work), slot = std::move(slot)](Database db) -> Result {
+      Status s = work(db, *slot);
+      return s.ok() ? Result(boost::json::value()) : Result(std::move(s));
+    };
+  }
+
   struct Item {
     Work work;
     std::function<void(Result)> done;  // called on the writer thread

@@ -220,13 +220,18 @@ class Coordinator::Impl {
 
   // For transactions not in memory: committed if the log says so, else aborted.
   asio::awaitable<Result> AnswerFromLog(std::string txid, std::string participant) {
-    auto record = std::make_shared<CommitRecord>();
-    GroupCommitDb::Work find = [txid, record](Database db) -> Result {
-      return json::value(DecisionLog::Find(db, txid, record.get()));
+    struct Found {
+      bool known = false;
+      CommitRecord record;
     };
-    Result found = co_await db->Run(std::move(find));
-    if (!found.ok()) co_return found;
-    if (!found.value().as_bool()) {
+    GroupCommitDb::TypedWork<Found> find = [txid](Database db, Found& f) {
+      f.known = DecisionLog::Find(db, txid, &f.record);
+      return Status::Ok();
+    };
+    auto found = co_await db->Run<Found>(std::move(find));
+    if (!found.ok()) co_return found.status;
+    const CommitRecord* record = &found.value.record;
+    if (!found.value.known) {
       co_return Answer(txid, "aborted", "unknown transaction: never begun here, forgotten after its abort, or "
                                         "begun before a coordinator restart (presumed abort)", false);
     }
@@ -404,12 +409,12 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
   if (Status s = GroupCommitDb::Open(impl->options.data_dir + "/decisions.db", kDecisionSchema, &impl->db); !s.ok()) {
     return s;
   }
-  Impl* raw = impl.get();
-  Result loaded = impl->db->RunSync([raw](Database db) -> Result {
-    raw->unfinished_at_open = DecisionLog::Unfinished(db);
-    return json::value();
+  auto loaded = impl->db->RunSync<std::vector<CommitRecord>>([](Database db, std::vector<CommitRecord>& unfinished) {
+    unfinished = DecisionLog::Unfinished(db);
+    return Status::Ok();
   });
-  if (!loaded.ok()) return loaded.status();
+  if (!loaded.ok()) return loaded.status;
+  impl->unfinished_at_open = std::move(loaded.value);
   for (const CommitRecord& r : impl->unfinished_at_open) {
     auto entry = std::make_shared<TxnEntry>();
     entry->state = TxnState::kCommitted;

@@ -50,14 +50,17 @@ class Participant::Impl {
   }
 
   void RefreshCounts() {
-    SetCounts(db->RunSync([](Database db) -> Result { return txn::ParticipantLog::CountByState(db); }));
+    SetCounts(db->RunSync<txn::CallCounts>([](Database db, txn::CallCounts& counts) {
+      counts = txn::ParticipantLog::Counts(db);
+      return Status::Ok();
+    }));
   }
 
-  void SetCounts(const Result& r) {
-    if (!r.ok()) return;
-    prepared = r.value().at("prepared").to_number<int64_t>();
-    committed = r.value().at("committed").to_number<int64_t>();
-    aborted = r.value().at("aborted").to_number<int64_t>();
+  void SetCounts(const txn::GroupCommitDb::Typed<txn::CallCounts>& counts) {
+    if (!counts.ok()) return;
+    prepared = counts.value.prepared;
+    committed = counts.value.committed;
+    aborted = counts.value.aborted;
   }
 
   void Count(const Result& applied) {
@@ -151,29 +154,22 @@ class Participant::Impl {
   // then forgets old decisions.
   asio::awaitable<void> ResolveRound(int64_t horizon, std::chrono::steady_clock::time_point& next_forget) {
     using Clock = std::chrono::steady_clock;
-    txn::GroupCommitDb::Work find = [horizon](Database db) -> Result {
-      json::array found;
-      for (const txn::InDoubt& d : txn::ParticipantLog::FindInDoubt(db, horizon)) {
-        found.push_back({{"txid", d.txid}, {"coordinator", d.coordinator}});
-      }
-      return json::value(std::move(found));
+    txn::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon](Database db, auto& in_doubt) {
+      in_doubt = txn::ParticipantLog::FindInDoubt(db, horizon);
+      return Status::Ok();
     };
-    Result found = co_await db->Run(std::move(find));
-    if (found.ok()) {
-      for (const json::value& d : found.value().as_array()) {
-        txn::InDoubt in_doubt{std::string(d.at("txid").as_string()), std::string(d.at("coordinator").as_string())};
-        co_await Resolve(std::move(in_doubt));
-      }
-    }
+    auto found = co_await db->Run<std::vector<txn::InDoubt>>(std::move(find));
+    for (txn::InDoubt& in_doubt : found.value) co_await Resolve(std::move(in_doubt));
     if (Clock::now() >= next_forget) {
       next_forget = Clock::now() + std::chrono::minutes(1);
       const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
-      txn::GroupCommitDb::Work forget = [before](Database db) -> Result {
+      txn::GroupCommitDb::TypedWork<txn::CallCounts> forget = [before](Database db, txn::CallCounts& counts) {
         Status s = txn::ParticipantLog::ForgetDecided(db, before);
-        return s.ok() ? Result(txn::ParticipantLog::CountByState(db)) : Result(s);
+        if (s.ok()) counts = txn::ParticipantLog::Counts(db);
+        return s;
       };
       // The gauges follow the database down as well as up.
-      SetCounts(co_await db->Run(std::move(forget)));
+      SetCounts(co_await db->Run<txn::CallCounts>(std::move(forget)));
     }
   }
 };
@@ -193,11 +189,10 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
   const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
   if (Status s = txn::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
   std::string id;
-  Result made = impl->db->RunSync([&id](Database db) -> Result {
-    Status s = txn::ParticipantLog::LoadOrCreateId(db, &id);
-    return s.ok() ? Result(json::value(id)) : Result(s);
-  });
-  if (!made.ok()) return made.status();
+  auto made = impl->db->RunSync<std::string>(
+      [](Database db, std::string& made_id) { return txn::ParticipantLog::LoadOrCreateId(db, &made_id); });
+  if (!made.ok()) return made.status;
+  id = std::move(made.value);
   Impl* raw = impl.get();
   impl->log = std::make_unique<txn::ParticipantLog>(id, [raw](std::string_view name) -> const TxnMethod* {
     auto it = raw->txn_methods.find(name);

@@ -146,10 +146,19 @@ std::vector<InDoubt> ParticipantLog::FindInDoubt(Database db, int64_t prepared_b
   return found;
 }
 
-json::value ParticipantLog::CountByState(Database db) {
-  json::object counts{{"prepared", 0}, {"committed", 0}, {"aborted", 0}};
+json::object CallCounts::ToJson() const {
+  return {{"prepared", prepared}, {"committed", committed}, {"aborted", aborted}};
+}
+
+CallCounts ParticipantLog::Counts(Database db) {
+  CallCounts counts;
   Statement select(db, "SELECT state, COUNT(*) FROM harpc_txn_call WHERE call != '*' GROUP BY state");
-  while (select.Step() == Statement::kRow) counts[select.Text(0)] = select.Int(1);
+  while (select.Step() == Statement::kRow) {
+    const std::string state = select.Text(0);
+    if (state == "prepared") counts.prepared = select.Int(1);
+    if (state == "committed") counts.committed = select.Int(1);
+    if (state == "aborted") counts.aborted = select.Int(1);
+  }
   return counts;
 }
 

@@ -48,6 +48,13 @@ struct InDoubt {
   std::string txid, coordinator;
 };
 
+// The participant's calls by state.
+struct CallCounts {
+  int64_t prepared = 0, committed = 0, aborted = 0;
+  // {"prepared":N,"committed":N,"aborted":N}, as Participant.status answers it.
+  boost::json::object ToJson() const;
+};
+
 class ParticipantLog {
  public:
   using MethodLookup = std::function<const TxnMethod*(std::string_view name)>;
@@ -66,8 +73,10 @@ class ParticipantLog {
 
   // Transactions with a call prepared at or before `prepared_before_ms`.
   static std::vector<InDoubt> FindInDoubt(Database db, int64_t prepared_before_ms);
-  // Calls by state: {"prepared":N,"committed":N,"aborted":N}.
-  static boost::json::value CountByState(Database db);
+  // Calls by state.
+  static CallCounts Counts(Database db);
+  // The same as JSON: {"prepared":N,"committed":N,"aborted":N}.
+  static boost::json::value CountByState(Database db) { return Counts(db).ToJson(); }
   // The calls of one transaction: [{"call":C,"method":M,"state":S},...].
   static boost::json::value Describe(Database db, const std::string& txid);
   // Forgets calls decided before `decided_before_ms` (by their prepare

@@ -277,6 +277,57 @@ TEST(GroupCommitDb, RunResumesOnTheCallersExecutorNotOnTheWriter) {
   EXPECT_NE(writer, std::thread::id());
 }
 
+// Typed work: the value comes back as a C++ value (no JSON), a failing item
+// rolls back what it changed and brings its status, and the coroutine form
+// answers on the caller's loop.
+TEST(GroupCommitDb, TypedWorkReturnsItsValueOrItsErrorAndRollsBack) {
+  TempDir dir;
+  const std::string path = dir.File("kv.db");
+  std::unique_ptr<GroupCommitDb> db;
+  ASSERT_TRUE(GroupCommitDb::Open(path, kKvSchema, &db).ok());
+  ASSERT_TRUE(db->RunSync(PutWork("x", 42)).ok());
+
+  struct Row {
+    std::string key;
+    int64_t value = 0;
+  };
+  auto read = db->RunSync<Row>([](Database d, Row& row) {
+    Statement select(d, "SELECT k, v FROM kv WHERE k = 'x'");
+    if (select.Step() != Statement::kRow) return Internal("no row");
+    row = {select.Text(0), select.Int(1)};
+    return Status::Ok();
+  });
+  ASSERT_TRUE(read.ok()) << read.status;
+  EXPECT_EQ(read.value.key, "x");
+  EXPECT_EQ(read.value.value, 42);
+
+  auto failed = db->RunSync<int64_t>([](Database d, int64_t& changed) {
+    if (Status s = Put(d, "y", 1); !s.ok()) return s;
+    changed = 1;
+    return FailedPrecondition("y changed its mind");
+  });
+  EXPECT_EQ(failed.status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(CommittedRows(path).contains("y")) << "rolled back";
+
+  asio::io_context io;
+  GroupCommitDb::Typed<int64_t> counted;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        GroupCommitDb::TypedWork<int64_t> count = [](Database d, int64_t& n) {
+          Statement select(d, "SELECT COUNT(*) FROM kv");
+          select.Step();
+          n = select.Int(0);
+          return Status::Ok();
+        };
+        counted = co_await db->Run<int64_t>(std::move(count));
+      },
+      asio::detached);
+  io.run();
+  ASSERT_TRUE(counted.ok()) << counted.status;
+  EXPECT_EQ(counted.value, 1);
+}
+
 // ---------------------------------------------------------------------------
 // ParticipantLog, driven directly on its writer thread
 
