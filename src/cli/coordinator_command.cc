@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "harpc/server.h"
-#include "txn/coordinator.h"
+#include "harpc/coordinator.h"
 #include "util/log.h"
 
 namespace harpc::cli {
@@ -26,8 +26,8 @@ int RunCoordinator(const CoordinatorFlags& f) {
   options.threads = 1;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
   Server server(options);
-  std::unique_ptr<txn::Coordinator> coordinator;
-  Status s = txn::Coordinator::Open({.data_dir = f.data_dir,
+  std::unique_ptr<Coordinator> coordinator;
+  Status s = Coordinator::Open({.data_dir = f.data_dir,
                                      .default_timeout = std::chrono::milliseconds(f.default_timeout_ms)},
                                     &coordinator);
   if (s.ok()) s = coordinator->Attach(server);

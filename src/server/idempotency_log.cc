@@ -26,7 +26,7 @@ IdempotencyLog::~IdempotencyLog() {
 
 Status IdempotencyLog::Open(const std::string& path, std::unique_ptr<IdempotencyLog>* out) {
   std::unique_ptr<IdempotencyLog> log(new IdempotencyLog());
-  if (Status s = txn::GroupCommitDb::Open(path, kSchema, &log->writer_); !s.ok()) return s;
+  if (Status s = storage::GroupCommitDb::Open(path, kSchema, &log->writer_); !s.ok()) return s;
   if (Status s = sql::OpenDurable(path, kWhat, &log->reader_); !s.ok()) return s;
   *out = std::move(log);
   return Status::Ok();
@@ -54,7 +54,7 @@ bool IdempotencyLog::Get(const std::string& id, int64_t now_ms, uint64_t* finger
 boost::asio::awaitable<Status> IdempotencyLog::Put(std::string id, uint64_t fingerprint, Result result,
                                                    int64_t expires_ms) {
   const bool purge = ++puts_ % 1000 == 0;
-  txn::GroupCommitDb::Work work = [id = std::move(id), fingerprint, result = std::move(result), expires_ms,
+  storage::GroupCommitDb::Work work = [id = std::move(id), fingerprint, result = std::move(result), expires_ms,
                                    purge](Database db) -> Result {
     Status s = Statement(db,
                               "INSERT OR REPLACE INTO answers (id, fingerprint, code, message, value, expires_ms)"

@@ -21,7 +21,7 @@ struct sqlite3;
 
 namespace harpc {
 
-namespace txn {
+namespace storage {
 class GroupCommitDb;
 }
 
@@ -38,7 +38,7 @@ class IdempotencyLog {
 
  private:
   IdempotencyLog() = default;
-  std::unique_ptr<txn::GroupCommitDb> writer_;
+  std::unique_ptr<storage::GroupCommitDb> writer_;
   std::mutex reader_mu_;
   sqlite3* reader_ = nullptr;
   std::atomic<uint64_t> puts_{0};

@@ -12,7 +12,7 @@
 #include "util/log.h"
 #include "storage/sqlite.h"
 
-namespace harpc::txn {
+namespace harpc::storage {
 
 namespace asio = boost::asio;
 
@@ -124,4 +124,4 @@ void GroupCommitDb::CommitBatch(std::deque<Item>& batch) {
   }
 }
 
-}  // namespace harpc::txn
+}  // namespace harpc::storage

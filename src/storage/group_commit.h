@@ -23,7 +23,7 @@
 
 struct sqlite3;
 
-namespace harpc::txn {
+namespace harpc::storage {
 
 class GroupCommitDb {
  public:
@@ -102,4 +102,4 @@ class GroupCommitDb {
   std::thread writer_;
 };
 
-}  // namespace harpc::txn
+}  // namespace harpc::storage

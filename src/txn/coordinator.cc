@@ -1,4 +1,4 @@
-#include "txn/coordinator.h"
+#include "harpc/coordinator.h"
 
 #include <filesystem>
 #include <map>
@@ -24,12 +24,16 @@
 #include "util/random_id.h"
 #include "storage/sqlite.h"
 
-namespace harpc::txn {
+namespace harpc {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using storage::GroupCommitDb;
+using txn::CommitRecord;
+using txn::DecisionLog;
+using txn::EnlistedCall;
 
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
@@ -344,7 +348,7 @@ class Coordinator::Impl {
       if (!done_unflushed.empty() && (done_unflushed.size() >= 64 || now >= next_forget)) FlushDone();
       if (now >= next_forget) {
         next_forget = now + std::chrono::minutes(1);
-        const int64_t before = WallClockNowMs() - options.retain_done.count();
+        const int64_t before = txn::WallClockNowMs() - options.retain_done.count();
         GroupCommitDb::Work forget = [before](Database db) -> Result {
           Status s = DecisionLog::ForgetDone(db, before);
           return s.ok() ? Result(json::value()) : Result(s);
@@ -406,7 +410,7 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
   if (ec) return Internal("cannot create data dir " + options.data_dir + ": " + ec.message());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  if (Status s = GroupCommitDb::Open(impl->options.data_dir + "/decisions.db", kDecisionSchema, &impl->db); !s.ok()) {
+  if (Status s = GroupCommitDb::Open(impl->options.data_dir + "/decisions.db", txn::kDecisionSchema, &impl->db); !s.ok()) {
     return s;
   }
   auto loaded = impl->db->RunSync<std::vector<CommitRecord>>([](Database db, std::vector<CommitRecord>& unfinished) {
@@ -466,4 +470,4 @@ void Coordinator::Start(Server& server) {
   });
 }
 
-}  // namespace harpc::txn
+}  // namespace harpc

@@ -31,7 +31,7 @@ namespace json = boost::json;
 class Participant::Impl {
  public:
   ParticipantOptions options;
-  std::unique_ptr<txn::GroupCommitDb> db;
+  std::unique_ptr<storage::GroupCommitDb> db;
   std::map<std::string, TxnMethod, std::less<>> txn_methods;
   std::map<std::string, std::pair<LocalHandler, MethodOptions>> local_methods;
   std::unique_ptr<txn::ParticipantLog> log;
@@ -56,7 +56,7 @@ class Participant::Impl {
     }));
   }
 
-  void SetCounts(const txn::GroupCommitDb::Typed<txn::CallCounts>& counts) {
+  void SetCounts(const storage::GroupCommitDb::Typed<txn::CallCounts>& counts) {
     if (!counts.ok()) return;
     prepared = counts.value.prepared;
     committed = counts.value.committed;
@@ -73,7 +73,7 @@ class Participant::Impl {
   }
 
   asio::awaitable<Result> Apply(std::string txid, txn::Decision decision) {
-    txn::GroupCommitDb::Work work = [this, txid, decision](Database db) { return log->Apply(db, txid, decision); };
+    storage::GroupCommitDb::Work work = [this, txid, decision](Database db) { return log->Apply(db, txid, decision); };
     Result r = co_await db->Run(std::move(work));
     Count(r);
     co_return r;
@@ -154,7 +154,7 @@ class Participant::Impl {
   // then forgets old decisions.
   asio::awaitable<void> ResolveRound(int64_t horizon, std::chrono::steady_clock::time_point& next_forget) {
     using Clock = std::chrono::steady_clock;
-    txn::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon](Database db, auto& in_doubt) {
+    storage::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon](Database db, auto& in_doubt) {
       in_doubt = txn::ParticipantLog::FindInDoubt(db, horizon);
       return Status::Ok();
     };
@@ -163,7 +163,7 @@ class Participant::Impl {
     if (Clock::now() >= next_forget) {
       next_forget = Clock::now() + std::chrono::minutes(1);
       const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
-      txn::GroupCommitDb::TypedWork<txn::CallCounts> forget = [before](Database db, txn::CallCounts& counts) {
+      storage::GroupCommitDb::TypedWork<txn::CallCounts> forget = [before](Database db, txn::CallCounts& counts) {
         Status s = txn::ParticipantLog::ForgetDecided(db, before);
         if (s.ok()) counts = txn::ParticipantLog::Counts(db);
         return s;
@@ -187,7 +187,7 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
   auto impl = std::make_shared<Impl>();
   impl->options = std::move(options);
   const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
-  if (Status s = txn::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
+  if (Status s = storage::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
   std::string id;
   auto made = impl->db->RunSync<std::string>(
       [](Database db, std::string& made_id) { return txn::ParticipantLog::LoadOrCreateId(db, &made_id); });
@@ -273,7 +273,7 @@ Status Participant::Attach(Server& server) {
           const json::value* params = p.as_object().if_contains("params");
           if (params) request.params = *params;
           auto recorded = std::make_shared<bool>(false);
-          txn::GroupCommitDb::Work work = [impl, request, recorded](Database db) {
+          storage::GroupCommitDb::Work work = [impl, request, recorded](Database db) {
             return impl->log->Prepare(db, request, recorded.get());
           };
           Result r = co_await impl->db->Run(std::move(work));
@@ -288,7 +288,7 @@ Status Participant::Attach(Server& server) {
     Status s = server.AddAsyncMethod(
         name,
         [impl, handler](json::value p, CallContext&) -> asio::awaitable<Result> {
-          txn::GroupCommitDb::Work work = [handler, p](Database db) { return handler(db, p); };
+          storage::GroupCommitDb::Work work = [handler, p](Database db) { return handler(db, p); };
           co_return co_await impl->db->Run(std::move(work));
         },
         entry.second);
@@ -313,7 +313,7 @@ Status Participant::Attach(Server& server) {
         if (!p.is_null()) {
           if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
         }
-        txn::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
+        storage::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
           json::object answer = txn::ParticipantLog::CountByState(db).as_object();
           answer["participant"] = impl->log->id();
           answer["resolved_by_asking"] = impl->resolved_by_asking.load();

@@ -33,7 +33,7 @@
 #include "harpc/txn.h"
 #include "apps/bank_service.h"
 #include "support/test_support.h"
-#include "txn/coordinator.h"
+#include "harpc/coordinator.h"
 #include "txn/decision_log.h"
 #include "storage/group_commit.h"
 #include "txn/participant_log.h"
@@ -49,7 +49,7 @@ using namespace std::chrono_literals;
 using testing::PollUntil;
 using testing::Since;
 using testing::TempDir;
-using txn::GroupCommitDb;
+using storage::GroupCommitDb;
 
 // How long a state reached in the background (phase two, a resolution by
 // asking) may take: far above what it needs, far below the test's budget.
@@ -892,10 +892,10 @@ class CoordinatorNode : public InProcessNode {
  private:
   void DropService() override { coordinator_.reset(); }
   Status TryStart(const std::string& listen) override {
-    txn::CoordinatorOptions options;
+    CoordinatorOptions options;
     options.data_dir = data_dir_;
     options.max_backoff = std::chrono::milliseconds(200);
-    Status s = txn::Coordinator::Open(options, &coordinator_);
+    Status s = Coordinator::Open(options, &coordinator_);
     server_ = std::make_unique<Server>(InProcessServerOptions());
     if (s.ok()) s = coordinator_->Attach(*server_);
     if (s.ok()) s = server_->Start(listen);
@@ -906,7 +906,7 @@ class CoordinatorNode : public InProcessNode {
   }
 
   std::string data_dir_;
-  std::unique_ptr<txn::Coordinator> coordinator_;
+  std::unique_ptr<Coordinator> coordinator_;
 };
 
 TransactionOptions TimeoutOf(std::chrono::milliseconds timeout) {

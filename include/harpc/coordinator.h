@@ -1,5 +1,15 @@
-// Coordinator: two-phase commit with presumed abort (`harpc coordinator`).
+// Coordinator: two-phase commit with presumed abort, the service behind
+// `harpc coordinator`, embeddable in a server of your own:
 //
+//   harpc::Server server({.threads = 1});
+//   std::unique_ptr<harpc::Coordinator> coordinator;
+//   harpc::Status s = harpc::Coordinator::Open({.data_dir = "/var/lib/coord"}, &coordinator);
+//   if (s.ok()) s = coordinator->Attach(server);
+//   if (s.ok()) s = server.Start("127.0.0.1:7000");
+//   if (s.ok()) coordinator->Start(server);
+//   server.Wait();
+//
+// Its methods (docs/transactions.md has the protocol):
 //   Coordinator.begin  {"timeout_ms":5000}            -> {"txid","coordinator","timeout_ms"}
 //   Coordinator.commit {"txid","participants":[{"call","participant","address"}]}
 //                                                     -> {"txid","outcome","reason","applied"}
@@ -25,7 +35,7 @@
 #include "harpc/server.h"
 #include "harpc/status.h"
 
-namespace harpc::txn {
+namespace harpc {
 
 struct CoordinatorOptions {
   // Directory of the decision log (DIR/decisions.db). Required.
@@ -55,11 +65,10 @@ class Coordinator {
   // sweeper on the server's loop. `address` is where participants reach us.
   void Start(Server& server);
 
-  class Impl;
-
  private:
+  class Impl;
   explicit Coordinator(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace harpc::txn
+}  // namespace harpc
