@@ -4,7 +4,8 @@
 // Asio's terminal cancellation to each one still running. The operation it is
 // waiting on (a timer, a socket read) completes at once with
 // operation_aborted, and its next co_await throws operation_aborted, which
-// ends the coroutine (the exception is dropped). A coroutine that must not
+// ends the coroutine (that exception is expected and dropped; any other one
+// is logged, so that a failing background task is not silent). A coroutine that must not
 // touch anything after a stop checks
 //   if (Stopped(co_await boost::asio::this_coro::cancellation_state)) co_return;
 // after each wait.
@@ -26,6 +27,10 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "util/log.h"
 
 namespace harpc {
 
@@ -43,7 +48,9 @@ class StopSignal {
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
     signals_.push_back(signal);
     boost::asio::co_spawn(executor, std::move(coroutine),
-                          boost::asio::bind_cancellation_slot(signal->slot(), [signal](std::exception_ptr, auto&&...) {}));
+                          boost::asio::bind_cancellation_slot(signal->slot(), [signal](std::exception_ptr e, auto&&...) {
+                            if (e) LogUnlessCancelled(e);
+                          }));
   }
 
   // Cancels every coroutine of the group still running.
@@ -55,6 +62,18 @@ class StopSignal {
   }
 
  private:
+  static void LogUnlessCancelled(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const boost::system::system_error& error) {
+      if (error.code() != boost::asio::error::operation_aborted) Log().error("background task failed: {}", error.what());
+    } catch (const std::exception& error) {
+      Log().error("background task failed: {}", error.what());
+    } catch (...) {
+      Log().error("background task failed with an unknown exception");
+    }
+  }
+
   std::vector<std::weak_ptr<boost::asio::cancellation_signal>> signals_;
 };
 
