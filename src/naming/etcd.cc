@@ -322,7 +322,7 @@ struct RegistrarState {
   milliseconds interval{1000};  // between keepalives
   // On the loop only.
   StopSignal renewal;  // RunRegistrar
-  int64_t lease = 0;   // the lease the key is stored with; 0: none
+  int64_t lease = 0;   // the lease granted (the key is or will be stored with it); 0: none
 };
 
 asio::awaitable<Status> GrantLease(RegistrarState& st, Clock::time_point deadline, int64_t* lease) {
@@ -392,6 +392,7 @@ asio::awaitable<void> RunRegistrar(std::shared_ptr<RegistrarState> st) {
       if (s.ok()) {
         lease = granted;
         put = false;
+        st->lease = lease;  // revoked by Deregister even before the put lands (the revoke deletes the key)
       }
     } else if (put) {
       int64_t ttl = 0;
@@ -412,11 +413,11 @@ asio::awaitable<void> RunRegistrar(std::shared_ptr<RegistrarState> st) {
       if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
       if (s.ok()) {
         put = true;
-        st->lease = lease;
         Log().info("registered {} on etcd {} (lease {:x}, TTL {} s)", st->key, st->etcd.host_port, lease,
                      st->ttl_seconds);
       } else if (s.code() == StatusCode::kNotFound) {
         lease = 0;  // the lease expired before the put
+        st->lease = 0;
       }
     }
     if (!s.ok()) {

@@ -24,6 +24,7 @@ namespace harpc {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 Status ParseSentinelList(std::string_view list, std::vector<std::string>* out) {
@@ -53,9 +54,12 @@ Status ParseSentinelList(std::string_view list, std::vector<std::string>* out) {
 // One sentinel: its channel and its lease, used on the loop only, shared by
 // the registrar and its coroutines (a coroutine may outlive the registrar).
 struct SentinelRegistrar::Link {
+  explicit Link(const asio::any_io_executor& loop) : heartbeats_ended(loop, Clock::time_point::max()) {}
   std::string sentinel;
   std::unique_ptr<Channel> channel;  // on the registrar's loop
-  StopSignal heartbeats;
+  StopSignal heartbeats;             // RunLink
+  bool heartbeating = false;         // RunLink runs
+  asio::steady_timer heartbeats_ended;  // cancelled when RunLink ends
   std::string lease;  // empty: not registered
 };
 
@@ -96,7 +100,7 @@ void SentinelRegistrar::Start(asio::any_io_executor loop) {
     options.breaker.failure_ratio = 0;
     options.timeout = std::max(period, milliseconds(100));
     options.idempotency_keys = false;
-    auto link = std::make_shared<Link>();
+    auto link = std::make_shared<Link>(loop);
     link->sentinel = sentinel;
     link->channel = std::make_unique<Channel>("list://" + sentinel, std::move(options));
     links_->push_back(std::move(link));
@@ -111,7 +115,6 @@ asio::awaitable<void> SentinelRegistrar::Deregister() {
   using Deregistration = decltype(asio::co_spawn(loop_, DeregisterLink(nullptr, registration_), asio::deferred));
   std::vector<Deregistration> deregistrations;
   for (auto& link : *links_) {
-    link->heartbeats.Stop();
     deregistrations.push_back(asio::co_spawn(loop_, DeregisterLink(link, registration_), asio::deferred));
   }
   // In parallel; cancelling Deregister cancels each one.
@@ -141,6 +144,7 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
   // A stop cancels the call or the wait in progress and ends the loop below;
   // the lease is left to DeregisterLink (or to expire).
   co_await asio::this_coro::throw_if_cancelled(false);
+  link->heartbeating = true;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!Stopped(co_await asio::this_coro::cancellation_state)) {
     milliseconds wait = period;
@@ -148,13 +152,14 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
       json::value params = {{"service", reg.service}, {"address", reg.address}, {"name", reg.name},
                             {"weight", reg.weight}, {"metadata", reg.metadata}, {"ttl_ms", reg.ttl.count()}};
       CallResult r = co_await link->channel->AsyncCall("Registry.register", std::move(params));
-      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       const json::string* lease = nullptr;
       if (r.ok() && r.value.is_object()) {
         if (const json::value* l = r.value.as_object().if_contains("lease")) lease = l->if_string();
       }
-      if (lease && !lease->empty()) {
-        link->lease = std::string(*lease);
+      // Kept even when stopped meanwhile: DeregisterLink ends it.
+      if (lease && !lease->empty()) link->lease = std::string(*lease);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
+      if (!link->lease.empty()) {
         Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, link->sentinel,
                      link->lease, reg.ttl.count());
         last_error.clear();
@@ -182,10 +187,16 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
     timer.expires_after(wait);
     co_await timer.async_wait(kNoThrow);
   }
+  link->heartbeating = false;
+  link->heartbeats_ended.cancel();
 }
 
 asio::awaitable<void> DeregisterLink(std::shared_ptr<SentinelRegistrar::Link> link, Registration reg) {
-  if (link->lease.empty()) co_return;
+  // The heartbeats end at once (their call or wait is cancelled); a
+  // registration answered meanwhile leaves its lease, deregistered below.
+  link->heartbeats.Stop();
+  if (link->heartbeating) co_await link->heartbeats_ended.async_wait(kNoThrow);
+  if (link->lease.empty() || Stopped(co_await asio::this_coro::cancellation_state)) co_return;
   const std::string lease = std::exchange(link->lease, std::string());
   CallOptions options;
   options.timeout = Registrar::kDeregisterTimeout;
