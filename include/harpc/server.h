@@ -158,11 +158,22 @@ class Server {
   // before Start() runs once the server starts.
   boost::asio::any_io_executor executor() const;
 
+  // Work to finish before the server stops, such as leaving a naming service:
+  // `step` runs on the first loop when a graceful shutdown begins (Shutdown(),
+  // SIGTERM/SIGINT), after the server stops accepting and before it waits for
+  // calls in flight. Steps run one after another, in the order added, each
+  // cancelled (Asio cancellation) if still running after `shutdown_grace`.
+  // A hard stop (the destructor without Shutdown(), SIGKILL) skips them.
+  // May be added before or after Start(), until the shutdown begins
+  // (FAILED_PRECONDITION after). Whatever `step` uses must outlive Wait().
+  Status AddShutdownStep(std::function<boost::asio::awaitable<void>()> step);
+
   // Blocks until the server has stopped.
   void Wait();
   // Begins a graceful shutdown and returns: stop accepting, /health answers
-  // 503 NOT_SERVING, new calls get UNAVAILABLE, in-flight calls get
-  // `shutdown_grace` to finish, then the loops stop and Wait() returns.
+  // 503 NOT_SERVING, new calls get UNAVAILABLE, the shutdown steps run,
+  // in-flight calls get `shutdown_grace` to finish, then the loops stop and
+  // Wait() returns.
   void Shutdown();
   bool draining() const;
 

@@ -110,12 +110,17 @@ int RunServe(const ServeFlags& f) {
   std::fflush(stdout);
   Log().info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
                f.delay_ms, f.fail_rate);
-  // Registers in the background: a naming service that cannot be reached now
-  // is retried (and logged), it does not stop the server.
-  if (registrar) registrar->Start();
+  // Registers in the background, on the server's loop: a naming service that
+  // cannot be reached now is retried (and logged), it does not stop the server.
+  // A graceful shutdown leaves the naming service once the server stops
+  // accepting, before it waits for the calls in flight.
+  if (registrar) {
+    registrar->Start(server.executor());
+    if (Status added = server.AddShutdownStep([&registrar] { return registrar->Deregister(); }); !added.ok()) {
+      Log().warn("server {}: {}; its registration will expire instead", server.address(), added.message());
+    }
+  }
   server.Wait();
-  // The server takes no more calls: leave the naming service (bounded).
-  if (registrar) registrar->Stop(std::chrono::milliseconds(1000));
   Log().info("server {} stopped", server.address());
   return 0;
 }

@@ -24,17 +24,12 @@
 #include "naming/etcd.h"
 
 #include <charconv>
-#include <future>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -71,7 +66,6 @@ using std::chrono::milliseconds;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr milliseconds kRequestTimeout{2000};      // one unary gateway call, connect included
-constexpr milliseconds kInitialRangeTimeout{1000};  // the synchronous range in Resolver::Start
 constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{2000};
 constexpr size_t kMaxResponseBytes = 64 * 1024 * 1024;
@@ -321,16 +315,14 @@ Status CheckServiceName(std::string_view service) {
 // ============================================================== registrar
 
 struct RegistrarState {
-  asio::io_context io{1};
-  asio::steady_timer wake{io};
   EtcdAddress etcd;
   std::string key;
   std::string value;  // JSON
   int64_t ttl_seconds = 3;
   milliseconds interval{1000};  // between keepalives
-  // Set on the loop by Stop.
-  bool stopping = false;
-  Clock::time_point stop_deadline{};
+  // On the loop only.
+  StopSignal renewal;  // RunRegistrar
+  int64_t lease = 0;   // the lease granted (the key is or will be stored with it); 0: none
 };
 
 asio::awaitable<Status> GrantLease(RegistrarState& st, Clock::time_point deadline, int64_t* lease) {
@@ -381,68 +373,69 @@ asio::awaitable<Status> RevokeLease(RegistrarState& st, int64_t lease, Clock::ti
   co_return s;
 }
 
-asio::awaitable<void> RunRegistrar(RegistrarState& st) {
+// Registers and renews until it is cancelled (Deregister, ~EtcdRegistrar),
+// which also cancels the request in flight; a lease granted meanwhile expires.
+asio::awaitable<void> RunRegistrar(std::shared_ptr<RegistrarState> st) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::steady_timer wake(co_await asio::this_coro::executor);
   int64_t lease = 0;     // 0: none granted
   bool put = false;      // the key is stored with `lease`
   std::string last_error;
-  const milliseconds retry = std::min(st.interval, milliseconds(500));
-  while (!st.stopping) {
+  const milliseconds retry = std::min(st->interval, milliseconds(500));
+  for (;;) {
     Status s;
     const Clock::time_point deadline = Clock::now() + kRequestTimeout;
     if (lease == 0) {
       int64_t granted = 0;
-      s = co_await GrantLease(st, deadline, &granted);
+      s = co_await GrantLease(*st, deadline, &granted);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
       if (s.ok()) {
         lease = granted;
         put = false;
+        st->lease = lease;  // revoked by Deregister even before the put lands (the revoke deletes the key)
       }
     } else if (put) {
       int64_t ttl = 0;
-      s = co_await KeepLeaseAlive(st, lease, deadline, &ttl);
+      s = co_await KeepLeaseAlive(*st, lease, deadline, &ttl);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
       if (s.ok() && ttl <= 0) {
-        Log().warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st.etcd.host_port,
-                     lease, st.key);
+        Log().warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st->etcd.host_port,
+                     lease, st->key);
         lease = 0;
         put = false;
+        st->lease = 0;
         continue;  // grant a new one at once
       }
     }
-    if (s.ok() && lease != 0 && !put && !st.stopping) {
+    if (s.ok() && lease != 0 && !put) {
       const Clock::time_point put_deadline = Clock::now() + kRequestTimeout;
-      s = co_await PutKey(st, lease, put_deadline);
+      s = co_await PutKey(*st, lease, put_deadline);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
       if (s.ok()) {
         put = true;
-        Log().info("registered {} on etcd {} (lease {:x}, TTL {} s)", st.key, st.etcd.host_port, lease,
-                     st.ttl_seconds);
+        Log().info("registered {} on etcd {} (lease {:x}, TTL {} s)", st->key, st->etcd.host_port, lease,
+                     st->ttl_seconds);
       } else if (s.code() == StatusCode::kNotFound) {
         lease = 0;  // the lease expired before the put
+        st->lease = 0;
       }
     }
     if (!s.ok()) {
       if (s.message() != last_error) Log().warn("{}; retrying", s.message());
       last_error = s.message();
     } else if (!last_error.empty()) {
-      Log().info("etcd {} answers again", st.etcd.host_port);
+      Log().info("etcd {} answers again", st->etcd.host_port);
       last_error.clear();
     }
-    if (st.stopping) break;
-    st.wake.expires_after(s.ok() ? st.interval : retry);
-    co_await st.wake.async_wait(kNoThrow);
-  }
-  if (lease != 0) {
-    Status s = co_await RevokeLease(st, lease, st.stop_deadline);
-    if (s.ok()) {
-      Log().info("deregistered {} from etcd {}", st.key, st.etcd.host_port);
-    } else {
-      Log().warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st.key,
-                   s.message(), st.ttl_seconds);
-    }
+    wake.expires_after(s.ok() ? st->interval : retry);
+    co_await wake.async_wait(kNoThrow);
+    if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
   }
 }
 
 class EtcdRegistrar final : public Registrar {
  public:
-  EtcdRegistrar(EtcdAddress etcd, const Registration& registration) : state_(std::make_unique<RegistrarState>()) {
+  EtcdRegistrar(EtcdAddress etcd, const Registration& registration) : state_(std::make_shared<RegistrarState>()) {
     RegistrarState& st = *state_;
     st.etcd = std::move(etcd);
     st.key = EtcdInstanceKey(registration.service, registration.address);
@@ -457,47 +450,35 @@ class EtcdRegistrar final : public Registrar {
     st.interval = milliseconds(st.ttl_seconds * 1000 / 3);
   }
 
-  ~EtcdRegistrar() override { Stop(milliseconds(1000)); }
-
-  void Start() override {
-    std::lock_guard lock(mu_);
-    if (started_ || stopped_) return;
-    started_ = true;
-    auto done = std::make_shared<std::promise<void>>();
-    done_ = done->get_future();
-    RegistrarState* st = state_.get();
-    asio::co_spawn(st->io, RunRegistrar(*st), [done](std::exception_ptr e) {
-      if (e) Log().error("etcd registrar stopped on an exception");
-      done->set_value();
-    });
-    thread_ = std::thread([st] { st->io.run(); });
+  ~EtcdRegistrar() override {
+    if (loop_) asio::post(loop_, [st = state_] { st->renewal.Stop(); });
   }
 
-  void Stop(milliseconds timeout) override {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    if (!started_) return;
-    const Clock::time_point deadline = Clock::now() + timeout;
-    RegistrarState* st = state_.get();
-    asio::post(st->io, [st, deadline] {
-      st->stopping = true;
-      st->stop_deadline = deadline;
-      st->wake.cancel();
-    });
-    // A request already in flight may outlast `timeout`; the lease then expires by itself.
-    done_.wait_until(deadline + milliseconds(50));
-    st->io.stop();
-    thread_.join();
+  void Start(asio::any_io_executor loop) override {
+    if (loop_) return;
+    loop_ = loop;
+    asio::post(loop, [loop, st = state_] { st->renewal.Spawn(loop, RunRegistrar(st)); });
+  }
+
+  asio::awaitable<void> Deregister() override {
+    if (!loop_) co_return;
+    std::shared_ptr<RegistrarState> st = state_;
+    st->renewal.Stop();
+    const int64_t lease = std::exchange(st->lease, 0);
+    if (lease == 0) co_return;
+    // Revoking the lease deletes the key at once.
+    Status s = co_await RevokeLease(*st, lease, Clock::now() + kDeregisterTimeout);
+    if (s.ok()) {
+      Log().info("deregistered {} from etcd {}", st->key, st->etcd.host_port);
+    } else {
+      Log().warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st->key,
+                   s.message(), st->ttl_seconds);
+    }
   }
 
  private:
-  std::mutex mu_;
-  std::unique_ptr<RegistrarState> state_;
-  std::thread thread_;
-  std::future<void> done_;
-  bool started_ = false;
-  bool stopped_ = false;
+  std::shared_ptr<RegistrarState> state_;
+  asio::any_io_executor loop_;
 };
 
 // =============================================================== resolver
@@ -657,24 +638,6 @@ class EtcdResolver final : public Resolver {
     if (state_) return;
     state_ = std::make_shared<ResolverState>(etcd_, service_);
     state_->listener = std::move(listener);
-    // One range now, so that a channel's first call has endpoints.
-    {
-      asio::io_context io;
-      Status s = Unavailable("etcd " + etcd_.host_port + ": no answer");
-      Members members;
-      int64_t revision = 0;
-      const Clock::time_point deadline = Clock::now() + kInitialRangeTimeout;
-      asio::co_spawn(io, RangeMembers(state_->etcd, state_->prefix, deadline, &members, &revision),
-                     [&s](std::exception_ptr e, Status r) { s = e ? Internal("etcd range failed") : std::move(r); });
-      io.run();
-      if (s.ok()) {
-        state_->members = std::move(members);
-        state_->revision = revision;
-        Publish(*state_);
-      } else {
-        Log().warn("{}; resolving {} in the background", s.message(), service_);
-      }
-    }
     watch_.Spawn(executor, RunResolver(state_));
   }
 

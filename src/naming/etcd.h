@@ -7,12 +7,12 @@
 //   /harpc/services/<SERVICE>/<ADDRESS>
 //     = {"address":"H:P","name":"N","weight":W,"metadata":{...}}
 //
-// Registrar (its own thread): POST /v3/lease/grant {"TTL":T} with
+// Registrar (on the server's loop): POST /v3/lease/grant {"TTL":T} with
 // T = max(2, ceil(ttl / 1 s)) seconds, then /v3/kv/put of the key with that
 // lease, then /v3/lease/keepalive every T/3. When the lease is gone (keepalive
 // answers TTL 0: it expired while the process was stopped, or etcd lost it)
 // it grants a new lease and puts the key again; when etcd cannot be reached
-// it keeps trying. Stop revokes the lease (/v3/lease/revoke), which deletes
+// it keeps trying. Deregister revokes the lease (/v3/lease/revoke), which deletes
 // the key at once. A process that dies or hangs disappears after T seconds.
 //
 // Resolver (on the channel's loop): /v3/kv/range over the service's prefix,
@@ -20,9 +20,9 @@
 // range's revision + 1 whose puts and deletes update the membership. When the
 // watch stream breaks (etcd restarted, compaction) it ranges again and
 // watches anew, retrying with backoff (100 ms doubling to 2 s); while etcd
-// cannot be reached the channel keeps the last membership it had. Start ranges
-// once synchronously (bounded by 1 s) so that the first call of a new channel
-// already has endpoints.
+// cannot be reached the channel keeps the last membership it had. Nothing
+// blocks the loop: a channel's first calls wait for the first range (within
+// their deadline).
 #pragma once
 
 #include <memory>

@@ -2,7 +2,9 @@
 // serves: `harpc serve --register sentinel://H:P[,H:P]` or `etcd://H:P`.
 // They register, renew the lease with heartbeats, register again when the
 // naming service forgot the instance (a restarted sentinel, an expired lease),
-// and deregister when the server shuts down gracefully.
+// and deregister when the server shuts down gracefully (a shutdown step of the
+// server, Server::AddShutdownStep). They run on the server's loop, with no
+// thread of their own.
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
 #include "harpc/status.h"
@@ -27,11 +31,19 @@ struct Registration {
 
 class Registrar {
  public:
+  // Stops renewing without deregistering (the leases expire after their TTL);
+  // does not wait. The loop given to Start must outlive the registrar.
   virtual ~Registrar() = default;
-  // Starts registering and heartbeating in the background; returns at once.
-  virtual void Start() = 0;
-  // Deregisters everywhere (bounded by `timeout`) and stops. Idempotent.
-  virtual void Stop(std::chrono::milliseconds timeout) = 0;
+  // Starts registering and renewing on `loop` (a server's executor()) and
+  // returns at once; from any thread, once.
+  virtual void Start(boost::asio::any_io_executor loop) = 0;
+  // On the loop given to Start: stops renewing and deregisters everywhere,
+  // giving each naming service at most kDeregisterTimeout. Cancelling it
+  // abandons the deregistration (the leases then expire). Idempotent; without
+  // Start it does nothing.
+  virtual boost::asio::awaitable<void> Deregister() = 0;
+
+  static constexpr std::chrono::milliseconds kDeregisterTimeout{1000};
 };
 
 // "sentinel://H:P[,H:P]" or "etcd://H:P"; INVALID_ARGUMENT for anything else.

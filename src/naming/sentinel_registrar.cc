@@ -2,11 +2,13 @@
 #include "naming/sentinel_registrar.h"
 
 #include <algorithm>
-#include <atomic>
-#include <future>
 #include <set>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -49,22 +51,16 @@ Status ParseSentinelList(std::string_view list, std::vector<std::string>* out) {
   return Status::Ok();
 }
 
-// One sentinel: its channel and the state its loop shares with Stop().
+// One sentinel: its channel and its lease, used on the loop only, shared by
+// the registrar and its coroutines (a coroutine may outlive the registrar).
 struct SentinelRegistrar::Link {
+  explicit Link(const asio::any_io_executor& loop) : heartbeats_ended(loop, Clock::time_point::max()) {}
   std::string sentinel;
-  std::unique_ptr<Channel> channel;
-
-  struct State {
-    // Touched on the channel's loop only.
-    StopSignal heartbeats;  // Stop ends the heartbeats; the loop then deregisters
-    std::string lease;
-    Clock::time_point stop_deadline = Clock::time_point::max();
-    // Shared with other threads.
-    std::atomic<bool> registered{false};
-    std::promise<void> done;  // set when the loop ended (deregistered or gave up)
-  };
-  std::shared_ptr<State> state;
-  std::future<void> done;
+  std::unique_ptr<Channel> channel;  // on the registrar's loop
+  StopSignal heartbeats;             // RunLink
+  bool heartbeating = false;         // RunLink runs
+  asio::steady_timer heartbeats_ended;  // cancelled when RunLink ends
+  std::string lease;  // empty: not registered
 };
 
 namespace {
@@ -72,16 +68,30 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{2000};
 
-asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registration reg,
-                              std::shared_ptr<SentinelRegistrar::Link::State> state);
+asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Registration reg);
+asio::awaitable<void> DeregisterLink(std::shared_ptr<SentinelRegistrar::Link> link, Registration reg);
 }  // namespace
 
 SentinelRegistrar::SentinelRegistrar(std::vector<std::string> sentinels, Registration registration)
-    : registration_(std::move(registration)) {
+    : sentinels_(std::move(sentinels)), registration_(std::move(registration)) {
   if (registration_.name.empty()) registration_.name = registration_.address;
+}
+
+SentinelRegistrar::~SentinelRegistrar() {
+  if (!links_) return;
+  asio::post(loop_, [links = links_] {
+    for (auto& link : *links) link->heartbeats.Stop();
+  });
+}
+
+void SentinelRegistrar::Start(asio::any_io_executor loop) {
+  if (links_) return;
+  loop_ = loop;
+  links_ = std::make_shared<std::vector<std::shared_ptr<Link>>>();
   const milliseconds period = std::max(registration_.ttl / 3, milliseconds(1));
-  for (std::string& sentinel : sentinels) {
+  for (const std::string& sentinel : sentinels_) {
     ChannelOptions options;
+    options.executor = loop;
     options.lb = "rr";
     options.retry.max_retries = 0;    // one sentinel per channel: nowhere else to go
     options.health.interval = milliseconds(0);  // no probes of the sentinel
@@ -90,60 +100,31 @@ SentinelRegistrar::SentinelRegistrar(std::vector<std::string> sentinels, Registr
     options.breaker.failure_ratio = 0;
     options.timeout = std::max(period, milliseconds(100));
     options.idempotency_keys = false;
-    auto link = std::make_unique<Link>();
-    link->sentinel = std::move(sentinel);
-    link->channel = std::make_unique<Channel>("list://" + link->sentinel, std::move(options));
-    link->state = std::make_shared<Link::State>();
-    link->done = link->state->done.get_future();
-    links_.push_back(std::move(link));
+    auto link = std::make_shared<Link>(loop);
+    link->sentinel = sentinel;
+    link->channel = std::make_unique<Channel>("list://" + sentinel, std::move(options));
+    links_->push_back(std::move(link));
   }
+  asio::post(loop, [loop, links = links_, registration = registration_] {
+    for (auto& link : *links) link->heartbeats.Spawn(loop, RunLink(link, registration));
+  });
 }
 
-SentinelRegistrar::~SentinelRegistrar() { Stop(milliseconds(0)); }
-
-void SentinelRegistrar::Start() {
-  if (started_ || stopped_) return;
-  started_ = true;
-  for (auto& link : links_) {
-    const asio::any_io_executor loop = link->channel->executor();
-    asio::post(loop, [loop, link = link.get(), registration = registration_] {
-      link->state->heartbeats.Spawn(loop, RunLink(link->channel.get(), link->sentinel, registration, link->state));
-    });
+asio::awaitable<void> SentinelRegistrar::Deregister() {
+  if (!links_) co_return;
+  using Deregistration = decltype(asio::co_spawn(loop_, DeregisterLink(nullptr, registration_), asio::deferred));
+  std::vector<Deregistration> deregistrations;
+  for (auto& link : *links_) {
+    deregistrations.push_back(asio::co_spawn(loop_, DeregisterLink(link, registration_), asio::deferred));
   }
-}
-
-void SentinelRegistrar::Stop(milliseconds timeout) {
-  if (stopped_) return;
-  stopped_ = true;
-  const auto deadline = Clock::now() + std::max(timeout, milliseconds(0));
-  if (started_) {
-    for (auto& link : links_) {
-      asio::post(link->channel->executor(), [state = link->state, deadline] {
-        state->stop_deadline = deadline;
-        state->heartbeats.Stop();
-      });
-    }
-    for (auto& link : links_) {
-      if (link->done.wait_until(deadline) != std::future_status::ready && timeout.count() > 0) {
-        Log().warn("registrar: sentinel {} did not confirm the deregistration in time; its lease will expire",
-                     link->sentinel);
-      }
-    }
-  }
-  // Stops each channel's loop; a loop still running is destroyed with it.
-  for (auto& link : links_) link->channel.reset();
-}
-
-size_t SentinelRegistrar::registered_count() const {
-  size_t n = 0;
-  for (const auto& link : links_) n += link->state->registered ? 1 : 0;
-  return n;
+  // In parallel; cancelling Deregister cancels each one.
+  co_await asio::experimental::make_parallel_group(std::move(deregistrations))
+      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
 }
 
 namespace {
 
-asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registration reg,
-                              std::shared_ptr<SentinelRegistrar::Link::State> state) {
+asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Registration reg) {
   const milliseconds period = std::max(reg.ttl / 3, milliseconds(1));
   const milliseconds max_backoff = std::clamp(period, kMinBackoff, kMaxBackoff);
   milliseconds backoff = kMinBackoff;
@@ -153,7 +134,7 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
   auto failed = [&](const char* what, const Status& s) {
     if (s.ToString() != last_error) {
       last_error = s.ToString();
-      Log().warn("registrar: {} {} on sentinel {} failed: {}; retrying", what, who, sentinel, last_error);
+      Log().warn("registrar: {} {} on sentinel {} failed: {}; retrying", what, who, link->sentinel, last_error);
     }
     const milliseconds wait = backoff;
     backoff = std::min(backoff * 2, max_backoff);
@@ -161,42 +142,42 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
   };
 
   // A stop cancels the call or the wait in progress and ends the loop below;
-  // no exception, so that the deregistration still runs.
+  // the lease is left to DeregisterLink (or to expire).
   co_await asio::this_coro::throw_if_cancelled(false);
+  link->heartbeating = true;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!Stopped(co_await asio::this_coro::cancellation_state)) {
     milliseconds wait = period;
-    if (state->lease.empty()) {
+    if (link->lease.empty()) {
       json::value params = {{"service", reg.service}, {"address", reg.address}, {"name", reg.name},
                             {"weight", reg.weight}, {"metadata", reg.metadata}, {"ttl_ms", reg.ttl.count()}};
-      CallResult r = co_await channel->AsyncCall("Registry.register", std::move(params));
-      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
+      CallResult r = co_await link->channel->AsyncCall("Registry.register", std::move(params));
       const json::string* lease = nullptr;
       if (r.ok() && r.value.is_object()) {
         if (const json::value* l = r.value.as_object().if_contains("lease")) lease = l->if_string();
       }
-      if (lease && !lease->empty()) {
-        state->lease = std::string(*lease);
-        state->registered = true;
-        Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, sentinel,
-                     state->lease, reg.ttl.count());
+      // Kept even when stopped meanwhile: DeregisterLink ends it.
+      if (lease && !lease->empty()) link->lease = std::string(*lease);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) break;
+      if (!link->lease.empty()) {
+        Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, link->sentinel,
+                     link->lease, reg.ttl.count());
         last_error.clear();
         backoff = kMinBackoff;
       } else {
         wait = failed("registration of", r.ok() ? Internal("answer without a lease") : r.status);
       }
     } else {
-      json::value params = {{"lease", state->lease}};
-      CallResult r = co_await channel->AsyncCall("Registry.heartbeat", std::move(params));
+      json::value params = {{"lease", link->lease}};
+      CallResult r = co_await link->channel->AsyncCall("Registry.heartbeat", std::move(params));
       if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (r.ok()) {
-        if (!last_error.empty()) Log().info("registrar: heartbeats of {} reach sentinel {} again", who, sentinel);
+        if (!last_error.empty()) Log().info("registrar: heartbeats of {} reach sentinel {} again", who, link->sentinel);
         last_error.clear();
         backoff = kMinBackoff;
       } else if (r.status.code() == StatusCode::kNotFound) {
-        Log().info("registrar: sentinel {} forgot {} (lease {}); registering again", sentinel, who, state->lease);
-        state->lease.clear();
-        state->registered = false;
+        Log().info("registrar: sentinel {} forgot {} (lease {}); registering again", link->sentinel, who, link->lease);
+        link->lease.clear();
         wait = milliseconds(0);
       } else {
         wait = failed("heartbeat of", r.status);
@@ -206,24 +187,29 @@ asio::awaitable<void> RunLink(Channel* channel, std::string sentinel, Registrati
     timer.expires_after(wait);
     co_await timer.async_wait(kNoThrow);
   }
+  link->heartbeating = false;
+  link->heartbeats_ended.cancel();
+}
 
-  if (!state->lease.empty()) {
-    CallOptions options;
-    options.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(
-                                                    state->stop_deadline - Clock::now()));
-    options.idempotent = true;
-    json::value params = {{"lease", state->lease}};
-    CallResult r = co_await channel->AsyncCall("Registry.deregister", std::move(params), std::move(options));
-    if (r.ok() || r.status.code() == StatusCode::kNotFound) {
-      Log().info("registrar: deregistered {} from sentinel {}", who, sentinel);
-    } else {
-      Log().warn("registrar: deregistration of {} from sentinel {} failed: {}; its lease will expire", who,
-                   sentinel, r.status.ToString());
-    }
-    state->lease.clear();
-    state->registered = false;
+asio::awaitable<void> DeregisterLink(std::shared_ptr<SentinelRegistrar::Link> link, Registration reg) {
+  // The heartbeats end at once (their call or wait is cancelled); a
+  // registration answered meanwhile leaves its lease, deregistered below.
+  link->heartbeats.Stop();
+  if (link->heartbeating) co_await link->heartbeats_ended.async_wait(kNoThrow);
+  if (link->lease.empty() || Stopped(co_await asio::this_coro::cancellation_state)) co_return;
+  const std::string lease = std::exchange(link->lease, std::string());
+  CallOptions options;
+  options.timeout = Registrar::kDeregisterTimeout;
+  options.idempotent = true;
+  json::value params = {{"lease", lease}};
+  CallResult r = co_await link->channel->AsyncCall("Registry.deregister", std::move(params), std::move(options));
+  const std::string who = reg.service + " " + reg.address;
+  if (r.ok() || r.status.code() == StatusCode::kNotFound) {
+    Log().info("registrar: deregistered {} from sentinel {}", who, link->sentinel);
+  } else {
+    Log().warn("registrar: deregistration of {} from sentinel {} failed: {}; its lease will expire", who,
+               link->sentinel, r.status.ToString());
   }
-  state->done.set_value();
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // `harpc serve --register sentinel://H:P[,H:P]`: keeps a server registered
 // with every listed sentinel, each on its own and none waiting for another.
 //
-// Per sentinel, one loop on that sentinel's own channel (its event loop):
+// Per sentinel, one coroutine on the server's loop, calling that sentinel on
+// its own channel (on the same loop: no thread):
 //
 //   no lease ──Registry.register ok──> leased ──Registry.heartbeat every ttl/3──┐
 //      ^   └─ failed: retry after a backoff (100 ms doubling, at most           │
@@ -13,9 +14,9 @@
 //   is back if the lease expired meanwhile.
 //
 // Sentinels are independent registries (they agree on down verdicts, not on
-// leases), so a server registers with each. Stop() deregisters from every
-// sentinel that holds a lease, in parallel, within its timeout; a sentinel
-// that cannot be reached then lets the lease expire after its TTL.
+// leases), so a server registers with each. Deregister() deregisters from
+// every sentinel that holds a lease, in parallel; a sentinel that cannot be
+// reached then lets the lease expire after its TTL.
 #pragma once
 
 #include <chrono>
@@ -38,21 +39,19 @@ class SentinelRegistrar final : public Registrar {
  public:
   // `sentinels`: "host:port" of each sentinel, already checked (ParseSentinelList).
   SentinelRegistrar(std::vector<std::string> sentinels, Registration registration);
-  ~SentinelRegistrar() override;  // Stop(0): no deregistration wait
+  ~SentinelRegistrar() override;
 
-  void Start() override;
-  void Stop(std::chrono::milliseconds timeout) override;
-
-  // Sentinels that hold a lease for this server right now (for tests and logs).
-  size_t registered_count() const;
+  void Start(boost::asio::any_io_executor loop) override;
+  boost::asio::awaitable<void> Deregister() override;
 
   struct Link;  // one sentinel (private to sentinel_registrar.cc)
 
  private:
+  std::vector<std::string> sentinels_;
   Registration registration_;
-  std::vector<std::unique_ptr<Link>> links_;
-  bool started_ = false;
-  bool stopped_ = false;
+  boost::asio::any_io_executor loop_;
+  // Made by Start, then used on the loop only; shared with the coroutines.
+  std::shared_ptr<std::vector<std::shared_ptr<Link>>> links_;
 };
 
 }  // namespace harpc

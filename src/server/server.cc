@@ -2,12 +2,14 @@
 #include "harpc/server.h"
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -123,6 +125,13 @@ class Server::Impl {
     return Status::Ok();
   }
 
+  Status AddShutdownStep(std::function<asio::awaitable<void>()> step) {
+    std::lock_guard lock(shutdown_steps_mu_);
+    if (shutdown_steps_taken_) return {StatusCode::kFailedPrecondition, "the server is shutting down"};
+    shutdown_steps_.push_back(std::move(step));
+    return Status::Ok();
+  }
+
   void Wait() { Join(); }
 
   void Shutdown() {
@@ -196,8 +205,10 @@ class Server::Impl {
     }
   }
 
-  // Waits for in-flight requests (bounded by the grace period), then stops the loops.
+  // Runs the shutdown steps, waits for in-flight requests (each bounded by
+  // the grace period), then stops the loops.
   asio::awaitable<void> Drain() {
+    co_await RunShutdownSteps();
     Log().info("server {}: draining, {} requests in progress", state_.address,
                  state_.requests_in_progress.load());
     const auto give_up = Clock::now() + state_.options.shutdown_grace;
@@ -211,6 +222,34 @@ class Server::Impl {
                    state_.requests_in_progress.load());
     }
     StopLoops();
+  }
+
+  asio::awaitable<void> RunShutdownSteps() {
+    using namespace asio::experimental::awaitable_operators;
+    std::vector<std::function<asio::awaitable<void>()>> steps;
+    {
+      std::lock_guard lock(shutdown_steps_mu_);
+      shutdown_steps_taken_ = true;
+      steps.swap(shutdown_steps_);
+    }
+    asio::steady_timer grace(loops_[0]->context);
+    for (auto& step : steps) {
+      grace.expires_after(state_.options.shutdown_grace);
+      // Whichever ends first cancels the other.
+      auto ended = co_await (Guarded(step) || grace.async_wait(kNoThrow));
+      if (ended.index() == 1) {
+        Log().warn("server {}: a shutdown step was still running after the grace period; cancelled", state_.address);
+      }
+    }
+  }
+
+  // A step that throws is logged, and the shutdown goes on.
+  asio::awaitable<void> Guarded(const std::function<asio::awaitable<void>()>& step) {
+    try {
+      co_await step();
+    } catch (const std::exception& e) {
+      Log().error("server {}: a shutdown step failed: {}", state_.address, e.what());
+    }
   }
 
   void StopLoops() {
@@ -230,6 +269,9 @@ class Server::Impl {
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
   bool started_ = false;
+  std::mutex shutdown_steps_mu_;  // AddShutdownStep runs on any thread, Drain on the first loop
+  std::vector<std::function<asio::awaitable<void>()>> shutdown_steps_;
+  bool shutdown_steps_taken_ = false;  // Drain began: no more steps
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -265,6 +307,10 @@ Status Server::AddPage(std::string path, std::function<Page()> page) {
 Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
 std::string Server::address() const { return impl_->state().address; }
 boost::asio::any_io_executor Server::executor() const { return impl_->executor(); }
+Status Server::AddShutdownStep(std::function<boost::asio::awaitable<void>()> step) {
+  if (!step) return InvalidArgument("shutdown step must not be empty");
+  return impl_->AddShutdownStep(std::move(step));
+}
 void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 bool Server::draining() const { return impl_->state().draining.load(); }

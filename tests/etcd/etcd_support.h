@@ -30,6 +30,9 @@ class EtcdServer {
   void Kill();
   // Starts etcd again on the same ports and data dir and waits for /health.
   Status Restart();
+  // Sends `signal` to etcd: SIGSTOP and it accepts connections but answers
+  // nothing, SIGCONT and it goes on.
+  void Signal(int signal) { process_.Signal(signal); }
 
   std::string host_port() const { return "127.0.0.1:" + std::to_string(client_port_); }
   bool Healthy() const;

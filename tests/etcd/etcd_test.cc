@@ -4,9 +4,15 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
 #include <set>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -20,6 +26,7 @@
 namespace harpc::etcdtest {
 namespace {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 using testing::HoldsFor;
 using testing::PollUntil;
@@ -90,6 +97,42 @@ std::string Summary(std::vector<double> v) {
   return buf;
 }
 
+// An event loop of the test's own on one thread, as a server's loop.
+class TestLoop {
+ public:
+  TestLoop() : thread_([this] { context_.run(); }) {}
+  ~TestLoop() {
+    work_.reset();
+    context_.stop();
+    thread_.join();
+  }
+  asio::any_io_executor executor() { return context_.get_executor(); }
+  // Runs `awaitable` on the loop and waits for it.
+  template <typename T>
+  T Run(asio::awaitable<T> awaitable) { return asio::co_spawn(context_, std::move(awaitable), asio::use_future).get(); }
+  // Whether the loop runs a task posted now within `timeout` (it is not blocked).
+  bool Responsive(milliseconds timeout) {
+    auto ran = std::make_shared<std::promise<void>>();  // shared: the task may run after we gave up
+    asio::post(context_, [ran] { ran->set_value(); });
+    return ran->get_future().wait_for(timeout) == std::future_status::ready;
+  }
+
+ private:
+  asio::io_context context_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(context_);
+  std::thread thread_;
+};
+
+// A registrar started on a TestLoop, as `harpc serve` starts one on its
+// server's loop; destroyed (no deregistration) before the loop.
+struct LoopRegistrar {
+  TestLoop loop;
+  std::unique_ptr<Registrar> registrar;
+  explicit LoopRegistrar(std::unique_ptr<Registrar> r) : registrar(std::move(r)) { registrar->Start(loop.executor()); }
+  // What a server's graceful shutdown does.
+  void Deregister() { loop.Run(registrar->Deregister()); }
+};
+
 Registration TestRegistration(std::string address) {
   Registration r;
   r.service = "echo";
@@ -113,9 +156,9 @@ TEST(EtcdFactoryTest, RejectsBadArguments) {
 }
 
 TEST_F(EtcdTest, RegistrarPutsTheKeyWithALeaseAndKeepsItAlivePastThreeTtls) {
-  std::unique_ptr<Registrar> registrar;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45001"), &registrar).ok());
-  registrar->Start();
+  std::unique_ptr<Registrar> made;
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45001"), &made).ok());
+  LoopRegistrar registrar(std::move(made));
   const std::string key = "/harpc/services/echo/127.0.0.1:45001";
   ASSERT_TRUE(PollUntil([&] { return HasKey(key); }, seconds(5))) << etcd_.LogTail();
 
@@ -144,26 +187,39 @@ TEST_F(EtcdTest, RegistrarPutsTheKeyWithALeaseAndKeepsItAlivePastThreeTtls) {
   auto ttl = etcd_.LeaseTtl(lease);
   ASSERT_TRUE(ttl.has_value());
   EXPECT_GE(*ttl, 1);  // renewed within the last TTL/3
-  registrar->Stop(seconds(2));
+  registrar.Deregister();
 }
 
-TEST_F(EtcdTest, StopRevokesTheLeaseAndTheKeyGoesAtOnce) {
-  std::unique_ptr<Registrar> registrar;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45002"), &registrar).ok());
-  registrar->Start();
+TEST_F(EtcdTest, DeregisterRevokesTheLeaseAndTheKeyGoesAtOnce) {
+  std::unique_ptr<Registrar> made;
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45002"), &made).ok());
+  LoopRegistrar registrar(std::move(made));
   const std::string key = "/harpc/services/echo/127.0.0.1:45002";
   int64_t lease = 0;
   ASSERT_TRUE(PollUntil([&] { return HasKey(key, &lease); }, seconds(5)));
-  registrar->Stop(seconds(2));
+  registrar.Deregister();
   EXPECT_TRUE(KeyGone(key));  // no waiting for the TTL
   EXPECT_EQ(etcd_.LeaseTtl(lease), -1);
-  registrar->Stop(seconds(2));  // idempotent
+  registrar.Deregister();  // idempotent
+}
+
+// A hard stop (no graceful shutdown) leaves the key to its lease.
+TEST_F(EtcdTest, DestroyedWithoutDeregisterTheKeyGoesWithItsLease) {
+  std::unique_ptr<Registrar> made;
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45005"), &made).ok());
+  const std::string key = "/harpc/services/echo/127.0.0.1:45005";
+  {
+    LoopRegistrar registrar(std::move(made));
+    ASSERT_TRUE(PollUntil([&] { return HasKey(key); }, seconds(5)));
+  }
+  EXPECT_TRUE(HasKey(key)) << "revoked without a graceful shutdown";
+  EXPECT_TRUE(PollUntil([&] { return KeyGone(key); }, seconds(5))) << "the lease (2 s) did not expire";
 }
 
 TEST_F(EtcdTest, RegistrarRegistersAgainWhenItsLeaseIsGone) {
-  std::unique_ptr<Registrar> registrar;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45003"), &registrar).ok());
-  registrar->Start();
+  std::unique_ptr<Registrar> made;
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45003"), &made).ok());
+  LoopRegistrar registrar(std::move(made));
   const std::string key = "/harpc/services/echo/127.0.0.1:45003";
   int64_t lease = 0;
   ASSERT_TRUE(PollUntil([&] { return HasKey(key, &lease); }, seconds(5)));
@@ -173,20 +229,20 @@ TEST_F(EtcdTest, RegistrarRegistersAgainWhenItsLeaseIsGone) {
   // The next keepalive (within TTL/3) finds the lease gone; a new grant and put follow.
   EXPECT_TRUE(PollUntil([&] { return HasKey(key, &again); }, seconds(4)));
   EXPECT_NE(again, lease);
-  registrar->Stop(seconds(2));
+  registrar.Deregister();
   EXPECT_TRUE(KeyGone(key));
 }
 
 TEST_F(EtcdTest, RegistrarWaitsForAnEtcdThatIsDown) {
   etcd_.Kill();
-  std::unique_ptr<Registrar> registrar;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45004"), &registrar).ok());
-  registrar->Start();
+  std::unique_ptr<Registrar> made;
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45004"), &made).ok());
+  LoopRegistrar registrar(std::move(made));
   std::this_thread::sleep_for(milliseconds(1200));  // etcd stays down meanwhile: the behaviour under test
   Status s = etcd_.Restart();
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(PollUntil([&] { return HasKey("/harpc/services/echo/127.0.0.1:45004"); }, seconds(5)));
-  registrar->Stop(seconds(2));
+  registrar.Deregister();
   EXPECT_TRUE(KeyGone("/harpc/services/echo/127.0.0.1:45004"));
 }
 
@@ -227,12 +283,13 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
 
   Channel channel(Target());
   ASSERT_TRUE(channel.status().ok()) << channel.status();
-  // The resolver ranges once before the channel's first call.
-  EXPECT_EQ(Addresses(channel), std::set<std::string>{a.address});
+  // The first call waits for the resolver's first range.
   CallResult r = channel.Call("Echo.echo", json::parse(R"({"x":1})"));
   ASSERT_TRUE(r.ok()) << r.status;
   EXPECT_EQ(r.endpoint, a.address);
   EXPECT_EQ(r.value, json::parse(R"({"x":1})"));
+  EXPECT_TRUE(PollUntil([&] { return Addresses(channel) == std::set<std::string>{a.address}; }, seconds(5)))
+      << Addresses(channel).size();
 
   // A new registration joins.
   ServeProcess b = StartRegistered();  // returns when it printed its address, before it registers
@@ -265,6 +322,36 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
   }
 }
 
+// A channel on a shared loop while etcd does not answer: its first range runs
+// in the background, the loop serves other work meanwhile, and a call made
+// before the first membership waits for it (within its deadline).
+TEST_F(EtcdTest, ResolverDoesNotBlockTheLoopItStartsOn) {
+  ServeProcess a = StartRegistered();
+  ASSERT_FALSE(a.address.empty());
+  ASSERT_TRUE(PollUntil([&] { return HasKey("/harpc/services/echo/" + a.address); }, seconds(5)));
+
+  TestLoop loop;
+  etcd_.Signal(SIGSTOP);  // connections are accepted, nothing answers
+  ChannelOptions options;
+  options.executor = loop.executor();
+  const auto start = Clock::now();
+  Channel channel(Target(), options);  // starts its resolver on the loop, and waits for that
+  const auto made_in = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  const bool responsive = loop.Responsive(milliseconds(200));
+  etcd_.Signal(SIGCONT);
+  ASSERT_TRUE(channel.status().ok()) << channel.status();
+  EXPECT_LT(made_in.count(), 200) << "making the channel blocked its loop";
+  EXPECT_TRUE(responsive) << "the loop was blocked while etcd did not answer";
+  std::printf("[ etcd     ] channel made on a shared loop in %lld ms while etcd was stopped\n",
+              static_cast<long long>(made_in.count()));
+
+  CallOptions call;
+  call.timeout = seconds(5);
+  CallResult r = channel.Call("Echo.echo", json::parse(R"({"z":3})"), call);
+  ASSERT_TRUE(r.ok()) << r.status;
+  EXPECT_EQ(r.endpoint, a.address);
+}
+
 TEST_F(EtcdTest, PropagationDelayFromEtcdToTheChannel) {
   ServeProcess a = StartRegistered();
   ServeProcess c = StartServe({"--threads", "1"});  // not registered: the test puts and deletes its key
@@ -273,7 +360,7 @@ TEST_F(EtcdTest, PropagationDelayFromEtcdToTheChannel) {
   ASSERT_TRUE(PollUntil([&] { return HasKey("/harpc/services/echo/" + a.address); }, seconds(5)));
   Channel channel(Target());
   ASSERT_TRUE(channel.status().ok()) << channel.status();
-  ASSERT_TRUE(Knows(channel, a.address));
+  ASSERT_TRUE(PollUntil([&] { return Knows(channel, a.address); }, seconds(5)));
 
   const std::string key = "/harpc/services/echo/" + c.address;
   const std::string value = R"({"address":")" + c.address + R"(","name":"c","weight":3,"metadata":{}})";

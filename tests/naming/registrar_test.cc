@@ -82,6 +82,46 @@ TEST(NamingSentinelRegistrar, LeaseExpiresWhileStoppedAndComesBack) {
   std::printf("[ measure  ] registered again %lld ms after SIGCONT\n", static_cast<long long>(Since(start).count()));
 }
 
+// The registrar runs on the server's loop: a server (--threads 1) registered
+// with 3 sentinels has no more threads than one registered with 1, and on
+// SIGTERM it still leaves every sentinel.
+TEST(NamingSentinelRegistrar, NoThreadPerSentinelAndDeregistersOnSigterm) {
+  Sentinel s1, s2, s3;
+  ASSERT_FALSE(s1.address().empty());
+  ASSERT_FALSE(s2.address().empty());
+  ASSERT_FALSE(s3.address().empty());
+  ServeProcess one = StartRegisteredServe({s1.address()}, kTtlMs);
+  ServeProcess three = StartRegisteredServe({s1.address(), s2.address(), s3.address()}, kTtlMs);
+  ASSERT_FALSE(one.address.empty());
+  ASSERT_FALSE(three.address.empty());
+  RegistryClient c1(s1.address()), c2(s2.address()), c3(s3.address());
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return c1.Has("echo", one.address) && c1.Has("echo", three.address) && c2.Has("echo", three.address) &&
+               c3.Has("echo", three.address);
+      },
+      5s))
+      << "not registered everywhere";
+
+  const int threads_one = testing::ThreadCount(one.process.pid());
+  const int threads_three = testing::ThreadCount(three.process.pid());
+  std::printf("[ measure  ] threads of a --threads 1 server: %d with 1 sentinel, %d with 3 sentinels\n",
+              threads_one, threads_three);
+  ASSERT_GT(threads_one, 0);
+  EXPECT_EQ(threads_three, threads_one) << "the registrar starts a thread per sentinel";
+
+  three.process.Signal(SIGTERM);
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        return c1.Lacks("echo", three.address) && c2.Lacks("echo", three.address) &&
+               c3.Lacks("echo", three.address);
+      },
+      5s))
+      << "still registered after SIGTERM";
+  EXPECT_EQ(three.process.Wait(5s), 0) << "the server did not exit cleanly after SIGTERM";
+  EXPECT_TRUE(c1.Has("echo", one.address)) << "the other server's registration went too";
+}
+
 // A sentinel that is down when the server starts is retried until it is up.
 TEST(NamingSentinelRegistrar, KeepsTryingAnUnreachableSentinel) {
   Sentinel up, later;

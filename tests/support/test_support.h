@@ -34,6 +34,9 @@ int PortOf(const std::string& address);
 // address nobody listens on.
 int FreePort();
 
+// The number of threads of process `pid` (/proc/PID/task); -1 when it is gone.
+int ThreadCount(pid_t pid);
+
 // Starts build/harpc serve --listen 127.0.0.1:0 <extra args> and waits for its
 // "listening on" line. Fails the current test (ADD_FAILURE) on error.
 ServeProcess StartServe(const std::vector<std::string>& extra_args = {});

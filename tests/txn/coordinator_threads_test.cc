@@ -1,8 +1,6 @@
 // A coordinator talks to participants over channels on its own server loop:
 // naming 1,000 distinct participant addresses adds no threads (each channel
 // used to start one and never free it), and the coordinator keeps serving.
-#include <dirent.h>
-
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,15 +16,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-int ThreadsOf(pid_t pid) {
-  DIR* dir = opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
-  if (!dir) return -1;
-  int n = 0;
-  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.' ? 1 : 0;
-  closedir(dir);
-  return n;
-}
-
 size_t LinesContaining(const std::string& path, const std::string& needle) {
   std::ifstream in(path);
   size_t n = 0;
@@ -40,7 +29,7 @@ TEST(CoordinatorThreads, AThousandParticipantAddressesAddNoThreads) {
   ASSERT_TRUE(OpenAccounts(cluster.banks[0]->address(), {{"alice", 100}}));
   ASSERT_TRUE(OpenAccounts(cluster.banks[1]->address(), {{"bob", 0}}));
   const pid_t pid = cluster.coordinator->pid();
-  const int before = ThreadsOf(pid);
+  const int before = testing::ThreadCount(pid);
   ASSERT_GT(before, 0);
 
   // 1,000 distinct loopback ports nobody listens on (closed: refused at once).
@@ -63,12 +52,12 @@ TEST(CoordinatorThreads, AThousandParticipantAddressesAddNoThreads) {
   const std::string log = cluster.dir.File("coordinator.log");
   EXPECT_TRUE(PollUntil(
       [&] {
-        most = std::max(most, ThreadsOf(pid));
+        most = std::max(most, testing::ThreadCount(pid));
         return LinesContaining(log, "not delivered to 127.0.0.1:") >= 1000;
       },
       60s))
       << LinesContaining(log, "not delivered to 127.0.0.1:") << " aborts told";
-  most = std::max(most, ThreadsOf(pid));
+  most = std::max(most, testing::ThreadCount(pid));
   std::printf("[ threads  ] coordinator: %d before, at most %d while telling 1000 participants\n", before, most);
   EXPECT_LT(most - before, 20);
 

@@ -1,7 +1,7 @@
 // Channels on a loop they are given (ChannelOptions::executor): no thread of
 // their own, calls from that loop without a hop, safe destruction with calls
 // in flight; and /metrics, which never waits on a busy channel's loop.
-#include <dirent.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -26,14 +26,7 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-int ThreadsOfThisProcess() {
-  DIR* dir = opendir("/proc/self/task");
-  if (!dir) return -1;
-  int n = 0;
-  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.' ? 1 : 0;
-  closedir(dir);
-  return n;
-}
+int ThreadsOfThisProcess() { return testing::ThreadCount(::getpid()); }
 
 // An in-process echo server on one loop, answering after `delay`.
 struct EchoServer {
