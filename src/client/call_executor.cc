@@ -154,7 +154,9 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
                              .request_id = call->request_id};
       const std::string request = FormatRequest(endpoint.address(), call->method, call->body, headers);
       a.connection = connection.get();
-      outcome = co_await Exchange(*connection, request, call->deadline, options_.max_response_bytes);
+      const http1::ClientResponse response =
+          co_await http1::Exchange(*connection, request, call->deadline, AnswerLimits(options_.max_response_bytes));
+      outcome = OutcomeOf(response, *connection);
       a.connection = nullptr;
       if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
     }

@@ -74,11 +74,11 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
   return out;
 }
 
-asio::awaitable<AttemptOutcome> Exchange(ClientConnection& c, const std::string& request,
-                                         std::chrono::steady_clock::time_point deadline,
-                                         size_t max_response_bytes) {
-  http1::ClientResponse r = co_await http1::Exchange(
-      c, request, deadline, {.head_bytes = kMaxResponseHead, .body_bytes = max_response_bytes});
+http1::ResponseLimits AnswerLimits(size_t max_response_bytes) {
+  return {.head_bytes = kMaxResponseHead, .body_bytes = max_response_bytes};
+}
+
+AttemptOutcome OutcomeOf(const http1::ClientResponse& r, ClientConnection& c) {
   AttemptOutcome out;
   const beast::error_code& ec = r.error;
   if (ec && !r.sent) {
@@ -87,7 +87,7 @@ asio::awaitable<AttemptOutcome> Exchange(ClientConnection& c, const std::string&
     out.peer_gone = ec != beast::error::timeout && ec != asio::error::operation_aborted;
     out.status = ec == beast::error::timeout ? DeadlineExceeded("deadline passed while sending to " + Peer(c))
                                              : Unavailable("sending to " + Peer(c) + " failed: " + ec.message());
-    co_return out;
+    return out;
   }
   if (ec) {
     out.stage = AttemptStage::kMaybeSent;
@@ -101,11 +101,11 @@ asio::awaitable<AttemptOutcome> Exchange(ClientConnection& c, const std::string&
       out.peer_gone = true;
       out.status = Unavailable("connection to " + Peer(c) + " lost before the answer: " + ec.message());
     }
-    co_return out;
+    return out;
   }
   out = InterpretResponse(r.status, r.body);
   out.reusable = r.reusable;
-  co_return out;
+  return out;
 }
 
 }  // namespace harpc

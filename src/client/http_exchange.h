@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
+#include "http/client.h"
 #include "http/connection_pool.h"
 #include "harpc/status.h"
 
@@ -39,10 +39,14 @@ struct RequestHeaders {
 std::string FormatRequest(std::string_view host, std::string_view method, std::string_view body,
                           const RequestHeaders& headers);
 
-// Writes `request` and reads the answer, giving up at `deadline`.
-boost::asio::awaitable<AttemptOutcome> Exchange(ClientConnection& connection, const std::string& request,
-                                                std::chrono::steady_clock::time_point deadline,
-                                                size_t max_response_bytes);
+// The limits of an RPC answer: a head of at most 64 KiB, a body of at most
+// ChannelOptions::max_response_bytes.
+http1::ResponseLimits AnswerLimits(size_t max_response_bytes);
+
+// What one exchange on `connection` (http1::Exchange) means for the call: an
+// answer, or how far the request got before it failed. A plain function, not
+// a coroutine, so that an attempt costs one coroutine frame for its I/O.
+AttemptOutcome OutcomeOf(const http1::ClientResponse& response, ClientConnection& connection);
 
 // The Status and value an HTTP answer stands for (JSON error bodies decoded).
 AttemptOutcome InterpretResponse(int http_status, std::string_view body);
