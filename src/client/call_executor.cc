@@ -221,7 +221,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   call->request_id = options.request_id;
   call->idempotency_key = options.idempotency_key;
   if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1) {
-    call->idempotency_key = RandomHexId(2);
+    call->idempotency_key = RandomId();
   }
   const bool safe_after_send = idempotent || !call->idempotency_key.empty();
   const bool hedging = max_attempts > 1 && safe_after_send &&

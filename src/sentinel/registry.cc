@@ -21,7 +21,7 @@ int64_t WallClockMs() {
 }
 
 namespace {
-std::string NewLease() { return RandomHexId(1); }
+std::string NewLease() { return RandomId(); }
 
 StoredInstance ToStored(const Instance& i) {
   return {.service = i.service, .address = i.address, .name = i.name,

@@ -320,7 +320,7 @@ class Coordinator::Impl {
     auto entry = std::make_shared<TxnEntry>();
     entry->timeout = milliseconds(timeout_ms);
     entry->deadline = Clock::now() + entry->timeout;
-    std::string txid = RandomHexId(2);
+    std::string txid = RandomId();
     txns.emplace(txid, entry);
     ++begun;
     return json::value{{"txid", txid}, {"coordinator", address}, {"timeout_ms", timeout_ms}};

@@ -183,7 +183,7 @@ Status ParticipantLog::LoadOrCreateId(Database db, std::string* id) {
     *id = select.Text(0);
     return Status::Ok();
   }
-  *id = RandomHexId(1);
+  *id = RandomId();
   return Statement(db, "INSERT INTO harpc_meta (key, value) VALUES ('participant_id', ?)").Bind(1, *id).Run();
 }
 

@@ -1,24 +1,16 @@
-// Random identifiers (idempotency keys, leases, transaction and participant
-// ids): hex strings from a per-thread generator seeded by the OS.
+// Random identifiers: transaction and participant ids, leases, idempotency
+// keys. They are capabilities as much as names (whoever knows a txid or a
+// lease can act on it), so they are 128 bits from the kernel's CSPRNG
+// (getrandom), never from a seeded generator whose next output can be
+// predicted from earlier ones.
 #pragma once
 
-#include <cstdint>
-#include <cstdio>
-#include <random>
 #include <string>
 
 namespace harpc {
 
-// `words` 64-bit words as 16·words lowercase hex digits.
-inline std::string RandomHexId(int words = 2) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id;
-  char buf[17];
-  for (int i = 0; i < words; ++i) {
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
-    id += buf;
-  }
-  return id;
-}
+// 128 random bits as 32 lowercase hex digits. Aborts the process if the
+// kernel cannot give randomness: an id from anything weaker would be forgeable.
+std::string RandomId();
 
 }  // namespace harpc
