@@ -7,6 +7,7 @@
 
 #include "core/wire_error.h"
 #include "server/builtin_endpoints.h"
+#include "util/json_text.h"
 #include "util/fault_injection.h"
 #include "util/hash.h"
 
@@ -203,9 +204,9 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   }
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
-    boost::system::error_code ec;
-    params = json::parse(request.body(), ec);
-    if (ec) co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + ec.message());
+    if (Status s = ParseJsonText(request.body(), &params); !s.ok()) {
+      co_return HttpError(state_, 400, wire::kParseError, "body is " + s.message());
+    }
   }
   bool ran = false;
   Result result = co_await Invoke(*method, std::move(params), base, &ran);
@@ -214,10 +215,9 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
 
 asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request,
                                                                        CallContext& base) {
-  boost::system::error_code ec;
-  json::value body = json::parse(request.body(), ec);
-  if (ec) {
-    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: " + ec.message(), nullptr));
+  json::value body;
+  if (Status s = ParseJsonText(request.body(), &body); !s.ok()) {
+    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: body is " + s.message(), nullptr));
   }
 
   if (body.is_object() && !body.as_object().contains("jsonrpc")) {

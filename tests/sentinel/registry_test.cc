@@ -467,6 +467,13 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   // Invalid params are -32602 (the JSON-RPC code for INVALID_ARGUMENT), unparsable bodies -32700.
   EXPECT_EQ(PostRaw(s.port, "Registry.register", R"({"service":"echo"})").code, -32602);
   EXPECT_EQ(PostRaw(s.port, "Registry.register", "garbage").code, -32700);
+  // A number beyond the double range would be stored as infinity and listed
+  // as "Infinity" (not JSON), making the service unreadable for everyone.
+  ErrorAnswer infinite = PostRaw(s.port, "Registry.register",
+                                 R"({"service":"echo","address":"127.0.0.1:1","ttl_ms":1000,"metadata":{"x":1e400}})");
+  EXPECT_EQ(infinite.http, 400) << infinite.raw;
+  EXPECT_EQ(infinite.code, -32700) << infinite.raw;
+  EXPECT_NE(infinite.message.find("out of range"), std::string::npos) << infinite.raw;
 
   // Nothing bad got in, no epoch moved, and the sentinel still serves.
   RegistryClient client(s.address);

@@ -289,6 +289,28 @@ TEST_F(DispatcherTest, ParseError32700) {
   }
 }
 
+// A number beyond the double range would be read as infinity and written back
+// as "Infinity", which is not JSON: refused before any method runs, in every
+// call form, at any depth.
+TEST_F(DispatcherTest, NumbersOutOfTheDoubleRangeAreRefused) {
+  for (const char* body : {R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1e400],"id":1})",
+                           R"([{"jsonrpc":"2.0","method":"Echo.echo","params":{"a":{"b":[-1e999]}},"id":1}])"}) {
+    EXPECT_THAT(ExpectRpcError(Rpc(body), -32700, nullptr), HasSubstr("out of range")) << body;
+  }
+  http1::Response r = Run(Post("/rpc/Echo.echo", R"({"weight":1e400})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(PlainErrorCode(r), -32700);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("out of range"));
+  // The default method's form is parsed as /rpc bodies are: a JSON-RPC parse error.
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"key":[0, 2e308]})"), -32700, nullptr), HasSubstr("out of range"));
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+
+  // The largest doubles are fine, and so is an integer too large for int64 (a double).
+  r = Run(Post("/rpc/Echo.echo", R"({"max":1.7976931348623157e308,"big":123456789012345678901234567890})"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Requests("Echo.echo"), 1u);
+}
+
 TEST_F(DispatcherTest, InvalidRequest32600) {
   EXPECT_THAT(ExpectRpcError(Rpc("42"), -32600, nullptr), HasSubstr("object or array"));
   EXPECT_THAT(ExpectRpcError(Rpc(R"("text")"), -32600, nullptr), HasSubstr("object or array"));
