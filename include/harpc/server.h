@@ -60,6 +60,11 @@ struct ServerOptions {
   // JSON-RPC -32008) instead of queueing. Default 0: no limit.
   std::size_t max_concurrency = 0;
 
+  // A JSON-RPC batch with more requests than this is refused as a whole with
+  // one -32600 error, before any of them runs: one request must not buy
+  // unbounded work. Default 1,000.
+  std::size_t max_batch_requests = 1000;
+
   // On shutdown, in-flight calls get this long to finish before the process
   // stops waiting for them.
   std::chrono::milliseconds shutdown_grace{10000};

@@ -243,6 +243,13 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
     if (batch.empty()) {
       co_return JsonBody(JsonRpcError(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
     }
+    if (batch.size() > state_.options.max_batch_requests) {
+      co_return JsonBody(JsonRpcError(wire::kInvalidRequest,
+                                      "invalid request: a batch holds at most " +
+                                          std::to_string(state_.options.max_batch_requests) + " requests, this one " +
+                                          std::to_string(batch.size()),
+                                      nullptr));
+    }
     json::array replies;
     for (const json::value& item : batch) {
       json::value reply = co_await HandleJsonRpcObject(item, base);

@@ -311,6 +311,28 @@ TEST_F(DispatcherTest, NumbersOutOfTheDoubleRangeAreRefused) {
   EXPECT_EQ(Requests("Echo.echo"), 1u);
 }
 
+// One request must not buy unbounded work: a batch over the limit (1,000 by
+// default) is refused as a whole, before any element runs; at the limit it runs.
+TEST_F(DispatcherTest, BatchOverTheLimitIsRefusedWhole) {
+  auto batch_of = [](size_t n) {
+    std::string body = "[";
+    for (size_t i = 0; i < n; ++i) {
+      if (i) body += ",";
+      body += R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1],"id":)" + std::to_string(i) + "}";
+    }
+    return body + "]";
+  };
+  EXPECT_THAT(ExpectRpcError(Rpc(batch_of(1001)), -32600, nullptr), HasSubstr("at most 1000"));
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+
+  http1::Response r = Run(Post("/rpc", batch_of(1000)));
+  ASSERT_EQ(r.status, 200);
+  json::value replies = json::parse(r.body);
+  ASSERT_TRUE(replies.is_array());
+  EXPECT_EQ(replies.as_array().size(), 1000u);
+  EXPECT_EQ(Requests("Echo.echo"), 1000u);
+}
+
 TEST_F(DispatcherTest, InvalidRequest32600) {
   EXPECT_THAT(ExpectRpcError(Rpc("42"), -32600, nullptr), HasSubstr("object or array"));
   EXPECT_THAT(ExpectRpcError(Rpc(R"("text")"), -32600, nullptr), HasSubstr("object or array"));
