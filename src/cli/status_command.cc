@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/terminal_text.h"
 #include "harpc/channel.h"
 #include "sentinel/registry.h"
 
@@ -41,9 +42,9 @@ int RunStatus(const std::string& target, bool as_json) {
     for (const auto& v : instances.as_array()) {
       const auto& i = v.as_object();
       const int64_t ago = now - i.at("last_heartbeat_ms").to_number<int64_t>();
-      std::printf("%-12s %-22s %-12s %6lld %-9s %6lld %11.1fs ago\n", std::string(service).c_str(),
-                  std::string(i.at("address").as_string()).c_str(), std::string(i.at("name").as_string()).c_str(),
-                  (long long)i.at("weight").to_number<int64_t>(), std::string(i.at("state").as_string()).c_str(),
+      std::printf("%-12s %-22s %-12s %6lld %-9s %6lld %11.1fs ago\n", TerminalSafe(service).c_str(),
+                  TerminalSafe(i.at("address").as_string()).c_str(), TerminalSafe(i.at("name").as_string()).c_str(),
+                  (long long)i.at("weight").to_number<int64_t>(), TerminalSafe(i.at("state").as_string()).c_str(),
                   (long long)i.at("epoch").to_number<int64_t>(), static_cast<double>(ago) / 1000.0);
     }
   }

@@ -485,5 +485,25 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   EXPECT_TRUE(client.Register("echo", "127.0.0.1:1", 5, 1000, &lease).ok());
 }
 
+// Names come from whoever registers: `harpc status` must not pass their
+// escape sequences or CR/LF to the terminal (a recoloured screen, forged rows).
+TEST_F(SentinelRegistry, StatusPrintsControlCharactersOfNamesEscaped) {
+  const TempDir& dir = NewDir();
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  ASSERT_GT(s.port, 0);
+  const std::string body =
+      R"({"service":"echo","address":"127.0.0.1:1","name":"evil\u001b[31m\r\necho 127.0.0.1:2 fake up","ttl_ms":5000})";
+  ErrorAnswer registered = PostRaw(s.port, "Registry.register", body);
+  ASSERT_EQ(registered.http, 200) << registered.raw;
+
+  harpc::testing::CliRun run = harpc::testing::RunHarpc({"status", "sentinel://" + s.address});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string out = run.Stdout();
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << "a raw ESC reached the terminal";
+  EXPECT_EQ(out.find('\r'), std::string::npos) << "a raw CR reached the terminal";
+  EXPECT_NE(out.find("evil\\x1b[31m\\x0d\\x0aecho"), std::string::npos) << out;
+  EXPECT_EQ(run.out.size(), 3u) << "epoch line, header, one instance row:\n" << out;
+}
+
 }  // namespace
 }  // namespace harpc::sentineltest
