@@ -72,6 +72,11 @@ Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContex
     ctx.deadline_ = Clock::now() + std::chrono::milliseconds(ms);
   }
   if (auto it = request.find("Idempotency-Key"); it != request.end()) {
+    // Every key is kept with its answer: long ones would buy the caller memory.
+    if (it->value().size() > kMaxIdempotencyKeyBytes) {
+      return InvalidArgument("Idempotency-Key must be at most " + std::to_string(kMaxIdempotencyKeyBytes) +
+                             " bytes, got " + std::to_string(it->value().size()));
+    }
     ctx.idempotency_key_ = std::string(it->value());
   }
   if (auto it = request.find("X-Request-Id"); it != request.end()) {

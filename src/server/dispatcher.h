@@ -18,6 +18,9 @@ namespace harpc {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
+// The longest Idempotency-Key accepted (longer: 400, -32600).
+inline constexpr size_t kMaxIdempotencyKeyBytes = 255;
+
 class CallDispatcher {
  public:
   explicit CallDispatcher(ServerState& state) : state_(state) {}

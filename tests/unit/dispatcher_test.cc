@@ -430,6 +430,20 @@ TEST_F(DispatcherTest, BadDeadlineHeaderGets400) {
   EXPECT_EQ(state_.http_errors[400].load(), 10u);
 }
 
+// Keys are kept with their answers: a long one is refused before anything runs
+// or is stored; 255 bytes is the longest accepted.
+TEST_F(DispatcherTest, OverlongIdempotencyKeyGets400) {
+  for (const char* target : {"/rpc", "/rpc/Echo.echo"}) {
+    http1::Response r = Run(Post(target, R"({"key":"value"})", {{"Idempotency-Key", std::string(256, 'k')}}));
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_EQ(PlainErrorCode(r), -32600);
+    EXPECT_THAT(PlainErrorMessage(r), HasSubstr("at most 255 bytes"));
+  }
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  http1::Response r = Run(Post("/rpc/Echo.echo", R"({"key":"value"})", {{"Idempotency-Key", std::string(255, 'k')}}));
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 // ---- POST /rpc/<Method> ----
 
 TEST_F(DispatcherTest, NamedMethodBodyIsParamsAndResultIsBody) {
