@@ -54,6 +54,10 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60000};
 
   // Open connections above this are answered 503 and closed at once.
+  // Start() raises the process's open-file soft limit toward what this needs
+  // (up to the hard limit) and lowers this, with a warning, to what the limit
+  // then allows (about 90 % of it), so that a client over the limit always
+  // gets its 503 rather than an unanswered connect. Default 100,000.
   std::size_t max_connections = 100000;
 
   // Calls being handled at once above this get RESOURCE_EXHAUSTED (HTTP 429,

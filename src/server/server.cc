@@ -1,6 +1,8 @@
 #include "util/log.h"
 #include "harpc/server.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <mutex>
 #include <thread>
@@ -88,6 +90,7 @@ class Server::Impl {
     if (Status s = ParseHostPort(listen_address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
     tcp::endpoint endpoint;
     if (Status s = ResolveEndpoint(hp, &endpoint); !s.ok()) return s;
+    FitConnectionsToFileLimit();
     if (!state_.options.idempotency_db.empty()) {
       std::unique_ptr<IdempotencyLog> log;
       if (Status s = IdempotencyLog::Open(state_.options.idempotency_db, &log); !s.ok()) return s;
@@ -161,6 +164,31 @@ class Server::Impl {
   }
 
  private:
+  // Every connection is a descriptor. Past the open-file limit accept() fails,
+  // and new clients would wait unanswered instead of getting the 503 of
+  // max_connections: raise the soft limit as far as the hard one allows, and
+  // lower max_connections (with a warning) to what fits.
+  void FitConnectionsToFileLimit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    size_t& max = state_.options.max_connections;
+    // Descriptors that are not connections: listener, logs, databases, channels to peers.
+    auto reserve = [](rlim_t limit) { return std::max<rlim_t>(64, limit / 10); };
+    const rlim_t wanted = static_cast<rlim_t>(max) + reserve(static_cast<rlim_t>(max));
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
+      rlimit raised = lim;
+      raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, lim.rlim_max);
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    if (lim.rlim_cur == RLIM_INFINITY) return;
+    const rlim_t usable = lim.rlim_cur > reserve(lim.rlim_cur) ? lim.rlim_cur - reserve(lim.rlim_cur) : 1;
+    if (max > usable) {
+      Log().warn("server: max_connections {} does not fit the open-file limit {}: using {}", max, lim.rlim_cur,
+                 usable);
+      max = static_cast<size_t>(usable);
+    }
+  }
+
   asio::awaitable<void> AcceptLoop() {
     size_t next = 0;
     asio::steady_timer backoff(loops_[0]->context);

@@ -103,5 +103,41 @@ TEST(ItManyConnections, TenThousandIdleConnectionsAndAFreshCallStillServed) {
   ::setrlimit(RLIMIT_NOFILE, &saved);
 }
 
+// With --max-connections above what the open-file limit allows (here a hard
+// limit of 300 set by prlimit), the server lowers it to what fits: a client
+// past it gets the 503 at once instead of an accept() that never comes.
+TEST(ItManyConnections, MaxConnectionsAboveTheFileLimitStillAnswers503) {
+  Subprocess serve;
+  Status spawned = Subprocess::Spawn({"/usr/bin/prlimit", "--nofile=300:300", HARPC_BINARY, "serve", "--listen",
+                                      "127.0.0.1:0", "--threads", "1", "--max-connections", "100000"},
+                                     &serve, "/dev/null");
+  ASSERT_TRUE(spawned.ok()) << spawned;
+  std::string line;
+  ASSERT_TRUE(serve.ReadLine(10s, &line).ok());
+  ASSERT_EQ(line.rfind("listening on ", 0), 0u) << line;
+  const int port = PortOf(line.substr(13));
+
+  // 300 descriptors, 64 kept back: 236 connections, then 503s.
+  constexpr int kFits = 236;
+  std::vector<std::unique_ptr<RawSocket>> open;
+  int first_refused = -1;
+  for (int i = 0; i < kFits + 5 && first_refused < 0; ++i) {
+    auto socket = std::make_unique<RawSocket>(port);
+    ASSERT_TRUE(socket->connected()) << "connection " << i;
+    ASSERT_TRUE(socket->Send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")) << "connection " << i;
+    const std::string answer = socket->ReadResponse(2s);
+    if (StatusOf(answer) == 503) {
+      first_refused = i;
+    } else {
+      ASSERT_EQ(StatusOf(answer), 200) << "connection " << i << ": '" << answer << "'";
+    }
+    open.push_back(std::move(socket));  // kept open: it holds its place
+  }
+  EXPECT_EQ(first_refused, kFits);
+  open.clear();
+  serve.Signal(SIGKILL);
+  serve.Wait(5s);
+}
+
 }  // namespace
 }  // namespace harpc::testing::it
