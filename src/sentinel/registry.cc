@@ -86,6 +86,13 @@ void Registry::Changed(const Instance* instance, bool removed) {
 Status Registry::Register(const Registration& r, std::string* lease) {
   if (r.service.empty()) return InvalidArgument("service must not be empty");
   if (r.address.empty()) return InvalidArgument("address must not be empty");
+  // Every entry is listed to every client and watcher: its size is bounded.
+  if (r.service.size() > kMaxNameBytes) return InvalidArgument("service must be at most 255 bytes");
+  if (r.address.size() > kMaxNameBytes) return InvalidArgument("address must be at most 255 bytes");
+  if (r.name.size() > kMaxNameBytes) return InvalidArgument("name must be at most 255 bytes");
+  if (json::serialize(r.metadata).size() > kMaxMetadataBytes) {
+    return InvalidArgument("metadata must be at most 4096 bytes of JSON");
+  }
   if (r.weight < 1 || r.weight > 1000000) return InvalidArgument("weight must be from 1 to 1000000");
   if (r.ttl.count() < 100 || r.ttl.count() > 3600000) return InvalidArgument("ttl_ms must be from 100 to 3600000");
   Instance& i = services_[r.service][r.address];

@@ -55,6 +55,11 @@ class Registry {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // Bounds of one registration: service, address and name in bytes, and
+  // metadata as serialized JSON (longer: INVALID_ARGUMENT).
+  static constexpr size_t kMaxNameBytes = 255;
+  static constexpr size_t kMaxMetadataBytes = 4096;
+
   // `store` may be null (memory only, for tests).
   explicit Registry(std::unique_ptr<RegistryStore> store) : store_(std::move(store)) {}
 
