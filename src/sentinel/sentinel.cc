@@ -1,12 +1,15 @@
 #include "sentinel/sentinel.h"
 
+#include <algorithm>
 #include <cstdio>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "harpc/server.h"
 #include "sentinel/dashboard.h"
+#include "util/address.h"
 #include "util/json_params.h"
 
 namespace harpc::sentinel {
@@ -61,6 +64,9 @@ class Sentinel {
       if (const json::value* m = p.as_object().if_contains("metadata")) {
         if (!m->is_object()) return InvalidArgument("\"metadata\" must be an object");
         r.metadata = m->as_object();
+      }
+      if (IsGroupAddress(r.address)) {
+        return InvalidArgument("address " + r.address + " is a sentinel of this group, not an instance to watch");
       }
       r.weight = static_cast<int>(std::clamp<int64_t>(weight, -1, 10000000));
       r.ttl = std::chrono::milliseconds(ttl);
@@ -145,6 +151,26 @@ class Sentinel {
   }
 
   std::string server_address() const { return server_ ? server_->address() : options_.listen; }
+
+  // Whether `address` is this sentinel or one of its peers: registered as an
+  // instance, it would have the group probe (and vote on) itself. Numeric
+  // addresses are compared as addresses, names as written (no lookup on the
+  // loop); a sentinel listening on 0.0.0.0 or :: is every local address.
+  bool IsGroupAddress(const std::string& address) const {
+    auto same = [](const std::string& a, const std::string& b) {
+      HostPort x, y;
+      if (!ParseHostPort(a, &x, true).ok() || !ParseHostPort(b, &y, true).ok()) return a == b;
+      if (x.port != y.port) return false;
+      boost::system::error_code ex, ey;
+      const auto ax = asio::ip::make_address(x.host, ex);
+      const auto ay = asio::ip::make_address(y.host, ey);
+      if (ex || ey) return x.host == y.host;
+      return ax == ay || ax.is_unspecified() || ay.is_unspecified();
+    };
+    if (same(address, server_address())) return true;
+    return std::any_of(options_.peers.begin(), options_.peers.end(),
+                       [&](const std::string& peer) { return same(address, peer); });
+  }
 
   std::string RegistryMetrics() const {
     std::map<std::string, uint64_t> by_state;

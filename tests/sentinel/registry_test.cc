@@ -491,6 +491,27 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   EXPECT_TRUE(client.Register("echo", "127.0.0.1:1", 5, 1000, &lease).ok());
 }
 
+// A sentinel of the group registered as an instance would have the group
+// probe, and vote on, itself: refused, for its own address and its peers'.
+TEST_F(SentinelRegistry, TheGroupsOwnAddressesAreNoInstances) {
+  const TempDir& dir = NewDir();
+  const std::string peer = "127.0.0.1:" + std::to_string(testing::FreePort());
+  SentinelProcess s = Start({.data_dir = dir.path(), .peers = {peer}, .down_after_ms = 600000, .probe_interval_ms = 1000});
+  ASSERT_GT(s.port, 0);
+  for (const std::string& address : {s.address, peer}) {
+    ErrorAnswer a = PostRaw(s.port, "Registry.register",
+                            R"({"service":"echo","address":")" + address + R"(","ttl_ms":5000})");
+    EXPECT_EQ(a.http, 400) << a.raw;
+    EXPECT_NE(a.message.find("is a sentinel of this group"), std::string::npos) << a.raw;
+  }
+  RegistryClient client(s.address);
+  auto list = client.List();
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->at("services").as_object().empty()) << json::serialize(*list);
+  std::string lease;
+  EXPECT_TRUE(client.Register("echo", "127.0.0.1:1", 5, 1000, &lease).ok()) << "other addresses still register";
+}
+
 // Names come from whoever registers: `harpc status` must not pass their
 // escape sequences or CR/LF to the terminal (a recoloured screen, forged rows).
 TEST_F(SentinelRegistry, StatusPrintsControlCharactersOfNamesEscaped) {
