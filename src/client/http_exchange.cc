@@ -4,6 +4,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/json.hpp>
 
+#include "util/json_text.h"
 #include "core/wire_error.h"
 #include "http/request.h"
 
@@ -43,20 +44,21 @@ std::string FormatRequest(std::string_view host, std::string_view method, std::s
 AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
   AttemptOutcome out;
   out.stage = AttemptStage::kAnswered;
-  boost::system::error_code ec;
   json::value parsed;
-  if (!body.empty()) parsed = json::parse(body, ec);
+  // The same check as the server's: a number JSON cannot write back (1e400)
+  // is refused, not handed to the application as infinity.
+  const Status read = body.empty() ? Status::Ok() : ParseJsonText(body, &parsed);
 
   if (http_status >= 200 && http_status < 300) {
-    if (ec) {
-      out.status = Internal("server answered with invalid JSON: " + ec.message());
+    if (!read.ok()) {
+      out.status = Internal("server answered with invalid JSON: " + read.message());
     } else {
       out.value = std::move(parsed);
     }
     return out;
   }
   // An error: harpc's {"error":{"code":N,"message":"..."}}, or whatever a proxy sent.
-  if (!ec && parsed.is_object()) {
+  if (read.ok() && parsed.is_object()) {
     if (const json::value* err = parsed.as_object().if_contains("error"); err && err->is_object()) {
       const json::object& e = err->as_object();
       const json::value* code = e.if_contains("code");

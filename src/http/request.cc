@@ -1,6 +1,6 @@
 #include "http/request.h"
 
-#include <charconv>
+#include "http/decimal.h"
 
 namespace harpc::http1 {
 
@@ -23,9 +23,10 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view valu
 }
 
 void AppendHeader(std::string& out, std::string_view name, long long value) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  AppendHeader(out, name, std::string_view(digits, static_cast<size_t>(end - digits)));
+  out += name;
+  out += ": ";
+  AppendDecimal(out, value);
+  out += "\r\n";
 }
 
 void AppendBody(std::string& out, std::string_view content_type, std::string_view body) {

@@ -1,8 +1,7 @@
 #include "http/response.h"
 
-#include <charconv>
-
 #include "http/date.h"
+#include "http/decimal.h"
 
 namespace harpc::http1 {
 
@@ -32,18 +31,10 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
-namespace {
-void AppendNumber(std::string& out, size_t n) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-  out.append(digits, end);
-}
-}  // namespace
-
 void AppendResponse(std::string& out, const Response& r, AnswerTo to) {
   const bool has_body = r.status != 204 && r.status >= 200;
   out += "HTTP/1.1 ";
-  AppendNumber(out, static_cast<size_t>(r.status));
+  AppendDecimal(out, r.status);
   out += ' ';
   out += ReasonPhrase(r.status);
   out += "\r\nDate: ";
@@ -53,7 +44,7 @@ void AppendResponse(std::string& out, const Response& r, AnswerTo to) {
     out += "Content-Type: ";
     out += r.content_type;
     out += "\r\nContent-Length: ";
-    AppendNumber(out, r.body.size());
+    AppendDecimal(out, static_cast<long long>(r.body.size()));
     out += "\r\n";
   }
   if (r.close) {

@@ -210,7 +210,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
     if (Status s = ParseJsonText(request.body(), &params); !s.ok()) {
-      co_return HttpError(state_, 400, wire::kParseError, "body is " + s.message());
+      co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + s.message());
     }
   }
   bool ran = false;
@@ -222,7 +222,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
                                                                        CallContext& base) {
   json::value body;
   if (Status s = ParseJsonText(request.body(), &body); !s.ok()) {
-    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: body is " + s.message(), nullptr));
+    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: " + s.message(), nullptr));
   }
 
   if (body.is_object() && !body.as_object().contains("jsonrpc")) {

@@ -30,10 +30,10 @@ bool AllNumbersFinite(const json::value& value) {
 Status ParseJsonText(std::string_view text, json::value* out) {
   boost::system::error_code ec;
   *out = json::parse(text, ec);  // nesting is bounded by Boost.JSON's default depth limit (32)
-  if (ec) return InvalidArgument("not valid JSON: " + ec.message());
+  if (ec) return InvalidArgument(ec.message());
   if (!AllNumbersFinite(*out)) {
     *out = nullptr;
-    return InvalidArgument("not valid JSON: a number is out of range (JSON numbers must fit a double)");
+    return InvalidArgument("a number is out of range (JSON numbers must fit a double)");
   }
   return Status::Ok();
 }

@@ -12,8 +12,9 @@
 
 namespace harpc {
 
-// Parses `text` into `*out`: INVALID_ARGUMENT with the reason when it is not
-// JSON, or when a number does not fit a double.
+// Parses `text` into `*out`: INVALID_ARGUMENT when it is not JSON, or when a
+// number does not fit a double; the message is the reason alone, for the
+// caller to say what was being read.
 Status ParseJsonText(std::string_view text, boost::json::value* out);
 
 // True when every number in `value` is finite (what JSON can write).
