@@ -201,7 +201,9 @@ class Coordinator::Impl {
     milliseconds backoff(50);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (int attempt = 1;; ++attempt) {
-      CallResult r = co_await participants->Get(at)->AsyncCall("Participant.commit", request);
+      // Named, not a temporary of the co_await: GCC 12 mishandles those.
+      const std::shared_ptr<Channel> participant = participants->Get(at);
+      CallResult r = co_await participant->AsyncCall("Participant.commit", request);
       if (r.ok()) break;
       ++phase_two_retries;
       if (attempt == 1 || attempt % 20 == 0) {
@@ -285,7 +287,8 @@ class Coordinator::Impl {
   }
 
   asio::awaitable<void> TellAbort(std::string at, json::value request) {
-    CallResult r = co_await participants->Get(at)->AsyncCall("Participant.abort", request);
+    const std::shared_ptr<Channel> participant = participants->Get(at);
+    CallResult r = co_await participant->AsyncCall("Participant.abort", request);
     if (!r.ok()) Log().info("abort of {} not delivered to {}: {}", request.at("txid").as_string(), at, r.status.ToString());
   }
 

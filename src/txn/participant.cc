@@ -97,7 +97,8 @@ class Participant::Impl {
       co_return;
     }
     json::value query{{"txid", in_doubt.txid}, {"participant", log->id()}};
-    CallResult answer = co_await coordinators->Get(address)->AsyncCall("Coordinator.status", query);
+    const std::shared_ptr<Channel> coordinator = coordinators->Get(address);  // named: see coordinator.cc
+    CallResult answer = co_await coordinator->AsyncCall("Coordinator.status", query);
     if (!answer.ok()) {
       Log().info("transaction {} in doubt: coordinator {} not reachable ({}); will ask again", in_doubt.txid, address,
                  answer.status.ToString());
