@@ -30,6 +30,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/options.h"
+#include "harpc/security.h"
 #include "harpc/status.h"
 
 namespace harpc {
@@ -84,6 +85,10 @@ struct ChannelOptions {
   // executor lets Call() detect (and refuse) a call from the loop's own
   // thread. Default none: the channel starts one private loop thread of its own.
   boost::asio::any_io_executor executor;
+
+  // TLS and the bearer token of every request, health probes included.
+  // Default: plaintext, no token. See harpc/security.h.
+  ClientSecurity security;
 };
 
 struct CallOptions {

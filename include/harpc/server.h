@@ -87,6 +87,10 @@ struct ServerOptions {
   // Default empty: memory only.
   std::string idempotency_db;
 
+  // The listener's certificate (HTTPS only when tls.cert_file is set) and the
+  // CA that client certificates must be signed by (mutual TLS when
+  // tls.client_ca_file is set). Default: plaintext. See harpc/security.h.
+  TlsOptions tls;
 };
 
 struct MethodOptions {
