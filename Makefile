@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test bench bench-txn clean
+.PHONY: all setup build demo test bench bench-tls bench-txn clean
 
 all: build
 
@@ -27,6 +27,13 @@ bench:
 	@HARPC_SETUP_BENCH=1 scripts/setup
 	$(MAKE) build
 	bench/run.sh
+
+# TLS: harpc over HTTPS vs nginx, harpc vs gRPC over TLS, handshakes/s, and
+# what TLS costs harpc against plaintext in the same run (bench/tls.sh).
+bench-tls:
+	@HARPC_SETUP_BENCH=1 scripts/setup
+	$(MAKE) build
+	BUILD=$(BUILD) bench/tls.sh
 
 # Committed transfers/s and fsyncs per transfer: harpc's transactions vs
 # PostgreSQL's two-phase commit (bench/txn.sh).

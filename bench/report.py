@@ -77,6 +77,23 @@ def verdict(ok):
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
 
 
+def write_between(out, begin, end, text):
+    """Puts `text` into file `out` between the markers `begin` and `end`
+    (appended with its markers when they are missing), the rest unchanged."""
+    block = begin + "\n" + text + end
+    try:
+        with open(out) as f:
+            doc = f.read()
+    except FileNotFoundError:
+        doc = "# harpc benchmarks\n\n"
+    if begin in doc and end in doc:
+        doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    with open(out, "w") as f:
+        f.write(doc)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -215,20 +232,7 @@ def main():
     print(text)
     if out == "-":
         return 0
-    block = BEGIN + "\n" + text + END
-    try:
-        with open(out) as f:
-            doc = f.read()
-    except FileNotFoundError:
-        doc = "# harpc benchmarks\n\n"
-    if BEGIN in doc and END in doc:
-        pre = doc[:doc.index(BEGIN)]
-        post = doc[doc.index(END) + len(END):]
-        doc = pre + block + post
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    with open(out, "w") as f:
-        f.write(doc)
+    write_between(out, BEGIN, END, text)
     print(f"bench: results written to {out}", file=sys.stderr)
     return 0
 

@@ -80,124 +80,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server NAME CMD...: starts CMD pinned to SERVER_CPU, waits (<= 10 s) for
-# its "listening on H:P" line; sets SERVER_PID and SERVER_PORT.
-start_server() {
-  local name=$1
-  shift
-  start_daemon "$name" taskset -c "$SERVER_CPU" "$@"
-  SERVER_PID=$DAEMON_PID
-  SERVER_PORT=${DAEMON_ADDR##*:}
-}
-
-
-# start_nginx: nginx with one worker returning {"key":"value"}; sets NGINX_PID
-# (the master), NGINX_WORKER and NGINX_PORT.
-start_nginx() {
-  local dir="$TMP/nginx" i
-  mkdir -p "$dir"
-  NGINX_PORT=$(free_port)
-  cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-worker_rlimit_nofile 20000;
-events {
-  worker_connections $(( IDLE_CONNS + 240 ));
-}
-http {
-  access_log off;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  keepalive_requests 100000000;
-  keepalive_timeout 75s;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    default_type application/json;
-    location / {
-      return 200 '{"key":"value"}';
-    }
-  }
-}
-EOF
-  taskset -c "$SERVER_CPU" "$NGINX" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
-    >"$dir/stdout" 2>"$dir/stderr" &
-  NGINX_PID=$!
-  PIDS+=("$NGINX_PID")
-  NGINX_WORKER=
-  for (( i = 0; i < 100; i++ )); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$NGINX_PORT") 2>/dev/null; then
-      NGINX_WORKER=$(cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null | awk '{print $1}')
-      [[ -n "$NGINX_WORKER" ]] && { PIDS+=("$NGINX_WORKER"); return 0; }
-    fi
-    kill -0 "$NGINX_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$dir/stderr" "$dir/error.log" >&2 2>/dev/null || true
-  die "nginx did not start"
-}
-
-# cpu_ticks PID: user + system CPU time of PID (all its threads), in clock ticks.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-CLK_TCK=$(getconf CLK_TCK)
-# server_share NAME PID TICKS_BEFORE NS_BEFORE: writes cpu_NAME.json with the share
-# of one core the server used during the run, in %. A saturated server that got
-# much less than 100 % lost its core to other jobs (or its client was the limit).
-server_share() {
-  local ticks_after ns_after
-  ticks_after=$(cpu_ticks "$2"); ns_after=$(date +%s%N)
-  awk -v t="$(( ticks_after - $3 ))" -v ns="$(( ns_after - $4 ))" -v hz="$CLK_TCK" \
-    'BEGIN { pct = 0; if (ns > 0) pct = 100 * t / hz / (ns / 1e9); printf "{\"server_cpu_pct\":%.0f}\n", pct }' \
-    >"$RES/cpu_$1.json"
-}
-
-# children_cpu_ms: sets CHILD_MS to the user + system CPU of this shell's finished
-# children so far, in ms (getrusage(RUSAGE_CHILDREN) via the `times` builtin, so it
-# must run in this shell, never in $(...)).
-children_cpu_ms() {
-  times >"$TMP/times"
-  CHILD_MS=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, k, /[ms]/);
-                            printf "%d", (u[1] * 60 + u[2] + k[1] * 60 + k[2]) * 1000 }' "$TMP/times")
-}
-# client_share NAME MS_BEFORE NS_BEFORE: adds the load generator's share of its core
-# (in %) to cpu_NAME.json. Near 100 % means the client, not the server, was the limit.
-client_share() {
-  local ms_after ns_after
-  children_cpu_ms; ms_after=$CHILD_MS; ns_after=$(date +%s%N)
-  python3 - "$RES/cpu_$1.json" "$(( ms_after - $2 ))" "$(( ns_after - $3 ))" <<'PY'
-import json, sys
-path, ms, ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-try:
-    d = json.load(open(path))
-except (OSError, ValueError):
-    d = {}
-d["client_cpu_pct"] = round(100 * ms / (ns / 1e6)) if ns > 0 else 0
-json.dump(d, open(path, "w"))
-PY
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-run_wrk() {  # run_wrk NAME PORT SERVER_PID
-  local ticks ns cms
-  log "wrk -t1 -c50 -d${WRK_DURATION}s -> ${1%_r*}, round ${1##*_r}"
-  ticks=$(cpu_ticks "$3"); ns=$(date +%s%N); children_cpu_ms; cms=$CHILD_MS
-  taskset -c "$LOAD_CPU" timeout $(( WRK_DURATION + 30 )) \
-    wrk -t1 -c50 -d"${WRK_DURATION}s" -s "$ROOT/bench/wrk_post.lua" "http://127.0.0.1:$2/rpc" \
-    >"$TMP/wrk_$1.txt" 2>&1 || true
-  server_share "wrk_$1" "$3" "$ticks" "$ns"
-  client_share "wrk_$1" "$cms" "$ns"
-  sed -n 's/^WRK_JSON //p' "$TMP/wrk_$1.txt" >"$RES/wrk_$1.json"
-  if ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$RES/wrk_$1.json" 2>/dev/null; then
-    cat "$TMP/wrk_$1.txt" >&2
-    log "wrk against $1 failed"
-  fi
-}
-
 # idle_memory NAME PID PORT: RSS of PID before and after IDLE_CONNS idle keep-alive
 # connections, held by bench/idle_conns.py (pinned to LOAD_CPU).
 idle_memory() {
@@ -231,28 +113,6 @@ idle_memory() {
     "$IDLE_CONNS" "$before" "$after" >"$RES/mem_$name.json"
 }
 
-payload() { head -c "$1" /dev/zero | tr '\0' x; }
-
-# busy_percent: how busy both cores are over 1 s, in % (other jobs share this machine).
-busy_percent() {
-  local a b
-  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-    t = y[2] - x[2]; pct = 0; if (t > 0) pct = 100 * (y[1] - x[1]) / t; printf "%d", pct }'
-}
-# wait_quiet MAX_S: waits (at most MAX_S s) for the machine to be < 25 % busy;
-# sets BUSY to the last figure. Called before the run and before every round.
-wait_quiet() {
-  local waited
-  BUSY=$(busy_percent)
-  for (( waited = 1; BUSY > 25 && waited < $1; waited += 3 )); do
-    sleep 2
-    BUSY=$(busy_percent)
-  done
-  (( BUSY <= 25 )) || log "machine still ${BUSY}% busy with other jobs; measuring anyway"
-}
 ROUND_QUIET_WAIT=${ROUND_QUIET_WAIT:-5}
 # Wait (at most QUIET_WAIT s) for the machine to be mostly idle before measuring.
 QUIET_WAIT=${QUIET_WAIT:-60}
@@ -263,14 +123,6 @@ log "machine ${busy_start}% busy before the run"
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$SECONDS
-
-# Each comparison runs ROUNDS times, alternating which side goes first (ABBA...),
-# so that a burst of load from other jobs on this shared machine hits both sides
-# alike; the report shows every round and compares the best round of each side
-# (interference only ever lowers throughput).
-first_second() {  # first_second ROUND A B: prints "A B" on odd rounds, "B A" on even ones
-  if (( $1 % 2 )); then echo "$2 $3"; else echo "$3 $2"; fi
-}
 
 # ---- a) wrk: harpc serve --threads 1 vs nginx ---------------------------------
 if (( HAVE_WRK )); then

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,7 +46,8 @@ struct Slot {
 void Usage() {
   std::fprintf(stderr,
                "usage: harpc_grpc_echo_client HOST:PORT [--concurrency C] [--duration S]\n"
-               "                              [--payload-bytes N] [--channels K] [--json]\n");
+               "                              [--payload-bytes N] [--channels K] [--json] [--tls-ca F]\n"
+               "  --tls-ca F  call over TLS, trusting the PEM CA certificates in F (default plaintext)\n");
 }
 
 }  // namespace
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   size_t payload_bytes = 16;
   int channels = 1;
   bool json = false;
+  std::string tls_ca;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -76,6 +79,13 @@ int main(int argc, char** argv) {
       channels = std::atoi(value().c_str());
     } else if (a == "--json") {
       json = true;
+    } else if (a == "--tls-ca") {
+      std::ifstream in(value());
+      tls_ca.assign(std::istreambuf_iterator<char>(in), {});
+      if (tls_ca.empty()) {
+        std::fprintf(stderr, "harpc_grpc_echo_client: cannot read the CA file\n");
+        return 2;
+      }
     } else if (!a.empty() && a[0] != '-' && target.empty()) {
       target = a;
     } else {
@@ -93,7 +103,9 @@ int main(int argc, char** argv) {
   for (int k = 0; k < channels; ++k) {
     grpc::ChannelArguments args;
     args.SetInt("harpc.bench.channel", k);
-    auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    auto credentials = tls_ca.empty() ? grpc::InsecureChannelCredentials()
+                                      : grpc::SslCredentials({.pem_root_certs = tls_ca});
+    auto channel = grpc::CreateCustomChannel(target, credentials, args);
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
       std::fprintf(stderr, "harpc_grpc_echo_client: cannot connect to %s\n", target.c_str());
       return 1;

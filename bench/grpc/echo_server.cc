@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -82,10 +83,20 @@ class CallData {
   State state_ = State::kRequested;
 };
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "harpc_grpc_echo_server: cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 void Usage() {
   std::fprintf(stderr,
-               "usage: harpc_grpc_echo_server [--listen H:P] [--threads N] [--slots N]\n"
+               "usage: harpc_grpc_echo_server [--listen H:P] [--threads N] [--slots N] [--tls-cert F --tls-key F]\n"
                "  --listen   address to listen on (default 127.0.0.1:0, a free port)\n"
+               "  --tls-cert, --tls-key  PEM certificate and key: TLS on the listener (default plaintext)\n"
                "  --threads  completion-queue threads (default 1)\n"
                "  --slots    outstanding call slots per queue (default 256)\n");
 }
@@ -96,6 +107,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   int threads = 1;
   int slots = 256;
+  std::string tls_cert, tls_key;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -111,6 +123,10 @@ int main(int argc, char** argv) {
       threads = std::atoi(value().c_str());
     } else if (a == "--slots") {
       slots = std::atoi(value().c_str());
+    } else if (a == "--tls-cert") {
+      tls_cert = ReadFile(value());
+    } else if (a == "--tls-key") {
+      tls_key = ReadFile(value());
     } else {
       Usage();
       return 2;
@@ -131,7 +147,13 @@ int main(int argc, char** argv) {
   harpc::bench::Echo::AsyncService service;
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({tls_key, tls_cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(&service);
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   for (int i = 0; i < threads; ++i) queues.push_back(builder.AddCompletionQueue());

@@ -24,6 +24,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/result.h"
+#include "harpc/security.h"
 #include "harpc/status.h"
 
 namespace harpc {
@@ -73,7 +74,8 @@ struct ServerOptions {
   // stops waiting for them.
   std::chrono::milliseconds shutdown_grace{10000};
 
-  // When true, Wait() turns SIGTERM and SIGINT into a graceful Shutdown().
+  // When true, SIGTERM and SIGINT begin a graceful Shutdown(), and SIGHUP
+  // calls ReloadTls().
   bool handle_signals = true;
 
   // Answers of non-idempotent methods are kept by Idempotency-Key for this
@@ -180,6 +182,12 @@ class Server {
   // May be added before or after Start(), until the shutdown begins
   // (FAILED_PRECONDITION after). Whatever `step` uses must outlive Wait().
   Status AddShutdownStep(std::function<boost::asio::awaitable<void>()> step);
+
+  // Reads the certificate, key and CA files again (ServerOptions::tls, and
+  // those of every TLS client of the process): new connections use them,
+  // open ones keep theirs. On an error, the previous files stay in use and
+  // the error is returned (and logged).
+  Status ReloadTls();
 
   // Blocks until the server has stopped.
   void Wait();

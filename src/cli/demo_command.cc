@@ -233,7 +233,8 @@ int Demo::Run() {
               (unsigned long long)report.errors, (unsigned long long)report.requests);
   const int sentinel_failures = RunSentinelChapter();
   const int transaction_failures = RunTransactionChapter();
-  return report.errors == 0 && sentinel_failures == 0 && transaction_failures == 0 ? 0 : 1;
+  const int trust_failures = RunTrustChapter();
+  return report.errors == 0 && sentinel_failures == 0 && transaction_failures == 0 && trust_failures == 0 ? 0 : 1;
 }
 
 // Three sentinels (quorum 2) watch three registered servers; the client

@@ -23,4 +23,9 @@ Status StartDaemonProcess(std::vector<std::string> args, Subprocess* process, st
 // and nothing is left in doubt.
 int RunTransactionChapter();
 
+// Three servers over mutual TLS with tokens; one is SIGKILLed under load, then
+// callers without a certificate, without a token or with too small a role
+// are refused. 0 when no call failed and every intruder was refused.
+int RunTrustChapter();
+
 }  // namespace harpc::cli

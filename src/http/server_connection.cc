@@ -10,6 +10,8 @@
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+
+#include "util/log.h"
 #include <boost/beast/http/parser.hpp>
 
 #include "util/address.h"
@@ -60,8 +62,9 @@ std::pair<int, std::string> DescribeParseError(const error_code& ec, std::string
 }
 }  // namespace
 
-ServerConnection::ServerConnection(asio::ip::tcp::socket socket, const ServerLimits& limits)
-    : stream_(std::move(socket)), limits_(limits), input_(limits.max_header_bytes + kReadChunk) {
+ServerConnection::ServerConnection(asio::ip::tcp::socket socket, const ServerLimits& limits,
+                                   std::shared_ptr<asio::ssl::context> tls)
+    : stream_(std::move(socket), std::move(tls)), limits_(limits), input_(limits.max_header_bytes + kReadChunk) {
   error_code ec;
   auto remote = stream_.remote_endpoint(ec);
   if (!ec) peer_ = ToString(remote);
@@ -107,6 +110,17 @@ asio::awaitable<void> ServerConnection::LingeringClose() {
 }
 
 asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
+  if (stream_.tls()) {
+    // Bounded like a request head: a client that never finishes its
+    // handshake (or sends plain HTTP to this TLS port) is closed.
+    phase_ = Phase::kHead;
+    deadline_ = Clock::now() + limits_.header_timeout;
+    if (error_code ec = co_await stream_.AcceptHandshake()) {
+      Log().debug("tls handshake with {} failed: {}", peer_, ec.message());
+      stream_.Close();
+      co_return;
+    }
+  }
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits_.max_header_bytes, UINT32_MAX)));

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -55,7 +56,10 @@ class ServerConnection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ServerConnection(boost::asio::ip::tcp::socket socket, const ServerLimits& limits);
+  // With `tls`, the connection speaks TLS with that context: the handshake
+  // must end within limits.header_timeout, or the connection is closed.
+  ServerConnection(boost::asio::ip::tcp::socket socket, const ServerLimits& limits,
+                   std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
 
   // Serves requests until the connection ends.
   boost::asio::awaitable<void> Serve(RequestHandler& handler);

@@ -1,29 +1,31 @@
 // The byte stream every HTTP connection reads and writes through, server side
-// and client side. Today it is TCP; it satisfies Asio's AsyncStream, so
+// and client side: TCP, or TLS over TCP. It satisfies Asio's AsyncStream, so
 // Beast's http::async_read/async_write work on it, and adds what the server's
 // reader needs (wait until readable, then read what is there without blocking)
 // and the client's deadlines (expires_at: pending operations then fail with
-// beast::error::timeout).
-//
-// TLS slots in here and nowhere else: the stream will hold either the
-// beast::tcp_stream or a boost::asio::ssl::stream<beast::tcp_stream> (a
-// variant chosen at construction: an accepted socket plus a server context,
-// or Connect plus a client context and a handshake). async_read_some and
-// async_write_some dispatch to whichever is held; WaitReadable stays a wait on
-// the TCP socket, and ReadSomeNow first hands out what the TLS layer has
-// already decrypted (SSL_pending) before it reads the socket without blocking;
-// Close sends close_notify first. Callers do not change.
+// beast::error::timeout). Whether it is TLS is chosen at construction (an
+// accepted socket with a server context) or at Connect (a client context);
+// callers do not change.
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <string>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "harpc/security.h"
+
 namespace harpc::http1 {
+
+class TlsContext;
 
 class Stream {
  public:
@@ -36,11 +38,18 @@ class Stream {
   // Its deadlines are kept by the server's sweeper, so its I/O goes straight
   // to the socket, without the per-operation timer bookkeeping of
   // beast::tcp_stream (measurably cheaper per request).
-  explicit Stream(boost::asio::ip::tcp::socket socket) : tcp_(std::move(socket)), timed_(false) {
-    boost::system::error_code ec;
-    tcp_.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
-    tcp_.socket().non_blocking(true, ec);
-  }
+  // With `tls`, the connection speaks TLS with that server context, from the
+  // handshake (AcceptHandshake) on.
+  explicit Stream(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
+  ~Stream();
+  // The TLS layer refers to the TCP stream beside it.
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  bool tls() const { return tls_ != nullptr; }
+  // TLS: whether the handshake resumed an earlier session (no certificate
+  // exchange, one round trip less).
+  bool resumed() const;
 
   executor_type get_executor() noexcept { return tcp_.get_executor(); }
 
@@ -50,7 +59,9 @@ class Stream {
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
-          if (timed_) {
+          if (tls_) {
+            tls_->async_read_some(b, std::move(handler));
+          } else if (timed_) {
             tcp_.async_read_some(b, std::move(handler));
           } else {
             tcp_.socket().async_read_some(b, std::move(handler));
@@ -62,7 +73,9 @@ class Stream {
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& b) {
-          if (timed_) {
+          if (tls_) {
+            tls_->async_write_some(b, std::move(handler));
+          } else if (timed_) {
             tcp_.async_write_some(b, std::move(handler));
           } else {
             tcp_.socket().async_write_some(b, std::move(handler));
@@ -71,22 +84,44 @@ class Stream {
         token, buffers);
   }
 
-  // Completes when bytes (or EOF, or an error) can be read; holds no buffer meanwhile.
+  // Server side, TLS: the handshake of an accepted connection (at once for TCP).
+  boost::asio::awaitable<boost::system::error_code> AcceptHandshake();
+
+  // Completes when bytes (or EOF, or an error) can be read; over TCP it holds
+  // no buffer meanwhile. Over TLS it reads (and holds) what arrives, because
+  // only the TLS layer knows whether a whole record is there to decrypt.
   template <class Token>
   auto async_wait_readable(Token&& token) {
-    return tcp_.socket().async_wait(boost::asio::socket_base::wait_read, std::forward<Token>(token));
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler) {
+          if (!tls_) {
+            tcp_.socket().async_wait(boost::asio::socket_base::wait_read, std::move(handler));
+          } else if (tls_input_.begin < tls_input_.end) {
+            boost::asio::post(tcp_.get_executor(),
+                              boost::asio::append(std::move(handler), boost::system::error_code()));
+          } else {
+            tls_->async_read_some(tls_input_.Space(),
+                                  [this, handler = std::move(handler)](boost::system::error_code ec, size_t n) mutable {
+                                    tls_input_.Filled(n);
+                                    std::move(handler)(ec);
+                                  });
+          }
+        },
+        token);
   }
   // Reads what is there without blocking: would_block when nothing is (server streams only).
-  size_t ReadSomeNow(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) {
-    return tcp_.socket().read_some(buffer, ec);
-  }
+  size_t ReadSomeNow(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
   // An idle client connection worth reusing: the peer has not closed it and
   // sent nothing unasked (one peek, no blocking).
   bool QuietAndOpen();
 
   // Connects (no delay), giving up at `deadline` (beast::error::timeout).
+  // With tls.ca_file set, the connection then speaks TLS: the handshake
+  // (within the same deadline) verifies the server's certificate, and a
+  // refused certificate fails with an error of CertificateErrorCategory()
+  // that says why.
   boost::asio::awaitable<boost::system::error_code> Connect(const boost::asio::ip::tcp::endpoint& endpoint,
-                                                            Clock::time_point deadline);
+                                                            Clock::time_point deadline, const TlsOptions& tls = {});
 
   // Deadline for the operations started from now on (client side; the server's
   // connections use their event loop's sweeper and Cancel instead).
@@ -95,11 +130,9 @@ class Stream {
 
   // Cancels pending operations (they complete with operation_aborted).
   void cancel() { tcp_.cancel(); }
-  // No more bytes from us; the peer reads EOF after what was sent.
-  void ShutdownSend() {
-    boost::system::error_code ec;
-    tcp_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-  }
+  // No more bytes from us; the peer reads EOF after what was sent (over TLS,
+  // after a close_notify).
+  void ShutdownSend();
   // Closes with a reset instead of an orderly close (fault injection).
   void Reset() {
     boost::system::error_code ec;
@@ -113,8 +146,30 @@ class Stream {
   }
 
  private:
+  // Decrypted bytes that async_wait_readable read and ReadSomeNow hands out.
+  struct TlsInput {
+    static constexpr size_t kCapacity = 16 * 1024;  // one TLS record
+    std::unique_ptr<char[]> data;
+    size_t begin = 0, end = 0;
+    boost::asio::mutable_buffer Space() {
+      if (!data) data = std::make_unique<char[]>(kCapacity);
+      begin = end = 0;
+      return {data.get(), kCapacity};
+    }
+    void Filled(size_t n) { end = n; }
+  };
+  using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream&>;
+
   boost::beast::tcp_stream tcp_;
   bool timed_;  // client side: expires_at applies to every operation
+  // TLS, when the connection speaks it: the context it began with (kept
+  // alive for it, whatever a reload does), the session cache it feeds
+  // (clients), and the TLS layer over tcp_.
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  std::shared_ptr<TlsContext> tls_sessions_;
+  std::string tls_session_key_;
+  std::unique_ptr<TlsStream> tls_;
+  TlsInput tls_input_;
 };
 
 }  // namespace harpc::http1

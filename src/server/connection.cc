@@ -14,8 +14,9 @@ http1::Response ConnectionError(int http_status, int jsonrpc_code, std::string_v
 }
 
 Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket, ServerState& state,
-                       CallDispatcher& dispatcher, const http1::ServerLimits& limits)
-    : http_(std::move(socket), limits), state_(state), dispatcher_(dispatcher) {
+                       CallDispatcher& dispatcher, const http1::ServerLimits& limits,
+                       std::shared_ptr<asio::ssl::context> tls)
+    : http_(std::move(socket), limits, std::move(tls)), state_(state), dispatcher_(dispatcher) {
   loop.connections.push_back(*this);
 }
 
@@ -42,8 +43,9 @@ http1::Response Connection::Refuse(int http_status, std::string message) {
 bool Connection::Closing() { return state_.draining.load(std::memory_order_relaxed); }
 
 asio::awaitable<void> ServeConnection(EventLoop& loop, asio::ip::tcp::socket socket, ServerState& state,
-                                      CallDispatcher& dispatcher, const http1::ServerLimits& limits) {
-  Connection connection(loop, std::move(socket), state, dispatcher, limits);
+                                      CallDispatcher& dispatcher, const http1::ServerLimits& limits,
+                                      std::shared_ptr<asio::ssl::context> tls) {
+  Connection connection(loop, std::move(socket), state, dispatcher, limits, std::move(tls));
   co_await connection.Run();
 }
 

@@ -28,7 +28,8 @@ class Connection : public ConnectionHook, private http1::RequestHandler {
   using Clock = std::chrono::steady_clock;
 
   Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, ServerState& state,
-             CallDispatcher& dispatcher, const http1::ServerLimits& limits);
+             CallDispatcher& dispatcher, const http1::ServerLimits& limits,
+             std::shared_ptr<boost::asio::ssl::context> tls);
   ~Connection() override;
 
   boost::asio::awaitable<void> Run();
@@ -69,6 +70,7 @@ struct EventLoop {
 // Runs a connection to its end; the coroutine owns the Connection.
 boost::asio::awaitable<void> ServeConnection(EventLoop& loop, boost::asio::ip::tcp::socket socket,
                                              ServerState& state, CallDispatcher& dispatcher,
-                                             const http1::ServerLimits& limits);
+                                             const http1::ServerLimits& limits,
+                                             std::shared_ptr<boost::asio::ssl::context> tls);
 
 }  // namespace harpc

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/wire_error.h"
+#include "http/tls_context.h"
 #include "server/connection.h"
 #include "server/dispatcher.h"
 #include "server/server_faults.h"
@@ -60,6 +61,7 @@ class Server::Impl {
     // I/O objects go before the contexts they live on; each loop's context goes
     // before its connection list (see EventLoop).
     signals_.reset();
+    reload_signal_.reset();
     acceptor_.reset();
     loops_.clear();
   }
@@ -91,6 +93,12 @@ class Server::Impl {
     tcp::endpoint endpoint;
     if (Status s = ResolveEndpoint(hp, &endpoint); !s.ok()) return s;
     FitConnectionsToFileLimit();
+    const TlsOptions& tls = state_.options.tls;
+    if (tls.server_enabled()) {
+      if (Status s = http1::TlsContext::Load(http1::TlsContext::Side::kServer, tls, &tls_); !s.ok()) return s;
+    } else if (!tls.client_ca_file.empty()) {
+      return InvalidArgument("TLS: client certificates (--tls-client-ca) need the server's own (--tls-cert)");
+    }
     if (!state_.options.idempotency_db.empty()) {
       std::unique_ptr<IdempotencyLog> log;
       if (Status s = IdempotencyLog::Open(state_.options.idempotency_db, &log); !s.ok()) return s;
@@ -120,6 +128,8 @@ class Server::Impl {
         Log().info("server {}: signal {} received, shutting down gracefully", state_.address, sig);
         Shutdown();
       });
+      reload_signal_.emplace(loops_[0]->context, SIGHUP);
+      AwaitReloadSignal();
     }
     for (auto& loop : loops_) {
       loop->thread = std::thread([&ctx = loop->context] { ctx.run(); });
@@ -137,6 +147,28 @@ class Server::Impl {
 
   void Wait() { Join(); }
 
+  Status ReloadTls() {
+    Status status;
+    if (tls_) status = tls_->Reload();
+    Status clients = http1::TlsContext::ReloadClients();
+    if (status.ok()) status = clients;
+    if (status.ok()) {
+      Log().info("server {}: TLS certificates reloaded", state_.address);
+    } else {
+      Log().error("server {}: TLS reload failed, keeping the previous certificates: {}", state_.address,
+                  status.message());
+    }
+    return status;
+  }
+
+  void AwaitReloadSignal() {
+    reload_signal_->async_wait([this](const boost::system::error_code& e, int) {
+      if (e) return;
+      ReloadTls();
+      AwaitReloadSignal();
+    });
+  }
+
   void Shutdown() {
     if (loops_.empty()) return;
     asio::post(loops_[0]->context, [this] {
@@ -144,6 +176,7 @@ class Server::Impl {
       boost::system::error_code ec;
       if (acceptor_) acceptor_->close(ec);
       if (signals_) signals_->cancel(ec);
+      if (reload_signal_) reload_signal_->cancel(ec);
       asio::co_spawn(loops_[0]->context, Drain(), asio::detached);
     });
   }
@@ -206,6 +239,7 @@ class Server::Impl {
       if (state_.connections_open.load(std::memory_order_relaxed) >=
           static_cast<int64_t>(state_.options.max_connections)) {
         state_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        if (tls_) continue;  // closed: a 503 would cost a handshake, the very work an overload must shed
         std::string answer;
         http1::AppendResponse(answer, ConnectionError(503, wire::JsonRpcCode(ResourceExhausted("")),
                                                       "too many connections to this server"));
@@ -217,7 +251,8 @@ class Server::Impl {
       }
       state_.connections_open.fetch_add(1, std::memory_order_relaxed);
       state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(loop.context, ServeConnection(loop, std::move(socket), state_, dispatcher_, limits_),
+      auto tls = tls_ ? tls_->current() : nullptr;
+      asio::co_spawn(loop.context, ServeConnection(loop, std::move(socket), state_, dispatcher_, limits_, std::move(tls)),
                      asio::detached);
     }
   }
@@ -296,6 +331,8 @@ class Server::Impl {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
+  std::optional<asio::signal_set> reload_signal_;  // SIGHUP: ReloadTls
+  std::shared_ptr<http1::TlsContext> tls_;          // the listener's, when it speaks TLS
   bool started_ = false;
   std::mutex shutdown_steps_mu_;  // AddShutdownStep runs on any thread, Drain on the first loop
   std::vector<std::function<asio::awaitable<void>()>> shutdown_steps_;
@@ -334,6 +371,7 @@ Status Server::AddPage(std::string path, std::function<Page()> page) {
 }
 Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
 std::string Server::address() const { return impl_->state().address; }
+Status Server::ReloadTls() { return impl_->ReloadTls(); }
 boost::asio::any_io_executor Server::executor() const { return impl_->executor(); }
 Status Server::AddShutdownStep(std::function<boost::asio::awaitable<void>()> step) {
   if (!step) return InvalidArgument("shutdown step must not be empty");
