@@ -28,18 +28,26 @@ Status RegistryStore::Open(const std::string& data_dir, std::unique_ptr<Registry
                            " name TEXT, weight INTEGER, metadata TEXT, ttl_ms INTEGER, lease TEXT,"
                            " registered_at_ms INTEGER, odown INTEGER, odown_epoch INTEGER,"
                            " PRIMARY KEY (service, address));"
-                           "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);",
+                           "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
+                           "CREATE TABLE IF NOT EXISTS votes (epoch INTEGER PRIMARY KEY, candidate TEXT NOT NULL);",
                            kWhat);
       !s.ok()) {
     return s;
+  }
+  // Data dirs from before decisions named their leader gain the column.
+  if (!Statement(sql::Access::Wrap(store->db_), "SELECT odown_leader FROM instances LIMIT 0").prepared()) {
+    if (Status s = sql::Exec(store->db_, "ALTER TABLE instances ADD COLUMN odown_leader TEXT", kWhat); !s.ok()) {
+      return s;
+    }
   }
   *out = std::move(store);
   return Status::Ok();
 }
 
-Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* epoch, uint64_t* index) {
+Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* epoch, uint64_t* index,
+                              std::map<int64_t, std::string>* votes) {
   Statement rows(sql::Access::Wrap(db_), "SELECT service, address, name, weight, metadata, ttl_ms, lease, registered_at_ms, odown,"
-                      " odown_epoch FROM instances");
+                      " odown_epoch, odown_leader FROM instances");
   while (rows.Step() == SQLITE_ROW) {
     StoredInstance i;
     i.service = rows.Text(0);
@@ -52,8 +60,11 @@ Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* e
     i.registered_at_ms = rows.Int(7);
     i.odown = rows.Int(8) != 0;
     i.odown_epoch = rows.Int(9);
+    i.odown_leader = rows.Text(10);
     instances->push_back(std::move(i));
   }
+  Statement voted(sql::Access::Wrap(db_), "SELECT epoch, candidate FROM votes");
+  while (voted.Step() == SQLITE_ROW) (*votes)[voted.Int(0)] = voted.Text(1);
   *epoch = 0;
   *index = 0;
   Statement meta(sql::Access::Wrap(db_), "SELECT key, value FROM meta");
@@ -83,10 +94,11 @@ Status RegistryStore::InTransaction(const std::function<Status()>& change) {
 Status RegistryStore::Put(const StoredInstance& i, uint64_t index) {
   return InTransaction([&] {
     Status s = Statement(sql::Access::Wrap(db_), "INSERT OR REPLACE INTO instances (service, address, name, weight, metadata, ttl_ms,"
-                              " lease, registered_at_ms, odown, odown_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                              " lease, registered_at_ms, odown, odown_epoch, odown_leader)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                    .Bind(1, i.service).Bind(2, i.address).Bind(3, i.name).Bind(4, static_cast<int64_t>(i.weight))
                    .Bind(5, i.metadata_json).Bind(6, i.ttl_ms).Bind(7, i.lease).Bind(8, i.registered_at_ms)
-                   .Bind(9, static_cast<int64_t>(i.odown)).Bind(10, i.odown_epoch)
+                   .Bind(9, static_cast<int64_t>(i.odown)).Bind(10, i.odown_epoch).Bind(11, i.odown_leader)
                    .Run();
     return s.ok() ? SetMeta("index", static_cast<int64_t>(index)) : s;
   });
@@ -101,6 +113,15 @@ Status RegistryStore::Remove(const std::string& service, const std::string& addr
 }
 
 Status RegistryStore::SetEpoch(int64_t epoch) { return SetMeta("epoch", epoch); }
+
+Status RegistryStore::RecordVote(int64_t epoch, const std::string& candidate, int64_t forget_before) {
+  return InTransaction([&] {
+    Status s = Statement(sql::Access::Wrap(db_), "INSERT OR REPLACE INTO votes (epoch, candidate) VALUES (?, ?)")
+                   .Bind(1, epoch).Bind(2, candidate).Run();
+    if (s.ok()) s = Statement(sql::Access::Wrap(db_), "DELETE FROM votes WHERE epoch < ?").Bind(1, forget_before).Run();
+    return s.ok() ? SetMeta("epoch", epoch) : s;
+  });
+}
 Status RegistryStore::SetIndex(uint64_t index) { return SetMeta("index", static_cast<int64_t>(index)); }
 
 }  // namespace harpc::sentinel
