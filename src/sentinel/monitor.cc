@@ -30,6 +30,13 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 std::string Key(const std::string& service, const std::string& address) { return service + "\n" + address; }
 
+// The peer methods, as named strings: GCC 12 destroys a temporary argument
+// of a co_await expression twice, so none is built inside one.
+const std::string kOpinion = "Sentinel.opinion";
+const std::string kVote = "Sentinel.vote";
+const std::string kVoted = "Sentinel.voted";
+const std::string kDecide = "Sentinel.decide";
+
 asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(kNoThrow);
@@ -130,35 +137,39 @@ int Monitor::MemberIndex(const std::string& address) const {
   return kNotMember;
 }
 
-Result Monitor::Vote(int64_t epoch, const std::string& candidate) {
+asio::awaitable<Result> Monitor::Vote(int64_t epoch, const std::string& candidate) {
   const int64_t current = registry_.epoch();
   auto refused = [&](const std::string& reason) {
     return json::value{{"granted", false}, {"epoch", current}, {"reason", reason}};
   };
   if (MemberIndex(candidate) == kNotMember) {
-    return InvalidArgument("candidate " + candidate + " is not a sentinel of this group");
+    co_return InvalidArgument("candidate " + candidate + " is not a sentinel of this group");
   }
   // (epoch - current cannot overflow: both are non-negative.)
   if (epoch > current && epoch - current > 1) {
-    return refused("epoch " + std::to_string(epoch) + " is more than one above this sentinel's epoch " +
-                   std::to_string(current) + ": epochs move one election at a time");
+    co_return refused("epoch " + std::to_string(epoch) + " is more than one above this sentinel's epoch " +
+                      std::to_string(current) + ": epochs move one election at a time");
   }
   if (epoch <= registry_.voted_epoch()) {
-    // The same request again is granted again; anything else was decided already.
-    if (registry_.VotedFor(epoch) == candidate) return json::value{{"granted", true}, {"epoch", current}};
-    return refused("already voted in epoch " + std::to_string(registry_.voted_epoch()));
+    // The same request again is granted again (once that vote is durable); anything else was decided already.
+    if (registry_.VotedFor(epoch) != candidate) {
+      co_return refused("already voted in epoch " + std::to_string(registry_.voted_epoch()));
+    }
+    if (Status s = co_await registry_.Durable(); !s.ok()) co_return Unavailable("cannot record the vote: " + s.message());
+    co_return json::value{{"granted", true}, {"epoch", registry_.epoch()}};
   }
-  if (epoch < current) return refused("epoch " + std::to_string(epoch) + " is over: this sentinel is at " +
-                                      std::to_string(current));
-  if (Status s = registry_.RecordVote(epoch, candidate); !s.ok()) {
-    return Unavailable("cannot record the vote: " + s.message());
+  if (epoch < current) {
+    co_return refused("epoch " + std::to_string(epoch) + " is over: this sentinel is at " + std::to_string(current));
+  }
+  if (Status s = co_await registry_.RecordVote(epoch, candidate); !s.ok()) {
+    co_return Unavailable("cannot record the vote: " + s.message());
   }
   if (candidate != options_.self) {
     // Long enough for the candidate to ask every peer and then tell every peer.
     const auto call_timeout = std::max(options_.probe_interval, std::chrono::milliseconds(200));
     candidacy_after_ = Clock::now() + 2 * static_cast<int>(peers_.size()) * call_timeout + options_.probe_interval;
   }
-  return json::value{{"granted", true}, {"epoch", registry_.epoch()}};
+  co_return json::value{{"granted", true}, {"epoch", registry_.epoch()}};
 }
 
 json::object Monitor::Voted(int64_t epoch) const {
@@ -175,7 +186,7 @@ asio::awaitable<bool> Monitor::Proven(const Decision& d) {
   } else {
     json::value params = {{"service", d.service}, {"address", d.address}};
     Channel& channel = *peers_[leader];
-    CallResult r = co_await channel.AsyncCall("Sentinel.opinion", std::move(params));
+    CallResult r = co_await channel.AsyncCall(kOpinion, std::move(params));
     const json::object* o = r.ok() ? r.value.if_object() : nullptr;
     if (!o) co_return false;
     const json::value* odown = o->if_contains("odown");
@@ -191,7 +202,7 @@ asio::awaitable<bool> Monitor::Proven(const Decision& d) {
   for (size_t p = 0; p < peers_.size() && !ElectionWon(votes); ++p) {
     json::value params = {{"epoch", d.epoch}};
     Channel& channel = *peers_[p];
-    CallResult r = co_await channel.AsyncCall("Sentinel.voted", std::move(params));
+    CallResult r = co_await channel.AsyncCall(kVoted, std::move(params));
     const json::object* o = r.ok() ? r.value.if_object() : nullptr;
     const json::value* candidate = o ? o->if_contains("candidate") : nullptr;
     if (candidate && candidate->is_string() && candidate->as_string() == d.leader) ++votes;
@@ -214,7 +225,7 @@ bool Monitor::Adopt(const Decision& d, bool alert) {
   return true;
 }
 
-asio::awaitable<Result> Monitor::Decide(Decision d) {
+asio::awaitable<Result> Monitor::Decide(const Decision& d) {
   const Instance* i = registry_.Find(d.service, d.address);
   if (!i) co_return NotFound("no instance " + d.address + " in service " + d.service + " on this sentinel");
   if (d.epoch <= i->odown_epoch) co_return json::value{{"adopted", false}, {"epoch", i->odown_epoch}};  // stale
@@ -238,14 +249,14 @@ asio::awaitable<Result> Monitor::Decide(Decision d) {
 }
 
 asio::awaitable<bool> Monitor::WinElection(int64_t epoch) {
-  if (Status s = registry_.RecordVote(epoch, options_.self); !s.ok()) {
+  if (Status s = co_await registry_.RecordVote(epoch, options_.self); !s.ok()) {
     spdlog::error("sentinel: cannot record its own vote in epoch {}: {}", epoch, s.ToString());
     co_return false;
   }
   int votes = 1;
   for (auto& peer : peers_) {
     json::value params = {{"epoch", epoch}, {"candidate", options_.self}};
-    CallResult r = co_await peer->AsyncCall("Sentinel.vote", params);
+    CallResult r = co_await peer->AsyncCall(kVote, params);
     if (!r.ok() || !r.value.is_object()) continue;
     const json::object& o = r.value.as_object();
     if (const json::value* g = o.if_contains("granted"); g && g->is_bool() && g->as_bool()) ++votes;
@@ -266,7 +277,7 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   int sdown_votes = self_sdown ? 1 : 0;
   for (auto& peer : peers_) {
     json::value params = {{"service", service}, {"address", address}};
-    CallResult r = co_await peer->AsyncCall("Sentinel.opinion", params);
+    CallResult r = co_await peer->AsyncCall(kOpinion, params);
     if (!r.ok() || !r.value.is_object()) continue;
     const json::object& o = r.value.as_object();
     const json::value* sd = o.if_contains("sdown");
@@ -326,7 +337,7 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   for (auto& peer : peers_) {
     json::value params = {{"service", service}, {"address", address}, {"odown", want_odown}, {"epoch", epoch},
                           {"leader", options_.self}};
-    co_await peer->AsyncCall("Sentinel.decide", params);
+    co_await peer->AsyncCall(kDecide, params);
   }
 }
 

@@ -79,12 +79,12 @@ class Monitor {
   // {known, sdown, odown, epoch, leader}: this sentinel's view and the decision it holds.
   boost::json::object Opinion(const std::string& service, const std::string& address);
   // {granted, epoch, reason?}; UNAVAILABLE when the vote could not be recorded.
-  Result Vote(int64_t epoch, const std::string& candidate);
+  boost::asio::awaitable<Result> Vote(int64_t epoch, const std::string& candidate);
   // {epoch, candidate}: whom this sentinel voted for in `epoch` ("" for nobody).
   boost::json::object Voted(int64_t epoch) const;
   // Adopts a decision once proven: {adopted}; FAILED_PRECONDITION when not
   // proven; RESOURCE_EXHAUSTED when kMaxProofsInFlight are being checked.
-  boost::asio::awaitable<Result> Decide(Decision decision);
+  boost::asio::awaitable<Result> Decide(const Decision& decision);
 
   // Decisions being proven at once (each asks up to every peer).
   static constexpr int kMaxProofsInFlight = 4;

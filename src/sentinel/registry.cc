@@ -66,7 +66,7 @@ Status Registry::Load() {
   ++index_;
   forgotten_at_ = index_;  // every service changed, as far as watchers from before can tell
   for (const auto& [service, instances] : services_) changed_at_[service] = index_;
-  if (Status s = store_->SetIndex(index_); !s.ok()) return s;
+  store_->SetIndex(index_);
   spdlog::info("registry: restored {} instances, epoch {}, index {}, last vote in epoch {}", stored.size(), epoch_,
                index_, voted_epoch());
   return Status::Ok();
@@ -83,10 +83,13 @@ void Registry::Changed(const std::string& service, const Instance* instance, boo
   if (store_) {
     // Every change persists the index (a change of the own view alone too), so
     // that watchers never see it go backwards across a restart.
-    Status s = !instance ? store_->SetIndex(index_)
-               : removed ? store_->Remove(instance->service, instance->address, index_)
-                         : store_->Put(ToStored(*instance), index_);
-    if (!s.ok()) spdlog::error("registry: {}", s.ToString());
+    if (!instance) {
+      store_->SetIndex(index_);
+    } else if (removed) {
+      store_->Remove(instance->service, instance->address, index_);
+    } else {
+      store_->Put(ToStored(*instance), index_);
+    }
   }
   if (auto waiting = watchers_.find(service); waiting != watchers_.end()) {
     for (auto& w : waiting->second) w->cancel();  // each one leaves the list itself
@@ -242,21 +245,27 @@ std::string Registry::VotedFor(int64_t epoch) const {
   return it == votes_.end() ? std::string() : it->second;
 }
 
-Status Registry::RecordVote(int64_t epoch, const std::string& candidate) {
-  if (epoch <= voted_epoch()) return FailedPrecondition("already voted in epoch " + std::to_string(voted_epoch()));
+asio::awaitable<Status> Registry::RecordVote(int64_t epoch, const std::string& candidate) {
+  if (epoch <= voted_epoch()) co_return FailedPrecondition("already voted in epoch " + std::to_string(voted_epoch()));
+  // In memory first, at once: a second request for this epoch sees the vote
+  // while it is being written (and waits for it: Durable).
   votes_[epoch] = candidate;
   while (votes_.size() > kVotesKept) votes_.erase(votes_.begin());
   epoch_ = std::max(epoch_, epoch);
-  if (!store_) return Status::Ok();
-  return store_->RecordVote(epoch, candidate, votes_.begin()->first);
+  if (!store_) co_return Status::Ok();
+  const int64_t forget_before = votes_.begin()->first;
+  co_return co_await store_->RecordVote(epoch, candidate, forget_before);
+}
+
+asio::awaitable<Status> Registry::Durable() {
+  if (!store_) co_return Status::Ok();
+  co_return co_await store_->Flush();
 }
 
 void Registry::ObserveEpoch(int64_t epoch) {
   if (epoch <= epoch_) return;
   epoch_ = epoch;
-  if (store_) {
-    if (Status s = store_->SetEpoch(epoch); !s.ok()) spdlog::error("registry: {}", s.ToString());
-  }
+  if (store_) store_->SetEpoch(epoch);
 }
 
 asio::awaitable<Status> Registry::WaitForChange(const std::string& service, uint64_t known,

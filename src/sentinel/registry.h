@@ -8,7 +8,8 @@
 // (ODOWN: a quorum of sentinels agreed, recorded with the configuration epoch
 // of that decision). Clients never call an instance that is ODOWN or draining.
 //
-// Runs on the sentinel's single event loop: no locks.
+// Runs on the sentinel's single event loop: no locks. Its durable state is
+// written by the store's own thread, never on the loop.
 #pragma once
 
 #include <chrono>
@@ -128,10 +129,14 @@ class Registry {
   std::string VotedFor(int64_t epoch) const;
   // The last epoch this sentinel voted in (0 before any).
   int64_t voted_epoch() const { return votes_.empty() ? 0 : votes_.rbegin()->first; }
-  // Records a vote and adopts its epoch, durably before it returns (one
-  // SQLite transaction), so that a restarted sentinel never votes twice in
-  // one epoch. Only for an epoch after voted_epoch().
-  Status RecordVote(int64_t epoch, const std::string& candidate);
+  // Records a vote and adopts its epoch (at once, in memory), and resumes
+  // once both are durable (one SQLite transaction), so that a restarted
+  // sentinel never votes twice in one epoch. Only for an epoch after voted_epoch().
+  boost::asio::awaitable<Status> RecordVote(int64_t epoch, const std::string& candidate);
+  // Resumes once every change made so far is durable: changes are written
+  // by another thread (RegistryStore), and an answer that reports one waits
+  // for this first.
+  boost::asio::awaitable<Status> Durable();
 
   // Waits while `service` is unchanged since the index `known` (at most
   // `timeout`); answers at once when it changed after `known`, or when

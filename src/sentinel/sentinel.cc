@@ -4,8 +4,6 @@
 #include <cstdio>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -57,11 +55,13 @@ class Sentinel {
 
  private:
   Status AddMethods(Server& server) {
-    // Registry writes are durable (one SQLite commit each): a batch of them
-    // lets the loop serve others between its elements.
+    // A registry write is answered once durable; its commit is the store's
+    // thread's work, so the loop serves others meanwhile (between the
+    // elements of a batch too).
     Status s = server.AddAsyncMethod("Registry.register", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-      co_await YieldToLoop();
-      co_return Register(p);
+      Result r = Register(p);
+      co_await registry_.Durable();  // (a failed write is logged by the store)
+      co_return r;
     });
     if (s.ok()) s = server.AddMethod("Registry.heartbeat", [this](const json::value& p, CallContext&) -> Result {
       std::string lease;
@@ -70,11 +70,16 @@ class Sentinel {
       return json::value{{"ok", true}};
     }, {.idempotent = true});
     if (s.ok()) s = server.AddAsyncMethod("Registry.deregister", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-      co_await YieldToLoop();
-      co_return Deregister(p);
+      Result r = Deregister(p);
+      co_await registry_.Durable();
+      co_return r;
     }, {.idempotent = true});
-    if (s.ok()) s = server.AddMethod("Registry.list", [this](const json::value&, CallContext&) -> Result {
-      return json::value(registry_.StatusJson());
+    // An index is shown only once durable, so that no client ever sees it go
+    // backwards across a restart: the answer is made, then waits for its writes.
+    if (s.ok()) s = server.AddAsyncMethod("Registry.list", [this](json::value, CallContext&) -> asio::awaitable<Result> {
+      json::value answer(registry_.StatusJson());
+      co_await registry_.Durable();
+      co_return answer;
     }, {.idempotent = true});
     if (s.ok()) s = server.AddAsyncMethod("Registry.watch", [this](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
       std::string service;
@@ -89,7 +94,9 @@ class Sentinel {
         Status waited = co_await registry_.WaitForChange(service, known, timeout);
         if (!waited.ok()) co_return waited;
       }
-      co_return json::value(registry_.Snapshot(service));
+      json::value answer(registry_.Snapshot(service));
+      co_await registry_.Durable();
+      co_return answer;
     }, {.idempotent = true});
     if (s.ok()) s = server.AddMethod("Sentinel.opinion", [this](const json::value& p, CallContext&) -> Result {
       std::string service, address;
@@ -97,14 +104,14 @@ class Sentinel {
       if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
       return json::value(monitor_ ? monitor_->Opinion(service, address) : json::object{});
     }, {.idempotent = true});
-    if (s.ok()) s = server.AddMethod("Sentinel.vote", [this](const json::value& p, CallContext&) -> Result {
+    if (s.ok()) s = server.AddAsyncMethod("Sentinel.vote", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
       std::string candidate;
       int64_t epoch = 0;
-      if (Status s = StringField(p, "candidate", true, &candidate); !s.ok()) return s;
-      if (Status s = IntField(p, "epoch", false, &epoch); !s.ok()) return s;
-      if (epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");
-      if (!monitor_) return Unavailable("sentinel is starting");
-      return monitor_->Vote(epoch, candidate);
+      if (Status s = StringField(p, "candidate", true, &candidate); !s.ok()) co_return s;
+      if (Status s = IntField(p, "epoch", false, &epoch); !s.ok()) co_return s;
+      if (epoch <= 0) co_return InvalidArgument("\"epoch\" must be a positive integer");
+      if (!monitor_) co_return Unavailable("sentinel is starting");
+      co_return co_await monitor_->Vote(epoch, candidate);
     });
     if (s.ok()) s = server.AddMethod("Sentinel.voted", [this](const json::value& p, CallContext&) -> Result {
       int64_t epoch = 0;
@@ -123,7 +130,7 @@ class Sentinel {
       if (Status s = StringField(p, "leader", true, &d.leader); !s.ok()) co_return s;  // whose election decided it
       if (!monitor_) co_return Unavailable("sentinel is starting");
       d.odown = odown->as_bool();
-      co_return co_await monitor_->Decide(std::move(d));
+      co_return co_await monitor_->Decide(d);
     }, {.idempotent = true});
     if (s.ok()) s = server.AddMethod("Sentinel.events", [this](const json::value& p, CallContext&) -> Result {
       int64_t limit = Notifier::kRecentEvents;
@@ -136,11 +143,6 @@ class Sentinel {
     if (s.ok()) s = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
     server_ = &server;
     return s;
-  }
-
-  static asio::awaitable<void> YieldToLoop() {
-    auto executor = co_await asio::this_coro::executor;
-    co_await asio::post(executor, asio::use_awaitable);
   }
 
   Result Register(const json::value& p) {

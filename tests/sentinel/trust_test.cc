@@ -408,12 +408,13 @@ TEST_F(SentinelTrust, NotifyExitStatusIsLogged) {
   ASSERT_TRUE(PollUntil([&] { return LogMentions(s, "command exited with status 3"); }, 10s));
 }
 
-// Attack: one batch of 5,000 Registry.register stalled a sentinel 14 s. Now
-// each registration yields the loop: a health check meanwhile is answered
-// promptly.
+// Attack: one batch of 5,000 Registry.register stalled a sentinel 14 s (a
+// durable commit each, on the loop). Now the commits are the store's thread's
+// work: a health check meanwhile is answered promptly, even while the
+// instances, which never answer, go SDOWN and ODOWN (more commits) at once.
 TEST_F(SentinelTrust, ABulkBatchOfRegistrationsDoesNotHoldTheLoop) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 5000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 300, .probe_interval_ms = 100});
   ASSERT_GT(s.port, 0);
   json::array batch;
   for (int i = 0; i < 500; ++i) {
@@ -443,7 +444,7 @@ TEST_F(SentinelTrust, ABulkBatchOfRegistrationsDoesNotHoldTheLoop) {
   EXPECT_EQ(ok, 500u);
   std::cout << "[ measure  ] batch of 500 registrations: " << took.count() << " ms; " << checks
             << " health checks meanwhile, the slowest " << worst.count() << " ms\n";
-  EXPECT_LT(worst, 500ms) << "the loop was held";
+  EXPECT_LT(worst, 250ms) << "the loop was held";
 }
 
 }  // namespace
