@@ -257,6 +257,10 @@ asio::awaitable<Status> Registry::RecordVote(int64_t epoch, const std::string& c
   co_return co_await store_->RecordVote(epoch, candidate, forget_before);
 }
 
+void Registry::FinishWrites() {
+  if (store_) store_->FlushSync();
+}
+
 asio::awaitable<Status> Registry::Durable() {
   if (!store_) co_return Status::Ok();
   co_return co_await store_->Flush();

@@ -137,6 +137,8 @@ class Registry {
   // by another thread (RegistryStore), and an answer that reports one waits
   // for this first.
   boost::asio::awaitable<Status> Durable();
+  // Blocks until every change made so far is durable: at the end, with the loop stopped.
+  void FinishWrites();
 
   // Waits while `service` is unchanged since the index `known` (at most
   // `timeout`); answers at once when it changed after `known`, or when

@@ -126,10 +126,16 @@ boost::asio::awaitable<Status> RegistryStore::RecordVote(int64_t epoch, const st
   co_return r.status();
 }
 
+namespace {
+Result Nothing(Database) { return Done(Status::Ok()); }
+}  // namespace
+
 boost::asio::awaitable<Status> RegistryStore::Flush() {
-  storage::GroupCommitDb::Work nothing = [](Database) { return Done(Status::Ok()); };
+  storage::GroupCommitDb::Work nothing = Nothing;
   Result r = co_await db_->Run(std::move(nothing));
   co_return r.status();
 }
+
+Status RegistryStore::FlushSync() { return db_->RunSync(Nothing).status(); }
 
 }  // namespace harpc::sentinel

@@ -56,6 +56,8 @@ class RegistryStore {
   boost::asio::awaitable<Status> RecordVote(int64_t epoch, const std::string& candidate, int64_t forget_before);
   // Resumes once every write queued so far is durable.
   boost::asio::awaitable<Status> Flush();
+  // The same, blocking the calling thread.
+  Status FlushSync();
 
  private:
   RegistryStore() = default;

@@ -50,6 +50,9 @@ class Sentinel {
                  options_.probe_interval.count(), options_.data_dir);
     server.Wait();
     monitor_.reset();  // its channels run on the server's loop
+    // The writes still queued commit now, while the loop that their waiters
+    // resume on still exists (stopped: they never run).
+    registry_.FinishWrites();
     return Status::Ok();
   }
 

@@ -2,13 +2,15 @@
 // monitor and the notifier, with the dashboard on GET /.
 //
 // Methods (POST /rpc/<Method>, JSON):
-//   Registry.register   {service, address, name?, weight?, metadata?, ttl_ms?} → {lease, ttl_ms, epoch}
+//   Registry.register   {service, address, name?, weight?, metadata?, ttl_ms?, lease?} → {lease, ttl_ms, epoch}
+//                       ALREADY_EXISTS (409) when another live lease holds the address
 //   Registry.heartbeat  {lease} → {ok}; NOT_FOUND (404) when the lease is unknown: register again
 //   Registry.deregister {lease} → {ok}
 //   Registry.list       {} → {"services": {NAME: [instance...]}, "epoch", "index"}
 //   Registry.watch      {service, index?, timeout_ms?} → {service, index, epoch, instances}
-//                       answers at once when `index` differs from the registry's, else on
-//                       the next change or after timeout_ms (long poll)
+//                       answers at once when the service changed after `index` (or `index`
+//                       is not this registry's), else on the service's next change or after
+//                       timeout_ms (long poll); changes of other services wake nobody
 //   Sentinel.opinion / vote / voted / decide   the peer protocol (monitor.h, docs/sentinel.md)
 //   Sentinel.events     {limit?} → the recent events, newest first (at most Notifier::kRecentEvents)
 #pragma once
