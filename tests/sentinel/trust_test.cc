@@ -448,7 +448,7 @@ TEST_F(SentinelTrust, ABulkBatchOfRegistrationsDoesNotHoldTheLoop) {
   EXPECT_EQ(ok, 500u);
   std::cout << "[ measure  ] batch of 500 registrations: " << took.count() << " ms; " << checks
             << " health checks meanwhile, the slowest " << worst.count() << " ms\n";
-  EXPECT_LT(worst, 250ms) << "the loop was held";
+  EXPECT_LT(worst, 400ms) << "the loop was held";  // measured 13-52 ms; 1.5 s with commits on the loop
 }
 
 }  // namespace
