@@ -14,6 +14,7 @@ struct SentinelFlags {
   std::string peers;
   int down_after_ms = 3000;
   int probe_interval_ms = 500;
+  int notify_timeout_ms = 10000;
 };
 
 }  // namespace
@@ -32,6 +33,23 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
   cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
+  cmd->add_option("--notify-timeout-ms", f->notify_timeout_ms, "A --notify command still running after this is killed")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--max-alerts-per-minute", f->options.max_alerts_per_minute,
+                  "Alerts (--notify, --webhook) told at most per minute, bursts included; the excess is counted and summed up")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
+  auto& limits = f->options.limits;
+  cmd->add_option("--max-services", limits.max_services, "Distinct services this sentinel holds")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--max-instances-per-service", limits.max_instances_per_service, "Instances one service may hold")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--max-instances", limits.max_instances, "Instances this sentinel holds in all (each one is probed)")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--max-watchers-per-service", limits.max_watchers_per_service,
+                  "Registry.watch long polls waiting on one service")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--max-watchers", limits.max_watchers, "Registry.watch long polls waiting in all")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->callback([f, &exit_code] {
     if (!f->peers.empty()) {
       if (Status s = ParseSentinelList(f->peers, &f->options.peers); !s.ok()) {
@@ -42,6 +60,7 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
     }
     f->options.down_after = std::chrono::milliseconds(f->down_after_ms);
     f->options.probe_interval = std::chrono::milliseconds(f->probe_interval_ms);
+    f->options.notify_timeout = std::chrono::milliseconds(f->notify_timeout_ms);
     if (f->options.quorum > static_cast<int>(f->options.peers.size()) + 1) {
       std::fprintf(stderr, "harpc sentinel: --quorum %d is larger than the group (%zu sentinels)\n", f->options.quorum,
                    f->options.peers.size() + 1);

@@ -137,7 +137,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--db", flags->db, "--service bank: SQLite file of the accounts and the transaction log");
   cmd->add_option("--coordinator", flags->coordinator,
                   "--service bank: H:P of the coordinator asked about transactions in doubt");
-  cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000000))
+  cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Event-loop threads (0: one per core)")
       ->check(CLI::Range(0, 1024))->capture_default_str();

@@ -44,8 +44,8 @@ span.state{display:inline-block;min-width:5em;text-align:center;padding:0 .5em;b
 const $ = id => document.getElementById(id);
 const esc = v => String(v).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'})[c]);
 const clock = ms => new Date(ms).toLocaleTimeString();
-async function call(method) {
-  const r = await fetch('/rpc/' + method, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'});
+async function call(method, params = {}) {
+  const r = await fetch('/rpc/' + method, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(params)});
   if (!r.ok) throw new Error(method + ': HTTP ' + r.status);
   return r.json();
 }
@@ -89,7 +89,7 @@ function render(list, events) {
 let refreshes = 0;
 async function refresh() {
   try {
-    const [list, events] = await Promise.all([call('Registry.list'), call('Sentinel.events')]);
+    const [list, events] = await Promise.all([call('Registry.list'), call('Sentinel.events', {limit: 30})]);
     render(list, events);
     $('updated').textContent = clock(Date.now());
     $('error').hidden = true;

@@ -1,5 +1,6 @@
 #include "sentinel/monitor.h"
 
+#include <limits>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -28,6 +29,13 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 std::string Key(const std::string& service, const std::string& address) { return service + "\n" + address; }
+
+// The peer methods, as named strings: GCC 12 destroys a temporary argument
+// of a co_await expression twice, so none is built inside one.
+const std::string kOpinion = "Sentinel.opinion";
+const std::string kVote = "Sentinel.vote";
+const std::string kVoted = "Sentinel.voted";
+const std::string kDecide = "Sentinel.decide";
 
 asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -116,55 +124,149 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
 
 json::object Monitor::Opinion(const std::string& service, const std::string& address) {
   const Instance* i = registry_.Find(service, address);
-  if (!i) return {{"known", false}, {"sdown", false}, {"odown", false}, {"epoch", registry_.epoch()}};
-  return {{"known", true}, {"sdown", i->sdown}, {"odown", i->odown}, {"epoch", i->odown_epoch}};
+  if (!i) return {{"known", false}, {"sdown", false}, {"odown", false}, {"epoch", 0}, {"leader", ""}};
+  return {{"known", true}, {"sdown", i->sdown}, {"odown", i->odown}, {"epoch", i->odown_epoch},
+          {"leader", i->odown_leader}};
 }
 
-json::object Monitor::Vote(int64_t epoch, const std::string& candidate) {
-  bool granted = false;
-  if (epoch > voted_epoch_) {
-    voted_epoch_ = epoch;
-    voted_for_ = candidate;
-    granted = true;
-  } else if (epoch == voted_epoch_ && candidate == voted_for_) {
-    granted = true;
+int Monitor::MemberIndex(const std::string& address) const {
+  if (SameListener(address, options_.self)) return kSelf;
+  for (size_t p = 0; p < options_.peers.size(); ++p) {
+    if (SameListener(address, options_.peers[p])) return static_cast<int>(p);
   }
-  if (granted && candidate != options_.self) {
+  return kNotMember;
+}
+
+asio::awaitable<Result> Monitor::Vote(int64_t epoch, const std::string& candidate) {
+  const int64_t current = registry_.epoch();
+  auto refused = [&](const std::string& reason) {
+    return json::value{{"granted", false}, {"epoch", current}, {"reason", reason}};
+  };
+  if (MemberIndex(candidate) == kNotMember) {
+    co_return InvalidArgument("candidate " + candidate + " is not a sentinel of this group");
+  }
+  // (epoch - current cannot overflow: both are non-negative.)
+  if (epoch > current && epoch - current > 1) {
+    co_return refused("epoch " + std::to_string(epoch) + " is more than one above this sentinel's epoch " +
+                      std::to_string(current) + ": epochs move one election at a time");
+  }
+  if (epoch <= registry_.voted_epoch()) {
+    // The same request again is granted again (once that vote is durable); anything else was decided already.
+    if (registry_.VotedFor(epoch) != candidate) {
+      co_return refused("already voted in epoch " + std::to_string(registry_.voted_epoch()));
+    }
+    if (Status s = co_await registry_.Durable(); !s.ok()) co_return Unavailable("cannot record the vote: " + s.message());
+    co_return json::value{{"granted", true}, {"epoch", registry_.epoch()}};
+  }
+  if (epoch < current) {
+    co_return refused("epoch " + std::to_string(epoch) + " is over: this sentinel is at " + std::to_string(current));
+  }
+  if (Status s = co_await registry_.RecordVote(epoch, candidate); !s.ok()) {
+    co_return Unavailable("cannot record the vote: " + s.message());
+  }
+  if (candidate != options_.self) {
     // Long enough for the candidate to ask every peer and then tell every peer.
     const auto call_timeout = std::max(options_.probe_interval, std::chrono::milliseconds(200));
     candidacy_after_ = Clock::now() + 2 * static_cast<int>(peers_.size()) * call_timeout + options_.probe_interval;
   }
-  registry_.ObserveEpoch(epoch);
-  return {{"granted", granted}, {"epoch", std::max(voted_epoch_, registry_.epoch())}};
+  co_return json::value{{"granted", true}, {"epoch", registry_.epoch()}};
 }
 
-void Monitor::Decide(const std::string& service, const std::string& address, bool odown, int64_t epoch,
-                     const std::string& leader) {
-  Instance* i = registry_.Find(service, address);
-  if (!i || epoch < i->odown_epoch) return;  // a stale decision
-  if (i->odown == odown) {
-    registry_.ObserveEpoch(epoch);
-    return;
+json::object Monitor::Voted(int64_t epoch) const {
+  return {{"epoch", epoch}, {"candidate", registry_.VotedFor(epoch)}};
+}
+
+asio::awaitable<bool> Monitor::Proven(const Decision& d) {
+  const int leader = MemberIndex(d.leader);
+  if (leader == kNotMember || d.epoch <= 0) co_return false;
+  // The leader holds the decision it is said to have made.
+  if (leader == kSelf) {
+    const Instance* i = registry_.Find(d.service, d.address);
+    if (!i || i->odown != d.odown || i->odown_epoch != d.epoch || i->odown_leader != d.leader) co_return false;
+  } else {
+    json::value params = {{"service", d.service}, {"address", d.address}};
+    Channel& channel = *peers_[leader];
+    CallResult r = co_await channel.AsyncCall(kOpinion, std::move(params));
+    const json::object* o = r.ok() ? r.value.if_object() : nullptr;
+    if (!o) co_return false;
+    const json::value* odown = o->if_contains("odown");
+    const json::value* epoch = o->if_contains("epoch");
+    const json::value* by = o->if_contains("leader");
+    if (!odown || *odown != json::value(d.odown) || !epoch || !epoch->is_int64() || epoch->as_int64() != d.epoch ||
+        !by || !by->is_string() || by->as_string() != d.leader) {
+      co_return false;
+    }
   }
-  registry_.SetOdown(*i, odown, epoch);
-  notifier_.Publish({odown ? "odown" : "up", service, address, epoch, WallClockMs(), leader}, false);
+  // A majority voted for it in that epoch, each sentinel answering for itself.
+  int votes = registry_.VotedFor(d.epoch) == d.leader ? 1 : 0;
+  for (size_t p = 0; p < peers_.size() && !ElectionWon(votes); ++p) {
+    json::value params = {{"epoch", d.epoch}};
+    Channel& channel = *peers_[p];
+    CallResult r = co_await channel.AsyncCall(kVoted, std::move(params));
+    const json::object* o = r.ok() ? r.value.if_object() : nullptr;
+    const json::value* candidate = o ? o->if_contains("candidate") : nullptr;
+    if (candidate && candidate->is_string() && candidate->as_string() == d.leader) ++votes;
+  }
+  co_return ElectionWon(votes);
+}
+
+bool Monitor::Adopt(const Decision& d, bool alert) {
+  Instance* i = registry_.Find(d.service, d.address);
+  if (!i || d.epoch <= i->odown_epoch) return false;  // gone, or a stale decision
+  const bool changed = i->odown != d.odown;
+  registry_.SetOdown(*i, d.odown, d.epoch, d.leader);
+  if (changed || alert) {
+    // An instance this sentinel never saw healthy (a bogus registration?) alerts from a budget of its own.
+    auto watch = watches_.find(Key(d.service, d.address));
+    const bool seen_healthy = watch != watches_.end() && watch->second->answered;
+    notifier_.Publish({d.odown ? "odown" : "up", d.service, d.address, d.epoch, WallClockMs(), d.leader}, alert,
+                      seen_healthy);
+  }
+  return true;
+}
+
+asio::awaitable<Result> Monitor::Decide(const Decision& d) {
+  const Instance* i = registry_.Find(d.service, d.address);
+  if (!i) co_return NotFound("no instance " + d.address + " in service " + d.service + " on this sentinel");
+  if (d.epoch <= i->odown_epoch) co_return json::value{{"adopted", false}, {"epoch", i->odown_epoch}};  // stale
+  if (MemberIndex(d.leader) == kNotMember) {
+    co_return InvalidArgument("leader " + d.leader + " is not a sentinel of this group");
+  }
+  if (proofs_in_flight_ >= kMaxProofsInFlight) {
+    co_return ResourceExhausted("this sentinel is checking " + std::to_string(proofs_in_flight_) +
+                                " decisions already: retry later");
+  }
+  ++proofs_in_flight_;
+  const bool proven = co_await Proven(d);
+  --proofs_in_flight_;
+  if (!proven) {
+    spdlog::warn("sentinel: refused decision {} {} {} at epoch {} by {}: not proven", d.service, d.address,
+                 d.odown ? "odown" : "up", d.epoch, d.leader);
+    co_return FailedPrecondition("decision not proven: " + d.leader + " does not hold it at epoch " +
+                                 std::to_string(d.epoch) + ", or no majority of the group voted for it then");
+  }
+  co_return json::value{{"adopted", Adopt(d, false)}};
 }
 
 asio::awaitable<bool> Monitor::WinElection(int64_t epoch) {
-  voted_epoch_ = epoch;
-  voted_for_ = options_.self;
-  registry_.ObserveEpoch(epoch);
+  if (Status s = co_await registry_.RecordVote(epoch, options_.self); !s.ok()) {
+    spdlog::error("sentinel: cannot record its own vote in epoch {}: {}", epoch, s.ToString());
+    co_return false;
+  }
   int votes = 1;
   for (auto& peer : peers_) {
     json::value params = {{"epoch", epoch}, {"candidate", options_.self}};
-    CallResult r = co_await peer->AsyncCall("Sentinel.vote", params);
+    CallResult r = co_await peer->AsyncCall(kVote, params);
     if (!r.ok() || !r.value.is_object()) continue;
     const json::object& o = r.value.as_object();
     if (const json::value* g = o.if_contains("granted"); g && g->is_bool() && g->as_bool()) ++votes;
-    if (const json::value* e = o.if_contains("epoch"); e && e->is_int64()) registry_.ObserveEpoch(e->as_int64());
+    // A voter further on: stand one epoch higher next time (never more than one at a time).
+    if (const json::value* e = o.if_contains("epoch"); e && e->is_int64() && e->as_int64() > epoch) {
+      registry_.ObserveEpoch(epoch + 1);
+    }
   }
   // A sentinel that voted for a newer candidate meanwhile leaves the decision to it.
-  co_return votes >= GroupSize() / 2 + 1 && votes >= options_.quorum && voted_epoch_ == epoch;
+  co_return ElectionWon(votes) && registry_.voted_epoch() == epoch;
 }
 
 asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string address) {
@@ -175,17 +277,21 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   int sdown_votes = self_sdown ? 1 : 0;
   for (auto& peer : peers_) {
     json::value params = {{"service", service}, {"address", address}};
-    CallResult r = co_await peer->AsyncCall("Sentinel.opinion", params);
+    CallResult r = co_await peer->AsyncCall(kOpinion, params);
     if (!r.ok() || !r.value.is_object()) continue;
     const json::object& o = r.value.as_object();
     const json::value* sd = o.if_contains("sdown");
     if (sd && sd->is_bool() && sd->as_bool()) ++sdown_votes;
     const json::value* od = o.if_contains("odown");
     const json::value* ep = o.if_contains("epoch");
+    const json::value* by = o.if_contains("leader");
     i = registry_.Find(service, address);
     if (!i) co_return;
-    if (od && od->is_bool() && ep && ep->is_int64() && ep->as_int64() > i->odown_epoch) {
-      Decide(service, address, od->as_bool(), ep->as_int64(), "peer");
+    if (od && od->is_bool() && ep && ep->is_int64() && ep->as_int64() > i->odown_epoch && by && by->is_string() &&
+        !by->as_string().empty()) {
+      // A decision this sentinel missed: adopted once proven, like a Sentinel.decide.
+      Decision d{service, address, od->as_bool(), ep->as_int64(), std::string(by->as_string())};
+      if (co_await Proven(d)) Adopt(d, false);
     }
   }
   i = registry_.Find(service, address);
@@ -211,7 +317,11 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   if (!peers_.empty()) co_await Sleep(desync);  // a group of one has nobody to split the vote with
   i = registry_.Find(service, address);
   if (!i || i->odown == want_odown || Clock::now() < candidacy_after_) co_return;
-  const int64_t epoch = std::max(registry_.epoch(), voted_epoch_) + 1;
+  if (registry_.epoch() == std::numeric_limits<int64_t>::max()) {
+    spdlog::error("sentinel: epoch {} is the last one: no election possible", registry_.epoch());
+    co_return;
+  }
+  const int64_t epoch = registry_.epoch() + 1;
   const bool leader = co_await WinElection(epoch);
   i = registry_.Find(service, address);
   if (!i) co_return;
@@ -223,12 +333,11 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
     }
     co_return;
   }
-  registry_.SetOdown(*i, want_odown, epoch);
-  notifier_.Publish({want_odown ? "odown" : "up", service, address, epoch, WallClockMs(), options_.self}, true);
+  Adopt({service, address, want_odown, epoch, options_.self}, true);
   for (auto& peer : peers_) {
     json::value params = {{"service", service}, {"address", address}, {"odown", want_odown}, {"epoch", epoch},
                           {"leader", options_.self}};
-    co_await peer->AsyncCall("Sentinel.decide", params);
+    co_await peer->AsyncCall(kDecide, params);
   }
 }
 
@@ -237,7 +346,10 @@ asio::awaitable<void> Monitor::QuorumLoop() {
     for (auto& [service, address] : registry_.ExpireLeases(Clock::now())) {
       notifier_.Publish({"expired", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
     }
-    Reconcile();
+    if (registry_.index() != reconciled_index_) {
+      reconciled_index_ = registry_.index();
+      Reconcile();
+    }
     std::vector<std::pair<std::string, std::string>> suspicious;
     for (Instance* i : registry_.All()) {
       if (i->sdown || i->odown) suspicious.emplace_back(i->service, i->address);

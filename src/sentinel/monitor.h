@@ -15,6 +15,16 @@
 //   learns it from its peers' opinions, which carry their ODOWN state and epoch.
 // * When fewer than `quorum` sentinels still hold the instance SDOWN, the same
 //   election brings it back up ("up" alert).
+//
+// What a peer says is checked, never believed (docs/sentinel.md, "The peer protocol"):
+// * Epochs move one election at a time. A vote is granted only for an epoch
+//   no lower than this sentinel's and at most one above it, once per epoch,
+//   for a candidate of the group, and recorded durably before the answer.
+// * A decision (Sentinel.decide, or one a peer's opinion reports) is adopted
+//   only once proven: its leader holds it (same state, epoch and leader) and
+//   a majority of the group (and a quorum) answer, each for itself
+//   (Sentinel.voted), that they voted for that leader in that epoch. Honest
+//   sentinels vote at most one epoch ahead, so no caller can invent an epoch.
 #pragma once
 
 #include <chrono>
@@ -28,6 +38,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/channel.h"
+#include "harpc/result.h"
 #include "sentinel/notifier.h"
 #include "sentinel/registry.h"
 #include "util/stop_signal.h"
@@ -55,14 +66,39 @@ class Monitor {
   // loop, with channels to the peers on the same loop.
   void Start(boost::asio::any_io_executor executor);
 
+  // A decision of the group on one instance: its state from `epoch` on,
+  // decided by `leader`, the sentinel elected in that epoch.
+  struct Decision {
+    std::string service, address;
+    bool odown = false;
+    int64_t epoch = 0;
+    std::string leader;
+  };
+
   // Peer API.
+  // {known, sdown, odown, epoch, leader}: this sentinel's view and the decision it holds.
   boost::json::object Opinion(const std::string& service, const std::string& address);
-  boost::json::object Vote(int64_t epoch, const std::string& candidate);
-  void Decide(const std::string& service, const std::string& address, bool odown, int64_t epoch,
-              const std::string& leader);
+  // {granted, epoch, reason?}; UNAVAILABLE when the vote could not be recorded.
+  boost::asio::awaitable<Result> Vote(int64_t epoch, const std::string& candidate);
+  // {epoch, candidate}: whom this sentinel voted for in `epoch` ("" for nobody).
+  boost::json::object Voted(int64_t epoch) const;
+  // Adopts a decision once proven: {adopted}; FAILED_PRECONDITION when not
+  // proven; RESOURCE_EXHAUSTED when kMaxProofsInFlight are being checked.
+  boost::asio::awaitable<Result> Decide(const Decision& decision);
+
+  // Decisions being proven at once (each asks up to every peer).
+  static constexpr int kMaxProofsInFlight = 4;
 
  private:
   struct Watch;  // probing state of one instance
+  // The position of `address` in the group: kSelf, a peer's index, or kNotMember.
+  static constexpr int kSelf = -1;
+  static constexpr int kNotMember = -2;
+  int MemberIndex(const std::string& address) const;
+  bool ElectionWon(int votes) const { return votes >= GroupSize() / 2 + 1 && votes >= options_.quorum; }
+  boost::asio::awaitable<bool> Proven(const Decision& decision);
+  // Records a proven (or own) decision; false when it is stale.
+  bool Adopt(const Decision& decision, bool alert);
   boost::asio::awaitable<void> ProbeLoop(std::string service, std::string address, std::shared_ptr<Watch> watch);
   boost::asio::awaitable<void> QuorumLoop();
   boost::asio::awaitable<void> CheckInstance(std::string service, std::string address);
@@ -76,8 +112,8 @@ class Monitor {
   MonitorOptions options_;
   std::vector<std::unique_ptr<Channel>> peers_;  // made by Start
   std::map<std::string, std::shared_ptr<Watch>> watches_;  // "service\naddress"
-  int64_t voted_epoch_ = 0;
-  std::string voted_for_;
+  uint64_t reconciled_index_ = 0;  // the registry index the watches were last matched to
+  int proofs_in_flight_ = 0;
   // After voting for another candidate, this sentinel stands for no election
   // until then: that leader gets the time to decide and tell (after Redis's
   // failover_start_time), instead of a second leader deciding the same again.

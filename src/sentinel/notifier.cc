@@ -2,8 +2,17 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +23,7 @@
 #include "http/client.h"
 #include "http/request.h"
 #include "metrics/prometheus.h"
+#include "sentinel/registry.h"
 #include "util/address.h"
 
 namespace harpc::sentinel {
@@ -22,45 +32,137 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 json::object Event::ToJson() const {
-  return {{"event", event}, {"service", service}, {"address", address}, {"epoch", epoch},
-          {"time", time_ms}, {"sentinel", sentinel}};
+  json::object o{{"event", event}, {"service", service}, {"address", address}, {"epoch", epoch},
+                 {"time", time_ms}, {"sentinel", sentinel}};
+  if (count > 0) o["count"] = count;
+  return o;
 }
 
-void Notifier::Publish(Event e, bool alert) {
+Notifier::Notifier(NotifierOptions options)
+    : options_(std::move(options)),
+      budget_(options_.max_alerts_per_minute),
+      unproven_budget_(std::max(options_.max_alerts_per_minute / 4, 1)) {}
+
+void Notifier::Remember(Event e) {
+  ++counts_[e.event];
+  recent_bytes_ += json::serialize(e.ToJson()).size();
+  recent_.push_back(std::move(e));
+  while (recent_.size() > kRecentEvents || recent_bytes_ > kRecentEventBytes) {
+    recent_bytes_ -= json::serialize(recent_.front().ToJson()).size();
+    recent_.pop_front();
+  }
+}
+
+void Notifier::Publish(Event e, bool alert, bool proven) {
   const std::string payload = json::serialize(e.ToJson());
   spdlog::info("sentinel event {}", payload);
-  ++counts_[e.event];
-  recent_.push_back(std::move(e));
-  if (recent_.size() > 200) recent_.pop_front();
+  const int64_t epoch = e.epoch;
+  const std::string sentinel = e.sentinel;
+  Remember(std::move(e));
   if (!alert) return;
-  ++alerts_;
-  if (!command_.empty()) RunCommand(payload);
-  if (!webhook_.empty()) PostWebhook(payload);
-}
-
-void Notifier::RunCommand(const std::string& payload) {
-  // /bin/sh -c CMD with the event on stdin; a grandchild does the work so
-  // that nobody has to wait for it (no zombies, no blocking the loop).
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    spdlog::error("notify: pipe failed");
+  const auto now = std::chrono::steady_clock::now();
+  if (!(proven ? budget_ : unproven_budget_).Take(now)) {
+    ++alerts_dropped_;
+    ++dropped_unsummed_;
+    if (now - drop_logged_ >= std::chrono::seconds(10)) {
+      drop_logged_ = now;
+      spdlog::warn("notify: {} alert(s) over the budget of {} per minute not told so far ({} in all); one summary "
+                   "follows when the budget allows", dropped_unsummed_, options_.max_alerts_per_minute,
+                   alerts_dropped_);
+    }
     return;
   }
-  pid_t child = ::fork();
-  if (child == 0) {
-    if (::fork() == 0) {
-      ::dup2(fds[0], STDIN_FILENO);
-      ::execl("/bin/sh", "sh", "-c", command_.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::_exit(0);
+  if (dropped_unsummed_ > 0) {
+    Event summary{.event = "alerts_dropped", .epoch = epoch, .time_ms = WallClockMs(), .sentinel = sentinel,
+                  .count = std::exchange(dropped_unsummed_, 0)};
+    const std::string text = json::serialize(summary.ToJson());
+    spdlog::warn("sentinel event {}", text);
+    Remember(std::move(summary));
+    Tell(text);
   }
+  Tell(payload);
+}
+
+void Notifier::Tell(const std::string& payload) {
+  ++alerts_;
+  if (!executor_) return;
+  if (!options_.command.empty()) {
+    if (running_commands_ >= kMaxRunningCommands) {
+      ++alerts_dropped_;
+      spdlog::warn("notify: {} commands still running; not running it for {}", running_commands_, payload);
+    } else {
+      asio::co_spawn(executor_, RunCommand(payload), asio::detached);
+    }
+  }
+  if (!options_.webhook.empty()) PostWebhook(payload);
+}
+
+asio::awaitable<void> Notifier::RunCommand(std::string payload) {
+  // /bin/sh -c CMD in a process group of its own, the event on a pipe that
+  // holds it whole (a command that never reads its stdin blocks nobody).
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    spdlog::error("notify: pipe failed: {}", std::strerror(errno));
+    co_return;
+  }
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);  // our end only: the command reads its stdin as usual
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_adddup2(&files, fds[0], STDIN_FILENO);
+  posix_spawn_file_actions_addclosefrom_np(&files, STDERR_FILENO + 1);  // no sockets of the sentinel
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);  // e.g. SIGPIPE, ignored here, is not there
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  const std::string& command = options_.command;
+  char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(command.c_str()), nullptr};
+  pid_t pid = -1;
+  const int spawned = posix_spawn(&pid, "/bin/sh", &files, &attributes, argv, environ);
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attributes);
   ::close(fds[0]);
-  if (child > 0) ::waitpid(child, nullptr, 0);
-  // Small payloads fit in the pipe buffer: this write does not block.
+  if (spawned != 0) {
+    ::close(fds[1]);
+    spdlog::error("notify: cannot run /bin/sh: {}", std::strerror(spawned));
+    co_return;
+  }
   const std::string line = payload + "\n";
-  [[maybe_unused]] ssize_t n = ::write(fds[1], line.data(), line.size());
+  const ssize_t written = ::write(fds[1], line.data(), line.size());
   ::close(fds[1]);
+  if (written != static_cast<ssize_t>(line.size())) spdlog::warn("notify: the event did not fit the command's stdin");
+
+  // Reaped by polling (WNOHANG) until it ends or its time is up.
+  ++running_commands_;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + options_.command_timeout;
+  asio::steady_timer timer(executor_);
+  int status = 0;
+  bool killed = false;
+  for (;;) {
+    const pid_t reaped = ::waitpid(pid, &status, WNOHANG);
+    if (reaped == pid || (reaped < 0 && errno != EINTR)) break;
+    if (!killed && std::chrono::steady_clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);  // the shell and whatever it started
+      killed = true;
+      spdlog::warn("notify: command still running after {} ms: killed", options_.command_timeout.count());
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  --running_commands_;
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    spdlog::info("notify: command exited with status 0 after {} ms", took.count());
+  } else if (WIFEXITED(status)) {
+    spdlog::warn("notify: command exited with status {} after {} ms", WEXITSTATUS(status), took.count());
+  } else if (WIFSIGNALED(status)) {
+    spdlog::warn("notify: command ended by signal {} after {} ms", WTERMSIG(status), took.count());
+  }
 }
 
 namespace {
@@ -95,13 +197,12 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
 }  // namespace
 
 void Notifier::PostWebhook(std::string payload) {
-  if (!executor_) return;
-  asio::co_spawn(executor_, Post(executor_, webhook_, std::move(payload)), asio::detached);
+  asio::co_spawn(executor_, Post(executor_, options_.webhook, std::move(payload)), asio::detached);
 }
 
-json::array Notifier::Recent() const {
+json::array Notifier::Recent(size_t limit) const {
   json::array out;
-  for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) out.push_back(it->ToJson());
+  for (auto it = recent_.rbegin(); it != recent_.rend() && out.size() < limit; ++it) out.push_back(it->ToJson());
   return out;
 }
 
@@ -111,6 +212,9 @@ std::string Notifier::MetricsText() const {
   for (const auto& [event, n] : counts_) w.Sample("harpc_sentinel_events_total", "event=\"" + event + "\"", n);
   w.Family("harpc_sentinel_alerts_total", "counter", "Alerts raised (--notify / --webhook) as the group's leader.");
   w.Sample("harpc_sentinel_alerts_total", "", alerts_);
+  w.Family("harpc_sentinel_alerts_dropped_total", "counter",
+           "Alerts not told: over --max-alerts-per-minute, or too many --notify commands running.");
+  w.Sample("harpc_sentinel_alerts_dropped_total", "", alerts_dropped_);
   return w.Take();
 }
 

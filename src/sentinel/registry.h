@@ -8,7 +8,8 @@
 // (ODOWN: a quorum of sentinels agreed, recorded with the configuration epoch
 // of that decision). Clients never call an instance that is ODOWN or draining.
 //
-// Runs on the sentinel's single event loop: no locks.
+// Runs on the sentinel's single event loop: no locks. Its durable state is
+// written by the store's own thread, never on the loop.
 #pragma once
 
 #include <chrono>
@@ -41,6 +42,7 @@ struct Instance {
   bool sdown = false;            // this sentinel's own view
   bool odown = false;            // the group's decision
   int64_t odown_epoch = 0;       // epoch of the last decision on it
+  std::string odown_leader;      // the sentinel elected in that epoch, who decided it ("" before one)
   int64_t registered_at_ms = 0;  // wall clock, for people
   int64_t last_heartbeat_ms = 0; // wall clock, for people
   double probe_latency_ms = -1;  // last good /health probe; -1 before one
@@ -51,6 +53,16 @@ struct Instance {
   boost::json::object ToJson() const;
 };
 
+// How much one sentinel holds, so that no caller can make it probe, list or
+// wake without bound. Over a limit: RESOURCE_EXHAUSTED (HTTP 429), nothing changed.
+struct RegistryLimits {
+  size_t max_services = 1000;               // distinct service names
+  size_t max_instances_per_service = 1000;  // instances registered under one service
+  size_t max_instances = 10000;             // instances in all, each probed every probe interval
+  size_t max_watchers_per_service = 1000;   // Registry.watch long polls waiting on one service
+  size_t max_watchers = 10000;              // long polls waiting in all
+};
+
 class Registry {
  public:
   using Clock = std::chrono::steady_clock;
@@ -59,9 +71,17 @@ class Registry {
   // metadata as serialized JSON (longer: INVALID_ARGUMENT).
   static constexpr size_t kMaxNameBytes = 255;
   static constexpr size_t kMaxMetadataBytes = 4096;
+  // Weights a registration may ask for (outside: INVALID_ARGUMENT): one
+  // instance gets at most 1000 times the calls of another, never all of them.
+  static constexpr int kMinWeight = 1;
+  static constexpr int kMaxWeight = 1000;
+  // Votes remembered (and persisted) for the epochs before the last one, so
+  // that peers can check a decision of a recent epoch (Sentinel.voted).
+  static constexpr size_t kVotesKept = 1000;
 
   // `store` may be null (memory only, for tests).
-  explicit Registry(std::unique_ptr<RegistryStore> store) : store_(std::move(store)) {}
+  explicit Registry(std::unique_ptr<RegistryStore> store, RegistryLimits limits = {})
+      : store_(std::move(store)), limits_(limits) {}
 
   // Loads the durable state. Restored leases get a full TTL from now, so that
   // servers that kept heartbeating through a sentinel restart are not disturbed.
@@ -72,12 +92,18 @@ class Registry {
     int weight = 1;
     boost::json::object metadata;
     std::chrono::milliseconds ttl{3000};
+    // The lease that holds this service and address, to re-register it in
+    // place (new weight, name, metadata, TTL; same lease). Empty: a new one.
+    std::string lease;
   };
-  // Registers (or re-registers: same service and address) an instance; returns its lease.
+  // Registers an instance; returns its lease. An address that another live
+  // lease holds under the service stays its holder's: ALREADY_EXISTS (409),
+  // until that lease is deregistered or expires (no caller evicts another).
   Status Register(const Registration& r, std::string* lease);
   // NOT_FOUND when the lease is unknown (expired, or this sentinel forgot it): register again.
   Status Heartbeat(const std::string& lease);
-  Status Deregister(const std::string& lease);
+  // Removes the instance that `lease` holds; `removed` gets its (service, address).
+  Status Deregister(const std::string& lease, std::pair<std::string, std::string>* removed = nullptr);
   // Removes instances whose lease expired; returns them as (service, address).
   std::vector<std::pair<std::string, std::string>> ExpireLeases(Clock::time_point now);
 
@@ -90,31 +116,63 @@ class Registry {
   // The instance answers its probes 503 NOT_SERVING (shutting down): listed
   // as "draining", and dropped from clients' memberships.
   void SetDraining(Instance& instance, bool draining);
-  void SetOdown(Instance& instance, bool odown, int64_t epoch);
+  void SetOdown(Instance& instance, bool odown, int64_t epoch, const std::string& leader);
   void SetProbeLatency(Instance& instance, double ms) { instance.probe_latency_ms = ms; }
 
-  // The configuration epoch: bumped by every decision of the sentinel group.
+  // The configuration epoch: bumped by every election of the sentinel group.
   int64_t epoch() const { return epoch_; }
-  // Adopts a higher epoch (elections, peers' decisions); durable.
+  // Adopts a higher epoch (elections, peers' proven decisions); durable.
   void ObserveEpoch(int64_t epoch);
   uint64_t index() const { return index_; }
 
-  // Waits until the index differs from `known` or `timeout` passes; returns the index then.
-  boost::asio::awaitable<uint64_t> WaitForChange(uint64_t known, std::chrono::milliseconds timeout);
+  // This sentinel's vote in `epoch` ("" if it cast none, or forgot it: older than kVotesKept).
+  std::string VotedFor(int64_t epoch) const;
+  // The last epoch this sentinel voted in (0 before any).
+  int64_t voted_epoch() const { return votes_.empty() ? 0 : votes_.rbegin()->first; }
+  // Records a vote and adopts its epoch (at once, in memory), and resumes
+  // once both are durable (one SQLite transaction), so that a restarted
+  // sentinel never votes twice in one epoch. Only for an epoch after voted_epoch().
+  boost::asio::awaitable<Status> RecordVote(int64_t epoch, const std::string& candidate);
+  // Resumes once every change made so far is durable: changes are written
+  // by another thread (RegistryStore), and an answer that reports one waits
+  // for this first.
+  boost::asio::awaitable<Status> Durable();
+  // Blocks until every change made so far is durable: at the end, with the loop stopped.
+  void FinishWrites();
+
+  // Waits while `service` is unchanged since the index `known` (at most
+  // `timeout`); answers at once when it changed after `known`, or when
+  // `known` is not an index of this registry (another sentinel's, or from
+  // before a restart). Changes of other services do not wake it.
+  // RESOURCE_EXHAUSTED when the limits on waiting watchers are reached.
+  boost::asio::awaitable<Status> WaitForChange(const std::string& service, uint64_t known,
+                                               std::chrono::milliseconds timeout);
+  size_t watchers() const { return watcher_count_; }
   // The watch answer for a service: {"index","epoch","instances":[...]}.
   boost::json::object Snapshot(const std::string& service) const;
   // Every service, as `harpc status --json` prints it.
   boost::json::object StatusJson() const;
 
  private:
-  void Changed(const Instance* instance, bool removed);  // bump index, persist, wake watchers
+  // Bumps the index, persists (`instance`: its row, or its removal; null:
+  // the index alone), and wakes the watchers of `service`.
+  void Changed(const std::string& service, const Instance* instance, bool removed);
+  // The index of the last change of `service` (for a service that has none
+  // now: of the last removal of any emptied service, or of the load).
+  uint64_t ChangedAt(const std::string& service) const;
 
   std::unique_ptr<RegistryStore> store_;
+  RegistryLimits limits_;
   std::map<std::string, std::map<std::string, Instance>> services_;  // service → address → instance
   std::map<std::string, std::pair<std::string, std::string>> leases_;  // lease → (service, address)
   int64_t epoch_ = 0;
   uint64_t index_ = 0;
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> watchers_;
+  std::map<int64_t, std::string> votes_;  // epoch → candidate, the last kVotesKept
+  std::map<std::string, uint64_t> changed_at_;  // service → index of its last change
+  uint64_t forgotten_at_ = 0;  // index of the last removal of a service (and of the load)
+  using Waiters = std::vector<std::shared_ptr<boost::asio::steady_timer>>;
+  std::map<std::string, Waiters> watchers_;  // service → its waiting long polls
+  size_t watcher_count_ = 0;
 };
 
 int64_t WallClockMs();

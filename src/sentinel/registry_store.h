@@ -1,17 +1,26 @@
 // The registry's durable state in SQLite (--data-dir/registry.db): instances,
-// the configuration epoch and the index. Writes are synchronous (WAL, fsync on
-// commit), so that a sentinel killed with SIGKILL comes back with what it said.
+// the configuration epoch, the index and this sentinel's recent votes.
+//
+// Writes go to one writer thread with group commit (storage::GroupCommitDb):
+// the sentinel's loop never waits for a disk. They commit in the order they
+// were queued (WAL, fsync on commit), so that a sentinel killed with SIGKILL
+// comes back with what it said: whoever must answer only once a change is
+// durable awaits Flush (or RecordVote) after making it.
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "harpc/status.h"
 
-struct sqlite3;
+namespace harpc::storage {
+class GroupCommitDb;
+}
 
 namespace harpc::sentinel {
 
@@ -22,27 +31,37 @@ struct StoredInstance {
   int64_t registered_at_ms = 0;
   bool odown = false;
   int64_t odown_epoch = 0;
+  std::string odown_leader;
 };
 
 class RegistryStore {
  public:
-  ~RegistryStore();
+  ~RegistryStore();  // commits what is queued
   // Opens (creating) DIR/registry.db.
   static Status Open(const std::string& data_dir, std::unique_ptr<RegistryStore>* out);
 
-  Status LoadAll(std::vector<StoredInstance>* instances, int64_t* epoch, uint64_t* index);
-  Status Put(const StoredInstance& instance, uint64_t index);
-  Status Remove(const std::string& service, const std::string& address, uint64_t index);
-  Status SetEpoch(int64_t epoch);
+  // Reads everything back (blocking: at startup).
+  Status LoadAll(std::vector<StoredInstance>* instances, int64_t* epoch, uint64_t* index,
+                 std::map<int64_t, std::string>* votes);
+
+  // Queued writes: each returns at once; a failure is logged.
+  void Put(const StoredInstance& instance, uint64_t index);
+  void Remove(const std::string& service, const std::string& address, uint64_t index);
+  void SetEpoch(int64_t epoch);
   // Records the index alone, for changes that persist nothing else (SDOWN).
-  Status SetIndex(uint64_t index);
+  void SetIndex(uint64_t index);
+
+  // Records a vote and its epoch in one transaction, forgetting the votes of
+  // epochs before `forget_before`; resumes once it is durable.
+  boost::asio::awaitable<Status> RecordVote(int64_t epoch, const std::string& candidate, int64_t forget_before);
+  // Resumes once every write queued so far is durable.
+  boost::asio::awaitable<Status> Flush();
+  // The same, blocking the calling thread.
+  Status FlushSync();
 
  private:
   RegistryStore() = default;
-  // Runs `change` in one SQLite transaction: committed, or rolled back with its error.
-  Status InTransaction(const std::function<Status()>& change);
-  Status SetMeta(const char* key, int64_t value);
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<storage::GroupCommitDb> db_;
 };
 
 }  // namespace harpc::sentinel

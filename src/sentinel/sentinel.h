@@ -2,15 +2,17 @@
 // monitor and the notifier, with the dashboard on GET /.
 //
 // Methods (POST /rpc/<Method>, JSON):
-//   Registry.register   {service, address, name?, weight?, metadata?, ttl_ms?} → {lease, ttl_ms, epoch}
+//   Registry.register   {service, address, name?, weight?, metadata?, ttl_ms?, lease?} → {lease, ttl_ms, epoch}
+//                       ALREADY_EXISTS (409) when another live lease holds the address
 //   Registry.heartbeat  {lease} → {ok}; NOT_FOUND (404) when the lease is unknown: register again
 //   Registry.deregister {lease} → {ok}
 //   Registry.list       {} → {"services": {NAME: [instance...]}, "epoch", "index"}
 //   Registry.watch      {service, index?, timeout_ms?} → {service, index, epoch, instances}
-//                       answers at once when `index` differs from the registry's, else on
-//                       the next change or after timeout_ms (long poll)
-//   Sentinel.opinion / Sentinel.vote / Sentinel.decide   the peer protocol (monitor.h)
-//   Sentinel.events     {} → the recent events, newest first
+//                       answers at once when the service changed after `index` (or `index`
+//                       is not this registry's), else on the service's next change or after
+//                       timeout_ms (long poll); changes of other services wake nobody
+//   Sentinel.opinion / vote / voted / decide   the peer protocol (monitor.h, docs/sentinel.md)
+//   Sentinel.events     {limit?} → the recent events, newest first (at most Notifier::kRecentEvents)
 #pragma once
 
 #include <string>
@@ -18,6 +20,7 @@
 
 #include "harpc/status.h"
 #include "sentinel/monitor.h"
+#include "sentinel/registry.h"
 
 namespace harpc::sentinel {
 
@@ -30,6 +33,9 @@ struct SentinelOptions {
   std::chrono::milliseconds probe_interval{500};
   std::string notify_command;          // run with the event as JSON on stdin
   std::string webhook_url;             // http://host:port/path, POSTed the event
+  std::chrono::milliseconds notify_timeout{10000};  // a --notify command still running then is killed
+  int max_alerts_per_minute = 30;      // alert budget (burst included); the excess is counted and summed up
+  RegistryLimits limits;               // services, instances and watchers one sentinel holds (registry.h)
 };
 
 // Runs until SIGTERM/SIGINT. Prints "listening on H:P" on stdout when ready.

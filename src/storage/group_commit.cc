@@ -76,6 +76,12 @@ Result GroupCommitDb::RunSync(Work work) {
   return future.get();
 }
 
+void GroupCommitDb::Post(Work work) {
+  Enqueue({.work = std::move(work), .done = [path = path_](Result result) {
+             if (!result.ok()) Log().error("{}: a queued write failed: {}", path, result.status().ToString());
+           }});
+}
+
 void GroupCommitDb::WriterLoop() {
   std::deque<Item> batch;
   for (;;) {

@@ -40,6 +40,11 @@ class GroupCommitDb {
   boost::asio::awaitable<Result> Run(Work work);
   // The same, blocking the calling thread (startup, tools and tests).
   Result RunSync(Work work);
+  // Queues `work` without waiting for it (a failure is logged): for writes
+  // whose caller cannot wait, such as a state change on an event loop. Items
+  // commit in the order they were queued, however queued, so a Run queued
+  // after them resumes only once they are durable too.
+  void Post(Work work);
 
   // Work that reads or writes typed values instead of answering JSON: `work`
   // fills a T, which comes back with the status. The T lives in shared

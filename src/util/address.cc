@@ -69,4 +69,15 @@ std::string ToString(const asio::ip::tcp::endpoint& ep) {
   return addr.to_string() + ":" + std::to_string(ep.port());
 }
 
+bool SameListener(std::string_view a, std::string_view b) {
+  HostPort x, y;
+  if (!ParseHostPort(a, &x, true).ok() || !ParseHostPort(b, &y, true).ok()) return a == b;
+  if (x.port != y.port) return false;
+  boost::system::error_code ex, ey;
+  const auto ax = asio::ip::make_address(x.host, ex);
+  const auto ay = asio::ip::make_address(y.host, ey);
+  if (ex || ey) return x.host == y.host;
+  return ax == ay || ax.is_unspecified() || ay.is_unspecified();
+}
+
 }  // namespace harpc

@@ -26,4 +26,9 @@ Status ResolveEndpoint(const HostPort& hp, boost::asio::ip::tcp::endpoint* out);
 
 std::string ToString(const boost::asio::ip::tcp::endpoint& ep);
 
+// Whether two "host:port" strings name the same listener: numeric addresses
+// are compared as addresses (an unspecified one, 0.0.0.0 or ::, matches every
+// address of its port), names as written (no lookup).
+bool SameListener(std::string_view a, std::string_view b);
+
 }  // namespace harpc

@@ -354,26 +354,6 @@ TEST_F(SentinelRegistry, SigkillAndRestartKeepsRegistryEpochAndIndex) {
   EXPECT_EQ(find(dead.address())->at("epoch"), json::value(epoch));
 }
 
-// POST /rpc/<method> with a raw body; the HTTP status and the error message.
-struct ErrorAnswer {
-  int http = 0;
-  int64_t code = 0;
-  std::string message;
-  std::string raw;
-};
-ErrorAnswer PostRaw(int port, const std::string& method, const std::string& body) {
-  ErrorAnswer a;
-  a.raw = HttpRequest(port, "POST", "/rpc/" + method, body);
-  a.http = StatusOf(a.raw);
-  json::value v = ParseJson(BodyOf(a.raw));
-  if (v.is_object() && v.as_object().contains("error") && v.at("error").is_object()) {
-    const json::object& e = v.at("error").as_object();
-    if (e.contains("code") && e.at("code").is_int64()) a.code = e.at("code").as_int64();
-    if (e.contains("message") && e.at("message").is_string()) a.message = std::string(e.at("message").as_string());
-  }
-  return a;
-}
-
 // A server shutting down gracefully answers its probes 503 NOT_SERVING while
 // its calls drain: the sentinel lists it as "draining" (which clients skip).
 TEST_F(SentinelRegistry, AGracefulShutdownIsListedAsDraining) {
@@ -460,6 +440,9 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
       {"Sentinel.decide", R"({"address":"127.0.0.1:1","odown":true,"epoch":1})", "service"},
       {"Sentinel.decide", R"({"service":"echo","address":5,"odown":true,"epoch":1})", "address"},
       {"Sentinel.decide", R"({"service":"echo","address":"127.0.0.1:1","odown":true,"epoch":1,"leader":3})", "leader"},
+      {"Sentinel.decide", R"({"service":"echo","address":"127.0.0.1:1","odown":true,"epoch":1})", "leader"},
+      {"Sentinel.voted", R"({"epoch":"1"})", "epoch"},
+      {"Sentinel.voted", R"({})", "epoch"},
       {"Sentinel.decide", R"("decide")", "object"},
   };
   for (const Case& c : cases) {

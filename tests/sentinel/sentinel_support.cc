@@ -63,6 +63,7 @@ SentinelProcess SpawnSentinel(const SentinelConfig& c, int port) {
   if (c.quorum > 0) argv.insert(argv.end(), {"--quorum", std::to_string(c.quorum)});
   if (!c.notify.empty()) argv.insert(argv.end(), {"--notify", c.notify});
   if (!c.webhook.empty()) argv.insert(argv.end(), {"--webhook", c.webhook});
+  argv.insert(argv.end(), c.extra_args.begin(), c.extra_args.end());
   if (!Subprocess::Spawn(argv, &s.process, s.log_path()).ok()) return s;
   std::string line;
   Status st = s.process.ReadLine(10s, &line);
@@ -308,6 +309,19 @@ std::vector<json::object> EventsInFile(const std::string& path, const std::strin
     if (e && *e == json::value(event)) out.push_back(v.as_object());
   }
   return out;
+}
+
+ErrorAnswer PostRaw(int port, const std::string& method, const std::string& body) {
+  ErrorAnswer a;
+  a.raw = HttpRequest(port, "POST", "/rpc/" + method, body);
+  a.http = testing::StatusOf(a.raw);
+  json::value v = ParseJson(testing::BodyOf(a.raw));
+  if (v.is_object() && v.as_object().contains("error") && v.at("error").is_object()) {
+    const json::object& e = v.at("error").as_object();
+    if (e.contains("code") && e.at("code").is_int64()) a.code = e.at("code").as_int64();
+    if (e.contains("message") && e.at("message").is_string()) a.message = std::string(e.at("message").as_string());
+  }
+  return a;
 }
 
 }  // namespace harpc::sentineltest

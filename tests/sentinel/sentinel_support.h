@@ -55,6 +55,7 @@ struct SentinelConfig {
   int probe_interval_ms = 100;
   std::string notify;                // --notify CMD
   std::string webhook;               // --webhook URL
+  std::vector<std::string> extra_args;  // further flags, as written
 };
 
 // A `harpc sentinel` child; SIGKILLed and reaped when destroyed. Its stderr
@@ -147,6 +148,15 @@ std::string HttpRequest(int port, const std::string& method, const std::string& 
 json::value ParseJson(const std::string& text);
 // The "in_flight" calls of a server's GET /status, -1 if it did not answer.
 int64_t InFlight(int port);
+
+// A POST /rpc/<Method> answer, with the error's code and message when it is one.
+struct ErrorAnswer {
+  int http = 0;
+  int64_t code = 0;
+  std::string message;
+  std::string raw;
+};
+ErrorAnswer PostRaw(int port, const std::string& method, const std::string& body);
 
 // Lines of a file (empty if it does not exist).
 std::vector<std::string> ReadLines(const std::string& path);

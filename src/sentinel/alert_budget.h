@@ -1,0 +1,38 @@
+// How many alerts (--notify runs, --webhook posts) the sentinel may raise: a
+// token bucket that holds `per_minute` alerts and refills them evenly over a
+// minute. A burst of real failures is told at once up to the budget; a flood
+// (hundreds of bogus registrations going down together) cannot fork hundreds
+// of commands: the excess is counted and summed up instead (Notifier).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+
+namespace harpc::sentinel {
+
+class AlertBudget {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `per_minute` at least 1.
+  explicit AlertBudget(int per_minute) : per_minute_(std::max(per_minute, 1)), tokens_(per_minute_) {}
+
+  // Takes one alert from the budget; false when it is spent.
+  bool Take(Clock::time_point now) {
+    if (last_ != Clock::time_point{}) {
+      const double minutes = std::chrono::duration<double, std::ratio<60>>(now - last_).count();
+      tokens_ = std::min<double>(per_minute_, tokens_ + minutes * per_minute_);
+    }
+    last_ = now;
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  int per_minute_;
+  double tokens_;
+  Clock::time_point last_{};
+};
+
+}  // namespace harpc::sentinel
