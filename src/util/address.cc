@@ -69,4 +69,14 @@ std::string ToString(const asio::ip::tcp::endpoint& ep) {
   return addr.to_string() + ":" + std::to_string(ep.port());
 }
 
+Status CanonicalNumericAddress(std::string_view text, std::string* out) {
+  HostPort hp;
+  if (Status s = ParseHostPort(text, &hp); !s.ok()) return s;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(hp.host, ec);
+  if (ec) return InvalidArgument("'" + std::string(text) + "' is not a numeric address (no name lookups here)");
+  *out = ToString(asio::ip::tcp::endpoint(address, hp.port));
+  return Status::Ok();
+}
+
 }  // namespace harpc

@@ -26,4 +26,9 @@ Status ResolveEndpoint(const HostPort& hp, boost::asio::ip::tcp::endpoint* out);
 
 std::string ToString(const boost::asio::ip::tcp::endpoint& ep);
 
+// A numeric "host:port" in one spelling ("127.000.000.001:80" and
+// "127.0.0.1:80" give "127.0.0.1:80"), for addresses a peer names and that
+// are compared or dialled without a name lookup. Names are refused.
+Status CanonicalNumericAddress(std::string_view text, std::string* out);
+
 }  // namespace harpc
