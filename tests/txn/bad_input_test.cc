@@ -137,6 +137,12 @@ TEST(TxnBadInput, ForgedDecisionsAndForeignCoordinatorsAreRefused) {
   ASSERT_TRUE(bob.has_value());
   EXPECT_EQ(bob->balance, 0) << "no money minted";
 
+  // A vote whose phase two would need a name lookup is refused.
+  CallResult named = CallOnce(coordinator, "Coordinator.register",
+                              json::value{{"txid", txid}, {"call", "9"}, {"participant", "p"},
+                                          {"address", "localhost:80"}, {"secret", std::string(32, 'e')}});
+  EXPECT_EQ(named.status.code(), StatusCode::kInvalidArgument) << named.status;
+
   // Decided by someone without the key: refused; by the key holder with a
   // list that leaves the registered credit out: aborted, the credit dropped.
   for (const char* method : {"Coordinator.commit", "Coordinator.abort"}) {
