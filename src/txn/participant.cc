@@ -55,9 +55,12 @@ class Participant::Impl {
   struct Asking {
     bool busy = false;  // a worker is asking it now
     int failures = 0;   // questions unanswered in a row
-    std::chrono::steady_clock::time_point next_ask;
+    std::chrono::steady_clock::time_point next_ask, last_asked;
   };
   std::map<std::string, Asking> asking;
+  // Workers at once, each with one question in flight: addresses beyond it
+  // wait for a later round, healthy ones first, then the least recently asked.
+  static constexpr size_t kMaxAskingAtOnce = 64;
 
   ~Impl() {
     // Its queued work uses `log` and the methods: it finishes first.
@@ -249,16 +252,27 @@ class Participant::Impl {
     }
     const auto now = Clock::now();
     std::erase_if(asking, [&](const auto& a) { return !a.second.busy && !by_coordinator.contains(a.first); });
-    for (auto& [address, txids] : by_coordinator) {
+    std::vector<std::string> due;
+    for (const auto& [address, txids] : by_coordinator) {
       if (address.empty()) {
         Log().warn("{} transactions are in doubt and name no coordinator (set ParticipantOptions::coordinator)",
                    txids.size());
         continue;
       }
+      const Asking& a = asking[address];
+      if (!a.busy && now >= a.next_ask) due.push_back(address);
+    }
+    std::sort(due.begin(), due.end(), [this](const std::string& x, const std::string& y) {
+      const Asking &a = asking[x], &b = asking[y];
+      return std::pair(a.failures > 0, a.last_asked) < std::pair(b.failures > 0, b.last_asked);
+    });
+    size_t busy = std::count_if(asking.begin(), asking.end(), [](const auto& a) { return a.second.busy; });
+    for (const std::string& address : due) {
+      if (busy++ >= kMaxAskingAtOnce) break;
       Asking& a = asking[address];
-      if (a.busy || now < a.next_ask) continue;
       a.busy = true;
-      resolver.Spawn(executor, AskCoordinator(self, address, std::move(txids)));
+      a.last_asked = now;
+      resolver.Spawn(executor, AskCoordinator(self, address, std::move(by_coordinator[address])));
     }
     if (Clock::now() >= next_forget) {
       next_forget = Clock::now() + std::chrono::minutes(1);
