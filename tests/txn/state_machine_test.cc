@@ -1265,6 +1265,16 @@ TEST(ParticipantCoordinators, APrepareNamingAnotherCoordinatorIsRefusedBeforeIts
   EXPECT_TRUE(allowed.ok()) << allowed.status;
   EXPECT_EQ(bank.Prepared(), 1);
 
+  // A bank with no default coordinator: a prepare must name one, or its
+  // vote could not be registered.
+  BankNode bare(BankOptions(dir.File("bare.db")));
+  ASSERT_TRUE(bare.Start());
+  bare.OpenAccount("alice", 100);
+  Channel bare_channel(bare.address());
+  CallResult nameless = bare_channel.Call("Bank.debit", PrepareParams("t2", "0", Amount("alice", 30)));
+  EXPECT_EQ(nameless.status.code(), StatusCode::kInvalidArgument) << nameless.status;
+  EXPECT_EQ(bare.Account("alice"), (Money{100, 0}));
+
   ParticipantOptions bad = BankOptions(dir.File("other.db"));
   bad.allowed_coordinators = {"coordinator.example:7000"};
   std::unique_ptr<Participant> refused;
