@@ -10,20 +10,34 @@
 //   server.Wait();
 //
 // Its methods (docs/transactions.md has the protocol):
-//   Coordinator.begin  {"timeout_ms":5000}            -> {"txid","coordinator","timeout_ms"}
-//   Coordinator.commit {"txid","participants":[{"call","participant","address"}]}
-//                                                     -> {"txid","outcome","reason","applied"}
-//   Coordinator.abort  {"txid","reason","participants":[...]} -> the same
-//   Coordinator.status {"txid"[,"participant"]}       -> {"txid","outcome":"committed|aborted|pending",
-//                                                         "calls":[...this participant's calls to commit]}
+//   Coordinator.begin    {"timeout_ms":5000}          -> {"txid","coordinator","timeout_ms","key"}
+//   Coordinator.register {"txid","call","participant","address","secret"}  (participants)
+//                                                     -> {"txid","call","recorded":true}
+//   Coordinator.commit   {"txid","key","votes":[{"call","participant"}]}
+//                                                     -> {"txid","outcome","reason","applied"[,"unresolved"]}
+//   Coordinator.abort    {"txid","key","reason"}      -> the same
+//   Coordinator.status   {"txid"[,"participant"]}     -> {"txid","outcome":"committed|aborted|pending",
+//                                                         "calls":[...this participant's calls to commit],
+//                                                         "unresolved":[...calls phase two gave up on]}
+//
+// The decision is made from what the coordinator recorded, never from what a
+// client says: every participant registers its yes vote (with a secret of its
+// own) before it answers the client, and a commit commits exactly the votes
+// registered — if the client's list of the votes it heard disagrees with
+// them in any call, the transaction aborts. Only the client holding the key
+// from begin may commit or abort. Phase two presents each participant the
+// secret it registered, so no one else can commit or abort its calls.
 //
 // A transaction lives in memory from begin until it is decided; only commit
 // decisions are written, durably and with group commit, before phase two
 // starts. So a coordinator that crashes forgets every undecided transaction,
 // and everyone who asks about one hears "aborted" — the presumption is safe
 // because no participant was told "commit". A transaction not committed
-// within its timeout is aborted. Phase two is retried with backoff until every
-// participant acknowledges, and resumed from the log after a restart.
+// within its timeout is aborted. Phase two is retried with backoff, also
+// after a restart, until every participant acknowledges or until
+// phase_two_give_up after the decision; a participant that never answered by
+// then is reported (log, metric, Coordinator.status "unresolved") and learns
+// the outcome when it asks.
 //
 // All state lives on one event loop: the server must run one loop (threads = 1).
 #pragma once
@@ -46,6 +60,14 @@ struct CoordinatorOptions {
   std::chrono::milliseconds max_timeout{60000};
   // Phase-two retries back off from 50 ms up to this. Default 2 s.
   std::chrono::milliseconds max_backoff{2000};
+  // Phase two stops pushing a commit to a participant that has not
+  // acknowledged it this long after the decision (counted across restarts).
+  // The decision stays in the log, the participant learns it when it asks,
+  // and the call is reported as unresolved. Default 10 min.
+  std::chrono::milliseconds phase_two_give_up{600000};
+  // The most yes votes one transaction may register (each is kept in memory
+  // until the decision); more are refused with RESOURCE_EXHAUSTED. Default 1000.
+  size_t max_votes = 1000;
   // Aborted transactions are remembered (with their reason) this long; after
   // that they are unknown, which means aborted too. Default 1 min.
   std::chrono::milliseconds aborted_memory{60000};

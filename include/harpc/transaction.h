@@ -11,8 +11,11 @@
 // Each Call is the prepare phase of a transactional method on a participant
 // (see txn.h), made through that channel's balancing, failover and retries,
 // with the transaction id and call number as idempotency key: a retry never
-// prepares twice. Commit asks the coordinator to decide: it commits when every
-// call voted yes and the transaction has not timed out; otherwise it aborts.
+// prepares twice. A participant registers its yes vote with the coordinator
+// before it answers. Commit asks the coordinator to decide, with the key
+// Begin received (only this Transaction may decide) and the votes it heard:
+// it commits the registered votes when they are exactly those and the
+// transaction has not timed out; otherwise it aborts.
 // The coordinator writes the decision durably before any participant hears
 // it, then tells every participant (retrying until each acknowledges, also
 // after a restart of either side). Commit waits for phase two within the
@@ -22,9 +25,9 @@
 #include <chrono>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
 #include "harpc/channel.h"
@@ -79,16 +82,12 @@ class Transaction {
   static TxnOutcome Query(Channel& coordinator, std::string_view txid);
 
  private:
-  struct Enlisted {
-    std::string call, participant, address;
-  };
-  boost::json::value EnlistedJson() const;
-
   Channel& coordinator_;
   TransactionOptions options_;
   std::string txid_;
-  std::string coordinator_address_;  // where participants ask about it
-  std::vector<Enlisted> enlisted_;
+  std::string key_;                  // from begin: what lets this client, and no one else, decide
+  std::string coordinator_address_;  // where participants register their votes and ask about it
+  boost::json::array votes_;         // [{"call","participant"}]: the yes votes heard
   int next_call_ = 0;
   std::string doomed_;  // why Commit must abort; empty while all went well
 };

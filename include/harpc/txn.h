@@ -18,12 +18,20 @@
 // - prepare runs in the same local SQLite transaction that records the vote,
 //   and that transaction is fsynced before the "yes" is sent: a yes survives a
 //   crash, and so do the reservations it made;
+// - the yes is registered with the coordinator the prepare names (with a
+//   secret made for that call) before it is sent; the coordinator decides
+//   from the votes registered, and Participant.commit / Participant.abort
+//   must present the call's secret, which only that coordinator was given;
 // - commit and abort are idempotent and run each call's handler exactly once;
 //   a repeated prepare gets the first answer; a prepare after an abort is refused;
 // - a call still prepared after `in_doubt_after` (and every prepared call after
 //   a restart) is resolved by asking the coordinator, so nothing stays in doubt
 //   once both are back; under presumed abort, a transaction the coordinator
-//   does not know is aborted;
+//   does not know is aborted. Each coordinator address is asked by a worker
+//   of its own, which backs off when it does not answer: a silent address
+//   (or a flood of prepares naming one) never delays the others' calls. A
+//   call whose coordinator never answers stays prepared (its hold kept: it
+//   may have been committed) and costs one question per max_ask_backoff;
 // - every database change goes through one writer thread with group commit:
 //   concurrent calls share fsyncs.
 #pragma once
@@ -33,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -50,10 +59,23 @@ struct ParticipantOptions {
   // library's (harpc_txn_*). Required.
   std::string db_path;
 
-  // "host:port" of the coordinator asked about transactions in doubt when a
-  // prepare did not say which coordinator runs it. Default empty: only the
-  // coordinator named by each prepare is asked.
+  // Numeric "host:port" of the coordinator a prepare that names none
+  // registers its vote with (and asks about its outcome). Default empty: a
+  // prepare must name its coordinator.
   std::string coordinator;
+
+  // The coordinators prepares may name (numeric "host:port"). A prepare
+  // naming another is refused with PERMISSION_DENIED before its handler
+  // runs. Set it wherever clients are not trusted: a client free to name
+  // any coordinator can name one of its own, which would then decide (and
+  // commit) what it prepared. Default empty: any coordinator (`harpc serve
+  // --coordinator H:P` allows H:P only).
+  std::vector<std::string> allowed_coordinators;
+
+  // A prepare is refused (RESOURCE_EXHAUSTED, before its handler runs) when
+  // this many calls naming the same coordinator are already prepared here:
+  // a coordinator that never answers holds at most this much. Default 1000.
+  int64_t max_prepared_per_coordinator = 1000;
 
   // A call still prepared this long after its prepare is in doubt: the
   // coordinator is asked for its outcome. Default 2 s.
@@ -61,6 +83,10 @@ struct ParticipantOptions {
 
   // How often calls in doubt are looked for and resolved. Default 500 ms.
   std::chrono::milliseconds resolve_interval{500};
+
+  // A coordinator that did not answer is asked again after a backoff that
+  // doubles from resolve_interval up to this. Default 10 s.
+  std::chrono::milliseconds max_ask_backoff{10000};
 
   // Decided calls (committed, aborted) are kept this long after their
   // prepare, so that late repeats are still answered, then deleted (checked
@@ -105,8 +131,10 @@ class Participant {
 
   // Registers the methods, Participant.commit, Participant.abort and
   // Participant.status on `server` (before server.Start()), adds the
-  // participant's metrics, and starts resolving calls in doubt: a coroutine
-  // on server.executor() (no thread of its own) that asks their coordinators.
+  // participant's metrics, and starts resolving calls in doubt: coroutines
+  // on server.executor() (no thread of their own) that ask their
+  // coordinators. Votes are registered with server.address() as the address
+  // where this participant takes phase two.
   // The participant must be destroyed before the server (its destructor
   // posts the resolver's stop to that loop).
   Status Attach(Server& server);

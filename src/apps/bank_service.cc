@@ -11,29 +11,44 @@ namespace json = boost::json;
 
 const char* const kBankSchema =
     "CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY, balance INTEGER NOT NULL,"
-    " reserved INTEGER NOT NULL DEFAULT 0);";
+    " reserved INTEGER NOT NULL DEFAULT 0, incoming INTEGER NOT NULL DEFAULT 0);";
 
 namespace {
-constexpr int64_t kMaxAmount = 1'000'000'000'000'000;  // 10^15: sums stay far from overflow
+// One amount (a deposit, a transfer leg, an opening balance): at most 10^15.
+constexpr int64_t kMaxAmount = 1'000'000'000'000'000;
+// One account's balance, credits prepared for it included: at most 10^18,
+// so that balance + incoming + amount never overflows 64 bits (< 2.1 * 10^18).
+constexpr int64_t kMaxBalance = 1'000'000'000'000'000'000;
 
 struct Account {
   std::string name;
   int64_t balance = 0, reserved = 0;
+  int64_t incoming = 0;  // held by prepared credits: it may arrive, and must fit
   json::value ToJson() const { return {{"account", name}, {"balance", balance}, {"reserved", reserved}}; }
 };
 
 Status ReadAccount(Database db, const std::string& name, Account* out) {
-  Statement select(db, "SELECT balance, reserved FROM accounts WHERE account = ?");
+  Statement select(db, "SELECT balance, reserved, incoming FROM accounts WHERE account = ?");
   select.Bind(1, name);
   if (select.Step() != Statement::kRow) return Status(StatusCode::kNotFound, "no account \"" + name + "\"");
-  *out = {name, select.Int(0), select.Int(1)};
+  *out = {name, select.Int(0), select.Int(1), select.Int(2)};
   return Status::Ok();
 }
 
-// Applies balance += d_balance, reserved += d_reserved.
-Status Move(Database db, const std::string& name, int64_t d_balance, int64_t d_reserved) {
-  return Statement(db, "UPDATE accounts SET balance = balance + ?, reserved = reserved + ? WHERE account = ?")
-      .Bind(1, d_balance).Bind(2, d_reserved).Bind(3, name).Run();
+// Refuses an amount that would take the account past kMaxBalance, counting
+// the credits already prepared for it.
+Status RoomFor(const Account& a, int64_t amount) {
+  if (a.balance + a.incoming + amount <= kMaxBalance) return Status::Ok();
+  return OutOfRange("account \"" + a.name + "\" would hold more than 10^18 (balance " + std::to_string(a.balance) +
+                    ", credits in flight " + std::to_string(a.incoming) + ", amount " + std::to_string(amount) + ")");
+}
+
+// Applies balance += d_balance, reserved += d_reserved, incoming += d_incoming.
+Status Move(Database db, const std::string& name, int64_t d_balance, int64_t d_reserved, int64_t d_incoming = 0) {
+  return Statement(db,
+                   "UPDATE accounts SET balance = balance + ?, reserved = reserved + ?, incoming = incoming + ?"
+                   " WHERE account = ?")
+      .Bind(1, d_balance).Bind(2, d_reserved).Bind(3, d_incoming).Bind(4, name).Run();
 }
 
 // {"account": A, <amount_field>: N} with 0 < N (or 0 <= N for an opening balance).
@@ -74,7 +89,7 @@ Result Deposit(Database db, const json::value& p) {
   if (Status s = ParseRequest(p, "amount", false, &name, &amount); !s.ok()) return s;
   Account a;
   if (Status s = ReadAccount(db, name, &a); !s.ok()) return s;
-  if (a.balance > kMaxAmount * 1000) return Status(StatusCode::kOutOfRange, "balance would overflow");
+  if (Status s = RoomFor(a, amount); !s.ok()) return s;
   if (Status s = Move(db, name, amount, 0); !s.ok()) return s;
   a.balance += amount;
   return a.ToJson();
@@ -87,10 +102,32 @@ Result Balance(Database db, const json::value& p) {
   return a.ToJson();
 }
 
+// An exact sum as JSON: an integer while it fits 64 bits, else its decimal
+// digits in a string (a bank of more than nine accounts at the largest
+// balance), never a wrapped or rounded number.
+json::value ExactSum(__int128 sum) {
+  if (sum >= INT64_MIN && sum <= INT64_MAX) return json::value(static_cast<int64_t>(sum));
+  const bool negative = sum < 0;
+  unsigned __int128 magnitude = negative ? -static_cast<unsigned __int128>(sum) : static_cast<unsigned __int128>(sum);
+  std::string digits;
+  while (magnitude > 0) {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+    magnitude /= 10;
+  }
+  return json::value(negative ? "-" + digits : digits);
+}
+
+// Summed here, not with SQL's SUM, which fails on 64-bit overflow.
 Result Audit(Database db, const json::value&) {
-  Statement sums(db, "SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(reserved), 0) FROM accounts");
-  if (sums.Step() != Statement::kRow) return Internal(std::string("audit: ") + db.error());
-  return json::value{{"accounts", sums.Int(0)}, {"total", sums.Int(1)}, {"reserved", sums.Int(2)}};
+  Statement rows(db, "SELECT balance, reserved FROM accounts");
+  int64_t accounts = 0;
+  __int128 total = 0, reserved = 0;
+  while (rows.Step() == Statement::kRow) {
+    ++accounts;
+    total += rows.Int(0);
+    reserved += rows.Int(1);
+  }
+  return json::value{{"accounts", accounts}, {"total", ExactSum(total)}, {"reserved", ExactSum(reserved)}};
 }
 
 TxnMethod Debit() {
@@ -123,16 +160,33 @@ TxnMethod Credit() {
         Account a;
         int64_t amount = 0;
         if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
+        if (Status s = RoomFor(a, amount); !s.ok()) return s;  // the commit must not overflow
+        if (Status s = Move(db, a.name, 0, 0, amount); !s.ok()) return s;
         return a.ToJson();
       },
       .commit = [](Database db, const json::value& p) -> Status {
-        return Move(db, std::string(p.at("account").as_string()), p.at("amount").to_number<int64_t>(), 0);
+        const int64_t amount = p.at("amount").to_number<int64_t>();
+        return Move(db, std::string(p.at("account").as_string()), amount, 0, -amount);
       },
-      .abort = [](Database, const json::value&) -> Status { return Status::Ok(); }};
+      .abort = [](Database db, const json::value& p) -> Status {
+        return Move(db, std::string(p.at("account").as_string()), 0, 0, -p.at("amount").to_number<int64_t>());
+      }};
+}
+
+// A bank database made before credits were counted lacks `incoming`: added,
+// zero. A credit prepared before the upgrade and decided after it takes its
+// amount off all the same; the column is then below zero by that much, which
+// loosens the limit by amounts of at most 10^15 each, far from overflow.
+Result AddIncoming(Database db, const json::value&) {
+  Statement column(db, "SELECT 1 FROM pragma_table_info('accounts') WHERE name = 'incoming'");
+  if (column.Step() == Statement::kRow) return json::value();
+  Status s = db.Exec("ALTER TABLE accounts ADD COLUMN incoming INTEGER NOT NULL DEFAULT 0");
+  return s.ok() ? Result(json::value()) : Result(s);
 }
 }  // namespace
 
 Status RegisterBankService(Participant& participant) {
+  if (Result upgraded = participant.RunLocal(AddIncoming, nullptr); !upgraded.ok()) return upgraded.status();
   Status s = participant.AddLocalMethod("Bank.open", Open);
   if (s.ok()) s = participant.AddLocalMethod("Bank.deposit", Deposit);
   if (s.ok()) s = participant.AddLocalMethod("Bank.balance", Balance, {.idempotent = true});

@@ -15,6 +15,7 @@ struct CoordinatorFlags {
   std::string data_dir;
   int default_timeout_ms = 5000;
   int grace_ms = 2000;
+  int64_t phase_two_give_up_ms = 600000;
 };
 
 int RunCoordinator(const CoordinatorFlags& f) {
@@ -28,8 +29,9 @@ int RunCoordinator(const CoordinatorFlags& f) {
   Server server(options);
   std::unique_ptr<Coordinator> coordinator;
   Status s = Coordinator::Open({.data_dir = f.data_dir,
-                                     .default_timeout = std::chrono::milliseconds(f.default_timeout_ms)},
-                                    &coordinator);
+                                .default_timeout = std::chrono::milliseconds(f.default_timeout_ms),
+                                .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms)},
+                               &coordinator);
   if (s.ok()) s = coordinator->Attach(server);
   if (s.ok()) s = server.Start(f.listen);
   if (!s.ok()) {
@@ -53,6 +55,10 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--default-timeout-ms", f->default_timeout_ms,
                   "A transaction not committed within this (unless begin asks otherwise) is aborted")
       ->check(CLI::Range(1, 60000))->capture_default_str();
+  cmd->add_option("--phase-two-give-up-ms", f->phase_two_give_up_ms,
+                  "Stop pushing a commit to a participant that has not acknowledged it this long after the "
+                  "decision (it learns the outcome when it asks; reported as unresolved)")
+      ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))->capture_default_str();
   cmd->add_option("--grace-ms", f->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->callback([f, &exit_code] { exit_code = RunCoordinator(*f); });

@@ -83,7 +83,13 @@ int RunServe(const ServeFlags& f) {
   Status s;
   std::unique_ptr<Participant> bank;
   if (f.service == "bank") {
-    s = Participant::Open({.db_path = f.db, .coordinator = f.coordinator}, kBankSchema, &bank);
+    // The bank takes votes for its own coordinator only: a client naming
+    // another one (of its own making) could have it commit what it likes.
+    ParticipantOptions options;
+    options.db_path = f.db;
+    options.coordinator = f.coordinator;
+    if (!f.coordinator.empty()) options.allowed_coordinators = {f.coordinator};
+    s = Participant::Open(std::move(options), kBankSchema, &bank);
     if (s.ok()) s = RegisterBankService(*bank);
     if (s.ok()) s = bank->Attach(server);
   } else {
@@ -136,7 +142,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--db", flags->db, "--service bank: SQLite file of the accounts and the transaction log");
   cmd->add_option("--coordinator", flags->coordinator,
-                  "--service bank: H:P of the coordinator asked about transactions in doubt");
+                  "--service bank: H:P (numeric) of the coordinator; prepares naming another are refused");
   cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Event-loop threads (0: one per core)")

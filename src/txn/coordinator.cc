@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +22,7 @@
 #include "txn/participant_log.h"
 #include "util/json_params.h"
 #include "util/log.h"
+#include "util/address.h"
 #include "util/random_id.h"
 #include "storage/sqlite.h"
 
@@ -45,10 +47,15 @@ struct TxnEntry {
   Clock::time_point deadline;    // while active: aborted after this
   Clock::time_point decided_at;  // when aborted: forgotten aborted_memory after this
   milliseconds timeout{0};
+  std::string key;               // given to the client at begin: only it may commit or abort
   std::string reason;            // why aborted
+  // While active: the yes votes participants registered. From the decision
+  // on: the calls committed (a subset: orphans of failovers are left out).
   std::vector<EnlistedCall> calls;
   bool applied = false;          // every participant acknowledged phase two
   int unacknowledged = 0;        // participants phase two still waits for
+  Clock::time_point give_up_at;  // phase two stops pushing then
+  std::vector<EnlistedCall> unresolved;  // calls whose participant never acknowledged before give_up_at
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;  // woken on every change
 
   void Wake() {
@@ -61,25 +68,79 @@ json::value Answer(const std::string& txid, std::string_view outcome, std::strin
   return json::value{{"txid", txid}, {"outcome", outcome}, {"reason", reason}, {"applied", applied}};
 }
 
-// [{"call","participant","address"}]; `participant` may be optional (abort lists).
-Status ParseCalls(const json::value& p, bool participant_required, std::vector<EnlistedCall>* calls) {
-  const json::value* list = p.as_object().if_contains("participants");
+// The yes votes the client heard: "votes":[{"call","participant"}].
+Status ParseVotes(const json::value& p, std::vector<EnlistedCall>* votes) {
+  const json::value* list = p.as_object().if_contains("votes");
   if (!list) return Status::Ok();
-  if (!list->is_array()) return InvalidArgument("\"participants\" must be an array");
+  if (!list->is_array()) return InvalidArgument("\"votes\" must be an array");
   for (const json::value& c : list->as_array()) {
-    EnlistedCall call;
-    if (Status s = StringField(c, "address", true, &call.address); !s.ok()) return s;
-    if (Status s = StringField(c, "participant", participant_required, &call.participant); !s.ok()) return s;
-    if (Status s = StringField(c, "call", participant_required, &call.call); !s.ok()) return s;
-    if (participant_required && (call.call.empty() || call.participant.empty() || call.address.empty())) {
-      return InvalidArgument("every participant needs a non-empty \"call\", \"participant\" and \"address\"");
+    EnlistedCall vote;
+    if (Status s = StringField(c, "call", true, &vote.call); !s.ok()) return s;
+    if (Status s = StringField(c, "participant", true, &vote.participant); !s.ok()) return s;
+    if (vote.call.empty() || vote.participant.empty()) {
+      return InvalidArgument("every vote needs a non-empty \"call\" and \"participant\"");
     }
-    for (const EnlistedCall& other : *calls) {
-      if (participant_required && other.call == call.call) return InvalidArgument("call " + call.call + " listed twice");
+    for (const EnlistedCall& other : *votes) {
+      if (other.call == vote.call) return InvalidArgument("call " + vote.call + " listed twice");
     }
-    calls->push_back(std::move(call));
+    votes->push_back(std::move(vote));
   }
   return Status::Ok();
+}
+
+const EnlistedCall* FindVote(const std::vector<EnlistedCall>& votes, const std::string& call,
+                             const std::string& participant) {
+  for (const EnlistedCall& v : votes) {
+    if (v.call == call && v.participant == participant) return &v;
+  }
+  return nullptr;
+}
+
+// What a commit decides, from the votes recorded and the votes the client
+// heard: every call number recorded must be listed, and every listed vote
+// recorded — otherwise the transaction aborts, and `why` says which call
+// disagrees. A call recorded from two participants (a prepare that failed
+// over) commits where the client heard the yes; the other one is an orphan,
+// aborted when its participant asks.
+std::vector<EnlistedCall> Decision(const std::vector<EnlistedCall>& recorded, const std::vector<EnlistedCall>& heard,
+                                   std::string* why) {
+  std::vector<EnlistedCall> chosen;
+  for (const EnlistedCall& h : heard) {
+    const EnlistedCall* vote = FindVote(recorded, h.call, h.participant);
+    if (!vote) {
+      *why = "call " + h.call + " at participant " + h.participant + " has no yes vote registered here";
+      return {};
+    }
+    chosen.push_back(*vote);
+  }
+  for (const EnlistedCall& r : recorded) {
+    auto listed = std::find_if(heard.begin(), heard.end(), [&](const EnlistedCall& h) { return h.call == r.call; });
+    if (listed == heard.end()) {
+      *why = "call " + r.call + " voted yes at participant " + r.participant + " but the commit does not list it";
+      return {};
+    }
+  }
+  return chosen;
+}
+
+// Phase-two requests, one per (participant, address): {"txid","participant","calls":[{"call","secret"}]}.
+std::map<std::pair<std::string, std::string>, json::value> PhaseTwoRequests(const std::string& txid,
+                                                                            const std::vector<EnlistedCall>& calls) {
+  std::map<std::pair<std::string, std::string>, json::value> requests;
+  for (const EnlistedCall& c : calls) {
+    json::value& r = requests[{c.participant, c.address}];
+    if (r.is_null()) r = json::value{{"txid", txid}, {"participant", c.participant}, {"calls", json::array{}}};
+    r.as_object()["calls"].as_array().push_back(json::object{{"call", c.call}, {"secret", c.secret}});
+  }
+  return requests;
+}
+
+json::array Described(const std::vector<EnlistedCall>& calls) {
+  json::array list;
+  for (const EnlistedCall& c : calls) {
+    list.push_back(json::object{{"call", c.call}, {"participant", c.participant}, {"address", c.address}});
+  }
+  return list;
 }
 }  // namespace
 
@@ -94,7 +155,7 @@ class Coordinator::Impl {
   std::optional<PeerChannels> participants;
   std::string address;
   asio::any_io_executor executor;
-  uint64_t begun = 0, committed = 0, aborted = 0, phase_two_retries = 0;
+  uint64_t begun = 0, committed = 0, aborted = 0, phase_two_retries = 0, phase_two_abandoned = 0;
 
   static ChannelOptions ParticipantChannelOptions(asio::any_io_executor loop) {
     ChannelOptions o;
@@ -104,12 +165,23 @@ class Coordinator::Impl {
     return o;
   }
 
-  void MarkAborted(TxnEntry& entry, std::string reason) {
+  // Aborts an active transaction and tells the participants whose votes are
+  // recorded, so that they release their holds now; one that misses it
+  // learns the outcome when it asks.
+  void MarkAborted(const std::string& txid, TxnEntry& entry, std::string reason) {
     entry.state = TxnState::kAborted;
     entry.reason = std::move(reason);
     entry.decided_at = Clock::now();
     ++aborted;
     entry.Wake();
+    for (auto& [who, request] : PhaseTwoRequests(txid, entry.calls)) {
+      asio::co_spawn(executor, TellAbort(who.second, std::move(request)), asio::detached);
+    }
+    entry.calls.clear();
+  }
+
+  static std::string TimedOut(const TxnEntry& entry) {
+    return "timed out: not committed within " + std::to_string(entry.timeout.count()) + " ms";
   }
 
   // Waits until `entry` is decided and, once committed, applied — or until
@@ -118,14 +190,14 @@ class Coordinator::Impl {
                                             Clock::time_point deadline) {
     for (;;) {
       const bool settled = entry->state == TxnState::kAborted ||
-                           (entry->state == TxnState::kCommitted && entry->applied);
+                           (entry->state == TxnState::kCommitted && (entry->applied || !entry->unresolved.empty()));
       if (settled || Clock::now() >= deadline) break;
       auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, deadline);
       entry->waiters.push_back(timer);
       co_await timer->async_wait(kNoThrow);
     }
     switch (entry->state) {
-      case TxnState::kCommitted: co_return Answer(txid, "committed", "", entry->applied);
+      case TxnState::kCommitted: co_return Committed(txid, *entry, {});
       case TxnState::kAborted: co_return Answer(txid, "aborted", entry->reason, false);
       default:
         co_return DeadlineExceeded("transaction " + txid + " is still being decided; ask again");
@@ -135,33 +207,96 @@ class Coordinator::Impl {
   // Where a caller's answer must be ready: a little before its deadline.
   static Clock::time_point AnswerBy(const CallContext& ctx) {
     if (!ctx.has_deadline()) return Clock::now() + milliseconds(2000);
-    return ctx.deadline() - std::min<Clock::duration>(milliseconds(20), (ctx.deadline() - Clock::now()) / 10);
+    // The margin covers the way back on a loaded machine (20 ms was too little).
+    return ctx.deadline() - std::min<Clock::duration>(milliseconds(100), (ctx.deadline() - Clock::now()) / 10);
+  }
+
+  // Only the client that began a transaction decides it: it alone was given
+  // the key. Others may ask (Coordinator.status), not decide.
+  static Status CheckKey(const std::string& txid, const TxnEntry& entry, const json::value& p) {
+    std::string key;
+    if (Status s = StringField(p, "key", false, &key); !s.ok()) return s;
+    if (!SameSecret(entry.key, key)) {
+      return PermissionDenied("transaction " + txid + ": \"key\" is not the one Coordinator.begin gave");
+    }
+    return Status::Ok();
   }
 
   asio::awaitable<Result> Commit(json::value p, CallContext& ctx) {
     std::string txid;
-    std::vector<EnlistedCall> calls;
+    std::vector<EnlistedCall> heard;
     if (Status s = StringField(p, "txid", true, &txid); !s.ok()) co_return s;
-    if (Status s = ParseCalls(p, true, &calls); !s.ok()) co_return s;
+    if (Status s = ParseVotes(p, &heard); !s.ok()) co_return s;
     auto it = txns.find(txid);
     const std::string nobody;
     if (it == txns.end()) co_return co_await AnswerFromLog(txid, nobody);
     std::shared_ptr<TxnEntry> entry = it->second;
     if (entry->state == TxnState::kActive) {
+      if (Status s = CheckKey(txid, *entry, p); !s.ok()) co_return s;
+      std::string why;
+      std::vector<EnlistedCall> chosen = Decision(entry->calls, heard, &why);
       if (Clock::now() > entry->deadline) {
-        MarkAborted(*entry, "timed out: not committed within " + std::to_string(entry->timeout.count()) + " ms");
+        MarkAborted(txid, *entry, TimedOut(*entry));
+      } else if (!why.empty()) {
+        Log().warn("transaction {}: aborted at commit: {}", txid, why);
+        MarkAborted(txid, *entry, why);
       } else {
-        co_await Decide(txid, entry, std::move(calls));
+        co_await Decide(txid, entry, std::move(chosen));
       }
     }
     co_return co_await AnswerWhenSettled(txid, entry, AnswerBy(ctx));
   }
 
+  // A participant's yes vote, registered before it answers the client: the
+  // decision is made from these, never from the client's list. The secret
+  // is what phase two must present to that participant.
+  asio::awaitable<Result> Register(json::value p, CallContext&) {
+    std::string txid;
+    EnlistedCall vote;
+    if (Status s = StringField(p, "txid", true, &txid); !s.ok()) co_return s;
+    for (auto [name, out] : {std::pair{"call", &vote.call}, std::pair{"participant", &vote.participant},
+                             std::pair{"address", &vote.address}, std::pair{"secret", &vote.secret}}) {
+      if (Status s = StringField(p, name, true, out); !s.ok()) co_return s;
+      if (out->empty()) co_return InvalidArgument(std::string("\"") + name + "\" must not be empty");
+    }
+    // Phase two dials it: a numeric address, no name lookup on the loop.
+    if (Status s = CanonicalNumericAddress(vote.address, &vote.address); !s.ok()) {
+      co_return InvalidArgument("\"address\": " + s.message());
+    }
+    const json::value recorded{{"txid", txid}, {"call", vote.call}, {"recorded", true}};
+    auto it = txns.find(txid);
+    if (it == txns.end()) {
+      // Decided and applied (the log answers for it), or unknown: aborted.
+      auto found = co_await FindInLog(txid);
+      if (!found.ok()) co_return found.status;
+      const EnlistedCall* mine = FindVote(found.value.record.calls, vote.call, vote.participant);
+      if (found.value.known && mine && SameSecret(mine->secret, vote.secret)) co_return recorded;
+      co_return Aborted("transaction " + txid + (found.value.known ? " was committed without call " + vote.call
+                                                                   : " is unknown here (presumed abort)"));
+    }
+    TxnEntry& entry = *it->second;
+    if (entry.state == TxnState::kActive && Clock::now() > entry.deadline) MarkAborted(txid, entry, TimedOut(entry));
+    if (entry.state == TxnState::kAborted) co_return Aborted("transaction " + txid + " is aborted: " + entry.reason);
+    const EnlistedCall* same = FindVote(entry.calls, vote.call, vote.participant);
+    if (same) {
+      if (SameSecret(same->secret, vote.secret)) co_return recorded;  // a repeat
+      co_return FailedPrecondition("call " + vote.call + " of " + txid + " is registered by participant " +
+                                   vote.participant + " with another secret");
+    }
+    if (entry.state != TxnState::kActive) co_return Aborted("transaction " + txid + " was decided without call " + vote.call);
+    if (entry.calls.size() >= options.max_votes) {
+      co_return ResourceExhausted("transaction " + txid + " has " + std::to_string(entry.calls.size()) +
+                                  " votes, the most one may have");
+    }
+    entry.calls.push_back(std::move(vote));
+    co_return recorded;
+  }
+
   // Writes the commit decision (the commit point), then starts phase two.
   asio::awaitable<void> Decide(std::string txid, std::shared_ptr<TxnEntry> entry, std::vector<EnlistedCall> calls) {
     entry->state = TxnState::kDeciding;
-    entry->calls = std::move(calls);
-    CommitRecord record{.txid = txid, .calls = entry->calls};
+    std::vector<EnlistedCall> recorded = std::exchange(entry->calls, std::move(calls));
+    CommitRecord record{.txid = txid, .calls = entry->calls, .decided_ms = txn::WallClockNowMs()};
     std::vector<std::string> done = std::move(done_unflushed);
     done_unflushed.clear();
     // Marks of finished phase twos ride along with the decision: no fsync of their own.
@@ -174,47 +309,76 @@ class Coordinator::Impl {
     if (!written.ok()) {
       done_unflushed.insert(done_unflushed.end(), done.begin(), done.end());
       Log().error("transaction {}: commit decision not written ({}); aborting", txid, written.status().ToString());
-      MarkAborted(*entry, "the commit decision could not be written: " + written.status().message());
+      entry->calls = std::move(recorded);  // every voter hears the abort
+      MarkAborted(txid, *entry, "the commit decision could not be written: " + written.status().message());
       co_return;
     }
     entry->state = TxnState::kCommitted;
     entry->decided_at = Clock::now();
+    entry->give_up_at = entry->decided_at + options.phase_two_give_up;
     ++committed;
     entry->Wake();
     StartPhaseTwo(co_await asio::this_coro::executor, txid, entry);
   }
 
   void StartPhaseTwo(asio::any_io_executor ex, const std::string& txid, const std::shared_ptr<TxnEntry>& entry) {
-    std::map<std::pair<std::string, std::string>, json::array> by_participant;  // (participant, address) -> calls
-    for (const EnlistedCall& c : entry->calls) by_participant[{c.participant, c.address}].push_back(json::value(c.call));
-    entry->unacknowledged = static_cast<int>(by_participant.size());
-    if (by_participant.empty()) Applied(txid, *entry);
-    for (auto& [who, calls] : by_participant) {
-      json::value request{{"txid", txid}, {"participant", who.first}, {"calls", std::move(calls)}};
+    auto requests = PhaseTwoRequests(txid, entry->calls);
+    entry->unacknowledged = static_cast<int>(requests.size());
+    if (requests.empty()) Applied(txid, *entry);
+    for (auto& [who, request] : requests) {
       asio::co_spawn(ex, SendCommit(txid, entry, who.second, std::move(request)), asio::detached);
     }
   }
 
-  // Phase two for one participant: until it acknowledges.
+  // Phase two for one participant: until it acknowledges, or until the
+  // transaction's give_up_at. A participant that never answers costs a
+  // bounded time, not retries forever: after a restart, a decision past
+  // its time gets one attempt per participant (whose acknowledgments were
+  // not written), then is reported.
   asio::awaitable<void> SendCommit(std::string txid, std::shared_ptr<TxnEntry> entry, std::string at,
                                    json::value request) {
     milliseconds backoff(50);
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (int attempt = 1;; ++attempt) {
+    bool acknowledged = false;
+    Status last;
+    for (int attempt = 1; attempt == 1 || Clock::now() < entry->give_up_at; ++attempt) {
       // Named, not a temporary of the co_await: GCC 12 mishandles those.
       const std::shared_ptr<Channel> participant = participants->Get(at);
       CallResult r = co_await participant->AsyncCall("Participant.commit", request);
-      if (r.ok()) break;
+      if (r.ok()) {
+        acknowledged = true;
+        break;
+      }
+      last = r.status;
       ++phase_two_retries;
       if (attempt == 1 || attempt % 20 == 0) {
         Log().warn("transaction {}: participant {} has not acknowledged commit ({} attempts): {}", txid, at, attempt,
                    r.status.ToString());
       }
-      timer.expires_after(backoff);
+      if (Clock::now() >= entry->give_up_at) break;
+      timer.expires_at(std::min(Clock::now() + backoff, entry->give_up_at));
       co_await timer.async_wait(kNoThrow);
       backoff = std::min(backoff * 2, options.max_backoff);
     }
-    if (--entry->unacknowledged == 0) Applied(txid, *entry);
+    if (!acknowledged) {
+      ++phase_two_abandoned;
+      const std::string participant(request.at("participant").as_string());
+      for (const json::value& c : request.at("calls").as_array()) {
+        const EnlistedCall* call = FindVote(entry->calls, std::string(c.at("call").as_string()), participant);
+        if (call) entry->unresolved.push_back(*call);
+      }
+      Log().error("transaction {}: committed, but participant {} at {} did not acknowledge phase two within {} ms of "
+                  "the decision ({}); no more attempts: it learns the outcome when it asks (Coordinator.status "
+                  "lists it as unresolved)",
+                  txid, participant, at, options.phase_two_give_up.count(), last.ToString());
+    }
+    if (--entry->unacknowledged == 0) {
+      if (entry->unresolved.empty()) {
+        Applied(txid, *entry);
+      } else {
+        entry->Wake();  // answers waiting for phase two: it ends here
+      }
+    }
   }
 
   void Applied(const std::string& txid, TxnEntry& entry) {
@@ -224,17 +388,22 @@ class Coordinator::Impl {
     txns.erase(txid);  // from now on the log answers for it
   }
 
-  // For transactions not in memory: committed if the log says so, else aborted.
-  asio::awaitable<Result> AnswerFromLog(std::string txid, std::string participant) {
-    struct Found {
-      bool known = false;
-      CommitRecord record;
-    };
-    GroupCommitDb::TypedWork<Found> find = [txid](Database db, Found& f) {
+  // The decision row of a transaction, if there is one.
+  struct Logged {
+    bool known = false;
+    CommitRecord record;
+  };
+  asio::awaitable<GroupCommitDb::Typed<Logged>> FindInLog(std::string txid) {
+    GroupCommitDb::TypedWork<Logged> find = [txid](Database db, Logged& f) {
       f.known = DecisionLog::Find(db, txid, &f.record);
       return Status::Ok();
     };
-    auto found = co_await db->Run<Found>(std::move(find));
+    co_return co_await db->Run<Logged>(std::move(find));
+  }
+
+  // For transactions not in memory: committed if the log says so, else aborted.
+  asio::awaitable<Result> AnswerFromLog(std::string txid, std::string participant) {
+    auto found = co_await FindInLog(txid);
     if (!found.ok()) co_return found.status;
     const CommitRecord* record = &found.value.record;
     if (!found.value.known) {
@@ -250,6 +419,15 @@ class Coordinator::Impl {
     co_return answer;
   }
 
+  // A committed transaction in memory: the calls of `participant` (all when
+  // empty) and the calls whose participant phase two gave up on, if any.
+  static json::value Committed(const std::string& txid, const TxnEntry& entry, const std::string& participant) {
+    json::value answer = Answer(txid, "committed", "", entry.applied);
+    answer.as_object()["calls"] = CallsOf(entry.calls, participant);
+    if (!entry.unresolved.empty()) answer.as_object()["unresolved"] = Described(entry.unresolved);
+    return answer;
+  }
+
   static json::array CallsOf(const std::vector<EnlistedCall>& calls, const std::string& participant) {
     json::array list;
     for (const EnlistedCall& c : calls) {
@@ -260,36 +438,28 @@ class Coordinator::Impl {
 
   asio::awaitable<Result> Abort(json::value p, CallContext& ctx) {
     std::string txid, reason;
-    std::vector<EnlistedCall> calls;
     if (Status s = StringField(p, "txid", true, &txid); !s.ok()) co_return s;
     if (Status s = StringField(p, "reason", false, &reason); !s.ok()) co_return s;
-    if (Status s = ParseCalls(p, false, &calls); !s.ok()) co_return s;
     auto it = txns.find(txid);
-    Result answer = Status::Ok();
     if (it == txns.end()) {
       const std::string nobody;
-      answer = co_await AnswerFromLog(txid, nobody);
-    } else {
-      std::shared_ptr<TxnEntry> entry = it->second;
-      if (entry->state == TxnState::kActive) MarkAborted(*entry, reason.empty() ? "aborted by the client" : reason);
-      answer = co_await AnswerWhenSettled(txid, entry, AnswerBy(ctx));
+      co_return co_await AnswerFromLog(txid, nobody);
     }
-    if (answer.ok() && answer.value().at("outcome") == "aborted") {
-      // Releases what the participants hold now; those not told (or not
-      // listed) learn it when they ask, as the presumption says.
-      for (const EnlistedCall& c : calls) {
-        json::value request{{"txid", txid}};
-        if (!c.participant.empty()) request.as_object()["participant"] = c.participant;
-        asio::co_spawn(co_await asio::this_coro::executor, TellAbort(c.address, std::move(request)), asio::detached);
-      }
+    std::shared_ptr<TxnEntry> entry = it->second;
+    if (entry->state == TxnState::kActive) {
+      if (Status s = CheckKey(txid, *entry, p); !s.ok()) co_return s;
+      MarkAborted(txid, *entry, reason.empty() ? "aborted by the client" : reason);
     }
-    co_return answer;
+    co_return co_await AnswerWhenSettled(txid, entry, AnswerBy(ctx));
   }
 
   asio::awaitable<void> TellAbort(std::string at, json::value request) {
     const std::shared_ptr<Channel> participant = participants->Get(at);
     CallResult r = co_await participant->AsyncCall("Participant.abort", request);
-    if (!r.ok()) Log().info("abort of {} not delivered to {}: {}", request.at("txid").as_string(), at, r.status.ToString());
+    if (!r.ok()) {
+      Log().info("abort of {} not delivered to {} (it learns it when it asks): {}", request.at("txid").as_string(), at,
+                 r.status.ToString());
+    }
   }
 
   asio::awaitable<Result> StatusOf(json::value p, CallContext&) {
@@ -303,11 +473,7 @@ class Coordinator::Impl {
       case TxnState::kActive:
       case TxnState::kDeciding: co_return Answer(txid, "pending", "", false);
       case TxnState::kAborted: co_return Answer(txid, "aborted", entry.reason, false);
-      case TxnState::kCommitted: {
-        json::value answer = Answer(txid, "committed", "", entry.applied);
-        answer.as_object()["calls"] = CallsOf(entry.calls, participant);
-        co_return answer;
-      }
+      case TxnState::kCommitted: co_return Committed(txid, entry, participant);
     }
     co_return Internal("unreachable");
   }
@@ -323,10 +489,11 @@ class Coordinator::Impl {
     auto entry = std::make_shared<TxnEntry>();
     entry->timeout = milliseconds(timeout_ms);
     entry->deadline = Clock::now() + entry->timeout;
+    entry->key = RandomId();
     std::string txid = RandomId();
     txns.emplace(txid, entry);
     ++begun;
-    return json::value{{"txid", txid}, {"coordinator", address}, {"timeout_ms", timeout_ms}};
+    return json::value{{"txid", txid}, {"coordinator", address}, {"timeout_ms", timeout_ms}, {"key", entry->key}};
   }
 
   // Aborts transactions past their timeout and forgets old aborts.
@@ -339,9 +506,7 @@ class Coordinator::Impl {
       const auto now = Clock::now();
       for (auto it = txns.begin(); it != txns.end();) {
         TxnEntry& entry = *it->second;
-        if (entry.state == TxnState::kActive && now > entry.deadline) {
-          MarkAborted(entry, "timed out: not committed within " + std::to_string(entry.timeout.count()) + " ms");
-        }
+        if (entry.state == TxnState::kActive && now > entry.deadline) MarkAborted(it->first, entry, TimedOut(entry));
         if (entry.state == TxnState::kAborted && now - entry.decided_at > options.aborted_memory) {
           it = txns.erase(it);
         } else {
@@ -378,10 +543,11 @@ class Coordinator::Impl {
   }
 
   std::string Metrics() const {
-    size_t active = 0, pending = 0;
+    size_t active = 0, pending = 0, unresolved = 0;
     for (const auto& [txid, entry] : txns) {
       if (entry->state == TxnState::kActive || entry->state == TxnState::kDeciding) ++active;
       if (entry->state == TxnState::kCommitted && !entry->applied) ++pending;
+      if (!entry->unresolved.empty()) ++unresolved;
     }
     std::string t = sql::FsyncMetricText();
     t += "# HELP harpc_txn_begun_total Transactions begun at this coordinator.\n# TYPE harpc_txn_begun_total counter\n";
@@ -396,6 +562,11 @@ class Coordinator::Impl {
     t += "# HELP harpc_txn_phase_two_retries_total Phase-two messages sent again.\n";
     t += "# TYPE harpc_txn_phase_two_retries_total counter\n";
     t += "harpc_txn_phase_two_retries_total " + std::to_string(phase_two_retries) + "\n";
+    t += "# HELP harpc_txn_phase_two_abandoned_total Participants phase two gave up on (no acknowledgment in time).\n";
+    t += "# TYPE harpc_txn_phase_two_abandoned_total counter\n";
+    t += "harpc_txn_phase_two_abandoned_total " + std::to_string(phase_two_abandoned) + "\n";
+    t += "# HELP harpc_txn_phase_two_unresolved Committed transactions with a participant phase two gave up on.\n";
+    t += "# TYPE harpc_txn_phase_two_unresolved gauge\nharpc_txn_phase_two_unresolved " + std::to_string(unresolved) + "\n";
     t += "# HELP harpc_txn_decision_batches_total Group commits of the decision log.\n";
     t += "# TYPE harpc_txn_decision_batches_total counter\n";
     t += "harpc_txn_decision_batches_total " + std::to_string(db->batches()) + "\n";
@@ -427,6 +598,9 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
     entry->state = TxnState::kCommitted;
     entry->calls = r.calls;
     entry->decided_at = Clock::now();
+    // The time for phase two runs from the decision, across restarts.
+    const milliseconds since_decision(std::max<int64_t>(0, txn::WallClockNowMs() - r.decided_ms));
+    entry->give_up_at = entry->decided_at + (impl->options.phase_two_give_up - std::min(since_decision, impl->options.phase_two_give_up));
     impl->txns.emplace(r.txid, entry);
   }
   out->reset(new Coordinator(std::move(impl)));
@@ -444,6 +618,11 @@ Status Coordinator::Attach(Server& server) {
   if (s.ok()) {
     s = server.AddAsyncMethod(
         "Coordinator.abort", [impl](json::value p, CallContext& ctx) { return impl->Abort(std::move(p), ctx); },
+        {.idempotent = true});
+  }
+  if (s.ok()) {
+    s = server.AddAsyncMethod(
+        "Coordinator.register", [impl](json::value p, CallContext& ctx) { return impl->Register(std::move(p), ctx); },
         {.idempotent = true});
   }
   if (s.ok()) {

@@ -20,7 +20,7 @@ namespace {
 std::string CallsJson(const std::vector<EnlistedCall>& calls) {
   json::array a;
   for (const EnlistedCall& c : calls) {
-    a.push_back({{"call", c.call}, {"participant", c.participant}, {"address", c.address}});
+    a.push_back({{"call", c.call}, {"participant", c.participant}, {"address", c.address}, {"secret", c.secret}});
   }
   return json::serialize(a);
 }
@@ -32,8 +32,10 @@ std::vector<EnlistedCall> ParseCalls(const std::string& text) {
   if (ec || !v.is_array()) return calls;
   for (const json::value& c : v.as_array()) {
     const json::object& o = c.as_object();
+    const json::value* secret = o.if_contains("secret");  // absent in decisions of harpc before issue 10
     calls.push_back({std::string(o.at("call").as_string()), std::string(o.at("participant").as_string()),
-                     std::string(o.at("address").as_string())});
+                     std::string(o.at("address").as_string()),
+                     secret && secret->is_string() ? std::string(secret->as_string()) : std::string()});
   }
   return calls;
 }
@@ -41,7 +43,7 @@ std::vector<EnlistedCall> ParseCalls(const std::string& text) {
 
 Status DecisionLog::RecordCommit(Database db, const CommitRecord& r) {
   return Statement(db, "INSERT OR IGNORE INTO decisions (txid, calls, decided_ms, done) VALUES (?, ?, ?, 0)")
-      .Bind(1, r.txid).Bind(2, CallsJson(r.calls)).Bind(3, WallClockNowMs()).Run();
+      .Bind(1, r.txid).Bind(2, CallsJson(r.calls)).Bind(3, r.decided_ms ? r.decided_ms : WallClockNowMs()).Run();
 }
 
 Status DecisionLog::MarkDone(Database db, const std::vector<std::string>& txids) {
@@ -59,18 +61,20 @@ Status DecisionLog::ForgetDone(Database db, int64_t decided_before_ms) {
 }
 
 bool DecisionLog::Find(Database db, const std::string& txid, CommitRecord* record) {
-  Statement select(db, "SELECT calls, done FROM decisions WHERE txid = ?");
+  Statement select(db, "SELECT calls, done, decided_ms FROM decisions WHERE txid = ?");
   select.Bind(1, txid);
   if (select.Step() != Statement::kRow) return false;
-  *record = {.txid = txid, .calls = ParseCalls(select.Text(0)), .done = select.Int(1) != 0};
+  *record = {.txid = txid, .calls = ParseCalls(select.Text(0)), .done = select.Int(1) != 0,
+             .decided_ms = select.Int(2)};
   return true;
 }
 
 std::vector<CommitRecord> DecisionLog::Unfinished(Database db) {
   std::vector<CommitRecord> records;
-  Statement select(db, "SELECT txid, calls FROM decisions WHERE done = 0 ORDER BY decided_ms");
+  Statement select(db, "SELECT txid, calls, decided_ms FROM decisions WHERE done = 0 ORDER BY decided_ms");
   while (select.Step() == Statement::kRow) {
-    records.push_back({.txid = select.Text(0), .calls = ParseCalls(select.Text(1)), .done = false});
+    records.push_back({.txid = select.Text(0), .calls = ParseCalls(select.Text(1)), .done = false,
+                       .decided_ms = select.Int(2)});
   }
   return records;
 }

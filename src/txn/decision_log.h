@@ -17,16 +17,18 @@
 
 namespace harpc::txn {
 
-// One enlisted call: its number, the participant that voted yes, and the
-// address it was reached at.
+// One recorded yes vote, as the participant registered it: the call's
+// number, the participant's id, the address where it takes phase two, and
+// the secret phase two must present to it (never shown to clients).
 struct EnlistedCall {
-  std::string call, participant, address;
+  std::string call, participant, address, secret;
 };
 
 struct CommitRecord {
   std::string txid;
   std::vector<EnlistedCall> calls;
   bool done = false;
+  int64_t decided_ms = 0;  // wall clock of the decision: phase two gives up a bounded time after it
 };
 
 extern const char* const kDecisionSchema;

@@ -2,6 +2,7 @@
 // doubt by asking their coordinator.
 #include "harpc/txn.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "naming/peer_channels.h"
 #include "storage/group_commit.h"
 #include "txn/participant_log.h"
+#include "util/address.h"
 #include "util/json_params.h"
 #include "util/log.h"
 #include "storage/sqlite.h"
@@ -38,11 +40,27 @@ class Participant::Impl {
   std::atomic<uint64_t> resolved_by_asking{0};
   std::atomic<int64_t> prepared{0}, committed{0}, aborted{0};  // mirrors of the database's counts
 
+  // How long a coordinator gets to answer a vote or a question: it answers
+  // from memory (or one indexed read), so a second means it is not there.
+  static constexpr std::chrono::milliseconds kAskTimeout{1000};
+
   // Made by Attach: the in-doubt resolver, on the server's first loop, and its
   // channels to coordinators, on the same loop.
+  Server* server = nullptr;  // its address is where phase two reaches us
+  std::weak_ptr<Impl> self;
   asio::any_io_executor executor;
   std::optional<PeerChannels> coordinators;
   StopSignal resolver;
+  // How each coordinator address answered, for its worker's backoff (loop only).
+  struct Asking {
+    bool busy = false;  // a worker is asking it now
+    int failures = 0;   // questions unanswered in a row
+    std::chrono::steady_clock::time_point next_ask, last_asked;
+  };
+  std::map<std::string, Asking> asking;
+  // Workers at once, each with one question in flight: addresses beyond it
+  // wait for a later round, healthy ones first, then the least recently asked.
+  static constexpr size_t kMaxAskingAtOnce = 64;
 
   ~Impl() {
     // Its queued work uses `log` and the methods: it finishes first.
@@ -82,43 +100,81 @@ class Participant::Impl {
   static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop) {
     ChannelOptions o;
     o.timeout = std::chrono::milliseconds(1000);
-    o.idempotent_methods = {"Coordinator.status"};
+    o.idempotent_methods = {"Coordinator.status", "Coordinator.register"};
     o.health.interval = std::chrono::milliseconds(500);
     o.executor = std::move(loop);
     return o;
   }
 
-  // Asks the coordinator about one transaction in doubt and applies its answer.
-  asio::awaitable<void> Resolve(txn::InDoubt in_doubt) {
-    const std::string address = in_doubt.coordinator.empty() ? options.coordinator : in_doubt.coordinator;
-    if (address.empty()) {
-      Log().warn("transaction {} is in doubt and no coordinator is known (set ParticipantOptions::coordinator)",
-                 in_doubt.txid);
-      co_return;
+  // The coordinator a prepare names (or the default), in canonical form, if
+  // this participant takes votes for it.
+  Status CoordinatorOf(std::string named, std::string* address) const {
+    if (named.empty()) named = options.coordinator;
+    if (named.empty()) {
+      return InvalidArgument("the prepare names no \"coordinator\" and this participant has no default one: "
+                             "its vote could not be registered");
     }
-    json::value query{{"txid", in_doubt.txid}, {"participant", log->id()}};
+    if (Status s = CanonicalNumericAddress(named, address); !s.ok()) {
+      return InvalidArgument("\"coordinator\": " + s.message());
+    }
+    if (options.allowed_coordinators.empty()) return Status::Ok();
+    for (const std::string& allowed : options.allowed_coordinators) {
+      std::string canonical;
+      if (CanonicalNumericAddress(allowed, &canonical).ok() && canonical == *address) return Status::Ok();
+    }
+    return PermissionDenied("coordinator " + *address + " is not one this participant works with");
+  }
+
+  // Registers the yes vote of a prepared call with its coordinator, before
+  // the client hears it. A coordinator that refuses it (the transaction is
+  // aborted, or decided without it) settles the call at once.
+  asio::awaitable<Status> RegisterVote(std::string txid, std::string call, txn::Prepared prepared,
+                                       std::chrono::milliseconds budget) {
+    json::value vote{{"txid", txid},         {"call", call}, {"participant", log->id()},
+                     {"address", server->address()}, {"secret", prepared.secret}};
+    CallOptions call_options;
+    call_options.timeout = std::clamp(budget, std::chrono::milliseconds(1), kAskTimeout);
+    const std::shared_ptr<Channel> coordinator = coordinators->Get(prepared.coordinator);  // named: see coordinator.cc
+    CallResult r = co_await coordinator->AsyncCall("Coordinator.register", vote, call_options);
+    if (r.ok()) co_return Status::Ok();
+    if (r.status.code() == StatusCode::kAborted) {
+      co_await Resolve(txid, prepared.coordinator);
+      co_return Aborted("coordinator " + prepared.coordinator + " refused the vote: " + r.status.message());
+    }
+    co_return Unavailable("the vote could not be registered with coordinator " + prepared.coordinator + " (" +
+                          r.status.ToString() + "); the call stays prepared until that coordinator is asked about it");
+  }
+
+  // Asks the coordinator about one transaction in doubt and applies its
+  // answer. False when the coordinator did not answer.
+  asio::awaitable<bool> Resolve(std::string txid, std::string address) {
+    json::value query{{"txid", txid}, {"participant", log->id()}};
+    CallOptions call_options;
+    call_options.timeout = kAskTimeout;
+    call_options.idempotent = true;
     const std::shared_ptr<Channel> coordinator = coordinators->Get(address);  // named: see coordinator.cc
-    CallResult answer = co_await coordinator->AsyncCall("Coordinator.status", query);
+    CallResult answer = co_await coordinator->AsyncCall("Coordinator.status", query, call_options);
     if (!answer.ok()) {
-      Log().info("transaction {} in doubt: coordinator {} not reachable ({}); will ask again", in_doubt.txid, address,
+      Log().info("transaction {} in doubt: coordinator {} not reachable ({}); will ask again", txid, address,
                  answer.status.ToString());
-      co_return;
+      co_return false;
     }
+    const txn::InDoubt in_doubt{txid, address};
     std::string outcome;
     if (Status s = StringField(answer.value, "outcome", true, &outcome); !s.ok()) {
       Log().warn("transaction {}: malformed answer from coordinator {}: {}", in_doubt.txid, address, s.message());
-      co_return;
+      co_return true;
     }
     txn::Decision decision;
     if (outcome == "committed") {
       decision.commit = true;
       const json::value* calls = answer.value.as_object().if_contains("calls");
-      if (!calls || !calls->is_array()) co_return;
+      if (!calls || !calls->is_array()) co_return true;
       for (const json::value& c : calls->as_array()) {
         if (c.is_string()) decision.calls.emplace_back(c.as_string());
       }
     } else if (outcome != "aborted") {
-      co_return;  // pending: the transaction is still running
+      co_return true;  // pending: the transaction is still running
     }
     Result applied = co_await Apply(in_doubt.txid, decision);
     if (applied.ok()) {
@@ -127,6 +183,32 @@ class Participant::Impl {
     } else {
       Log().error("transaction {}: cannot apply {}: {}", in_doubt.txid, outcome, applied.status().ToString());
     }
+    co_return true;
+  }
+
+  // One coordinator's transactions in doubt, asked one after another; the
+  // first question it does not answer ends the turn and backs the address
+  // off, so that a silent coordinator costs one question per backoff
+  // however many calls name it. Each address has its own worker: none
+  // waits for another.
+  static asio::awaitable<void> AskCoordinator(std::weak_ptr<Impl> weak, std::string address,
+                                              std::vector<std::string> txids) {
+    using Clock = std::chrono::steady_clock;
+    bool answered = true;
+    for (const std::string& txid : txids) {
+      auto self = weak.lock();
+      if (!self) co_return;
+      answered = co_await self->Resolve(txid, address);
+      if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
+      if (!answered) break;
+    }
+    auto self = weak.lock();
+    if (!self) co_return;
+    Asking& a = self->asking[address];
+    a.busy = false;
+    a.failures = answered ? 0 : std::min(a.failures + 1, 30);
+    auto backoff = self->options.resolve_interval * (int64_t{1} << std::min(a.failures, 20));
+    a.next_ask = answered ? Clock::time_point{} : Clock::now() + std::min<Clock::duration>(backoff, self->options.max_ask_backoff);
   }
 
   // Holds the participant only during a round: once it is destroyed, the next
@@ -151,16 +233,47 @@ class Participant::Impl {
     }
   }
 
-  // One round: asks about every call in doubt since `horizon`, and now and
-  // then forgets old decisions.
+  // One round: starts a worker for every coordinator with calls in doubt
+  // since `horizon` that is not being asked already nor backing off (the
+  // round does not wait for them), and now and then forgets old decisions.
   asio::awaitable<void> ResolveRound(int64_t horizon, std::chrono::steady_clock::time_point& next_forget) {
     using Clock = std::chrono::steady_clock;
-    storage::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon](Database db, auto& in_doubt) {
-      in_doubt = txn::ParticipantLog::FindInDoubt(db, horizon);
+    const int64_t per_coordinator = options.max_prepared_per_coordinator;
+    storage::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon, per_coordinator](Database db,
+                                                                                                   auto& in_doubt) {
+      in_doubt = txn::ParticipantLog::FindInDoubt(db, horizon, per_coordinator);
       return Status::Ok();
     };
     auto found = co_await db->Run<std::vector<txn::InDoubt>>(std::move(find));
-    for (txn::InDoubt& in_doubt : found.value) co_await Resolve(std::move(in_doubt));
+    std::map<std::string, std::vector<std::string>> by_coordinator;
+    for (txn::InDoubt& in_doubt : found.value) {
+      by_coordinator[in_doubt.coordinator.empty() ? options.coordinator : in_doubt.coordinator].push_back(
+          std::move(in_doubt.txid));
+    }
+    const auto now = Clock::now();
+    std::erase_if(asking, [&](const auto& a) { return !a.second.busy && !by_coordinator.contains(a.first); });
+    std::vector<std::string> due;
+    for (const auto& [address, txids] : by_coordinator) {
+      if (address.empty()) {
+        Log().warn("{} transactions are in doubt and name no coordinator (set ParticipantOptions::coordinator)",
+                   txids.size());
+        continue;
+      }
+      const Asking& a = asking[address];
+      if (!a.busy && now >= a.next_ask) due.push_back(address);
+    }
+    std::sort(due.begin(), due.end(), [this](const std::string& x, const std::string& y) {
+      const Asking &a = asking[x], &b = asking[y];
+      return std::pair(a.failures > 0, a.last_asked) < std::pair(b.failures > 0, b.last_asked);
+    });
+    size_t busy = std::count_if(asking.begin(), asking.end(), [](const auto& a) { return a.second.busy; });
+    for (const std::string& address : due) {
+      if (busy++ >= kMaxAskingAtOnce) break;
+      Asking& a = asking[address];
+      a.busy = true;
+      a.last_asked = now;
+      resolver.Spawn(executor, AskCoordinator(self, address, std::move(by_coordinator[address])));
+    }
     if (Clock::now() >= next_forget) {
       next_forget = Clock::now() + std::chrono::minutes(1);
       const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
@@ -190,8 +303,16 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
   const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
   if (Status s = storage::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
   std::string id;
-  auto made = impl->db->RunSync<std::string>(
-      [](Database db, std::string& made_id) { return txn::ParticipantLog::LoadOrCreateId(db, &made_id); });
+  for (const std::string& allowed : impl->options.allowed_coordinators) {
+    std::string canonical;
+    if (Status s = CanonicalNumericAddress(allowed, &canonical); !s.ok()) {
+      return InvalidArgument("ParticipantOptions::allowed_coordinators: " + s.message());
+    }
+  }
+  auto made = impl->db->RunSync<std::string>([](Database db, std::string& made_id) {
+    if (Status s = txn::ParticipantLog::Upgrade(db); !s.ok()) return s;
+    return txn::ParticipantLog::LoadOrCreateId(db, &made_id);
+  });
   if (!made.ok()) return made.status;
   id = std::move(made.value);
   Impl* raw = impl.get();
@@ -234,23 +355,29 @@ Result Participant::RunLocal(const LocalHandler& handler, const json::value& par
 }
 
 namespace {
-// The decision named by Participant.commit / Participant.abort params.
+// The decision named by Participant.commit / Participant.abort params:
+// {"txid","participant","calls":[{"call","secret"}]}. A commit commits the
+// calls listed; an abort names the calls whose secrets prove it comes from
+// their coordinator, and aborts every call of the transaction here.
 Status ParseDecision(const json::value& p, const std::string& own_id, bool commit, std::string* txid,
                      txn::Decision* decision) {
   if (Status s = StringField(p, "txid", true, txid); !s.ok()) return s;
   if (txid->empty()) return InvalidArgument("\"txid\" must not be empty");
   std::string participant;
-  if (Status s = StringField(p, "participant", commit, &participant); !s.ok()) return s;
-  if (!participant.empty() && participant != own_id) {
+  if (Status s = StringField(p, "participant", true, &participant); !s.ok()) return s;
+  if (participant != own_id) {
     return Status(StatusCode::kFailedPrecondition, "this is participant " + own_id + ", not " + participant);
   }
   decision->commit = commit;
-  if (!commit) return Status::Ok();
+  decision->secrets.emplace();
   const json::value* calls = p.as_object().if_contains("calls");
-  if (!calls || !calls->is_array()) return InvalidArgument("\"calls\" must be an array of call numbers");
+  if (!calls || !calls->is_array()) return InvalidArgument("\"calls\" must be an array of {\"call\",\"secret\"}");
   for (const json::value& c : calls->as_array()) {
-    if (!c.is_string()) return InvalidArgument("\"calls\" must be an array of strings");
-    decision->calls.emplace_back(c.as_string());
+    std::string call, secret;
+    if (Status s = StringField(c, "call", true, &call); !s.ok()) return s;
+    if (Status s = StringField(c, "secret", true, &secret); !s.ok()) return s;
+    if (!decision->secrets->emplace(call, secret).second) return InvalidArgument("call " + call + " listed twice");
+    if (commit) decision->calls.push_back(std::move(call));
   }
   return Status::Ok();
 }
@@ -263,22 +390,30 @@ Status Participant::Attach(Server& server) {
     // Prepare is deduplicated by (txid, call) in the database, so a retry is safe.
     Status s = server.AddAsyncMethod(
         method,
-        [impl, method](json::value p, CallContext&) -> asio::awaitable<Result> {
-          txn::PrepareRequest request{.method = method};
+        [impl, method](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+          txn::PrepareRequest request;
+          request.method = method;
+          request.max_prepared_per_coordinator = impl->options.max_prepared_per_coordinator;
+          std::string named;
           if (Status s = StringField(p, "txid", true, &request.txid); !s.ok()) co_return s;
           if (Status s = StringField(p, "call", true, &request.call); !s.ok()) co_return s;
-          if (Status s = StringField(p, "coordinator", false, &request.coordinator); !s.ok()) co_return s;
+          if (Status s = StringField(p, "coordinator", false, &named); !s.ok()) co_return s;
           if (request.txid.empty() || request.call.empty() || request.call == "*") {
             co_return InvalidArgument("\"txid\" and \"call\" must be non-empty, and \"call\" not \"*\"");
           }
+          if (Status s = impl->CoordinatorOf(named, &request.coordinator); !s.ok()) co_return s;
           const json::value* params = p.as_object().if_contains("params");
           if (params) request.params = *params;
-          auto recorded = std::make_shared<bool>(false);
-          storage::GroupCommitDb::Work work = [impl, request, recorded](Database db) {
-            return impl->log->Prepare(db, request, recorded.get());
+          auto prepared = std::make_shared<txn::Prepared>();
+          storage::GroupCommitDb::Work work = [impl, request, prepared](Database db) {
+            return impl->log->Prepare(db, request, prepared.get());
           };
           Result r = co_await impl->db->Run(std::move(work));
-          if (r.ok() && *recorded) ++impl->prepared;
+          if (!r.ok()) co_return r;
+          if (prepared->recorded) ++impl->prepared;
+          if (prepared->state != "prepared") co_return r;  // committed already: its vote was counted
+          Status registered = co_await impl->RegisterVote(request.txid, request.call, *prepared, ctx.remaining());
+          if (!registered.ok()) co_return registered;
           co_return r;
         },
         {.idempotent = true});
@@ -338,6 +473,8 @@ Status Participant::Attach(Server& server) {
     return text;
   });
   if (!s.ok()) return s;
+  impl->server = &server;
+  impl->self = impl_;
   impl->executor = server.executor();
   impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor));
   // Spawned on the loop: the resolver's signal is touched there only.

@@ -17,8 +17,9 @@ namespace json = boost::json;
 const char* const kParticipantSchema =
     "CREATE TABLE IF NOT EXISTS harpc_txn_call (txid TEXT NOT NULL, call TEXT NOT NULL, method TEXT NOT NULL,"
     " params TEXT NOT NULL, result TEXT NOT NULL, state TEXT NOT NULL, coordinator TEXT NOT NULL,"
-    " prepared_ms INTEGER NOT NULL, PRIMARY KEY (txid, call));"
+    " prepared_ms INTEGER NOT NULL, secret TEXT NOT NULL DEFAULT '', PRIMARY KEY (txid, call));"
     "CREATE INDEX IF NOT EXISTS harpc_txn_call_state ON harpc_txn_call (state, prepared_ms);"
+    "CREATE INDEX IF NOT EXISTS harpc_txn_call_coordinator ON harpc_txn_call (coordinator, state);"
     "CREATE TABLE IF NOT EXISTS harpc_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 namespace {
@@ -44,15 +45,16 @@ int64_t WallClockNowMs() {
 ParticipantLog::ParticipantLog(std::string participant_id, MethodLookup methods)
     : id_(std::move(participant_id)), methods_(std::move(methods)) {}
 
-Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, bool* recorded) const {
-  *recorded = false;
+Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, Prepared* out) const {
+  *out = Prepared{};
   const TxnMethod* method = methods_(r.method);
   if (!method) return Unimplemented("no transactional method " + r.method);
   auto yes = [this](json::value result) {
     return json::value{{"vote", "yes"}, {"participant", id_}, {"result", std::move(result)}};
   };
   {
-    Statement same(db, "SELECT state, result, method FROM harpc_txn_call WHERE txid = ? AND call = ?");
+    Statement same(db,
+                   "SELECT state, result, method, coordinator, secret FROM harpc_txn_call WHERE txid = ? AND call = ?");
     same.Bind(1, r.txid).Bind(2, r.call);
     if (same.Step() == Statement::kRow) {
       if (same.Text(0) == "aborted") return Status(StatusCode::kAborted, "transaction " + r.txid + " was aborted");
@@ -60,40 +62,85 @@ Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, bool* recor
         return Status(StatusCode::kFailedPrecondition,
                       "call " + r.call + " of transaction " + r.txid + " was prepared as " + same.Text(2));
       }
-      return yes(ParseStored(same.Text(1)));  // a retry: the first answer
+      *out = {.recorded = false, .state = same.Text(0), .coordinator = same.Text(3), .secret = same.Text(4)};
+      return yes(ParseStored(same.Text(1)));  // a repeat: the first answer
     }
   }
   {
-    Statement decided(db, "SELECT state FROM harpc_txn_call WHERE txid = ? AND state != 'prepared' LIMIT 1");
-    decided.Bind(1, r.txid);
-    if (decided.Step() == Statement::kRow) {
-      return Status(StatusCode::kAborted, "transaction " + r.txid + " is already " + decided.Text(0) + " here");
+    // A decided call first, if there is one.
+    Statement others(db, "SELECT state, coordinator FROM harpc_txn_call WHERE txid = ?"
+                         " ORDER BY state = 'prepared' LIMIT 1");
+    others.Bind(1, r.txid);
+    if (others.Step() == Statement::kRow) {
+      if (others.Text(0) != "prepared") {
+        return Status(StatusCode::kAborted, "transaction " + r.txid + " is already " + others.Text(0) + " here");
+      }
+      // One coordinator per transaction: the one asked about its calls
+      // decides them all, so a call naming another one could be decided by it.
+      if (others.Text(1) != r.coordinator) {
+        return FailedPrecondition("transaction " + r.txid + " is coordinated by " + others.Text(1) + " here, not " +
+                                  r.coordinator);
+      }
+    }
+  }
+  {
+    Statement held(db, "SELECT COUNT(*) FROM (SELECT 1 FROM harpc_txn_call WHERE coordinator = ?"
+                       " AND state = 'prepared' LIMIT ?)");
+    held.Bind(1, r.coordinator).Bind(2, r.max_prepared_per_coordinator);
+    if (held.Step() == Statement::kRow && held.Int(0) >= r.max_prepared_per_coordinator) {
+      return ResourceExhausted(std::to_string(held.Int(0)) + " calls naming coordinator " + r.coordinator +
+                               " are prepared here already, the most allowed; try again when they are decided");
     }
   }
   Result prepared = method->prepare(db, r.params);
   if (!prepared.ok()) return prepared;  // votes no; the savepoint undoes its changes
+  const std::string secret = RandomId();
   Status s = Statement(db,
-                            "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
-                            " prepared_ms) VALUES (?, ?, ?, ?, ?, 'prepared', ?, ?)")
+                       "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
+                       " prepared_ms, secret) VALUES (?, ?, ?, ?, ?, 'prepared', ?, ?, ?)")
                  .Bind(1, r.txid).Bind(2, r.call).Bind(3, r.method).Bind(4, json::serialize(r.params))
                  .Bind(5, json::serialize(prepared.value())).Bind(6, r.coordinator).Bind(7, WallClockNowMs())
-                 .Run();
+                 .Bind(8, secret).Run();
   if (!s.ok()) return s;
-  *recorded = true;
+  *out = {.recorded = true, .state = "prepared", .coordinator = r.coordinator, .secret = secret};
   return yes(prepared.value());
 }
 
 Result ParticipantLog::Apply(Database db, const std::string& txid, const Decision& d) const {
   struct Row {
-    std::string call, method, params, state;
+    std::string call, method, params, state, secret;
   };
   std::vector<Row> rows;
   {
-    Statement select(db, "SELECT call, method, params, state FROM harpc_txn_call WHERE txid = ?");
+    Statement select(db, "SELECT call, method, params, state, secret FROM harpc_txn_call WHERE txid = ?");
     select.Bind(1, txid);
-    while (select.Step() == Statement::kRow) rows.push_back({select.Text(0), select.Text(1), select.Text(2), select.Text(3)});
+    while (select.Step() == Statement::kRow) {
+      rows.push_back({select.Text(0), select.Text(1), select.Text(2), select.Text(3), select.Text(4)});
+    }
   }
   const std::set<std::string> listed(d.calls.begin(), d.calls.end());
+  if (d.secrets) {
+    // Sent to us: only the coordinator the calls registered with knows
+    // their secrets. Every secret presented must match its call's.
+    size_t matched = 0;
+    for (const auto& [call, secret] : *d.secrets) {
+      auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.call == call; });
+      if (row == rows.end()) continue;  // never prepared here: a commit says so below
+      if (!SameSecret(row->secret, secret)) {
+        return PermissionDenied("call " + call + " of " + txid + ": wrong secret (phase two is taken only from the "
+                                "coordinator the vote was registered with)");
+      }
+      ++matched;
+    }
+    for (const std::string& call : listed) {
+      if (!d.secrets->contains(call)) return PermissionDenied("call " + call + " of " + txid + ": no secret presented");
+    }
+    if (!d.commit && matched == 0) {
+      // Nothing here the sender has proved it may decide: nothing to
+      // release, and no tombstone left by a stranger.
+      return json::value{{"txid", txid}, {"committed", 0}, {"aborted", 0}};
+    }
+  }
   if (d.commit) {
     // A commit must find every call it names prepared or committed here;
     // anything else means the decision and this database disagree.
@@ -136,14 +183,25 @@ Result ParticipantLog::Apply(Database db, const std::string& txid, const Decisio
   return json::value{{"txid", txid}, {"committed", committed}, {"aborted", aborted}};
 }
 
-std::vector<InDoubt> ParticipantLog::FindInDoubt(Database db, int64_t prepared_before_ms) {
+std::vector<InDoubt> ParticipantLog::FindInDoubt(Database db, int64_t prepared_before_ms, int64_t per_coordinator) {
   std::vector<InDoubt> found;
   Statement select(db,
-                        "SELECT txid, MAX(coordinator) FROM harpc_txn_call WHERE state = 'prepared'"
-                        " AND prepared_ms <= ? GROUP BY txid ORDER BY MIN(prepared_ms) LIMIT 1000");
-  select.Bind(1, prepared_before_ms);
+                   "SELECT txid, coordinator FROM ("
+                   "  SELECT txid, coordinator, MIN(prepared_ms) AS first,"
+                   "         ROW_NUMBER() OVER (PARTITION BY coordinator ORDER BY MIN(prepared_ms)) AS n"
+                   "  FROM harpc_txn_call WHERE state = 'prepared' AND prepared_ms <= ? GROUP BY txid, coordinator)"
+                   " WHERE n <= ? ORDER BY first");
+  select.Bind(1, prepared_before_ms).Bind(2, per_coordinator);
   while (select.Step() == Statement::kRow) found.push_back({select.Text(0), select.Text(1)});
   return found;
+}
+
+Status ParticipantLog::Upgrade(Database db) {
+  Statement columns(db, "SELECT 1 FROM pragma_table_info('harpc_txn_call') WHERE name = 'secret'");
+  if (columns.Step() == Statement::kRow) return Status::Ok();
+  // Calls prepared before phase two needed a secret keep an empty one, which
+  // nothing matches: only a decision learnt by asking applies to them.
+  return db.Exec("ALTER TABLE harpc_txn_call ADD COLUMN secret TEXT NOT NULL DEFAULT ''");
 }
 
 json::object CallCounts::ToJson() const {

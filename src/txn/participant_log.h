@@ -9,10 +9,17 @@
 // GroupCommitDb batch, so the row and the handler's business change commit
 // together or not at all. Commit and abort are idempotent; a call that is
 // already decided answers as decided.
+//
+// Each prepared call keeps the coordinator its prepare named (one per
+// transaction here) and a secret made at prepare, which the participant
+// gives that coordinator only, with its vote: phase two sent over the wire
+// must present it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,9 +39,20 @@ extern const char* const kParticipantSchema;
 struct PrepareRequest {
   std::string txid;         // the coordinator's transaction id
   std::string call;         // the call's number within the transaction ("0", "1", ...)
-  std::string coordinator;  // "host:port" to ask about the outcome; may be empty
+  std::string coordinator;  // "host:port" the vote is registered with and the outcome asked of
   std::string method;
   boost::json::value params;
+  // A new call is refused (RESOURCE_EXHAUSTED, before its handler runs) when
+  // this many calls naming the same coordinator are prepared here already.
+  int64_t max_prepared_per_coordinator = INT64_MAX;
+};
+
+// The call's row after a prepare: what the vote registration needs.
+struct Prepared {
+  bool recorded = false;    // prepared now (false for a repeat or a "no")
+  std::string state;        // "prepared" or "committed" (a repeat after the commit)
+  std::string coordinator;  // as recorded by the first prepare
+  std::string secret;
 };
 
 // What the coordinator decided for this participant: commit `calls` (and
@@ -42,6 +60,10 @@ struct PrepareRequest {
 struct Decision {
   bool commit = false;
   std::vector<std::string> calls;
+  // Phase two sent to us: each named call's secret, all of which must match
+  // (for an abort, those of the calls prepared here). Empty (nullopt) when
+  // the participant learnt the decision by asking the coordinator itself.
+  std::optional<std::map<std::string, std::string>> secrets;
 };
 
 struct InDoubt {
@@ -61,18 +83,23 @@ class ParticipantLog {
   ParticipantLog(std::string participant_id, MethodLookup methods);
 
   // Phase one. A new call runs the method's prepare handler and records the
-  // "yes"; a repeat answers the recorded yes; a call of a transaction already
-  // aborted (or decided without it) is refused with ABORTED.
-  // Answer: {"vote":"yes","participant":ID,"result":R}. `*recorded` tells
-  // whether this call was prepared now (false for a repeat or a "no").
-  Result Prepare(Database db, const PrepareRequest& request, bool* recorded) const;
+  // "yes" with a new secret; a repeat answers the recorded yes; a call of a
+  // transaction already aborted (or decided without it) is refused with
+  // ABORTED, one naming another coordinator than the transaction's other
+  // calls here with FAILED_PRECONDITION.
+  // Answer: {"vote":"yes","participant":ID,"result":R}; `*prepared` the row.
+  Result Prepare(Database db, const PrepareRequest& request, Prepared* prepared) const;
 
   // Phase two: applies `decision` to every call of `txid` prepared here.
   // Answer: {"txid":T,"committed":N,"aborted":M} (calls changed now).
   Result Apply(Database db, const std::string& txid, const Decision& decision) const;
 
-  // Transactions with a call prepared at or before `prepared_before_ms`.
-  static std::vector<InDoubt> FindInDoubt(Database db, int64_t prepared_before_ms);
+  // Transactions with a call prepared at or before `prepared_before_ms`,
+  // oldest first, at most `per_coordinator` per coordinator address (so that
+  // a flood naming one address does not hide the others' calls).
+  static std::vector<InDoubt> FindInDoubt(Database db, int64_t prepared_before_ms, int64_t per_coordinator = 1000);
+  // Adds the columns of later versions to a database made by an earlier one.
+  static Status Upgrade(Database db);
   // Calls by state.
   static CallCounts Counts(Database db);
   // The same as JSON: {"prepared":N,"committed":N,"aborted":N}.

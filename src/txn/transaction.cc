@@ -79,6 +79,7 @@ asio::awaitable<Status> Transaction::AsyncBegin() {
   if (!r.ok()) co_return r.status;
   if (Status s = StringField(r.value, "txid", true, &txid_); !s.ok()) co_return s;
   if (Status s = StringField(r.value, "coordinator", false, &coordinator_address_); !s.ok()) co_return s;
+  if (Status s = StringField(r.value, "key", true, &key_); !s.ok()) co_return s;
   co_return Status::Ok();
 }
 
@@ -108,28 +109,16 @@ asio::awaitable<CallResult> Transaction::AsyncCall(Channel& channel, std::string
     }
   }
   if (!r.ok()) {
+    // If it prepared there all the same, its vote is registered with the
+    // coordinator, which tells it about the abort.
     if (doomed_.empty()) {
       doomed_ = method + (r.endpoint.empty() ? "" : " on " + r.endpoint) + " failed: " + r.status.ToString();
     }
-    // It may have prepared there all the same: tell it about the abort.
-    if (!r.endpoint.empty()) enlisted_.push_back({.call = call, .participant = "", .address = r.endpoint});
     r.value = nullptr;
     co_return r;
   }
-  enlisted_.push_back({.call = call, .participant = participant, .address = r.endpoint});
+  votes_.push_back(json::object{{"call", call}, {"participant", participant}});
   co_return r;
-}
-
-json::value Transaction::EnlistedJson() const {
-  json::array list;
-  for (const Enlisted& e : enlisted_) {
-    if (e.participant.empty() && !doomed_.empty()) {
-      list.push_back(json::object{{"address", e.address}});
-    } else if (!e.participant.empty()) {
-      list.push_back(json::object{{"call", e.call}, {"participant", e.participant}, {"address", e.address}});
-    }
-  }
-  return list;
 }
 
 TxnOutcome Transaction::Commit() {
@@ -140,7 +129,7 @@ TxnOutcome Transaction::Commit() {
 asio::awaitable<TxnOutcome> Transaction::AsyncCommit() {
   if (txid_.empty()) co_return UnknownOutcome(FailedPrecondition("call Begin first"), txid_);
   if (!doomed_.empty()) co_return co_await AsyncAbort(doomed_);
-  json::value params{{"txid", txid_}, {"participants", EnlistedJson()}};
+  json::value params{{"txid", txid_}, {"key", key_}, {"votes", votes_}};
   CallOptions call_options;
   call_options.timeout = options_.timeout;
   call_options.idempotent = true;  // deciding twice gives the same answer
@@ -156,7 +145,7 @@ TxnOutcome Transaction::Abort(std::string reason) {
 asio::awaitable<TxnOutcome> Transaction::AsyncAbort(std::string reason) {
   if (txid_.empty()) co_return UnknownOutcome(FailedPrecondition("call Begin first"), txid_);
   if (doomed_.empty()) doomed_ = reason;
-  json::value params{{"txid", txid_}, {"reason", reason}, {"participants", EnlistedJson()}};
+  json::value params{{"txid", txid_}, {"key", key_}, {"reason", reason}};
   CallOptions call_options;
   call_options.timeout = options_.timeout;
   call_options.idempotent = true;

@@ -80,4 +80,14 @@ bool SameListener(std::string_view a, std::string_view b) {
   return ax == ay || ax.is_unspecified() || ay.is_unspecified();
 }
 
+Status CanonicalNumericAddress(std::string_view text, std::string* out) {
+  HostPort hp;
+  if (Status s = ParseHostPort(text, &hp); !s.ok()) return s;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(hp.host, ec);
+  if (ec) return InvalidArgument("'" + std::string(text) + "' is not a numeric address (no name lookups here)");
+  *out = ToString(asio::ip::tcp::endpoint(address, hp.port));
+  return Status::Ok();
+}
+
 }  // namespace harpc

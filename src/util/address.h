@@ -31,4 +31,9 @@ std::string ToString(const boost::asio::ip::tcp::endpoint& ep);
 // address of its port), names as written (no lookup).
 bool SameListener(std::string_view a, std::string_view b);
 
+// A numeric "host:port" in one spelling ("127.000.000.001:80" and
+// "127.0.0.1:80" give "127.0.0.1:80"), for addresses a peer names and that
+// are compared or dialled without a name lookup. Names are refused.
+Status CanonicalNumericAddress(std::string_view text, std::string* out);
+
 }  // namespace harpc

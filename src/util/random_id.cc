@@ -33,4 +33,15 @@ std::string RandomId() {
   return id;
 }
 
+bool SameSecret(std::string_view kept, std::string_view presented) {
+  if (kept.empty() || kept.size() != presented.size()) return false;  // lengths are not secret: ids are 32 digits
+  unsigned char differ = 0;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    differ |= static_cast<unsigned char>(kept[i] ^ presented[i]);
+  }
+  // Read through a volatile so that the loop is not cut short by the optimiser.
+  volatile unsigned char result = differ;
+  return result == 0;
+}
+
 }  // namespace harpc

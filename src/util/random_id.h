@@ -6,11 +6,17 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace harpc {
 
 // 128 random bits as 32 lowercase hex digits. Aborts the process if the
 // kernel cannot give randomness: an id from anything weaker would be forgeable.
 std::string RandomId();
+
+// Whether a presented secret (a RandomId given to one peer) equals the one
+// kept, in time that does not depend on where they differ: a caller timing
+// the answers must not learn a secret byte by byte.
+bool SameSecret(std::string_view kept, std::string_view presented);
 
 }  // namespace harpc

@@ -52,16 +52,17 @@ TEST(TxnBadInput, ParticipantDecisionsOnUnknownTransactions) {
   ASSERT_TRUE(status.has_value());
   const std::string id(status->at("participant").as_string());
 
+  const json::array signed_call{json::object{{"call", "0"}, {"secret", std::string(32, 'f')}}};
   // Commit of calls never prepared here: an error, and nothing changes.
   CallResult commit = CallOnce(bank, "Participant.commit",
-                               json::value{{"txid", "unknown-1"}, {"participant", id}, {"calls", json::array{"0"}}});
+                               json::value{{"txid", "unknown-1"}, {"participant", id}, {"calls", signed_call}});
   EXPECT_EQ(commit.status.code(), StatusCode::kFailedPrecondition) << commit.status;
   EXPECT_NE(commit.status.message().find("never prepared"), std::string::npos) << commit.status;
   // Meant for another participant, or not naming one, or without calls.
   CallResult other = CallOnce(bank, "Participant.commit",
-                              json::value{{"txid", "unknown-1"}, {"participant", "someone-else"}, {"calls", json::array{"0"}}});
+                              json::value{{"txid", "unknown-1"}, {"participant", "someone-else"}, {"calls", signed_call}});
   EXPECT_EQ(other.status.code(), StatusCode::kFailedPrecondition) << other.status;
-  CallResult anonymous = CallOnce(bank, "Participant.commit", json::value{{"txid", "unknown-1"}, {"calls", json::array{"0"}}});
+  CallResult anonymous = CallOnce(bank, "Participant.commit", json::value{{"txid", "unknown-1"}, {"calls", signed_call}});
   EXPECT_EQ(anonymous.status.code(), StatusCode::kInvalidArgument) << anonymous.status;
   CallResult no_calls = CallOnce(bank, "Participant.commit", json::value{{"txid", "unknown-1"}, {"participant", id}});
   EXPECT_EQ(no_calls.status.code(), StatusCode::kInvalidArgument) << no_calls.status;
@@ -71,13 +72,17 @@ TEST(TxnBadInput, ParticipantDecisionsOnUnknownTransactions) {
   CallResult no_txid = CallOnce(bank, "Participant.abort", json::object{});
   EXPECT_EQ(no_txid.status.code(), StatusCode::kInvalidArgument) << no_txid.status;
 
-  // Abort of an unknown transaction: fine, and a prepare arriving after it is refused.
-  CallResult abort = CallOnce(bank, "Participant.abort", json::value{{"txid", "unknown-2"}});
+  // Abort of an unknown transaction by a stranger: nothing to release, no
+  // tombstone left. A prepare arriving after it is still refused, by the
+  // coordinator, which never began that transaction.
+  CallResult abort = CallOnce(bank, "Participant.abort",
+                              json::value{{"txid", "unknown-2"}, {"participant", id}, {"calls", signed_call}});
   ASSERT_TRUE(abort.ok()) << abort.status;
   CallResult late = CallOnce(bank, "Bank.debit",
                              json::value{{"txid", "unknown-2"}, {"call", "0"},
                                          {"params", {{"account", "alice"}, {"amount", 10}}}});
   EXPECT_EQ(late.status.code(), StatusCode::kAborted) << late.status;
+  EXPECT_NE(late.status.message().find("refused the vote"), std::string::npos) << late.status;
   // A prepare that names no transaction is no prepare.
   CallResult bare = CallOnce(bank, "Bank.debit", json::value{{"account", "alice"}, {"amount", 10}});
   EXPECT_EQ(bare.status.code(), StatusCode::kInvalidArgument) << bare.status;
@@ -92,6 +97,81 @@ TEST(TxnBadInput, ParticipantDecisionsOnUnknownTransactions) {
   EXPECT_EQ(status->at("committed").to_number<int64_t>(), 0);
 }
 
+// The attacks of issue 10 on real processes: money minted by a credit-only
+// prepare and a forged Participant.commit; a transaction decided by someone
+// who learnt its id (an empty vote list once printed "committed" with
+// nothing moved); a prepare naming a coordinator of the caller's choosing.
+TEST(TxnBadInput, ForgedDecisionsAndForeignCoordinatorsAreRefused) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bank = cluster.banks[0]->address(), coordinator = cluster.coordinator->address();
+  ASSERT_TRUE(OpenAccounts(bank, {{"bob", 0}}));
+  auto status = ParticipantStatus(bank);
+  ASSERT_TRUE(status.has_value());
+  const std::string id(status->at("participant").as_string());
+
+  CallResult begun = CallOnce(coordinator, "Coordinator.begin", json::object{});
+  ASSERT_TRUE(begun.ok()) << begun.status;
+  const std::string txid(begun.value.at("txid").as_string()), key(begun.value.at("key").as_string());
+  EXPECT_EQ(txid.size(), 32u);
+  EXPECT_EQ(key.size(), 32u);
+  EXPECT_NE(key, txid);
+  const json::value credit{{"txid", txid}, {"call", "0"}, {"coordinator", coordinator},
+                           {"params", {{"account", "bob"}, {"amount", 1000}}}};
+  CallResult prepared = CallOnce(bank, "Bank.credit", credit);
+  ASSERT_TRUE(prepared.ok()) << prepared.status;
+
+  // Minted money: phase two from the client, with any secret it can make up.
+  for (const std::string& secret : {std::string(32, '0'), txid, key, id, std::string()}) {
+    CallResult commit = CallOnce(bank, "Participant.commit",
+                                 json::value{{"txid", txid}, {"participant", id},
+                                             {"calls", json::array{json::object{{"call", "0"}, {"secret", secret}}}}});
+    EXPECT_EQ(commit.status.code(), StatusCode::kPermissionDenied) << commit.status;
+  }
+  const std::string forged = R"({"txid":")" + txid + R"(","participant":")" + id +
+                             R"(","calls":[{"call":"0","secret":"00000000000000000000000000000000"}]})";
+  const std::string response = RawPost(cluster.banks[0]->port(), "/rpc/Participant.commit", forged);
+  EXPECT_EQ(StatusOf(response), 403) << response;
+  EXPECT_NE(ErrorMessage(response).find("secret"), std::string::npos) << response;
+  auto bob = AccountOf(bank, "bob");
+  ASSERT_TRUE(bob.has_value());
+  EXPECT_EQ(bob->balance, 0) << "no money minted";
+
+  // A vote whose phase two would need a name lookup is refused.
+  CallResult named = CallOnce(coordinator, "Coordinator.register",
+                              json::value{{"txid", txid}, {"call", "9"}, {"participant", "p"},
+                                          {"address", "localhost:80"}, {"secret", std::string(32, 'e')}});
+  EXPECT_EQ(named.status.code(), StatusCode::kInvalidArgument) << named.status;
+
+  // Decided by someone without the key: refused; by the key holder with a
+  // list that leaves the registered credit out: aborted, the credit dropped.
+  for (const char* method : {"Coordinator.commit", "Coordinator.abort"}) {
+    CallResult r = CallOnce(coordinator, method, json::value{{"txid", txid}, {"votes", json::array{}}});
+    EXPECT_EQ(r.status.code(), StatusCode::kPermissionDenied) << method << ": " << r.status;
+  }
+  CallResult empty = CallOnce(coordinator, "Coordinator.commit",
+                              json::value{{"txid", txid}, {"key", key}, {"votes", json::array{}}});
+  ASSERT_TRUE(empty.ok()) << empty.status;
+  EXPECT_EQ(empty.value.at("outcome"), "aborted") << empty.value;
+  EXPECT_NE(empty.value.at("reason").as_string().find("does not list it"), json::string::npos) << empty.value;
+  ASSERT_TRUE(WaitNothingPrepared({bank}, 10s));
+  EXPECT_EQ(CallsOf(bank, txid).at("0").second, "aborted");
+
+  // `harpc serve --coordinator C` takes votes for C only: another address is
+  // refused before the credit is prepared.
+  CallResult other_begun = CallOnce(coordinator, "Coordinator.begin", json::object{});
+  ASSERT_TRUE(other_begun.ok());
+  json::value foreign = credit;
+  foreign.as_object()["txid"] = other_begun.value.at("txid");
+  foreign.as_object()["coordinator"] = "127.0.0.1:" + std::to_string(testing::FreePort());
+  CallResult refused = CallOnce(bank, "Bank.credit", foreign);
+  EXPECT_EQ(refused.status.code(), StatusCode::kPermissionDenied) << refused.status;
+  EXPECT_EQ(PreparedOn(bank), 0);
+  bob = AccountOf(bank, "bob");
+  ASSERT_TRUE(bob.has_value());
+  EXPECT_EQ(bob->balance, 0);
+}
+
 TEST(TxnBadInput, MalformedCommitRequestsAre400AndOversizedBodies413) {
   Cluster cluster(1);
   ASSERT_TRUE(cluster.ok());
@@ -100,18 +180,16 @@ TEST(TxnBadInput, MalformedCommitRequestsAre400AndOversizedBodies413) {
     std::string body, why;
   };
   const std::vector<Case> cases = {
-      {R"({"txid":"t1","participants":"bank"})", "participants not an array"},
-      {R"({"txid":"t1","participants":[{"address":"127.0.0.1:1"}]})", "no call nor participant"},
-      {R"({"txid":"t1","participants":[1]})", "a participant that is not an object"},
-      {R"({"txid":"t1","participants":[{"call":"0","participant":"p"}]})", "no address"},
-      {R"({"txid":"t1","participants":[{"call":"0","participant":"p","address":""}]})", "empty address"},
-      {R"({"txid":"t1","participants":[{"call":0,"participant":"p","address":"127.0.0.1:1"}]})", "call not a string"},
-      {R"({"txid":"t1","participants":[{"call":"0","participant":"p","address":"127.0.0.1:1"},)"
-       R"({"call":"0","participant":"p","address":"127.0.0.1:1"}]})",
-       "one call twice"},
-      {R"({"participants":[]})", "no txid"},
-      {R"({"txid":7,"participants":[]})", "txid not a string"},
-      {R"({"txid":"t1","participants":[)", "truncated JSON"},
+      {R"({"txid":"t1","votes":"bank"})", "votes not an array"},
+      {R"({"txid":"t1","votes":[{"call":"0"}]})", "no participant"},
+      {R"({"txid":"t1","votes":[{"participant":"p"}]})", "no call"},
+      {R"({"txid":"t1","votes":[1]})", "a vote that is not an object"},
+      {R"({"txid":"t1","votes":[{"call":"","participant":"p"}]})", "empty call"},
+      {R"({"txid":"t1","votes":[{"call":0,"participant":"p"}]})", "call not a string"},
+      {R"({"txid":"t1","votes":[{"call":"0","participant":"p"},{"call":"0","participant":"q"}]})", "one call twice"},
+      {R"({"votes":[]})", "no txid"},
+      {R"({"txid":7,"votes":[]})", "txid not a string"},
+      {R"({"txid":"t1","votes":[)", "truncated JSON"},
       {R"({txid: t1})", "not JSON"},
       {"\"t1\"", "a string, not an object"},
       {"", "empty body"},
@@ -328,8 +406,9 @@ TEST(TxnBadInput, AClientThatVanishesAfterALateAnswerLeavesNothingInDoubt) {
   Channel a("list://" + bank0, ClientOptions(3s)), b("list://" + bank1, ClientOptions(3s));
 
   // Debit prepared, credit unanswered (the bank is stopped), and the client
-  // never decides: the coordinator times the transaction out and tells no
-  // one, so the banks must ask.
+  // never decides: the coordinator times the transaction out and tells the
+  // debit's bank, whose vote it registered; the credit's bank, stopped
+  // before it could register, must ask.
   std::string txid;
   {
     Transaction txn(coordinator, {.timeout = 700ms});
@@ -346,13 +425,11 @@ TEST(TxnBadInput, AClientThatVanishesAfterALateAnswerLeavesNothingInDoubt) {
 
   ASSERT_TRUE(WaitNothingPrepared({bank0, bank1}, 20s))
       << "prepared: bank0 " << PreparedOn(bank0) << ", bank1 " << PreparedOn(bank1);
-  // Both learnt it by asking: the prepared debit, and the credit prepared
-  // late once the stopped bank ran again.
-  for (const std::string& bank : {bank0, bank1}) {
-    auto status = ParticipantStatus(bank);
-    ASSERT_TRUE(status.has_value());
-    EXPECT_GE(status->at("resolved_by_asking").to_number<int64_t>(), 1) << bank << ": " << json::serialize(*status);
-  }
+  // The credit prepared late, once the stopped bank ran again: its vote
+  // refused, it asked and aborted.
+  auto status = ParticipantStatus(bank1);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_GE(status->at("resolved_by_asking").to_number<int64_t>(), 1) << json::serialize(*status);
   EXPECT_EQ(CallsOf(bank0, txid).at("0"), (std::pair<std::string, std::string>{"Bank.debit", "aborted"}));
   EXPECT_EQ(CallsOf(bank1, txid).at("1"), (std::pair<std::string, std::string>{"Bank.credit", "aborted"}));
   auto alice = AccountOf(bank0, "alice");

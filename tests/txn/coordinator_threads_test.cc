@@ -36,13 +36,22 @@ TEST(CoordinatorThreads, AThousandParticipantAddressesAddNoThreads) {
   std::set<int> ports;
   for (int tries = 0; ports.size() < 1000 && tries < 20000; ++tries) ports.insert(testing::FreePort());
   ASSERT_EQ(ports.size(), 1000u);
-  CallResult begun = CallOnce(cluster.coordinator->address(), "Coordinator.begin", json::object{});
+  Channel coordinator("list://" + cluster.coordinator->address(), OneShotOptions(3s));
+  CallResult begun = coordinator.Call("Coordinator.begin", json::object{});
   ASSERT_TRUE(begun.ok()) << begun.status;
-  const std::string txid(begun.value.at("txid").as_string());
-  json::array participants;
-  for (int port : ports) participants.push_back(json::object{{"address", "127.0.0.1:" + std::to_string(port)}});
-  CallResult aborted = CallOnce(cluster.coordinator->address(), "Coordinator.abort",
-                                json::object{{"txid", txid}, {"participants", participants}});
+  const std::string txid(begun.value.at("txid").as_string()), key(begun.value.at("key").as_string());
+  // Votes registered from 1,000 addresses (as participants there would),
+  // then the transaction aborted: the coordinator tells each of them.
+  CallOptions idempotent;
+  idempotent.idempotent = true;
+  int call = 0;
+  for (int port : ports) {
+    json::value vote{{"txid", txid}, {"call", std::to_string(call++)}, {"participant", "p"},
+                     {"address", "127.0.0.1:" + std::to_string(port)}, {"secret", std::string(32, 'c')}};
+    CallResult registered = coordinator.Call("Coordinator.register", vote, idempotent);
+    ASSERT_TRUE(registered.ok()) << registered.status;
+  }
+  CallResult aborted = coordinator.Call("Coordinator.abort", json::object{{"txid", txid}, {"key", key}}, idempotent);
   ASSERT_TRUE(aborted.ok()) << aborted.status;
   EXPECT_EQ(aborted.value.at("outcome"), "aborted");
 
