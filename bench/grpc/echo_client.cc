@@ -103,8 +103,9 @@ int main(int argc, char** argv) {
   for (int k = 0; k < channels; ++k) {
     grpc::ChannelArguments args;
     args.SetInt("harpc.bench.channel", k);
-    auto credentials = tls_ca.empty() ? grpc::InsecureChannelCredentials()
-                                      : grpc::SslCredentials({.pem_root_certs = tls_ca});
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = tls_ca;
+    auto credentials = tls_ca.empty() ? grpc::InsecureChannelCredentials() : grpc::SslCredentials(ssl);
     auto channel = grpc::CreateCustomChannel(target, credentials, args);
     if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
       std::fprintf(stderr, "harpc_grpc_echo_client: cannot connect to %s\n", target.c_str());
