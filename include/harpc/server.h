@@ -24,6 +24,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/result.h"
+#include "harpc/security.h"
 #include "harpc/status.h"
 
 namespace harpc {
