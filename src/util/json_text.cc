@@ -1,5 +1,6 @@
 #include "util/json_text.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <boost/json/parse.hpp>
@@ -27,15 +28,66 @@ bool AllNumbersFinite(const json::value& value) {
   }
 }
 
+namespace {
+Status RefuseNonFinite(json::value* out) {
+  if (AllNumbersFinite(*out)) return Status::Ok();
+  *out = nullptr;
+  return InvalidArgument("a number is out of range (JSON numbers must fit a double)");
+}
+}  // namespace
+
 Status ParseJsonText(std::string_view text, json::value* out) {
   boost::system::error_code ec;
   *out = json::parse(text, ec);  // nesting is bounded by Boost.JSON's default depth limit (32)
   if (ec) return InvalidArgument(ec.message());
-  if (!AllNumbersFinite(*out)) {
+  return RefuseNonFinite(out);
+}
+
+bool JsonTextReader::Read(std::size_t slice) {
+  if (error_ || rest_.empty()) return true;
+  const std::size_t n = std::min(slice, rest_.size());
+  parser_.write(rest_.data(), n, error_);
+  rest_.remove_prefix(n);
+  return error_ || rest_.empty();
+}
+
+Status JsonTextReader::Finish(json::value* out) {
+  if (!error_) parser_.finish(error_);
+  if (error_) {
     *out = nullptr;
-    return InvalidArgument("a number is out of range (JSON numbers must fit a double)");
+    return InvalidArgument(error_.message());
   }
-  return Status::Ok();
+  *out = parser_.release();
+  return RefuseNonFinite(out);
+}
+
+}  // namespace harpc
+
+namespace harpc {
+
+JsonTextWriter::JsonTextWriter(std::string& out, std::size_t limit, const json::value& value)
+    : out_(out), limit_(std::min(limit, out.max_size() - 1)), start_(out.size()) {
+  serializer_.reset(&value);
+}
+
+JsonTextWriter::Progress JsonTextWriter::Write(std::size_t slice) {
+  // Read through a buffer on the stack, as json::serialize does: a small
+  // answer costs one allocation of its own size.
+  char chunk[4096];
+  std::size_t written = 0;
+  while (!serializer_.done()) {
+    if (written >= slice) return kMore;
+    const std::size_t room = limit_ - out_.size();
+    // One byte past the room is enough to know the text does not fit.
+    const std::size_t n = serializer_.read(chunk, std::min(sizeof chunk, room + 1)).size();
+    if (n > room) {
+      out_.resize(start_);
+      return kTooLarge;
+    }
+    out_.append(chunk, n);
+    written += n;
+  }
+  return kDone;
 }
 
 }  // namespace harpc
