@@ -42,6 +42,8 @@ class CallDispatcher {
   boost::asio::awaitable<http1::Response> HandleNamedMethod(std::string_view name,
                                                             const HttpRequest& request,
                                                             CallContext& base);
+  // The -32600 for a batch of more than max_batch_requests requests.
+  http1::Response BatchTooLarge(size_t requests) const;
   // A JSON-RPC batch (an array of request objects).
   boost::asio::awaitable<http1::Response> HandleBatch(const boost::json::array& batch, CallContext& base);
   // One JSON-RPC request object; returns null for a notification.

@@ -43,6 +43,43 @@ Status ParseJsonText(std::string_view text, json::value* out) {
   return RefuseNonFinite(out);
 }
 
+std::size_t JsonArrayLength(std::string_view text) {
+  std::size_t depth = 0;
+  std::size_t commas = 0;
+  bool in_string = false;
+  bool any = false;  // an element at depth 1
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, a quote included
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case ' ': case '\t': case '\n': case '\r': break;
+      case '[': case '{':
+        if (depth == 1) any = true;
+        ++depth;
+        break;
+      case ']': case '}':
+        if (depth > 0) --depth;
+        break;
+      case ',':
+        if (depth == 1) ++commas;
+        break;
+      case '"':
+        in_string = true;
+        [[fallthrough]];
+      default:
+        if (depth == 1) any = true;
+    }
+  }
+  return any ? commas + 1 : 0;
+}
+
 bool JsonTextReader::Read(std::size_t slice) {
   if (error_ || rest_.empty()) return true;
   const std::size_t n = std::min(slice, rest_.size());

@@ -43,6 +43,12 @@ class JsonTextReader {
   boost::system::error_code error_;
 };
 
+// The number of elements of the JSON array `text`, counted from its commas
+// without building it (a byte scan: a large text's parse and values can be
+// refused before they cost anything). Meaningful only when `text` is a valid
+// JSON array; 0 when it holds none.
+std::size_t JsonArrayLength(std::string_view text);
+
 // True when every number in `value` is finite (what JSON can write).
 bool AllNumbersFinite(const boost::json::value& value);
 

@@ -159,6 +159,37 @@ TEST(ItBoundedWork, BigBatchesKeepOthersServedAndGiveTheirMemoryBack) {
   std::printf("server RSS after the batches: %ld KiB\n", rss_after);
 }
 
+// The original attack itself: a 4 MiB batch of 1s (2 million requests) is
+// refused before it is parsed, so it costs neither a stall nor memory.
+TEST(ItBoundedWork, TheFourMiBBatchOfOnesIsRefusedCheaply) {
+  ServeProcess server = StartServe({"--threads", "1"});
+  ASSERT_GT(server.port, 0);
+  const pid_t pid = server.process.pid();
+  ASSERT_TRUE(HealthyCallServed(server.port));
+  const long rss_before = RssKib(pid);
+  std::string ones = "[1";
+  while (ones.size() < 4 * 1024 * 1024 - 4) ones += ",1";
+  ones += "]";
+  HealthyClient healthy(server.port, pid);
+  RawSocket attacker(server.port);
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(attacker.Send(Post("/rpc", ones)));
+    std::string r = attacker.ReadResponse(30s);
+    ASSERT_EQ(StatusOf(r), 200) << r.substr(0, 200);
+    json::value reply = ParseJson(BodyOf(r));
+    EXPECT_EQ(ErrorCodeOf(reply), -32600) << BodyOf(r);
+  }
+  healthy.Stop();
+  std::printf("4 batches of 2 million 1s: healthy client %zu calls, p99 %.2f ms, max %.2f ms; server RSS before %ld "
+              "KiB, peak %ld KiB\n",
+              healthy.calls(), healthy.Quantile(0.99), healthy.Quantile(1.0), rss_before, healthy.peak_rss_kib());
+  EXPECT_EQ(healthy.failures(), 0u);
+  EXPECT_LT(healthy.Quantile(0.99), 200.0);
+  // The request body itself (4 MiB) and little else; parsed, it was 100 MB.
+  EXPECT_LT(healthy.peak_rss_kib() - rss_before, 40 * 1024);
+  EXPECT_EQ(MethodRequests(server.port, "Echo.echo"), static_cast<int64_t>(healthy.calls()) + 1);
+}
+
 // Four clients pipeline requests for 1 MiB answers and never read them
 // (before: 3.9 GB of RSS). The server stops reading a client once its
 // unsent answers pass max_unsent_bytes, the healthy client is still served,

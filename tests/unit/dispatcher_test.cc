@@ -23,6 +23,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "util/json_text.h"
+
 namespace harpc {
 namespace {
 
@@ -329,6 +331,16 @@ TEST_F(DispatcherTest, BatchOverTheLimitIsRefusedWhole) {
   EXPECT_THAT(ExpectRpcError(Rpc(batch_of(1001)), -32600, nullptr), HasSubstr("at most 1000"));
   EXPECT_EQ(Requests("Echo.echo"), 0u);
 
+  // A large batch over the limit is refused the same way, counted before it is parsed.
+  std::string ones = "[1";
+  for (int i = 0; i < 2000000; ++i) ones += ",1";
+  ones += "]";
+  EXPECT_THAT(ExpectRpcError(Rpc(ones), -32600, nullptr), HasSubstr("at most 1000 requests, this one 2000001"));
+  std::string padded = batch_of(1001);
+  padded.insert(1, 300 * 1024, ' ');
+  EXPECT_THAT(ExpectRpcError(Rpc(padded), -32600, nullptr), HasSubstr("this one 1001"));
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+
   http1::Response r = Run(Post("/rpc", batch_of(1000)));
   ASSERT_EQ(r.status, 200);
   json::value replies = json::parse(r.body);
@@ -438,6 +450,17 @@ TEST_F(DispatcherTest, BatchLetsItsLoopServeOthersMeanwhile) {
   // Generous: one tick waits for at most a request or two (2 ms each) on a busy machine.
   EXPECT_LT(worst_lateness, std::chrono::milliseconds(100))
       << "worst lateness " << std::chrono::duration_cast<std::chrono::milliseconds>(worst_lateness).count() << " ms";
+}
+
+// The element count used to refuse large batches before parsing them.
+TEST(JsonArrayLengthTest, CountsTopLevelElementsOnly) {
+  EXPECT_EQ(JsonArrayLength("[]"), 0u);
+  EXPECT_EQ(JsonArrayLength(" [ ] "), 0u);
+  EXPECT_EQ(JsonArrayLength("[1]"), 1u);
+  EXPECT_EQ(JsonArrayLength("[1, 2 ,3]"), 3u);
+  EXPECT_EQ(JsonArrayLength(R"([{"a":[1,2,3],"b":{"c":","}}, "x,y", "q\",", [[],[]]])"), 4u);
+  EXPECT_EQ(JsonArrayLength(R"(["\\", 2])"), 2u);
+  EXPECT_EQ(JsonArrayLength(R"([{}])"), 1u);
 }
 
 TEST_F(DispatcherTest, InvalidRequest32600) {
