@@ -1,6 +1,7 @@
 // The server's idempotency store: run once, replay, mismatch, wait for a
 // running first attempt (driven by an io_context, no sleeps), transient
 // failures forgotten, TTL expiry and bounded size.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -297,6 +298,16 @@ TEST(IdempotencyStoreTest, ARunningEntryEvictedForRoomStillFinishes) {
   EXPECT_EQ(store.Begin("M", "b", 1, &x), Verdict::kReplay);
 }
 
+// VmRSS of this process, in KiB.
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
 // Bounded in bytes as well as entries: answers of 4 KB under many keys keep
 // the store under its byte limit, the oldest answers going first.
 TEST(IdempotencyStoreTest, BoundedInBytesOldestFirst) {
@@ -352,27 +363,41 @@ TEST(IdempotencyStoreTest, AnAnswerOverTheAnswerLimitIsReplayedAsTheError) {
 TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
   constexpr int kEntries = 20000;
   const std::string key_tail(250, 'k');
-  // Warm the allocator and the measurement with a first store, then measure a second.
-  auto rss_kib = [] {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return 0L;
-  };
-  const long before = rss_kib();
+  const long before = RssKib();
   IdempotencyStore store(1h, 1000000, SIZE_MAX);
   for (int i = 0; i < kEntries; ++i) {
     Entry e;
     ASSERT_EQ(store.Begin("Counter.increment", std::to_string(100000 + i) + key_tail, 1, &e), Verdict::kRun);
     store.Finish(e, Value(i));
   }
-  const long grown_kib = rss_kib() - before;
+  const long grown_kib = RssKib() - before;
   const size_t counted = store.bytes();
   std::printf("20,000 entries with 255-byte keys: counted %zu bytes (%zu per entry), RSS grew %ld KiB (%ld per entry)\n",
               counted, counted / kEntries, grown_kib, grown_kib * 1024 / kEntries);
   EXPECT_LE(static_cast<size_t>(grown_kib) * 1024, counted * 5 / 4 + (1 << 20));
+}
+
+// The attack: large answers stored under many keys (2,000 answers of 100 KB,
+// 200 MB if all were kept) cost at most the store's byte limit.
+TEST(IdempotencyStoreTest, LargeAnswersUnderManyKeysStayWithinTheByteLimit) {
+  constexpr size_t kMaxBytes = 16 * 1024 * 1024;
+  IdempotencyStore store(1h, 100000, kMaxBytes);
+  const long before = RssKib();
+  long peak = before;
+  for (int i = 0; i < 2000; ++i) {
+    Entry e;
+    ASSERT_EQ(store.Begin("Blob.put", std::to_string(i) + std::string(200, 'k'), 1, &e), Verdict::kRun);
+    store.Finish(e, json::value{{"blob", std::string(100 * 1000, 'a' + i % 26)}});
+    ASSERT_LE(store.bytes(), kMaxBytes) << i;
+    if (i % 100 == 0) peak = std::max(peak, RssKib());
+  }
+  peak = std::max(peak, RssKib());
+  std::printf("2,000 answers of 100 KB: %zu kept, %zu bytes counted; RSS grew %ld KiB at most\n", store.size(),
+              store.bytes(), peak - before);
+  EXPECT_GE(store.size(), 150u);
+  EXPECT_LE(store.size(), 168u);
+  // Generous: the 16 MiB kept, plus what the allocator holds on to.
+  EXPECT_LT(peak - before, 40 * 1024);
 }
 
 }  // namespace
