@@ -98,9 +98,9 @@ struct ServerOptions {
   // At most this many answers are kept in memory; the oldest go first. Default 100,000.
   size_t idempotency_max_entries = 100000;
   // ... and at most this many bytes of them, counting each entry's key, its
-  // answer as JSON text and its bookkeeping; the oldest go first. An answer
-  // larger than this alone is not kept (a retry runs the method again).
-  // Default 64 MiB.
+  // answer as JSON text and its bookkeeping (about 350 bytes); the oldest go
+  // first. An answer larger than this alone is not kept (a retry then runs
+  // the method again). Default 64 MiB.
   size_t idempotency_max_bytes = 64 * 1024 * 1024;
   // A SQLite file that keeps the answers durably (committed before each answer
   // is sent; concurrent answers share an fsync),
