@@ -2,12 +2,11 @@
 
 #include "util/log.h"
 
-#include <boost/json/value.hpp>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/value.hpp>
 
 #include "server/answer_limit.h"
 #include "util/json_text.h"
@@ -32,9 +31,7 @@ bool Transient(const Status& s) {
     default: return false;
   }
 }
-}  // namespace
 
-namespace {
 // The bookkeeping of one entry beyond its id and answer: the Entry, the
 // shared_ptr control block, the hash node and its bucket, the list node, and
 // about 16 bytes of allocator header for each of the five allocations.
