@@ -70,6 +70,21 @@ struct ServerOptions {
   // unbounded work. Default 1,000.
   std::size_t max_batch_requests = 1000;
 
+  // The largest answer one request may get, as JSON text: a batch's answers
+  // together, a plain call's result, a JSON-RPC result. Over it the caller
+  // gets INTERNAL instead (HTTP 500 / JSON-RPC -32603, "answer too large");
+  // the answer is never buffered beyond the limit, and the requests of a
+  // batch after the one that passed it do not run. Four times the default
+  // max_body_bytes, so that echoing any accepted request fits. Default 16 MiB.
+  std::size_t max_answer_bytes = 16 * 1024 * 1024;
+
+  // Answers to pipelined requests gather in a connection's output buffer
+  // until this much is waiting (or no further request has arrived); then the
+  // connection reads no more requests until the client has taken them. A
+  // client that pipelines requests and never reads thus holds at most this
+  // plus one answer, and idle_timeout closes it. Default 64 KiB.
+  std::size_t max_unsent_bytes = 64 * 1024;
+
   // On shutdown, in-flight calls get this long to finish before the process
   // stops waiting for them.
   std::chrono::milliseconds shutdown_grace{10000};
@@ -83,6 +98,11 @@ struct ServerOptions {
   std::chrono::milliseconds idempotency_ttl{600000};
   // At most this many answers are kept in memory; the oldest go first. Default 100,000.
   size_t idempotency_max_entries = 100000;
+  // ... and at most this many bytes of them, counting each entry's key, its
+  // answer as JSON text and its bookkeeping (about 350 bytes); the oldest go
+  // first. An answer larger than this alone is not kept (a retry then runs
+  // the method again). Default 64 MiB.
+  size_t idempotency_max_bytes = 64 * 1024 * 1024;
   // A SQLite file that keeps the answers durably (committed before each answer
   // is sent; concurrent answers share an fsync),
   // so that a retry after a server restart still gets the first answer.

@@ -25,8 +25,6 @@ using boost::system::error_code;
 
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-// Answers to pipelined requests are batched into one write up to this size.
-constexpr size_t kMaxPendingOutput = 64 * 1024;
 constexpr size_t kReadChunk = 64 * 1024;
 // After the last answer on a closing connection, unread input is drained for at
 // most this long so that the peer sees the answer rather than a reset.
@@ -88,7 +86,11 @@ asio::awaitable<bool> ServerConnection::Flush() {
   auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(output_), kNoThrow);
   deadline_ = Clock::time_point::max();
   if (ec) co_return false;
-  output_.clear();
+  if (output_.capacity() > 2 * limits_.max_unsent_bytes) {
+    std::string().swap(output_);  // a large answer's buffer is not kept for small ones
+  } else {
+    output_.clear();
+  }
   co_return true;
 }
 
@@ -223,7 +225,7 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
     AppendResponse(output_, response,
                    {.http10 = request.version() < 11, .head = request.method() == http::verb::head});
     bool flushed = true;
-    if (response.close || output_.size() >= kMaxPendingOutput || input_.size() == 0) {
+    if (response.close || output_.size() >= limits_.max_unsent_bytes || input_.size() == 0) {
       flushed = co_await Flush();
     }
     handler.Answered();

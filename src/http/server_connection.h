@@ -6,7 +6,9 @@
 // - it waits until the socket is readable and then reads what is there
 //   without blocking, so an idle connection holds no buffer;
 // - answers to pipelined requests are batched into one write (the batch goes
-//   out when no further request is buffered, or it reached 64 KiB);
+//   out when no further request is buffered, or it reached max_unsent_bytes);
+//   while a write is in progress no request is read, so a client that does not
+//   read its answers stops being served (and the write's deadline closes it);
 // - timeouts cost a timestamp per phase, not a timer: the owner's sweeper
 //   calls ExpireIfDue now and then.
 #pragma once
@@ -35,6 +37,8 @@ struct ServerLimits {
   std::chrono::milliseconds header_timeout{5000};  // from the head's first byte to its end
   std::chrono::milliseconds body_timeout{30000};   // from the head's end to the body's end
   std::chrono::milliseconds idle_timeout{60000};   // between requests; also for each write
+  // Answers wait unsent up to this much; then no request is read until they are written.
+  std::size_t max_unsent_bytes = 64 * 1024;
 };
 
 class RequestHandler {

@@ -1,11 +1,15 @@
 #include "server/dispatcher.h"
 
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "core/wire_error.h"
+#include "server/answer_limit.h"
 #include "server/builtin_endpoints.h"
 #include "util/json_text.h"
 #include "util/fault_injection.h"
@@ -50,7 +54,56 @@ json::value JsonRpcError(int code, std::string_view message, const json::value& 
 
 http1::Response JsonBody(const json::value& v) { return {.status = 200, .body = json::serialize(v)}; }
 
-// The answer of a plain call (/rpc/<Method> or the default method).
+// Large bodies are parsed, and answers written, in slices of about this size,
+// the loop serving its other connections between them (a slice takes about
+// a millisecond or less).
+constexpr size_t kTextSlice = 256 * 1024;
+// A batch lets its loop serve the other connections whenever it held the
+// loop this long.
+constexpr auto kBatchTurn = std::chrono::milliseconds(1);
+
+// Lets the other connections of this loop be served before going on.
+asio::awaitable<void> Yield(const asio::any_io_executor& executor) {
+  co_await asio::post(executor, asio::use_awaitable);
+}
+
+// The number of requests of a batch body larger than a slice, counted
+// before it is parsed; 0 for any other body.
+size_t LargeBatchLength(std::string_view body) {
+  if (body.size() <= kTextSlice) return 0;
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || body[first] != '[') return 0;
+  return JsonArrayLength(body);
+}
+
+// ParseJsonText for a body too large to parse in one go.
+asio::awaitable<Status> ParseInSlices(std::string_view text, json::value* out, const asio::any_io_executor& executor) {
+  JsonTextReader reader(text);
+  while (!reader.Read(kTextSlice)) co_await Yield(executor);
+  co_return reader.Finish(out);
+}
+
+// Writes `value` at the end of `out` within `limit`, when it fits one slice
+// (kDone or kTooLarge). kMore: it is larger, and `out` is as it was; the
+// caller writes it with WriteInSlices (a coroutine only for large answers).
+JsonTextWriter::Progress WriteInOneSlice(const json::value& value, std::string& out, size_t limit) {
+  const size_t start = out.size();
+  JsonTextWriter writer(out, limit, value);
+  JsonTextWriter::Progress p = writer.Write(kTextSlice);
+  if (p == JsonTextWriter::kMore) out.resize(start);
+  return p;
+}
+
+asio::awaitable<JsonTextWriter::Progress> WriteInSlices(const json::value& value, std::string& out, size_t limit,
+                                                        const asio::any_io_executor& executor) {
+  JsonTextWriter writer(out, limit, value);
+  JsonTextWriter::Progress p = writer.Write(kTextSlice);
+  while (p == JsonTextWriter::kMore) {
+    co_await Yield(executor);
+    p = writer.Write(kTextSlice);
+  }
+  co_return p;
+}
 
 std::string_view PathOf(std::string_view target) {
   auto q = target.find('?');
@@ -85,10 +138,28 @@ Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContex
   return Status::Ok();
 }
 
-http1::Response CallDispatcher::PlainAnswer(const Result& result, bool ran) const {
-  http1::Response r = result.ok() ? JsonBody(result.value()) : PlainError(result.status());
+std::optional<http1::Response> CallDispatcher::PlainAnswer(const Result& result, bool ran) const {
+  http1::Response r;
+  if (result.ok()) {
+    const size_t limit = state_.options.max_answer_bytes;
+    JsonTextWriter::Progress p = WriteInOneSlice(result.value(), r.body, limit);
+    if (p == JsonTextWriter::kMore) return std::nullopt;
+    if (p == JsonTextWriter::kTooLarge) r = PlainError(AnswerTooLarge(limit));
+  } else {
+    r = PlainError(result.status());
+  }
   r.reset = ran && InjectFault(state_.fault_reset_rate.load(std::memory_order_relaxed));
   return r;
+}
+
+asio::awaitable<http1::Response> CallDispatcher::LargePlainAnswer(const Result& result, bool ran,
+                                                                  const asio::any_io_executor& executor) const {
+  http1::Response r;
+  const size_t limit = state_.options.max_answer_bytes;
+  JsonTextWriter::Progress p = co_await WriteInSlices(result.value(), r.body, limit, executor);
+  if (p == JsonTextWriter::kTooLarge) r = PlainError(AnswerTooLarge(limit));
+  r.reset = ran && InjectFault(state_.fault_reset_rate.load(std::memory_order_relaxed));
+  co_return r;
 }
 
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
@@ -191,6 +262,10 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     result = Internal("handler failed with an unknown exception");
   }
   state_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (result.ok() && !AllNumbersFinite(result.value())) {
+    // JSON has no NaN nor infinity: written, they would make the whole answer unreadable.
+    result = Internal("method '" + method.name + "' answered a number JSON cannot express (NaN or infinity)");
+  }
   if (remembered) {
     co_await state_.idempotency->Persist(remembered, result);
     state_.idempotency->Finish(remembered, result);
@@ -209,21 +284,33 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   }
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
-    if (Status s = ParseJsonText(request.body(), &params); !s.ok()) {
-      co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + s.message());
+    Status s;
+    if (request.body().size() <= kTextSlice) {
+      s = ParseJsonText(request.body(), &params);
+    } else {
+      s = co_await ParseInSlices(request.body(), &params, base.executor());
     }
+    if (!s.ok()) co_return HttpError(state_, 400, wire::kParseError, "body is not valid JSON: " + s.message());
   }
   bool ran = false;
   Result result = co_await Invoke(*method, std::move(params), base, &ran);
-  co_return PlainAnswer(result, ran);
+  if (std::optional<http1::Response> answer = PlainAnswer(result, ran)) co_return std::move(*answer);
+  co_return co_await LargePlainAnswer(result, ran, base.executor());
 }
 
 asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request,
                                                                        CallContext& base) {
+  // A large batch over the limit is refused before it is parsed: 4 MiB of 1s
+  // would cost 25 times its size as values.
+  if (size_t n = LargeBatchLength(request.body()); n > state_.options.max_batch_requests) co_return BatchTooLarge(n);
   json::value body;
-  if (Status s = ParseJsonText(request.body(), &body); !s.ok()) {
-    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: " + s.message(), nullptr));
+  Status parsed;
+  if (request.body().size() <= kTextSlice) {
+    parsed = ParseJsonText(request.body(), &body);
+  } else {
+    parsed = co_await ParseInSlices(request.body(), &body, base.executor());
   }
+  if (!parsed.ok()) co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: " + parsed.message(), nullptr));
 
   if (body.is_object() && !body.as_object().contains("jsonrpc")) {
     // A plain requests.post(url, json={...}) goes to the default method.
@@ -234,38 +321,76 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
     }
     bool ran = false;
     Result result = co_await Invoke(*method, std::move(body), base, &ran);
-    co_return PlainAnswer(result, ran);
+    if (std::optional<http1::Response> answer = PlainAnswer(result, ran)) co_return std::move(*answer);
+    co_return co_await LargePlainAnswer(result, ran, base.executor());
   }
 
+  const size_t limit = state_.options.max_answer_bytes;
   if (body.is_object()) {
     json::value reply = co_await HandleJsonRpcObject(body, base);
     if (reply.is_null()) co_return http1::Response{.status = 204};
-    co_return JsonBody(reply);
+    http1::Response answer;
+    JsonTextWriter::Progress p = WriteInOneSlice(reply, answer.body, limit);
+    if (p == JsonTextWriter::kMore) p = co_await WriteInSlices(reply, answer.body, limit, base.executor());
+    if (p == JsonTextWriter::kTooLarge) {
+      co_return JsonBody(JsonRpcError(wire::kInternalError, AnswerTooLarge(limit).message(), reply.at("id")));
+    }
+    co_return answer;
   }
 
-  if (body.is_array()) {
-    const json::array& batch = body.as_array();
-    if (batch.empty()) {
-      co_return JsonBody(JsonRpcError(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
-    }
-    if (batch.size() > state_.options.max_batch_requests) {
-      co_return JsonBody(JsonRpcError(wire::kInvalidRequest,
-                                      "invalid request: a batch holds at most " +
-                                          std::to_string(state_.options.max_batch_requests) + " requests, this one " +
-                                          std::to_string(batch.size()),
-                                      nullptr));
-    }
-    json::array replies;
-    for (const json::value& item : batch) {
-      json::value reply = co_await HandleJsonRpcObject(item, base);
-      if (!reply.is_null()) replies.push_back(std::move(reply));
-    }
-    if (replies.empty()) co_return http1::Response{.status = 204};
-    co_return JsonBody(replies);
-  }
+  if (body.is_array()) co_return co_await HandleBatch(body.as_array(), base);
 
   co_return JsonBody(JsonRpcError(wire::kInvalidRequest,
                                   "invalid request: body must be a JSON object or array", nullptr));
+}
+
+http1::Response CallDispatcher::BatchTooLarge(size_t requests) const {
+  return JsonBody(JsonRpcError(wire::kInvalidRequest,
+                               "invalid request: a batch holds at most " +
+                                   std::to_string(state_.options.max_batch_requests) + " requests, this one " +
+                                   std::to_string(requests),
+                               nullptr));
+}
+
+// In its own coroutine: a batch's bookkeeping does not weigh on every call's frame.
+asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& batch, CallContext& base) {
+  const size_t limit = state_.options.max_answer_bytes;
+  if (batch.empty()) {
+    co_return JsonBody(JsonRpcError(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
+  }
+  if (batch.size() > state_.options.max_batch_requests) co_return BatchTooLarge(batch.size());
+  // Each reply is written as soon as it is known, into an answer that may
+  // not pass the limit: the replies are never all held as values, and a
+  // batch that would answer too much stops there.
+  http1::Response answer;
+  std::string& text = answer.body;
+  text = "[";
+  size_t done = 0;
+  auto held_since = Clock::now();
+  for (const json::value& item : batch) {
+    json::value reply = co_await HandleJsonRpcObject(item, base);
+    ++done;
+    if (!reply.is_null()) {
+      if (text.size() > 1) text += ',';
+      const size_t room = limit > 0 ? limit - 1 : 0;  // for the closing ']'
+      JsonTextWriter::Progress p = WriteInOneSlice(reply, text, room);
+      if (p == JsonTextWriter::kMore) p = co_await WriteInSlices(reply, text, room, base.executor());
+      if (p == JsonTextWriter::kTooLarge) {
+        co_return JsonBody(JsonRpcError(
+            wire::kInternalError,
+            AnswerTooLarge(limit).message() + "; the answers to the first " + std::to_string(done) + " of the " +
+                std::to_string(batch.size()) + " requests of this batch passed it, the others did not run",
+            nullptr));
+      }
+    }
+    if (Clock::now() - held_since >= kBatchTurn) {
+      co_await Yield(base.executor());
+      held_since = Clock::now();
+    }
+  }
+  if (text.size() == 1) co_return http1::Response{.status = 204};
+  text += ']';
+  co_return answer;
 }
 
 asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::value& request,

@@ -3,6 +3,7 @@
 // the concurrency limit, and the built-in endpoints.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -41,13 +42,21 @@ class CallDispatcher {
   boost::asio::awaitable<http1::Response> HandleNamedMethod(std::string_view name,
                                                             const HttpRequest& request,
                                                             CallContext& base);
+  // The -32600 for a batch of more than max_batch_requests requests.
+  http1::Response BatchTooLarge(size_t requests) const;
+  // A JSON-RPC batch (an array of request objects).
+  boost::asio::awaitable<http1::Response> HandleBatch(const boost::json::array& batch, CallContext& base);
   // One JSON-RPC request object; returns null for a notification.
   boost::asio::awaitable<boost::json::value> HandleJsonRpcObject(const boost::json::value& request,
                                                                  CallContext& base);
 
-  // The answer of /rpc/<Method> and the default method. When the handler ran,
-  // fault injection may reset the connection instead (ServerFaults).
-  http1::Response PlainAnswer(const Result& result, bool ran) const;
+  // The answer of /rpc/<Method> and the default method: INTERNAL when its
+  // text would pass max_answer_bytes. When the handler ran, fault injection
+  // may reset the connection instead (ServerFaults). Nullopt when the answer
+  // is too large to write in one go: LargePlainAnswer writes it in slices.
+  std::optional<http1::Response> PlainAnswer(const Result& result, bool ran) const;
+  boost::asio::awaitable<http1::Response> LargePlainAnswer(const Result& result, bool ran,
+                                                           const boost::asio::any_io_executor& executor) const;
   // Fills the deadline, idempotency key and request id from the headers.
   static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
 

@@ -50,9 +50,10 @@ class Server::Impl {
                .max_body_bytes = o.max_body_bytes,
                .header_timeout = o.header_timeout,
                .body_timeout = o.body_timeout,
-               .idle_timeout = o.idle_timeout};
-    state_.idempotency = std::make_unique<IdempotencyStore>(state_.options.idempotency_ttl,
-                                                            state_.options.idempotency_max_entries);
+               .idle_timeout = o.idle_timeout,
+               .max_unsent_bytes = o.max_unsent_bytes};
+    state_.idempotency = std::make_unique<IdempotencyStore>(
+        o.idempotency_ttl, o.idempotency_max_entries, o.idempotency_max_bytes, o.max_answer_bytes);
   }
 
   ~Impl() {

@@ -1,7 +1,11 @@
 // The server's idempotency store: run once, replay, mismatch, wait for a
 // running first attempt (driven by an io_context, no sleeps), transient
 // failures forgotten, TTL expiry and bounded size.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <optional>
 #include <thread>
 
@@ -292,6 +296,108 @@ TEST(IdempotencyStoreTest, ARunningEntryEvictedForRoomStillFinishes) {
   EXPECT_EQ(store.Begin("M", "b", 1, &x), Verdict::kWait);
   store.Finish(b, Value(2));
   EXPECT_EQ(store.Begin("M", "b", 1, &x), Verdict::kReplay);
+}
+
+// VmRSS of this process, in KiB.
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// Bounded in bytes as well as entries: answers of 4 KB under many keys keep
+// the store under its byte limit, the oldest answers going first.
+TEST(IdempotencyStoreTest, BoundedInBytesOldestFirst) {
+  constexpr size_t kMaxBytes = 64 * 1024;
+  IdempotencyStore store(1h, 100000, kMaxBytes);
+  const Result big = json::value{{"blob", std::string(4000, 'x')}};
+  for (int i = 0; i < 100; ++i) {
+    Entry e;
+    ASSERT_EQ(store.Begin("M", "k" + std::to_string(i), 1, &e), Verdict::kRun);
+    store.Finish(e, big);
+    ASSERT_LE(store.bytes(), kMaxBytes) << i;
+  }
+  EXPECT_GE(store.size(), 10u);
+  EXPECT_LE(store.size(), 16u) << "64 KiB holds at most 16 answers of 4 KB";
+  Entry x;
+  EXPECT_EQ(store.Begin("M", "k99", 1, &x), Verdict::kReplay) << "the newest answer is kept";
+  EXPECT_EQ(IdempotencyStore::Answer(*x).value(), big.value());
+  EXPECT_EQ(store.Begin("M", "k0", 1, &x), Verdict::kRun) << "the oldest answer went first";
+}
+
+// An answer larger than the whole store is answered but not kept.
+TEST(IdempotencyStoreTest, AnAnswerLargerThanTheStoreIsNotKept) {
+  IdempotencyStore store(1h, 100, 16 * 1024);
+  Entry small, huge, x;
+  ASSERT_EQ(store.Begin("M", "small", 1, &small), Verdict::kRun);
+  store.Finish(small, Value(1));
+  ASSERT_EQ(store.Begin("M", "huge", 1, &huge), Verdict::kRun);
+  const Result answer = json::value(std::string(20000, 'y'));
+  store.Finish(huge, answer);
+  EXPECT_EQ(IdempotencyStore::Answer(*huge).value(), answer.value()) << "its holder still has it";
+  EXPECT_LE(store.bytes(), 16u * 1024);
+  EXPECT_EQ(store.Begin("M", "small", 1, &x), Verdict::kReplay) << "evicted only if needed: it alone is too big";
+  EXPECT_EQ(store.Begin("M", "huge", 1, &x), Verdict::kRun);
+}
+
+// An answer over the server's answer limit is replayed as the error its
+// first attempt got, and costs the store no more than that error.
+TEST(IdempotencyStoreTest, AnAnswerOverTheAnswerLimitIsReplayedAsTheError) {
+  IdempotencyStore store(1h, 100, 1 << 20, /*max_answer_bytes=*/100);
+  Entry e, x;
+  ASSERT_EQ(store.Begin("M", "k", 1, &e), Verdict::kRun);
+  store.Finish(e, json::value(std::string(500, 'z')));
+  ASSERT_EQ(store.Begin("M", "k", 1, &x), Verdict::kReplay);
+  Result r = IdempotencyStore::Answer(*x);
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_NE(r.status().message().find("answer too large"), std::string::npos) << r.status().message();
+  EXPECT_LT(store.bytes(), 1000u);
+}
+
+// The count is honest: what the process really spends on 20,000 entries
+// with 255-byte keys (the longest accepted) stays within the bytes the store
+// counts for them, with room for the allocator's slack.
+TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
+  constexpr int kEntries = 20000;
+  const std::string key_tail(250, 'k');
+  const long before = RssKib();
+  IdempotencyStore store(1h, 1000000, SIZE_MAX);
+  for (int i = 0; i < kEntries; ++i) {
+    Entry e;
+    ASSERT_EQ(store.Begin("Counter.increment", std::to_string(100000 + i) + key_tail, 1, &e), Verdict::kRun);
+    store.Finish(e, Value(i));
+  }
+  const long grown_kib = RssKib() - before;
+  const size_t counted = store.bytes();
+  std::printf("20,000 entries with 255-byte keys: counted %zu bytes (%zu per entry), RSS grew %ld KiB (%ld per entry)\n",
+              counted, counted / kEntries, grown_kib, grown_kib * 1024 / kEntries);
+  EXPECT_LE(static_cast<size_t>(grown_kib) * 1024, counted * 5 / 4 + (1 << 20));
+}
+
+// The attack: large answers stored under many keys (2,000 answers of 100 KB,
+// 200 MB if all were kept) cost at most the store's byte limit.
+TEST(IdempotencyStoreTest, LargeAnswersUnderManyKeysStayWithinTheByteLimit) {
+  constexpr size_t kMaxBytes = 16 * 1024 * 1024;
+  IdempotencyStore store(1h, 100000, kMaxBytes);
+  const long before = RssKib();
+  long peak = before;
+  for (int i = 0; i < 2000; ++i) {
+    Entry e;
+    ASSERT_EQ(store.Begin("Blob.put", std::to_string(i) + std::string(200, 'k'), 1, &e), Verdict::kRun);
+    store.Finish(e, json::value{{"blob", std::string(100 * 1000, 'a' + i % 26)}});
+    ASSERT_LE(store.bytes(), kMaxBytes) << i;
+    if (i % 100 == 0) peak = std::max(peak, RssKib());
+  }
+  peak = std::max(peak, RssKib());
+  std::printf("2,000 answers of 100 KB: %zu kept, %zu bytes counted; RSS grew %ld KiB at most\n", store.size(),
+              store.bytes(), peak - before);
+  EXPECT_GE(store.size(), 150u);
+  EXPECT_LE(store.size(), 168u);
+  // Generous: the 16 MiB kept, plus what the allocator holds on to.
+  EXPECT_LT(peak - before, 40 * 1024);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include "server/dispatcher.h"
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <future>
 #include <memory>
 #include <stdexcept>
@@ -12,6 +14,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +22,8 @@
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "util/json_text.h"
 
 namespace harpc {
 namespace {
@@ -100,8 +105,9 @@ class DispatcherTest : public ::testing::Test {
     state_.address = "127.0.0.1:8001";
     state_.options.name = "unit";
     // As Server's constructor does.
-    state_.idempotency = std::make_unique<IdempotencyStore>(state_.options.idempotency_ttl,
-                                                            state_.options.idempotency_max_entries);
+    const ServerOptions& o = state_.options;
+    state_.idempotency = std::make_unique<IdempotencyStore>(o.idempotency_ttl, o.idempotency_max_entries,
+                                                            o.idempotency_max_bytes, o.max_answer_bytes);
     AddSync("Echo.echo", [](const json::value& params, CallContext&) -> Result { return params; }, true);
     AddAsync("Async.add", [](json::value params, CallContext& ctx) -> asio::awaitable<Result> {
       // Really suspend once, as a handler doing I/O would.
@@ -325,12 +331,138 @@ TEST_F(DispatcherTest, BatchOverTheLimitIsRefusedWhole) {
   EXPECT_THAT(ExpectRpcError(Rpc(batch_of(1001)), -32600, nullptr), HasSubstr("at most 1000"));
   EXPECT_EQ(Requests("Echo.echo"), 0u);
 
+  // A large batch over the limit is refused the same way, counted before it is parsed.
+  std::string ones = "[1";
+  for (int i = 0; i < 2000000; ++i) ones += ",1";
+  ones += "]";
+  EXPECT_THAT(ExpectRpcError(Rpc(ones), -32600, nullptr), HasSubstr("at most 1000 requests, this one 2000001"));
+  std::string padded = batch_of(1001);
+  padded.insert(1, 300 * 1024, ' ');
+  EXPECT_THAT(ExpectRpcError(Rpc(padded), -32600, nullptr), HasSubstr("this one 1001"));
+  EXPECT_EQ(Requests("Echo.echo"), 0u);
+
   http1::Response r = Run(Post("/rpc", batch_of(1000)));
   ASSERT_EQ(r.status, 200);
   json::value replies = json::parse(r.body);
   ASSERT_TRUE(replies.is_array());
   EXPECT_EQ(replies.as_array().size(), 1000u);
   EXPECT_EQ(Requests("Echo.echo"), 1000u);
+}
+
+// An answer is never buffered past max_answer_bytes: over it the caller gets
+// INTERNAL ("answer too large") in the form it asked for.
+TEST_F(DispatcherTest, AnswerOverTheSizeLimitIsAnInternalError) {
+  state_.options.max_answer_bytes = 1000;
+  const std::string big = "[\"" + std::string(2000, 'x') + "\"]";
+  http1::Response r = Run(Post("/rpc/Echo.echo", big));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(PlainErrorCode(r), -32603);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("answer too large"));
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("1000 bytes (max_answer_bytes)"));
+  // An answer of exactly the limit is whole.
+  const std::string fits = "[\"" + std::string(996, 'x') + "\"]";
+  ASSERT_EQ(fits.size(), 1000u);
+  r = Run(Post("/rpc/Echo.echo", fits));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, fits);
+
+  // JSON-RPC: the error carries the request's id.
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":)" + big + R"(,"id":4})"),
+                             -32603, 4),
+              HasSubstr("answer too large"));
+  // A batch: one error for the whole, naming how many requests ran; the rest do not.
+  std::string batch = "[";
+  for (int i = 0; i < 10; ++i) {
+    if (i) batch += ",";
+    batch += R"({"jsonrpc":"2.0","method":"Echo.echo","params":[")" + std::string(300, 'x') + R"("],"id":)" +
+             std::to_string(i) + "}";
+  }
+  batch += "]";
+  const uint64_t before = Requests("Echo.echo");
+  EXPECT_THAT(ExpectRpcError(Rpc(batch), -32603, nullptr), HasSubstr("the first 3 of the 10 requests"));
+  EXPECT_EQ(Requests("Echo.echo") - before, 3u);
+}
+
+// JSON has no NaN nor infinity: a handler that answers one gets INTERNAL,
+// and what is written stays JSON.
+TEST_F(DispatcherTest, NonFiniteNumbersInAnswersBecomeInternalErrors) {
+  AddSync("Math.nan", [](const json::value&, CallContext&) -> Result {
+    return json::value{{"x", std::nan("")}};
+  });
+  AddAsync("Math.inf", [](json::value, CallContext&) -> asio::awaitable<Result> {
+    co_return json::value{1.0, json::array{-std::numeric_limits<double>::infinity()}};
+  });
+  http1::Response r = Run(Post("/rpc/Math.nan", ""));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_THAT(PlainErrorMessage(r), HasSubstr("NaN or infinity"));
+  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Math.inf","id":1})"), -32603, 1),
+              HasSubstr("'Math.inf' answered a number JSON cannot express"));
+  json::value replies = Rpc(R"([{"jsonrpc":"2.0","method":"Math.nan","id":1},
+                                {"jsonrpc":"2.0","method":"Echo.echo","params":[2],"id":2}])");
+  ASSERT_TRUE(replies.is_array()) << replies;
+  ExpectRpcError(replies.at(0), -32603, 1);
+  ExpectRpcResult(replies.at(1), json::array{2}, 2);
+}
+
+// A big batch lets its loop serve other work between its requests: a loop
+// timer ticking every 5 ms sees at most a few of the batch's requests run
+// between two of its ticks (all 200 would, were the loop held for the whole
+// batch). Counted in requests, not in milliseconds: a loaded machine that
+// deschedules the test must not make it fail.
+TEST_F(DispatcherTest, BatchLetsItsLoopServeOthersMeanwhile) {
+  int spins = 0;
+  AddSync("Work.spin", [&spins](const json::value&, CallContext&) -> Result {
+    ++spins;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return json::value(true);
+  });
+  std::string batch = "[";
+  for (int i = 0; i < 200; ++i) {
+    if (i) batch += ",";
+    batch += R"({"jsonrpc":"2.0","method":"Work.spin","id":)" + std::to_string(i) + "}";
+  }
+  batch += "]";
+  asio::io_context io;
+  CallDispatcher dispatcher(state_);
+  const HttpRequest request = Post("/rpc", batch);
+  std::future<http1::Response> answer =
+      asio::co_spawn(io, dispatcher.Handle(request, peer_, io.get_executor()), asio::use_future);
+  int ticks = 0;
+  int most_between_ticks = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer tick(io);
+        int spins_at_last_tick = 0;
+        while (answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready && ticks < 100000) {
+          tick.expires_after(std::chrono::milliseconds(5));
+          co_await tick.async_wait(kNoThrow);
+          most_between_ticks = std::max(most_between_ticks, spins - spins_at_last_tick);
+          spins_at_last_tick = spins;
+          ++ticks;
+        }
+      },
+      asio::detached);
+  io.run();
+  http1::Response r = answer.get();
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).as_array().size(), 200u);
+  EXPECT_EQ(spins, 200);
+  EXPECT_GE(ticks, 20) << "the timer ticked while the batch ran";
+  // About 3 (5 ms of 2 ms requests); generous.
+  EXPECT_LE(most_between_ticks, 20) << "the loop was held for " << most_between_ticks << " requests in a row";
+}
+
+TEST(JsonArrayLengthTest, CountsTopLevelElementsOnly) {
+  EXPECT_EQ(JsonArrayLength("[]"), 0u);
+  EXPECT_EQ(JsonArrayLength(" [ ] "), 0u);
+  EXPECT_EQ(JsonArrayLength("[1]"), 1u);
+  EXPECT_EQ(JsonArrayLength("[1, 2 ,3]"), 3u);
+  EXPECT_EQ(JsonArrayLength(R"([{"a":[1,2,3],"b":{"c":","}}, "x,y", "q\",", [[],[]]])"), 4u);
+  EXPECT_EQ(JsonArrayLength(R"(["\\", 2])"), 2u);
+  EXPECT_EQ(JsonArrayLength(R"([{}])"), 1u);
 }
 
 TEST_F(DispatcherTest, InvalidRequest32600) {
