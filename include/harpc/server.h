@@ -24,6 +24,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/result.h"
+#include "harpc/security.h"
 #include "harpc/status.h"
 
 namespace harpc {
@@ -73,7 +74,8 @@ struct ServerOptions {
   // stops waiting for them.
   std::chrono::milliseconds shutdown_grace{10000};
 
-  // When true, Wait() turns SIGTERM and SIGINT into a graceful Shutdown().
+  // When true, Wait() turns SIGTERM and SIGINT into a graceful Shutdown(),
+  // and SIGHUP into ReloadCredentials().
   bool handle_signals = true;
 
   // Answers of non-idempotent methods are kept by Idempotency-Key for this
@@ -91,12 +93,21 @@ struct ServerOptions {
   // CA that client certificates must be signed by (mutual TLS when
   // tls.client_ca_file is set). Default: plaintext. See harpc/security.h.
   TlsOptions tls;
+
+  // The bearer tokens accepted and the role each grants. Default: none asked
+  // for. See harpc/security.h.
+  AuthOptions auth;
 };
 
 struct MethodOptions {
   // True when running the method twice has the effect of running it once.
   // Clients may retry and hedge idempotent methods freely. Default false.
   bool idempotent = false;
+
+  // The least role a caller's token must grant when the server asks for
+  // tokens (ServerOptions::auth); below it the call gets PERMISSION_DENIED
+  // (HTTP 403, JSON-RPC -32003). Ignored without auth. Default kClient.
+  Role role = Role::kClient;
 };
 
 // What a handler knows about the call it serves. Valid until the handler returns
@@ -116,6 +127,8 @@ class CallContext {
   const std::string& request_id() const { return request_id_; }
   // The caller's address, "127.0.0.1:50312".
   const std::string& peer() const { return peer_; }
+  // The role the caller's token grants; kPeer when the server asks for no token.
+  Role role() const { return role_; }
   // The event loop serving this call; coroutine handlers use it for timers and I/O.
   const boost::asio::any_io_executor& executor() const { return executor_; }
 
@@ -126,6 +139,7 @@ class CallContext {
   std::string idempotency_key_;
   std::string request_id_;
   std::string peer_;
+  Role role_ = Role::kPeer;
   boost::asio::any_io_executor executor_;
 };
 
@@ -189,6 +203,13 @@ class Server {
   // Wait() returns.
   void Shutdown();
   bool draining() const;
+
+  // Re-reads the credentials files: ServerOptions::auth.auth_file (and the
+  // TLS certificates, see harpc/security.h). On an error the server keeps
+  // what it had and the error is returned. Calls already admitted are not
+  // judged again. With handle_signals, SIGHUP calls it (the outcome is logged).
+  // From any thread, after Start().
+  Status ReloadCredentials();
 
  private:
   friend class ServerFaults;  // fault injection for tests and demos (server/server_faults.h)

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/security_flags.h"
 #include "naming/sentinel_registrar.h"
 #include "sentinel/sentinel.h"
 
@@ -14,6 +15,7 @@ struct SentinelFlags {
   std::string peers;
   int down_after_ms = 3000;
   int probe_interval_ms = 500;
+  SecurityFlags security;
 };
 
 }  // namespace
@@ -32,7 +34,14 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
   cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
+  AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] {
+    if (!ResolveSecurityFlags(f->security, "sentinel", &f->options.security)) {
+      exit_code = 2;
+      return;
+    }
+    f->options.tls = f->security.ServerTls();
+    f->options.auth = f->security.Auth();
     if (!f->peers.empty()) {
       if (Status s = ParseSentinelList(f->peers, &f->options.peers); !s.ok()) {
         std::fprintf(stderr, "harpc sentinel: --peers: %s\n", s.message().c_str());

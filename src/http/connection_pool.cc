@@ -23,6 +23,7 @@ asio::awaitable<Status> ConnectionPool::Acquire(std::unique_ptr<ClientConnection
     }
   }
 
+  // TODO(issue 10, TLS): connect over TLS when security_.tls.client_enabled().
   auto conn = std::make_unique<ClientConnection>(executor_);
   const auto connect_limit = Clock::now() + connect_timeout;
   const bool call_deadline_first = deadline <= connect_limit;

@@ -40,6 +40,7 @@ struct MonitorOptions {
   int quorum = 1;                      // sentinels that must agree on ODOWN
   std::chrono::milliseconds down_after{3000};
   std::chrono::milliseconds probe_interval{500};
+  ClientSecurity security;             // presented on probes and to peers
 };
 
 class Monitor {

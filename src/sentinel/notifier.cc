@@ -64,7 +64,7 @@ void Notifier::RunCommand(const std::string& payload) {
 }
 
 namespace {
-asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::string payload) {
+asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::string payload, TlsOptions tls) {
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed || parsed->scheme() != "http") {
     spdlog::error("webhook: unsupported URL {}", url);
@@ -77,6 +77,7 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
     co_return;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // TODO(issue 10, TLS): https URLs connect over TLS, verified with tls.ca_file.
   http1::ClientConnection connection(ex);
   if (auto ec = co_await connection.stream.Connect(ep, deadline)) {
     spdlog::warn("webhook {}: {}", url, ec.message());
@@ -96,7 +97,7 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
 
 void Notifier::PostWebhook(std::string payload) {
   if (!executor_) return;
-  asio::co_spawn(executor_, Post(executor_, webhook_, std::move(payload)), asio::detached);
+  asio::co_spawn(executor_, Post(executor_, webhook_, std::move(payload), webhook_tls_), asio::detached);
 }
 
 json::array Notifier::Recent() const {

@@ -13,6 +13,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/json/value.hpp>
 
+#include "harpc/security.h"
+
 namespace harpc::sentinel {
 
 struct Event {
@@ -28,8 +30,10 @@ struct Event {
 
 class Notifier {
  public:
-  Notifier(std::string notify_command, std::string webhook_url)
-      : command_(std::move(notify_command)), webhook_(std::move(webhook_url)) {}
+  // `webhook_tls`: how to reach https webhooks (the sentinel's TLS options;
+  // a webhook is another trust domain, so no harpc token is sent to it).
+  Notifier(std::string notify_command, std::string webhook_url, TlsOptions webhook_tls)
+      : command_(std::move(notify_command)), webhook_(std::move(webhook_url)), webhook_tls_(std::move(webhook_tls)) {}
   // The loop that posts webhooks; events before it is set are not posted.
   void SetExecutor(boost::asio::any_io_executor executor) { executor_ = std::move(executor); }
 
@@ -46,6 +50,7 @@ class Notifier {
   boost::asio::any_io_executor executor_;
   std::string command_;
   std::string webhook_;
+  TlsOptions webhook_tls_;
   std::deque<Event> recent_;  // newest last, at most 200
   std::map<std::string, uint64_t> counts_;  // by event
   uint64_t alerts_ = 0;

@@ -24,19 +24,22 @@ class Sentinel {
   Sentinel(const SentinelOptions& options, std::unique_ptr<RegistryStore> store)
       : options_(options),
         registry_(std::move(store)),
-        notifier_(options.notify_command, options.webhook_url) {}
+        notifier_(options.notify_command, options.webhook_url, options.security.tls) {}
 
   Status Run() {
     if (Status s = registry_.Load(); !s.ok()) return s;
     ServerOptions so;
     so.threads = 1;  // the registry, monitor and notifier share one loop: no locks
     so.name = "sentinel";
+    so.tls = options_.tls;
+    so.auth = options_.auth;
     Server server(so);
     if (Status s = AddMethods(server); !s.ok()) return s;
     if (Status s = server.Start(options_.listen); !s.ok()) return s;
 
     MonitorOptions mo{.self = server.address(), .peers = options_.peers, .quorum = options_.quorum,
-                      .down_after = options_.down_after, .probe_interval = options_.probe_interval};
+                      .down_after = options_.down_after, .probe_interval = options_.probe_interval,
+                      .security = options_.security};
     if (mo.quorum <= 0) mo.quorum = static_cast<int>(options_.peers.size() + 1) / 2 + 1;
     monitor_ = std::make_unique<Monitor>(registry_, notifier_, mo);
     notifier_.SetExecutor(server.executor());
@@ -75,13 +78,13 @@ class Sentinel {
       if (Status s = registry_.Register(r, &lease); !s.ok()) return s;
       if (!known) notifier_.Publish({"registered", r.service, r.address, registry_.epoch(), WallClockMs(), server_address()}, false);
       return json::value{{"lease", lease}, {"ttl_ms", ttl}, {"epoch", registry_.epoch()}};
-    });
+    }, {.role = Role::kService});
     if (s.ok()) s = server.AddMethod("Registry.heartbeat", [this](const json::value& p, CallContext&) -> Result {
       std::string lease;
       if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
       if (Status s = registry_.Heartbeat(lease); !s.ok()) return s;
       return json::value{{"ok", true}};
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kService});
     if (s.ok()) s = server.AddMethod("Registry.deregister", [this](const json::value& p, CallContext&) -> Result {
       std::string lease;
       if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
@@ -95,7 +98,7 @@ class Sentinel {
       if (Status s = registry_.Deregister(lease); !s.ok()) return s;
       notifier_.Publish({"deregistered", service, address, registry_.epoch(), WallClockMs(), server_address()}, false);
       return json::value{{"ok", true}};
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kService});
     if (s.ok()) s = server.AddMethod("Registry.list", [this](const json::value&, CallContext&) -> Result {
       return json::value(registry_.StatusJson());
     }, {.idempotent = true});
@@ -117,7 +120,7 @@ class Sentinel {
       if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
       if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
       return json::value(monitor_ ? monitor_->Opinion(service, address) : json::object{});
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kPeer});
     if (s.ok()) s = server.AddMethod("Sentinel.vote", [this](const json::value& p, CallContext&) -> Result {
       std::string candidate;
       int64_t epoch = 0;
@@ -126,7 +129,7 @@ class Sentinel {
       if (epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");
       if (!monitor_) return Unavailable("sentinel is starting");
       return json::value(monitor_->Vote(epoch, candidate));
-    });
+    }, {.role = Role::kPeer});
     if (s.ok()) s = server.AddMethod("Sentinel.decide", [this](const json::value& p, CallContext&) -> Result {
       std::string service, address, leader;
       int64_t epoch = 0;
@@ -140,10 +143,11 @@ class Sentinel {
       if (!monitor_) return Unavailable("sentinel is starting");
       monitor_->Decide(service, address, odown->as_bool(), epoch, leader);
       return json::value{{"ok", true}};
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kPeer});
     if (s.ok()) s = server.AddMethod("Sentinel.events", [this](const json::value&, CallContext&) -> Result {
       return json::value(notifier_.Recent());
     }, {.idempotent = true});
+    // The dashboard, like /status, needs role client (the default of pages).
     if (s.ok()) s = server.AddPage("/", [] { return Server::Page{.body = std::string(DashboardHtml())}; });
     if (s.ok()) s = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
     server_ = &server;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "harpc/security.h"
 #include "harpc/status.h"
 #include "sentinel/monitor.h"
 
@@ -30,6 +31,11 @@ struct SentinelOptions {
   std::chrono::milliseconds probe_interval{500};
   std::string notify_command;          // run with the event as JSON on stdin
   std::string webhook_url;             // http://host:port/path, POSTed the event
+  TlsOptions tls;                      // the listener's (ServerOptions::tls)
+  AuthOptions auth;                    // the tokens accepted (ServerOptions::auth)
+  // Presented on every outgoing call: instance probes and the peer protocol
+  // (whole: peers need a token of role peer), the webhook (TLS only).
+  ClientSecurity security;
 };
 
 // Runs until SIGTERM/SIGINT. Prints "listening on H:P" on stdout when ready.

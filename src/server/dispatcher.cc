@@ -10,6 +10,7 @@
 #include "util/json_text.h"
 #include "util/fault_injection.h"
 #include "util/hash.h"
+#include "server/credentials.h"
 
 namespace harpc {
 
@@ -49,6 +50,25 @@ json::value JsonRpcError(int code, std::string_view message, const json::value& 
 }
 
 http1::Response JsonBody(const json::value& v) { return {.status = 200, .body = json::serialize(v)}; }
+
+// A call refused for its credentials: 401 (no or unknown token) or 403 (the
+// role is too low), as a JSON-RPC 2.0 error on POST /rpc, else as the plain
+// error body. 401 tells how to authenticate (RFC 6750).
+http1::Response CredentialsError(ServerState& state, const Status& status, bool jsonrpc) {
+  const int http_status = wire::HttpStatus(status.code());
+  state.CountHttpError(http_status);
+  http1::Response r{.status = http_status,
+                    .body = jsonrpc ? json::serialize(JsonRpcError(wire::JsonRpcCode(status), status.message(), nullptr))
+                                    : PlainErrorBody(status)};
+  if (status.code() == StatusCode::kUnauthenticated) r.extra_headers = "WWW-Authenticate: Bearer\r\n";
+  return r;
+}
+
+Status Denied(const Method& method, Role caller) {
+  return PermissionDenied("method '" + method.name + "' needs a token of role " +
+                          std::string(RoleName(method.options.role)) + "; this one has role " +
+                          std::string(RoleName(caller)));
+}
 
 // The answer of a plain call (/rpc/<Method> or the default method).
 
@@ -91,15 +111,39 @@ http1::Response CallDispatcher::PlainAnswer(const Result& result, bool ran) cons
   return r;
 }
 
+Status CallDispatcher::Authenticate(const HttpRequest& request, Role* role) const {
+  *role = Role::kPeer;
+  const std::shared_ptr<const TokenTable> tokens = state_.tokens.load(std::memory_order_acquire);
+  if (!tokens) return Status::Ok();
+  auto it = request.find(http::field::authorization);
+  if (it == request.end()) {
+    return Unauthenticated("this server needs a token: send 'Authorization: Bearer TOKEN' (harpc: --token-file)");
+  }
+  std::optional<Role> found = tokens->Find(BearerToken(it->value()));
+  if (!found) return Unauthenticated("the token is not accepted by this server");
+  *role = *found;
+  return Status::Ok();
+}
+
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
                                                         const std::string& peer,
                                                         asio::any_io_executor executor) {
   std::string_view path = PathOf(request.target());
   const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+  const bool rpc_root = path == "/rpc" || path == "/rpc/";
 
-  if (path == "/health" || path == "/metrics" || path == "/status") {
+  if (path == "/health") {
     if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
-    if (path == "/health") co_return HealthResponse(state_);
+    co_return HealthResponse(state_);
+  }
+  // Everything but /health needs a token when the server asks for them; any
+  // accepted token grants at least the client role, which /metrics, /status
+  // and pages need.
+  Role role = Role::kPeer;
+  if (Status s = Authenticate(request, &role); !s.ok()) co_return CredentialsError(state_, s, rpc_root);
+
+  if (path == "/metrics" || path == "/status") {
+    if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
     if (path == "/metrics") co_return co_await MetricsResponse(state_);
     co_return StatusResponse(state_);
   }
@@ -110,7 +154,6 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
     co_return http1::Response{.status = 200, .content_type = p.content_type, .body = std::move(p.body)};
   }
 
-  const bool rpc_root = path == "/rpc" || path == "/rpc/";
   if (!rpc_root && !path.starts_with("/rpc/")) {
     co_return HttpError(state_, 404, wire::kMethodNotFound,
                         "no such path '" + std::string(path) + "'; calls go to POST /rpc or POST /rpc/<Method>");
@@ -123,6 +166,7 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
 
   CallContext base;
   base.peer_ = peer;
+  base.role_ = role;
   base.executor_ = executor;
   if (Status s = ContextFromHeaders(request, base); !s.ok()) {
     co_return HttpError(state_, 400, wire::kInvalidRequest, s.message());
@@ -207,6 +251,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   if (!method) {
     co_return HttpError(state_, 404, wire::kMethodNotFound, "method '" + std::string(name) + "' not found");
   }
+  if (base.role() < method->options.role) co_return CredentialsError(state_, Denied(*method, base.role()), false);
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
     if (Status s = ParseJsonText(request.body(), &params); !s.ok()) {
@@ -232,6 +277,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
       co_return HttpError(state_, 404, wire::kMethodNotFound,
                           "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
     }
+    if (base.role() < method->options.role) co_return CredentialsError(state_, Denied(*method, base.role()), false);
     bool ran = false;
     Result result = co_await Invoke(*method, std::move(body), base, &ran);
     co_return PlainAnswer(result, ran);
@@ -240,7 +286,15 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
   if (body.is_object()) {
     json::value reply = co_await HandleJsonRpcObject(body, base);
     if (reply.is_null()) co_return http1::Response{.status = 204};
-    co_return JsonBody(reply);
+    http1::Response r = JsonBody(reply);
+    // A single request refused for its role says so in the HTTP status too
+    // (DESIGN §7); in a batch, each refusal is one entry of the 200 answer.
+    if (const json::value* error = reply.as_object().if_contains("error");
+        error && error->as_object().at("code") == wire::kPermissionDenied) {
+      r.status = 403;
+      state_.CountHttpError(403);
+    }
+    co_return r;
   }
 
   if (body.is_array()) {
@@ -307,6 +361,12 @@ asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::val
     if (notification) co_return nullptr;
     co_return JsonRpcError(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
                            reply_id);
+  }
+
+  if (base.role() < method->options.role) {
+    if (notification) co_return nullptr;
+    const Status denied = Denied(*method, base.role());
+    co_return JsonRpcError(wire::JsonRpcCode(denied), denied.message(), reply_id);
   }
 
   CallContext ctx = base;

@@ -48,6 +48,9 @@ class CallDispatcher {
   // The answer of /rpc/<Method> and the default method. When the handler ran,
   // fault injection may reset the connection instead (ServerFaults).
   http1::Response PlainAnswer(const Result& result, bool ran) const;
+  // The role of the request's bearer token (kPeer when the server asks for
+  // none); UNAUTHENTICATED when a token is needed and none or an unknown one came.
+  Status Authenticate(const HttpRequest& request, Role* role) const;
   // Fills the deadline, idempotency key and request id from the headers.
   static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
 

@@ -59,6 +59,7 @@ class Server::Impl {
     Join();
     // I/O objects go before the contexts they live on; each loop's context goes
     // before its connection list (see EventLoop).
+    reload_signal_.reset();
     signals_.reset();
     acceptor_.reset();
     loops_.clear();
@@ -90,6 +91,7 @@ class Server::Impl {
     if (Status s = ParseHostPort(listen_address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
     tcp::endpoint endpoint;
     if (Status s = ResolveEndpoint(hp, &endpoint); !s.ok()) return s;
+    if (Status s = LoadTokens(); !s.ok()) return s;
     FitConnectionsToFileLimit();
     if (!state_.options.idempotency_db.empty()) {
       std::unique_ptr<IdempotencyLog> log;
@@ -120,6 +122,8 @@ class Server::Impl {
         Log().info("server {}: signal {} received, shutting down gracefully", state_.address, sig);
         Shutdown();
       });
+      reload_signal_.emplace(loops_[0]->context, SIGHUP);
+      WaitForReloadSignal();
     }
     for (auto& loop : loops_) {
       loop->thread = std::thread([&ctx = loop->context] { ctx.run(); });
@@ -144,8 +148,42 @@ class Server::Impl {
       boost::system::error_code ec;
       if (acceptor_) acceptor_->close(ec);
       if (signals_) signals_->cancel(ec);
+      if (reload_signal_) reload_signal_->cancel(ec);
       asio::co_spawn(loops_[0]->context, Drain(), asio::detached);
     });
+  }
+
+  // Reads ServerOptions::auth's file into a new token table, replacing the
+  // one the loops read only once it parsed whole.
+  Status LoadTokens() {
+    const AuthOptions& auth = state_.options.auth;
+    if (!auth.enabled()) return Status::Ok();
+    auto tokens = std::make_shared<TokenTable>();
+    if (Status s = TokenTable::Load(auth.auth_file, tokens.get()); !s.ok()) return s;
+    if (tokens->size() == 0) {
+      return InvalidArgument("auth file '" + auth.auth_file + "' lists no token: no call could be made");
+    }
+    state_.tokens.store(std::move(tokens), std::memory_order_release);
+    return Status::Ok();
+  }
+
+  // Each SIGHUP reloads; the handler waits again until the shutdown cancels it.
+  void WaitForReloadSignal() {
+    reload_signal_->async_wait([this](const boost::system::error_code& e, int) {
+      if (e) return;
+      ReloadCredentials();
+      WaitForReloadSignal();
+    });
+  }
+
+  Status ReloadCredentials() {
+    Status s = LoadTokens();
+    if (s.ok()) {
+      Log().info("server {}: credentials reloaded", state_.address);
+    } else {
+      Log().error("server {}: credentials not reloaded, keeping the previous ones: {}", state_.address, s.message());
+    }
+    return s;
   }
 
   ServerState& state() { return state_; }
@@ -296,6 +334,7 @@ class Server::Impl {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
+  std::optional<asio::signal_set> reload_signal_;  // SIGHUP: ReloadCredentials()
   bool started_ = false;
   std::mutex shutdown_steps_mu_;  // AddShutdownStep runs on any thread, Drain on the first loop
   std::vector<std::function<asio::awaitable<void>()>> shutdown_steps_;
@@ -333,6 +372,7 @@ Status Server::AddPage(std::string path, std::function<Page()> page) {
   return Status::Ok();
 }
 Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
+Status Server::ReloadCredentials() { return impl_->ReloadCredentials(); }
 std::string Server::address() const { return impl_->state().address; }
 boost::asio::any_io_executor Server::executor() const { return impl_->executor(); }
 Status Server::AddShutdownStep(std::function<boost::asio::awaitable<void>()> step) {

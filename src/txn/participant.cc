@@ -79,8 +79,9 @@ class Participant::Impl {
     co_return r;
   }
 
-  static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop) {
+  static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop, const ClientSecurity& security) {
     ChannelOptions o;
+    o.security = security;
     o.timeout = std::chrono::milliseconds(1000);
     o.idempotent_methods = {"Coordinator.status"};
     o.health.interval = std::chrono::milliseconds(500);
@@ -304,7 +305,7 @@ Status Participant::Attach(Server& server) {
           if (Status s = ParseDecision(p, impl->log->id(), commit, &txid, &decision); !s.ok()) co_return s;
           co_return co_await impl->Apply(std::move(txid), std::move(decision));
         },
-        {.idempotent = true});
+        {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
     if (!s.ok()) return s;
   }
   Status s = server.AddAsyncMethod(
@@ -323,7 +324,7 @@ Status Participant::Attach(Server& server) {
         };
         co_return co_await impl->db->Run(std::move(work));
       },
-      {.idempotent = true});
+      {.idempotent = true, .role = Role::kPeer});
   if (!s.ok()) return s;
   s = server.AddMetrics([impl] {
     std::string text = sql::FsyncMetricText();
@@ -339,7 +340,7 @@ Status Participant::Attach(Server& server) {
   });
   if (!s.ok()) return s;
   impl->executor = server.executor();
-  impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor));
+  impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor, impl->options.security));
   // Spawned on the loop: the resolver's signal is touched there only.
   asio::post(impl->executor, [weak = std::weak_ptr<Impl>(impl_)] {
     if (auto self = weak.lock()) self->resolver.Spawn(self->executor, Impl::ResolverLoop(weak));
