@@ -13,7 +13,7 @@
 namespace harpc {
 
 // Certificates and keys, as PEM files. They are read when the server or the
-// channel starts and again on Server::ReloadTls() (the daemons: on SIGHUP);
+// channel starts and again on Server::ReloadCredentials() (the daemons: on SIGHUP);
 // connections already open keep the certificate they began with.
 struct TlsOptions {
   // This process's certificate chain and private key. On a server: what the

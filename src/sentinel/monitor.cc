@@ -36,7 +36,10 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
 }  // namespace
 
 Monitor::Monitor(Registry& registry, Notifier& notifier, MonitorOptions options)
-    : registry_(registry), notifier_(notifier), options_(std::move(options)) {}
+    : registry_(registry),
+      notifier_(notifier),
+      options_(std::move(options)),
+      probe_security_{.tls = options_.security.tls} {}
 
 Monitor::~Monitor() {
   quorum_rounds_.Stop();
@@ -90,7 +93,7 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
   auto next = Clock::now();
   for (;;) {
     const auto started = Clock::now();
-    ProbeResult result = co_await ProbeHealth(connection, endpoint, options_.probe_interval, options_.security);
+    ProbeResult result = co_await ProbeHealth(connection, endpoint, options_.probe_interval, probe_security_);
     if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     Instance* i = registry_.Find(service, address);
     if (!i) break;

@@ -33,8 +33,9 @@ struct SentinelOptions {
   std::string webhook_url;             // http://host:port/path, POSTed the event
   TlsOptions tls;                      // the listener's (ServerOptions::tls)
   AuthOptions auth;                    // the tokens accepted (ServerOptions::auth)
-  // Presented on every outgoing call: instance probes and the peer protocol
-  // (whole: peers need a token of role peer), the webhook (TLS only).
+  // Presented on every outgoing call: whole to the peers (the peer protocol
+  // needs a token of role peer); its TLS only to the instances probed (their
+  // addresses come from whoever registered them) and to the webhook.
   ClientSecurity security;
 };
 

@@ -3,13 +3,24 @@
 // that registers with a service token and clients with client tokens; a
 // transfer between two banks through a coordinator, all with tokens. And the
 // trust flags refused with a clear one-line error (exit 2).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <sstream>
 
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "harpc/channel.h"
 #include "support/test_support.h"
 
 namespace harpc {
@@ -84,6 +95,145 @@ TEST_F(AuthCli, CallWithATokenWorksWithoutOneFailsClearly) {
   boost::json::value report = boost::json::parse(bench.out.back());
   EXPECT_EQ(report.at("ok"), 50) << bench.Stdout();
   EXPECT_EQ(report.at("errors"), 0) << bench.Stdout();
+}
+
+// A loopback listener that answers every request "200 SERVING" and keeps
+// their heads: who sends which Authorization header.
+class RecordingServer {
+ public:
+  RecordingServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen";
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~RecordingServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(fd_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> heads() {
+    std::lock_guard lock(mu_);
+    return heads_;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      timeval tv{1, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      std::string head;
+      char buf[4096];
+      while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<size_t>(n));
+      }
+      {
+        std::lock_guard lock(mu_);
+        heads_.push_back(head);
+      }
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
+                                 "Connection: close\r\n\r\nSERVING\n";
+      [[maybe_unused]] ssize_t sent = ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> heads_;
+};
+
+bool AnyHeadHas(RecordingServer& server, const std::string& text) {
+  for (const std::string& head : server.heads()) {
+    if (head.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(AuthProbes, ChannelHealthProbesCarryTheTokenSentinelInstanceProbesDoNot) {
+  // A channel's heartbeats carry its token (ChannelOptions::security).
+  RecordingServer endpoint;
+  {
+    ChannelOptions o;
+    o.security.bearer_token = "tok-probe";
+    o.health.interval = std::chrono::milliseconds(50);
+    Channel channel(endpoint.address(), o);
+    ASSERT_TRUE(channel.status().ok()) << channel.status();
+    ASSERT_TRUE(testing::PollUntil([&] { return AnyHeadHas(endpoint, "GET /health"); }, 10s));
+    EXPECT_TRUE(AnyHeadHas(endpoint, "Authorization: Bearer tok-probe\r\n"));
+  }
+
+  // A sentinel probes a registered instance with no token: the address came
+  // from whoever registered it, and the sentinel's token is a peer token.
+  testing::TempDir dir("harpc-auth-probes");
+  std::ofstream(dir.File("auth")) << "service tok-service\npeer tok-peer\n";
+  std::ofstream(dir.File("peer.token")) << "tok-peer\n";
+  std::ofstream(dir.File("service.token")) << "tok-service\n";
+  Subprocess sentinel;
+  const std::string address = testing::StartDaemon(
+      {"sentinel", "--listen", "127.0.0.1:0", "--data-dir", dir.File("s"), "--probe-interval-ms", "50", "--auth-file",
+       dir.File("auth"), "--token-file", dir.File("peer.token")},
+      &sentinel);
+  ASSERT_FALSE(address.empty());
+  RecordingServer instance;
+  testing::CliRun registered = testing::RunHarpc(
+      {"call", address, "Registry.register", "{\"service\":\"probe\",\"address\":\"" + instance.address() + "\"}",
+       "--token-file", dir.File("service.token")});
+  ASSERT_EQ(registered.exit_code, 0) << registered.err;
+  ASSERT_TRUE(testing::PollUntil([&] { return instance.heads().size() >= 3; }, 10s));
+  EXPECT_TRUE(AnyHeadHas(instance, "GET /health"));
+  EXPECT_FALSE(AnyHeadHas(instance, "Authorization"));
+}
+
+TEST_F(AuthCli, SighupRereadsTheAuthFile) {
+  Subprocess server;
+  const std::string log = dir_.File("serve.log");
+  const std::string address = testing::StartDaemon(
+      {"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--auth-file", Auth()}, &server, 10s, log);
+  ASSERT_FALSE(address.empty());
+  auto logged = [&](const std::string& text) {
+    std::ifstream in(log);
+    std::stringstream all;
+    all << in.rdbuf();
+    return all.str().find(text) != std::string::npos;
+  };
+  std::ofstream(dir_.File("new.token")) << "tok-new\n";
+  auto call_with = [&](const std::string& token_file) {
+    return testing::RunHarpc({"call", address, "Echo.echo", "{}", "--token-file", token_file}).exit_code == 0;
+  };
+  EXPECT_TRUE(call_with(Token("client")));
+  EXPECT_FALSE(call_with(dir_.File("new.token")));
+
+  std::ofstream(Auth()) << "client tok-new\n";
+  server.Signal(SIGHUP);
+  EXPECT_TRUE(testing::PollUntil([&] { return call_with(dir_.File("new.token")); }, 10s));
+  EXPECT_FALSE(call_with(Token("client")));  // no longer listed
+
+  // A file that does not parse is refused; the server keeps the tokens it had and keeps serving.
+  std::ofstream(Auth()) << "client tok-newer\nroot tok-root\n";
+  server.Signal(SIGHUP);
+  EXPECT_TRUE(testing::PollUntil([&] { return logged("credentials not reloaded"); }, 10s));
+  EXPECT_TRUE(logged("line 2"));
+  EXPECT_TRUE(call_with(dir_.File("new.token")));
+  EXPECT_TRUE(server.running());
 }
 
 TEST_F(AuthCli, TrustFlagsAreCheckedBeforeAnythingStarts) {
