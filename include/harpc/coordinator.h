@@ -74,6 +74,9 @@ struct CoordinatorOptions {
   // Decisions every participant acknowledged are deleted from the log this
   // long after they were made (checked every minute). Default 1 h.
   std::chrono::milliseconds retain_done{3600000};
+  // What the coordinator presents to participants (phase two needs a token of
+  // role peer). Default: plaintext, no token. See harpc/security.h.
+  ClientSecurity security;
 };
 
 class Coordinator {

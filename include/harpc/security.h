@@ -8,11 +8,12 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace harpc {
 
 // Certificates and keys, as PEM files. They are read when the server or the
-// channel starts and again on Server::ReloadTls() (the daemons: on SIGHUP);
+// channel starts and again on Server::ReloadCredentials() (the daemons: on SIGHUP);
 // connections already open keep the certificate they began with.
 struct TlsOptions {
   // This process's certificate chain and private key. On a server: what the
@@ -36,10 +37,35 @@ struct TlsOptions {
 };
 
 // Roles nest: a token of a role may do everything the roles below it may.
+// A method needs the role of its MethodOptions::role (default kClient); GET
+// /metrics, /status and pages (the sentinel's dashboard) need kClient; GET
+// /health needs none. docs/security.md lists the role of every built-in method.
 enum class Role {
   kClient = 1,   // application methods, reads of the registry and status
   kService = 2,  // also registers, heartbeats and deregisters instances
   kPeer = 3,     // also the sentinel, transaction and fault-injection methods
+};
+
+// "client", "service", "peer": the spelling of auth files and error messages.
+std::string_view RoleName(Role role);
+
+// The bearer tokens a server accepts (ServerOptions::auth).
+struct AuthOptions {
+  // A file of lines "ROLE TOKEN" (ROLE: client, service or peer; the token is
+  // the rest of the line, without surrounding blanks; blank lines and lines
+  // starting with # are ignored; a token listed twice is an error). When set,
+  // every request except GET /health must carry an accepted token:
+  //   none or unknown: HTTP 401, JSON-RPC code -32001 (UNAUTHENTICATED),
+  //                    with "WWW-Authenticate: Bearer";
+  //   a role below the method's: HTTP 403, code -32003 (PERMISSION_DENIED);
+  //   in a JSON-RPC batch each request is judged on its own method.
+  // Read by Server::Start() (a malformed line fails it, naming the line) and
+  // again by Server::ReloadCredentials() (the daemons: on SIGHUP). Tokens are
+  // compared in constant time. Default empty: no token asked for, every
+  // caller may call every method.
+  std::string auth_file;
+
+  bool enabled() const { return !auth_file.empty(); }
 };
 
 // What a process presents on each outgoing call.

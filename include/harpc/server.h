@@ -89,8 +89,8 @@ struct ServerOptions {
   // stops waiting for them.
   std::chrono::milliseconds shutdown_grace{10000};
 
-  // When true, SIGTERM and SIGINT begin a graceful Shutdown(), and SIGHUP
-  // calls ReloadTls().
+  // When true, Wait() turns SIGTERM and SIGINT into a graceful Shutdown(),
+  // and SIGHUP into ReloadCredentials().
   bool handle_signals = true;
 
   // Answers of non-idempotent methods are kept by Idempotency-Key for this
@@ -113,12 +113,21 @@ struct ServerOptions {
   // CA that client certificates must be signed by (mutual TLS when
   // tls.client_ca_file is set). Default: plaintext. See harpc/security.h.
   TlsOptions tls;
+
+  // The bearer tokens accepted and the role each grants. Default: none asked
+  // for. See harpc/security.h.
+  AuthOptions auth;
 };
 
 struct MethodOptions {
   // True when running the method twice has the effect of running it once.
   // Clients may retry and hedge idempotent methods freely. Default false.
   bool idempotent = false;
+
+  // The least role a caller's token must grant when the server asks for
+  // tokens (ServerOptions::auth); below it the call gets PERMISSION_DENIED
+  // (HTTP 403, JSON-RPC -32003). Ignored without auth. Default kClient.
+  Role role = Role::kClient;
 };
 
 // What a handler knows about the call it serves. Valid until the handler returns
@@ -138,6 +147,8 @@ class CallContext {
   const std::string& request_id() const { return request_id_; }
   // The caller's address, "127.0.0.1:50312".
   const std::string& peer() const { return peer_; }
+  // The role the caller's token grants; kPeer when the server asks for no token.
+  Role role() const { return role_; }
   // The event loop serving this call; coroutine handlers use it for timers and I/O.
   const boost::asio::any_io_executor& executor() const { return executor_; }
 
@@ -148,6 +159,7 @@ class CallContext {
   std::string idempotency_key_;
   std::string request_id_;
   std::string peer_;
+  Role role_ = Role::kPeer;
   boost::asio::any_io_executor executor_;
 };
 
@@ -203,12 +215,6 @@ class Server {
   // (FAILED_PRECONDITION after). Whatever `step` uses must outlive Wait().
   Status AddShutdownStep(std::function<boost::asio::awaitable<void>()> step);
 
-  // Reads the certificate, key and CA files again (ServerOptions::tls, and
-  // those of every TLS client of the process): new connections use them,
-  // open ones keep theirs. On an error, the previous files stay in use and
-  // the error is returned (and logged).
-  Status ReloadTls();
-
   // Blocks until the server has stopped.
   void Wait();
   // Begins a graceful shutdown and returns: stop accepting, /health answers
@@ -217,6 +223,15 @@ class Server {
   // Wait() returns.
   void Shutdown();
   bool draining() const;
+
+  // Re-reads the credentials files: ServerOptions::auth.auth_file, the
+  // listener's certificate, key and client CA (ServerOptions::tls), and those
+  // of every TLS client of the process. New connections use the new
+  // certificates, open ones keep theirs; the next request is judged by the
+  // new tokens. Whatever fails to load keeps what it had, and the first error
+  // is returned. With handle_signals, SIGHUP calls it (the outcome is logged).
+  // From any thread, after Start().
+  Status ReloadCredentials();
 
  private:
   friend class ServerFaults;  // fault injection for tests and demos (server/server_faults.h)

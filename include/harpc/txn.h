@@ -92,6 +92,11 @@ struct ParticipantOptions {
   // prepare, so that late repeats are still answered, then deleted (checked
   // every minute). It must exceed the longest transaction timeout. Default 1 h.
   std::chrono::milliseconds retain_decided{3600000};
+
+  // What the participant presents to coordinators when it asks about calls
+  // in doubt (Coordinator.status needs role client). Default: plaintext, no
+  // token. See harpc/security.h.
+  ClientSecurity security;
 };
 
 // The three handlers of a transactional method. They run on the participant's

@@ -187,10 +187,13 @@ Result AddIncoming(Database db, const json::value&) {
 
 Status RegisterBankService(Participant& participant) {
   if (Result upgraded = participant.RunLocal(AddIncoming, nullptr); !upgraded.ok()) return upgraded.status();
-  Status s = participant.AddLocalMethod("Bank.open", Open);
-  if (s.ok()) s = participant.AddLocalMethod("Bank.deposit", Deposit);
+  // Opening accounts and depositing make money out of nothing, and the audit
+  // shows every account: operators (peer tokens) only. Reading one balance
+  // and the transaction legs are the clients' (docs/security.md).
+  Status s = participant.AddLocalMethod("Bank.open", Open, {.role = Role::kPeer});
+  if (s.ok()) s = participant.AddLocalMethod("Bank.deposit", Deposit, {.role = Role::kPeer});
   if (s.ok()) s = participant.AddLocalMethod("Bank.balance", Balance, {.idempotent = true});
-  if (s.ok()) s = participant.AddLocalMethod("Bank.audit", Audit, {.idempotent = true});
+  if (s.ok()) s = participant.AddLocalMethod("Bank.audit", Audit, {.idempotent = true, .role = Role::kPeer});
   if (s.ok()) s = participant.AddTxnMethod("Bank.debit", Debit());
   if (s.ok()) s = participant.AddTxnMethod("Bank.credit", Credit());
   return s;

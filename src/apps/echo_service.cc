@@ -61,7 +61,7 @@ Status RegisterEchoService(Server& server, EchoServiceOptions options) {
       faults->fail_rate = rate;
     }
     return json::value{{"delay_ms", faults->delay_ms.load()}, {"fail_rate", faults->fail_rate.load()}};
-  }, {.idempotent = true});
+  }, {.idempotent = true, .role = Role::kPeer});  // it can make a healthy server fail every call
   if (!s.ok()) return s;
 
   // A counter shared by every loop: not idempotent, so retries are safe only

@@ -24,6 +24,7 @@ Status ChannelFlags::ToOptions(ChannelOptions* out) const {
     }
     o.hedge.after = std::chrono::milliseconds(ms);
   }
+  if (Status s = security.ClientSecurityOf(&o.security); !s.ok()) return s;
   *out = std::move(o);
   return Status::Ok();
 }
@@ -46,6 +47,7 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
       ->check(CLI::IsMember({"failover", "failfast", "failsafe"}))->capture_default_str();
   cmd->add_flag("--idempotent", f.idempotent,
                 "The method is safe to run twice: retry after timeouts and hedge without an idempotency key");
+  AddSecurityFlags(cmd, f.security, /*daemon=*/false);
 }
 
 }  // namespace harpc::cli

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/security_flags.h"
 #include "harpc/channel.h"
 
 namespace harpc::cli {
@@ -16,8 +17,9 @@ struct ChannelFlags {
   int health_interval_ms = 1000;
   std::string fault_mode = "failover";
   bool idempotent = false;
+  SecurityFlags security;  // --token-file, --tls-*
 
-  // INVALID_ARGUMENT for a bad --hedge-ms.
+  // INVALID_ARGUMENT for a bad --hedge-ms or trust flags (SecurityFlags).
   Status ToOptions(ChannelOptions* out) const;
 };
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "harpc/coordinator.h"
 #include "util/log.h"
@@ -16,9 +17,12 @@ struct CoordinatorFlags {
   int default_timeout_ms = 5000;
   int grace_ms = 2000;
   int64_t phase_two_give_up_ms = 600000;
+  SecurityFlags security;
 };
 
 int RunCoordinator(const CoordinatorFlags& f) {
+  ClientSecurity security;
+  if (!ResolveSecurityFlags(f.security, "coordinator", &security)) return 2;
   // One loop: the coordinator's state lives on it (and fsyncs, not CPU, bound
   // it). Declared first so that it is destroyed last: the coordinator's
   // coroutines still hold its loop.
@@ -26,11 +30,14 @@ int RunCoordinator(const CoordinatorFlags& f) {
   options.name = "coordinator";
   options.threads = 1;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
+  options.tls = f.security.ServerTls();
+  options.auth = f.security.Auth();
   Server server(options);
   std::unique_ptr<Coordinator> coordinator;
   Status s = Coordinator::Open({.data_dir = f.data_dir,
                                 .default_timeout = std::chrono::milliseconds(f.default_timeout_ms),
-                                .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms)},
+                                .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms),
+                                .security = security},
                                &coordinator);
   if (s.ok()) s = coordinator->Attach(server);
   if (s.ok()) s = server.Start(f.listen);
@@ -61,6 +68,7 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))->capture_default_str();
   cmd->add_option("--grace-ms", f->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] { exit_code = RunCoordinator(*f); });
 }
 

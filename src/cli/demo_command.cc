@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/demo_support.h"
+#include "cli/security_flags.h"
 #include "cli/load_generator.h"
 #include "harpc/channel.h"
 #include "util/subprocess.h"
@@ -38,20 +39,14 @@ struct DemoServer {
   std::string address;
 };
 
-Status StartServer(DemoServer& s, const std::string& listen) {
-  std::vector<std::string> argv = {SelfExecutable(), "serve", "--listen", listen, "--name", s.name,
-                                   "--threads", "1"};
-  if (Status st = Subprocess::Spawn(argv, &s.process, "/dev/null"); !st.ok()) return st;
-  std::string line;
-  if (Status st = s.process.ReadLine(std::chrono::seconds(10), &line); !st.ok()) return st;
-  const std::string prefix = "listening on ";
-  if (line.rfind(prefix, 0) != 0) return Internal("unexpected first line from " + s.name + ": " + line);
-  s.address = line.substr(prefix.size());
-  return Status::Ok();
+Status StartServer(DemoServer& s, const std::string& listen, const DemoTrust& trust) {
+  return StartDaemonProcess({"serve", "--listen", listen, "--name", s.name, "--threads", "1"}, trust, &s.process,
+                            &s.address);
 }
 
 class Demo {
  public:
+  explicit Demo(DemoTrust trust) : trust_(std::move(trust)) {}
   int Run();
 
  private:
@@ -87,6 +82,7 @@ class Demo {
   void SetDelay(const DemoServer& s, int ms);
   int RunSentinelChapter();
 
+  DemoTrust trust_;
   Clock::time_point start_ = Clock::now();
   std::mutex print_mu_;
   std::vector<DemoServer> servers_;
@@ -123,7 +119,7 @@ void Demo::Tick(const LoadReport& report) {
 }
 
 void Demo::SetDelay(const DemoServer& s, int ms) {
-  Channel direct(s.address, {});
+  Channel direct(s.address, {.security = trust_.security});
   boost::json::value params = {{"delay_ms", ms}};
   CallResult r = direct.Call("Fault.set", params);
   if (!r.ok()) Say("could not slow %s: %s", s.name.c_str(), r.status.ToString().c_str());
@@ -139,7 +135,7 @@ int Demo::Run() {
   for (int i = 0; i < 3; ++i) {
     servers_[i].name = names[i];
     servers_[i].weight = weights[i];
-    if (Status s = StartServer(servers_[i], "127.0.0.1:0"); !s.ok()) {
+    if (Status s = StartServer(servers_[i], "127.0.0.1:0", trust_); !s.ok()) {
       std::fprintf(stderr, "harpc demo: cannot start %s: %s\n", names[i], s.ToString().c_str());
       return 1;
     }
@@ -150,6 +146,7 @@ int Demo::Run() {
   for (const DemoServer& s : servers_) target += (target.size() > 7 ? "," : "") + s.address + "=" + std::to_string(s.weight);
 
   ChannelOptions options;
+  options.security = trust_.security;
   options.lb = "least_time";
   options.timeout = milliseconds(1000);
   options.health.interval = milliseconds(500);
@@ -200,7 +197,7 @@ int Demo::Run() {
   Say(">>> alpha back to full speed");
 
   SleepUntil(19);
-  if (Status s = StartServer(gamma, gamma.address); !s.ok()) {
+  if (Status s = StartServer(gamma, gamma.address, trust_); !s.ok()) {
     Say(">>> could not restart gamma: %s", s.ToString().c_str());
   } else {
     Say(">>> gamma restarted on its old address (pid %d)", gamma.process.pid());
@@ -232,7 +229,7 @@ int Demo::Run() {
   std::printf("\n%s: %llu failed calls out of %llu.\n", report.errors == 0 ? "PASS" : "FAIL",
               (unsigned long long)report.errors, (unsigned long long)report.requests);
   const int sentinel_failures = RunSentinelChapter();
-  const int transaction_failures = RunTransactionChapter();
+  const int transaction_failures = RunTransactionChapter(trust_);
   const int trust_failures = RunTrustChapter();
   return report.errors == 0 && sentinel_failures == 0 && transaction_failures == 0 && trust_failures == 0 ? 0 : 1;
 }
@@ -258,7 +255,7 @@ int Demo::RunSentinelChapter() {
     Status s = StartDaemonProcess({"sentinel", "--listen", sentinel_addrs[i], "--data-dir", dir + "/s" + std::to_string(i),
                              "--peers", peers, "--quorum", "2", "--down-after-ms", "500", "--probe-interval-ms", "100",
                              "--notify", "cat >> " + alerts},
-                            &sentinels[i], &address);
+                            trust_, &sentinels[i], &address);
     if (!s.ok()) {
       std::printf("  cannot start sentinel %d: %s\n", i + 1, s.ToString().c_str());
       return 1;
@@ -271,7 +268,7 @@ int Demo::RunSentinelChapter() {
     servers[i].name = std::string("node") + std::to_string(i + 1);
     Status s = StartDaemonProcess({"serve", "--listen", "127.0.0.1:0", "--name", servers[i].name, "--threads", "1",
                              "--register", "sentinel://" + group, "--lease-ttl-ms", "2000"},
-                            &servers[i].process, &servers[i].address);
+                            trust_, &servers[i].process, &servers[i].address);
     if (!s.ok()) {
       std::printf("  cannot start %s: %s\n", servers[i].name.c_str(), s.ToString().c_str());
       return 1;
@@ -281,6 +278,7 @@ int Demo::RunSentinelChapter() {
   }
 
   ChannelOptions options;
+  options.security = trust_.security;
   options.idempotent_methods = {"/"};
   Channel channel("sentinel://" + group + "/echo", options);
   auto members = [&] {
@@ -304,6 +302,7 @@ int Demo::RunSentinelChapter() {
   std::vector<std::unique_ptr<Channel>> watchers;
   for (const std::string& a : sentinel_addrs) {
     ChannelOptions o;
+    o.security = trust_.security;
     o.health.interval = milliseconds(0);
     o.retry.max_retries = 0;
     watchers.push_back(std::make_unique<Channel>(a, o));
@@ -380,8 +379,10 @@ int FreePort() {
   return a.local_endpoint().port();
 }
 
-Status StartDaemonProcess(std::vector<std::string> argv, Subprocess* p, std::string* address) {
+Status StartDaemonProcess(std::vector<std::string> argv, const DemoTrust& trust, Subprocess* p,
+                          std::string* address) {
   argv.insert(argv.begin(), SelfExecutable());
+  argv.insert(argv.end(), trust.daemon_args.begin(), trust.daemon_args.end());
   if (Status s = Subprocess::Spawn(argv, p, "/dev/null"); !s.ok()) return s;
   std::string line;
   if (Status s = p->ReadLine(std::chrono::seconds(10), &line); !s.ok()) return s;
@@ -392,7 +393,17 @@ Status StartDaemonProcess(std::vector<std::string> argv, Subprocess* p, std::str
 
 void AddDemoCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("demo", "Run a local cluster that shows every HA mechanism at work (< 1 min)");
-  cmd->callback([&exit_code] { exit_code = Demo().Run(); });
+  auto trust = std::make_shared<SecurityFlags>();
+  // The demo's daemons get the same flags; its own channels present them too.
+  AddSecurityFlags(cmd, *trust, /*daemon=*/true);
+  cmd->callback([trust, &exit_code] {
+    DemoTrust demo_trust{.daemon_args = trust->Args()};
+    if (!ResolveSecurityFlags(*trust, "demo", &demo_trust.security)) {
+      exit_code = 2;
+      return;
+    }
+    exit_code = Demo(std::move(demo_trust)).Run();
+  });
 }
 
 }  // namespace harpc::cli

@@ -5,23 +5,33 @@
 #include <string>
 #include <vector>
 
+#include "harpc/security.h"
 #include "harpc/status.h"
 #include "util/subprocess.h"
 
 namespace harpc::cli {
 
+// The demo's trust flags (cli/security_flags.h): what its own channels
+// present, and the flags every daemon it starts is given (so that one peer
+// token in --token-file and --auth-file runs the whole cluster with tokens).
+struct DemoTrust {
+  ClientSecurity security;
+  std::vector<std::string> daemon_args;
+};
+
 // A loopback port that was free a moment ago (for daemons that must keep
 // their address across a restart, or know their peers' before they start).
 int FreePort();
 
-// Starts `harpc ARGS...` (a daemon whose first stdout line is "listening on
-// H:P") and returns that address; its stderr goes to /dev/null.
-Status StartDaemonProcess(std::vector<std::string> args, Subprocess* process, std::string* address);
+// Starts `harpc ARGS... TRUST-FLAGS...` (a daemon whose first stdout line is
+// "listening on H:P") and returns that address; its stderr goes to /dev/null.
+Status StartDaemonProcess(std::vector<std::string> args, const DemoTrust& trust, Subprocess* process,
+                          std::string* address);
 
 // Two bank servers and a coordinator under a transfer load; the coordinator
 // and a bank are SIGKILLed and restarted mid-run. 0 when the money adds up
 // and nothing is left in doubt.
-int RunTransactionChapter();
+int RunTransactionChapter(const DemoTrust& trust);
 
 // Three servers over mutual TLS with tokens; one is SIGKILLed under load, then
 // callers without a certificate, without a token or with too small a role

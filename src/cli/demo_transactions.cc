@@ -27,14 +27,16 @@ constexpr int64_t kOpeningBalance = 1000;
 struct Daemon {
   std::string name;
   std::vector<std::string> args;  // without the binary
+  const DemoTrust& trust;
   Subprocess process;
   std::string address;
 
-  Status Start() { return StartDaemonProcess(args, &process, &address); }
+  Status Start() { return StartDaemonProcess(args, trust, &process, &address); }
 };
 
 class TransactionChapter {
  public:
+  explicit TransactionChapter(const DemoTrust& trust) : trust_(trust) {}
   int Run();
 
  private:
@@ -65,6 +67,7 @@ class TransactionChapter {
     }
   }
 
+  const DemoTrust& trust_;
   Clock::time_point start_ = Clock::now();
   std::mutex print_mu_;
   bool failed_ = false;
@@ -82,8 +85,9 @@ int TransactionChapter::Run() {
   const std::string dir = dir_template;
   const std::string coordinator_address = "127.0.0.1:" + std::to_string(FreePort());
   Daemon coordinator{.name = "coordinator",
-                     .args = {"coordinator", "--listen", coordinator_address, "--data-dir", dir + "/coordinator"}};
-  Daemon banks[2];
+                     .args = {"coordinator", "--listen", coordinator_address, "--data-dir", dir + "/coordinator"},
+                     .trust = trust_};
+  Daemon banks[2] = {{.trust = trust_}, {.trust = trust_}};
   for (int i = 0; i < 2; ++i) {
     banks[i].name = i == 0 ? "bank-a" : "bank-b";
     banks[i].args = {"serve", "--service", "bank", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
@@ -97,6 +101,7 @@ int TransactionChapter::Run() {
     std::printf("  %-12s %-22s pid %d\n", d->name.c_str(), d->address.c_str(), d->process.pid());
   }
   ChannelOptions options;
+  options.security = trust_.security;
   options.timeout = milliseconds(2000);
   Channel coordinator_channel("list://" + coordinator.address, options);
   Channel bank_a("list://" + banks[0].address, options), bank_b("list://" + banks[1].address, options);
@@ -199,6 +204,6 @@ int TransactionChapter::Run() {
 }
 }  // namespace
 
-int RunTransactionChapter() { return TransactionChapter().Run(); }
+int RunTransactionChapter(const DemoTrust& trust) { return TransactionChapter(trust).Run(); }
 
 }  // namespace harpc::cli

@@ -96,7 +96,7 @@ int RunTrustChapter() {
                                    "--threads", "1", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca",
                                    pki.ca_cert, "--tls-client-ca", pki.ca_cert, "--auth-file", auth_file,
                                    "--token-file", token_file},
-                                  &servers[i].process, &servers[i].address);
+                                  DemoTrust{}, &servers[i].process, &servers[i].address);
     if (!s.ok()) {
       std::printf("  cannot start a TLS server: %s\n", s.ToString().c_str());
       return 1;

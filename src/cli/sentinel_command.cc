@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/security_flags.h"
 #include "naming/sentinel_registrar.h"
 #include "sentinel/sentinel.h"
 
@@ -15,6 +16,7 @@ struct SentinelFlags {
   int down_after_ms = 3000;
   int probe_interval_ms = 500;
   int notify_timeout_ms = 10000;
+  SecurityFlags security;
 };
 
 }  // namespace
@@ -50,7 +52,14 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--max-watchers", limits.max_watchers, "Registry.watch long polls waiting in all")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
+  AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] {
+    if (!ResolveSecurityFlags(f->security, "sentinel", &f->options.security)) {
+      exit_code = 2;
+      return;
+    }
+    f->options.tls = f->security.ServerTls();
+    f->options.auth = f->security.Auth();
     if (!f->peers.empty()) {
       if (Status s = ParseSentinelList(f->peers, &f->options.peers); !s.ok()) {
         std::fprintf(stderr, "harpc sentinel: --peers: %s\n", s.message().c_str());

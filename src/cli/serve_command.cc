@@ -7,6 +7,7 @@
 #include "server/server_faults.h"
 #include "util/log.h"
 #include "cli/commands.h"
+#include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "naming/registrar.h"
 #include "harpc/txn.h"
@@ -39,10 +40,15 @@ struct ServeFlags {
   std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
   std::string register_as;    // the service name registered; empty: --service
   int lease_ttl_ms = 3000;
+  SecurityFlags security;
 };
 
 int RunServe(const ServeFlags& f) {
+  ClientSecurity security;
+  if (!ResolveSecurityFlags(f.security, "serve", &security)) return 2;
   ServerOptions options;
+  options.tls = f.security.ServerTls();
+  options.auth = f.security.Auth();
   options.name = f.name;
   options.threads = f.threads;
   options.max_body_bytes = f.max_body_bytes;
@@ -75,7 +81,7 @@ int RunServe(const ServeFlags& f) {
   };
   if (!f.register_spec.empty()) {
     std::unique_ptr<Registrar> check;
-    if (Status s = MakeRegistrar(f.register_spec, make_registration(f.listen), &check); !s.ok()) {
+    if (Status s = MakeRegistrar(f.register_spec, make_registration(f.listen), security, &check); !s.ok()) {
       std::fprintf(stderr, "harpc serve: --register: %s\n", s.message().c_str());
       return 2;
     }
@@ -88,6 +94,7 @@ int RunServe(const ServeFlags& f) {
     ParticipantOptions options;
     options.db_path = f.db;
     options.coordinator = f.coordinator;
+    options.security = security;
     if (!f.coordinator.empty()) options.allowed_coordinators = {f.coordinator};
     s = Participant::Open(std::move(options), kBankSchema, &bank);
     if (s.ok()) s = RegisterBankService(*bank);
@@ -103,7 +110,7 @@ int RunServe(const ServeFlags& f) {
   // --register: announce this server to a naming service for as long as it serves.
   std::unique_ptr<Registrar> registrar;
   if (!f.register_spec.empty()) {
-    s = MakeRegistrar(f.register_spec, make_registration(server.address()), &registrar);
+    s = MakeRegistrar(f.register_spec, make_registration(server.address()), security, &registrar);
     if (!s.ok()) {  // checked above; only a surprise gets here
       std::fprintf(stderr, "harpc serve: --register: %s\n", s.message().c_str());
       server.Shutdown();
@@ -179,6 +186,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--lease-ttl-ms", flags->lease_ttl_ms,
                   "Registration lease TTL; heartbeats renew it every TTL/3")
       ->check(CLI::Range(100, 3600000))->capture_default_str();
+  AddSecurityFlags(cmd, flags->security, /*daemon=*/true);
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }
 

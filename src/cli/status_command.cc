@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/security_flags.h"
 #include "cli/terminal_text.h"
 #include "harpc/channel.h"
 #include "sentinel/registry.h"
@@ -12,11 +13,12 @@
 namespace harpc::cli {
 
 namespace {
-int RunStatus(const std::string& target, bool as_json) {
+int RunStatus(const std::string& target, bool as_json, const SecurityFlags& trust) {
   std::string sentinels = target;
   if (sentinels.starts_with("sentinel://")) sentinels = sentinels.substr(11);
   if (auto slash = sentinels.find('/'); slash != std::string::npos) sentinels = sentinels.substr(0, slash);
   ChannelOptions options;
+  if (!ResolveSecurityFlags(trust, "status", &options.security)) return 2;
   options.lb = "rr";
   options.health.interval = std::chrono::milliseconds(0);
   Channel channel(sentinels, options);
@@ -55,10 +57,12 @@ int RunStatus(const std::string& target, bool as_json) {
 void AddStatusCommand(CLI::App& app, int& exit_code) {
   auto target = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
+  auto trust = std::make_shared<SecurityFlags>();
   CLI::App* cmd = app.add_subcommand("status", "Show the services and instances a sentinel group knows");
   cmd->add_option("target", *target, "sentinel://H:P[,H:P]")->required();
   cmd->add_flag("--json", *as_json, "Print one JSON object (schema in docs/cli.md)");
-  cmd->callback([target, as_json, &exit_code] { exit_code = RunStatus(*target, *as_json); });
+  AddSecurityFlags(cmd, *trust, /*daemon=*/false);
+  cmd->callback([target, as_json, trust, &exit_code] { exit_code = RunStatus(*target, *as_json, *trust); });
 }
 
 }  // namespace harpc::cli

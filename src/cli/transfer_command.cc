@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/security_flags.h"
 #include "cli/transfer_load.h"
 #include "apps/transfer.h"
 
@@ -24,6 +25,7 @@ struct TransferFlags {
   int concurrency = 1;
   int accounts = 0;
   bool json = false;
+  SecurityFlags security;
 };
 
 constexpr int kExitAborted = 3;  // docs/cli.md
@@ -34,6 +36,7 @@ int RunTransfer(const TransferFlags& f) {
   // error line on stderr (as for `harpc call`).
   if (!load) spdlog::set_level(spdlog::level::err);
   ChannelOptions options;
+  if (!ResolveSecurityFlags(f.security, "transfer", &options.security)) return 2;
   options.timeout = std::chrono::milliseconds(f.timeout_ms);
   Channel coordinator("list://" + f.coordinator, options), from(f.from, options), to(f.to, options);
   for (const Channel* c : {&coordinator, &from, &to}) {
@@ -106,6 +109,7 @@ void AddTransferCommand(CLI::App& app, int& exit_code) {
                   "Load mode: the accounts are FROM-ACCOUNT<i> and TO-ACCOUNT<j>, i and j random below this")
       ->check(CLI::Range(0, 100000000));
   cmd->add_flag("--json", f->json, "Load mode: print one JSON object");
+  AddSecurityFlags(cmd, f->security, /*daemon=*/false);
   cmd->callback([f, &exit_code] {
     if (f->count > 0 && f->duration_s > 0) {
       std::fprintf(stderr, "harpc transfer: give --count or --duration, not both\n");

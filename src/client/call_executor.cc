@@ -151,7 +151,8 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
       auto left = std::chrono::ceil<std::chrono::milliseconds>(call->deadline - Clock::now());
       RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
                              .idempotency_key = call->idempotency_key,
-                             .request_id = call->request_id};
+                             .request_id = call->request_id,
+                             .bearer_token = options_.security.bearer_token};
       const std::string request = FormatRequest(endpoint.address(), call->method, call->body, headers);
       a.connection = connection.get();
       const http1::ClientResponse response =

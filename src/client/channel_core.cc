@@ -25,6 +25,7 @@ ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options,
   policy_.breaker = options_.breaker;
   policy_.slow_start = options_.slow_start;
   policy_.max_idle_connections = options_.max_idle_connections;
+  policy_.security = options_.security;
   idempotent_methods_.insert(options_.idempotent_methods.begin(), options_.idempotent_methods.end());
 }
 

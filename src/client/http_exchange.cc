@@ -37,6 +37,7 @@ std::string FormatRequest(std::string_view host, std::string_view method, std::s
   if (headers.deadline_in.count() > 0) http1::AppendHeader(out, "X-Deadline-Ms", headers.deadline_in.count());
   if (!headers.idempotency_key.empty()) http1::AppendHeader(out, "Idempotency-Key", headers.idempotency_key);
   if (!headers.request_id.empty()) http1::AppendHeader(out, "X-Request-Id", headers.request_id);
+  http1::AppendBearerToken(out, headers.bearer_token);
   http1::AppendBody(out, "application/json", body);
   return out;
 }

@@ -33,6 +33,7 @@ struct RequestHeaders {
   std::chrono::milliseconds deadline_in{0};  // X-Deadline-Ms; 0: none sent
   std::string_view idempotency_key;
   std::string_view request_id;
+  std::string_view bearer_token;  // "Authorization: Bearer ..."; empty: none sent
 };
 
 // "POST /rpc/<method>" (or "POST /rpc" for the default method "/") with the body.

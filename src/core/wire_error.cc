@@ -8,6 +8,9 @@ int JsonRpcCode(const Status& status) {
     case StatusCode::kUnimplemented: return kMethodNotFound;
     case StatusCode::kInternal:
     case StatusCode::kUnknown: return kInternalError;
+    case StatusCode::kUnauthenticated: return kUnauthenticated;
+    case StatusCode::kPermissionDenied: return kPermissionDenied;
+    case StatusCode::kCancelled: return kImplementationBase - static_cast<int>(StatusCode::kUnauthenticated);
     default: return kImplementationBase - static_cast<int>(status.code());
   }
 }
@@ -19,6 +22,9 @@ StatusCode CodeFromJsonRpc(int code) {
     case kInvalidParams: return StatusCode::kInvalidArgument;
     case kMethodNotFound: return StatusCode::kUnimplemented;
     case kInternalError: return StatusCode::kInternal;
+    case kUnauthenticated: return StatusCode::kUnauthenticated;
+    case kPermissionDenied: return StatusCode::kPermissionDenied;
+    case kImplementationBase - static_cast<int>(StatusCode::kUnauthenticated): return StatusCode::kCancelled;
     default: break;
   }
   int offset = kImplementationBase - code;

@@ -7,6 +7,9 @@
 //   DEADLINE_EXCEEDED -32004, RESOURCE_EXHAUSTED (overloaded) -32008,
 //   FAILED_PRECONDITION (idempotency key reused with other params) -32009,
 //   ABORTED (idempotency conflict) -32010, UNAVAILABLE (draining) -32014.
+// Except the two codes of docs/security.md, which callers test for: UNAUTHENTICATED
+// (no or unknown token) is -32001 and PERMISSION_DENIED (role too low) is
+// -32003; CANCELLED takes the slot UNAUTHENTICATED left, -32016.
 #pragma once
 
 #include "harpc/status.h"
@@ -19,6 +22,8 @@ inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
 inline constexpr int kImplementationBase = -32000;
+inline constexpr int kUnauthenticated = -32001;
+inline constexpr int kPermissionDenied = -32003;
 
 int JsonRpcCode(const Status& status);
 StatusCode CodeFromJsonRpc(int jsonrpc_code);

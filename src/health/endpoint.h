@@ -19,6 +19,7 @@
 #include "core/endpoint_spec.h"
 #include "http/connection_pool.h"
 #include "harpc/options.h"
+#include "harpc/security.h"
 #include "health/circuit_breaker.h"
 #include "health/heartbeat_state.h"
 #include "health/outlier_detector.h"
@@ -36,6 +37,8 @@ struct EndpointPolicy {
   // that speeds up regains its share within a few of these. Default 300 ms.
   std::chrono::milliseconds latency_decay{300};
   size_t max_idle_connections = 256;
+  // TLS and the bearer token of every call and health probe (ChannelOptions::security).
+  ClientSecurity security;
 };
 
 class Endpoint : public std::enable_shared_from_this<Endpoint> {
@@ -49,7 +52,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
       : spec_(std::move(spec)),
         resolved_(resolved),
         policy_(policy),
-        pool_(std::move(executor), resolved, policy.max_idle_connections),
+        pool_(std::move(executor), resolved, policy.max_idle_connections, policy.security),
         heartbeat_(policy.health),
         outlier_(policy.outlier),
         breaker_(policy.breaker),
@@ -60,6 +63,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   int weight() const { return spec_.weight; }
   void set_weight(int weight) { spec_.weight = weight; }
   ConnectionPool& pool() { return pool_; }
+  const EndpointPolicy& policy() const { return policy_; }
 
   // --- health -------------------------------------------------------------
   HeartbeatState& heartbeat() { return heartbeat_; }

@@ -28,30 +28,29 @@ bool ProcessIsGone(const boost::system::error_code& ec) {
 }  // namespace
 
 asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
-                                         const asio::ip::tcp::endpoint& endpoint, std::chrono::milliseconds timeout) {
+                                         const asio::ip::tcp::endpoint& endpoint, std::chrono::milliseconds timeout,
+                                         const ClientSecurity& security) {
   const auto deadline = Clock::now() + timeout;
   const bool fresh = !connection;
   if (fresh) {
     connection = std::make_unique<ClientConnection>(co_await asio::this_coro::executor);
-    if (auto ec = co_await connection->stream.Connect(endpoint, deadline)) {
+    if (auto ec = co_await connection->stream.Connect(endpoint, deadline, security.tls)) {
       connection.reset();
       co_return ec == asio::error::connection_refused ? ProbeResult::kRefused : ProbeResult::kFailed;
     }
   }
-  static const std::string kRequest = [] {
-    std::string request;
-    http1::AppendRequestLine(request, "GET", "/health", "harpc");
-    http1::AppendBody(request, {}, {});
-    return request;
-  }();
-  http1::ClientResponse response = co_await http1::Exchange(*connection, kRequest, deadline, {.body_bytes = 4096});
+  std::string request;
+  http1::AppendRequestLine(request, "GET", "/health", "harpc");
+  http1::AppendBearerToken(request, security.bearer_token);
+  http1::AppendBody(request, {}, {});
+  http1::ClientResponse response = co_await http1::Exchange(*connection, request, deadline, {.body_bytes = 4096});
   if (response.error) {
     connection.reset();
     // A pooled probe connection may have been closed by the server's idle
     // timeout: try once more on a fresh one before blaming the endpoint.
     if (!fresh && ProcessIsGone(response.error) && Clock::now() < deadline) {
       co_return co_await ProbeHealth(connection, endpoint,
-                                     std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+                                     std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()), security);
     }
     co_return ProcessIsGone(response.error) ? ProbeResult::kRefused : ProbeResult::kFailed;
   }
@@ -75,7 +74,8 @@ asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, Health
     co_await timer.async_wait(kNoThrow);
     if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     const auto started = Clock::now();
-    ProbeResult result = co_await ProbeHealth(connection, endpoint->resolved(), options.interval);
+    ProbeResult result =
+        co_await ProbeHealth(connection, endpoint->resolved(), options.interval, endpoint->policy().security);
     if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     const auto before = endpoint->heartbeat().state();
     if (endpoint->heartbeat().OnProbe(result, Clock::now()) && listener) {

@@ -16,13 +16,14 @@ namespace harpc {
 using HeartbeatListener =
     std::function<void(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to)>;
 
-// One probe: GET /health, answered within `timeout`. `connection` is reused
+// One probe: GET /health, answered within `timeout`, with the bearer token
+// of `security` (and over TLS when it asks for it). `connection` is reused
 // across probes and reset when it cannot be trusted.
 boost::asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
                                                 const boost::asio::ip::tcp::endpoint& endpoint,
-                                                std::chrono::milliseconds timeout);
+                                                std::chrono::milliseconds timeout, const ClientSecurity& security);
 
-// Runs until it is cancelled (util/stop_signal.h: the endpoint left the
+// Probes with the endpoint's EndpointPolicy::security. Runs until it is cancelled (util/stop_signal.h: the endpoint left the
 // channel, or the channel stopped) or its loop stops.
 boost::asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, HealthCheckOptions options,
                                              HeartbeatListener listener);

@@ -26,7 +26,7 @@ asio::awaitable<Status> ConnectionPool::Acquire(std::unique_ptr<ClientConnection
   auto conn = std::make_unique<ClientConnection>(executor_);
   const auto connect_limit = Clock::now() + connect_timeout;
   const bool call_deadline_first = deadline <= connect_limit;
-  boost::system::error_code ec = co_await conn->stream.Connect(endpoint_, std::min(deadline, connect_limit));
+  boost::system::error_code ec = co_await conn->stream.Connect(endpoint_, std::min(deadline, connect_limit), security_.tls);
   if (ec == boost::beast::error::timeout) {
     if (call_deadline_first) co_return DeadlineExceeded("deadline passed while connecting to " + ToString(endpoint_));
     co_return Unavailable("connect to " + ToString(endpoint_) + " timed out after " +

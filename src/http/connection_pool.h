@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "harpc/security.h"
 #include "harpc/status.h"
 #include "http/client.h"
 
@@ -20,9 +21,11 @@ class ConnectionPool {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // `security` (TLS of new connections) must outlive the pool: the channel's
+  // EndpointPolicy holds it.
   ConnectionPool(boost::asio::any_io_executor executor, boost::asio::ip::tcp::endpoint endpoint,
-                 size_t max_idle)
-      : executor_(std::move(executor)), endpoint_(endpoint), max_idle_(max_idle) {}
+                 size_t max_idle, const ClientSecurity& security)
+      : executor_(std::move(executor)), endpoint_(endpoint), max_idle_(max_idle), security_(security) {}
 
   // An idle connection that the peer has not closed, or a new one. Connecting
   // gives up at min(deadline, now + connect_timeout): UNAVAILABLE when the
@@ -40,6 +43,7 @@ class ConnectionPool {
   boost::asio::any_io_executor executor_;
   boost::asio::ip::tcp::endpoint endpoint_;
   size_t max_idle_;
+  const ClientSecurity& security_;
   std::vector<std::unique_ptr<ClientConnection>> idle_;  // most recently used last
 };
 

@@ -29,6 +29,13 @@ void AppendHeader(std::string& out, std::string_view name, long long value) {
   out += "\r\n";
 }
 
+void AppendBearerToken(std::string& out, std::string_view token) {
+  if (token.empty()) return;
+  out += "Authorization: Bearer ";
+  out += token;
+  out += "\r\n";
+}
+
 void AppendBody(std::string& out, std::string_view content_type, std::string_view body) {
   if (!content_type.empty() || !body.empty()) {
     if (!content_type.empty()) AppendHeader(out, "Content-Type", content_type);

@@ -18,6 +18,9 @@ void AppendRequestLine(std::string& out, std::string_view method, std::string_vi
                        std::string_view target_suffix = {});
 void AppendHeader(std::string& out, std::string_view name, std::string_view value);
 void AppendHeader(std::string& out, std::string_view name, long long value);
+// "Authorization: Bearer TOKEN" when `token` is not empty (ClientSecurity::
+// bearer_token: every call and health probe of a process carries it).
+void AppendBearerToken(std::string& out, std::string_view token);
 // Ends the head; the body follows. Without a content type: no body headers
 // (a GET), unless the body is not empty.
 void AppendBody(std::string& out, std::string_view content_type, std::string_view body);

@@ -121,7 +121,14 @@ class Stream {
   // refused certificate fails with an error of CertificateErrorCategory()
   // that says why.
   boost::asio::awaitable<boost::system::error_code> Connect(const boost::asio::ip::tcp::endpoint& endpoint,
-                                                            Clock::time_point deadline, const TlsOptions& tls = {});
+                                                            Clock::time_point deadline, const TlsOptions& tls);
+  // Plaintext. (Not a default argument: GCC 12 destroys a temporary in a
+  // co_await expression twice, and callers co_await this.)
+  boost::asio::awaitable<boost::system::error_code> Connect(const boost::asio::ip::tcp::endpoint& endpoint,
+                                                            Clock::time_point deadline) {
+    static const TlsOptions plaintext;
+    return Connect(endpoint, deadline, plaintext);
+  }
 
   // Deadline for the operations started from now on (client side; the server's
   // connections use their event loop's sweeper and Cancel instead).

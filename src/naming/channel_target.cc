@@ -10,7 +10,7 @@ namespace harpc {
 
 Channel::Channel(std::string_view target, ChannelOptions options) {
   std::unique_ptr<Resolver> resolver;
-  Status resolved = MakeResolver(target, &resolver);
+  Status resolved = MakeResolver(target, options.security, &resolver);
   impl_ = std::make_unique<Impl>(target, std::move(resolved), std::move(resolver), std::move(options));
 }
 

@@ -158,6 +158,7 @@ bool JsonTrue(const json::value* v) { return v && v->is_bool() && v->as_bool(); 
 struct EtcdAddress {
   asio::ip::tcp::endpoint endpoint;
   std::string host_port;  // as the user wrote it: Host header and messages
+  TlsOptions tls;         // every connection to etcd (Post, Watch)
 };
 
 std::string Describe(const beast::error_code& ec) {
@@ -199,7 +200,7 @@ asio::awaitable<Status> Post(const EtcdAddress& etcd, std::string_view path, con
                              Clock::time_point deadline, json::value* out) {
   const std::string what = "etcd " + etcd.host_port + " " + std::string(path);
   http1::ClientConnection connection(co_await asio::this_coro::executor);
-  if (auto ec = co_await connection.stream.Connect(etcd.endpoint, deadline)) {
+  if (auto ec = co_await connection.stream.Connect(etcd.endpoint, deadline, etcd.tls)) {
     co_return Unavailable(what + ": connect: " + Describe(ec));
   }
   http1::ClientResponse response = co_await http1::Exchange(connection, FormatPost(etcd, path, body, true),
@@ -552,7 +553,7 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
   const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
   http1::ClientConnection connection(co_await asio::this_coro::executor);
   const Clock::time_point deadline = Clock::now() + kRequestTimeout;
-  if (auto ec = co_await connection.stream.Connect(st.etcd.endpoint, deadline)) {
+  if (auto ec = co_await connection.stream.Connect(st.etcd.endpoint, deadline, st.etcd.tls)) {
     co_return Unavailable(what + ": connect: " + Describe(ec));
   }
 
@@ -656,9 +657,11 @@ class EtcdResolver final : public Resolver {
 
 }  // namespace
 
-Status MakeEtcdRegistrar(std::string_view host_port, Registration registration, std::unique_ptr<Registrar>* out) {
+Status MakeEtcdRegistrar(std::string_view host_port, Registration registration, const TlsOptions& tls,
+                         std::unique_ptr<Registrar>* out) {
   EtcdAddress etcd;
   if (Status s = ParseEtcdAddress(host_port, &etcd); !s.ok()) return s;
+  etcd.tls = tls;
   if (Status s = CheckServiceName(registration.service); !s.ok()) return s;
   // Port 0 passes: `harpc serve` checks its flags before it binds (the real port comes later).
   HostPort hp;
@@ -667,9 +670,11 @@ Status MakeEtcdRegistrar(std::string_view host_port, Registration registration, 
   return Status::Ok();
 }
 
-Status MakeEtcdResolver(std::string_view host_port, std::string service, std::unique_ptr<Resolver>* out) {
+Status MakeEtcdResolver(std::string_view host_port, std::string service, const TlsOptions& tls,
+                        std::unique_ptr<Resolver>* out) {
   EtcdAddress etcd;
   if (Status s = ParseEtcdAddress(host_port, &etcd); !s.ok()) return s;
+  etcd.tls = tls;
   if (Status s = CheckServiceName(service); !s.ok()) return s;
   *out = std::make_unique<EtcdResolver>(std::move(etcd), std::move(service));
   return Status::Ok();

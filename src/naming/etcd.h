@@ -40,9 +40,13 @@ inline constexpr std::string_view kEtcdServicesPrefix = "/harpc/services/";
 std::string EtcdInstanceKey(std::string_view service, std::string_view address);
 
 // `host_port` is the "H:P" of an etcd member (already checked by MakeRegistrar).
-Status MakeEtcdRegistrar(std::string_view host_port, Registration registration, std::unique_ptr<Registrar>* out);
+// `tls`: how to reach etcd (ClientSecurity::tls of the process; etcd has its
+// own users, so no harpc token is ever sent to it).
+Status MakeEtcdRegistrar(std::string_view host_port, Registration registration, const TlsOptions& tls,
+                         std::unique_ptr<Registrar>* out);
 
 // `host_port` is the "H:P" of an etcd member, `service` non-empty (checked by MakeResolver).
-Status MakeEtcdResolver(std::string_view host_port, std::string service, std::unique_ptr<Resolver>* out);
+Status MakeEtcdResolver(std::string_view host_port, std::string service, const TlsOptions& tls,
+                        std::unique_ptr<Resolver>* out);
 
 }  // namespace harpc

@@ -6,7 +6,8 @@
 
 namespace harpc {
 
-Status MakeRegistrar(std::string_view spec, Registration registration, std::unique_ptr<Registrar>* out) {
+Status MakeRegistrar(std::string_view spec, Registration registration, const ClientSecurity& security,
+                     std::unique_ptr<Registrar>* out) {
   if (registration.service.empty()) return InvalidArgument("registration needs a service name");
   if (registration.address.empty()) return InvalidArgument("registration needs the server's address");
   if (registration.ttl.count() < 100 || registration.ttl.count() > 3600000) {
@@ -22,7 +23,7 @@ Status MakeRegistrar(std::string_view spec, Registration registration, std::uniq
     if (Status s = ParseSentinelList(list, &sentinels); !s.ok()) {
       return InvalidArgument(s.message() + " in '" + std::string(spec) + "' (expected sentinel://H:P[,H:P])");
     }
-    *out = std::make_unique<SentinelRegistrar>(std::move(sentinels), std::move(registration));
+    *out = std::make_unique<SentinelRegistrar>(std::move(sentinels), std::move(registration), security);
     return Status::Ok();
   }
   // ---- etcd://H:P: implemented in naming/etcd.cc -------------------------------------------
@@ -32,7 +33,7 @@ Status MakeRegistrar(std::string_view spec, Registration registration, std::uniq
     if (Status s = ParseHostPort(host_port, &hp); !s.ok()) {
       return InvalidArgument("bad etcd address in '" + std::string(spec) + "' (expected etcd://H:P): " + s.message());
     }
-    return MakeEtcdRegistrar(host_port, std::move(registration), out);
+    return MakeEtcdRegistrar(host_port, std::move(registration), security.tls, out);
   }
   return InvalidArgument("unsupported register target '" + std::string(spec) +
                          "' (expected sentinel://H:P[,H:P] or etcd://H:P)");

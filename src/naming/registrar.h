@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
+#include "harpc/security.h"
 #include "harpc/status.h"
 
 namespace harpc {
@@ -47,6 +48,9 @@ class Registrar {
 };
 
 // "sentinel://H:P[,H:P]" or "etcd://H:P"; INVALID_ARGUMENT for anything else.
-Status MakeRegistrar(std::string_view spec, Registration registration, std::unique_ptr<Registrar>* out);
+// `security` is what the server presents on its outgoing calls: sentinels get
+// it whole (registering needs a token of role service); etcd gets its TLS only.
+Status MakeRegistrar(std::string_view spec, Registration registration, const ClientSecurity& security,
+                     std::unique_ptr<Registrar>* out);
 
 }  // namespace harpc

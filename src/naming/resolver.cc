@@ -8,7 +8,7 @@
 
 namespace harpc {
 
-Status MakeResolver(std::string_view target, std::unique_ptr<Resolver>* out) {
+Status MakeResolver(std::string_view target, const ClientSecurity& security, std::unique_ptr<Resolver>* out) {
   if (target.starts_with("file://")) {
     std::string_view path = target.substr(7);
     if (path.empty() || path.front() != '/') {
@@ -21,7 +21,7 @@ Status MakeResolver(std::string_view target, std::unique_ptr<Resolver>* out) {
     std::vector<std::string> sentinels;
     std::string service;
     if (Status s = SentinelResolver::ParseTarget(target, &sentinels, &service); !s.ok()) return s;
-    *out = std::make_unique<SentinelResolver>(std::move(sentinels), std::move(service));
+    *out = std::make_unique<SentinelResolver>(std::move(sentinels), std::move(service), security);
     return Status::Ok();
   }
   // ---- etcd://H:P/SERVICE: implemented in naming/etcd.cc --------------------------------
@@ -39,7 +39,7 @@ Status MakeResolver(std::string_view target, std::unique_ptr<Resolver>* out) {
     if (Status s = ParseHostPort(host_port, &hp); !s.ok()) {
       return InvalidArgument("bad etcd address in '" + std::string(target) + "': " + s.message() + usage);
     }
-    return MakeEtcdResolver(host_port, std::string(service), out);
+    return MakeEtcdResolver(host_port, std::string(service), security.tls, out);
   }
   std::vector<EndpointSpec> specs;
   if (Status s = ParseListTarget(target, &specs); !s.ok()) return s;

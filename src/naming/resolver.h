@@ -10,13 +10,16 @@
 #include <string_view>
 
 #include "client/resolver.h"
+#include "harpc/security.h"
 #include "harpc/status.h"
 #include "naming/target.h"
 
 namespace harpc {
 
 // Checks the target's syntax now (INVALID_ARGUMENT with the reason) and
-// makes the resolver for its scheme.
-Status MakeResolver(std::string_view target, std::unique_ptr<Resolver>* out);
+// makes the resolver for its scheme. `security` is what the channel presents
+// (ChannelOptions::security): sentinel:// watches carry it whole; etcd://
+// takes its TLS only (a harpc token is not etcd's to see).
+Status MakeResolver(std::string_view target, const ClientSecurity& security, std::unique_ptr<Resolver>* out);
 
 }  // namespace harpc

@@ -72,8 +72,9 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
 asio::awaitable<void> DeregisterLink(std::shared_ptr<SentinelRegistrar::Link> link, Registration reg);
 }  // namespace
 
-SentinelRegistrar::SentinelRegistrar(std::vector<std::string> sentinels, Registration registration)
-    : sentinels_(std::move(sentinels)), registration_(std::move(registration)) {
+SentinelRegistrar::SentinelRegistrar(std::vector<std::string> sentinels, Registration registration,
+                                     ClientSecurity security)
+    : sentinels_(std::move(sentinels)), registration_(std::move(registration)), security_(std::move(security)) {
   if (registration_.name.empty()) registration_.name = registration_.address;
 }
 
@@ -100,6 +101,7 @@ void SentinelRegistrar::Start(asio::any_io_executor loop) {
     options.breaker.failure_ratio = 0;
     options.timeout = std::max(period, milliseconds(100));
     options.idempotency_keys = false;
+    options.security = security_;
     auto link = std::make_shared<Link>(loop);
     link->sentinel = sentinel;
     link->channel = std::make_unique<Channel>("list://" + sentinel, std::move(options));

@@ -38,7 +38,8 @@ Status ParseSentinelList(std::string_view list, std::vector<std::string>* out);
 class SentinelRegistrar final : public Registrar {
  public:
   // `sentinels`: "host:port" of each sentinel, already checked (ParseSentinelList).
-  SentinelRegistrar(std::vector<std::string> sentinels, Registration registration);
+  // `security`: presented to the sentinels (registering needs role service).
+  SentinelRegistrar(std::vector<std::string> sentinels, Registration registration, ClientSecurity security);
   ~SentinelRegistrar() override;
 
   void Start(boost::asio::any_io_executor loop) override;
@@ -49,6 +50,7 @@ class SentinelRegistrar final : public Registrar {
  private:
   std::vector<std::string> sentinels_;
   Registration registration_;
+  ClientSecurity security_;
   boost::asio::any_io_executor loop_;
   // Made by Start, then used on the loop only; shared with the coroutines.
   std::shared_ptr<std::vector<std::shared_ptr<Link>>> links_;

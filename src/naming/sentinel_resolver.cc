@@ -33,8 +33,8 @@ constexpr int kQuickAnswersBeforePause = 3;   // ...this many times in a row...
 constexpr milliseconds kQuickAnswerPause{100};  // ...make the next poll wait this long
 }  // namespace
 
-SentinelResolver::SentinelResolver(std::vector<std::string> sentinels, std::string service)
-    : sentinels_(std::move(sentinels)), service_(std::move(service)) {}
+SentinelResolver::SentinelResolver(std::vector<std::string> sentinels, std::string service, ClientSecurity security)
+    : sentinels_(std::move(sentinels)), service_(std::move(service)), security_(std::move(security)) {}
 
 Status SentinelResolver::ParseTarget(std::string_view target, std::vector<std::string>* sentinels,
                                      std::string* service) {
@@ -193,6 +193,7 @@ void SentinelResolver::Start(asio::any_io_executor executor, Listener listener) 
     options.timeout = kWatchTimeout + milliseconds(1000);
     options.idempotency_keys = false;
     options.executor = executor;
+    options.security = security_;
     sentinels.push_back(std::make_unique<Channel>("list://" + address, std::move(options)));
     list += (list.empty() ? "" : ",") + address;
   }

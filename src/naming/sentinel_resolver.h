@@ -36,6 +36,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "harpc/security.h"
 #include "naming/resolver.h"
 #include "util/stop_signal.h"
 
@@ -45,7 +46,8 @@ class Channel;
 
 class SentinelResolver final : public Resolver {
  public:
-  SentinelResolver(std::vector<std::string> sentinels, std::string service);
+  // `security`: presented to the sentinels (Registry.watch needs role client).
+  SentinelResolver(std::vector<std::string> sentinels, std::string service, ClientSecurity security);
 
   void Start(boost::asio::any_io_executor executor, Listener listener) override;
   void Stop() override;
@@ -58,6 +60,7 @@ class SentinelResolver final : public Resolver {
  private:
   std::vector<std::string> sentinels_;
   std::string service_;
+  ClientSecurity security_;
   StopSignal watch_;  // the watch coroutine, which owns one channel per sentinel on the loop
   bool started_ = false;
 };

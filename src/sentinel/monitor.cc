@@ -44,7 +44,10 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
 }  // namespace
 
 Monitor::Monitor(Registry& registry, Notifier& notifier, MonitorOptions options)
-    : registry_(registry), notifier_(notifier), options_(std::move(options)) {}
+    : registry_(registry),
+      notifier_(notifier),
+      options_(std::move(options)),
+      probe_security_{.tls = options_.security.tls} {}
 
 Monitor::~Monitor() {
   quorum_rounds_.Stop();
@@ -62,6 +65,7 @@ void Monitor::Start(asio::any_io_executor executor) {
     o.outlier.consecutive_failures = 0;
     o.outlier.failure_ratio = 0;
     o.executor = executor_;
+    o.security = options_.security;
     peers_.push_back(std::make_unique<Channel>(peer, o));
   }
   quorum_rounds_.Spawn(executor_, QuorumLoop());
@@ -97,7 +101,7 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
   auto next = Clock::now();
   for (;;) {
     const auto started = Clock::now();
-    ProbeResult result = co_await ProbeHealth(connection, endpoint, options_.probe_interval);
+    ProbeResult result = co_await ProbeHealth(connection, endpoint, options_.probe_interval, probe_security_);
     if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     Instance* i = registry_.Find(service, address);
     if (!i) break;

@@ -51,6 +51,10 @@ struct MonitorOptions {
   int quorum = 1;                      // sentinels that must agree on ODOWN
   std::chrono::milliseconds down_after{3000};
   std::chrono::milliseconds probe_interval{500};
+  // Presented to the peers whole; the instance probes get its TLS only: an
+  // instance's address comes from whoever registered it (a service token),
+  // and GET /health needs no token, so the peer token never goes there.
+  ClientSecurity security;
 };
 
 class Monitor {
@@ -110,6 +114,7 @@ class Monitor {
   Registry& registry_;
   Notifier& notifier_;
   MonitorOptions options_;
+  ClientSecurity probe_security_;  // options_.security without its token
   std::vector<std::unique_ptr<Channel>> peers_;  // made by Start
   std::map<std::string, std::shared_ptr<Watch>> watches_;  // "service\naddress"
   uint64_t reconciled_index_ = 0;  // the registry index the watches were last matched to

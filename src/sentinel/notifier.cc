@@ -166,13 +166,22 @@ asio::awaitable<void> Notifier::RunCommand(std::string payload) {
 }
 
 namespace {
-asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::string payload) {
+// Where an https webhook's certificate is verified when the sentinel has no
+// --tls-ca of its own: the system's trusted CAs (Debian's ca-certificates).
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::string payload, TlsOptions tls) {
   auto parsed = boost::urls::parse_uri(url);
-  if (!parsed || parsed->scheme() != "http") {
+  const bool https = parsed && parsed->scheme() == "https";
+  if (!parsed || (!https && parsed->scheme() != "http")) {
     spdlog::error("webhook: unsupported URL {}", url);
     co_return;
   }
-  HostPort hp{std::string(parsed->host()), static_cast<uint16_t>(parsed->port_number() ? parsed->port_number() : 80)};
+  const uint16_t default_port = https ? 443 : 80;
+  HostPort hp{std::string(parsed->host()),
+              static_cast<uint16_t>(parsed->port_number() ? parsed->port_number() : default_port)};
+  if (https && tls.ca_file.empty()) tls.ca_file = kSystemCaBundle;
+  if (!https) tls = {};
   asio::ip::tcp::endpoint ep;
   if (Status s = ResolveEndpoint(hp, &ep); !s.ok()) {
     spdlog::error("webhook: {}", s.ToString());
@@ -180,7 +189,7 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   http1::ClientConnection connection(ex);
-  if (auto ec = co_await connection.stream.Connect(ep, deadline)) {
+  if (auto ec = co_await connection.stream.Connect(ep, deadline, tls)) {
     spdlog::warn("webhook {}: {}", url, ec.message());
     co_return;
   }
@@ -197,7 +206,7 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
 }  // namespace
 
 void Notifier::PostWebhook(std::string payload) {
-  asio::co_spawn(executor_, Post(executor_, options_.webhook, std::move(payload)), asio::detached);
+  asio::co_spawn(executor_, Post(executor_, options_.webhook, std::move(payload), options_.webhook_tls), asio::detached);
 }
 
 json::array Notifier::Recent(size_t limit) const {

@@ -23,6 +23,7 @@
 #include <boost/json/value.hpp>
 
 #include "sentinel/alert_budget.h"
+#include "harpc/security.h"
 
 namespace harpc::sentinel {
 
@@ -44,6 +45,9 @@ struct NotifierOptions {
   std::string webhook;                         // --webhook: http://host:port/path; "" none
   std::chrono::milliseconds command_timeout{10000};  // --notify-timeout-ms: then SIGKILL (its process group)
   int max_alerts_per_minute = 30;              // --max-alerts-per-minute: alerts told at most (burst included)
+  // How to reach an https webhook: the sentinel's TLS settings. A webhook is
+  // another trust domain: no harpc token is ever sent to it.
+  TlsOptions webhook_tls;
 };
 
 class Notifier {

@@ -26,19 +26,23 @@ class Sentinel {
         registry_(std::move(store), options.limits),
         notifier_({.command = options.notify_command, .webhook = options.webhook_url,
                    .command_timeout = options.notify_timeout,
-                   .max_alerts_per_minute = options.max_alerts_per_minute}) {}
+                   .max_alerts_per_minute = options.max_alerts_per_minute,
+                   .webhook_tls = options.security.tls}) {}
 
   Status Run() {
     if (Status s = registry_.Load(); !s.ok()) return s;
     ServerOptions so;
     so.threads = 1;  // the registry, monitor and notifier share one loop: no locks
     so.name = "sentinel";
+    so.tls = options_.tls;
+    so.auth = options_.auth;
     Server server(so);
     if (Status s = AddMethods(server); !s.ok()) return s;
     if (Status s = server.Start(options_.listen); !s.ok()) return s;
 
     MonitorOptions mo{.self = server.address(), .peers = options_.peers, .quorum = options_.quorum,
-                      .down_after = options_.down_after, .probe_interval = options_.probe_interval};
+                      .down_after = options_.down_after, .probe_interval = options_.probe_interval,
+                      .security = options_.security};
     if (mo.quorum <= 0) mo.quorum = static_cast<int>(options_.peers.size() + 1) / 2 + 1;
     monitor_ = std::make_unique<Monitor>(registry_, notifier_, mo);
     notifier_.SetExecutor(server.executor());
@@ -65,18 +69,18 @@ class Sentinel {
       Result r = Register(p);
       co_await registry_.Durable();  // (a failed write is logged by the store)
       co_return r;
-    });
+    }, {.role = Role::kService});
     if (s.ok()) s = server.AddMethod("Registry.heartbeat", [this](const json::value& p, CallContext&) -> Result {
       std::string lease;
       if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
       if (Status s = registry_.Heartbeat(lease); !s.ok()) return s;
       return json::value{{"ok", true}};
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kService});
     if (s.ok()) s = server.AddAsyncMethod("Registry.deregister", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
       Result r = Deregister(p);
       co_await registry_.Durable();
       co_return r;
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kService});
     // An index is shown only once durable, so that no client ever sees it go
     // backwards across a restart: the answer is made, then waits for its writes.
     if (s.ok()) s = server.AddAsyncMethod("Registry.list", [this](json::value, CallContext&) -> asio::awaitable<Result> {
@@ -106,7 +110,7 @@ class Sentinel {
       if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
       if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
       return json::value(monitor_ ? monitor_->Opinion(service, address) : json::object{});
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kPeer});
     if (s.ok()) s = server.AddAsyncMethod("Sentinel.vote", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
       std::string candidate;
       int64_t epoch = 0;
@@ -115,13 +119,13 @@ class Sentinel {
       if (epoch <= 0) co_return InvalidArgument("\"epoch\" must be a positive integer");
       if (!monitor_) co_return Unavailable("sentinel is starting");
       co_return co_await monitor_->Vote(epoch, candidate);
-    });
+    }, {.role = Role::kPeer});
     if (s.ok()) s = server.AddMethod("Sentinel.voted", [this](const json::value& p, CallContext&) -> Result {
       int64_t epoch = 0;
       if (Status s = IntField(p, "epoch", true, &epoch); !s.ok()) return s;
       if (!monitor_) return Unavailable("sentinel is starting");
       return json::value(monitor_->Voted(epoch));
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kPeer});
     if (s.ok()) s = server.AddAsyncMethod("Sentinel.decide", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
       Monitor::Decision d;
       if (Status s = StringField(p, "service", true, &d.service); !s.ok()) co_return s;
@@ -134,7 +138,7 @@ class Sentinel {
       if (!monitor_) co_return Unavailable("sentinel is starting");
       d.odown = odown->as_bool();
       co_return co_await monitor_->Decide(d);
-    }, {.idempotent = true});
+    }, {.idempotent = true, .role = Role::kPeer});
     if (s.ok()) s = server.AddMethod("Sentinel.events", [this](const json::value& p, CallContext&) -> Result {
       int64_t limit = Notifier::kRecentEvents;
       if (p.is_object()) {
@@ -142,6 +146,7 @@ class Sentinel {
       }
       return json::value(notifier_.Recent(static_cast<size_t>(std::clamp<int64_t>(limit, 0, Notifier::kRecentEvents))));
     }, {.idempotent = true});
+    // The dashboard, like /status, needs role client (the default of pages).
     if (s.ok()) s = server.AddPage("/", [] { return Server::Page{.body = std::string(DashboardHtml())}; });
     if (s.ok()) s = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
     server_ = &server;

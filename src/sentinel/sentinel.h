@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "harpc/security.h"
 #include "harpc/status.h"
 #include "sentinel/monitor.h"
 #include "sentinel/registry.h"
@@ -36,6 +37,12 @@ struct SentinelOptions {
   std::chrono::milliseconds notify_timeout{10000};  // a --notify command still running then is killed
   int max_alerts_per_minute = 30;      // alert budget (burst included); the excess is counted and summed up
   RegistryLimits limits;               // services, instances and watchers one sentinel holds (registry.h)
+  TlsOptions tls;                      // the listener's (ServerOptions::tls)
+  AuthOptions auth;                    // the tokens accepted (ServerOptions::auth)
+  // Presented on every outgoing call: whole to the peers (the peer protocol
+  // needs a token of role peer); its TLS only to the instances probed (their
+  // addresses come from whoever registered them) and to the webhook.
+  ClientSecurity security;
 };
 
 // Runs until SIGTERM/SIGINT. Prints "listening on H:P" on stdout when ready.

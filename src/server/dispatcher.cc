@@ -14,6 +14,7 @@
 #include "util/json_text.h"
 #include "util/fault_injection.h"
 #include "util/hash.h"
+#include "server/credentials.h"
 
 namespace harpc {
 
@@ -105,6 +106,25 @@ asio::awaitable<JsonTextWriter::Progress> WriteInSlices(const json::value& value
   co_return p;
 }
 
+// A call refused for its credentials: 401 (no or unknown token) or 403 (the
+// role is too low), as a JSON-RPC 2.0 error on POST /rpc, else as the plain
+// error body. 401 tells how to authenticate (RFC 6750).
+http1::Response CredentialsError(ServerState& state, const Status& status, bool jsonrpc) {
+  const int http_status = wire::HttpStatus(status.code());
+  state.CountHttpError(http_status);
+  http1::Response r{.status = http_status,
+                    .body = jsonrpc ? json::serialize(JsonRpcError(wire::JsonRpcCode(status), status.message(), nullptr))
+                                    : PlainErrorBody(status)};
+  if (status.code() == StatusCode::kUnauthenticated) r.extra_headers = "WWW-Authenticate: Bearer\r\n";
+  return r;
+}
+
+Status Denied(const Method& method, Role caller) {
+  return PermissionDenied("method '" + method.name + "' needs a token of role " +
+                          std::string(RoleName(method.options.role)) + "; this one has role " +
+                          std::string(RoleName(caller)));
+}
+
 std::string_view PathOf(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
@@ -162,15 +182,39 @@ asio::awaitable<http1::Response> CallDispatcher::LargePlainAnswer(const Result& 
   co_return r;
 }
 
+Status CallDispatcher::Authenticate(const HttpRequest& request, Role* role) const {
+  *role = Role::kPeer;
+  const std::shared_ptr<const TokenTable> tokens = state_.tokens.load(std::memory_order_acquire);
+  if (!tokens) return Status::Ok();
+  auto it = request.find(http::field::authorization);
+  if (it == request.end()) {
+    return Unauthenticated("this server needs a token: send 'Authorization: Bearer TOKEN' (harpc: --token-file)");
+  }
+  std::optional<Role> found = tokens->Find(BearerToken(it->value()));
+  if (!found) return Unauthenticated("the token is not accepted by this server");
+  *role = *found;
+  return Status::Ok();
+}
+
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
                                                         const std::string& peer,
                                                         asio::any_io_executor executor) {
   std::string_view path = PathOf(request.target());
   const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+  const bool rpc_root = path == "/rpc" || path == "/rpc/";
 
-  if (path == "/health" || path == "/metrics" || path == "/status") {
+  if (path == "/health") {
     if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
-    if (path == "/health") co_return HealthResponse(state_);
+    co_return HealthResponse(state_);
+  }
+  // Everything but /health needs a token when the server asks for them; any
+  // accepted token grants at least the client role, which /metrics, /status
+  // and pages need.
+  Role role = Role::kPeer;
+  if (Status s = Authenticate(request, &role); !s.ok()) co_return CredentialsError(state_, s, rpc_root);
+
+  if (path == "/metrics" || path == "/status") {
+    if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
     if (path == "/metrics") co_return co_await MetricsResponse(state_);
     co_return StatusResponse(state_);
   }
@@ -181,7 +225,6 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
     co_return http1::Response{.status = 200, .content_type = p.content_type, .body = std::move(p.body)};
   }
 
-  const bool rpc_root = path == "/rpc" || path == "/rpc/";
   if (!rpc_root && !path.starts_with("/rpc/")) {
     co_return HttpError(state_, 404, wire::kMethodNotFound,
                         "no such path '" + std::string(path) + "'; calls go to POST /rpc or POST /rpc/<Method>");
@@ -194,6 +237,7 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
 
   CallContext base;
   base.peer_ = peer;
+  base.role_ = role;
   base.executor_ = executor;
   if (Status s = ContextFromHeaders(request, base); !s.ok()) {
     co_return HttpError(state_, 400, wire::kInvalidRequest, s.message());
@@ -282,6 +326,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   if (!method) {
     co_return HttpError(state_, 404, wire::kMethodNotFound, "method '" + std::string(name) + "' not found");
   }
+  if (base.role() < method->options.role) co_return CredentialsError(state_, Denied(*method, base.role()), false);
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
     Status s;
@@ -319,6 +364,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
       co_return HttpError(state_, 404, wire::kMethodNotFound,
                           "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
     }
+    if (base.role() < method->options.role) co_return CredentialsError(state_, Denied(*method, base.role()), false);
     bool ran = false;
     Result result = co_await Invoke(*method, std::move(body), base, &ran);
     if (std::optional<http1::Response> answer = PlainAnswer(result, ran)) co_return std::move(*answer);
@@ -334,6 +380,13 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
     if (p == JsonTextWriter::kMore) p = co_await WriteInSlices(reply, answer.body, limit, base.executor());
     if (p == JsonTextWriter::kTooLarge) {
       co_return JsonBody(JsonRpcError(wire::kInternalError, AnswerTooLarge(limit).message(), reply.at("id")));
+    }
+    // A single request refused for its role says so in the HTTP status too
+    // (docs/security.md); in a batch, each refusal is one entry of the 200 answer.
+    if (const json::value* error = reply.as_object().if_contains("error");
+        error && error->as_object().at("code") == wire::kPermissionDenied) {
+      answer.status = 403;
+      state_.CountHttpError(403);
     }
     co_return answer;
   }
@@ -432,6 +485,12 @@ asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::val
     if (notification) co_return nullptr;
     co_return JsonRpcError(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
                            reply_id);
+  }
+
+  if (base.role() < method->options.role) {
+    if (notification) co_return nullptr;
+    const Status denied = Denied(*method, base.role());
+    co_return JsonRpcError(wire::JsonRpcCode(denied), denied.message(), reply_id);
   }
 
   CallContext ctx = base;

@@ -57,6 +57,9 @@ class CallDispatcher {
   std::optional<http1::Response> PlainAnswer(const Result& result, bool ran) const;
   boost::asio::awaitable<http1::Response> LargePlainAnswer(const Result& result, bool ran,
                                                            const boost::asio::any_io_executor& executor) const;
+  // The role of the request's bearer token (kPeer when the server asks for
+  // none); UNAUTHENTICATED when a token is needed and none or an unknown one came.
+  Status Authenticate(const HttpRequest& request, Role* role) const;
   // Fills the deadline, idempotency key and request id from the headers.
   static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
 

@@ -61,6 +61,7 @@ class Server::Impl {
     Join();
     // I/O objects go before the contexts they live on; each loop's context goes
     // before its connection list (see EventLoop).
+    reload_signal_.reset();
     signals_.reset();
     reload_signal_.reset();
     acceptor_.reset();
@@ -93,6 +94,7 @@ class Server::Impl {
     if (Status s = ParseHostPort(listen_address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
     tcp::endpoint endpoint;
     if (Status s = ResolveEndpoint(hp, &endpoint); !s.ok()) return s;
+    if (Status s = LoadTokens(); !s.ok()) return s;
     FitConnectionsToFileLimit();
     const TlsOptions& tls = state_.options.tls;
     if (tls.server_enabled()) {
@@ -130,7 +132,7 @@ class Server::Impl {
         Shutdown();
       });
       reload_signal_.emplace(loops_[0]->context, SIGHUP);
-      AwaitReloadSignal();
+      WaitForReloadSignal();
     }
     for (auto& loop : loops_) {
       loop->thread = std::thread([&ctx = loop->context] { ctx.run(); });
@@ -148,28 +150,6 @@ class Server::Impl {
 
   void Wait() { Join(); }
 
-  Status ReloadTls() {
-    Status status;
-    if (tls_) status = tls_->Reload();
-    Status clients = http1::TlsContext::ReloadClients();
-    if (status.ok()) status = clients;
-    if (status.ok()) {
-      Log().info("server {}: TLS certificates reloaded", state_.address);
-    } else {
-      Log().error("server {}: TLS reload failed, keeping the previous certificates: {}", state_.address,
-                  status.message());
-    }
-    return status;
-  }
-
-  void AwaitReloadSignal() {
-    reload_signal_->async_wait([this](const boost::system::error_code& e, int) {
-      if (e) return;
-      ReloadTls();
-      AwaitReloadSignal();
-    });
-  }
-
   void Shutdown() {
     if (loops_.empty()) return;
     asio::post(loops_[0]->context, [this] {
@@ -180,6 +160,45 @@ class Server::Impl {
       if (reload_signal_) reload_signal_->cancel(ec);
       asio::co_spawn(loops_[0]->context, Drain(), asio::detached);
     });
+  }
+
+  // Reads ServerOptions::auth's file into a new token table, replacing the
+  // one the loops read only once it parsed whole.
+  Status LoadTokens() {
+    const AuthOptions& auth = state_.options.auth;
+    if (!auth.enabled()) return Status::Ok();
+    auto tokens = std::make_shared<TokenTable>();
+    if (Status s = TokenTable::Load(auth.auth_file, tokens.get()); !s.ok()) return s;
+    if (tokens->size() == 0) {
+      return InvalidArgument("auth file '" + auth.auth_file + "' lists no token: no call could be made");
+    }
+    state_.tokens.store(std::move(tokens), std::memory_order_release);
+    return Status::Ok();
+  }
+
+  // Each SIGHUP reloads; the handler waits again until the shutdown cancels it.
+  void WaitForReloadSignal() {
+    reload_signal_->async_wait([this](const boost::system::error_code& e, int) {
+      if (e) return;
+      ReloadCredentials();
+      WaitForReloadSignal();
+    });
+  }
+
+  // Tokens, the listener's certificate and those of the process's TLS
+  // clients; each part that fails keeps what it had, and the first error is returned.
+  Status ReloadCredentials() {
+    Status s = LoadTokens();
+    Status tls = tls_ ? tls_->Reload() : Status::Ok();
+    Status clients = http1::TlsContext::ReloadClients();
+    if (s.ok()) s = tls;
+    if (s.ok()) s = clients;
+    if (s.ok()) {
+      Log().info("server {}: credentials reloaded", state_.address);
+    } else {
+      Log().error("server {}: credentials not reloaded, keeping the previous ones: {}", state_.address, s.message());
+    }
+    return s;
   }
 
   ServerState& state() { return state_; }
@@ -332,7 +351,7 @@ class Server::Impl {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
-  std::optional<asio::signal_set> reload_signal_;  // SIGHUP: ReloadTls
+  std::optional<asio::signal_set> reload_signal_;  // SIGHUP: ReloadCredentials()
   std::shared_ptr<http1::TlsContext> tls_;          // the listener's, when it speaks TLS
   bool started_ = false;
   std::mutex shutdown_steps_mu_;  // AddShutdownStep runs on any thread, Drain on the first loop
@@ -371,8 +390,8 @@ Status Server::AddPage(std::string path, std::function<Page()> page) {
   return Status::Ok();
 }
 Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
+Status Server::ReloadCredentials() { return impl_->ReloadCredentials(); }
 std::string Server::address() const { return impl_->state().address; }
-Status Server::ReloadTls() { return impl_->ReloadTls(); }
 boost::asio::any_io_executor Server::executor() const { return impl_->executor(); }
 Status Server::AddShutdownStep(std::function<boost::asio::awaitable<void>()> step) {
   if (!step) return InvalidArgument("shutdown step must not be empty");

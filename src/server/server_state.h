@@ -14,6 +14,7 @@
 
 #include "harpc/server.h"
 #include "metrics/histogram.h"
+#include "server/credentials.h"
 #include "server/idempotency_store.h"
 
 namespace harpc {
@@ -48,6 +49,10 @@ struct ServerState {
   Method* default_method = nullptr;
   std::unordered_map<std::string, std::function<Server::Page()>, StringHash, std::equal_to<>> pages;
   std::vector<std::function<std::string()>> extra_metrics;
+
+  // The accepted tokens when options.auth is enabled (else null); replaced
+  // whole by Server::ReloadCredentials() while the loops read it.
+  std::atomic<std::shared_ptr<const TokenTable>> tokens;
 
   std::unique_ptr<IdempotencyStore> idempotency;
   std::atomic<uint64_t> idempotent_replays{0};

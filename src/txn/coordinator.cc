@@ -157,8 +157,9 @@ class Coordinator::Impl {
   asio::any_io_executor executor;
   uint64_t begun = 0, committed = 0, aborted = 0, phase_two_retries = 0, phase_two_abandoned = 0;
 
-  static ChannelOptions ParticipantChannelOptions(asio::any_io_executor loop) {
+  static ChannelOptions ParticipantChannelOptions(asio::any_io_executor loop, const ClientSecurity& security) {
     ChannelOptions o;
+    o.security = security;
     o.timeout = milliseconds(2000);
     o.idempotent_methods = {"Participant.commit", "Participant.abort"};
     o.executor = std::move(loop);
@@ -623,7 +624,7 @@ Status Coordinator::Attach(Server& server) {
   if (s.ok()) {
     s = server.AddAsyncMethod(
         "Coordinator.register", [impl](json::value p, CallContext& ctx) { return impl->Register(std::move(p), ctx); },
-        {.idempotent = true});
+        {.idempotent = true, .role = Role::kPeer});  // the participants' votes, never a client's
   }
   if (s.ok()) {
     s = server.AddAsyncMethod(
@@ -637,7 +638,7 @@ Status Coordinator::Attach(Server& server) {
 void Coordinator::Start(Server& server) {
   impl_->executor = server.executor();
   impl_->address = server.address();
-  impl_->participants.emplace(Impl::ParticipantChannelOptions(impl_->executor));
+  impl_->participants.emplace(Impl::ParticipantChannelOptions(impl_->executor, impl_->options.security));
   // On the loop, like every other touch of the state.
   asio::post(impl_->executor, [impl = impl_.get()] {
     for (const CommitRecord& r : impl->unfinished_at_open) {

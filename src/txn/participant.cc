@@ -97,8 +97,9 @@ class Participant::Impl {
     co_return r;
   }
 
-  static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop) {
+  static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop, const ClientSecurity& security) {
     ChannelOptions o;
+    o.security = security;
     o.timeout = std::chrono::milliseconds(1000);
     o.idempotent_methods = {"Coordinator.status", "Coordinator.register"};
     o.health.interval = std::chrono::milliseconds(500);
@@ -439,7 +440,7 @@ Status Participant::Attach(Server& server) {
           if (Status s = ParseDecision(p, impl->log->id(), commit, &txid, &decision); !s.ok()) co_return s;
           co_return co_await impl->Apply(std::move(txid), std::move(decision));
         },
-        {.idempotent = true});
+        {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
     if (!s.ok()) return s;
   }
   Status s = server.AddAsyncMethod(
@@ -458,7 +459,7 @@ Status Participant::Attach(Server& server) {
         };
         co_return co_await impl->db->Run(std::move(work));
       },
-      {.idempotent = true});
+      {.idempotent = true, .role = Role::kPeer});
   if (!s.ok()) return s;
   s = server.AddMetrics([impl] {
     std::string text = sql::FsyncMetricText();
@@ -476,7 +477,7 @@ Status Participant::Attach(Server& server) {
   impl->server = &server;
   impl->self = impl_;
   impl->executor = server.executor();
-  impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor));
+  impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor, impl->options.security));
   // Spawned on the loop: the resolver's signal is touched there only.
   asio::post(impl->executor, [weak = std::weak_ptr<Impl>(impl_)] {
     if (auto self = weak.lock()) self->resolver.Spawn(self->executor, Impl::ResolverLoop(weak));

@@ -146,18 +146,18 @@ Registration TestRegistration(std::string address) {
 
 TEST(EtcdFactoryTest, RejectsBadArguments) {
   std::unique_ptr<Resolver> resolver;
-  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1:2379", "a/b", &resolver).ok());
-  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1", "echo", &resolver).ok());
-  EXPECT_FALSE(MakeResolver("etcd://127.0.0.1:2379", &resolver).ok());  // no service
+  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1:2379", "a/b", {}, &resolver).ok());
+  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1", "echo", {}, &resolver).ok());
+  EXPECT_FALSE(MakeResolver("etcd://127.0.0.1:2379", {}, &resolver).ok());  // no service
   std::unique_ptr<Registrar> registrar;
-  EXPECT_FALSE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("nohost"), &registrar).ok());
-  EXPECT_TRUE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("127.0.0.1:1"), &registrar).ok());
+  EXPECT_FALSE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("nohost"), {}, &registrar).ok());
+  EXPECT_TRUE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
   EXPECT_EQ(EtcdInstanceKey("echo", "127.0.0.1:8001"), "/harpc/services/echo/127.0.0.1:8001");
 }
 
 TEST_F(EtcdTest, RegistrarPutsTheKeyWithALeaseAndKeepsItAlivePastThreeTtls) {
   std::unique_ptr<Registrar> made;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45001"), &made).ok());
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45001"), {}, &made).ok());
   LoopRegistrar registrar(std::move(made));
   const std::string key = "/harpc/services/echo/127.0.0.1:45001";
   ASSERT_TRUE(PollUntil([&] { return HasKey(key); }, seconds(5))) << etcd_.LogTail();
@@ -192,7 +192,7 @@ TEST_F(EtcdTest, RegistrarPutsTheKeyWithALeaseAndKeepsItAlivePastThreeTtls) {
 
 TEST_F(EtcdTest, DeregisterRevokesTheLeaseAndTheKeyGoesAtOnce) {
   std::unique_ptr<Registrar> made;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45002"), &made).ok());
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45002"), {}, &made).ok());
   LoopRegistrar registrar(std::move(made));
   const std::string key = "/harpc/services/echo/127.0.0.1:45002";
   int64_t lease = 0;
@@ -206,7 +206,7 @@ TEST_F(EtcdTest, DeregisterRevokesTheLeaseAndTheKeyGoesAtOnce) {
 // A hard stop (no graceful shutdown) leaves the key to its lease.
 TEST_F(EtcdTest, DestroyedWithoutDeregisterTheKeyGoesWithItsLease) {
   std::unique_ptr<Registrar> made;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45005"), &made).ok());
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45005"), {}, &made).ok());
   const std::string key = "/harpc/services/echo/127.0.0.1:45005";
   {
     LoopRegistrar registrar(std::move(made));
@@ -218,7 +218,7 @@ TEST_F(EtcdTest, DestroyedWithoutDeregisterTheKeyGoesWithItsLease) {
 
 TEST_F(EtcdTest, RegistrarRegistersAgainWhenItsLeaseIsGone) {
   std::unique_ptr<Registrar> made;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45003"), &made).ok());
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45003"), {}, &made).ok());
   LoopRegistrar registrar(std::move(made));
   const std::string key = "/harpc/services/echo/127.0.0.1:45003";
   int64_t lease = 0;
@@ -236,7 +236,7 @@ TEST_F(EtcdTest, RegistrarRegistersAgainWhenItsLeaseIsGone) {
 TEST_F(EtcdTest, RegistrarWaitsForAnEtcdThatIsDown) {
   etcd_.Kill();
   std::unique_ptr<Registrar> made;
-  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45004"), &made).ok());
+  ASSERT_TRUE(MakeRegistrar(Spec(), TestRegistration("127.0.0.1:45004"), {}, &made).ok());
   LoopRegistrar registrar(std::move(made));
   std::this_thread::sleep_for(milliseconds(1200));  // etcd stays down meanwhile: the behaviour under test
   Status s = etcd_.Restart();

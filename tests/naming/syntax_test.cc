@@ -16,13 +16,13 @@ using ::testing::HasSubstr;
 
 Status Resolve(std::string_view target) {
   std::unique_ptr<Resolver> r;
-  return MakeResolver(target, &r);
+  return MakeResolver(target, {}, &r);
 }
 
 Status MakeReg(std::string_view spec) {
   std::unique_ptr<Registrar> r;
   Registration reg{.service = "echo", .address = "127.0.0.1:8001"};
-  return MakeRegistrar(spec, std::move(reg), &r);
+  return MakeRegistrar(spec, std::move(reg), {}, &r);
 }
 
 TEST(NamingResolverSyntax, SentinelTargets) {
@@ -87,9 +87,9 @@ TEST(NamingRegistrarSyntax, Specs) {
   }
   std::unique_ptr<Registrar> r;
   Registration no_service{.address = "127.0.0.1:8001"};
-  EXPECT_EQ(MakeRegistrar("sentinel://127.0.0.1:1", no_service, &r).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeRegistrar("sentinel://127.0.0.1:1", no_service, {}, &r).code(), StatusCode::kInvalidArgument);
   Registration short_ttl{.service = "echo", .address = "127.0.0.1:8001", .ttl = std::chrono::milliseconds(10)};
-  EXPECT_EQ(MakeRegistrar("sentinel://127.0.0.1:1", short_ttl, &r).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeRegistrar("sentinel://127.0.0.1:1", short_ttl, {}, &r).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(NamingSentinelResolver, CallableEndpointsSkipOdownAndDraining) {

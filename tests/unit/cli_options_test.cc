@@ -227,5 +227,14 @@ TEST(CliOptions, BenchHelpMentionsItsFlags) {
                                "--json", "--lb", "--timeout-ms", "--retries"});
 }
 
+TEST(CliOptions, EverySubcommandHasTheTrustFlags) {
+  for (const char* client : {"call", "bench", "status", "transfer"}) {
+    ExpectHelpMentions(client, {"--token-file", "--tls-cert", "--tls-key", "--tls-ca"});
+  }
+  for (const char* daemon : {"serve", "sentinel", "coordinator", "demo"}) {
+    ExpectHelpMentions(daemon, {"--token-file", "--auth-file", "--tls-cert", "--tls-key", "--tls-ca", "--tls-client-ca"});
+  }
+}
+
 }  // namespace
 }  // namespace harpc

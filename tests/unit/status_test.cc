@@ -40,6 +40,16 @@ TEST(WireError, EveryCodeSurvivesTheJsonRpcRoundTrip) {
   }
 }
 
+TEST(WireError, CredentialCodesFollowTheDesign) {
+  // DESIGN §7: no or unknown token -32001 (HTTP 401), role too low -32003 (403).
+  EXPECT_EQ(wire::JsonRpcCode(Unauthenticated("x")), -32001);
+  EXPECT_EQ(wire::JsonRpcCode(PermissionDenied("x")), -32003);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kUnauthenticated), 401);
+  EXPECT_EQ(wire::HttpStatus(StatusCode::kPermissionDenied), 403);
+  EXPECT_EQ(wire::CodeFromJsonRpc(-32001), StatusCode::kUnauthenticated);
+  EXPECT_EQ(wire::CodeFromJsonRpc(-32003), StatusCode::kPermissionDenied);
+}
+
 TEST(WireError, HttpStatusesFollowTheDesign) {
   EXPECT_EQ(wire::HttpStatus(StatusCode::kInvalidArgument), 400);
   EXPECT_EQ(wire::HttpStatus(StatusCode::kUnimplemented), 404);
