@@ -3,9 +3,11 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <climits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "http/tls_context.h"
@@ -20,28 +22,94 @@ Stream::Stream(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context>
   error_code ec;
   tcp_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   tcp_.socket().non_blocking(true, ec);
-  if (tls_context_) tls_ = std::make_unique<TlsStream>(tcp_, *tls_context_);
+  if (tls_context_) {
+    server_tls_ = SSL_new(tls_context_->native_handle());
+    if (server_tls_ != nullptr) {
+      SSL_set_fd(server_tls_, tcp_.socket().native_handle());  // the socket stays tcp_'s to close
+      SSL_set_accept_state(server_tls_);
+      // Partial writes and a write buffer that may move between retries, as
+      // asio's async_write hands them; buffers released while idle, as nginx does.
+      SSL_set_mode(server_tls_,
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    }
+  }
 }
 
-Stream::~Stream() = default;
+Stream::~Stream() {
+  if (server_tls_ != nullptr) SSL_free(server_tls_);
+}
 
 asio::awaitable<error_code> Stream::AcceptHandshake() {
-  if (!tls_) co_return error_code();
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
-  co_return ec;
+  if (!tls_context_) co_return error_code();
+  if (server_tls_ == nullptr) co_return make_error_code(boost::system::errc::not_enough_memory);
+  // A handshake is a few round trips; the bound only keeps the loop finite.
+  for (int round = 0; round < 64; ++round) {
+    bool again = false;
+    asio::socket_base::wait_type want = asio::socket_base::wait_read;
+    ERR_clear_error();
+    const int r = SSL_do_handshake(server_tls_);
+    if (r == 1) co_return error_code();
+    error_code ec = ServerTlsFailure(r, &again, &want);
+    if (ec || !again) co_return ec ? ec : make_error_code(asio::error::connection_aborted);
+    auto [wait_ec] = co_await tcp_.socket().async_wait(want, asio::as_tuple(asio::use_awaitable));
+    if (wait_ec) co_return wait_ec;
+  }
+  co_return make_error_code(asio::error::timed_out);
 }
 
-size_t Stream::ReadSomeNow(asio::mutable_buffer buffer, error_code& ec) {
-  if (!tls_) return tcp_.socket().read_some(buffer, ec);
-  if (tls_input_.begin < tls_input_.end) {
-    size_t n = asio::buffer_copy(
-        buffer, asio::buffer(tls_input_.data.get() + tls_input_.begin, tls_input_.end - tls_input_.begin));
-    tls_input_.begin += n;
-    ec = {};
-    return n;
+error_code Stream::ServerTlsTry(bool read, asio::mutable_buffer buffer, size_t* n, bool* again,
+                                asio::socket_base::wait_type* want) {
+  *n = 0;
+  *again = false;
+  if (buffer.size() == 0) return {};
+  ERR_clear_error();
+  const int length = static_cast<int>(std::min<size_t>(buffer.size(), INT_MAX));
+  const int r = read ? SSL_read(server_tls_, buffer.data(), length) : SSL_write(server_tls_, buffer.data(), length);
+  if (r > 0) {
+    *n = static_cast<size_t>(r);
+    return {};
   }
-  // The socket is non-blocking: what TLS already holds, else would_block.
-  return tls_->read_some(buffer, ec);
+  return ServerTlsFailure(r, again, want);
+}
+
+error_code Stream::ServerTlsFailure(int result, bool* again, asio::socket_base::wait_type* want) {
+  *again = false;
+  switch (SSL_get_error(server_tls_, result)) {
+    case SSL_ERROR_NONE:
+      return {};
+    case SSL_ERROR_WANT_READ:
+      *again = true;
+      *want = asio::socket_base::wait_read;
+      return {};
+    case SSL_ERROR_WANT_WRITE:
+      *again = true;
+      *want = asio::socket_base::wait_write;
+      return {};
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;  // the peer's close_notify
+    case SSL_ERROR_SYSCALL: {
+      const int e = errno;
+      ERR_clear_error();
+      return e != 0 ? error_code(e, boost::system::system_category()) : error_code(asio::error::eof);
+    }
+    default: {
+      const unsigned long e = ERR_get_error();
+      ERR_clear_error();
+      return error_code(static_cast<int>(e), asio::error::get_ssl_category());
+    }
+  }
+}
+
+bool Stream::ServerTlsHasPending() const { return SSL_has_pending(server_tls_) == 1; }
+
+size_t Stream::ReadSomeNow(asio::mutable_buffer buffer, error_code& ec) {
+  if (server_tls_ == nullptr) return tcp_.socket().read_some(buffer, ec);
+  size_t n = 0;
+  bool again = false;
+  asio::socket_base::wait_type want = asio::socket_base::wait_read;
+  ec = ServerTlsTry(/*read=*/true, buffer, &n, &again, &want);
+  if (!ec && again) ec = asio::error::would_block;
+  return n;
 }
 
 asio::awaitable<error_code> Stream::Connect(const asio::ip::tcp::endpoint& endpoint, Clock::time_point deadline,
@@ -67,7 +135,10 @@ asio::awaitable<error_code> Stream::Connect(const asio::ip::tcp::endpoint& endpo
   co_return error_code();
 }
 
-bool Stream::resumed() const { return tls_ && SSL_session_reused(tls_->native_handle()) == 1; }
+bool Stream::resumed() const {
+  SSL* ssl = server_tls_ != nullptr ? server_tls_ : tls_ ? tls_->native_handle() : nullptr;
+  return ssl != nullptr && SSL_session_reused(ssl) == 1;
+}
 
 bool Stream::QuietAndOpen() {
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) return false;
@@ -80,7 +151,11 @@ void Stream::ShutdownSend() {
   error_code ec;
   // close_notify first; the socket is non-blocking, so this never waits for
   // the peer's own close_notify.
-  if (tls_) tls_->shutdown(ec);
+  if (server_tls_ != nullptr) {
+    ERR_clear_error();
+    SSL_shutdown(server_tls_);
+    ERR_clear_error();
+  }
   tcp_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
 }
 
