@@ -36,7 +36,7 @@ bool WriteFile(const std::string& path, const std::string& text) {
 // One line: what `what` got. `refused` is whether that is what should happen.
 bool Show(const char* what, const CallResult& r) {
   const bool refused = !r.ok();
-  std::printf("  %-46s -> %s\n", what, refused ? r.status.ToString().c_str() : "answered (should have been refused)");
+  std::printf("  %-50s -> %s\n", what, refused ? r.status.ToString().c_str() : "answered (should have been refused)");
   return refused;
 }
 
@@ -55,7 +55,7 @@ bool PlainHttpRefused(const std::string& address) {
   char reply[256];
   size_t n = socket.read_some(boost::asio::buffer(reply), ec);  // bounded: the server closes at once
   const bool closed = ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
-  std::printf("  %-46s -> %s\n", "plain HTTP to the TLS port",
+  std::printf("  %-50s -> %s\n", "plain HTTP to the TLS port",
               closed && n == 0 ? "connection closed, nothing answered" : "answered (should have been closed)");
   return closed && n == 0;
 }

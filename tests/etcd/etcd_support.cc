@@ -80,6 +80,13 @@ void EtcdServer::Kill() {
   process_ = Subprocess();
 }
 
+Status EtcdServer::StartTls(std::string cert, std::string key, std::string ca) {
+  tls_cert_ = std::move(cert);
+  tls_key_ = std::move(key);
+  tls_ca_ = std::move(ca);
+  return Start();
+}
+
 Status EtcdServer::Start() {
   if (EtcdBinary().empty()) {
     return Unavailable("etcd is not installed (run scripts/setup: it installs the etcd-server package)");
@@ -108,13 +115,16 @@ Status EtcdServer::Restart() {
 }
 
 Status EtcdServer::Launch() {
-  const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
+  const std::string client = (tls_cert_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+                             std::to_string(client_port_);
+  const std::string tls =
+      tls_cert_.empty() ? "" : " --cert-file " + tls_cert_ + " --key-file " + tls_key_;
   const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
   // sh only redirects stdout (the Subprocess pipe is not read) and then becomes etcd.
   const std::string command = "exec " + EtcdBinary() + " --name t --data-dir " + dir_ + "/data" +
                               " --listen-client-urls " + client + " --advertise-client-urls " + client +
                               " --listen-peer-urls " + peer + " --initial-advertise-peer-urls " + peer +
-                              " --initial-cluster t=" + peer + " >/dev/null";
+                              " --initial-cluster t=" + peer + tls + " >/dev/null";
   std::vector<std::string> argv = {"/bin/sh", "-c", command};
   if (Status s = Subprocess::Spawn(argv, &process_, dir_ + "/etcd.log"); !s.ok()) return s;
   if (!PollUntil([&] { return !process_.running() || Healthy(); }, std::chrono::seconds(20)) ||
@@ -125,6 +135,11 @@ Status EtcdServer::Launch() {
 }
 
 bool EtcdServer::Healthy() const {
+  if (!tls_cert_.empty()) {
+    testing::CliRun curl = testing::RunProgram(
+        {"/usr/bin/curl", "-s", "-w", "\\n", "--max-time", "2", "--cacert", tls_ca_, "https://" + host_port() + "/health"});
+    return curl.exit_code == 0 && curl.Stdout().find("true") != std::string::npos;
+  }
   std::string response = Request(client_port_, "GET", "/health", "");
   return testing::StatusOf(response) == 200 && testing::BodyOf(response).find("true") != std::string::npos;
 }

@@ -26,6 +26,10 @@ class EtcdServer {
 
   // Starts etcd on free ports with a new data dir and waits for /health.
   Status Start();
+  // The same with its client port over HTTPS: this certificate and key, and
+  // `ca` to check its /health with. The gateway helpers below then do not
+  // work (they speak plain HTTP); harpc's clients with --tls-ca do.
+  Status StartTls(std::string cert, std::string key, std::string ca);
   // SIGKILLs etcd (the data dir stays, for Restart).
   void Kill();
   // Starts etcd again on the same ports and data dir and waits for /health.
@@ -54,6 +58,7 @@ class EtcdServer {
  private:
   Status Launch();
   std::string dir_;
+  std::string tls_cert_, tls_key_, tls_ca_;  // StartTls
   int client_port_ = 0;
   int peer_port_ = 0;
   Subprocess process_;

@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "apps/test_pki.h"
 #include "etcd/etcd_support.h"
 #include "harpc/channel.h"
 #include "naming/etcd.h"
@@ -320,6 +321,43 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
     EXPECT_TRUE(c.ok()) << c.status;
     EXPECT_EQ(c.endpoint, a.address);
   }
+}
+
+// etcd over TLS: a server registers through https, a channel with --tls-ca
+// resolves through it and calls the servers over TLS too.
+TEST(EtcdTlsTest, RegistrationAndResolutionOverTls) {
+  ASSERT_FALSE(EtcdBinary().empty()) << "etcd is not installed: run scripts/setup";
+  testing::TempDir dir("harpc-etcd-tls");
+  TestPki pki;
+  ASSERT_TRUE(MakeTestPki(dir.path(), &pki).ok());
+  EtcdServer etcd;
+  Status started = etcd.StartTls(pki.cert, pki.key, pki.ca_cert);
+  ASSERT_TRUE(started.ok()) << started;
+  ServeProcess a = StartServe({"--threads", "1", "--grace-ms", "200", "--register", "etcd://" + etcd.host_port(),
+                               "--lease-ttl-ms", "2000", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca",
+                               pki.ca_cert});
+  ASSERT_FALSE(a.address.empty());
+
+  ChannelOptions options;
+  options.security.tls.ca_file = pki.ca_cert;
+  Channel channel("etcd://" + etcd.host_port() + "/echo", options);
+  ASSERT_TRUE(channel.status().ok()) << channel.status();
+  CallResult r;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        r = channel.Call("Echo.echo", json::parse(R"({"over":"tls"})"));
+        return r.ok();
+      },
+      seconds(10)))
+      << r.status;
+  EXPECT_EQ(r.endpoint, a.address);
+
+  // Without the CA, etcd's certificate is refused: no membership, no call.
+  ChannelOptions untrusting;
+  untrusting.security.tls.ca_file = pki.other_ca_cert;
+  untrusting.timeout = milliseconds(500);
+  Channel refused("etcd://" + etcd.host_port() + "/echo", untrusting);
+  EXPECT_FALSE(refused.Call("Echo.echo", json::parse("{}")).ok());
 }
 
 // A channel on a shared loop while etcd does not answer: its first range runs
