@@ -30,6 +30,10 @@ struct ServeFlags {
   int idle_timeout_ms = 60000;
   size_t max_connections = 100000;
   size_t max_concurrency = 0;
+  size_t max_batch_requests = 1000;
+  size_t max_answer_bytes = 16 * 1024 * 1024;
+  size_t max_unsent_bytes = 64 * 1024;
+  size_t idempotency_max_bytes = 64 * 1024 * 1024;
   int grace_ms = 10000;
   int delay_ms = 0;
   double fail_rate = 0;
@@ -58,6 +62,10 @@ int RunServe(const ServeFlags& f) {
   options.idle_timeout = std::chrono::milliseconds(f.idle_timeout_ms);
   options.max_connections = f.max_connections;
   options.max_concurrency = f.max_concurrency;
+  options.max_batch_requests = f.max_batch_requests;
+  options.max_answer_bytes = f.max_answer_bytes;
+  options.max_unsent_bytes = f.max_unsent_bytes;
+  options.idempotency_max_bytes = f.idempotency_max_bytes;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
   options.idempotency_db = f.idempotency_db;
   Server server(options);
@@ -168,6 +176,18 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--max-concurrency", flags->max_concurrency,
                   "Calls in flight above this get 429 RESOURCE_EXHAUSTED (0: no limit)")->capture_default_str();
+  cmd->add_option("--max-batch-requests", flags->max_batch_requests,
+                  "A JSON-RPC batch with more requests is refused whole (one -32600)")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--max-answer-bytes", flags->max_answer_bytes,
+                  "Largest answer of one request, a batch's together (500 / -32603 above)")
+      ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
+  cmd->add_option("--max-unsent-bytes", flags->max_unsent_bytes,
+                  "Answers waiting for a client that does not read; then its connection is not read from")
+      ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
+  cmd->add_option("--idempotency-max-bytes", flags->idempotency_max_bytes,
+                  "Bytes of answers kept by Idempotency-Key; the oldest go first")
+      ->check(CLI::Range(0, 1 << 30))->capture_default_str();
   cmd->add_option("--grace-ms", flags->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--delay-ms", flags->delay_ms, "Fault injection: answer every call after this delay")

@@ -113,5 +113,22 @@ TEST(ItCli, BenchAgainstFailingServerStillExitsZeroAndCountsErrors) {
   EXPECT_FALSE(v.at("error_kinds").as_object().empty()) << v;
 }
 
+TEST(CliServe, BoundedWorkFlagsReachTheServer) {
+  ServeProcess serve = StartServe({"--max-batch-requests", "2", "--max-answer-bytes", "2048"});
+  ASSERT_NE(serve.port, 0);
+  const std::string call = R"({"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":1})";
+  std::string two = RoundTrip(serve.port, Post("/rpc", "[" + call + "," + call + "]"));
+  ASSERT_EQ(StatusOf(two), 200) << two;
+  EXPECT_TRUE(ParseJson(BodyOf(two)).is_array()) << two;
+  std::string three = RoundTrip(serve.port, Post("/rpc", "[" + call + "," + call + "," + call + "]"));
+  EXPECT_EQ(ErrorCodeOf(ParseJson(BodyOf(three))), -32600) << three;
+
+  // An echo whose answer passes --max-answer-bytes: refused, not buffered.
+  const std::string big = "{\"p\":\"" + std::string(4096, 'x') + "\"}";
+  std::string answer = RoundTrip(serve.port, Post("/rpc/Echo.echo", big));
+  EXPECT_EQ(StatusOf(answer), 500) << answer.substr(0, 200);
+  EXPECT_EQ(ErrorCodeOf(ParseJson(BodyOf(answer))), -32603) << answer.substr(0, 200);
+}
+
 }  // namespace
 }  // namespace harpc::testing::it
