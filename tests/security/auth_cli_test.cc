@@ -20,6 +20,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "apps/test_pki.h"
 #include "harpc/channel.h"
 #include "support/test_support.h"
 
@@ -277,8 +278,11 @@ TEST_F(AuthCli, TrustFlagsAreCheckedBeforeAnythingStarts) {
 }
 
 // {"services":{...}} of `harpc status --json` through a client token; null on failure.
-boost::json::value StatusJson(const std::string& group, const std::string& token_file) {
-  testing::CliRun r = testing::RunHarpc({"status", "sentinel://" + group, "--json", "--token-file", token_file});
+boost::json::value StatusJson(const std::string& group, const std::string& token_file,
+                              const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"status", "sentinel://" + group, "--json", "--token-file", token_file};
+  args.insert(args.end(), extra.begin(), extra.end());
+  testing::CliRun r = testing::RunHarpc(args);
   if (r.exit_code != 0 || r.out.empty()) return nullptr;
   return boost::json::parse(r.out.back());
 }
@@ -347,6 +351,72 @@ TEST_F(AuthCli, SentinelGroupRegistrationAndCallsWithTokens) {
   ASSERT_TRUE(testing::PollUntil(
       [&] {
         status = StatusJson(group, Token("client"));
+        return StateOf(status, "echo", address) == "odown";
+      },
+      10s))
+      << status;
+}
+
+// The same group over mutual TLS as well: every listener HTTPS only with
+// client certificates required, every outgoing call (registration, the
+// sentinels' probes and peer protocol, status) over TLS.
+TEST_F(AuthCli, SentinelQuorumOverMutualTls) {
+  TestPki pki;
+  ASSERT_TRUE(MakeTestPki(dir_.File("pki"), &pki).ok());
+  const std::vector<std::string> tls = {"--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca", pki.ca_cert};
+  auto with = [](std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  const std::vector<std::string> daemon_tls = with(tls, {"--tls-client-ca", pki.ca_cert});
+  const std::string s1 = "127.0.0.1:" + std::to_string(testing::FreePort());
+  const std::string s2 = "127.0.0.1:" + std::to_string(testing::FreePort());
+  const std::string s3 = "127.0.0.1:" + std::to_string(testing::FreePort());
+  const std::string group = s1 + "," + s2 + "," + s3;
+  Subprocess sentinels[3];
+  const std::string addresses[3] = {s1, s2, s3};
+  for (int i = 0; i < 3; ++i) {
+    std::string peers;
+    for (int j = 0; j < 3; ++j) {
+      if (j != i) peers += (peers.empty() ? "" : ",") + addresses[j];
+    }
+    ASSERT_FALSE(StartWithTokens(with({"sentinel", "--listen", addresses[i], "--data-dir",
+                                       dir_.File("tls-s" + std::to_string(i)), "--peers", peers, "--quorum", "2",
+                                       "--down-after-ms", "500", "--probe-interval-ms", "100"},
+                                      daemon_tls),
+                                 "peer", &sentinels[i])
+                     .empty());
+  }
+  Subprocess server;
+  const std::string address = StartWithTokens(
+      with({"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register", "sentinel://" + group,
+            "--lease-ttl-ms", "1000"},
+           daemon_tls),
+      "service", &server);
+  ASSERT_FALSE(address.empty());
+
+  boost::json::value status;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        status = StatusJson(group, Token("client"), tls);
+        return StateOf(status, "echo", address) == "up";
+      },
+      10s))
+      << status;
+  // Without a client certificate, nothing is answered.
+  testing::CliRun no_cert = testing::RunHarpc(
+      {"status", "sentinel://" + group, "--token-file", Token("client"), "--tls-ca", pki.ca_cert});
+  EXPECT_NE(no_cert.exit_code, 0);
+  testing::CliRun call = testing::RunHarpc(with(
+      {"call", "sentinel://" + group + "/echo", "Echo.echo", R"({"via":"tls"})", "--token-file", Token("client")}, tls));
+  EXPECT_EQ(call.exit_code, 0) << call.err;
+  EXPECT_EQ(call.Stdout(), "{\"via\":\"tls\"}\n");
+
+  // The quorum agrees over TLS: probes, opinions, votes and the decision.
+  server.Signal(SIGKILL);
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        status = StatusJson(group, Token("client"), tls);
         return StateOf(status, "echo", address) == "odown";
       },
       10s))
