@@ -12,8 +12,9 @@
 
 namespace harpc {
 
-// Certificates and keys, as PEM files. They are read when the server or the
-// channel starts and again on Server::ReloadCredentials() (the daemons: on SIGHUP);
+// Certificates and keys, as PEM files. A server reads them at Start(), a
+// client at its first TLS connection (the daemons check them at start), and
+// both again on Server::ReloadCredentials() (the daemons: on SIGHUP);
 // connections already open keep the certificate they began with.
 struct TlsOptions {
   // This process's certificate chain and private key. On a server: what the

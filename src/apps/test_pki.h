@@ -6,7 +6,6 @@
 
 #include <string>
 
-#include "harpc/security.h"
 #include "harpc/status.h"
 
 namespace harpc {
@@ -19,10 +18,6 @@ struct TestPki {
   std::string other_cert, other_key;      // signed by the unrelated CA, IP SAN 127.0.0.1
   std::string expired_cert, expired_key;  // signed by the CA, expired yesterday
   std::string wrong_ip_cert, wrong_ip_key;  // signed by the CA, IP SAN 127.0.0.2 only
-
-  // What a daemon of the demo takes: its certificate, the CA for servers it
-  // calls, and the CA its clients' certificates must chain to (mutual TLS).
-  TlsOptions MutualTls() const { return {.cert_file = cert, .key_file = key, .ca_file = ca_cert, .client_ca_file = ca_cert}; }
 };
 
 // Writes the files into `dir` (created if missing).

@@ -239,8 +239,8 @@ int Demo::Run() {
 int Demo::RunSentinelChapter() {
   std::printf("\n== Sentinels: three sentinels (quorum 2, down-after 500 ms, probes every 100 ms) watch three\n"
               "   self-registered servers; a channel on sentinel://.../echo follows them.\n\n");
-  char dir_template[] = "/tmp/harpc-demo-XXXXXX";
-  const std::string dir = ::mkdtemp(dir_template) ? dir_template : "/tmp";
+  std::string dir;
+  if (!MakeChapterDir("sentinel", &dir)) return 1;
   const std::string alerts = dir + "/alerts.jsonl";
   std::vector<int> ports = {FreePort(), FreePort(), FreePort()};
   std::vector<std::string> sentinel_addrs;
@@ -377,6 +377,16 @@ int FreePort() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return a.local_endpoint().port();
+}
+
+bool MakeChapterDir(const char* name, std::string* dir) {
+  std::string path = std::string("/tmp/harpc-demo-") + name + "-XXXXXX";
+  if (::mkdtemp(path.data()) == nullptr) {
+    std::printf("  cannot make a temporary directory\n");
+    return false;
+  }
+  *dir = path;
+  return true;
 }
 
 Status StartDaemonProcess(std::vector<std::string> argv, const DemoTrust& trust, Subprocess* p,

@@ -23,6 +23,10 @@ struct DemoTrust {
 // their address across a restart, or know their peers' before they start).
 int FreePort();
 
+// A fresh directory /tmp/harpc-demo-NAME-XXXXXX for a chapter's files; false
+// (and a line on stdout) when none can be made.
+bool MakeChapterDir(const char* name, std::string* dir);
+
 // Starts `harpc ARGS... TRUST-FLAGS...` (a daemon whose first stdout line is
 // "listening on H:P") and returns that address; its stderr goes to /dev/null.
 Status StartDaemonProcess(std::vector<std::string> args, const DemoTrust& trust, Subprocess* process,

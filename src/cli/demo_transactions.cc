@@ -77,12 +77,8 @@ int TransactionChapter::Run() {
   std::printf("\n== Transactions: two bank servers and a coordinator (two-phase commit, presumed abort, group\n"
               "   commit, every fsync on). 16 callers transfer money both ways for 10 s; the coordinator\n"
               "   and then bank-b are SIGKILLed and restarted on their ports.\n\n");
-  char dir_template[] = "/tmp/harpc-demo-txn-XXXXXX";
-  if (!::mkdtemp(dir_template)) {
-    std::printf("  cannot make a temporary directory\n");
-    return 1;
-  }
-  const std::string dir = dir_template;
+  std::string dir;
+  if (!MakeChapterDir("txn", &dir)) return 1;
   const std::string coordinator_address = "127.0.0.1:" + std::to_string(FreePort());
   Daemon coordinator{.name = "coordinator",
                      .args = {"coordinator", "--listen", coordinator_address, "--data-dir", dir + "/coordinator"},

@@ -66,12 +66,8 @@ int RunTrustChapter() {
   std::printf("\n== Trust: three echo servers over mutual TLS with tokens (certificates made now, for 127.0.0.1).\n"
               "   A channel with a client certificate and a `client` token drives 8 callers for 6 s; one server\n"
               "   is SIGKILLed at 2 s. Then: what callers without the right credentials get.\n\n");
-  char dir_template[] = "/tmp/harpc-demo-tls-XXXXXX";
-  if (!::mkdtemp(dir_template)) {
-    std::printf("  cannot make a temporary directory\n");
-    return 1;
-  }
-  const std::string dir = dir_template;
+  std::string dir;
+  if (!MakeChapterDir("tls", &dir)) return 1;
   TestPki pki;
   if (Status s = MakeTestPki(dir, &pki); !s.ok()) {
     std::printf("  cannot make certificates: %s\n", s.ToString().c_str());
