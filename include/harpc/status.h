@@ -28,6 +28,10 @@ enum class StatusCode : int {
   kUnavailable = 14,        // cannot reach a server, or it is draining
   kDataLoss = 15,
   kUnauthenticated = 16,
+  // harpc's own, beyond gRPC's: a member of a replicated group that is not
+  // its leader got a call only the leader serves. leader() says where to go
+  // (empty when no leader is known). HTTP 421, JSON-RPC -32010.
+  kNotLeader = 17,
 };
 
 // "OK", "INVALID_ARGUMENT", ... as gRPC spells them.
@@ -43,6 +47,8 @@ class Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // NOT_LEADER only: the leader's "host:port", empty when unknown.
+  const std::string& leader() const { return leader_; }
 
   // "DEADLINE_EXCEEDED: call to 127.0.0.1:8001 timed out after 1000 ms".
   std::string ToString() const;
@@ -54,6 +60,8 @@ class Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string leader_;
+  friend Status NotLeader(std::string leader);
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Status& s) { return os << s.ToString(); }
@@ -75,5 +83,11 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+// "not leader", with where the leader is ("" when unknown).
+inline Status NotLeader(std::string leader) {
+  Status s(StatusCode::kNotLeader, "not leader");
+  s.leader_ = std::move(leader);
+  return s;
+}
 
 }  // namespace harpc
