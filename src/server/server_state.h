@@ -22,7 +22,7 @@
 
 namespace harpc {
 
-inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kUnauthenticated) + 1;
+inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kNotLeader) + 1;
 
 struct MethodStats {
   std::atomic<uint64_t> requests{0};
