@@ -607,6 +607,18 @@ Status ReplicatedGroup::Attach(Server& server) {
       !s.ok()) {
     return s;
   }
+  // The same as GET /status's "group", as a method (for channels: tools, the demo).
+  if (Status s = server.AddMethod(
+          "Raft.status",
+          [weak](const json::value&, CallContext&) -> Result {
+            auto impl = weak.lock();
+            if (!impl) return Unavailable("the replicated group is gone");
+            return impl->PublishedState().ToJson();
+          },
+          {.idempotent = true});
+      !s.ok()) {
+    return s;
+  }
   if (Status s = server.AddStatus("group", [weak]() -> json::value {
         auto impl = weak.lock();
         return impl ? impl->PublishedState().ToJson() : json::value(nullptr);
