@@ -55,8 +55,11 @@ struct TransferLoadState {
 };
 
 // The reason up to its second ": " ("Bank.debit on H:P failed: UNAVAILABLE"),
-// so that the report's reasons stay few and readable.
+// so that the report's reasons stay few and readable; a bank's refusal for
+// lack of money is "insufficient funds".
 std::string ReasonKind(const std::string& reason) {
+  // The application's own refusal, whatever bank and account it names.
+  if (reason.find("insufficient funds") != std::string::npos) return "insufficient funds";
   size_t cut = reason.find(": ");
   if (cut != std::string::npos) cut = reason.find(": ", cut + 2);
   std::string kind = reason.substr(0, cut == std::string::npos ? reason.size() : cut);
