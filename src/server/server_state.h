@@ -19,7 +19,8 @@
 
 namespace harpc {
 
-inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kUnauthenticated) + 1;
+// One past the last code (NOT_LEADER): the size of per-code tables.
+inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kNotLeader) + 1;
 
 struct MethodStats {
   std::atomic<uint64_t> requests{0};
