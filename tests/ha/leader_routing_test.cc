@@ -131,13 +131,13 @@ class FakeGroup {
     std::string belief;
     std::vector<int64_t> ran;
     int requests = 0;
-    bool stopped = false;
   };
+  // Destroyed, not only stopped: its open connections close as a dead process's do.
   static void Stop(Member& m) {
-    if (m.stopped) return;
-    m.stopped = true;
+    if (!m.server) return;
     m.server->Shutdown();
     m.server->Wait();
+    m.server.reset();
   }
 
   mutable std::mutex mu_;
