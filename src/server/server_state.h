@@ -19,7 +19,6 @@
 
 namespace harpc {
 
-// One past the last code (NOT_LEADER): the size of per-code tables.
 inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kNotLeader) + 1;
 
 struct MethodStats {
