@@ -68,8 +68,8 @@ class FakeGroup {
               self->ran.push_back(-1);
             }
             const json::value* ms = p.is_object() ? p.as_object().if_contains("ms") : nullptr;
-            asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(
-                                                         std::clamp<int64_t>(ms && ms->is_int64() ? ms->as_int64() : 0, 0, 2000)));
+            const int64_t wait = std::clamp<int64_t>(ms && ms->is_int64() ? ms->as_int64() : 0, 0, 2000);
+            asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(wait));
             co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
             co_return json::value{{"slept", true}};
           }).ok());
