@@ -67,7 +67,7 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kFirstLeaderBackoff = std::chrono::milliseconds(10);
 constexpr auto kLastLeaderBackoff = std::chrono::milliseconds(100);
 // At most this many NOT_LEADER hops per call and endpoint.
-constexpr int kHopsPerEndpoint = 4;
+constexpr int kHopsPerEndpoint = 12;  // with 3 members, about 3.5 s of waiting: a split vote or two
 
 bool Contains(const std::vector<const Endpoint*>& endpoints, const Endpoint* e) {
   return std::find(endpoints.begin(), endpoints.end(), e) != endpoints.end();
