@@ -134,8 +134,9 @@ class ReplicatedGroup {
 
   // Registers on `server` (before server.Start()): the Raft transport
   // (/raft upgrades), the group's part of GET /status, the same as method
-  // Raft.status (role client), Raft.rejoin (role peer: a member back with
-  // an empty data dir asks the leader to hand over), and the metrics.
+  // Raft.status (role client), Raft.rejoin (role peer: a follower that
+  // stalls behind the group, as one restarted with an empty data dir does,
+  // asks the leader to hand over), and the metrics.
   Status Attach(Server& server);
   // Loads the log and snapshot from disk and starts Raft on the server's
   // loop. After server.Start(). Sets SIGPIPE to be ignored (libuv writes to

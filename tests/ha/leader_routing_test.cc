@@ -333,7 +333,7 @@ TEST(LeaderRouting, NoLeaderAtAllFailsUnavailableWithinTheHopBound) {
   EXPECT_NE(r.status.message().find("no leader found"), std::string::npos) << r.status;
   EXPECT_LT(testing::Since(start), options.timeout);
   EXPECT_EQ(group.TotalRuns(), 0);
-  EXPECT_LE(group.Requests(0) + group.Requests(1) + group.Requests(2), 4 * 3 + 1);
+  EXPECT_LE(group.Requests(0) + group.Requests(1) + group.Requests(2), 12 * 3 + 1);
   EXPECT_EQ(channel.counters().retries, 0u);
 }
 
