@@ -1,5 +1,6 @@
 #include "harpc/coordinator.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
+#include "harpc/replicated.h"
 #include "naming/peer_channels.h"
 #include "txn/coordinator_state.h"
 #include "txn/decision_log.h"
@@ -86,7 +88,9 @@ struct PhaseTwo {
 };
 }  // namespace
 
-class Coordinator::Impl {
+// The coordinator is the group's state machine: Apply runs on the server's
+// loop, the loop of everything else here.
+class Coordinator::Impl : public StateMachine {
  public:
   CoordinatorOptions options;
   // What is decided: applied by Propose, on this loop only.
@@ -109,8 +113,12 @@ class Coordinator::Impl {
   std::string address;
   asio::any_io_executor executor;
   uint64_t phase_two_retries = 0, phase_two_abandoned = 0;
+  // A group member: commands go through the Raft log (last: destroyed first,
+  // as it applies commands to the rest).
+  std::unique_ptr<ReplicatedGroup> group;
 
-  explicit Impl(CoordinatorOptions o) : options(std::move(o)), state(options.max_votes, /*keep_done=*/false) {
+  explicit Impl(CoordinatorOptions o)
+      : options(std::move(o)), state(options.max_votes, /*keep_done=*/options.group.has_value()) {
     state.Observe([this](const std::string& txid, txn::TxnEvent event, const std::vector<EnlistedCall>& voters) {
       OnEvent(txid, event, voters);
     });
@@ -125,10 +133,31 @@ class Coordinator::Impl {
     return o;
   }
 
-  // Runs a command through the state machine. Single node: at once, except
-  // that a commit decision is written to the decision log (group commit,
-  // fsync) before it is applied — the commit point.
+  // StateMachine, for the group.
+  Result Apply(const json::value& command) override { return state.Apply(command); }
+  std::string Snapshot() override { return state.Snapshot(); }
+  Status Restore(std::string_view snapshot) override {
+    Status s = state.Restore(snapshot);
+    for (auto& [txid, timers] : waiters) {
+      for (auto& t : timers) t->cancel();
+    }
+    waiters.clear();
+    return s;
+  }
+  void OnLeadership(bool leader) override {
+    if (leader) {
+      Lead();
+    } else {
+      Follow();
+    }
+  }
+
+  // Runs a command through the state machine. A group: through the Raft
+  // log, on the leader only (NOT_LEADER elsewhere). Single node: at once,
+  // except that a commit decision is written to the decision log (group
+  // commit, fsync) before it is applied — the commit point.
   asio::awaitable<Result> Propose(json::value command) {
+    if (group) co_return co_await group->Propose(std::move(command));
     const std::string op(command.at("op").as_string());
     if (op == "commit") {
       std::vector<EnlistedCall> calls;
@@ -216,7 +245,8 @@ class Coordinator::Impl {
   }
 
   // Waits until `txid` is decided and, once committed, applied — or until
-  // `deadline`; then answers what is known.
+  // `deadline` or the end of this member's leadership; then answers what is
+  // known (NOT_LEADER when undecided and another member leads now).
   asio::awaitable<Result> AnswerWhenSettled(std::string txid, Clock::time_point deadline) {
     std::shared_ptr<PhaseTwo> progress;
     const uint64_t asked_in = epoch;
@@ -229,7 +259,7 @@ class Coordinator::Impl {
       if (!record || record->phase == txn::TxnPhase::kAborted) break;
       if (record->phase == txn::TxnPhase::kCommitted && (record->done || (progress && progress->settled()))) break;
       if (epoch != asked_in || Clock::now() >= deadline) break;
-      auto timer = std::make_shared<asio::steady_timer>(executor, deadline);
+      auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, deadline);
       waiters[txid].push_back(timer);
       co_await timer->async_wait(kNoThrow);
     }
@@ -246,6 +276,7 @@ class Coordinator::Impl {
       case txn::TxnPhase::kAborted: co_return Answer(txid, "aborted", record->reason, false);
       default: break;
     }
+    if (epoch != asked_in && group) co_return NotLeader(group->state().leader.value_or(""));
     co_return DeadlineExceeded("transaction " + txid + " is still being decided; ask again");
   }
 
@@ -262,7 +293,8 @@ class Coordinator::Impl {
     if (Status s = StringField(p, "txid", true, &txid); !s.ok()) co_return s;
     if (Status s = StringField(p, "key", false, &key); !s.ok()) co_return s;
     if (Status s = txn::ParseVotes(p, &heard); !s.ok()) co_return s;
-    if (!state.Find(txid)) co_return co_await AnswerUnknown(txid, kAllParticipants);
+    // (A group decides even that through the log: only there is the answer linearizable.)
+    if (!group && !state.Find(txid)) co_return co_await AnswerUnknown(txid, kAllParticipants);
     json::value command = txn::CoordinatorState::CommitCommand(txid, key, heard, txn::WallClockNowMs());
     Result r = co_await Propose(std::move(command));
     if (!r.ok()) co_return r;
@@ -274,7 +306,7 @@ class Coordinator::Impl {
     if (Status s = StringField(p, "txid", true, &txid); !s.ok()) co_return s;
     if (Status s = StringField(p, "key", false, &key); !s.ok()) co_return s;
     if (Status s = StringField(p, "reason", false, &reason); !s.ok()) co_return s;
-    if (!state.Find(txid)) co_return co_await AnswerUnknown(txid, kAllParticipants);
+    if (!group && !state.Find(txid)) co_return co_await AnswerUnknown(txid, kAllParticipants);
     json::value command = txn::CoordinatorState::AbortCommand(txid, key, reason, txn::WallClockNowMs());
     Result r = co_await Propose(std::move(command));
     if (!r.ok()) co_return r;
@@ -295,8 +327,8 @@ class Coordinator::Impl {
     if (Status s = CanonicalNumericAddress(vote.address, &vote.address); !s.ok()) {
       co_return InvalidArgument("\"address\": " + s.message());
     }
-    if (!state.Find(txid)) {
-      // Decided and applied (the log answers for it), or unknown: aborted.
+    if (!group && !state.Find(txid)) {
+      // Decided and applied (the decision log answers for it), or unknown: aborted.
       auto found = co_await FindInLog(txid);
       if (!found.ok()) co_return found.status;
       const EnlistedCall* mine = txn::FindVote(found.value.record.calls, vote.call, vote.participant);
@@ -401,8 +433,13 @@ class Coordinator::Impl {
   }
 
   // For transactions the state does not hold: committed if the decision log
-  // says so, else aborted.
+  // says so, else aborted. A group keeps every decision it remembers in the
+  // state: unknown there is aborted.
   asio::awaitable<Result> AnswerUnknown(std::string txid, std::string participant) {
+    if (group) {
+      co_return Answer(txid, "aborted", "unknown transaction: never begun in this group, or forgotten after its "
+                                        "abort (presumed abort)", false);
+    }
     auto found = co_await FindInLog(txid);
     if (!found.ok()) co_return found.status;
     const CommitRecord* record = &found.value.record;
@@ -439,6 +476,10 @@ class Coordinator::Impl {
     std::string txid, participant;
     if (Status s = StringField(p, "txid", true, &txid); !s.ok()) co_return s;
     if (Status s = StringField(p, "participant", false, &participant); !s.ok()) co_return s;
+    if (group) {
+      // Linearizable: the leader confirms it still leads and has applied all that was committed.
+      if (Status s = co_await group->Read(); !s.ok()) co_return s;
+    }
     const txn::TxnRecord* record = state.Find(txid);
     if (!record) co_return co_await AnswerUnknown(txid, participant);
     switch (record->phase) {
@@ -500,7 +541,7 @@ class Coordinator::Impl {
         Result r = co_await Propose(std::move(forget));
         if (!r.ok()) Log().warn("forgetting old transactions failed: {}", r.status().ToString());
       }
-      HouseKeepTheDecisionLog(done_before);
+      if (db) HouseKeepTheDecisionLog(done_before);
     }
   }
 
@@ -558,9 +599,11 @@ class Coordinator::Impl {
     t += "harpc_txn_phase_two_abandoned_total " + std::to_string(phase_two_abandoned) + "\n";
     t += "# HELP harpc_txn_phase_two_unresolved Committed transactions with a participant phase two gave up on.\n";
     t += "# TYPE harpc_txn_phase_two_unresolved gauge\nharpc_txn_phase_two_unresolved " + std::to_string(unresolved) + "\n";
-    t += "# HELP harpc_txn_decision_batches_total Group commits of the decision log.\n";
-    t += "# TYPE harpc_txn_decision_batches_total counter\n";
-    t += "harpc_txn_decision_batches_total " + std::to_string(db->batches()) + "\n";
+    if (db) {
+      t += "# HELP harpc_txn_decision_batches_total Group commits of the decision log.\n";
+      t += "# TYPE harpc_txn_decision_batches_total counter\n";
+      t += "harpc_txn_decision_batches_total " + std::to_string(db->batches()) + "\n";
+    }
     return t;
   }
 };
@@ -573,7 +616,14 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Internal("cannot create data dir " + options.data_dir + ": " + ec.message());
+  if (options.group && options.group->data_dir.empty()) options.group->data_dir = options.data_dir + "/raft";
   auto impl = std::make_unique<Impl>(std::move(options));
+  if (impl->options.group) {
+    Impl* machine = impl.get();
+    if (Status s = ReplicatedGroup::Open(*impl->options.group, machine, &impl->group); !s.ok()) return s;
+    out->reset(new Coordinator(std::move(impl)));
+    return Status::Ok();
+  }
   if (Status s = GroupCommitDb::Open(impl->options.data_dir + "/decisions.db", txn::kDecisionSchema, &impl->db); !s.ok()) {
     return s;
   }
@@ -612,15 +662,26 @@ Status Coordinator::Attach(Server& server) {
         {.idempotent = true});
   }
   if (s.ok()) s = server.AddMetrics([impl] { return impl->Metrics(); });
+  if (s.ok() && impl->group) s = impl->group->Attach(server);
   return s;
 }
 
-void Coordinator::Start(Server& server) {
+Status Coordinator::Start(Server& server) {
   impl_->executor = server.executor();
   impl_->address = server.address();
   impl_->participants.emplace(Impl::ParticipantChannelOptions(impl_->executor, impl_->options.security));
+  if (impl_->group) {
+    // Participants register with, and ask, the group: their channels find its leader.
+    std::vector<std::string> members = impl_->options.group->members;
+    std::sort(members.begin(), members.end());
+    impl_->address = "list://";
+    for (size_t i = 0; i < members.size(); ++i) impl_->address += (i ? "," : "") + members[i];
+    // Whichever member leads resumes phase two and sweeps (OnLeadership).
+    return impl_->group->Start(server);
+  }
   // On the loop, like every other touch of the state.
   asio::post(impl_->executor, [impl = impl_.get()] { impl->Lead(); });
+  return Status::Ok();
 }
 
 }  // namespace harpc
