@@ -132,13 +132,19 @@ class ReplicatedGroup {
   static Status Open(GroupOptions options, StateMachine* machine, std::unique_ptr<ReplicatedGroup>* out);
   ~ReplicatedGroup();  // stops Raft (on the loop) if still running
 
-  // Registers the Raft transport (/raft upgrades), the group's part of GET
-  // /status and its metrics on `server`. Before server.Start().
+  // Registers on `server` (before server.Start()): the Raft transport
+  // (/raft upgrades), the group's part of GET /status, the same as method
+  // Raft.status (role client), Raft.rejoin (role peer: a member back with
+  // an empty data dir asks the leader to hand over), and the metrics.
   Status Attach(Server& server);
   // Loads the log and snapshot from disk and starts Raft on the server's
-  // loop. After server.Start().
+  // loop. After server.Start(). Sets SIGPIPE to be ignored (libuv writes to
+  // sockets whose peer may have gone).
   Status Start(Server& server);
-  // Stops Raft; proposals waiting fail with UNAVAILABLE. Idempotent.
+  // Stops Raft and waits for it; proposals waiting fail with UNAVAILABLE.
+  // Not from the server's loop. Idempotent; the destructor calls it. Stop
+  // (or destroy) the group before the server is destroyed: it closes on the
+  // server's loop while that runs, and alone once the loop stopped.
   void Stop();
 
   // Proposes `command` (from any loop). On the leader: the result of
