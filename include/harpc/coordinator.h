@@ -84,8 +84,10 @@ struct CoordinatorOptions {
   // that they are unknown, which means aborted too. Default 1 min.
   std::chrono::milliseconds aborted_memory{60000};
   // Decisions every participant acknowledged are deleted from the log this
-  // long after they were made (checked every minute; in a group, kept in
-  // memory until then). Default 1 h.
+  // long after they were made (checked every minute). A group keeps them in
+  // memory and in every snapshot instead: give it minutes (`harpc
+  // coordinator --group` keeps them 5 min, with snapshots every 65536
+  // commands). Default 1 h.
   std::chrono::milliseconds retain_done{3600000};
   // What the coordinator presents to participants (phase two needs a token of
   // role peer). Default: plaintext, no token. See harpc/security.h.

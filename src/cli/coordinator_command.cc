@@ -38,13 +38,20 @@ int RunCoordinator(const CoordinatorFlags& f) {
   options.tls = f.security.ServerTls();
   options.auth = f.security.Auth();
   Server server(options);
+  CoordinatorOptions coordinator_options{.data_dir = f.data_dir,
+                                         .default_timeout = std::chrono::milliseconds(f.default_timeout_ms),
+                                         .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms),
+                                         .security = security,
+                                         .group = group};
+  if (group) {
+    // A group keeps done decisions in memory and in every snapshot, not on
+    // disk: minutes of them (long past any client's retry), and snapshots
+    // far enough apart that writing them stays a small part of the loop.
+    coordinator_options.retain_done = std::chrono::minutes(5);
+    coordinator_options.group->snapshot_threshold = 65536;
+  }
   std::unique_ptr<Coordinator> coordinator;
-  Status s = Coordinator::Open({.data_dir = f.data_dir,
-                                .default_timeout = std::chrono::milliseconds(f.default_timeout_ms),
-                                .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms),
-                                .security = security,
-                                .group = group},
-                               &coordinator);
+  Status s = Coordinator::Open(std::move(coordinator_options), &coordinator);
   if (s.ok()) s = coordinator->Attach(server);
   if (s.ok()) s = server.Start(f.listen);
   if (!s.ok()) {

@@ -20,19 +20,9 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using testing::BodyOf;
-using testing::StatusOf;
 
 constexpr int kAccounts = 20;
 constexpr int64_t kOpening = 1'000'000;  // no transfer of the load can overdraw: every abort is a failure's
-
-// The JSON-RPC error of a raw response: {"code","message","data"}, or null.
-json::value ErrorOf(const std::string& response) {
-  boost::system::error_code ec;
-  json::value body = json::parse(BodyOf(response), ec);
-  if (ec || !body.is_object() || !body.as_object().contains("error")) return nullptr;
-  return body.at("error");
-}
 
 json::value BodyJson(const std::string& response) {
   boost::system::error_code ec;
@@ -145,6 +135,23 @@ struct CoordinatorGroup {
     }
     return leader;
   }
+  // A raw call to whichever member leads, asked again while the answer is
+  // "not leader" or none (an election under a loaded machine): the response,
+  // and in `leader` the member that gave it.
+  std::string CallLeader(const std::string& method, const json::value& params, int* leader) const {
+    std::string response;
+    PollUntil(
+        [&] {
+          *leader = Leader();
+          if (*leader < 0) return false;
+          response = RawPost(members[*leader]->port(), "/rpc/" + method, json::serialize(params));
+          json::value error = ErrorOf(response);
+          return StatusOf(response) != 0 &&
+                 !(error.is_object() && error.at("message").as_string() == "not leader");
+        },
+        10s);
+    return response;
+  }
   int WaitForLeader(std::chrono::milliseconds timeout, int not_this = -1) const {
     int leader = -1;
     PollUntil([&] { return (leader = Leader()) >= 0 && leader != not_this; }, timeout);
@@ -217,46 +224,42 @@ TEST(CoordinatorGroup, AFollowerAnswersNotLeaderWithTheLeadersAddressAndBeginNam
 TEST(CoordinatorGroup, ANewLeaderResumesPhaseTwoAndDecidesWhatTheOldOneBegan) {
   CoordinatorGroup group;
   ASSERT_TRUE(group.ok());
-  const int leader = group.WaitForLeader(10s);
-  ASSERT_GE(leader, 0) << "no leader within 10 s";
+  ASSERT_GE(group.WaitForLeader(10s), 0) << "no leader within 10 s";
   FakeParticipant participant;
-  const int port = group.members[leader]->port();
-  auto call = [&](int on, const std::string& method, const json::value& params) {
-    return RawPost(on, "/rpc/" + method, json::serialize(params));
-  };
+  int leader = -1;
   // Two transactions, one vote each (secrets of the participant's making).
   struct Begun {
     std::string txid, key;
   };
   std::vector<Begun> begun;
   for (int i = 0; i < 2; ++i) {
-    const std::string response = call(port, "Coordinator.begin", json::value{{"timeout_ms", 20000}});
+    const std::string response = group.CallLeader("Coordinator.begin", json::value{{"timeout_ms", 20000}}, &leader);
     ASSERT_EQ(StatusOf(response), 200) << response;
     json::value b = BodyJson(response);
     begun.push_back({std::string(b.at("txid").as_string()), std::string(b.at("key").as_string())});
-    const std::string vote = call(port, "Coordinator.register",
-                                  json::value{{"txid", begun[i].txid}, {"call", "0"}, {"participant", "p"},
-                                              {"address", participant.address()}, {"secret", "s" + std::to_string(i)}});
+    const std::string vote = group.CallLeader(
+        "Coordinator.register",
+        json::value{{"txid", begun[i].txid}, {"call", "0"}, {"participant", "p"}, {"address", participant.address()},
+                    {"secret", "s" + std::to_string(i)}},
+        &leader);
     ASSERT_EQ(StatusOf(vote), 200) << vote;
   }
   const json::value votes = json::array{json::object{{"call", "0"}, {"participant", "p"}}};
   // The first is decided; its participant does not take phase two yet, so
   // the answer comes at the caller's deadline, committed but not applied.
-  const std::string decided = call(port, "Coordinator.commit",
-                                   json::value{{"txid", begun[0].txid}, {"key", begun[0].key}, {"votes", votes}});
+  const std::string decided = group.CallLeader(
+      "Coordinator.commit", json::value{{"txid", begun[0].txid}, {"key", begun[0].key}, {"votes", votes}}, &leader);
   ASSERT_EQ(StatusOf(decided), 200) << decided;
   EXPECT_EQ(BodyJson(decided).at("outcome").as_string(), "committed") << decided;
   EXPECT_FALSE(BodyJson(decided).at("applied").as_bool()) << decided;
 
   group.members[leader]->Kill();
-  const int next = group.WaitForLeader(10s, leader);
-  ASSERT_GE(next, 0) << "no new leader within 10 s of the SIGKILL";
-  const int next_port = group.members[next]->port();
+  ASSERT_GE(group.WaitForLeader(10s, leader), 0) << "no new leader within 10 s of the SIGKILL";
 
   // The second transaction, begun and voted under the old leader, commits under the new one.
   participant.Accept();
-  const std::string second = call(next_port, "Coordinator.commit",
-                                  json::value{{"txid", begun[1].txid}, {"key", begun[1].key}, {"votes", votes}});
+  const std::string second = group.CallLeader(
+      "Coordinator.commit", json::value{{"txid", begun[1].txid}, {"key", begun[1].key}, {"votes", votes}}, &leader);
   ASSERT_EQ(StatusOf(second), 200) << second;
   EXPECT_EQ(BodyJson(second).at("outcome").as_string(), "committed") << second;
   // And the first one's phase two reaches its participant from the new leader.
@@ -273,7 +276,8 @@ TEST(CoordinatorGroup, ANewLeaderResumesPhaseTwoAndDecidesWhatTheOldOneBegan) {
   for (const Begun& b : begun) {
     ASSERT_TRUE(PollUntil(
         [&] {
-          json::value status = BodyJson(call(next_port, "Coordinator.status", json::value{{"txid", b.txid}}));
+          json::value status =
+              BodyJson(group.CallLeader("Coordinator.status", json::value{{"txid", b.txid}}, &leader));
           return status.is_object() && status.at("outcome").as_string() == "committed" && status.at("applied").as_bool();
         },
         10s))
