@@ -60,10 +60,15 @@ bool Daemon::Launch(const std::string& listen) {
   return true;
 }
 
-bool Daemon::Start(std::vector<std::string> args, std::string log) {
+bool Daemon::Start(std::vector<std::string> args, std::string log, const std::string& listen) {
   args_ = std::move(args);
   log_ = std::move(log);
-  return Launch("127.0.0.1:0");
+  return Launch(listen);
+}
+
+std::string LogTail(const std::string& path, size_t bytes) {
+  std::string text = ReadFile(path);
+  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
 }
 
 void Daemon::Kill() {
@@ -134,9 +139,7 @@ std::string Cluster::Logs(size_t bytes) const {
   std::vector<std::string> names = {"coordinator"};
   for (size_t i = 0; i < banks.size(); ++i) names.push_back("bank" + std::to_string(i));
   for (const std::string& name : names) {
-    std::string text = ReadFile(dir.File(name + ".log"));
-    if (text.size() > bytes) text = "..." + text.substr(text.size() - bytes);
-    out << "----- " << name << ".log -----\n" << text << "\n";
+    out << "----- " << name << ".log -----\n" << LogTail(dir.File(name + ".log"), bytes) << "\n";
   }
   return out.str();
 }
@@ -271,6 +274,13 @@ std::string FinalOutcome(const std::string& coordinator, const std::string& txid
   return FinalOutcome(channel, txid, timeout);
 }
 
+
+json::value ErrorOf(const std::string& response) {
+  boost::system::error_code ec;
+  json::value body = json::parse(BodyOf(response), ec);
+  if (ec || !body.is_object() || !body.as_object().contains("error")) return nullptr;
+  return body.at("error");
+}
 
 std::string RawPost(int port, const std::string& path, const std::string& body, const std::string& extra_headers) {
   testing::RawSocket socket(port);

@@ -20,8 +20,10 @@
 
 namespace harpc::txntest {
 
+using testing::BodyOf;
 using testing::PollUntil;
 using testing::Since;
+using testing::StatusOf;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
@@ -35,9 +37,9 @@ using Clock = std::chrono::steady_clock;
 class Daemon {
  public:
   Daemon() = default;
-  // `args` after the binary; "--listen 127.0.0.1:0" is added first. On
-  // failure (ADD_FAILURE) address() stays empty.
-  bool Start(std::vector<std::string> args, std::string log);
+  // `args` after the binary; "--listen LISTEN" is added first (a free port
+  // by default). On failure (ADD_FAILURE) address() stays empty.
+  bool Start(std::vector<std::string> args, std::string log, const std::string& listen = "127.0.0.1:0");
   // SIGKILL and reap.
   void Kill();
   // Starts it again on its port with the same arguments (retrying while the
@@ -76,6 +78,9 @@ struct Cluster {
   std::unique_ptr<Daemon> coordinator;
   std::vector<std::unique_ptr<Daemon>> banks;
 };
+
+// The last `bytes` of a daemon's log ("..." first when cut).
+std::string LogTail(const std::string& path, size_t bytes = 4000);
 
 // A blocking call to one address with a channel of its own (idempotent
 // calls retried, 3 s deadline unless given).
@@ -124,6 +129,9 @@ std::string FinalOutcome(Channel& coordinator, const std::string& txid,
 
 // `harpc ARGS...` runs (testing::RunHarpc) report in the shared CliRun.
 using testing::CliRun;
+
+// The JSON-RPC error {"code","message"[,"data"]} of a raw response, or null.
+boost::json::value ErrorOf(const std::string& response);
 
 // A raw HTTP/1.1 POST of `body` (as is) to `path`; the whole response.
 std::string RawPost(int port, const std::string& path, const std::string& body,
