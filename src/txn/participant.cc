@@ -1,5 +1,6 @@
-// Participant: wires the participant log to a Server and resolves calls in
-// doubt by asking their coordinator.
+// Participant: wires the participant's state machine to a Server and
+// resolves calls in doubt by asking their coordinator. Every change is a
+// command (txn/participant_machine.h) run by Run().
 #include "harpc/txn.h"
 
 #include <algorithm>
@@ -19,9 +20,11 @@
 #include "naming/peer_channels.h"
 #include "storage/group_commit.h"
 #include "txn/participant_log.h"
+#include "txn/participant_machine.h"
 #include "util/address.h"
 #include "util/json_params.h"
 #include "util/log.h"
+#include "util/random_id.h"
 #include "storage/sqlite.h"
 #include "util/stop_signal.h"
 
@@ -35,8 +38,9 @@ class Participant::Impl {
   ParticipantOptions options;
   std::unique_ptr<storage::GroupCommitDb> db;
   std::map<std::string, TxnMethod, std::less<>> txn_methods;
-  std::map<std::string, std::pair<LocalHandler, MethodOptions>> local_methods;
+  std::map<std::string, std::pair<LocalHandler, MethodOptions>, std::less<>> local_methods;
   std::unique_ptr<txn::ParticipantLog> log;
+  std::unique_ptr<txn::ParticipantMachine> machine;
   std::atomic<uint64_t> resolved_by_asking{0};
   std::atomic<int64_t> prepared{0}, committed{0}, aborted{0};  // mirrors of the database's counts
 
@@ -81,20 +85,42 @@ class Participant::Impl {
     aborted = counts.value.aborted;
   }
 
-  void Count(const Result& applied) {
-    if (!applied.ok()) return;
-    const int64_t c = applied.value().at("committed").to_number<int64_t>();
-    const int64_t a = applied.value().at("aborted").to_number<int64_t>();
-    committed += c;
-    aborted += a;
-    prepared -= c + a;
+  // Follows the gauges with what a command changed.
+  void Count(const json::value& command, const Result& r) {
+    if (!r.ok()) return;
+    const json::string_view op = command.at("op").as_string();
+    const json::object& answer = r.value().as_object();
+    if (op == "prepare") {
+      if (answer.at("prepared").at("recorded").as_bool()) ++prepared;
+    } else if (op == "apply") {
+      const int64_t c = answer.at("committed").to_number<int64_t>();
+      const int64_t a = answer.at("aborted").to_number<int64_t>();
+      committed += c;
+      aborted += a;
+      prepared -= c + a;
+    } else if (op == "forget") {  // the gauges follow the database down as well as up
+      prepared = answer.at("prepared").to_number<int64_t>();
+      committed = answer.at("committed").to_number<int64_t>();
+      aborted = answer.at("aborted").to_number<int64_t>();
+    }
   }
 
-  asio::awaitable<Result> Apply(std::string txid, txn::Decision decision) {
-    storage::GroupCommitDb::Work work = [this, txid, decision](Database db) { return log->Apply(db, txid, decision); };
+  // Runs one state change (txn/participant_machine.h), durably, and answers
+  // its result.
+  asio::awaitable<Result> Run(json::value command) {
+    storage::GroupCommitDb::Work work = [this, command](Database db) { return machine->Execute(db, command); };
     Result r = co_await db->Run(std::move(work));
-    Count(r);
+    Count(command, r);
     co_return r;
+  }
+
+  // Runs a read of the database (it changes nothing).
+  asio::awaitable<Result> Query(storage::GroupCommitDb::Work work) { co_return co_await db->Run(std::move(work)); }
+
+  asio::awaitable<Result> Apply(std::string txid, txn::Decision decision) {
+    decision.at_ms = txn::WallClockNowMs();
+    json::value command = txn::ApplyCommand(txid, decision);
+    co_return co_await Run(std::move(command));
   }
 
   static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop, const ClientSecurity& security) {
@@ -115,13 +141,13 @@ class Participant::Impl {
       return InvalidArgument("the prepare names no \"coordinator\" and this participant has no default one: "
                              "its vote could not be registered");
     }
-    if (Status s = CanonicalNumericAddress(named, address); !s.ok()) {
+    if (Status s = CanonicalPeerTarget(named, address); !s.ok()) {
       return InvalidArgument("\"coordinator\": " + s.message());
     }
     if (options.allowed_coordinators.empty()) return Status::Ok();
     for (const std::string& allowed : options.allowed_coordinators) {
       std::string canonical;
-      if (CanonicalNumericAddress(allowed, &canonical).ok() && canonical == *address) return Status::Ok();
+      if (CanonicalPeerTarget(allowed, &canonical).ok() && canonical == *address) return Status::Ok();
     }
     return PermissionDenied("coordinator " + *address + " is not one this participant works with");
   }
@@ -240,14 +266,14 @@ class Participant::Impl {
   asio::awaitable<void> ResolveRound(int64_t horizon, std::chrono::steady_clock::time_point& next_forget) {
     using Clock = std::chrono::steady_clock;
     const int64_t per_coordinator = options.max_prepared_per_coordinator;
-    storage::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon, per_coordinator](Database db,
-                                                                                                   auto& in_doubt) {
-      in_doubt = txn::ParticipantLog::FindInDoubt(db, horizon, per_coordinator);
-      return Status::Ok();
+    auto found = std::make_shared<std::vector<txn::InDoubt>>();
+    storage::GroupCommitDb::Work find = [horizon, per_coordinator, found](Database db) -> Result {
+      *found = txn::ParticipantLog::FindInDoubt(db, horizon, per_coordinator);
+      return json::value();
     };
-    auto found = co_await db->Run<std::vector<txn::InDoubt>>(std::move(find));
+    co_await Query(std::move(find));
     std::map<std::string, std::vector<std::string>> by_coordinator;
-    for (txn::InDoubt& in_doubt : found.value) {
+    for (txn::InDoubt& in_doubt : *found) {
       by_coordinator[in_doubt.coordinator.empty() ? options.coordinator : in_doubt.coordinator].push_back(
           std::move(in_doubt.txid));
     }
@@ -277,14 +303,8 @@ class Participant::Impl {
     }
     if (Clock::now() >= next_forget) {
       next_forget = Clock::now() + std::chrono::minutes(1);
-      const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
-      storage::GroupCommitDb::TypedWork<txn::CallCounts> forget = [before](Database db, txn::CallCounts& counts) {
-        Status s = txn::ParticipantLog::ForgetDecided(db, before);
-        if (s.ok()) counts = txn::ParticipantLog::Counts(db);
-        return s;
-      };
-      // The gauges follow the database down as well as up.
-      SetCounts(co_await db->Run<txn::CallCounts>(std::move(forget)));
+      json::value forget = txn::ForgetCommand(txn::WallClockNowMs() - options.retain_decided.count());
+      co_await Run(std::move(forget));
     }
   }
 };
@@ -301,7 +321,7 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
   if (options.db_path.empty()) return InvalidArgument("ParticipantOptions::db_path is required");
   auto impl = std::make_shared<Impl>();
   impl->options = std::move(options);
-  const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
+  const std::string full_schema = txn::ParticipantLibrarySchema() + std::string(schema);
   if (Status s = storage::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
   std::string id;
   for (const std::string& allowed : impl->options.allowed_coordinators) {
@@ -321,6 +341,11 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
     auto it = raw->txn_methods.find(name);
     return it == raw->txn_methods.end() ? nullptr : &it->second;
   });
+  impl->machine = std::make_unique<txn::ParticipantMachine>(
+      impl->log.get(), [raw](std::string_view name) -> const LocalHandler* {
+        auto it = raw->local_methods.find(name);
+        return it == raw->local_methods.end() ? nullptr : &it->second.first;
+      });
   impl->RefreshCounts();
   out->reset(new Participant(std::move(impl)));
   return Status::Ok();
@@ -405,28 +430,36 @@ Status Participant::Attach(Server& server) {
           if (Status s = impl->CoordinatorOf(named, &request.coordinator); !s.ok()) co_return s;
           const json::value* params = p.as_object().if_contains("params");
           if (params) request.params = *params;
-          auto prepared = std::make_shared<txn::Prepared>();
-          storage::GroupCommitDb::Work work = [impl, request, prepared](Database db) {
-            return impl->log->Prepare(db, request, prepared.get());
-          };
-          Result r = co_await impl->db->Run(std::move(work));
+          request.secret = RandomId();  // kept only if this prepare is the call's first
+          request.prepared_ms = txn::WallClockNowMs();
+          json::value command = txn::PrepareCommand(request);
+          Result r = co_await impl->Run(std::move(command));
           if (!r.ok()) co_return r;
-          if (prepared->recorded) ++impl->prepared;
-          if (prepared->state != "prepared") co_return r;  // committed already: its vote was counted
-          Status registered = co_await impl->RegisterVote(request.txid, request.call, *prepared, ctx.remaining());
+          const json::object& row = r.value().at("prepared").as_object();
+          const txn::Prepared prepared{.recorded = row.at("recorded").as_bool(),
+                                       .state = std::string(row.at("state").as_string()),
+                                       .coordinator = std::string(row.at("coordinator").as_string()),
+                                       .secret = std::string(row.at("secret").as_string())};
+          json::value answer = r.value().at("answer");
+          if (prepared.state != "prepared") co_return answer;  // committed already: its vote was counted
+          Status registered = co_await impl->RegisterVote(request.txid, request.call, prepared, ctx.remaining());
           if (!registered.ok()) co_return registered;
-          co_return r;
+          co_return answer;
         },
         {.idempotent = true});
     if (!s.ok()) return s;
   }
   for (auto& [name, entry] : impl->local_methods) {
-    LocalHandler handler = entry.first;
+    // A method that is not idempotent records its answer by the caller's
+    // Idempotency-Key in the database: a retry applies it once, also on
+    // another member of a group or after a restart.
+    const bool keyed = !entry.second.idempotent;
     Status s = server.AddAsyncMethod(
         name,
-        [impl, handler](json::value p, CallContext&) -> asio::awaitable<Result> {
-          storage::GroupCommitDb::Work work = [handler, p](Database db) { return handler(db, p); };
-          co_return co_await impl->db->Run(std::move(work));
+        [impl, method = name, keyed](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+          json::value command =
+              txn::LocalCommand(method, p, keyed ? ctx.idempotency_key() : std::string(), txn::WallClockNowMs());
+          co_return co_await impl->Run(std::move(command));
         },
         entry.second);
     if (!s.ok()) return s;
@@ -457,7 +490,7 @@ Status Participant::Attach(Server& server) {
           if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
           return json::value(std::move(answer));
         };
-        co_return co_await impl->db->Run(std::move(work));
+        co_return co_await impl->Query(std::move(work));
       },
       {.idempotent = true, .role = Role::kPeer});
   if (!s.ok()) return s;

@@ -60,10 +60,10 @@ bool Daemon::Launch(const std::string& listen) {
   return true;
 }
 
-bool Daemon::Start(std::vector<std::string> args, std::string log) {
+bool Daemon::Start(std::vector<std::string> args, std::string log, const std::string& listen) {
   args_ = std::move(args);
   log_ = std::move(log);
-  return Launch("127.0.0.1:0");
+  return Launch(listen);
 }
 
 void Daemon::Kill() {

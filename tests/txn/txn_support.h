@@ -35,9 +35,9 @@ using Clock = std::chrono::steady_clock;
 class Daemon {
  public:
   Daemon() = default;
-  // `args` after the binary; "--listen 127.0.0.1:0" is added first. On
-  // failure (ADD_FAILURE) address() stays empty.
-  bool Start(std::vector<std::string> args, std::string log);
+  // `args` after the binary; "--listen `listen`" is added first (by default
+  // a free port). On failure (ADD_FAILURE) address() stays empty.
+  bool Start(std::vector<std::string> args, std::string log, const std::string& listen = "127.0.0.1:0");
   // SIGKILL and reap.
   void Kill();
   // Starts it again on its port with the same arguments (retrying while the
