@@ -136,9 +136,13 @@ class ReplicatedGroup {
   // /status and its metrics on `server`. Before server.Start().
   Status Attach(Server& server);
   // Loads the log and snapshot from disk and starts Raft on the server's
-  // loop. After server.Start().
+  // loop. After server.Start(). Sets SIGPIPE to be ignored (libuv writes to
+  // sockets whose peer may have gone).
   Status Start(Server& server);
-  // Stops Raft; proposals waiting fail with UNAVAILABLE. Idempotent.
+  // Stops Raft and waits for it; proposals waiting fail with UNAVAILABLE.
+  // Not from the server's loop. Idempotent; the destructor calls it. Stop
+  // (or destroy) the group before the server is destroyed: it closes on the
+  // server's loop while that runs, and alone once the loop stopped.
   void Stop();
 
   // Proposes `command` (from any loop). On the leader: the result of

@@ -191,6 +191,11 @@ class Server {
   // application, e.g. the sentinel's). Registered before Start().
   Status AddMetrics(std::function<std::string()> exposition);
 
+  // An extra member `name` of GET /status's JSON object (e.g. a replicated
+  // group's "group"), computed on the serving loop at each request; it must
+  // be thread-safe with threads > 1. Registered before Start().
+  Status AddStatus(std::string name, std::function<boost::json::value()> value);
+
   // The method that answers POST /rpc bodies without "jsonrpc" (the plain
   // requests.post(url, json=...) form). Must be registered.
   Status SetDefaultMethod(std::string name);
@@ -234,7 +239,8 @@ class Server {
   Status ReloadCredentials();
 
  private:
-  friend class ServerFaults;  // fault injection for tests and demos (server/server_faults.h)
+  friend class ServerFaults;    // fault injection for tests and demos (server/server_faults.h)
+  friend class ServerUpgrades;  // other protocols on the server's port (server/server_upgrades.h)
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -7,6 +7,7 @@ namespace harpc::http1 {
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 204: return "No Content";
     case 400: return "Bad Request";
@@ -16,9 +17,11 @@ std::string_view ReasonPhrase(int status) {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 421: return "Misdirected Request";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 499: return "Client Closed Request";

@@ -3,10 +3,15 @@
 // chunking, and the keep-alive rules of HTTP/1.0 and 1.1.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
+#include <boost/asio/awaitable.hpp>
+
 namespace harpc::http1 {
+
+class Stream;
 
 struct Response {
   int status = 200;
@@ -15,6 +20,10 @@ struct Response {
   bool close = false;              // adds "Connection: close"; the server then closes
   std::string_view extra_headers;  // preformatted "Name: value\r\n" lines
   bool reset = false;              // fault injection: reset the connection instead of answering
+  // A 101 answer's new protocol: once the answer is written, the connection
+  // is this function's, with the bytes the client sent after its request,
+  // until it returns; then the connection closes. No timeout applies.
+  std::function<boost::asio::awaitable<void>(Stream& stream, std::string early_bytes)> upgrade;
 };
 
 // What an answer depends on in the request it answers.

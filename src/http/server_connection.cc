@@ -111,6 +111,18 @@ asio::awaitable<void> ServerConnection::LingeringClose() {
   stream_.Close();
 }
 
+asio::awaitable<void> ServerConnection::TakeOver(RequestHandler& handler, const Response& response) {
+  AppendResponse(output_, response);
+  const bool flushed = co_await Flush();
+  handler.Answered();  // the new protocol is not a request in progress: shutdown does not wait for it
+  if (flushed) {
+    std::string early(static_cast<const char*>(input_.data().data()), input_.size());
+    input_.consume(input_.size());
+    co_await response.upgrade(stream_, std::move(early));
+  }
+  stream_.Close();
+}
+
 asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
   if (stream_.tls()) {
     // Bounded like a request head: a client that never finishes its
@@ -219,6 +231,10 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
     if (response.reset) {  // fault injection: the work is done, the answer is lost
       handler.Answered();
       stream_.Reset();
+      co_return;
+    }
+    if (response.upgrade) {
+      co_await TakeOver(handler, response);
       co_return;
     }
     response.close = response.close || !request.keep_alive() || handler.Closing();

@@ -80,6 +80,8 @@ class ServerConnection {
   enum class Phase { kIdle, kHead, kBody, kBusy };
 
   boost::asio::awaitable<bool> Flush();
+  // Writes a 101 answer and hands the connection to its new protocol.
+  boost::asio::awaitable<void> TakeOver(RequestHandler& handler, const Response& response);
   boost::asio::awaitable<void> LingeringClose();
 
   Stream stream_;

@@ -95,6 +95,7 @@ http1::Response StatusResponse(const ServerState& state) {
       {"in_flight", state.in_flight.load()},
       {"methods", std::move(methods)},
   };
+  for (const auto& [name, value] : state.status_members) body[name] = value();
   return {.status = 200, .body = json::serialize(body)};
 }
 

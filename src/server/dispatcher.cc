@@ -196,6 +196,31 @@ Status CallDispatcher::Authenticate(const HttpRequest& request, Role* role) cons
   return Status::Ok();
 }
 
+// A GET asking for the path's protocol (RFC 9110 §7.8) switches to it with a
+// 101; the request stays alive for the new protocol's whole life (the
+// connection holds it), so the serving function may read its headers.
+http1::Response CallDispatcher::Upgrade(const ServerState::Upgrade& upgrade, const HttpRequest& request,
+                                        Role role) const {
+  if (request.method() != http::verb::get) {
+    return HttpError(state_, 405, wire::kInvalidRequest, "an upgrade takes GET");
+  }
+  const auto asked = request.find(http::field::upgrade);
+  if (asked == request.end() || !boost::beast::iequals(asked->value(), upgrade.protocol)) {
+    return HttpError(state_, 426, wire::kInvalidRequest, "this path speaks " + upgrade.protocol + " only");
+  }
+  if (role < upgrade.role) {
+    return CredentialsError(state_, PermissionDenied("this protocol needs role " + std::string(RoleName(upgrade.role)) +
+                                                     "; this token has role " + std::string(RoleName(role))),
+                            false);
+  }
+  http1::Response r{.status = 101};
+  r.extra_headers = upgrade.answer_headers;
+  r.upgrade = [&upgrade, &request](http1::Stream& stream, std::string early) {
+    return upgrade.serve(stream, std::move(early), request);
+  };
+  return r;
+}
+
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
                                                         const std::string& peer,
                                                         asio::any_io_executor executor) {
@@ -217,6 +242,10 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
     if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
     if (path == "/metrics") co_return co_await MetricsResponse(state_);
     co_return StatusResponse(state_);
+  }
+
+  if (auto upgrade = state_.upgrades.find(path); upgrade != state_.upgrades.end()) {
+    co_return Upgrade(upgrade->second, request, role);
   }
 
   if (auto page = state_.pages.find(path); page != state_.pages.end()) {

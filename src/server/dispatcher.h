@@ -60,6 +60,7 @@ class CallDispatcher {
   // The role of the request's bearer token (kPeer when the server asks for
   // none); UNAUTHENTICATED when a token is needed and none or an unknown one came.
   Status Authenticate(const HttpRequest& request, Role* role) const;
+  http1::Response Upgrade(const ServerState::Upgrade& upgrade, const HttpRequest& request, Role role) const;
   // Fills the deadline, idempotency key and request id from the headers.
   static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
 

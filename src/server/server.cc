@@ -23,6 +23,7 @@
 #include "server/connection.h"
 #include "server/dispatcher.h"
 #include "server/server_faults.h"
+#include "server/server_upgrades.h"
 #include "server/server_state.h"
 #include "util/address.h"
 
@@ -389,6 +390,29 @@ Status Server::AddPage(std::string path, std::function<Page()> page) {
   impl_->state().pages[std::move(path)] = std::move(page);
   return Status::Ok();
 }
+Status Server::AddStatus(std::string name, std::function<boost::json::value()> value) {
+  static constexpr std::string_view kBuiltIn[] = {"name", "address", "state", "uptime_ms", "threads",
+                                                  "connections", "in_flight", "methods"};
+  if (name.empty() || std::find(std::begin(kBuiltIn), std::end(kBuiltIn), name) != std::end(kBuiltIn)) {
+    return InvalidArgument("status member '" + name + "' must be non-empty and not a built-in one");
+  }
+  if (!value) return InvalidArgument("status member '" + name + "' needs a value");
+  impl_->state().status_members.emplace_back(std::move(name), std::move(value));
+  return Status::Ok();
+}
+
+Status ServerUpgrades::Add(Server& server, std::string path, std::string protocol, Role role, Serve serve) {
+  ServerState& state = server.impl_->state();
+  if (path.empty() || path.front() != '/' || path == "/health" || path == "/metrics" || path == "/status" ||
+      path == "/rpc" || path.starts_with("/rpc/") || state.pages.contains(path)) {
+    return InvalidArgument("upgrade path '" + path + "' must start with / and not be taken");
+  }
+  if (protocol.empty() || !serve) return InvalidArgument("an upgrade needs a protocol name and a server of it");
+  std::string headers = "Connection: Upgrade\r\nUpgrade: " + protocol + "\r\n";
+  state.upgrades[std::move(path)] = {std::move(protocol), std::move(headers), role, std::move(serve)};
+  return Status::Ok();
+}
+
 Status Server::Start(std::string_view listen_address) { return impl_->Start(listen_address); }
 Status Server::ReloadCredentials() { return impl_->ReloadCredentials(); }
 std::string Server::address() const { return impl_->state().address; }

@@ -12,14 +12,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "harpc/server.h"
+#include "http/server_connection.h"
 #include "metrics/histogram.h"
 #include "server/credentials.h"
 #include "server/idempotency_store.h"
 
 namespace harpc {
 
-inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kUnauthenticated) + 1;
+inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kNotLeader) + 1;
 
 struct MethodStats {
   std::atomic<uint64_t> requests{0};
@@ -49,6 +52,16 @@ struct ServerState {
   Method* default_method = nullptr;
   std::unordered_map<std::string, std::function<Server::Page()>, StringHash, std::equal_to<>> pages;
   std::vector<std::function<std::string()>> extra_metrics;
+  // Extra members of GET /status (Server::AddStatus).
+  std::vector<std::pair<std::string, std::function<boost::json::value()>>> status_members;
+  // Protocols a GET on a path may upgrade to (ServerUpgrades).
+  struct Upgrade {
+    std::string protocol;        // the Upgrade header's value
+    std::string answer_headers;  // of the 101: "Connection: Upgrade\r\nUpgrade: <protocol>\r\n"
+    Role role;
+    std::function<boost::asio::awaitable<void>(http1::Stream&, std::string early_bytes, const http1::Request&)> serve;
+  };
+  std::unordered_map<std::string, Upgrade, StringHash, std::equal_to<>> upgrades;
 
   // The accepted tokens when options.auth is enabled (else null); replaced
   // whole by Server::ReloadCredentials() while the loops read it.

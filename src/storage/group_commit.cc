@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "util/await_callback.h"
 #include "util/log.h"
 #include "storage/sqlite.h"
 
@@ -54,19 +55,11 @@ void GroupCommitDb::Enqueue(Item item) {
 }
 
 asio::awaitable<Result> GroupCommitDb::Run(Work work) {
-  // The completion handler resumes the coroutine; it is posted to the
-  // coroutine's own executor so that the writer thread never runs user code.
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Result)>(
-      [this, &work](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        Enqueue({.work = std::move(work), .done = [shared](Result result) {
-                   auto executor = asio::get_associated_executor(*shared);
-                   asio::post(executor, [shared, result = std::move(result)]() mutable {
-                     (*shared)(std::move(result));
-                   });
-                 }});
-      },
-      asio::use_awaitable);
+  // Resumed on the coroutine's own executor: the writer thread never runs user code.
+  std::function<void(std::function<void(Result)>)> start = [this, &work](std::function<void(Result)> done) {
+    Enqueue({.work = std::move(work), .done = std::move(done)});
+  };
+  co_return co_await AwaitCallback<Result>(start);  // named: see the GCC 12 note in group_commit.h
 }
 
 Result GroupCommitDb::RunSync(Work work) {

@@ -1,0 +1,42 @@
+// libraft's transport (struct raft_uv_transport) over harpc's own port: a
+// member dials a peer's listening port, speaks the peer's TLS, presents its
+// token, and upgrades the HTTP connection to "harpc-raft/1" (GET /raft, role
+// peer); the server side accepts that upgrade. libraft then reads and writes
+// its own encoding of Raft messages through a Unix socket pair whose other
+// end harpc splices to the network connection. libraft thus keeps its wire
+// format, connection handling and memory rules, and the network sees only
+// the listener's protocol, with its TLS and tokens.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "harpc/security.h"
+#include "harpc/server.h"
+#include "replication/raft_c.h"
+#include "replication/uv_loop.h"
+
+namespace harpc::replication {
+
+class RaftTransport {
+ public:
+  // `loop` drives libraft; connections are made on its executor.
+  RaftTransport(UvLoop& loop, ClientSecurity security);
+  ~RaftTransport();
+
+  // What raft_uv_init takes. Valid for the transport's life.
+  raft_uv_transport* get();
+
+  // Accepts upgrades on `server` (before server.Start()); they reach
+  // libraft once it listens.
+  Status Attach(Server& server);
+
+  // Connections spliced now, for /metrics and tests.
+  int64_t open_connections() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace harpc::replication
