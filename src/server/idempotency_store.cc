@@ -22,12 +22,8 @@ int64_t WallMs() {
       .count();
 }
 
-// Answers that say "not now, not here" are not kept: a retry must run. A
-// member of a replicated group that answered NOT_LEADER may lead by the
-// time the same key comes back.
 bool Transient(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kNotLeader:
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted:
     case StatusCode::kDeadlineExceeded:

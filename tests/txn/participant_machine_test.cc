@@ -17,6 +17,7 @@
 #include "support/test_support.h"
 #include "txn/participant_log.h"
 #include "txn/participant_machine.h"
+#include "txn/replicated_db.h"
 
 namespace harpc {
 namespace {
@@ -262,6 +263,85 @@ TEST(ParticipantMachine, AKeyedLocalCallAppliesOnce) {
   EXPECT_EQ(r.Value("a"), 21);
   EXPECT_EQ(r.Execute(txn::LocalCommand("Counter.none", json::value(), "", 1)).status().code(),
             StatusCode::kUnimplemented);
+}
+
+// The participant's database as a group's state: in memory, each command in
+// a savepoint, snapshots that restore to the same state.
+class MemoryReplica {
+ public:
+  MemoryReplica() {
+    Status s = txn::ReplicatedDb::Open(
+        txn::ParticipantLibrarySchema() + kCounterSchema,
+        [this](Database db, const json::value& command) { return machine_.Execute(db, command); }, &state_);
+    EXPECT_TRUE(s.ok()) << s;
+    state_->OnApplied([this](const json::value&, const Result&) { ++applied_; });
+    state_->OnRestored([this] { ++restored_; });
+  }
+  txn::ReplicatedDb& state() { return *state_; }
+  std::string Digest() {
+    bool wrote = true;
+    Result r = state_->Read([](Database db) -> Result { return json::value(DigestOf(db)); }, &wrote);
+    EXPECT_FALSE(wrote);
+    return r.ok() ? std::string(r.value().as_string()) : "";
+  }
+  int applied_ = 0, restored_ = 0;
+
+ private:
+  Machine machine_;
+  std::unique_ptr<txn::ReplicatedDb> state_;
+};
+
+TEST(ReplicatedDb, TheSameLogGivesTheSameStateAndSnapshot) {
+  TempDir dir("harpc-machine");
+  Replica file(dir, "file.db");
+  MemoryReplica one, two;
+  for (const json::value& command : History()) {
+    Result a = one.state().Apply(command), b = two.state().Apply(command), c = file.Execute(command);
+    EXPECT_EQ(a.status().code(), b.status().code()) << command;
+    EXPECT_EQ(a.status().code(), c.status().code()) << command;
+    if (a.ok() && c.ok()) EXPECT_EQ(json::serialize(a.value()), json::serialize(c.value())) << command;
+  }
+  EXPECT_EQ(one.applied_, static_cast<int>(History().size()));
+  EXPECT_EQ(one.Digest(), two.Digest());
+  EXPECT_EQ(one.Digest(), file.Digest());  // in memory or on disk, one state
+  EXPECT_EQ(one.state().Snapshot(), two.state().Snapshot());
+
+  // A member catching up by snapshot has the same state, and goes on alike.
+  MemoryReplica late;
+  ASSERT_TRUE(late.state().Restore(one.state().Snapshot()).ok());
+  EXPECT_EQ(late.restored_, 1);
+  EXPECT_EQ(late.Digest(), one.Digest());
+  const json::value next = AddCommand("a", 2, "k9", 9000);
+  ASSERT_TRUE(late.state().Apply(next).ok());
+  ASSERT_TRUE(one.state().Apply(next).ok());
+  EXPECT_EQ(late.Digest(), one.Digest());
+}
+
+TEST(ReplicatedDb, AFailedCommandChangesNothingAndABadSnapshotIsRefused) {
+  MemoryReplica r;
+  ASSERT_TRUE(r.state().Apply(AddCommand("a", 1, "", 1)).ok());
+  const std::string before = r.Digest();
+  // The handler adds, then fails: its change is rolled back.
+  json::value failing = txn::LocalCommand("Counter.add_then_fail", json::value{{"name", "a"}, {"n", 5}}, "", 2);
+  EXPECT_EQ(r.state().Apply(failing).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(r.Digest(), before);
+
+  // A read that writes is reported (and rolled back).
+  bool wrote = false;
+  Result read = r.state().Read([](Database db) -> Result {
+    Status s = db.Exec("UPDATE counter SET value = value + 1");
+    return s.ok() ? Result(json::value()) : Result(s);
+  }, &wrote);
+  EXPECT_TRUE(wrote);
+  EXPECT_EQ(r.Digest(), before);
+
+  EXPECT_FALSE(r.state().Restore("").ok());
+  EXPECT_FALSE(r.state().Restore("not a database at all, not even close to one").ok());
+  std::string cut = r.state().Snapshot();
+  cut.resize(cut.size() / 2);
+  EXPECT_FALSE(r.state().Restore(cut).ok());
+  EXPECT_EQ(r.Digest(), before);
+  EXPECT_EQ(r.restored_, 0);
 }
 
 }  // namespace
