@@ -191,11 +191,11 @@ TEST(ResolveEndpoint, NumericAddressesNeedNoLookup) {
 
 TEST(CanonicalPeerTarget, OneAddressOrASortedGroup) {
   std::string out;
-  ASSERT_TRUE(CanonicalPeerTarget("127.000.000.001:80", &out).ok());
-  EXPECT_EQ(out, "127.0.0.1:80");
-  ASSERT_TRUE(CanonicalPeerTarget("list://127.0.0.1:9003,127.0.0.1:9001,127.000.0.1:9002", &out).ok());
+  ASSERT_TRUE(CanonicalPeerTarget("[0:0:0:0:0:0:0:1]:80", &out).ok());
+  EXPECT_EQ(out, "[::1]:80");
+  ASSERT_TRUE(CanonicalPeerTarget("list://127.0.0.1:9003,127.0.0.1:9001,127.0.0.1:9002", &out).ok());
   EXPECT_EQ(out, "list://127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003");
-  ASSERT_TRUE(CanonicalPeerTarget("list://[::1]:9", &out).ok());
+  ASSERT_TRUE(CanonicalPeerTarget("list://[0::1]:9", &out).ok());
   EXPECT_EQ(out, "list://[::1]:9");
 }
 
