@@ -6,8 +6,6 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,10 +73,7 @@ struct BankGroup {
   ~BankGroup() {
     if (!::testing::Test::HasFailure()) return;
     for (const std::string name : {"coordinator", "bank0", "bank1", "bank2"}) {
-      std::ifstream in(dir.File(name + ".log"));
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
-      std::fprintf(stderr, "----- %s.log -----\n%s\n", name.c_str(), text.c_str());
+      std::fprintf(stderr, "----- %s.log -----\n%s\n", name.c_str(), LogTail(dir.File(name + ".log")).c_str());
     }
   }
   bool ok() const { return members.size() == addresses.size() && !addresses.empty(); }

@@ -66,6 +66,11 @@ bool Daemon::Start(std::vector<std::string> args, std::string log, const std::st
   return Launch(listen);
 }
 
+std::string LogTail(const std::string& path, size_t bytes) {
+  std::string text = ReadFile(path);
+  return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
+}
+
 void Daemon::Kill() {
   if (!process_.running()) return;
   process_.Signal(SIGKILL);
@@ -134,9 +139,7 @@ std::string Cluster::Logs(size_t bytes) const {
   std::vector<std::string> names = {"coordinator"};
   for (size_t i = 0; i < banks.size(); ++i) names.push_back("bank" + std::to_string(i));
   for (const std::string& name : names) {
-    std::string text = ReadFile(dir.File(name + ".log"));
-    if (text.size() > bytes) text = "..." + text.substr(text.size() - bytes);
-    out << "----- " << name << ".log -----\n" << text << "\n";
+    out << "----- " << name << ".log -----\n" << LogTail(dir.File(name + ".log"), bytes) << "\n";
   }
   return out.str();
 }

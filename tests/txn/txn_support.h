@@ -35,8 +35,8 @@ using Clock = std::chrono::steady_clock;
 class Daemon {
  public:
   Daemon() = default;
-  // `args` after the binary; "--listen `listen`" is added first (by default
-  // a free port). On failure (ADD_FAILURE) address() stays empty.
+  // `args` after the binary; "--listen LISTEN" is added first (a free port
+  // by default). On failure (ADD_FAILURE) address() stays empty.
   bool Start(std::vector<std::string> args, std::string log, const std::string& listen = "127.0.0.1:0");
   // SIGKILL and reap.
   void Kill();
@@ -76,6 +76,9 @@ struct Cluster {
   std::unique_ptr<Daemon> coordinator;
   std::vector<std::unique_ptr<Daemon>> banks;
 };
+
+// The last `bytes` of a daemon's log ("..." first when cut).
+std::string LogTail(const std::string& path, size_t bytes = 4000);
 
 // A blocking call to one address with a channel of its own (idempotent
 // calls retried, 3 s deadline unless given).
