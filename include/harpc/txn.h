@@ -33,12 +33,19 @@
 //   call whose coordinator never answers stays prepared (its hold kept: it
 //   may have been committed) and costs one question per max_ask_backoff;
 // - every database change goes through one writer thread with group commit:
-//   concurrent calls share fsyncs.
+//   concurrent calls share fsyncs;
+// - with ParticipantOptions::group, the participant is one member of a
+//   replicated group (harpc/replicated.h): prepares, decisions and the
+//   application's changes are commands of the group's log, applied by every
+//   member, so the death of the leader loses no prepared or committed call
+//   and the next leader answers for them (docs/transactions.md, "Participant
+//   groups").
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +53,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/database.h"
+#include "harpc/replicated.h"
 #include "harpc/result.h"
 #include "harpc/server.h"
 #include "harpc/status.h"
@@ -56,8 +64,22 @@ namespace harpc {
 
 struct ParticipantOptions {
   // The participant's SQLite database: the application's tables and the
-  // library's (harpc_txn_*). Required.
+  // library's (harpc_txn_*). Required, unless `group` is set.
   std::string db_path;
+
+  // Makes this participant one member of a replicated group (its self,
+  // members and data_dir are required; see harpc/replicated.h). Every change
+  // (prepare, commit, abort, a local method, the forgetting of old calls)
+  // is then a command of the group's Raft log, applied by every member to a
+  // database held in memory and rebuilt at start from the snapshots and log
+  // in group->data_dir; db_path is not used. Only the leader answers
+  // (followers answer NOT_LEADER with its address, which harpc channels
+  // follow) and only the leader resolves calls in doubt. Every member has
+  // the same participant id, made from the sorted member list, and votes
+  // are registered with the group's address, "list://" and the sorted
+  // members, so that phase two reaches whichever member leads. Default
+  // unset: one process with its database on disk.
+  std::optional<GroupOptions> group;
 
   // Numeric "host:port" of the coordinator a prepare that names none
   // registers its vote with (and asks about its outcome). Default empty: a
@@ -139,16 +161,23 @@ class Participant {
   // participant's metrics, and starts resolving calls in doubt: coroutines
   // on server.executor() (no thread of their own) that ask their
   // coordinators. Votes are registered with server.address() as the address
-  // where this participant takes phase two.
+  // where this participant takes phase two (the group's list:// in a group,
+  // whose resolver runs only while this member leads).
   // The participant must be destroyed before the server (its destructor
   // posts the resolver's stop to that loop).
   Status Attach(Server& server);
+  // In a group: starts the member (loads its snapshot and log, joins the
+  // group). After server.Start(). Without a group: nothing to do.
+  Status Start(Server& server);
 
-  // This database's participant id: random, made once, kept in the database.
+  // This database's participant id: random, made once, kept in the database
+  // (in a group: made from the sorted member list, the same on every member).
   const std::string& id() const;
   ParticipantStats stats() const;
 
-  // Runs one local transaction now and waits for it (tools and tests).
+  // Runs one local transaction now and waits for it (tools and tests). In a
+  // group it changes this member's copy only, before Start: for setup that
+  // every member runs alike (a schema upgrade), never for the data itself.
   Result RunLocal(const LocalHandler& handler, const boost::json::value& params);
 
  private:

@@ -1,6 +1,8 @@
 // harpc serve: an echo server with fault injection, for demos, tests and
 // benchmarks, or a bank that takes part in distributed transactions.
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +12,7 @@
 #include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "naming/registrar.h"
+#include "util/address.h"
 #include "harpc/txn.h"
 #include "apps/bank_service.h"
 #include "apps/echo_service.h"
@@ -41,11 +44,44 @@ struct ServeFlags {
   std::string idempotency_db;
   std::string db;           // --service bank: the participant's database
   std::string coordinator;  // --service bank: asked about transactions in doubt
+  std::string group;        // --service bank: H:P,H:P,... of the replicated bank's members
   std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
   std::string register_as;    // the service name registered; empty: --service
   int lease_ttl_ms = 3000;
   SecurityFlags security;
 };
+
+// --group A,B,C: this process as one member of a replicated bank, its Raft
+// log and snapshots in FILE.raft/ beside --db. Prints one line and returns
+// false on a bad list.
+bool GroupOf(const ServeFlags& f, const ClientSecurity& security, std::optional<GroupOptions>* out) {
+  if (f.group.empty()) return true;
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "harpc serve: --group: %s\n", why.c_str());
+    return false;
+  };
+  if (f.service != "bank") return fail("only --service bank runs as a group");
+  GroupOptions group;
+  std::string members;
+  if (Status s = CanonicalPeerTarget("list://" + f.group, &members); !s.ok()) return fail(s.message());
+  std::string self;
+  if (Status s = CanonicalNumericAddress(f.listen, &self); !s.ok() || self.ends_with(":0")) {
+    return fail("--listen must be a numeric address with a port, one of the members");
+  }
+  for (std::string_view rest = std::string_view(members).substr(7); !rest.empty();) {
+    const size_t comma = rest.find(',');
+    group.members.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  if (std::find(group.members.begin(), group.members.end(), self) == group.members.end()) {
+    return fail("--listen " + self + " is not one of the members " + members.substr(7));
+  }
+  group.self = self;
+  group.data_dir = f.db + ".raft";
+  group.security = security;
+  *out = std::move(group);
+  return true;
+}
 
 int RunServe(const ServeFlags& f) {
   ClientSecurity security;
@@ -79,6 +115,8 @@ int RunServe(const ServeFlags& f) {
     std::fprintf(stderr, "harpc serve: --service bank needs --db FILE\n");
     return 2;
   }
+  std::optional<GroupOptions> group;
+  if (!GroupOf(f, security, &group)) return 2;
   // --register: check the spec before listening (a throwaway registrar, never started).
   auto make_registration = [&f](std::string address) {
     return Registration{.service = f.register_as.empty() ? f.service : f.register_as,
@@ -101,6 +139,7 @@ int RunServe(const ServeFlags& f) {
     // another one (of its own making) could have it commit what it likes.
     ParticipantOptions options;
     options.db_path = f.db;
+    options.group = std::move(group);
     options.coordinator = f.coordinator;
     options.security = security;
     if (!f.coordinator.empty()) options.allowed_coordinators = {f.coordinator};
@@ -113,6 +152,13 @@ int RunServe(const ServeFlags& f) {
   if (s.ok()) s = server.Start(f.listen);
   if (!s.ok()) {
     std::fprintf(stderr, "harpc serve: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  if (bank) s = bank->Start(server);  // a group member joins its group once it listens
+  if (!s.ok()) {
+    std::fprintf(stderr, "harpc serve: --group: %s\n", s.ToString().c_str());
+    server.Shutdown();
+    server.Wait();
     return 1;
   }
   // --register: announce this server to a naming service for as long as it serves.
@@ -157,7 +203,11 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--db", flags->db, "--service bank: SQLite file of the accounts and the transaction log");
   cmd->add_option("--coordinator", flags->coordinator,
-                  "--service bank: H:P (numeric) of the coordinator; prepares naming another are refused");
+                  "--service bank: H:P (numeric) of the coordinator, or list://H:P,... of a coordinator group; "
+                  "prepares naming another are refused");
+  cmd->add_option("--group", flags->group,
+                  "--service bank: H:P,H:P,... (numeric) of a replicated bank's members, --listen among them; "
+                  "its Raft log lives in FILE.raft/ beside --db");
   cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Event-loop threads (0: one per core)")

@@ -1,4 +1,4 @@
-// Channels to peers named by address ("H:P"), all on one loop (a server's):
+// Channels to peers named by address ("H:P", or a group's "list://H:P,..."), all on one loop (a server's):
 // made on first use, then reused. Memory stays bounded by an LRU cap: beyond
 // `capacity` addresses the least recently used channel is dropped (a caller
 // still holding it finishes its calls; the next Get makes a new one). No
@@ -20,7 +20,7 @@ class PeerChannels {
   // `options.executor` is the loop every channel runs on; it must be set.
   explicit PeerChannels(ChannelOptions options, size_t capacity = 256);
 
-  // The channel to "list://" + address.
+  // The channel to "list://" + address (to `address` itself when it is a list:// target).
   std::shared_ptr<Channel> Get(const std::string& address);
   size_t size() const { return by_address_.size(); }
 

@@ -323,8 +323,9 @@ class Coordinator::Impl : public StateMachine {
       if (Status s = StringField(p, name, true, out); !s.ok()) co_return s;
       if (out->empty()) co_return InvalidArgument(std::string("\"") + name + "\" must not be empty");
     }
-    // Phase two dials it: a numeric address, no name lookup on the loop.
-    if (Status s = CanonicalNumericAddress(vote.address, &vote.address); !s.ok()) {
+    // Phase two dials it: a numeric address, or a participant group's
+    // list://, no name lookup on the loop.
+    if (Status s = CanonicalPeerTarget(vote.address, &vote.address); !s.ok()) {
       co_return InvalidArgument("\"address\": " + s.message());
     }
     if (!group && !state.Find(txid)) {

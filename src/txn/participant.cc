@@ -1,14 +1,18 @@
-// Participant: wires the participant log to a Server and resolves calls in
-// doubt by asking their coordinator.
+// Participant: wires the participant's state machine to a Server and
+// resolves calls in doubt by asking their coordinator. Every change is a
+// command (txn/participant_machine.h) run by Run().
 #include "harpc/txn.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cinttypes>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -19,9 +23,13 @@
 #include "naming/peer_channels.h"
 #include "storage/group_commit.h"
 #include "txn/participant_log.h"
+#include "txn/participant_machine.h"
+#include "txn/replicated_db.h"
 #include "util/address.h"
+#include "util/hash.h"
 #include "util/json_params.h"
 #include "util/log.h"
+#include "util/random_id.h"
 #include "storage/sqlite.h"
 #include "util/stop_signal.h"
 
@@ -35,8 +43,15 @@ class Participant::Impl {
   ParticipantOptions options;
   std::unique_ptr<storage::GroupCommitDb> db;
   std::map<std::string, TxnMethod, std::less<>> txn_methods;
-  std::map<std::string, std::pair<LocalHandler, MethodOptions>> local_methods;
+  std::map<std::string, std::pair<LocalHandler, MethodOptions>, std::less<>> local_methods;
   std::unique_ptr<txn::ParticipantLog> log;
+  std::unique_ptr<txn::ParticipantMachine> machine;
+  // In a group (options.group), instead of `db`: the database in memory as
+  // the group's state, the group, and its list:// (where phase two reaches
+  // whichever member leads).
+  std::unique_ptr<txn::ReplicatedDb> state;
+  std::unique_ptr<ReplicatedGroup> group;
+  std::string group_target;
   std::atomic<uint64_t> resolved_by_asking{0};
   std::atomic<int64_t> prepared{0}, committed{0}, aborted{0};  // mirrors of the database's counts
 
@@ -63,38 +78,101 @@ class Participant::Impl {
   static constexpr size_t kMaxAskingAtOnce = 64;
 
   ~Impl() {
-    // Its queued work uses `log` and the methods: it finishes first.
+    // Their work uses `log`, the methods and the state: they finish first.
+    group.reset();
     db.reset();
   }
 
+  // Where votes say phase two reaches this participant.
+  std::string PhaseTwoAddress() const { return group ? group_target : server->address(); }
+
+  // The gauges from the database (at start, and after a snapshot replaced a
+  // member's state).
   void RefreshCounts() {
-    SetCounts(db->RunSync<txn::CallCounts>([](Database db, txn::CallCounts& counts) {
+    txn::CallCounts counts;
+    storage::GroupCommitDb::Work count = [&counts](Database db) -> Result {
       counts = txn::ParticipantLog::Counts(db);
-      return Status::Ok();
-    }));
+      return json::value();
+    };
+    bool wrote = false;
+    const Result r = state ? state->Read(count, &wrote) : db->RunSync(count);
+    if (!r.ok()) return;
+    prepared = counts.prepared;
+    committed = counts.committed;
+    aborted = counts.aborted;
   }
 
-  void SetCounts(const storage::GroupCommitDb::Typed<txn::CallCounts>& counts) {
-    if (!counts.ok()) return;
-    prepared = counts.value.prepared;
-    committed = counts.value.committed;
-    aborted = counts.value.aborted;
+  // Follows the gauges with what a command changed.
+  void Count(const json::value& command, const Result& r) {
+    if (!r.ok()) return;
+    const json::string_view op = command.at("op").as_string();
+    const json::object& answer = r.value().as_object();
+    if (op == "prepare") {
+      if (answer.at("prepared").at("recorded").as_bool()) ++prepared;
+    } else if (op == "apply") {
+      const int64_t c = answer.at("committed").to_number<int64_t>();
+      const int64_t a = answer.at("aborted").to_number<int64_t>();
+      committed += c;
+      aborted += a;
+      prepared -= c + a;
+    } else if (op == "forget") {  // the gauges follow the database down as well as up
+      prepared = answer.at("prepared").to_number<int64_t>();
+      committed = answer.at("committed").to_number<int64_t>();
+      aborted = answer.at("aborted").to_number<int64_t>();
+    }
   }
 
-  void Count(const Result& applied) {
-    if (!applied.ok()) return;
-    const int64_t c = applied.value().at("committed").to_number<int64_t>();
-    const int64_t a = applied.value().at("aborted").to_number<int64_t>();
-    committed += c;
-    aborted += a;
-    prepared -= c + a;
+  // Runs one state change (txn/participant_machine.h), durably, and answers
+  // its result. In a group: proposed to the log (NOT_LEADER on a follower),
+  // answered once a majority has it; every member counts it as it applies it.
+  asio::awaitable<Result> Run(json::value command) {
+    if (group) co_return co_await group->Propose(std::move(command));
+    storage::GroupCommitDb::Work work = [this, command](Database db) { return machine->Execute(db, command); };
+    Result r = co_await db->Run(std::move(work));
+    Count(command, r);
+    co_return r;
+  }
+
+  // Runs `work` as a read. In a group: on the leader, once a linearizable
+  // read is allowed (ReplicatedGroup::Read), on the state's loop, in a
+  // savepoint rolled back afterwards; nullopt when `work` wrote (then it
+  // must run as a command).
+  asio::awaitable<std::optional<Result>> TryRead(storage::GroupCommitDb::Work work) {
+    if (!group) co_return co_await db->Run(std::move(work));
+    if (Status s = co_await group->Read(); !s.ok()) co_return Result(s);
+    std::shared_ptr<Impl> held = self.lock();
+    auto reading = ReadOnLoop(std::move(held), std::move(work));
+    co_return co_await asio::co_spawn(executor, std::move(reading), asio::use_awaitable);
+  }
+  static asio::awaitable<std::optional<Result>> ReadOnLoop(std::shared_ptr<Impl> impl,
+                                                           storage::GroupCommitDb::Work work) {
+    bool wrote = false;
+    Result r = impl->state->Read(work, &wrote);
+    if (wrote) co_return std::nullopt;
+    co_return r;
+  }
+
+  // Runs a read of the database (it changes nothing).
+  asio::awaitable<Result> Query(storage::GroupCommitDb::Work work) {
+    std::optional<Result> r = co_await TryRead(std::move(work));
+    if (!r) co_return Internal("a read changed the participant's state");
+    co_return std::move(*r);
+  }
+
+  // This member became the group's leader, or stopped being it: only the
+  // leader resolves calls in doubt (its outcomes go through the log), and
+  // it treats every prepared call as in doubt from the start, as after a
+  // restart. Runs on the loop.
+  void Lead(bool leader) {
+    resolver.Stop();
+    asking.clear();
+    if (leader && executor) resolver.Spawn(executor, ResolverLoop(self));
   }
 
   asio::awaitable<Result> Apply(std::string txid, txn::Decision decision) {
-    storage::GroupCommitDb::Work work = [this, txid, decision](Database db) { return log->Apply(db, txid, decision); };
-    Result r = co_await db->Run(std::move(work));
-    Count(r);
-    co_return r;
+    decision.at_ms = txn::WallClockNowMs();
+    json::value command = txn::ApplyCommand(txid, decision);
+    co_return co_await Run(std::move(command));
   }
 
   static ChannelOptions CoordinatorChannelOptions(asio::any_io_executor loop, const ClientSecurity& security) {
@@ -115,13 +193,13 @@ class Participant::Impl {
       return InvalidArgument("the prepare names no \"coordinator\" and this participant has no default one: "
                              "its vote could not be registered");
     }
-    if (Status s = CanonicalNumericAddress(named, address); !s.ok()) {
+    if (Status s = CanonicalPeerTarget(named, address); !s.ok()) {
       return InvalidArgument("\"coordinator\": " + s.message());
     }
     if (options.allowed_coordinators.empty()) return Status::Ok();
     for (const std::string& allowed : options.allowed_coordinators) {
       std::string canonical;
-      if (CanonicalNumericAddress(allowed, &canonical).ok() && canonical == *address) return Status::Ok();
+      if (CanonicalPeerTarget(allowed, &canonical).ok() && canonical == *address) return Status::Ok();
     }
     return PermissionDenied("coordinator " + *address + " is not one this participant works with");
   }
@@ -132,7 +210,7 @@ class Participant::Impl {
   asio::awaitable<Status> RegisterVote(std::string txid, std::string call, txn::Prepared prepared,
                                        std::chrono::milliseconds budget) {
     json::value vote{{"txid", txid},         {"call", call}, {"participant", log->id()},
-                     {"address", server->address()}, {"secret", prepared.secret}};
+                     {"address", PhaseTwoAddress()}, {"secret", prepared.secret}};
     CallOptions call_options;
     call_options.timeout = std::clamp(budget, std::chrono::milliseconds(1), kAskTimeout);
     const std::shared_ptr<Channel> coordinator = coordinators->Get(prepared.coordinator);  // named: see coordinator.cc
@@ -240,14 +318,14 @@ class Participant::Impl {
   asio::awaitable<void> ResolveRound(int64_t horizon, std::chrono::steady_clock::time_point& next_forget) {
     using Clock = std::chrono::steady_clock;
     const int64_t per_coordinator = options.max_prepared_per_coordinator;
-    storage::GroupCommitDb::TypedWork<std::vector<txn::InDoubt>> find = [horizon, per_coordinator](Database db,
-                                                                                                   auto& in_doubt) {
-      in_doubt = txn::ParticipantLog::FindInDoubt(db, horizon, per_coordinator);
-      return Status::Ok();
+    auto found = std::make_shared<std::vector<txn::InDoubt>>();
+    storage::GroupCommitDb::Work find = [horizon, per_coordinator, found](Database db) -> Result {
+      *found = txn::ParticipantLog::FindInDoubt(db, horizon, per_coordinator);
+      return json::value();
     };
-    auto found = co_await db->Run<std::vector<txn::InDoubt>>(std::move(find));
+    co_await Query(std::move(find));
     std::map<std::string, std::vector<std::string>> by_coordinator;
-    for (txn::InDoubt& in_doubt : found.value) {
+    for (txn::InDoubt& in_doubt : *found) {
       by_coordinator[in_doubt.coordinator.empty() ? options.coordinator : in_doubt.coordinator].push_back(
           std::move(in_doubt.txid));
     }
@@ -277,14 +355,8 @@ class Participant::Impl {
     }
     if (Clock::now() >= next_forget) {
       next_forget = Clock::now() + std::chrono::minutes(1);
-      const int64_t before = txn::WallClockNowMs() - options.retain_decided.count();
-      storage::GroupCommitDb::TypedWork<txn::CallCounts> forget = [before](Database db, txn::CallCounts& counts) {
-        Status s = txn::ParticipantLog::ForgetDecided(db, before);
-        if (s.ok()) counts = txn::ParticipantLog::Counts(db);
-        return s;
-      };
-      // The gauges follow the database down as well as up.
-      SetCounts(co_await db->Run<txn::CallCounts>(std::move(forget)));
+      json::value forget = txn::ForgetCommand(txn::WallClockNowMs() - options.retain_decided.count());
+      co_await Run(std::move(forget));
     }
   }
 };
@@ -292,35 +364,70 @@ class Participant::Impl {
 Participant::Participant(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Participant::~Participant() {
+  if (impl_->group) impl_->group->Stop();  // no command is applied after this
   // Cancels the resolver on its loop; the participant lives until then (and
   // while a round in progress holds it).
   if (impl_->executor) asio::post(impl_->executor, [impl = impl_] { impl->resolver.Stop(); });
 }
 
+namespace {
+// A group's participant id: the same on every member, made from the group's
+// list:// (32 hex digits, as a random id).
+std::string GroupParticipantId(const std::string& target) {
+  char id[33];
+  std::snprintf(id, sizeof id, "%016" PRIx64 "%016" PRIx64, StableHash(target, 0), StableHash(target, 1));
+  return id;
+}
+}  // namespace
+
 Status Participant::Open(ParticipantOptions options, std::string_view schema, std::unique_ptr<Participant>* out) {
-  if (options.db_path.empty()) return InvalidArgument("ParticipantOptions::db_path is required");
+  if (options.db_path.empty() && !options.group) return InvalidArgument("ParticipantOptions::db_path is required");
   auto impl = std::make_shared<Impl>();
   impl->options = std::move(options);
-  const std::string full_schema = std::string(txn::kParticipantSchema) + std::string(schema);
-  if (Status s = storage::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
-  std::string id;
   for (const std::string& allowed : impl->options.allowed_coordinators) {
     std::string canonical;
-    if (Status s = CanonicalNumericAddress(allowed, &canonical); !s.ok()) {
+    if (Status s = CanonicalPeerTarget(allowed, &canonical); !s.ok()) {
       return InvalidArgument("ParticipantOptions::allowed_coordinators: " + s.message());
     }
   }
-  auto made = impl->db->RunSync<std::string>([](Database db, std::string& made_id) {
-    if (Status s = txn::ParticipantLog::Upgrade(db); !s.ok()) return s;
-    return txn::ParticipantLog::LoadOrCreateId(db, &made_id);
-  });
-  if (!made.ok()) return made.status;
-  id = std::move(made.value);
   Impl* raw = impl.get();
+  const std::string full_schema = txn::ParticipantLibrarySchema() + std::string(schema);
+  std::string id;
+  if (const std::optional<GroupOptions>& group = impl->options.group) {
+    std::string members;
+    for (const std::string& member : group->members) members += (members.empty() ? "" : ",") + member;
+    if (Status s = CanonicalPeerTarget("list://" + members, &impl->group_target); !s.ok()) {
+      return InvalidArgument("ParticipantOptions::group: members: " + s.message());
+    }
+    id = GroupParticipantId(impl->group_target);
+    txn::ReplicatedDb::Execute execute = [raw](Database db, const json::value& command) {
+      return raw->machine->Execute(db, command);
+    };
+    if (Status s = txn::ReplicatedDb::Open(full_schema, std::move(execute), &impl->state); !s.ok()) return s;
+  } else {
+    if (Status s = storage::GroupCommitDb::Open(impl->options.db_path, full_schema, &impl->db); !s.ok()) return s;
+    auto made = impl->db->RunSync<std::string>([](Database db, std::string& made_id) {
+      if (Status s = txn::ParticipantLog::Upgrade(db); !s.ok()) return s;
+      return txn::ParticipantLog::LoadOrCreateId(db, &made_id);
+    });
+    if (!made.ok()) return made.status;
+    id = std::move(made.value);
+  }
   impl->log = std::make_unique<txn::ParticipantLog>(id, [raw](std::string_view name) -> const TxnMethod* {
     auto it = raw->txn_methods.find(name);
     return it == raw->txn_methods.end() ? nullptr : &it->second;
   });
+  impl->machine = std::make_unique<txn::ParticipantMachine>(
+      impl->log.get(), [raw](std::string_view name) -> const LocalHandler* {
+        auto it = raw->local_methods.find(name);
+        return it == raw->local_methods.end() ? nullptr : &it->second.first;
+      });
+  if (impl->state) {
+    impl->state->OnApplied([raw](const json::value& command, const Result& r) { raw->Count(command, r); });
+    impl->state->OnRestored([raw] { raw->RefreshCounts(); });
+    impl->state->OnLeadershipChange([raw](bool leader) { raw->Lead(leader); });
+    if (Status s = ReplicatedGroup::Open(*impl->options.group, impl->state.get(), &impl->group); !s.ok()) return s;
+  }
   impl->RefreshCounts();
   out->reset(new Participant(std::move(impl)));
   return Status::Ok();
@@ -352,8 +459,11 @@ Status Participant::AddLocalMethod(std::string name, LocalHandler handler, Metho
 }
 
 Result Participant::RunLocal(const LocalHandler& handler, const json::value& params) {
-  return impl_->db->RunSync([&handler, &params](Database db) { return handler(db, params); });
+  storage::GroupCommitDb::Work work = [&handler, &params](Database db) { return handler(db, params); };
+  return impl_->state ? impl_->state->ChangeLocally(work) : impl_->db->RunSync(work);
 }
+
+Status Participant::Start(Server& server) { return impl_->group ? impl_->group->Start(server) : Status::Ok(); }
 
 namespace {
 // The decision named by Participant.commit / Participant.abort params:
@@ -386,6 +496,9 @@ Status ParseDecision(const json::value& p, const std::string& own_id, bool commi
 
 Status Participant::Attach(Server& server) {
   Impl* impl = impl_.get();
+  if (impl->group) {
+    if (Status s = impl->group->Attach(server); !s.ok()) return s;
+  }
   for (auto& [name, unused] : impl->txn_methods) {
     const std::string method = name;
     // Prepare is deduplicated by (txid, call) in the database, so a retry is safe.
@@ -405,28 +518,45 @@ Status Participant::Attach(Server& server) {
           if (Status s = impl->CoordinatorOf(named, &request.coordinator); !s.ok()) co_return s;
           const json::value* params = p.as_object().if_contains("params");
           if (params) request.params = *params;
-          auto prepared = std::make_shared<txn::Prepared>();
-          storage::GroupCommitDb::Work work = [impl, request, prepared](Database db) {
-            return impl->log->Prepare(db, request, prepared.get());
-          };
-          Result r = co_await impl->db->Run(std::move(work));
+          request.secret = RandomId();  // kept only if this prepare is the call's first
+          request.prepared_ms = txn::WallClockNowMs();
+          json::value command = txn::PrepareCommand(request);
+          Result r = co_await impl->Run(std::move(command));
           if (!r.ok()) co_return r;
-          if (prepared->recorded) ++impl->prepared;
-          if (prepared->state != "prepared") co_return r;  // committed already: its vote was counted
-          Status registered = co_await impl->RegisterVote(request.txid, request.call, *prepared, ctx.remaining());
+          const json::object& row = r.value().at("prepared").as_object();
+          const txn::Prepared prepared{.recorded = row.at("recorded").as_bool(),
+                                       .state = std::string(row.at("state").as_string()),
+                                       .coordinator = std::string(row.at("coordinator").as_string()),
+                                       .secret = std::string(row.at("secret").as_string())};
+          json::value answer = r.value().at("answer");
+          if (prepared.state != "prepared") co_return answer;  // committed already: its vote was counted
+          Status registered = co_await impl->RegisterVote(request.txid, request.call, prepared, ctx.remaining());
           if (!registered.ok()) co_return registered;
-          co_return r;
+          co_return answer;
         },
         {.idempotent = true});
     if (!s.ok()) return s;
   }
   for (auto& [name, entry] : impl->local_methods) {
-    LocalHandler handler = entry.first;
+    // A method that is not idempotent records its answer by the caller's
+    // Idempotency-Key in the database: a retry applies it once, also on
+    // another member of a group or after a restart.
+    const bool keyed = !entry.second.idempotent;
     Status s = server.AddAsyncMethod(
         name,
-        [impl, handler](json::value p, CallContext&) -> asio::awaitable<Result> {
-          storage::GroupCommitDb::Work work = [handler, p](Database db) { return handler(db, p); };
-          co_return co_await impl->db->Run(std::move(work));
+        [impl, method = name, keyed](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+          json::value command =
+              txn::LocalCommand(method, p, keyed ? ctx.idempotency_key() : std::string(), txn::WallClockNowMs());
+          if (impl->group && !keyed) {
+            // An idempotent method is tried as a linearizable read on the
+            // leader: through the log only if it turns out to write.
+            storage::GroupCommitDb::Work read = [impl, command](Database db) {
+              return impl->machine->Execute(db, command);
+            };
+            std::optional<Result> answer = co_await impl->TryRead(std::move(read));
+            if (answer) co_return std::move(*answer);
+          }
+          co_return co_await impl->Run(std::move(command));
         },
         entry.second);
     if (!s.ok()) return s;
@@ -457,7 +587,7 @@ Status Participant::Attach(Server& server) {
           if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
           return json::value(std::move(answer));
         };
-        co_return co_await impl->db->Run(std::move(work));
+        co_return co_await impl->Query(std::move(work));
       },
       {.idempotent = true, .role = Role::kPeer});
   if (!s.ok()) return s;
@@ -478,10 +608,13 @@ Status Participant::Attach(Server& server) {
   impl->self = impl_;
   impl->executor = server.executor();
   impl->coordinators.emplace(Impl::CoordinatorChannelOptions(impl->executor, impl->options.security));
-  // Spawned on the loop: the resolver's signal is touched there only.
-  asio::post(impl->executor, [weak = std::weak_ptr<Impl>(impl_)] {
-    if (auto self = weak.lock()) self->resolver.Spawn(self->executor, Impl::ResolverLoop(weak));
-  });
+  // Spawned on the loop: the resolver's signal is touched there only. In a
+  // group it starts when this member leads (Impl::Lead).
+  if (!impl->group) {
+    asio::post(impl->executor, [weak = std::weak_ptr<Impl>(impl_)] {
+      if (auto self = weak.lock()) self->resolver.Spawn(self->executor, Impl::ResolverLoop(weak));
+    });
+  }
   return Status::Ok();
 }
 

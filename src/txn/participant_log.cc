@@ -92,17 +92,17 @@ Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, Prepared* o
                                " are prepared here already, the most allowed; try again when they are decided");
     }
   }
+  if (r.secret.empty()) return InvalidArgument("a new prepared call needs the secret made by its proposer");
   Result prepared = method->prepare(db, r.params);
   if (!prepared.ok()) return prepared;  // votes no; the savepoint undoes its changes
-  const std::string secret = RandomId();
   Status s = Statement(db,
                        "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
                        " prepared_ms, secret) VALUES (?, ?, ?, ?, ?, 'prepared', ?, ?, ?)")
                  .Bind(1, r.txid).Bind(2, r.call).Bind(3, r.method).Bind(4, json::serialize(r.params))
-                 .Bind(5, json::serialize(prepared.value())).Bind(6, r.coordinator).Bind(7, WallClockNowMs())
-                 .Bind(8, secret).Run();
+                 .Bind(5, json::serialize(prepared.value())).Bind(6, r.coordinator).Bind(7, r.prepared_ms)
+                 .Bind(8, r.secret).Run();
   if (!s.ok()) return s;
-  *out = {.recorded = true, .state = "prepared", .coordinator = r.coordinator, .secret = secret};
+  *out = {.recorded = true, .state = "prepared", .coordinator = r.coordinator, .secret = r.secret};
   return yes(prepared.value());
 }
 
@@ -177,7 +177,7 @@ Result ParticipantLog::Apply(Database db, const std::string& txid, const Decisio
     Status s = Statement(db,
                               "INSERT OR IGNORE INTO harpc_txn_call (txid, call, method, params, result, state,"
                               " coordinator, prepared_ms) VALUES (?, ?, '', 'null', 'null', 'aborted', '', ?)")
-                   .Bind(1, txid).Bind(2, kTombstone).Bind(3, WallClockNowMs()).Run();
+                   .Bind(1, txid).Bind(2, kTombstone).Bind(3, d.at_ms).Run();
     if (!s.ok()) return s;
   }
   return json::value{{"txid", txid}, {"committed", committed}, {"aborted", aborted}};

@@ -5,10 +5,12 @@
 //                                         \------abort---> aborted
 //   (no row) --abort--> aborted tombstone (call "*"): later prepares are refused
 //
-// Every function runs on the writer thread inside the local transaction of a
-// GroupCommitDb batch, so the row and the handler's business change commit
-// together or not at all. Commit and abort are idempotent; a call that is
-// already decided answers as decided.
+// Every function runs inside one local transaction (a GroupCommitDb batch's
+// savepoint, or a replicated group's command), so the row and the handler's
+// business change commit together or not at all. Commit and abort are
+// idempotent; a call that is already decided answers as decided. Nothing
+// here reads a clock or makes a random number (the request and the decision
+// carry them), so the same calls give the same database everywhere.
 //
 // Each prepared call keeps the coordinator its prepare named (one per
 // transaction here) and a secret made at prepare, which the participant
@@ -45,6 +47,12 @@ struct PrepareRequest {
   // A new call is refused (RESOURCE_EXHAUSTED, before its handler runs) when
   // this many calls naming the same coordinator are prepared here already.
   int64_t max_prepared_per_coordinator = INT64_MAX;
+  // Made by whoever proposes the prepare, never by Prepare itself, so that
+  // every replica of a participant group records the same call: the secret
+  // a new call is recorded with (a RandomId, required) and the time it is
+  // recorded as prepared at (wall-clock milliseconds).
+  std::string secret;
+  int64_t prepared_ms = 0;
 };
 
 // The call's row after a prepare: what the vote registration needs.
@@ -64,6 +72,10 @@ struct Decision {
   // (for an abort, those of the calls prepared here). Empty (nullopt) when
   // the participant learnt the decision by asking the coordinator itself.
   std::optional<std::map<std::string, std::string>> secrets;
+  // When the decision is applied (wall-clock milliseconds, made by whoever
+  // proposes it): the time of the tombstone an abort before any prepare
+  // leaves.
+  int64_t at_ms = 0;
 };
 
 struct InDoubt {

@@ -1,6 +1,8 @@
 #include "util/address.h"
 
+#include <algorithm>
 #include <charconv>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -87,6 +89,31 @@ Status CanonicalNumericAddress(std::string_view text, std::string* out) {
   const auto address = asio::ip::make_address(hp.host, ec);
   if (ec) return InvalidArgument("'" + std::string(text) + "' is not a numeric address (no name lookups here)");
   *out = ToString(asio::ip::tcp::endpoint(address, hp.port));
+  return Status::Ok();
+}
+
+Status CanonicalPeerTarget(std::string_view text, std::string* out) {
+  constexpr std::string_view kList = "list://";
+  if (!text.starts_with(kList)) return CanonicalNumericAddress(text, out);
+  std::vector<std::string> members;
+  std::string_view rest = text.substr(kList.size());
+  for (;;) {
+    const size_t comma = rest.find(',');
+    std::string member;
+    if (Status s = CanonicalNumericAddress(rest.substr(0, comma), &member); !s.ok()) {
+      return InvalidArgument("'" + std::string(text) + "': " + s.message());
+    }
+    members.push_back(std::move(member));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  std::sort(members.begin(), members.end());
+  if (std::adjacent_find(members.begin(), members.end()) != members.end()) {
+    return InvalidArgument("'" + std::string(text) + "' names a member twice");
+  }
+  std::string joined(kList);
+  for (size_t i = 0; i < members.size(); ++i) joined += (i ? "," : "") + members[i];
+  *out = std::move(joined);
   return Status::Ok();
 }
 

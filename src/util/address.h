@@ -36,4 +36,10 @@ bool SameListener(std::string_view a, std::string_view b);
 // are compared or dialled without a name lookup. Names are refused.
 Status CanonicalNumericAddress(std::string_view text, std::string* out);
 
+// Where a peer is reached: one numeric "host:port", or a replicated group as
+// "list://H:P,H:P,..." (numeric, at least one, no repeats), in one spelling:
+// the canonical address, or "list://" and the canonical members sorted. A
+// peer registers it, and PeerChannels dials either form.
+Status CanonicalPeerTarget(std::string_view text, std::string* out);
+
 }  // namespace harpc

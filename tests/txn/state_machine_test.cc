@@ -43,6 +43,7 @@
 #include "txn/participant_log.h"
 #include "apps/transfer.h"
 #include "storage/sqlite.h"
+#include "util/random_id.h"
 
 namespace harpc {
 namespace {
@@ -403,7 +404,8 @@ class ParticipantLogTest : public ::testing::Test {
                  int64_t max_prepared_per_coordinator = 1000) {
     txn::PrepareRequest request{.txid = txid, .call = call, .coordinator = coordinator, .method = method,
                                 .params = json::value{{"item", "widget"}, {"n", n}},
-                                .max_prepared_per_coordinator = max_prepared_per_coordinator};
+                                .max_prepared_per_coordinator = max_prepared_per_coordinator,
+                                .secret = RandomId(), .prepared_ms = txn::WallClockNowMs()};
     prepared_ = txn::Prepared{};
     prepared_.recorded = true;  // Prepare must say
     Result r = db_->RunSync([&](Database d) { return log_->Prepare(d, request, &prepared_); });
@@ -412,7 +414,8 @@ class ParticipantLogTest : public ::testing::Test {
   }
   Result Apply(const std::string& txid, bool commit, std::vector<std::string> calls = {},
                std::optional<std::map<std::string, std::string>> secrets = std::nullopt) {
-    txn::Decision decision{.commit = commit, .calls = std::move(calls), .secrets = std::move(secrets)};
+    txn::Decision decision{.commit = commit, .calls = std::move(calls), .secrets = std::move(secrets),
+                           .at_ms = txn::WallClockNowMs()};
     return db_->RunSync([&](Database d) { return log_->Apply(d, txid, decision); });
   }
   Result Commit(const std::string& txid, std::vector<std::string> calls) { return Apply(txid, true, std::move(calls)); }

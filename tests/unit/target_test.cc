@@ -187,5 +187,28 @@ TEST(ResolveEndpoint, NumericAddressesNeedNoLookup) {
   EXPECT_EQ(ToString(ep), "[::1]:9");
 }
 
+// ---- CanonicalPeerTarget: where a peer (one process or a group) is reached ----
+
+TEST(CanonicalPeerTarget, OneAddressOrASortedGroup) {
+  std::string out;
+  ASSERT_TRUE(CanonicalPeerTarget("[0:0:0:0:0:0:0:1]:80", &out).ok());
+  EXPECT_EQ(out, "[::1]:80");
+  ASSERT_TRUE(CanonicalPeerTarget("list://127.0.0.1:9003,127.0.0.1:9001,127.0.0.1:9002", &out).ok());
+  EXPECT_EQ(out, "list://127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003");
+  ASSERT_TRUE(CanonicalPeerTarget("list://[0::1]:9", &out).ok());
+  EXPECT_EQ(out, "list://[::1]:9");
+}
+
+TEST(CanonicalPeerTarget, NamesRepeatsAndEmptyMembersAreRefused) {
+  std::string out = "untouched";
+  EXPECT_FALSE(CanonicalPeerTarget("localhost:80", &out).ok());
+  EXPECT_FALSE(CanonicalPeerTarget("list://127.0.0.1:1,localhost:2", &out).ok());
+  EXPECT_FALSE(CanonicalPeerTarget("list://127.0.0.1:1,127.0.0.1:1", &out).ok());
+  EXPECT_FALSE(CanonicalPeerTarget("list://127.0.0.1:1,,127.0.0.1:2", &out).ok());
+  EXPECT_FALSE(CanonicalPeerTarget("list://", &out).ok());
+  EXPECT_FALSE(CanonicalPeerTarget("sentinel://127.0.0.1:1/bank", &out).ok());
+  EXPECT_EQ(out, "untouched");
+}
+
 }  // namespace
 }  // namespace harpc
