@@ -26,6 +26,7 @@
 #include "txn/participant_machine.h"
 #include "txn/replicated_db.h"
 #include "util/address.h"
+#include "util/await_callback.h"
 #include "util/hash.h"
 #include "util/json_params.h"
 #include "util/log.h"
@@ -571,6 +572,23 @@ Status Participant::Attach(Server& server) {
           co_return co_await impl->Apply(std::move(txid), std::move(decision));
         },
         {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
+    if (!s.ok()) return s;
+  }
+  if (impl->group) {
+    // This member's own copy, not the leader's: replicas compare digests
+    // once their applied indexes agree (tests, audits). Not linearizable.
+    Status s = server.AddAsyncMethod(
+        "Participant.digest",
+        [impl](json::value, CallContext&) -> asio::awaitable<Result> {
+          const std::function<void(std::function<void(Result)>)> start = [impl](std::function<void(Result)> done) {
+            asio::post(impl->executor, [impl, done] {
+              done(json::value{{"applied_index", impl->group->state().applied_index},
+                               {"digest", std::to_string(impl->state->Digest())}});
+            });
+          };
+          co_return co_await AwaitCallback<Result>(start);
+        },
+        {.idempotent = true, .role = Role::kPeer});
     if (!s.ok()) return s;
   }
   Status s = server.AddAsyncMethod(

@@ -110,4 +110,6 @@ void ReplicatedDb::OnLeadership(bool leader) {
   if (leadership_) leadership_(leader);
 }
 
+uint64_t ReplicatedDb::Digest() const { return sql::ContentDigest(db_); }
+
 }  // namespace harpc::txn

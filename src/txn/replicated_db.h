@@ -55,6 +55,8 @@ class ReplicatedDb : public StateMachine {
   // Runs `change` on this member's copy alone, kept when it succeeds: for
   // setup before the group starts (every member runs the same).
   Result ChangeLocally(const std::function<Result(Database db)>& change);
+  // This member's copy, hashed (storage/sqlite.h ContentDigest).
+  uint64_t Digest() const;
 
  private:
   ReplicatedDb() = default;
