@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/register_flags.h"
 #include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "harpc/coordinator.h"
@@ -17,12 +18,15 @@ struct CoordinatorFlags {
   int default_timeout_ms = 5000;
   int grace_ms = 2000;
   int64_t phase_two_give_up_ms = 600000;
+  RegisterFlags registration;
   SecurityFlags security;
 };
 
 int RunCoordinator(const CoordinatorFlags& f) {
   ClientSecurity security;
   if (!ResolveSecurityFlags(f.security, "coordinator", &security)) return 2;
+  const Registration registration{.service = "coordinator", .address = f.listen};
+  if (!CheckRegisterFlags(f.registration, registration, security, "coordinator")) return 2;
   // One loop: the coordinator's state lives on it (and fsyncs, not CPU, bound
   // it). Declared first so that it is destroyed last: the coordinator's
   // coroutines still hold its loop.
@@ -46,6 +50,8 @@ int RunCoordinator(const CoordinatorFlags& f) {
     return 1;
   }
   coordinator->Start(server);
+  std::unique_ptr<Registrar> registrar;
+  if (!StartRegistering(f.registration, registration, security, server, &registrar, "coordinator")) return 1;
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
   Log().info("coordinator {} serving, decision log in {}", server.address(), f.data_dir);
@@ -68,6 +74,7 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))->capture_default_str();
   cmd->add_option("--grace-ms", f->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  AddRegisterFlags(cmd, f->registration, "coordinator");
   AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] { exit_code = RunCoordinator(*f); });
 }
