@@ -2,7 +2,10 @@
 // register with a `harpc sentinel` (metadata "group"), which reads their GET
 // /status; `harpc status` shows the group's leader, term and lag; losing the
 // leader raises one "leader-change" alert, losing a majority one
-// "group-no-quorum", and bringing it back one "group-quorum-restored".
+// "group-no-quorum", and bringing it back one "group-quorum-restored"; the
+// dashboard shows the group.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -193,6 +196,33 @@ TEST_F(SentinelGroupView, StatusTextHasAGroupsSection) {
   }
   EXPECT_EQ(leader_lines, 1) << out;
   EXPECT_EQ(follower_lines, 2) << out;
+}
+
+TEST_F(SentinelGroupView, DashboardShowsTheGroup) {
+  ASSERT_EQ(::access(kChromium, X_OK), 0) << kChromium << " is not installed: run scripts/setup";
+  for (size_t i = 0; i < group.size(); ++i) ASSERT_NO_FATAL_FAILURE(Start(i));
+  GroupMember* leader = WaitForLeader(group, 10s);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_TRUE(PollUntil([&] {
+    json::object g = GroupSummary();
+    return !g.empty() && g.at("leader") == json::value(leader->address) && g.at("lag").as_object().size() == 3;
+  }, 10s)) << Describe();
+
+  std::string diagnostics;
+  const std::string dom = DumpDom("http://" + sentinel.address + "/", &diagnostics);
+  ASSERT_TRUE(diagnostics.empty()) << diagnostics;
+  const size_t summary = dom.find("<p class=\"group\"");
+  ASSERT_NE(summary, std::string::npos) << dom;
+  const std::string tag = dom.substr(summary);
+  EXPECT_EQ(AttributeOf(tag, "data-service"), kService) << tag.substr(0, 400);
+  EXPECT_EQ(AttributeOf(tag, "data-leader"), leader->address) << tag.substr(0, 400);
+  EXPECT_EQ(AttributeOf(tag, "data-quorum"), "true") << tag.substr(0, 400);
+  for (const auto& m : group) {
+    const std::string row = RowOf(dom, m->address);
+    ASSERT_FALSE(row.empty()) << "no row for " << m->address << " in:\n" << dom;
+    EXPECT_NE(row.find(m.get() == leader ? "role-leader" : "role-follower"), std::string::npos) << row;
+    EXPECT_NE(row.find("class=\"lag\">"), std::string::npos) << row;
+  }
 }
 
 TEST(MemberView, KeepsTheDocumentedFieldsAndRefusesWhatIsNotAGroupState) {
