@@ -66,8 +66,9 @@ int RunStatus(const std::string& target, bool as_json, const SecurityFlags& trus
   }
   if (as_json) {
     boost::json::object out{{"services", r.value.at("services")}};
-    // (An older sentinel answers without "groups".)
-    out["groups"] = r.value.as_object().contains("groups") ? r.value.at("groups") : json::object{};
+    // Only when there are replicated groups (and the sentinel is not older than them).
+    const json::value* groups = r.value.as_object().if_contains("groups");
+    if (groups && groups->is_object() && !groups->as_object().empty()) out["groups"] = *groups;
     std::printf("%s\n", boost::json::serialize(out).c_str());
     return 0;
   }
