@@ -69,6 +69,19 @@ class SentinelGroupView : public ::testing::Test {
     return group.size();
   }
 
+  // Starts every member; returns once the sentinel shows their leader and,
+  // having read every member's state and the leader's commit index, a lag for each.
+  void StartAllAndWaitForTheirView(GroupMember** leader) {
+    for (size_t i = 0; i < group.size(); ++i) ASSERT_NO_FATAL_FAILURE(Start(i));
+    *leader = WaitForLeader(group, 10s);
+    ASSERT_NE(*leader, nullptr);
+    const std::string address = (*leader)->address;
+    ASSERT_TRUE(PollUntil([&] {
+      json::object g = GroupSummary();
+      return !g.empty() && g.at("leader") == json::value(address) && g.at("lag").as_object().size() == 3;
+    }, 10s)) << Describe();
+  }
+
   // Registry.list's "groups" member for the service (an empty object when absent).
   json::object GroupSummary() {
     auto list = client->List();
@@ -159,14 +172,8 @@ TEST_F(SentinelGroupView, StatusShowsTheLeaderAndAlertsOnLeaderChangeAndQuorum) 
 }
 
 TEST_F(SentinelGroupView, StatusTextHasAGroupsSection) {
-  for (size_t i = 0; i < group.size(); ++i) ASSERT_NO_FATAL_FAILURE(Start(i));
-  GroupMember* leader = WaitForLeader(group, 10s);
-  ASSERT_NE(leader, nullptr);
-  // Every member's state read, and the leader's commit index known: a lag for each.
-  ASSERT_TRUE(PollUntil([&] {
-    json::object g = GroupSummary();
-    return !g.empty() && g.at("leader") == json::value(leader->address) && g.at("lag").as_object().size() == 3;
-  }, 10s)) << Describe();
+  GroupMember* leader = nullptr;
+  ASSERT_NO_FATAL_FAILURE(StartAllAndWaitForTheirView(&leader));
 
   CliRun run = RunHarpc({"status", "sentinel://" + sentinel.address});
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -200,13 +207,8 @@ TEST_F(SentinelGroupView, StatusTextHasAGroupsSection) {
 
 TEST_F(SentinelGroupView, DashboardShowsTheGroup) {
   ASSERT_EQ(::access(kChromium, X_OK), 0) << kChromium << " is not installed: run scripts/setup";
-  for (size_t i = 0; i < group.size(); ++i) ASSERT_NO_FATAL_FAILURE(Start(i));
-  GroupMember* leader = WaitForLeader(group, 10s);
-  ASSERT_NE(leader, nullptr);
-  ASSERT_TRUE(PollUntil([&] {
-    json::object g = GroupSummary();
-    return !g.empty() && g.at("leader") == json::value(leader->address) && g.at("lag").as_object().size() == 3;
-  }, 10s)) << Describe();
+  GroupMember* leader = nullptr;
+  ASSERT_NO_FATAL_FAILURE(StartAllAndWaitForTheirView(&leader));
 
   std::string diagnostics;
   const std::string dom = DumpDom("http://" + sentinel.address + "/", &diagnostics);
