@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/group_flags.h"
+#include "cli/register_flags.h"
 #include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "harpc/coordinator.h"
@@ -20,6 +21,7 @@ struct CoordinatorFlags {
   int grace_ms = 2000;
   int64_t phase_two_give_up_ms = 600000;
   std::string group;  // H:P,H:P,...: the members of a replicated coordinator group, --listen among them
+  RegisterFlags registration;
   SecurityFlags security;
 };
 
@@ -28,6 +30,9 @@ int RunCoordinator(const CoordinatorFlags& f) {
   if (!ResolveSecurityFlags(f.security, "coordinator", &security)) return 2;
   std::optional<GroupOptions> group;
   if (!GroupFlag("coordinator", f.group, f.listen, f.data_dir + "/raft", security, &group)) return 2;
+  Registration registration{.service = "coordinator", .address = f.listen};
+  if (group) registration.group = group->members;  // the sentinels follow the group's Raft state
+  if (!CheckRegisterFlags(f.registration, registration, security, "coordinator")) return 2;
   // One loop: the coordinator's state lives on it (and fsyncs, not CPU, bound
   // it). Declared first so that it is destroyed last: the coordinator's
   // coroutines still hold its loop.
@@ -62,6 +67,8 @@ int RunCoordinator(const CoordinatorFlags& f) {
     std::fprintf(stderr, "harpc coordinator: %s\n", s.ToString().c_str());
     return 1;
   }
+  std::unique_ptr<Registrar> registrar;
+  if (!StartRegistering(f.registration, registration, security, server, &registrar, "coordinator")) return 1;
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
   if (group) {
@@ -94,6 +101,7 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))->capture_default_str();
   cmd->add_option("--grace-ms", f->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  AddRegisterFlags(cmd, f->registration, "coordinator");
   AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] { exit_code = RunCoordinator(*f); });
 }

@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "cli/commands.h"
 #include "cli/group_flags.h"
+#include "cli/register_flags.h"
 #include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "naming/registrar.h"
@@ -46,9 +47,7 @@ struct ServeFlags {
   std::string db;           // --service bank: the participant's database
   std::string coordinator;  // --service bank: asked about transactions in doubt
   std::string group;        // --service bank: H:P,H:P,... of the replicated bank's members
-  std::string register_spec;  // sentinel://H:P[,H:P] or etcd://H:P; empty: do not register
-  std::string register_as;    // the service name registered; empty: --service
-  int lease_ttl_ms = 3000;
+  RegisterFlags registration;
   SecurityFlags security;
 };
 
@@ -98,21 +97,9 @@ int RunServe(const ServeFlags& f) {
   }
   std::optional<GroupOptions> group;
   if (!GroupOf(f, security, &group)) return 2;
-  // --register: check the spec before listening (a throwaway registrar, never started).
-  auto make_registration = [&f](std::string address) {
-    return Registration{.service = f.register_as.empty() ? f.service : f.register_as,
-                        .address = address,
-                        .name = f.name.empty() ? address : f.name,
-                        .weight = f.weight,
-                        .ttl = std::chrono::milliseconds(f.lease_ttl_ms)};
-  };
-  if (!f.register_spec.empty()) {
-    std::unique_ptr<Registrar> check;
-    if (Status s = MakeRegistrar(f.register_spec, make_registration(f.listen), security, &check); !s.ok()) {
-      std::fprintf(stderr, "harpc serve: --register: %s\n", s.message().c_str());
-      return 2;
-    }
-  }
+  Registration registration{.service = f.service, .address = f.listen, .name = f.name, .weight = f.weight};
+  if (group) registration.group = group->members;  // the sentinels follow the group's Raft state
+  if (!CheckRegisterFlags(f.registration, registration, security, "serve")) return 2;
   Status s;
   std::unique_ptr<Participant> bank;
   if (f.service == "bank") {
@@ -144,30 +131,12 @@ int RunServe(const ServeFlags& f) {
   }
   // --register: announce this server to a naming service for as long as it serves.
   std::unique_ptr<Registrar> registrar;
-  if (!f.register_spec.empty()) {
-    s = MakeRegistrar(f.register_spec, make_registration(server.address()), security, &registrar);
-    if (!s.ok()) {  // checked above; only a surprise gets here
-      std::fprintf(stderr, "harpc serve: --register: %s\n", s.message().c_str());
-      server.Shutdown();
-      server.Wait();
-      return 1;
-    }
-  }
+  if (!StartRegistering(f.registration, registration, security, server, &registrar, "serve")) return 1;
   // One line on stdout when ready: scripts and tests read the bound port from it.
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
   Log().info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
                f.delay_ms, f.fail_rate);
-  // Registers in the background, on the server's loop: a naming service that
-  // cannot be reached now is retried (and logged), it does not stop the server.
-  // A graceful shutdown leaves the naming service once the server stops
-  // accepting, before it waits for the calls in flight.
-  if (registrar) {
-    registrar->Start(server.executor());
-    if (Status added = server.AddShutdownStep([&registrar] { return registrar->Deregister(); }); !added.ok()) {
-      Log().warn("server {}: {}; its registration will expire instead", server.address(), added.message());
-    }
-  }
   server.Wait();
   Log().info("server {} stopped", server.address());
   return 0;
@@ -230,13 +199,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--reset-rate", flags->reset_rate,
                   "Fault injection: fraction of calls whose connection is reset after the method ran")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--register", flags->register_spec,
-                  "Register with a naming service while serving: sentinel://H:P[,H:P] or etcd://H:P");
-  cmd->add_option("--register-as", flags->register_as,
-                  "Service name to register under (default: --service); e.g. bank-a and bank-b for two banks");
-  cmd->add_option("--lease-ttl-ms", flags->lease_ttl_ms,
-                  "Registration lease TTL; heartbeats renew it every TTL/3")
-      ->check(CLI::Range(100, 3600000))->capture_default_str();
+  AddRegisterFlags(cmd, flags->registration, "--service");
   AddSecurityFlags(cmd, flags->security, /*daemon=*/true);
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });
 }

@@ -13,6 +13,39 @@
 namespace harpc::cli {
 
 namespace {
+namespace json = boost::json;
+
+std::string TextOf(const json::value* v) {
+  if (!v || v->is_null()) return "-";
+  return TerminalSafe(v->is_string() ? std::string(v->as_string()) : json::serialize(*v));
+}
+
+// Each replicated group: its leader, term and quorum, then per member its
+// role and lag (the leader's commit index minus the member's applied index).
+void PrintGroups(const json::object& services, const json::object& groups) {
+  if (groups.empty()) return;
+  std::printf("\nGROUPS\n%-12s %-22s %6s %5s %-6s\n", "SERVICE", "LEADER", "TERM", "UP", "QUORUM");
+  for (const auto& [service, value] : groups) {
+    const json::object& g = value.as_object();
+    const std::string up = std::to_string(g.at("up").to_number<int64_t>()) + "/" +
+                           std::to_string(g.at("members").to_number<int64_t>());
+    std::printf("%-12s %-22s %6s %5s %-6s\n", TerminalSafe(service).c_str(), TextOf(g.if_contains("leader")).c_str(),
+                TextOf(g.if_contains("term")).c_str(), up.c_str(), g.at("quorum").as_bool() ? "yes" : "NO");
+    const json::object* lag = g.at("lag").if_object();
+    const json::value* instances = services.if_contains(service);
+    if (!instances || !instances->is_array()) continue;
+    for (const json::value& v : instances->as_array()) {
+      const json::object& i = v.as_object();
+      const json::value* member = i.if_contains("group");
+      if (!member || !member->is_object()) continue;
+      const std::string address(i.at("address").as_string());
+      std::printf("  %-32s %-11s %-9s lag %s\n", TerminalSafe(address).c_str(),
+                  TextOf(member->as_object().if_contains("role")).c_str(), TextOf(i.if_contains("state")).c_str(),
+                  TextOf(lag ? lag->if_contains(address) : nullptr).c_str());
+    }
+  }
+}
+
 int RunStatus(const std::string& target, bool as_json, const SecurityFlags& trust) {
   std::string sentinels = target;
   if (sentinels.starts_with("sentinel://")) sentinels = sentinels.substr(11);
@@ -33,6 +66,9 @@ int RunStatus(const std::string& target, bool as_json, const SecurityFlags& trus
   }
   if (as_json) {
     boost::json::object out{{"services", r.value.at("services")}};
+    // Only when there are replicated groups (and the sentinel is not older than them).
+    const json::value* groups = r.value.as_object().if_contains("groups");
+    if (groups && groups->is_object() && !groups->as_object().empty()) out["groups"] = *groups;
     std::printf("%s\n", boost::json::serialize(out).c_str());
     return 0;
   }
@@ -49,6 +85,9 @@ int RunStatus(const std::string& target, bool as_json, const SecurityFlags& trus
                   (long long)i.at("weight").to_number<int64_t>(), TerminalSafe(i.at("state").as_string()).c_str(),
                   (long long)i.at("epoch").to_number<int64_t>(), static_cast<double>(ago) / 1000.0);
     }
+  }
+  if (const json::value* groups = r.value.as_object().if_contains("groups"); groups && groups->is_object()) {
+    PrintGroups(r.value.at("services").as_object(), groups->as_object());
   }
   return 0;
 }

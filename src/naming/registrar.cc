@@ -1,5 +1,7 @@
 #include "naming/registrar.h"
 
+#include <boost/json.hpp>
+
 #include "naming/etcd.h"
 #include "naming/sentinel_registrar.h"
 #include "util/address.h"
@@ -12,6 +14,10 @@ Status MakeRegistrar(std::string_view spec, Registration registration, const Cli
   if (registration.address.empty()) return InvalidArgument("registration needs the server's address");
   if (registration.ttl.count() < 100 || registration.ttl.count() > 3600000) {
     return InvalidArgument("lease TTL must be from 100 to 3600000 ms");
+  }
+  if (!registration.group.empty()) {
+    boost::json::array members(registration.group.begin(), registration.group.end());
+    registration.metadata["group"] = boost::json::object{{"members", std::move(members)}};
   }
   if (spec.starts_with("sentinel://")) {
     std::string_view list = spec.substr(11);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -24,10 +25,15 @@ namespace harpc {
 struct Registration {
   std::string service;   // e.g. "echo"
   std::string address;   // "host:port" clients should call
-  std::string name;      // instance name (default: the address)
+  std::string name = "";  // instance name (default: the address)
   int weight = 1;
-  boost::json::object metadata;
+  boost::json::object metadata = {};
   std::chrono::milliseconds ttl{3000};  // lease TTL; heartbeats every ttl / 3
+  // A replicated group's members ("host:port", this server's included) when
+  // this server is one of them; empty (the default) for any other server.
+  // Registered as metadata {"group":{"members":[...]}}: the sentinels then
+  // read the member's GET /status and watch the group (docs/sentinel.md).
+  std::vector<std::string> group = {};
 };
 
 class Registrar {

@@ -6,8 +6,10 @@ namespace harpc::sentinel {
 //   body[data-refreshes]   successful refreshes so far (absent before the first)
 //   #epoch #index #sentinel #summary #updated #error #services #events
 //   section.service[data-service]
+//   p.group[data-service][data-leader][data-term][data-quorum]   a replicated group's summary
 //   tr.instance[data-service][data-address][data-state]
 //     td.address td.name td.weight td.state>span.state.state-STATE td.epoch td.heartbeat td.latency
+//     td.role td.lag   (replicated groups only)
 //   #events > li.event[data-event]
 std::string_view DashboardHtml() {
   static constexpr std::string_view kPage = R"HTML(<!doctype html>
@@ -26,6 +28,9 @@ span.state{display:inline-block;min-width:5em;text-align:center;padding:0 .5em;b
 .state-up{background:#2e7d32}.state-sdown{background:#ef6c00}.state-odown{background:#c62828}.state-draining{background:#757575}
 #events{list-style:none;padding:0;margin:0;font:12px/1.6 ui-monospace,monospace}
 .event-odown{color:#c62828}.event-up{color:#2e7d32}.event-sdown{color:#ef6c00}
+p.group{margin:.2em 0 .5em}.quorum-false{color:#c62828;font-weight:600}td.lag{text-align:right}
+td.role-leader{font-weight:600}
+.event-leader-change{color:#1565c0}.event-group-no-quorum{color:#c62828}.event-group-quorum-restored{color:#2e7d32}
 </style></head>
 <body>
 <header>
@@ -54,27 +59,44 @@ function age(ms) {
   const s = Math.max(0, Date.now() - ms) / 1000;
   return s < 120 ? s.toFixed(1) + ' s ago' : Math.round(s / 60) + ' min ago';
 }
-function instanceRow(service, i) {
+function groupCells(i, group) {
+  if (!group) return '';
+  const role = i.group ? i.group.role : '-';
+  const lag = i.address in group.lag ? group.lag[i.address] : '-';
+  return `<td class="role role-${esc(role)}">${esc(role)}</td><td class="lag">${esc(lag)}</td>`;
+}
+function groupSummary(service, g) {
+  const leader = g.leader === null ? 'none' : g.leader;
+  return `<p class="group" data-service="${esc(service)}" data-leader="${esc(g.leader ?? '')}" ` +
+      `data-term="${esc(g.term)}" data-quorum="${g.quorum}">replicated group: leader <b>${esc(leader)}</b>, ` +
+      `term ${esc(g.term)}, ${esc(g.up)} of ${esc(g.members)} members up, ` +
+      `<span class="quorum-${g.quorum}">${g.quorum ? 'quorum' : 'NO QUORUM'}</span></p>`;
+}
+function instanceRow(service, i, group) {
   const latency = i.probe_latency_ms >= 0 ? i.probe_latency_ms.toFixed(2) + ' ms' : '-';
   return `<tr class="instance" data-service="${esc(service)}" data-address="${esc(i.address)}" data-state="${esc(i.state)}">` +
       `<td class="address">${esc(i.address)}</td><td class="name">${esc(i.name)}</td>` +
       `<td class="weight">${esc(i.weight)}</td><td class="state"><span class="state state-${esc(i.state)}">${esc(i.state)}</span></td>` +
       `<td class="epoch">${esc(i.epoch)}</td><td class="heartbeat">${age(i.last_heartbeat_ms)}</td>` +
-      `<td class="latency">${latency}</td></tr>`;
+      `<td class="latency">${latency}</td>${groupCells(i, group)}</tr>`;
 }
 function render(list, events) {
   $('epoch').textContent = list.epoch;
   $('index').textContent = list.index;
   const counts = {};
   let html = '';
+  const groups = list.groups || {};
   for (const [service, instances] of Object.entries(list.services)) {
+    const group = groups[service];
     html += `<section class="service" data-service="${esc(service)}"><h2>${esc(service)} ` +
         `<span class="muted">${instances.length} instance${instances.length === 1 ? '' : 's'}</span></h2>` +
+        (group ? groupSummary(service, group) : '') +
         '<table><thead><tr><th>address</th><th>name</th><th>weight</th><th>state</th><th>epoch</th>' +
-        '<th>last heartbeat</th><th>probe latency</th></tr></thead><tbody>';
+        '<th>last heartbeat</th><th>probe latency</th>' + (group ? '<th>role</th><th>lag</th>' : '') +
+        '</tr></thead><tbody>';
     for (const i of instances) {
       counts[i.state] = (counts[i.state] || 0) + 1;
-      html += instanceRow(service, i);
+      html += instanceRow(service, i, group);
     }
     html += '</tbody></table></section>';
   }
@@ -83,6 +105,8 @@ function render(list, events) {
   $('events').innerHTML = events.slice(0, 30).map(e =>
       `<li class="event event-${esc(e.event)}" data-event="${esc(e.event)}">${esc(clock(e.time))} ` +
       `<b>${esc(e.event)}</b> ${esc(e.service)} ${esc(e.address)} epoch ${esc(e.epoch)}` +
+      (e.term !== undefined ? ` term ${esc(e.term)}` : '') +
+      (e.previous_leader ? ` (was ${esc(e.previous_leader)})` : '') + (e.reason ? `: ${esc(e.reason)}` : '') +
       (e.sentinel ? ` <span class="muted">by ${esc(e.sentinel)}</span>` : '') + '</li>').join('') ||
       '<li class="muted">none yet</li>';
 }

@@ -47,7 +47,8 @@ Monitor::Monitor(Registry& registry, Notifier& notifier, MonitorOptions options)
     : registry_(registry),
       notifier_(notifier),
       options_(std::move(options)),
-      probe_security_{.tls = options_.security.tls} {}
+      probe_security_{.tls = options_.security.tls},
+      groups_(notifier_, options_.self, options_.down_after) {}
 
 Monitor::~Monitor() {
   quorum_rounds_.Stop();
@@ -111,6 +112,17 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
       watch->answered = true;
       registry_.SetProbeLatency(*i, std::chrono::duration<double, std::milli>(now - started).count());
       registry_.SetDraining(*i, result == ProbeResult::kDraining);
+      if (IsGroupMember(i->metadata)) {
+        // On the probe's connection, within the rest of the probe interval.
+        const std::chrono::milliseconds left = std::max(
+            std::chrono::ceil<std::chrono::milliseconds>(started + options_.probe_interval - Clock::now()),
+            std::chrono::milliseconds(50));
+        std::optional<MemberView> view = co_await ReadMemberView(connection, endpoint, left, probe_security_);
+        if (Stopped(co_await asio::this_coro::cancellation_state)) break;
+        i = registry_.Find(service, address);
+        if (!i) break;
+        if (view) registry_.SetGroupView(*i, std::move(*view));
+      }
       if (i->sdown) {
         registry_.SetSdown(*i, false);
         notifier_.Publish({"sdown_cleared", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
@@ -359,6 +371,7 @@ asio::awaitable<void> Monitor::QuorumLoop() {
       if (i->sdown || i->odown) suspicious.emplace_back(i->service, i->address);
     }
     for (auto& [service, address] : suspicious) co_await CheckInstance(service, address);
+    groups_.Check(registry_.services(), registry_.epoch(), Clock::now());
     co_await Sleep(std::min(options_.probe_interval, std::chrono::milliseconds(100)));
   }
 }

@@ -25,6 +25,11 @@
 //   a majority of the group (and a quorum) answer, each for itself
 //   (Sentinel.voted), that they voted for that leader in that epoch. Honest
 //   sentinels vote at most one epoch ahead, so no caller can invent an epoch.
+//
+// Members of replicated groups (registered with metadata "group") are also
+// read with GET /status after each good probe, on the probe's connection;
+// their groups' leader changes and losses of quorum are alerts of this
+// sentinel's own (GroupAlerts, group_view.h): Raft already agreed on them.
 #pragma once
 
 #include <chrono>
@@ -39,6 +44,7 @@
 
 #include "harpc/channel.h"
 #include "harpc/result.h"
+#include "sentinel/group_view.h"
 #include "sentinel/notifier.h"
 #include "sentinel/registry.h"
 #include "util/stop_signal.h"
@@ -90,6 +96,9 @@ class Monitor {
   // proven; RESOURCE_EXHAUSTED when kMaxProofsInFlight are being checked.
   boost::asio::awaitable<Result> Decide(const Decision& decision);
 
+  // The replicated groups as this sentinel judges them.
+  const GroupAlerts& groups() const { return groups_; }
+
   // Decisions being proven at once (each asks up to every peer).
   static constexpr int kMaxProofsInFlight = 4;
 
@@ -124,6 +133,7 @@ class Monitor {
   // failover_start_time), instead of a second leader deciding the same again.
   Clock::time_point candidacy_after_{};
   StopSignal quorum_rounds_;
+  GroupAlerts groups_;
 };
 
 }  // namespace harpc::sentinel

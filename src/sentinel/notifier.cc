@@ -35,6 +35,7 @@ json::object Event::ToJson() const {
   json::object o{{"event", event}, {"service", service}, {"address", address}, {"epoch", epoch},
                  {"time", time_ms}, {"sentinel", sentinel}};
   if (count > 0) o["count"] = count;
+  for (const auto& [key, value] : details) o[key] = value;
   return o;
 }
 

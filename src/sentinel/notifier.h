@@ -1,8 +1,8 @@
 // Raises the alarm for the sentinel group's decisions and keeps what happened
 // for the dashboard: every event is a structured log line, a counter in
 // /metrics and an entry in the recent-events list; decisions (odown, up)
-// also run --notify CMD (the event as JSON on its stdin) and POST to
-// --webhook URL.
+// and group events also run --notify CMD (the event as JSON on its stdin) and
+// POST to --webhook URL.
 //
 // Bounded work: the recent events are at most kRecentEvents and
 // kRecentEventBytes; alerts come from a budget (AlertBudget), with a budget of
@@ -29,13 +29,15 @@ namespace harpc::sentinel {
 
 struct Event {
   std::string event;    // "odown", "up", "sdown", "sdown_cleared", "registered", "deregistered", "expired",
-                        // "alerts_dropped"
+                        // "alerts_dropped", and of replicated groups (group_view.h): "leader-change",
+                        // "group-no-quorum", "group-quorum-restored"
   std::string service;
   std::string address;
   int64_t epoch = 0;
   int64_t time_ms = 0;  // wall clock
   std::string sentinel; // who decided or saw it
   uint64_t count = 0;   // "alerts_dropped": how many (not shown otherwise)
+  boost::json::object details = {};  // further members of the event's JSON (group events: leader, term, ...)
 
   boost::json::object ToJson() const;
 };

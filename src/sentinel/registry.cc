@@ -39,9 +39,11 @@ std::string_view Instance::State() const {
 }
 
 json::object Instance::ToJson() const {
-  return {{"address", address}, {"name", name}, {"weight", weight}, {"state", State()},
-          {"epoch", odown_epoch}, {"last_heartbeat_ms", last_heartbeat_ms}, {"ttl_ms", ttl.count()},
-          {"probe_latency_ms", probe_latency_ms}, {"metadata", metadata}};
+  json::object o{{"address", address}, {"name", name}, {"weight", weight}, {"state", State()},
+                 {"epoch", odown_epoch}, {"last_heartbeat_ms", last_heartbeat_ms}, {"ttl_ms", ttl.count()},
+                 {"probe_latency_ms", probe_latency_ms}, {"metadata", metadata}};
+  if (group) o["group"] = group->ToJson();
+  return o;
 }
 
 Status Registry::Load() {
@@ -151,6 +153,7 @@ Status Registry::Register(const Registration& r, std::string* lease) {
   i.name = r.name.empty() ? r.address : r.name;
   i.weight = r.weight;
   i.metadata = r.metadata;
+  if (!IsGroupMember(i.metadata)) i.group.reset();
   i.ttl = r.ttl;
   if (fresh) {
     i.lease = NewLease();
@@ -231,6 +234,12 @@ void Registry::SetDraining(Instance& i, bool draining) {
   Changed(i.service, nullptr, false);  // like SDOWN, the probes' own view
 }
 
+void Registry::SetGroupView(Instance& i, MemberView view) {
+  const bool changed = !i.group || !i.group->SameRoleAs(view);
+  i.group = std::move(view);
+  if (changed) Changed(i.service, nullptr, false);  // the own view, as SDOWN
+}
+
 void Registry::SetOdown(Instance& i, bool odown, int64_t epoch, const std::string& leader) {
   ObserveEpoch(epoch);
   if (i.odown == odown && i.odown_epoch >= epoch) return;
@@ -305,14 +314,17 @@ json::object Registry::Snapshot(const std::string& service) const {
   return {{"service", service}, {"index", index_}, {"epoch", epoch_}, {"instances", std::move(instances)}};
 }
 
-json::object Registry::StatusJson() const {
-  json::object services;
+json::object Registry::StatusJson(const GroupAlerts* alerts) const {
+  json::object services, groups;
   for (const auto& [service, instances] : services_) {
     json::array list;
     for (const auto& [address, i] : instances) list.push_back(i.ToJson());
     services[service] = std::move(list);
+    if (std::optional<GroupSummary> g = Summarize(instances)) {
+      groups[service] = g->ToJson(alerts ? alerts->quorum(service) : g->up >= g->majority());
+    }
   }
-  return {{"services", std::move(services)}, {"epoch", epoch_}, {"index", index_}};
+  return {{"services", std::move(services)}, {"groups", std::move(groups)}, {"epoch", epoch_}, {"index", index_}};
 }
 
 }  // namespace harpc::sentinel

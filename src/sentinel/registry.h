@@ -26,6 +26,7 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/status.h"
+#include "sentinel/group_view.h"
 #include "sentinel/registry_store.h"
 
 namespace harpc::sentinel {
@@ -46,6 +47,8 @@ struct Instance {
   int64_t registered_at_ms = 0;  // wall clock, for people
   int64_t last_heartbeat_ms = 0; // wall clock, for people
   double probe_latency_ms = -1;  // last good /health probe; -1 before one
+  // A replicated group's member (metadata "group"): its GET /status "group" as last read.
+  std::optional<MemberView> group = std::nullopt;
   std::chrono::steady_clock::time_point expires_at{};
 
   // "up", "sdown", "odown" or "draining", as `harpc status` shows it.
@@ -118,6 +121,9 @@ class Registry {
   void SetDraining(Instance& instance, bool draining);
   void SetOdown(Instance& instance, bool odown, int64_t epoch, const std::string& leader);
   void SetProbeLatency(Instance& instance, double ms) { instance.probe_latency_ms = ms; }
+  // What a group member's GET /status says of its group; bumps the index when
+  // its role, leader or term changed (its log indexes move at every command).
+  void SetGroupView(Instance& instance, MemberView view);
 
   // The configuration epoch: bumped by every election of the sentinel group.
   int64_t epoch() const { return epoch_; }
@@ -150,8 +156,9 @@ class Registry {
   size_t watchers() const { return watcher_count_; }
   // The watch answer for a service: {"index","epoch","instances":[...]}.
   boost::json::object Snapshot(const std::string& service) const;
-  // Every service, as `harpc status --json` prints it.
-  boost::json::object StatusJson() const;
+  // Every service, as `harpc status --json` prints it; `groups` (group_view.h)
+  // tells whether each replicated group has a quorum, by service.
+  boost::json::object StatusJson(const GroupAlerts* groups = nullptr) const;
 
  private:
   // Bumps the index, persists (`instance`: its row, or its removal; null:

@@ -84,7 +84,7 @@ class Sentinel {
     // An index is shown only once durable, so that no client ever sees it go
     // backwards across a restart: the answer is made, then waits for its writes.
     if (s.ok()) s = server.AddAsyncMethod("Registry.list", [this](json::value, CallContext&) -> asio::awaitable<Result> {
-      json::value answer(registry_.StatusJson());
+      json::value answer(registry_.StatusJson(monitor_ ? &monitor_->groups() : nullptr));
       co_await registry_.Durable();
       co_return answer;
     }, {.idempotent = true});

@@ -12,62 +12,6 @@
 namespace harpc::sentineltest {
 namespace {
 
-constexpr const char* kChromium = "/usr/bin/chromium";
-
-// The page's DOM after its scripts ran for 3 s of virtual time ("" on failure).
-std::string DumpDom(const std::string& url, std::string* diagnostics) {
-  TempDir profile("harpc-chromium-profile");
-  const std::string err = profile.File("stderr.log");
-  std::vector<std::string> argv = {kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                                   "--disable-sync", "--disable-dev-shm-usage", "--user-data-dir=" + profile.path(),
-                                   "--virtual-time-budget=3000", "--dump-dom", url};
-  Subprocess p;
-  Status st = Subprocess::Spawn(argv, &p, err);
-  if (!st.ok()) {
-    *diagnostics = "cannot start chromium: " + st.ToString();
-    return "";
-  }
-  std::string dom;
-  const auto deadline = Clock::now() + 90s;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) break;
-    std::string line;
-    if (!p.ReadLine(left, &line).ok()) break;  // end of output (or the deadline)
-    dom += line + "\n";
-  }
-  std::optional<int> code = p.Wait(10s);
-  if (!code || *code != 0 || dom.empty()) {
-    *diagnostics = "chromium exited with " + (code ? std::to_string(*code) : std::string("(still running)")) +
-                   "; stderr:\n" + Tail(err, 30);
-  }
-  return dom;  // `p` is SIGKILLed by PID if it still runs
-}
-
-// The <tr ...>...</tr> of the instance row whose data-address is `address` ("" if none).
-std::string RowOf(const std::string& dom, const std::string& address) {
-  const std::string key = "data-address=\"" + address + "\"";
-  for (size_t pos = dom.find(key); pos != std::string::npos; pos = dom.find(key, pos + 1)) {
-    size_t open = dom.rfind('<', pos);
-    if (open == std::string::npos || dom.compare(open, 3, "<tr") != 0) continue;
-    size_t close = dom.find("</tr>", pos);
-    if (close == std::string::npos) return "";
-    return dom.substr(open, close + 5 - open);
-  }
-  return "";
-}
-
-// The value of attribute `name` in the first tag of `html` ("" if absent).
-std::string AttributeOf(const std::string& html, const std::string& name) {
-  const std::string tag = html.substr(0, html.find('>'));
-  const std::string key = " " + name + "=\"";
-  size_t p = tag.find(key);
-  if (p == std::string::npos) return "";
-  p += key.size();
-  return tag.substr(p, tag.find('"', p) - p);
-}
-
 TEST(SentinelDashboard, HeadlessChromiumShowsInstancesAndOdown) {
   ASSERT_EQ(::access(kChromium, X_OK), 0)
       << kChromium << " is not installed: run scripts/setup (it installs the Debian package chromium), "

@@ -165,4 +165,14 @@ std::string Tail(const std::string& path, size_t n = 40);
 // The JSON objects among the lines of `path` whose "event" is `event`.
 std::vector<json::object> EventsInFile(const std::string& path, const std::string& event);
 
+// Headless Chromium (scripts/setup installs it), for the dashboard.
+constexpr const char* kChromium = "/usr/bin/chromium";
+// The page's DOM after its scripts ran for 3 s of virtual time ("" on failure,
+// with what went wrong in `diagnostics`).
+std::string DumpDom(const std::string& url, std::string* diagnostics);
+// The <tr ...>...</tr> of the instance row whose data-address is `address` ("" if none).
+std::string RowOf(const std::string& dom, const std::string& address);
+// The value of attribute `name` in the first tag of `html` ("" if absent).
+std::string AttributeOf(const std::string& html, const std::string& name);
+
 }  // namespace harpc::sentineltest
