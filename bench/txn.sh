@@ -10,6 +10,13 @@
 #     account of bank_b with PREPARE TRANSACTION / COMMIT PREPARED on both.
 #   harpc: `harpc coordinator` and two `harpc serve --service bank`, and
 #     `harpc transfer --accounts` doing the same transfer through them.
+#   harpc replicated: the same with a coordinator group of three and two bank
+#     groups of three replicas each (--group: Raft, a command counts once a
+#     majority fsynced it), transfers through list:// targets of all members.
+#     Then a failover run: REPLICATED_FAILOVER_CONCURRENCY callers for
+#     FAILOVER_DURATION s; the coordinators' leader is SIGKILLed after a third
+#     of it and bank-b's leader after two thirds; reported: the longest time
+#     without a commit, and transfers aborted (other than for lack of money).
 #
 # Each run also reports fsyncs per committed transfer: for PostgreSQL the
 # server-wide WAL sync count (pg_stat_wal.wal_sync), for harpc the sum of
@@ -22,6 +29,9 @@
 #   CONCURRENCY="1 64"   the concurrencies to run, each for both systems
 #   ACCOUNTS=1000        accounts per bank (per database)
 #   PG_BIN=/usr/lib/postgresql/<newest>/bin   PostgreSQL's server binaries (14+)
+#   REPLICATED=1         also run replicated harpc (0: skip it)
+#   FAILOVER_DURATION=9  seconds of the failover run (0: skip it)
+#   REPLICATED_FAILOVER_CONCURRENCY=16
 #   KEEP_TMP=1           keep the temp dir (raw results, server logs) for inspection
 #
 # Everything runs on 127.0.0.1; every process started here is stopped by PID on
@@ -35,6 +45,9 @@ DURATION=${DURATION:-10}
 CONCURRENCY=${CONCURRENCY:-1 64}
 ACCOUNTS=${ACCOUNTS:-1000}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+REPLICATED=${REPLICATED:-1}
+FAILOVER_DURATION=${FAILOVER_DURATION:-9}
+REPLICATED_FAILOVER_CONCURRENCY=${REPLICATED_FAILOVER_CONCURRENCY:-16}
 
 HARPC="$BUILD/harpc"
 PG_TRANSFER="$BUILD/bench/txn/harpc_pg_transfer"
@@ -62,6 +75,15 @@ if ! [[ -x "$HARPC" ]] ||
    ! "$HARPC" serve --help 2>&1 | grep -q -- --coordinator; then
   HAVE_HARPC=0
   log "harpc half SKIPPED: $HARPC lacks 'coordinator', 'serve --coordinator' or 'transfer --accounts'"
+fi
+
+HAVE_GROUPS=0
+if (( HAVE_HARPC && REPLICATED )); then
+  if "$HARPC" coordinator --help 2>&1 | grep -q -- --group && "$HARPC" serve --help 2>&1 | grep -q -- --group; then
+    HAVE_GROUPS=1
+  else
+    log "replicated harpc SKIPPED: $HARPC lacks 'coordinator --group' or 'serve --group'"
+  fi
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/harpc-txn.XXXXXX")
@@ -171,6 +193,46 @@ run_pg() {  # run_pg CONCURRENCY
 # --from-account a --accounts N` picks a random one of a0 .. a<N-1> on each side.
 ACCOUNT_PREFIX=a
 
+# open_accounts BANK...: ACCOUNTS accounts on each bank. One `harpc call` per
+# account would start 2,000 processes; Bank.open over a few keep-alive
+# connections per bank is the same call, much faster. A bank given as a list
+# of group members "A,B,C" is called at its leader (421 answers say where).
+open_accounts() {
+  python3 - "$ACCOUNT_PREFIX" "$ACCOUNTS" "$@" <<'PY' || die "could not open the harpc accounts"
+import http.client, json, sys
+from concurrent.futures import ThreadPoolExecutor
+prefix, n, banks = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def open_range(bank, lo, hi):
+    members = bank.split(",")
+    at = members[0]
+    conns = {}
+    for i in range(lo, hi):
+        body = json.dumps({"account": f"{prefix}{i}", "balance": 1000000})
+        for _ in range(50):  # bounded: redirects and elections
+            if at not in conns:
+                host, port = at.rsplit(":", 1)
+                conns[at] = http.client.HTTPConnection(host, int(port), timeout=30)
+            conns[at].request("POST", "/rpc/Bank.open", body,
+                              {"Content-Type": "application/json", "Idempotency-Key": f"open-{prefix}{i}"})
+            r = conns[at].getresponse()
+            answer = r.read()
+            if r.status == 421:
+                leader = json.loads(answer)["error"].get("data", {}).get("leader")
+                at = leader or members[(members.index(at) + 1) % len(members)]
+                continue
+            if r.status != 200:
+                raise SystemExit(f"Bank.open {prefix}{i} on {at}: HTTP {r.status} {answer[:200]!r}")
+            break
+        else:
+            raise SystemExit(f"Bank.open {prefix}{i}: no leader in {bank}")
+step = 125
+with ThreadPoolExecutor(8) as pool:
+    jobs = [pool.submit(open_range, b, lo, min(lo + step, n)) for b in banks for lo in range(0, n, step)]
+    for j in jobs:
+        j.result()
+PY
+}
+
 start_harpc() {
   mkdir -p "$TMP/coordinator"
   start_daemon coordinator "$HARPC" coordinator --listen 127.0.0.1:0 --data-dir "$TMP/coordinator"
@@ -179,28 +241,7 @@ start_harpc() {
   BANK_A=$DAEMON_ADDR
   start_daemon bank_b "$HARPC" serve --service bank --listen 127.0.0.1:0 --db "$TMP/bank_b.db" --coordinator "$COORD"
   BANK_B=$DAEMON_ADDR
-  # One `harpc call` per account would start 2,000 processes; Bank.open over a
-  # few keep-alive connections per bank is the same call, much faster.
-  python3 - "$ACCOUNT_PREFIX" "$ACCOUNTS" "$BANK_A" "$BANK_B" <<'PY' || die "could not open the harpc accounts"
-import http.client, json, sys
-from concurrent.futures import ThreadPoolExecutor
-prefix, n, banks = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-def open_range(bank, lo, hi):
-    host, port = bank.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    for i in range(lo, hi):
-        body = json.dumps({"account": f"{prefix}{i}", "balance": 1000000})
-        conn.request("POST", "/rpc/Bank.open", body, {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        answer = r.read()
-        if r.status != 200:
-            raise SystemExit(f"Bank.open {prefix}{i} on {bank}: HTTP {r.status} {answer[:200]!r}")
-step = 125
-with ThreadPoolExecutor(8) as pool:
-    jobs = [pool.submit(open_range, b, lo, min(lo + step, n)) for b in banks for lo in range(0, n, step)]
-    for j in jobs:
-        j.result()
-PY
+  open_accounts "$BANK_A" "$BANK_B"
   log "harpc: coordinator $COORD (pid $COORD_PID), banks $BANK_A and $BANK_B, $ACCOUNTS accounts each"
 }
 
@@ -228,6 +269,72 @@ run_harpc() {  # run_harpc CONCURRENCY
   echo "{\"fsyncs\":$(( after - before ))}" >"$RES/harpc_c$c.fsyncs.json"
 }
 
+# ---- harpc replicated ---------------------------------------------------------------
+
+# start_group NAME COUNT CMD-TEMPLATE...: COUNT members on free ports; in the
+# template, @ADDR@ is the member's address, @N@ its number and @GROUP@ the
+# member list. Sets GROUP_<NAME> (the list) and PIDS_<NAME> (their PIDs).
+start_group() {
+  local name=$1 count=$2 i addrs=() list pids=()
+  shift 2
+  for (( i = 1; i <= count; i++ )); do addrs+=("127.0.0.1:$(free_port)"); done
+  list=$(IFS=,; echo "${addrs[*]}")
+  for (( i = 1; i <= count; i++ )); do
+    local args=() a
+    for a in "$@"; do a=${a//@ADDR@/${addrs[i-1]}}; a=${a//@N@/$i}; args+=("${a//@GROUP@/$list}"); done
+    start_daemon "${name}_$i" "${args[@]}"
+    pids+=("$DAEMON_PID")
+  done
+  printf -v "GROUP_$name" '%s' "$list"
+  eval "PIDS_$name=(${pids[*]})"
+}
+
+# group_leader_pid NAME: the PID of the member the group names as leader.
+group_leader_pid() {
+  local name=$1 list addr leader i pids
+  eval "list=\$GROUP_$name; pids=(\${PIDS_$name[@]})"
+  IFS=, read -r -a addrs <<<"$list"
+  for addr in "${addrs[@]}"; do
+    leader=$(curl -sf --max-time 1 "http://$addr/status" |
+             python3 -c 'import json,sys; print(json.load(sys.stdin)["group"]["leader"] or "")' 2>/dev/null) || continue
+    [[ -n "$leader" ]] || continue
+    for i in "${!addrs[@]}"; do [[ "${addrs[i]}" == "$leader" ]] && { echo "${pids[i]}"; return 0; }; done
+  done
+  return 1
+}
+
+start_harpc_replicated() {
+  start_group coord 3 "$HARPC" coordinator --listen @ADDR@ --data-dir "$TMP/rcoord@N@" --group @GROUP@
+  start_group rbank_a 3 "$HARPC" serve --service bank --listen @ADDR@ --db "$TMP/rbank_a@N@.db" --group @GROUP@ \
+    --coordinator "list://$GROUP_coord"
+  start_group rbank_b 3 "$HARPC" serve --service bank --listen @ADDR@ --db "$TMP/rbank_b@N@.db" --group @GROUP@ \
+    --coordinator "list://$GROUP_coord"
+  open_accounts "$GROUP_rbank_a" "$GROUP_rbank_b"
+  log "harpc replicated: coordinators $GROUP_coord, bank_a $GROUP_rbank_a, bank_b $GROUP_rbank_b"
+}
+
+run_harpc_replicated() {  # run_harpc_replicated CONCURRENCY [DURATION] [OUTPUT]
+  local c=$1 d=${2:-$DURATION} out=${3:-$RES/replicated_c$1.json}
+  log "harpc replicated transfer, concurrency $c, ${d}s"
+  timeout $(( d + 60 )) "$HARPC" transfer --coordinator "list://$GROUP_coord" \
+    --from "list://$GROUP_rbank_a" --from-account "$ACCOUNT_PREFIX" \
+    --to "list://$GROUP_rbank_b" --to-account "$ACCOUNT_PREFIX" \
+    --amount 1 --duration "$d" --concurrency "$c" --accounts "$ACCOUNTS" --json \
+    >"$out" 2>"$out.err" || log "harpc transfer failed: $(head -c 300 "$out.err")"
+}
+
+# The failover run: SIGKILL the coordinators' leader, then bank-b's, during the load.
+run_replicated_failover() {
+  local c=$REPLICATED_FAILOVER_CONCURRENCY d=$FAILOVER_DURATION load pid
+  run_harpc_replicated "$c" "$d" "$RES/failover.json" &
+  load=$!
+  sleep "$(python3 -c "print($d / 3)")"
+  pid=$(group_leader_pid coord) && { kill -KILL "$pid"; log "killed the coordinators' leader (pid $pid)"; }
+  sleep "$(python3 -c "print($d / 3)")"
+  pid=$(group_leader_pid rbank_b) && { kill -KILL "$pid"; log "killed bank_b's leader (pid $pid)"; }
+  wait "$load" || true
+}
+
 # ---- the runs ----------------------------------------------------------------------
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -235,12 +342,15 @@ t0=$SECONDS
 
 start_postgres
 (( HAVE_HARPC )) && start_harpc
-# The two systems take turns at each concurrency, so that load from other jobs
-# on this shared machine falls on both alike.
+(( HAVE_GROUPS )) && start_harpc_replicated
+# The systems take turns at each concurrency, so that load from other jobs
+# on this shared machine falls on all alike.
 for c in $CONCURRENCY; do
   run_pg "$c"
   (( HAVE_HARPC )) && run_harpc "$c"
+  (( HAVE_GROUPS )) && run_harpc_replicated "$c"
 done
+(( HAVE_GROUPS && FAILOVER_DURATION > 0 )) && run_replicated_failover
 
 # The money must all be there and no transaction left prepared (a lost or
 # half-applied transfer would show here).
@@ -273,7 +383,7 @@ cat >"$RES/meta.json" <<EOF
  "concurrency": "$CONCURRENCY", "cores": $(nproc),
  "cpu": "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)",
  "load_before": "$load_before", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
- "postgresql": "$PG_VERSION", "have_harpc": $HAVE_HARPC,
+ "postgresql": "$PG_VERSION", "have_harpc": $HAVE_HARPC, "have_groups": $HAVE_GROUPS, "failover_s": $FAILOVER_DURATION,
  "pg_money": $pg_money, "pg_money_expected": $(( 2 * ACCOUNTS * 1000000 )), "pg_prepared_left": $pg_prepared,
  "harpc_money": $harpc_money, "harpc_reserved": $harpc_reserved, "harpc_prepared_left": $harpc_prepared,
  "harpc": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"}
@@ -297,15 +407,16 @@ print("| system | concurrency | committed tps | p50 ms | p99 ms | fsyncs per com
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for c in meta["concurrency"].split():
     pg_tps = None
-    for system, label in (("postgresql", "PostgreSQL 2PC"), ("harpc", "harpc")):
+    for system, label in (("postgresql", "PostgreSQL 2PC"), ("harpc", "harpc"),
+                          ("replicated", "harpc replicated (3 + 3 + 3)")):
         r, f = load(f"{system}_c{c}.json"), load(f"{system}_c{c}.fsyncs.json")
-        if system == "harpc" and not meta["have_harpc"]:
+        if (system == "harpc" and not meta["have_harpc"]) or (system == "replicated" and not meta["have_groups"]):
             print(f"| {label} | {c} | skipped | | | | | |")
             continue
         if r is None:
             print(f"| {label} | {c} | failed | | | | | |")
             continue
-        per = f"{f['fsyncs'] / r['committed']:.2f}" if f and r["committed"] else "n/a"
+        per = f"{f['fsyncs'] / r['committed']:.2f}" if f and r["committed"] else "n/a (Raft log)" if system == "replicated" else "n/a"
         if f and f.get("checkpoints"):
             per += f" ({f['checkpoints']} checkpoint(s) during the run: their data-file fsyncs are not counted)"
         ratio = ""
@@ -326,6 +437,12 @@ if meta["have_harpc"]:
     print(f"harpc afterwards: {meta['harpc_money']:,} in the two banks ({meta['pg_money_expected']:,} expected), "
           f"{meta['harpc_reserved']} reserved, {meta['harpc_prepared_left']} calls left prepared: "
           f"{'consistent' if ok else '**INCONSISTENT**'}.")
+fo = load("failover.json")
+if fo:
+    failure_aborts = fo["aborted"] - fo["abort_reasons"].get("insufficient funds", 0) + fo["errors"]
+    print(f"Replicated failover run: {fo['committed']:,} committed in {meta.get('failover_s', '')} s; the coordinators' "
+          f"leader and then bank_b's leader SIGKILLed; longest time without a commit {fo['longest_gap_ms']} ms; "
+          f"transfers aborted or unknown because of the failures: {failure_aborts}.")
 print("fsyncs: PostgreSQL, pg_stat_wal.wal_sync of the whole server (both databases share one WAL); "
       "harpc, harpc_txn_fsyncs_total summed over the coordinator and both banks.")
 PY

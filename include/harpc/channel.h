@@ -112,7 +112,7 @@ struct CallResult {
   boost::json::value value;
   // "host:port" of the endpoint that gave the final answer (empty if none did).
   std::string endpoint;
-  // Attempts made, the first and any hedge included.
+  // Attempts made, the first, any hedge and any NOT_LEADER hop included.
   int attempts = 0;
   // Whether a backup (hedged) attempt was sent.
   bool hedged = false;
@@ -170,9 +170,11 @@ class Channel {
   // briefly for the channel's loop (inline when called on it).
   std::vector<EndpointInfo> Endpoints() const;
 
-  // Retries, hedges and retries refused by the budget, since the start.
+  // Retries, hedges and retries refused by the budget, since the start, and
+  // NOT_LEADER answers followed to the leader they named (leader_redirects;
+  // they are not retries and cost no budget).
   struct Counters {
-    uint64_t calls = 0, retries = 0, hedges = 0, budget_exhausted = 0;
+    uint64_t calls = 0, retries = 0, hedges = 0, budget_exhausted = 0, leader_redirects = 0;
   };
   Counters counters() const;
 

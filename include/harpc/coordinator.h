@@ -6,7 +6,7 @@
 //   harpc::Status s = harpc::Coordinator::Open({.data_dir = "/var/lib/coord"}, &coordinator);
 //   if (s.ok()) s = coordinator->Attach(server);
 //   if (s.ok()) s = server.Start("127.0.0.1:7000");
-//   if (s.ok()) coordinator->Start(server);
+//   if (s.ok()) s = coordinator->Start(server);
 //   server.Wait();
 //
 // Its methods (docs/transactions.md has the protocol):
@@ -39,20 +39,32 @@
 // then is reported (log, metric, Coordinator.status "unresolved") and learns
 // the outcome when it asks.
 //
+// With CoordinatorOptions::group, the coordinator is one member of a
+// replicated group (Raft): begins, votes, decisions and phase-two progress
+// are commands in the group's log, applied by every member in the same
+// order and decided inside that apply, so every member knows every
+// transaction and a new leader takes over where the old one stopped. Only
+// the leader answers Coordinator.*; the others answer NOT_LEADER with its
+// address, which harpc channels follow (docs/replication.md, "Replicated
+// coordinators").
+//
 // All state lives on one event loop: the server must run one loop (threads = 1).
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "harpc/replicated.h"
 #include "harpc/server.h"
 #include "harpc/status.h"
 
 namespace harpc {
 
 struct CoordinatorOptions {
-  // Directory of the decision log (DIR/decisions.db). Required.
+  // Directory of the decision log (DIR/decisions.db), or of a group
+  // member's Raft data (DIR/raft unless group->data_dir says). Required.
   std::string data_dir;
   // Transaction timeout when begin names none. Default 5 s.
   std::chrono::milliseconds default_timeout{5000};
@@ -72,11 +84,23 @@ struct CoordinatorOptions {
   // that they are unknown, which means aborted too. Default 1 min.
   std::chrono::milliseconds aborted_memory{60000};
   // Decisions every participant acknowledged are deleted from the log this
-  // long after they were made (checked every minute). Default 1 h.
+  // long after they were made (checked every minute). A group keeps them in
+  // memory and in every snapshot instead: give it minutes (`harpc
+  // coordinator --group` keeps them 5 min, with snapshots every 65536
+  // commands). Default 1 h.
   std::chrono::milliseconds retain_done{3600000};
   // What the coordinator presents to participants (phase two needs a token of
   // role peer). Default: plaintext, no token. See harpc/security.h.
   ClientSecurity security;
+  // This coordinator as one member of a replicated coordinator group: its
+  // address (`self`, where the server listens) and every member's, numeric.
+  // The Raft log and snapshots are the durable record (no decisions.db);
+  // group->data_dir empty means DATA_DIR/raft. Begin names the group
+  // ("coordinator":"list://A,B,C", the members sorted) so that participants
+  // register votes with, and ask, whichever member leads. Give
+  // group->security the peer token of `security`. Default: none, a single
+  // coordinator with its decision log.
+  std::optional<GroupOptions> group;
 };
 
 class Coordinator {
@@ -86,9 +110,11 @@ class Coordinator {
 
   // Registers the Coordinator.* methods and metrics (before server.Start()).
   Status Attach(Server& server);
-  // After server.Start(): resumes unfinished phase twos and starts the timeout
-  // sweeper on the server's loop. `address` is where participants reach us.
-  void Start(Server& server);
+  // After server.Start(): resumes unfinished phase twos and starts the
+  // timeout sweeper on the server's loop (single node), or starts this
+  // member's Raft, after which whichever member leads does that (a group).
+  // Participants reach the coordinator at server.address(), or the group.
+  Status Start(Server& server);
 
  private:
   class Impl;

@@ -132,8 +132,11 @@ class ReplicatedGroup {
   static Status Open(GroupOptions options, StateMachine* machine, std::unique_ptr<ReplicatedGroup>* out);
   ~ReplicatedGroup();  // stops Raft (on the loop) if still running
 
-  // Registers the Raft transport (/raft upgrades), the group's part of GET
-  // /status and its metrics on `server`. Before server.Start().
+  // Registers on `server` (before server.Start()): the Raft transport
+  // (/raft upgrades), the group's part of GET /status, the same as method
+  // Raft.status (role client), Raft.rejoin (role peer: a follower that
+  // stalls behind the group, as one restarted with an empty data dir does,
+  // asks the leader to hand over), and the metrics.
   Status Attach(Server& server);
   // Loads the log and snapshot from disk and starts Raft on the server's
   // loop. After server.Start(). Sets SIGPIPE to be ignored (libuv writes to

@@ -20,6 +20,11 @@
 // it, then tells every participant (retrying until each acknowledges, also
 // after a restart of either side). Commit waits for phase two within the
 // transaction's deadline; the outcome is final either way.
+//
+// The coordinator channel may name a coordinator group
+// (harpc::Channel coordinator("list://A,B,C")): the channel follows the
+// group's leader, and every call of a Transaction is safe to repeat there
+// after a change of leader.
 #pragma once
 
 #include <chrono>

@@ -1,8 +1,10 @@
 // harpc coordinator: the two-phase-commit coordinator of distributed
-// transactions, with its decision log in --data-dir.
+// transactions, with its decision log in --data-dir, or one member of a
+// replicated coordinator group (--group), its Raft data in --data-dir/raft.
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/group_flags.h"
 #include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "harpc/coordinator.h"
@@ -17,12 +19,15 @@ struct CoordinatorFlags {
   int default_timeout_ms = 5000;
   int grace_ms = 2000;
   int64_t phase_two_give_up_ms = 600000;
+  std::string group;  // H:P,H:P,...: the members of a replicated coordinator group, --listen among them
   SecurityFlags security;
 };
 
 int RunCoordinator(const CoordinatorFlags& f) {
   ClientSecurity security;
   if (!ResolveSecurityFlags(f.security, "coordinator", &security)) return 2;
+  std::optional<GroupOptions> group;
+  if (!GroupFlag("coordinator", f.group, f.listen, f.data_dir + "/raft", security, &group)) return 2;
   // One loop: the coordinator's state lives on it (and fsyncs, not CPU, bound
   // it). Declared first so that it is destroyed last: the coordinator's
   // coroutines still hold its loop.
@@ -33,22 +38,38 @@ int RunCoordinator(const CoordinatorFlags& f) {
   options.tls = f.security.ServerTls();
   options.auth = f.security.Auth();
   Server server(options);
+  CoordinatorOptions coordinator_options{.data_dir = f.data_dir,
+                                         .default_timeout = std::chrono::milliseconds(f.default_timeout_ms),
+                                         .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms),
+                                         .security = security,
+                                         .group = group};
+  if (group) {
+    // A group keeps done decisions in memory and in every snapshot, not on
+    // disk: minutes of them (long past any client's retry), and snapshots
+    // far enough apart that writing them stays a small part of the loop.
+    coordinator_options.retain_done = std::chrono::minutes(5);
+    coordinator_options.group->snapshot_threshold = 65536;
+  }
   std::unique_ptr<Coordinator> coordinator;
-  Status s = Coordinator::Open({.data_dir = f.data_dir,
-                                .default_timeout = std::chrono::milliseconds(f.default_timeout_ms),
-                                .phase_two_give_up = std::chrono::milliseconds(f.phase_two_give_up_ms),
-                                .security = security},
-                               &coordinator);
+  Status s = Coordinator::Open(std::move(coordinator_options), &coordinator);
   if (s.ok()) s = coordinator->Attach(server);
   if (s.ok()) s = server.Start(f.listen);
   if (!s.ok()) {
     std::fprintf(stderr, "harpc coordinator: %s\n", s.ToString().c_str());
     return 1;
   }
-  coordinator->Start(server);
+  if (s = coordinator->Start(server); !s.ok()) {
+    std::fprintf(stderr, "harpc coordinator: %s\n", s.ToString().c_str());
+    return 1;
+  }
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
-  Log().info("coordinator {} serving, decision log in {}", server.address(), f.data_dir);
+  if (group) {
+    Log().info("coordinator {} serving as a member of the group {}, its Raft data in {}", server.address(), f.group,
+               group->data_dir);
+  } else {
+    Log().info("coordinator {} serving, decision log in {}", server.address(), f.data_dir);
+  }
   server.Wait();
   return 0;
 }
@@ -58,7 +79,12 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<CoordinatorFlags>();
   CLI::App* cmd = app.add_subcommand("coordinator", "Run a two-phase-commit coordinator (presumed abort, group commit)");
   cmd->add_option("--listen", f->listen, "Address to listen on; port 0 picks a free one")->capture_default_str();
-  cmd->add_option("--data-dir", f->data_dir, "Directory of the durable decision log (SQLite)")->required();
+  cmd->add_option("--data-dir", f->data_dir,
+                  "Directory of the durable decision log (SQLite), or with --group of this member's Raft log")
+      ->required();
+  cmd->add_option("--group", f->group,
+                  "H:P,H:P,H:P: run as one member of a replicated coordinator group (Raft) with these members, "
+                  "--listen among them");
   cmd->add_option("--default-timeout-ms", f->default_timeout_ms,
                   "A transaction not committed within this (unless begin asks otherwise) is aborted")
       ->check(CLI::Range(1, 60000))->capture_default_str();

@@ -32,9 +32,10 @@ bool MakeChapterDir(const char* name, std::string* dir);
 Status StartDaemonProcess(std::vector<std::string> args, const DemoTrust& trust, Subprocess* process,
                           std::string* address);
 
-// Two bank servers and a coordinator under a transfer load; the coordinator
-// and a bank are SIGKILLed and restarted mid-run. 0 when the money adds up
-// and nothing is left in doubt.
+// A coordinator group and two bank groups of three under a transfer load;
+// leaders are SIGKILLed and frozen, dead members restarted. 0 when the money
+// adds up, nothing is left in doubt and no transfer was aborted because of a
+// failure.
 int RunTransactionChapter(const DemoTrust& trust);
 
 // Three servers over mutual TLS with tokens; one is SIGKILLed under load, then

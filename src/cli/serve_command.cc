@@ -9,6 +9,7 @@
 #include "server/server_faults.h"
 #include "util/log.h"
 #include "cli/commands.h"
+#include "cli/group_flags.h"
 #include "cli/security_flags.h"
 #include "harpc/server.h"
 #include "naming/registrar.h"
@@ -56,31 +57,11 @@ struct ServeFlags {
 // false on a bad list.
 bool GroupOf(const ServeFlags& f, const ClientSecurity& security, std::optional<GroupOptions>* out) {
   if (f.group.empty()) return true;
-  auto fail = [](const std::string& why) {
-    std::fprintf(stderr, "harpc serve: --group: %s\n", why.c_str());
+  if (f.service != "bank") {
+    std::fprintf(stderr, "harpc serve: --group: only --service bank runs as a group\n");
     return false;
-  };
-  if (f.service != "bank") return fail("only --service bank runs as a group");
-  GroupOptions group;
-  std::string members;
-  if (Status s = CanonicalPeerTarget("list://" + f.group, &members); !s.ok()) return fail(s.message());
-  std::string self;
-  if (Status s = CanonicalNumericAddress(f.listen, &self); !s.ok() || self.ends_with(":0")) {
-    return fail("--listen must be a numeric address with a port, one of the members");
   }
-  for (std::string_view rest = std::string_view(members).substr(7); !rest.empty();) {
-    const size_t comma = rest.find(',');
-    group.members.emplace_back(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-  }
-  if (std::find(group.members.begin(), group.members.end(), self) == group.members.end()) {
-    return fail("--listen " + self + " is not one of the members " + members.substr(7));
-  }
-  group.self = self;
-  group.data_dir = f.db + ".raft";
-  group.security = security;
-  *out = std::move(group);
-  return true;
+  return GroupFlag("serve", f.group, f.listen, f.db + ".raft", security, out);
 }
 
 int RunServe(const ServeFlags& f) {

@@ -38,7 +38,15 @@ int RunTransfer(const TransferFlags& f) {
   ChannelOptions options;
   if (!ResolveSecurityFlags(f.security, "transfer", &options.security)) return 2;
   options.timeout = std::chrono::milliseconds(f.timeout_ms);
-  Channel coordinator("list://" + f.coordinator, options), from(f.from, options), to(f.to, options);
+  // H:P (one coordinator) or any target, such as a coordinator group's list://A,B,C.
+  const std::string coordinator_target =
+      f.coordinator.find("://") == std::string::npos ? "list://" + f.coordinator : f.coordinator;
+  // A coordinator group: a leader frozen (SIGSTOP) with calls in flight
+  // answers none of them; a backup attempt after 300 ms reaches a follower,
+  // which names the new leader. Every coordinator call is safe to repeat.
+  ChannelOptions coordinator_options = options;
+  if (coordinator_target.find(',') != std::string::npos) coordinator_options.hedge.after = std::chrono::milliseconds(300);
+  Channel coordinator(coordinator_target, coordinator_options), from(f.from, options), to(f.to, options);
   for (const Channel* c : {&coordinator, &from, &to}) {
     if (!c->status().ok()) {
       std::fprintf(stderr, "harpc transfer: %s\n", c->status().ToString().c_str());
@@ -93,7 +101,9 @@ int RunTransfer(const TransferFlags& f) {
 void AddTransferCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<TransferFlags>();
   CLI::App* cmd = app.add_subcommand("transfer", "Move money between two bank servers in one distributed transaction");
-  cmd->add_option("--coordinator", f->coordinator, "H:P of the coordinator")->required();
+  cmd->add_option("--coordinator", f->coordinator,
+                  "H:P of the coordinator, or a target (list://A,B,C for a coordinator group)")
+      ->required();
   cmd->add_option("--from", f->from, "Target of the bank to debit (list://, sentinel://, etcd://)")->required();
   cmd->add_option("--from-account", f->from_account, "Account to debit")->required();
   cmd->add_option("--to", f->to, "Target of the bank to credit")->required();

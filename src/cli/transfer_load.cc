@@ -25,6 +25,7 @@ namespace {
 struct TransferLoadState {
   const TransferLoadSpec& spec;
   Clock::time_point start, end;
+  Clock::time_point last_commit;  // or the start, before the first
   uint64_t started = 0;
   int running = 0;  // callers, and the ticker while it runs
   asio::steady_timer* tick_timer = nullptr;
@@ -40,6 +41,12 @@ struct TransferLoadState {
   std::mt19937_64 rng{std::random_device{}()};
   TransferReport report;
 
+  // The longest time without a commit: how long a failure stopped the flow.
+  void Committed(Clock::time_point at) {
+    report.longest_gap = std::max(report.longest_gap, std::chrono::duration_cast<std::chrono::milliseconds>(at - last_commit));
+    last_commit = at;
+  }
+
   bool More() const { return spec.count > 0 ? started < spec.count : Clock::now() < end; }
   std::string Account(const std::string& prefix) {
     if (spec.accounts <= 0) return prefix;
@@ -48,8 +55,11 @@ struct TransferLoadState {
 };
 
 // The reason up to its second ": " ("Bank.debit on H:P failed: UNAVAILABLE"),
-// so that the report's reasons stay few and readable.
+// so that the report's reasons stay few and readable; a bank's refusal for
+// lack of money is "insufficient funds".
 std::string ReasonKind(const std::string& reason) {
+  // The application's own refusal, whatever bank and account it names.
+  if (reason.find("insufficient funds") != std::string::npos) return "insufficient funds";
   size_t cut = reason.find(": ");
   if (cut != std::string::npos) cut = reason.find(": ", cut + 2);
   std::string kind = reason.substr(0, cut == std::string::npos ? reason.size() : cut);
@@ -78,6 +88,7 @@ asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, b
       ++state.report.abort_reasons["unknown: " + ReasonKind(outcome.status.message())];
     } else if (outcome.committed) {
       ++state.report.committed;
+      state.Committed(Clock::now());
     } else {
       ++state.report.aborted;
       ++state.report.abort_reasons[ReasonKind(outcome.reason)];
@@ -119,6 +130,7 @@ json::object TransferReport::ToJson() const {
            {{"p50", latency->QuantileMicros(0.5) / 1000.0},
             {"p99", latency->QuantileMicros(0.99) / 1000.0},
             {"max", static_cast<double>(latency->max_micros()) / 1000.0}}},
+          {"longest_gap_ms", longest_gap.count()},
           {"abort_reasons", std::move(reasons)}};
 }
 
@@ -126,6 +138,7 @@ TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to,
                                std::function<void(const TransferReport&)> on_tick, std::chrono::milliseconds tick) {
   TransferLoadState state{.spec = spec};
   state.start = Clock::now();
+  state.last_commit = state.start;
   state.end = state.start + spec.duration;
   state.running = spec.concurrency + (on_tick ? 1 : 0);
   auto done = state.finished.get_future();
@@ -140,6 +153,7 @@ TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to,
   });
   done.wait();
   state.report.seconds = std::chrono::duration<double>(Clock::now() - state.start).count();
+  state.Committed(Clock::now());  // a gap still open at the end counts too
   return std::move(state.report);
 }
 

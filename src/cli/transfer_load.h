@@ -36,6 +36,8 @@ struct TransferLoadSpec {
 struct TransferReport {
   uint64_t transfers = 0, committed = 0, aborted = 0, unknown = 0;
   double seconds = 0;
+  // The longest time without a commit, from the start to the end of the run.
+  std::chrono::milliseconds longest_gap{0};
   std::unique_ptr<metrics::Histogram> latency = std::make_unique<metrics::Histogram>();
   std::map<std::string, uint64_t> abort_reasons;  // by the reason's first words
   // Transactions whose outcome the caller did not learn (the first 10,000),
@@ -43,7 +45,8 @@ struct TransferReport {
   std::vector<std::string> unknown_txids;
 
   double tps() const { return seconds > 0 ? static_cast<double>(committed) / seconds : 0; }
-  // {"transfers","committed","aborted","errors","tps","latency_ms":{"p50","p99","max"},"abort_reasons":{...}}
+  // {"transfers","committed","aborted","errors","tps","latency_ms":{"p50","p99","max"},"longest_gap_ms",
+  //  "abort_reasons":{...}}
   boost::json::object ToJson() const;
 };
 

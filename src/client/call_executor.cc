@@ -11,6 +11,14 @@
 //
 // Every retry and hedge is paid from the retry budget. The first good answer
 // wins; attempts still running are cancelled.
+//
+// A NOT_LEADER answer (a replicated group's follower) is neither a failure
+// nor a retry: the method did not run. The call hops to the leader it names
+// at once, or, when no leader is known (an election), to another member
+// after a short backoff; the channel remembers the leader for later calls.
+// A leader that is not one of the channel's endpoints is never dialled: that
+// answer counts as a retryable UNAVAILABLE.
+#include <algorithm>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -55,7 +63,19 @@ struct ChannelCore::CallState {
 
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// The wait before a hop when no leader is known, doubling from the first to the last.
+constexpr auto kFirstLeaderBackoff = std::chrono::milliseconds(10);
+constexpr auto kLastLeaderBackoff = std::chrono::milliseconds(100);
+// At most this many NOT_LEADER hops per call and endpoint.
+constexpr int kHopsPerEndpoint = 12;  // with 3 members, about 3.5 s of waiting: a split vote or two
 
+bool Contains(const std::vector<const Endpoint*>& endpoints, const Endpoint* e) {
+  return std::find(endpoints.begin(), endpoints.end(), e) != endpoints.end();
+}
+
+bool NotLeaderAnswer(const AttemptOutcome& o) {
+  return o.stage == AttemptStage::kAnswered && o.status.code() == StatusCode::kNotLeader;
+}
 
 bool ServerFault(const AttemptOutcome& o) {
   if (o.stage != AttemptStage::kAnswered) return true;
@@ -94,8 +114,42 @@ std::chrono::microseconds ChannelCore::HedgeDelay() {
   return options_.hedge.after;
 }
 
+Endpoint* ChannelCore::EndpointAt(std::string_view address) const {
+  for (const auto& e : endpoints_) {
+    if (e->address() == address) return e.get();
+  }
+  return nullptr;
+}
+
+Endpoint* ChannelCore::Leader(Clock::time_point now) {
+  if (leader_.empty()) return nullptr;
+  Endpoint* leader = EndpointAt(leader_);
+  if (!leader || !leader->Selectable(now)) {
+    leader_.clear();
+    return nullptr;
+  }
+  return leader;
+}
+
+void ChannelCore::NoteLeader(const Endpoint& e, const AttemptOutcome& o) {
+  if (NotLeaderAnswer(o)) {
+    const std::string& named = o.status.leader();
+    if (named != e.address() && EndpointAt(named)) {
+      leader_ = named;
+    } else {
+      leader_.clear();
+    }
+  } else if (leader_ == e.address() &&
+             (o.stage != AttemptStage::kAnswered || o.status.code() == StatusCode::kUnavailable)) {
+    leader_.clear();
+  }
+}
+
 Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash) {
   const auto now = Clock::now();
+  if (Endpoint* leader = Leader(now); leader && !Contains(excluded, leader) && leader->breaker().TryAcquire(now)) {
+    return leader;
+  }
   std::vector<const Endpoint*> skip = excluded;
   PickRequest request{.now = now, .excluded = &skip, .honour_health = true, .hash = hash};
   for (size_t i = 0; i <= endpoints_.size(); ++i) {
@@ -165,6 +219,7 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   if (!a.cancelled) {
     RecordOutcome(endpoint, outcome, elapsed);
+    NoteLeader(endpoint, outcome);
   } else {
     // It lost a hedge race: at least this slow. least_time should see that.
     endpoint.RecordLatency(elapsed, Clock::now());
@@ -229,7 +284,6 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
                        (options_.hedge.after.count() > 0 || options_.hedge.use_p95);
   const uint64_t hash = options.hash_key.empty() ? 0 : StableHash(options.hash_key);
 
-  call->attempts.reserve(static_cast<size_t>(max_attempts));
   std::vector<const Endpoint*> tried;
   // Picks an endpoint not tried yet and adds an attempt for it.
   auto prepare = [&](bool hedge) -> std::optional<size_t> {
@@ -258,6 +312,32 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   // From here: the wait for a first membership is not the servers' latency
   // (it would inflate the p95 that hedging waits for).
   const auto call_started = now;
+  // NOT_LEADER hops: not retries (the method did not run), yet bounded.
+  const int max_hops = kHopsPerEndpoint * static_cast<int>(std::max<size_t>(endpoints_.size(), 1));
+  call->attempts.reserve(static_cast<size_t>(max_attempts + max_hops));
+  int hops = 0;          // NOT_LEADER answers met
+  int hop_attempts = 0;  // attempts sent after them (not counted against max_attempts)
+  auto hop_at = Clock::time_point::max();  // when the next hop goes
+  std::shared_ptr<Endpoint> hop_to;         // where; null: another member, by the balancer
+  std::vector<const Endpoint*> hop_avoid;   // what that other member must not be, when it can
+  std::vector<const Endpoint*> unreachable; // endpoints that failed at transport level in this call
+  auto backoff = std::chrono::duration_cast<Clock::duration>(kFirstLeaderBackoff);
+  // Plans the hop after a NOT_LEADER answer from `from`.
+  auto plan_hop = [&](Attempt& a) {
+    const Endpoint* from = a.endpoint.get();
+    Endpoint* leader = EndpointAt(a.outcome.status.leader());
+    const auto at = Clock::now();
+    const bool known = leader && leader != from && leader->Selectable(at) && !Contains(unreachable, leader);
+    if (known) leader_redirects_.fetch_add(1, std::memory_order_relaxed);
+    // Straight to a leader named for the first time; after a backoff when no
+    // leader is known, or when this call met the named one already (stale news).
+    const bool wait = !known || Contains(tried, leader);
+    hop_to = known ? leader->shared_from_this() : nullptr;
+    hop_avoid = unreachable;
+    hop_avoid.push_back(from);
+    hop_at = wait ? at + backoff : at;
+    if (wait) backoff = std::min(2 * backoff, std::chrono::duration_cast<Clock::duration>(kLastLeaderBackoff));
+  };
   std::optional<size_t> next = has_members_ ? prepare(false) : std::nullopt;
   if (next) {
     if (hedging) {
@@ -278,6 +358,21 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
       for (Attempt& a : call->attempts) {
         if (!a.done || a.handled) continue;
         a.handled = true;
+        if (a.outcome.stage != AttemptStage::kAnswered) unreachable.push_back(a.endpoint.get());
+        if (NotLeaderAnswer(a.outcome)) {
+          result.endpoint = a.endpoint->address();
+          const std::string& named = a.outcome.status.leader();
+          if (!named.empty() && !EndpointAt(named)) {
+            // Not dialled: a member's view may be wrong, or the target lists other addresses.
+            last_error = Unavailable(a.endpoint->address() + " answered NOT_LEADER naming " + named +
+                                     ", which is not an endpoint of " + target_);
+            continue;  // retried on another endpoint like any UNAVAILABLE (the method did not run)
+          }
+          last_error = a.outcome.status;
+          ++hops;
+          plan_hop(a);
+          continue;
+        }
         if (!Retryable(a.outcome, safe_after_send)) {
           answer = &a;
           break;
@@ -286,6 +381,11 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
         result.endpoint = a.endpoint->address();
       }
       if (answer) break;
+      if (hops > max_hops) {
+        last_error = Unavailable("no leader found: " + std::to_string(hops) +
+                                 " NOT_LEADER answers in this call; last: " + last_error.ToString());
+        break;
+      }
       now = Clock::now();
       if (now >= call->deadline) {
         last_error = DeadlineExceeded("deadline of " + std::to_string(timeout.count()) + " ms passed after " +
@@ -293,8 +393,19 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
                                       last_error.ToString());
         break;
       }
-      const bool attempts_left = static_cast<int>(call->attempts.size()) < max_attempts;
-      if (call->in_flight == 0) {  // every attempt failed in a retryable way
+      if (now >= hop_at) {
+        hop_at = Clock::time_point::max();
+        Endpoint* e = hop_to ? hop_to.get() : PickEndpoint(hop_avoid, hash);
+        hop_to.reset();
+        if (e) {
+          if (!Contains(tried, e)) tried.push_back(e);
+          next = AddAttempt(*call, e, false);
+          ++hop_attempts;
+          continue;
+        }
+      }
+      const bool attempts_left = static_cast<int>(call->attempts.size()) - hop_attempts < max_attempts;
+      if (call->in_flight == 0 && hop_at == Clock::time_point::max()) {  // every attempt failed in a retryable way
         if (!attempts_left) break;
         if (!budget_.TryRetry(now)) {
           budget_exhausted_.fetch_add(1, std::memory_order_relaxed);
@@ -319,7 +430,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
         }
         continue;
       }
-      call->wake.expires_at(std::min(call->deadline, hedge_at));
+      call->wake.expires_at(std::min({call->deadline, hedge_at, hop_at}));
       co_await call->wake.async_wait(kNoThrow);
     }
   }

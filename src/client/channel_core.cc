@@ -154,7 +154,7 @@ std::vector<EndpointInfo> ChannelCore::Snapshot() const {
 
 Channel::Counters ChannelCore::counters() const {
   return {.calls = calls_.load(), .retries = retries_.load(), .hedges = hedges_.load(),
-          .budget_exhausted = budget_exhausted_.load()};
+          .budget_exhausted = budget_exhausted_.load(), .leader_redirects = leader_redirects_.load()};
 }
 
 }  // namespace harpc

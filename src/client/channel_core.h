@@ -87,7 +87,17 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 
   // Waits until UpdateEndpoints runs or `deadline` passes.
   boost::asio::awaitable<void> WaitForMembership(Clock::time_point deadline);
+  // The remembered leader first (when not excluded), else the balancer's choice.
   Endpoint* PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash);
+  // The member with this address; nullptr if it is not one.
+  Endpoint* EndpointAt(std::string_view address) const;
+  // The remembered leader of a replicated group, while it is a member and
+  // selectable (healthy, not ejected, circuit not open); else it is forgotten.
+  Endpoint* Leader(Clock::time_point now);
+  // What an attempt's outcome says of the leader: a NOT_LEADER answer names
+  // it (or says none is known); a transport failure of the leader, or its
+  // UNAVAILABLE, makes the channel forget it.
+  void NoteLeader(const Endpoint& endpoint, const struct AttemptOutcome& outcome);
   // Registers an attempt on `endpoint` (in flight from now on); returns its index.
   size_t AddAttempt(CallState& call, Endpoint* endpoint, bool hedge);
   boost::asio::awaitable<void> RunAttempt(std::shared_ptr<CallState> call, size_t index);
@@ -115,7 +125,11 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   RetryBudget budget_;
   RecentLatency recent_;
 
-  std::atomic<uint64_t> calls_{0}, retries_{0}, hedges_{0}, budget_exhausted_{0};
+  // The leader's address, learnt from NOT_LEADER answers (docs/client.md,
+  // "Leader routing"); empty when none is known.
+  std::string leader_;
+
+  std::atomic<uint64_t> calls_{0}, retries_{0}, hedges_{0}, budget_exhausted_{0}, leader_redirects_{0};
 };
 
 }  // namespace harpc

@@ -115,6 +115,9 @@ asio::awaitable<void> WriteClientMetrics(metrics::PrometheusWriter& w) {
   per_channel("harpc_client_hedges_total", "Hedged (backup) attempts.", &Channel::Counters::hedges);
   per_channel("harpc_client_retry_budget_exhausted_total", "Retries or hedges refused by the retry budget.",
               &Channel::Counters::budget_exhausted);
+  per_channel("harpc_client_leader_redirects_total",
+              "NOT_LEADER answers of a replicated group's member followed to the leader it named.",
+              &Channel::Counters::leader_redirects);
 
   auto per_endpoint = [&](const char* name, const char* type, const char* help,
                           const std::function<double(const EndpointInfo&)>& value) {

@@ -60,16 +60,14 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
   }
   // An error: harpc's {"error":{"code":N,"message":"..."}}, or whatever a proxy sent.
   if (read.ok() && parsed.is_object()) {
-    if (const json::value* err = parsed.as_object().if_contains("error"); err && err->is_object()) {
-      const json::object& e = err->as_object();
-      const json::value* code = e.if_contains("code");
-      const json::value* message = e.if_contains("message");
-      if (code && code->is_int64()) {
-        std::string text = message && message->is_string() ? std::string(message->as_string()) : "";
-        out.status = Status(wire::CodeFromJsonRpc(static_cast<int>(code->as_int64())), std::move(text));
-        return out;
-      }
+    if (const json::value* err = parsed.as_object().if_contains("error");
+        err && err->is_object() && wire::StatusFromErrorObject(err->as_object(), &out.status)) {
+      return out;
     }
+  }
+  if (wire::CodeFromHttpStatus(http_status) == StatusCode::kNotLeader) {
+    out.status = NotLeader("");  // a 421 without harpc's body names no leader
+    return out;
   }
   std::string snippet(body.substr(0, 200));
   out.status = Status(wire::CodeFromHttpStatus(http_status),

@@ -33,6 +33,7 @@ std::string Status::ToString() const {
     s += ": ";
     s += message_;
   }
+  if (code_ == StatusCode::kNotLeader) s += leader_.empty() ? " (no leader known)" : " (leader is " + leader_ + ")";
   return s;
 }
 

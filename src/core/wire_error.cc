@@ -1,6 +1,10 @@
 #include "core/wire_error.h"
 
+#include <boost/json/value.hpp>
+
 namespace harpc::wire {
+
+namespace json = boost::json;
 
 int JsonRpcCode(const Status& status) {
   switch (status.code()) {
@@ -11,6 +15,8 @@ int JsonRpcCode(const Status& status) {
     case StatusCode::kUnauthenticated: return kUnauthenticated;
     case StatusCode::kPermissionDenied: return kPermissionDenied;
     case StatusCode::kCancelled: return kImplementationBase - static_cast<int>(StatusCode::kUnauthenticated);
+    case StatusCode::kNotLeader: return kNotLeader;
+    case StatusCode::kAborted: return kAborted;
     default: return kImplementationBase - static_cast<int>(status.code());
   }
 }
@@ -25,6 +31,8 @@ StatusCode CodeFromJsonRpc(int code) {
     case kUnauthenticated: return StatusCode::kUnauthenticated;
     case kPermissionDenied: return StatusCode::kPermissionDenied;
     case kImplementationBase - static_cast<int>(StatusCode::kUnauthenticated): return StatusCode::kCancelled;
+    case kNotLeader: return StatusCode::kNotLeader;
+    case kAborted: return StatusCode::kAborted;
     default: break;
   }
   int offset = kImplementationBase - code;
@@ -32,6 +40,36 @@ StatusCode CodeFromJsonRpc(int code) {
     return static_cast<StatusCode>(offset);
   }
   return StatusCode::kUnknown;
+}
+
+json::object ErrorObject(const Status& status) {
+  json::object error{{"code", JsonRpcCode(status)}, {"message", status.message()}};
+  if (status.code() == StatusCode::kNotLeader) {
+    json::value leader = nullptr;
+    if (!status.leader().empty()) leader = status.leader();
+    error["data"] = json::object{{"leader", std::move(leader)}};
+  }
+  return error;
+}
+
+bool StatusFromErrorObject(const json::object& error, Status* out) {
+  const json::value* code = error.if_contains("code");
+  if (!code || !code->is_int64()) return false;
+  const json::value* message = error.if_contains("message");
+  std::string text = message && message->is_string() ? std::string(message->as_string()) : "";
+  const StatusCode status_code = CodeFromJsonRpc(static_cast<int>(code->as_int64()));
+  if (status_code != StatusCode::kNotLeader) {
+    *out = Status(status_code, std::move(text));
+    return true;
+  }
+  std::string leader;
+  if (const json::value* data = error.if_contains("data"); data && data->is_object()) {
+    if (const json::value* l = data->as_object().if_contains("leader"); l && l->is_string()) {
+      leader = std::string(l->as_string());
+    }
+  }
+  *out = NotLeader(std::move(leader));
+  return true;
 }
 
 int HttpStatus(StatusCode code) {
@@ -45,6 +83,7 @@ int HttpStatus(StatusCode code) {
     case StatusCode::kUnimplemented: return 404;
     case StatusCode::kAborted:
     case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kNotLeader: return 421;  // Misdirected Request: this server is not the one to ask
     case StatusCode::kFailedPrecondition: return 422;
     case StatusCode::kResourceExhausted: return 429;
     case StatusCode::kCancelled: return 499;
@@ -63,6 +102,7 @@ StatusCode CodeFromHttpStatus(int s) {
     case 404: case 405: return StatusCode::kUnimplemented;
     case 408: case 504: return StatusCode::kDeadlineExceeded;
     case 409: return StatusCode::kAborted;
+    case 421: return StatusCode::kNotLeader;
     case 422: return StatusCode::kFailedPrecondition;
     case 429: return StatusCode::kResourceExhausted;
     case 499: return StatusCode::kCancelled;

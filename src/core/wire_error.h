@@ -6,11 +6,16 @@
 // reserves for implementations, so that no information is lost:
 //   DEADLINE_EXCEEDED -32004, RESOURCE_EXHAUSTED (overloaded) -32008,
 //   FAILED_PRECONDITION (idempotency key reused with other params) -32009,
-//   ABORTED (idempotency conflict) -32010, UNAVAILABLE (draining) -32014.
-// Except the two codes of docs/security.md, which callers test for: UNAUTHENTICATED
+//   UNAVAILABLE (draining) -32014.
+// Except the codes callers test for. docs/security.md's two: UNAUTHENTICATED
 // (no or unknown token) is -32001 and PERMISSION_DENIED (role too low) is
-// -32003; CANCELLED takes the slot UNAUTHENTICATED left, -32016.
+// -32003; CANCELLED takes the slot UNAUTHENTICATED left, -32016. And the
+// replicated groups' NOT_LEADER (docs/protocol.md) is -32010, with the
+// leader in the error's data ({"leader":"H:P"}); ABORTED (idempotency
+// conflict) takes the slot NOT_LEADER left, -32017.
 #pragma once
+
+#include <boost/json/object.hpp>
 
 #include "harpc/status.h"
 
@@ -24,9 +29,18 @@ inline constexpr int kInternalError = -32603;
 inline constexpr int kImplementationBase = -32000;
 inline constexpr int kUnauthenticated = -32001;
 inline constexpr int kPermissionDenied = -32003;
+inline constexpr int kNotLeader = -32010;
+inline constexpr int kAborted = -32017;
 
 int JsonRpcCode(const Status& status);
 StatusCode CodeFromJsonRpc(int jsonrpc_code);
+
+// The error object of an answer: {"code":N,"message":"..."}, and for
+// NOT_LEADER "data":{"leader":"H:P"} (the leader null when unknown).
+boost::json::object ErrorObject(const Status& status);
+// The Status an error object stands for, the leader read back from its data;
+// false (and `out` untouched) when it has no integer "code".
+bool StatusFromErrorObject(const boost::json::object& error, Status* out);
 
 // The HTTP status a plain (non-JSON-RPC) error answer carries.
 int HttpStatus(StatusCode code);

@@ -77,12 +77,9 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
   raft_fsm fsm{};
   struct raft raft {};
   bool io_initialized = false, raft_initialized = false, running = false, closed = false;
-  // Started with no Raft state on disk: a new group, or a member whose data
-  // dir was lost (see Rejoin).
-  bool fresh = false;
   struct raft_transfer transfer {};
   bool transferring = false;
-  std::shared_ptr<Channel> peers;  // the other members, for Raft.rejoin
+  std::shared_ptr<Channel> peers;  // the other members (WatchForStall)
 
   // A command proposed here, until libraft is done with its request.
   struct Proposal {
@@ -344,13 +341,15 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  // ---- A member back with an empty data dir ---------------------------------
+  // ---- A follower that stopped catching up -----------------------------------
   // Raft assumes a member never loses what it acknowledged: a leader that
   // saw this member match index N ignores its rejections below N and never
-  // sends it the entries again (libraft's pipeline keeps match_index). So a
-  // member that starts from nothing asks the leader to hand leadership to
-  // another member: a new leader starts with no assumption about anyone and
-  // catches this one up from its log or by snapshot.
+  // sends it those entries again (libraft's pipeline keeps match_index). A
+  // member whose data dir was lost (restarted empty) is such a member. It
+  // notices that it stalls — behind the group's commit index and not
+  // advancing — and asks the leader to hand leadership to another member: a
+  // new leader starts with no assumption about anyone and catches this one
+  // up from its log or by snapshot.
 
   // On the leader: Raft.rejoin {"id":N,"last_index":L}.
   Result HandleRejoin(const json::value& params) {
@@ -391,24 +390,42 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     return json::value{{"transferred", true}};
   }
 
-  // On the member that started empty: asks until a leader answered (bounded).
-  asio::awaitable<void> Rejoin() {
+  // On every member, while it runs: once a second, compares its log with
+  // the commit index its peers report; behind and not advancing for two
+  // looks in a row, it asks the leader to hand over (Raft.rejoin).
+  asio::awaitable<void> WatchForStall() {
     asio::steady_timer timer(executor());
-    for (int attempt = 0; attempt < 200 && running; ++attempt) {
-      timer.expires_after(std::chrono::milliseconds(300));
+    raft_index last_seen = 0;
+    int stalled = 0;
+    while (running) {
+      timer.expires_after(std::chrono::seconds(1));
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (!running) co_return;
-      const json::value request{{"id", self_id}, {"last_index", raft_last_index(&raft)}};
+      if (!running || raft_state(&raft) != RAFT_FOLLOWER) {
+        stalled = 0;
+        continue;
+      }
       const std::shared_ptr<Channel> channel = peers;  // named: see the GCC 12 note in await_callback.h
+      const json::value nothing = json::object{};
+      CallResult peer = co_await channel->AsyncCall("Raft.status", nothing);
+      if (!running) co_return;
+      boost::system::error_code bad;
+      const raft_index group_commit =
+          peer.ok() ? peer.value.at("commit_index").to_number<raft_index>(bad) : 0;
+      const raft_index mine = raft_last_index(&raft);
+      stalled = !bad && group_commit > mine && mine == last_seen ? stalled + 1 : 0;
+      last_seen = mine;
+      if (stalled < 2) continue;
+      stalled = 0;
+      Log().warn("raft: {} is stalled at index {} behind the group's {}: asking the leader to hand over",
+                 options.self, mine, group_commit);
+      const json::value request{{"id", self_id}, {"last_index", mine}};
       CallResult r = co_await channel->AsyncCall("Raft.rejoin", request);
-      if (r.ok()) co_return;
+      if (!r.ok()) Log().info("raft: Raft.rejoin: {}", r.status.ToString());
     }
   }
 
   // ---- Lifecycle -------------------------------------------------------------
   Status StartOnLoop() {
-    fresh = !std::filesystem::exists(options.data_dir + "/metadata1") &&
-            !std::filesystem::exists(options.data_dir + "/metadata2");
     if (Status s = uv->Init(); !s.ok()) return s;
     if (int rv = raft_uv_init(&io, uv->get(), options.data_dir.c_str(), transport->get()); rv != 0) {
       return RaftError("raft disk layer in " + options.data_dir, rv, io.errmsg);
@@ -443,7 +460,7 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     running = true;
     uv->OnIteration([this] { Observe(); });
     uv->Start();
-    if (fresh && members.size() > 1) {
+    if (members.size() > 1) {
       std::string others;
       for (const std::string& m : members) {
         if (m != options.self) others += (others.empty() ? "" : ",") + m;
@@ -455,7 +472,7 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
       o.lb = "rr";
       o.health.interval = std::chrono::milliseconds(0);
       peers = std::make_shared<Channel>("list://" + others, o);
-      asio::co_spawn(executor(), Rejoin(), asio::detached);
+      asio::co_spawn(executor(), WatchForStall(), asio::detached);
     }
     return Status::Ok();
   }
@@ -604,6 +621,18 @@ Status ReplicatedGroup::Attach(Server& server) {
             co_return co_await AwaitCallback<Result>(start);
           },
           {.idempotent = true, .role = Role::kPeer});
+      !s.ok()) {
+    return s;
+  }
+  // The same as GET /status's "group", as a method (for channels: tools, the demo).
+  if (Status s = server.AddMethod(
+          "Raft.status",
+          [weak](const json::value&, CallContext&) -> Result {
+            auto impl = weak.lock();
+            if (!impl) return Unavailable("the replicated group is gone");
+            return impl->PublishedState().ToJson();
+          },
+          {.idempotent = true});
       !s.ok()) {
     return s;
   }

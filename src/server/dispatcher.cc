@@ -32,8 +32,7 @@ std::chrono::milliseconds CallContext::remaining() const {
 namespace {
 
 std::string PlainErrorBody(const Status& status) {
-  json::object error{{"code", wire::JsonRpcCode(status)}, {"message", status.message()}};
-  return json::serialize(json::object{{"error", std::move(error)}});
+  return json::serialize(json::object{{"error", wire::ErrorObject(status)}});
 }
 
 http1::Response PlainError(const Status& status) {
@@ -51,6 +50,11 @@ json::value JsonRpcError(int code, std::string_view message, const json::value& 
   return json::object{{"jsonrpc", "2.0"},
                       {"error", json::object{{"code", code}, {"message", message}}},
                       {"id", id}};
+}
+
+// A method's failure, with everything its status says (NOT_LEADER's leader).
+json::value JsonRpcError(const Status& status, const json::value& id) {
+  return json::object{{"jsonrpc", "2.0"}, {"error", wire::ErrorObject(status)}, {"id", id}};
 }
 
 http1::Response JsonBody(const json::value& v) { return {.status = 200, .body = json::serialize(v)}; }
@@ -113,7 +117,7 @@ http1::Response CredentialsError(ServerState& state, const Status& status, bool 
   const int http_status = wire::HttpStatus(status.code());
   state.CountHttpError(http_status);
   http1::Response r{.status = http_status,
-                    .body = jsonrpc ? json::serialize(JsonRpcError(wire::JsonRpcCode(status), status.message(), nullptr))
+                    .body = jsonrpc ? json::serialize(JsonRpcError(status, nullptr))
                                     : PlainErrorBody(status)};
   if (status.code() == StatusCode::kUnauthenticated) r.extra_headers = "WWW-Authenticate: Bearer\r\n";
   return r;
@@ -519,13 +523,13 @@ asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::val
   if (base.role() < method->options.role) {
     if (notification) co_return nullptr;
     const Status denied = Denied(*method, base.role());
-    co_return JsonRpcError(wire::JsonRpcCode(denied), denied.message(), reply_id);
+    co_return JsonRpcError(denied, reply_id);
   }
 
   CallContext ctx = base;
   Result result = co_await Invoke(*method, std::move(params), ctx);
   if (notification) co_return nullptr;
-  if (!result.ok()) co_return JsonRpcError(wire::JsonRpcCode(result.status()), result.status().message(), reply_id);
+  if (!result.ok()) co_return JsonRpcError(result.status(), reply_id);
   co_return json::object{{"jsonrpc", "2.0"}, {"result", std::move(result).value()}, {"id", reply_id}};
 }
 

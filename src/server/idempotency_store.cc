@@ -22,8 +22,12 @@ int64_t WallMs() {
       .count();
 }
 
+// Answers that say the method did not run (or may run again): a repeat must
+// run it. NOT_LEADER above all: the same key, sent once this member leads,
+// must reach the method.
 bool Transient(const Status& s) {
   switch (s.code()) {
+    case StatusCode::kNotLeader:
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted:
     case StatusCode::kDeadlineExceeded:

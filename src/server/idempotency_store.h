@@ -53,9 +53,9 @@ class IdempotencyStore {
   // Called before Finish, so that no repeat is answered with an answer that
   // a crash could still lose. Without a log, or for a transient failure: nothing.
   boost::asio::awaitable<void> Persist(std::shared_ptr<Entry> entry, Result result);
-  // Records the first attempt's answer. Transient failures (UNAVAILABLE,
-  // RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED) are forgotten instead,
-  // so that a retry runs the method again.
+  // Records the first attempt's answer. Transient failures (NOT_LEADER,
+  // UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED) are
+  // forgotten instead, so that a retry runs the method again.
   void Finish(const std::shared_ptr<Entry>& entry, const Result& result);
   // Waits for a running first attempt; its answer, or ABORTED at `deadline`.
   boost::asio::awaitable<Result> Wait(std::shared_ptr<Entry> entry, Clock::time_point deadline);

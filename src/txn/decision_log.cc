@@ -16,34 +16,46 @@ const char* const kDecisionSchema =
     " decided_ms INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS decisions_unfinished ON decisions (done);";
 
-namespace {
-std::string CallsJson(const std::vector<EnlistedCall>& calls) {
+json::array CallsToJson(const std::vector<EnlistedCall>& calls) {
   json::array a;
   for (const EnlistedCall& c : calls) {
     a.push_back({{"call", c.call}, {"participant", c.participant}, {"address", c.address}, {"secret", c.secret}});
   }
-  return json::serialize(a);
+  return a;
 }
 
+Status CallsFromJson(const json::value& v, std::vector<EnlistedCall>* calls) {
+  if (!v.is_array()) return InvalidArgument("calls must be an array");
+  for (const json::value& c : v.as_array()) {
+    const json::object* o = c.if_object();
+    if (!o) return InvalidArgument("every call must be an object");
+    const json::value* secret = o->if_contains("secret");  // absent in decisions of harpc before issue 10
+    EnlistedCall call;
+    for (auto [name, out] : {std::pair{"call", &call.call}, std::pair{"participant", &call.participant},
+                             std::pair{"address", &call.address}}) {
+      const json::value* field = o->if_contains(name);
+      if (!field || !field->is_string()) return InvalidArgument(std::string("a call without \"") + name + "\"");
+      *out = std::string(field->as_string());
+    }
+    if (secret && secret->is_string()) call.secret = std::string(secret->as_string());
+    calls->push_back(std::move(call));
+  }
+  return Status::Ok();
+}
+
+namespace {
 std::vector<EnlistedCall> ParseCalls(const std::string& text) {
   std::vector<EnlistedCall> calls;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
-  if (ec || !v.is_array()) return calls;
-  for (const json::value& c : v.as_array()) {
-    const json::object& o = c.as_object();
-    const json::value* secret = o.if_contains("secret");  // absent in decisions of harpc before issue 10
-    calls.push_back({std::string(o.at("call").as_string()), std::string(o.at("participant").as_string()),
-                     std::string(o.at("address").as_string()),
-                     secret && secret->is_string() ? std::string(secret->as_string()) : std::string()});
-  }
+  if (!ec) CallsFromJson(v, &calls);
   return calls;
 }
 }  // namespace
 
 Status DecisionLog::RecordCommit(Database db, const CommitRecord& r) {
   return Statement(db, "INSERT OR IGNORE INTO decisions (txid, calls, decided_ms, done) VALUES (?, ?, ?, 0)")
-      .Bind(1, r.txid).Bind(2, CallsJson(r.calls)).Bind(3, r.decided_ms ? r.decided_ms : WallClockNowMs()).Run();
+      .Bind(1, r.txid).Bind(2, json::serialize(CallsToJson(r.calls))).Bind(3, r.decided_ms ? r.decided_ms : WallClockNowMs()).Run();
 }
 
 Status DecisionLog::MarkDone(Database db, const std::vector<std::string>& txids) {

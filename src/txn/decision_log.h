@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
+
 #include "harpc/database.h"
 #include "harpc/status.h"
-
-
 
 namespace harpc::txn {
 
@@ -30,6 +30,10 @@ struct CommitRecord {
   bool done = false;
   int64_t decided_ms = 0;  // wall clock of the decision: phase two gives up a bounded time after it
 };
+
+// Calls as JSON [{"call","participant","address","secret"}], and back.
+boost::json::array CallsToJson(const std::vector<EnlistedCall>& calls);
+Status CallsFromJson(const boost::json::value& calls, std::vector<EnlistedCall>* out);
 
 extern const char* const kDecisionSchema;
 

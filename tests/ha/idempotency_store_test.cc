@@ -183,6 +183,18 @@ TEST(IdempotencyStoreTest, TransientFailuresAreForgotten) {
   }
 }
 
+// A follower's NOT_LEADER: the method did not run; once this member leads,
+// the same key must run it.
+TEST(IdempotencyStoreTest, NotLeaderIsForgotten) {
+  IdempotencyStore store(1h, 100);
+  Entry e;
+  ASSERT_EQ(store.Begin("M", "k", 1, &e), Verdict::kRun);
+  store.Finish(e, NotLeader("127.0.0.1:7002"));
+  EXPECT_EQ(store.size(), 0u);
+  Entry again;
+  EXPECT_EQ(store.Begin("M", "k", 1, &again), Verdict::kRun);
+}
+
 TEST(IdempotencyStoreTest, DefiniteFailuresAreReplayed) {
   for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kInternal, StatusCode::kFailedPrecondition}) {
     IdempotencyStore store(1h, 100);

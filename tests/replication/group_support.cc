@@ -1,5 +1,7 @@
 #include "replication/group_support.h"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
@@ -15,7 +17,9 @@ Result NumberList::Apply(const json::value& command) {
   const json::value* v = command.is_object() ? command.as_object().if_contains("v") : nullptr;
   if (!v || !v->is_int64()) return InvalidArgument("a command is {\"v\":N}");
   std::lock_guard lock(mutex_);
-  values_.push_back(v->as_int64());
+  // Idempotent, as harpc's replicated services make their commands: a
+  // proposal retried after a lost leadership may be in the log twice.
+  if (std::find(values_.begin(), values_.end(), v->as_int64()) == values_.end()) values_.push_back(v->as_int64());
   return json::value(values_.size());
 }
 
@@ -96,6 +100,20 @@ GroupOptions OptionsFor(const std::vector<std::unique_ptr<GroupMember>>& members
   o.election_timeout = std::chrono::milliseconds(300);
   o.heartbeat_interval = std::chrono::milliseconds(50);
   return o;
+}
+
+Result ProposeToLeader(const std::vector<std::unique_ptr<GroupMember>>& members, int64_t value,
+                       std::chrono::milliseconds timeout) {
+  std::optional<Result> last;
+  PollUntil(
+      [&] {
+        GroupMember* leader = WaitForLeader(members, std::chrono::milliseconds(500));
+        if (!leader) return false;
+        last = leader->Propose(value);
+        return last->ok();
+      },
+      timeout);
+  return last ? *last : Result(Unavailable("no leader"));
 }
 
 GroupMember* WaitForLeader(const std::vector<std::unique_ptr<GroupMember>>& members, std::chrono::milliseconds timeout) {

@@ -16,7 +16,7 @@
 
 namespace harpc::testing {
 
-// Appends {"v":N} to a list; answers the list's new length.
+// Appends {"v":N} to a list, once per N; answers the list's length.
 class NumberList : public StateMachine {
  public:
   Result Apply(const boost::json::value& command) override;
@@ -54,6 +54,10 @@ struct GroupMember {
 // Members on free loopback ports, with their data dirs under `root`.
 std::vector<std::unique_ptr<GroupMember>> MakeMembers(int count, const std::string& root);
 GroupOptions OptionsFor(const std::vector<std::unique_ptr<GroupMember>>& members);
+// Proposes {"v":value} to whichever member leads, again after a lost
+// leadership or an election, until one answers OK or `timeout` passes.
+Result ProposeToLeader(const std::vector<std::unique_ptr<GroupMember>>& members, int64_t value,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 // The member every running member names as leader, once they all agree; null on timeout.
 GroupMember* WaitForLeader(const std::vector<std::unique_ptr<GroupMember>>& members, std::chrono::milliseconds timeout);
 

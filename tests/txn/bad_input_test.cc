@@ -13,15 +13,11 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using testing::BodyOf;
-using testing::StatusOf;
 
 // The "message" of an {"error":{...}} body, or "".
 std::string ErrorMessage(const std::string& response) {
-  boost::system::error_code ec;
-  json::value body = json::parse(BodyOf(response), ec);
-  if (ec || !body.is_object() || !body.as_object().contains("error")) return {};
-  return std::string(body.at("error").at("message").as_string());
+  const json::value error = ErrorOf(response);
+  return error.is_object() ? std::string(error.at("message").as_string()) : "";
 }
 
 std::string Outcome(const CallResult& r) {

@@ -275,6 +275,13 @@ std::string FinalOutcome(const std::string& coordinator, const std::string& txid
 }
 
 
+json::value ErrorOf(const std::string& response) {
+  boost::system::error_code ec;
+  json::value body = json::parse(BodyOf(response), ec);
+  if (ec || !body.is_object() || !body.as_object().contains("error")) return nullptr;
+  return body.at("error");
+}
+
 std::string RawPost(int port, const std::string& path, const std::string& body, const std::string& extra_headers) {
   testing::RawSocket socket(port);
   if (!socket.connected()) return {};

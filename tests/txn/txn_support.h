@@ -20,8 +20,10 @@
 
 namespace harpc::txntest {
 
+using testing::BodyOf;
 using testing::PollUntil;
 using testing::Since;
+using testing::StatusOf;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
@@ -127,6 +129,9 @@ std::string FinalOutcome(Channel& coordinator, const std::string& txid,
 
 // `harpc ARGS...` runs (testing::RunHarpc) report in the shared CliRun.
 using testing::CliRun;
+
+// The JSON-RPC error {"code","message"[,"data"]} of a raw response, or null.
+boost::json::value ErrorOf(const std::string& response);
 
 // A raw HTTP/1.1 POST of `body` (as is) to `path`; the whole response.
 std::string RawPost(int port, const std::string& path, const std::string& body,

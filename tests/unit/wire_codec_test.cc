@@ -143,7 +143,7 @@ TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
       {400, -32600, StatusCode::kInvalidArgument},   {404, -32601, StatusCode::kUnimplemented},
       {500, -32603, StatusCode::kInternal},          {504, -32004, StatusCode::kDeadlineExceeded},
       {429, -32008, StatusCode::kResourceExhausted}, {422, -32009, StatusCode::kFailedPrecondition},
-      {409, -32010, StatusCode::kAborted},           {503, -32014, StatusCode::kUnavailable},
+      {409, -32017, StatusCode::kAborted},           {503, -32014, StatusCode::kUnavailable},
       {404, -32005, StatusCode::kNotFound},
       // The code in the body wins over the HTTP status.
       {500, -32014, StatusCode::kUnavailable},
@@ -159,6 +159,25 @@ TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
     EXPECT_EQ(out.stage, AttemptStage::kAnswered);
     EXPECT_TRUE(out.value.is_null());
   }
+}
+
+TEST(InterpretResponse, NotLeaderAnswersNameTheLeader) {
+  AttemptOutcome out = InterpretResponse(
+      421, R"({"error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:7002"}}})");
+  EXPECT_EQ(out.status.code(), StatusCode::kNotLeader) << out.status;
+  EXPECT_EQ(out.status.leader(), "127.0.0.1:7002");
+  EXPECT_EQ(out.status.ToString(), "NOT_LEADER: not leader (leader is 127.0.0.1:7002)");
+  EXPECT_EQ(out.stage, AttemptStage::kAnswered);
+
+  out = InterpretResponse(421, R"({"error":{"code":-32010,"message":"not leader","data":{"leader":null}}})");
+  EXPECT_EQ(out.status.code(), StatusCode::kNotLeader) << out.status;
+  EXPECT_EQ(out.status.leader(), "");
+
+  // A 421 from something that is not harpc names no leader.
+  out = InterpretResponse(421, "<html>Misdirected Request</html>");
+  EXPECT_EQ(out.status.code(), StatusCode::kNotLeader) << out.status;
+  EXPECT_EQ(out.status.leader(), "");
+  EXPECT_EQ(out.stage, AttemptStage::kAnswered);
 }
 
 TEST(InterpretResponse, JsonErrorWithoutMessage) {
