@@ -157,7 +157,9 @@ class Participant {
   Status AddLocalMethod(std::string name, LocalHandler handler, MethodOptions options = {});
 
   // Registers the methods, Participant.commit, Participant.abort and
-  // Participant.status on `server` (before server.Start()), adds the
+  // Participant.status (in a group also Participant.digest, each member's
+  // {"commands":N,"digest":H} of its own copy, to compare members) on
+  // `server` (before server.Start()), adds the
   // participant's metrics, and starts resolving calls in doubt: coroutines
   // on server.executor() (no thread of their own) that ask their
   // coordinators. Votes are registered with server.address() as the address

@@ -2,8 +2,6 @@
 
 #include <sqlite3.h>
 
-#include "util/hash.h"
-
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -120,37 +118,6 @@ Status Exec(sqlite3* db, std::string_view sql, std::string_view what) {
     return Internal(std::string(what) + ": " + message);
   }
   return Status::Ok();
-}
-
-uint64_t ContentDigest(sqlite3* db) {
-  uint64_t digest = 0;
-  auto add = [&digest](std::string_view text) { digest = StableHash(text, digest); };
-  sqlite3_stmt* tables = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1, &tables,
-                         nullptr) != SQLITE_OK) {
-    return 0;
-  }
-  while (sqlite3_step(tables) == SQLITE_ROW) {
-    const std::string table(reinterpret_cast<const char*>(sqlite3_column_text(tables, 0)));
-    add(table);
-    // Every row in primary-key (rowid) order, every column as text with its type.
-    sqlite3_stmt* rows = nullptr;
-    const std::string select = "SELECT * FROM \"" + table + "\" ORDER BY rowid";
-    if (sqlite3_prepare_v2(db, select.c_str(), -1, &rows, nullptr) != SQLITE_OK) {
-      sqlite3_finalize(rows);
-      continue;  // a WITHOUT ROWID table: none of harpc's
-    }
-    while (sqlite3_step(rows) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(rows); ++c) {
-        const int type = sqlite3_column_type(rows, c);
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(rows, c));
-        add(std::string(1, static_cast<char>('0' + type)) + (text ? text : ""));
-      }
-    }
-    sqlite3_finalize(rows);
-  }
-  sqlite3_finalize(tables);
-  return digest;
 }
 
 Status OpenDurable(const std::string& path, std::string_view what, sqlite3** db) {

@@ -19,11 +19,6 @@ Status OpenDurable(const std::string& path, std::string_view what, sqlite3** db)
 // Runs one or more statements without results.
 Status Exec(sqlite3* db, std::string_view sql, std::string_view what);
 
-// A hash of every row of every table (tables by name, rows by rowid): equal
-// for two databases with the same content, however each was built. Replicas
-// of a group compare theirs.
-uint64_t ContentDigest(sqlite3* db);
-
 // fsync/fdatasync calls made by SQLite files opened with OpenDurable in this
 // process, since it started (harpc_txn_fsyncs_total in /metrics).
 uint64_t FsyncCount();

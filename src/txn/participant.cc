@@ -26,7 +26,6 @@
 #include "txn/participant_machine.h"
 #include "txn/replicated_db.h"
 #include "util/address.h"
-#include "util/await_callback.h"
 #include "util/hash.h"
 #include "util/json_params.h"
 #include "util/log.h"
@@ -145,6 +144,12 @@ class Participant::Impl {
     auto reading = ReadOnLoop(std::move(held), std::move(work));
     co_return co_await asio::co_spawn(executor, std::move(reading), asio::use_awaitable);
   }
+  // This member's own state, whether it leads or not (on the state's loop;
+  // optional because co_spawn needs a default-constructible result).
+  static asio::awaitable<std::optional<Result>> DigestOnLoop(std::shared_ptr<Impl> impl) {
+    co_return impl->state->Digest();
+  }
+
   static asio::awaitable<std::optional<Result>> ReadOnLoop(std::shared_ptr<Impl> impl,
                                                            storage::GroupCommitDb::Work work) {
     bool wrote = false;
@@ -574,23 +579,6 @@ Status Participant::Attach(Server& server) {
         {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
     if (!s.ok()) return s;
   }
-  if (impl->group) {
-    // This member's own copy, not the leader's: replicas compare digests
-    // once their applied indexes agree (tests, audits). Not linearizable.
-    Status s = server.AddAsyncMethod(
-        "Participant.digest",
-        [impl](json::value, CallContext&) -> asio::awaitable<Result> {
-          const std::function<void(std::function<void(Result)>)> start = [impl](std::function<void(Result)> done) {
-            asio::post(impl->executor, [impl, done] {
-              done(json::value{{"applied_index", impl->group->state().applied_index},
-                               {"digest", std::to_string(impl->state->Digest())}});
-            });
-          };
-          co_return co_await AwaitCallback<Result>(start);
-        },
-        {.idempotent = true, .role = Role::kPeer});
-    if (!s.ok()) return s;
-  }
   Status s = server.AddAsyncMethod(
       "Participant.status",
       [impl](json::value p, CallContext&) -> asio::awaitable<Result> {
@@ -609,6 +597,20 @@ Status Participant::Attach(Server& server) {
       },
       {.idempotent = true, .role = Role::kPeer});
   if (!s.ok()) return s;
+  if (impl->group) {
+    // Answered by every member from its own copy (not a linearizable read):
+    // members that applied as many commands must hold the same state.
+    s = server.AddAsyncMethod(
+        "Participant.digest",
+        [impl](json::value, CallContext&) -> asio::awaitable<Result> {
+          std::shared_ptr<Impl> held = impl->self.lock();
+          auto digest = Impl::DigestOnLoop(std::move(held));
+          std::optional<Result> answer = co_await asio::co_spawn(impl->executor, std::move(digest), asio::use_awaitable);
+          co_return std::move(*answer);
+        },
+        {.idempotent = true, .role = Role::kPeer});
+    if (!s.ok()) return s;
+  }
   s = server.AddMetrics([impl] {
     std::string text = sql::FsyncMetricText();
     text += "# HELP harpc_txn_participant_calls Transactional calls of this participant by state.\n";

@@ -4,13 +4,21 @@
 
 #include <cstring>
 
+#include <cinttypes>
+#include <cstdio>
+#include <vector>
+
 #include "storage/sqlite.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 namespace harpc::txn {
 
 namespace {
 constexpr std::string_view kWhat = "participant state";
+constexpr const char* kCountSchema =
+    "CREATE TABLE IF NOT EXISTS harpc_replicated (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO harpc_replicated (key, value) VALUES ('commands', 0);";
 
 Status OpenMemory(sqlite3** db) {
   if (sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK) {
@@ -26,7 +34,7 @@ Status OpenMemory(sqlite3** db) {
 Status ReplicatedDb::Open(const std::string& schema, Execute execute, std::unique_ptr<ReplicatedDb>* out) {
   std::unique_ptr<ReplicatedDb> made(new ReplicatedDb());
   if (Status s = OpenMemory(&made->db_); !s.ok()) return s;
-  if (Status s = sql::Exec(made->db_, schema, kWhat); !s.ok()) return s;
+  if (Status s = sql::Exec(made->db_, schema + kCountSchema, kWhat); !s.ok()) return s;
   made->execute_ = std::move(execute);
   *out = std::move(made);
   return Status::Ok();
@@ -46,6 +54,11 @@ Result ReplicatedDb::InSavepoint(const std::function<Result(Database db)>& work,
 Result ReplicatedDb::Apply(const boost::json::value& command) {
   Result r = InSavepoint([this, &command](Database db) { return execute_(db, command); },
                          [](const Result& r) { return r.ok(); });
+  // Counted whatever its result: a failed command is applied too (as nothing).
+  if (Status s = sql::Exec(db_, "UPDATE harpc_replicated SET value = value + 1 WHERE key = 'commands'", kWhat);
+      !s.ok()) {
+    Log().error("{}", s.ToString());
+  }
   if (applied_) applied_(command, r);
   return r;
 }
@@ -59,6 +72,32 @@ Result ReplicatedDb::Read(const std::function<Result(Database db)>& read, bool* 
 
 Result ReplicatedDb::ChangeLocally(const std::function<Result(Database db)>& change) {
   return InSavepoint(change, [](const Result& r) { return r.ok(); });
+}
+
+Result ReplicatedDb::Digest() {
+  bool wrote = false;
+  return Read(
+      [](Database db) -> Result {
+        std::vector<std::string> tables;
+        Statement names(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+        while (names.Step() == Statement::kRow) tables.push_back(names.Text(0));
+        uint64_t hash = 0;
+        for (const std::string& table : tables) {
+          std::string columns;
+          Statement info(db, "SELECT name FROM pragma_table_info(?) ORDER BY cid");
+          info.Bind(1, table);
+          while (info.Step() == Statement::kRow) columns += (columns.empty() ? "\"" : ", \"") + info.Text(0) + "\"";
+          hash = StableHash(table, hash);
+          Statement rows(db, "SELECT json_array(" + columns + ") AS r FROM \"" + table + "\" ORDER BY r");
+          while (rows.Step() == Statement::kRow) hash = StableHash(rows.Text(0), hash);
+        }
+        Statement count(db, "SELECT value FROM harpc_replicated WHERE key = 'commands'");
+        const int64_t commands = count.Step() == Statement::kRow ? count.Int(0) : 0;
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016" PRIx64, hash);
+        return boost::json::value{{"commands", commands}, {"digest", hex}};
+      },
+      &wrote);
 }
 
 std::string ReplicatedDb::Snapshot() {
@@ -109,7 +148,5 @@ Status ReplicatedDb::Restore(std::string_view snapshot) {
 void ReplicatedDb::OnLeadership(bool leader) {
   if (leadership_) leadership_(leader);
 }
-
-uint64_t ReplicatedDb::Digest() const { return sql::ContentDigest(db_); }
 
 }  // namespace harpc::txn

@@ -11,6 +11,10 @@
 // whole database file (sqlite3_serialize), Restore() loads one into a fresh
 // connection and then swaps it in, so a bad snapshot leaves the state as it
 // was. Every method runs on the group's loop, one at a time.
+//
+// The database also counts the commands it applied (table harpc_replicated),
+// so that Digest() can tell whether two members hold the same state: equal
+// counts must come with equal digests.
 #pragma once
 
 #include <functional>
@@ -55,8 +59,10 @@ class ReplicatedDb : public StateMachine {
   // Runs `change` on this member's copy alone, kept when it succeeds: for
   // setup before the group starts (every member runs the same).
   Result ChangeLocally(const std::function<Result(Database db)>& change);
-  // This member's copy, hashed (storage/sqlite.h ContentDigest).
-  uint64_t Digest() const;
+  // {"commands":N,"digest":"16 hex digits"}: the commands applied so far
+  // and a hash of every row of every table (the count included), in a
+  // stable order.
+  Result Digest();
 
  private:
   ReplicatedDb() = default;

@@ -40,7 +40,7 @@ Group MakeGroup() {
   return g;
 }
 
-// Every member's digest, once all report the same applied index.
+// Every member's digest, once all applied the same number of commands.
 bool ReplicasAgree(const Group& bank, std::string* why) {
   std::set<std::string> digests;
   std::set<int64_t> applied;
@@ -50,10 +50,10 @@ bool ReplicasAgree(const Group& bank, std::string* why) {
       *why = address + ": " + r.status.ToString();
       return false;
     }
-    applied.insert(r.value.at("applied_index").to_number<int64_t>());
+    applied.insert(r.value.at("commands").to_number<int64_t>());
     digests.insert(std::string(r.value.at("digest").as_string()));
   }
-  *why = std::to_string(applied.size()) + " applied indexes, " + std::to_string(digests.size()) + " digests";
+  *why = std::to_string(applied.size()) + " command counts, " + std::to_string(digests.size()) + " digests";
   return applied.size() == 1 && digests.size() == 1;
 }
 

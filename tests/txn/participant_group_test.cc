@@ -194,6 +194,19 @@ TEST(ParticipantGroup, LeaderKilledUnderDepositsLosesNoneAndAppliesNoneTwice) {
   ASSERT_GT(committed, kDeposits);
   ASSERT_TRUE(bank.members[leader]->Restart());
   EXPECT_TRUE(PollUntil([&] { return IndexOf(bank.members[leader]->port(), "applied_index") >= committed; }, 10s));
+  // Every member, the restarted one included, holds the same state.
+  std::vector<std::string> digests;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        digests.clear();
+        for (const std::string& address : bank.addresses) {
+          CallResult r = CallOnce(address, "Participant.digest", json::object{}, 2s);
+          digests.push_back(r.ok() ? json::serialize(r.value) : r.status.ToString());
+        }
+        return digests[0].starts_with("{") && digests[0] == digests[1] && digests[1] == digests[2];
+      },
+      10s))
+      << digests[0] << " " << digests[1] << " " << digests[2];
 }
 
 TEST(ParticipantGroup, APreparedLegSurvivesTheLeadersDeath) {
