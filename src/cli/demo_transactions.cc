@@ -163,8 +163,9 @@ int TransactionChapter::Run() {
   ChannelOptions options;
   options.security = trust_.security;
   options.timeout = milliseconds(2000);
-  Channel coordinator_channel(coordinators.Target(), options);
-  Channel bank_a_channel(bank_a.Target(), options), bank_b_channel(bank_b.Target(), options);
+  Channel coordinator_channel(coordinators.Target(), TransferChannelOptions(options, coordinators.Target()));
+  Channel bank_a_channel(bank_a.Target(), TransferChannelOptions(options, bank_a.Target()));
+  Channel bank_b_channel(bank_b.Target(), TransferChannelOptions(options, bank_b.Target()));
   Channel* bank_channels[2] = {&bank_a_channel, &bank_b_channel};
   const char* prefixes[2] = {"a", "b"};  // accounts a0..a19 on bank-a, b0..b19 on bank-b
   for (int b = 0; b < 2; ++b) {

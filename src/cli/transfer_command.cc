@@ -41,12 +41,8 @@ int RunTransfer(const TransferFlags& f) {
   // H:P (one coordinator) or any target, such as a coordinator group's list://A,B,C.
   const std::string coordinator_target =
       f.coordinator.find("://") == std::string::npos ? "list://" + f.coordinator : f.coordinator;
-  // A coordinator group: a leader frozen (SIGSTOP) with calls in flight
-  // answers none of them; a backup attempt after 300 ms reaches a follower,
-  // which names the new leader. Every coordinator call is safe to repeat.
-  ChannelOptions coordinator_options = options;
-  if (coordinator_target.find(',') != std::string::npos) coordinator_options.hedge.after = std::chrono::milliseconds(300);
-  Channel coordinator(coordinator_target, coordinator_options), from(f.from, options), to(f.to, options);
+  Channel coordinator(coordinator_target, TransferChannelOptions(options, coordinator_target)),
+      from(f.from, TransferChannelOptions(options, f.from)), to(f.to, TransferChannelOptions(options, f.to));
   for (const Channel* c : {&coordinator, &from, &to}) {
     if (!c->status().ok()) {
       std::fprintf(stderr, "harpc transfer: %s\n", c->status().ToString().c_str());

@@ -118,6 +118,11 @@ asio::awaitable<void> Ticker(TransferLoadState& state, std::function<void(const 
 }
 }  // namespace
 
+ChannelOptions TransferChannelOptions(ChannelOptions options, const std::string& target) {
+  if (target.find(',') != std::string::npos) options.hedge.after = std::chrono::milliseconds(300);
+  return options;
+}
+
 json::object TransferReport::ToJson() const {
   json::object reasons;
   for (const auto& [reason, n] : abort_reasons) reasons[reason] = n;

@@ -50,6 +50,13 @@ struct TransferReport {
   boost::json::object ToJson() const;
 };
 
+// The options of a channel to a coordinator or bank `target`: when the
+// target lists several members (a replicated group), a backup attempt after
+// 300 ms. A leader frozen (SIGSTOP) with calls in flight answers none of
+// them; the backup reaches a follower, which names the new leader. Every
+// call of a transfer is safe to repeat (transactions make them so).
+ChannelOptions TransferChannelOptions(ChannelOptions options, const std::string& target);
+
 TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to, const TransferLoadSpec& spec,
                                std::function<void(const TransferReport&)> on_tick = nullptr,
                                std::chrono::milliseconds tick = std::chrono::seconds(1));
