@@ -256,9 +256,9 @@ TEST(ParticipantGroup, ABadMemberListIsOneLineAndExitTwo) {
   };
   const std::vector<Case> cases = {
       {{"--listen", self, "--group", self + ",localhost:9"}, "not a numeric address"},
-      {{"--listen", self, "--group", self + ",127.0.0.1:9," + self}, "names a member twice"},
+      {{"--listen", self, "--group", self + ",127.0.0.1:9," + self}, "is listed twice"},
       {{"--listen", self, "--group", "127.0.0.1:9,127.0.0.1:10"}, "is not one of the members"},
-      {{"--listen", "127.0.0.1:0", "--group", "127.0.0.1:9,127.0.0.1:10"}, "--listen must be"},
+      {{"--listen", "127.0.0.1:0", "--group", "127.0.0.1:9,127.0.0.1:10"}, "must be a numeric address with its port"},
       {{"--listen", self, "--group", self + ",,127.0.0.1:9"}, "--group"},
   };
   for (const Case& c : cases) {
