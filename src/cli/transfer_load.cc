@@ -1,5 +1,6 @@
 #include "cli/transfer_load.h"
 
+#include <algorithm>
 #include <future>
 #include <random>
 
@@ -119,7 +120,12 @@ asio::awaitable<void> Ticker(TransferLoadState& state, std::function<void(const 
 }  // namespace
 
 ChannelOptions TransferChannelOptions(ChannelOptions options, const std::string& target) {
-  if (target.find(',') != std::string::npos) options.hedge.after = std::chrono::milliseconds(300);
+  if (target.find(',') == std::string::npos) return options;
+  options.hedge.after = std::chrono::milliseconds(300);
+  // A member that dies mid-call is followed by members that still name it
+  // leader until the election ends: room for a few more attempts, within
+  // the transaction's deadline.
+  options.retry.max_retries = std::max(options.retry.max_retries, 6);
   return options;
 }
 

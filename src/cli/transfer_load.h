@@ -52,9 +52,11 @@ struct TransferReport {
 
 // The options of a channel to a coordinator or bank `target`: when the
 // target lists several members (a replicated group), a backup attempt after
-// 300 ms. A leader frozen (SIGSTOP) with calls in flight answers none of
-// them; the backup reaches a follower, which names the new leader. Every
-// call of a transfer is safe to repeat (transactions make them so).
+// 300 ms and up to 6 retries. A leader frozen (SIGSTOP) with calls in
+// flight answers none of them; the backup reaches a follower, which names
+// the new leader. A leader killed mid-call is named by the followers until
+// the election ends. Every call of a transfer is safe to repeat
+// (transactions make them so).
 ChannelOptions TransferChannelOptions(ChannelOptions options, const std::string& target);
 
 TransferReport RunTransferLoad(Channel& coordinator, Channel& from, Channel& to, const TransferLoadSpec& spec,

@@ -6,6 +6,7 @@
 // and no transfer was aborted (or left unknown) because of a failure.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <random>
 #include <set>
 #include <thread>
@@ -94,7 +95,7 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
   CliRun load;
   std::thread loader([&] {
     load = testing::RunHarpc({"transfer", "--coordinator", coordinators.Target(), "--from", bank_a.Target(),
-                              "--from-account", "a", "--to", bank_b.Target(), "--to-account", "b", "--amount", "7",
+                              "--from-account", "a", "--to", bank_b.Target(), "--to-account", "b", "--amount", "1",
                               "--accounts", std::to_string(kAccounts), "--duration", "30", "--concurrency", "16",
                               "--timeout-ms", "5000", "--json"},
                              120s);
@@ -131,7 +132,14 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
   const int64_t refused = reasons.contains("insufficient funds") ? reasons.at("insufficient funds").to_number<int64_t>() : 0;
   EXPECT_GT(committed, 100);
   EXPECT_EQ(aborted - refused + unknown, 0) << "transfers aborted or unknown because of a failure: "
-                                            << json::serialize(report);
+                                            << json::serialize(report) << "\n" << load.err.substr(0, 3000);
+  if (::testing::Test::HasFailure()) {
+    for (const char* name : {"bank-a", "bank-b", "coordinator"}) {
+      for (int i = 0; i < 3; ++i) {
+        std::cerr << "---- " << name << i << "\n" << LogTail(dir.File(std::string(name) + std::to_string(i) + ".log"), 6000);
+      }
+    }
+  }
 
   // Everything settles; the money is all there; every replica agrees.
   for (Channel* bank : {&a, &b}) {
