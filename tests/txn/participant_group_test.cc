@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "txn_support.h"
 
 namespace harpc::txntest {
@@ -273,6 +275,60 @@ TEST(ParticipantGroup, ABadMemberListIsOneLineAndExitTwo) {
   EXPECT_EQ(echo.exit_code, 2) << echo.err;
   EXPECT_NE(echo.err.find("only --service bank"), std::string::npos) << echo.err;
   EXPECT_FALSE(std::filesystem::exists(dir.File("bank.db.raft")));
+}
+
+}  // namespace
+}  // namespace harpc::txntest
+
+namespace harpc::txntest {
+namespace {
+
+// A frozen leader cannot commit alone: a deposit sent to it while it is
+// frozen (read by it only after SIGCONT) is never applied anywhere, the
+// others elect a leader and go on, and after SIGCONT the old leader steps
+// down and holds what the majority holds.
+TEST(ParticipantGroup, AFrozenLeaderCommitsNothingAloneAndStepsDownWhenThawed) {
+  BankGroup bank;
+  ASSERT_TRUE(bank.ok());
+  Channel channel(bank.target, ClientOptions(5s));
+  CallOptions open;
+  open.idempotency_key = "open-frozen";
+  ASSERT_TRUE(channel.Call("Bank.open", json::value{{"account", "x"}, {"balance", 100}}, open).ok());
+  const int old = bank.Leader();
+  ASSERT_GE(old, 0);
+  ASSERT_TRUE(bank.members[old]->Stop());
+
+  // Sent straight to the frozen leader: it sits in its socket until SIGCONT.
+  testing::RawSocket frozen(bank.members[old]->port());
+  ASSERT_TRUE(frozen.Send("POST /rpc/Bank.deposit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Idempotency-Key: to-the-frozen-one\r\nContent-Length: 33\r\n\r\n"
+                          "{\"account\":\"x\",\"amount\":1000000}"));
+  const int next = bank.Leader(10s, old);
+  ASSERT_GE(next, 0) << "the two others elect a leader";
+  CallOptions deposit;
+  deposit.idempotency_key = "to-the-new-one";
+  CallResult r = channel.Call("Bank.deposit", json::value{{"account", "x"}, {"amount", 5}}, deposit);
+  ASSERT_TRUE(r.ok()) << r.status;
+
+  ASSERT_TRUE(bank.members[old]->Resume());
+  // Whatever the thawed member answers its queued deposit, it is not applied.
+  const std::string answer = frozen.ReadResponse(10s);
+  EXPECT_NE(testing::StatusOf(answer), 200) << answer;
+  EXPECT_TRUE(PollUntil([&] { return RoleOf(bank.members[old]->port()) == "follower"; }, 10s))
+      << "the thawed leader stepped down";
+  EXPECT_EQ(BalanceThrough(channel, "x"), 105) << "only the majority's deposit counts";
+  // Every member, the thawed one included, ends with the same state.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        std::set<std::string> digests;
+        for (const std::string& address : bank.addresses) {
+          CallResult d = CallOnce(address, "Participant.digest", json::object{}, 2s);
+          if (!d.ok()) return false;
+          digests.insert(json::serialize(d.value));
+        }
+        return digests.size() == 1;
+      },
+      15s));
 }
 
 }  // namespace
