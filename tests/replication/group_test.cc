@@ -28,6 +28,14 @@ class GroupTest : public ::testing::Test {
   void StartAll(GroupOptions options) {
     for (auto& m : members) ASSERT_TRUE(m->Start(options).ok()) << m->address;
   }
+  // Proposes first..last through whoever leads, each added to `expected`.
+  void ProposeRange(int64_t first, int64_t last, std::vector<int64_t>* expected) {
+    for (int64_t v = first; v <= last; ++v) {
+      Result r = ProposeToLeader(members, v);
+      ASSERT_TRUE(r.ok()) << r.status();
+      expected->push_back(v);
+    }
+  }
   // Every running member applied exactly `expected`, in that order.
   bool AllApplied(const std::vector<int64_t>& expected) {
     for (auto& m : members) {
@@ -90,10 +98,7 @@ TEST_F(GroupTest, ALeadersLossElectsAnotherThatKeepsEveryCommittedCommand) {
   GroupMember* leader = WaitForLeader(members, kElection);
   ASSERT_NE(leader, nullptr);
   std::vector<int64_t> expected;
-  for (int64_t v = 1; v <= 50; ++v) {
-    ASSERT_TRUE(ProposeToLeader(members, v).ok());
-    expected.push_back(v);
-  }
+  ProposeRange(1, 50, &expected);
   leader->Stop();
   const auto killed = std::chrono::steady_clock::now();
   GroupMember* next = WaitForLeader(members, kElection);
@@ -101,11 +106,7 @@ TEST_F(GroupTest, ALeadersLossElectsAnotherThatKeepsEveryCommittedCommand) {
   ASSERT_NE(next, leader);
   RecordProperty("failover_ms", static_cast<int>(Since(killed).count()));
   EXPECT_TRUE(PollUntil([&] { return AllApplied(expected); }, kElection)) << "a committed command was lost";
-  for (int64_t v = 51; v <= 100; ++v) {  // the leader may change again on a loaded machine
-    Result r = ProposeToLeader(members, v);
-    ASSERT_TRUE(r.ok()) << r.status();
-    expected.push_back(v);
-  }
+  ProposeRange(51, 100, &expected);  // the leader may change again on a loaded machine
   // The old leader comes back from its disk and catches up from the log.
   ASSERT_TRUE(leader->Start(OptionsFor(members)).ok());
   EXPECT_TRUE(PollUntil([&] { return AllApplied(expected); }, kElection));
@@ -123,11 +124,7 @@ TEST_F(GroupTest, AMemberFarBehindCatchesUpBySnapshotAlsoFromAnEmptyDataDir) {
   ASSERT_NE(behind, wiped);
   behind->Stop();
   std::vector<int64_t> expected;
-  for (int64_t v = 1; v <= 1000; ++v) {
-    Result r = ProposeToLeader(members, v);
-    ASSERT_TRUE(r.ok()) << r.status();
-    expected.push_back(v);
-  }
+  ProposeRange(1, 1000, &expected);
   // From its own disk, 1000 commands behind a log compacted to 16 + 64.
   ASSERT_TRUE(behind->Start(options).ok());
   EXPECT_TRUE(PollUntil([&] { return AllApplied(expected); }, kElection));

@@ -308,9 +308,11 @@ void TransfersThroughALeaderFault(Fault fault) {
   ASSERT_EQ(run.exit_code, 0) << run.Stdout() << run.err;
   EXPECT_NE(run.Stdout().find("\"committed\""), std::string::npos) << run.Stdout();
 
-  // A load of transfers; the leader is hit in its middle.
+  // A load of transfers; the leader is hit in its middle. Each transfer may
+  // take 10 s: a frozen leader answers nothing until the others elect, and
+  // on a loaded machine elections and catch-up take seconds.
   std::vector<std::string> load = TransferArgs(group.target, b);
-  for (const char* extra : {"--duration", "8", "--concurrency", "8", "--timeout-ms", "5000", "--json"}) {
+  for (const char* extra : {"--duration", "8", "--concurrency", "8", "--timeout-ms", "10000", "--json"}) {
     load.push_back(extra);
   }
   auto running = std::async(std::launch::async, [&] { return testing::RunHarpc(load, 60s); });
