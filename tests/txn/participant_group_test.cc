@@ -290,7 +290,11 @@ namespace {
 TEST(ParticipantGroup, AFrozenLeaderCommitsNothingAloneAndStepsDownWhenThawed) {
   BankGroup bank;
   ASSERT_TRUE(bank.ok());
-  Channel channel(bank.target, ClientOptions(5s));
+  // A backup attempt after 300 ms: the channel remembers the leader, which
+  // is about to freeze and answer nothing (as harpc transfer does for groups).
+  ChannelOptions options = ClientOptions(5s);
+  options.hedge.after = 300ms;
+  Channel channel(bank.target, options);
   CallOptions open;
   open.idempotency_key = "open-frozen";
   ASSERT_TRUE(channel.Call("Bank.open", json::value{{"account", "x"}, {"balance", 100}}, open).ok());
@@ -307,6 +311,7 @@ TEST(ParticipantGroup, AFrozenLeaderCommitsNothingAloneAndStepsDownWhenThawed) {
   ASSERT_GE(next, 0) << "the two others elect a leader";
   CallOptions deposit;
   deposit.idempotency_key = "to-the-new-one";
+  deposit.idempotent = true;  // keyed: the group applies it once, however often it arrives
   CallResult r = channel.Call("Bank.deposit", json::value{{"account", "x"}, {"amount", 5}}, deposit);
   ASSERT_TRUE(r.ok()) << r.status;
 
