@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <charconv>
 #include <set>
 
@@ -84,7 +83,6 @@ struct RaftTransport::State : std::enable_shared_from_this<State> {
   raft_uv_accept_cb accept = nullptr;
   bool closed = false;
   std::set<raft_uv_connect*> dialing;  // their callbacks not called yet
-  std::atomic<int64_t> open{0};
 
   static State* Of(raft_uv_transport* t) { return static_cast<State*>(t->impl); }
 
@@ -164,10 +162,8 @@ struct RaftTransport::State : std::enable_shared_from_this<State> {
       close(fds[0]);
       co_return;
     }
-    ++open;
     LocalSocket local(stream.get_executor(), asio::local::stream_protocol(), fds[0]);
     co_await Splice(stream, local, std::move(early));
-    --open;
   }
 
   // The server side of an upgrade from member `id` at `address`.
@@ -194,10 +190,8 @@ struct RaftTransport::State : std::enable_shared_from_this<State> {
       self->accept(&self->transport, peer_id, peer_address.c_str(), pipe);
       self->loop->Kick();
     });
-    ++open;
     LocalSocket local(stream.get_executor(), asio::local::stream_protocol(), fds[0]);
     co_await Splice(stream, local, std::move(early));
-    --open;
   }
 };
 
@@ -239,8 +233,6 @@ RaftTransport::~RaftTransport() {
 }
 
 raft_uv_transport* RaftTransport::get() { return &state_->transport; }
-
-int64_t RaftTransport::open_connections() const { return state_->open.load(); }
 
 Status RaftTransport::Attach(Server& server) {
   std::weak_ptr<State> weak = state_;

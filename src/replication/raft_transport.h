@@ -31,9 +31,6 @@ class RaftTransport {
   // libraft once it listens.
   Status Attach(Server& server);
 
-  // Connections spliced now, for /metrics and tests.
-  int64_t open_connections() const;
-
  private:
   struct State;
   std::shared_ptr<State> state_;

@@ -374,7 +374,7 @@ TEST(LeaderRouting, ADeadLeaderIsReplacedWithinTheElection) {
   group.Believe(1, group.address(0));
   group.Believe(2, group.address(0));
   auto elect = std::async(std::launch::async, [&] {
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(200ms);  // the election's length: the behaviour under test, not a wait
     group.Lead(1);
     group.Believe(0, "");
   });

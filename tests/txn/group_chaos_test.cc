@@ -115,6 +115,7 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
       victim->Kill();
       ++kills;
     }
+    // How long the member stays dead or frozen: the chaos under test, not a wait for a condition.
     std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 1000));
     if (freeze) {
       ASSERT_TRUE(victim->Resume());
