@@ -24,9 +24,26 @@ stop_pid() {
   PIDS=("${kept[@]}")
 }
 
-# free_port: a loopback port that was free a moment ago.
+# free_port: a loopback port that was free a moment ago, below the kernel's
+# ephemeral range (src/util/free_port.h says why: a port from that range may
+# be taken by an outgoing connection, such as group members dialling each
+# other, before the daemon binds it).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(100):
+    port = random.randint(10000, low - 1) if low > 10001 else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PY
 }
 
 # start_daemon NAME CMD...: starts CMD, waits (<= 10 s) for its "listening on H:P"

@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/demo_support.h"
+#include "util/free_port.h"
 #include "cli/security_flags.h"
 #include "cli/load_generator.h"
 #include "harpc/channel.h"
@@ -373,11 +374,7 @@ int Demo::RunSentinelChapter() {
 
 }  // namespace
 
-int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
+int FreePort() { return FreeListenPort(); }
 
 bool MakeChapterDir(const char* name, std::string* dir) {
   std::string path = std::string("/tmp/harpc-demo-") + name + "-XXXXXX";

@@ -19,7 +19,7 @@ struct DemoTrust {
   std::vector<std::string> daemon_args;
 };
 
-// A loopback port that was free a moment ago (for daemons that must keep
+// A loopback port below the ephemeral range, free a moment ago (for daemons that must keep
 // their address across a restart, or know their peers' before they start).
 int FreePort();
 

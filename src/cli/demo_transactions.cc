@@ -93,6 +93,15 @@ class TransactionChapter {
     }
     return nullptr;
   }
+  // Sends `signal` to the group's leader, when one is found, and says what it did.
+  Member* HitLeader(Group& g, int signal, const char* what) {
+    Member* leader = Leader(g);
+    if (!leader) return nullptr;
+    leader->process.Signal(signal);
+    leader->down = true;
+    Say(">>> %s: leader %s %s", g.name.c_str(), leader->address.c_str(), what);
+    return leader;
+  }
   // Polls the three groups' leaders for the per-second lines, off the load's loop.
   void WatchLeaders(const bool& stop) {
     while (!stop) {
@@ -209,30 +218,14 @@ int TransactionChapter::Run() {
     });
   });
 
-  Member* victim = nullptr;
-  Member* frozen = nullptr;
-  Member* dead_bank = nullptr;
   SleepUntil(2);
-  if ((victim = Leader(coordinators))) {
-    victim->process.Signal(SIGKILL);
-    victim->down = true;
-    Say(">>> coordinators: leader %s killed with SIGKILL; the others elect a new one, which resumes phase two",
-        victim->address.c_str());
-  }
+  Member* victim = HitLeader(coordinators, SIGKILL,
+                             "killed with SIGKILL; the others elect a new one, which resumes phase two");
   SleepUntil(4);
-  if ((dead_bank = Leader(bank_b))) {
-    dead_bank->process.Signal(SIGKILL);
-    dead_bank->down = true;
-    Say(">>> bank-b: leader %s killed with SIGKILL; its prepared transfers are on the other replicas",
-        dead_bank->address.c_str());
-  }
+  Member* dead_bank = HitLeader(bank_b, SIGKILL, "killed with SIGKILL; its prepared transfers are on the other replicas");
   SleepUntil(6);
-  if ((frozen = Leader(bank_a))) {
-    frozen->process.Signal(SIGSTOP);
-    frozen->down = true;
-    Say(">>> bank-a: leader %s frozen with SIGSTOP; alone it can commit nothing, the others elect a new leader",
-        frozen->address.c_str());
-  }
+  Member* frozen =
+      HitLeader(bank_a, SIGSTOP, "frozen with SIGSTOP; alone it can commit nothing, the others elect a new leader");
   SleepUntil(8);
   if (frozen) {
     frozen->process.Signal(SIGCONT);

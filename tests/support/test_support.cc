@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include "util/free_port.h"
+
 namespace harpc::testing {
 
 using Clock = std::chrono::steady_clock;
@@ -56,20 +58,7 @@ int ThreadCount(pid_t pid) {
   return n;
 }
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+int FreePort() { return FreeListenPort(); }
 
 ServeProcess StartServe(const std::vector<std::string>& extra_args) {
   ServeProcess s;

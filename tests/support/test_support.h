@@ -29,9 +29,9 @@ std::string StartDaemon(const std::vector<std::string>& args, Subprocess* proces
                         const std::string& log = "/dev/null", std::string* why = nullptr);
 // The port of "host:port".
 int PortOf(const std::string& address);
-// A loopback port the kernel considers free right now (bound to 0, then
-// closed): for a daemon that must know its port before it starts, or for an
-// address nobody listens on.
+// A loopback port free right now, below the kernel's ephemeral range
+// (util/free_port.h): for a daemon that must know its port before it
+// starts, or for an address nobody listens on.
 int FreePort();
 
 // The number of threads of process `pid` (/proc/PID/task); -1 when it is gone.
