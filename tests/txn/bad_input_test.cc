@@ -371,7 +371,11 @@ TEST(TxnBadInput, AParticipantThatAnswersAfterTheTimeoutIsAborted) {
   json::value line = json::parse(run.Stdout());
   const std::string txid(line.at("txid").as_string());
   EXPECT_EQ(line.at("outcome").as_string(), "aborted");
-  EXPECT_NE(line.at("reason").as_string().find("Bank.credit"), json::string::npos) << run.Stdout();
+  // Whichever deadline fires first names the abort: the hung Bank.credit
+  // call's, or (on a loaded machine) the coordinator's for the whole transfer.
+  const std::string reason(line.at("reason").as_string());
+  EXPECT_TRUE(reason.find("Bank.credit") != std::string::npos || reason.find("timed out") != std::string::npos)
+      << run.Stdout();
   EXPECT_EQ(FinalOutcome(cluster.coordinator->address(), txid), "aborted");
 
   // Once it runs again, it reads the prepare that came too late: that call

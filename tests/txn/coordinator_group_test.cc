@@ -320,7 +320,8 @@ void TransfersThroughALeaderFault(Fault fault) {
     auto status = ParticipantStatus(b.banks[bank]->address());
     return status ? status->at("committed").to_number<int64_t>() : 0;
   };
-  ASSERT_TRUE(PollUntil([&] { return committed_on(0) > 200; }, 10s)) << "the load does not commit";
+  // The load commits through the first leader (a loaded machine commits only tens per second).
+  ASSERT_TRUE(PollUntil([&] { return committed_on(0) > 50; }, 10s)) << "the load does not commit";
   // The leader now (an election on a loaded machine may have moved it since the start).
   const int first_leader = group.WaitForLeader(10s);
   ASSERT_GE(first_leader, 0);
