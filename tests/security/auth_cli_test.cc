@@ -390,7 +390,7 @@ TEST_F(AuthCli, SentinelQuorumOverMutualTls) {
   Subprocess server;
   const std::string address = StartWithTokens(
       with({"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register", "sentinel://" + group,
-            "--lease-ttl-ms", "1000"},
+            "--lease-ttl-ms", "30000"},  // outlives the test: the odown is not hidden by an expiry
            daemon_tls),
       "service", &server);
   ASSERT_FALSE(address.empty());

@@ -36,7 +36,7 @@ TEST(CoordinatorThreads, AThousandParticipantAddressesAddNoThreads) {
   std::set<int> ports;
   for (int tries = 0; ports.size() < 1000 && tries < 20000; ++tries) ports.insert(testing::FreePort());
   ASSERT_EQ(ports.size(), 1000u);
-  Channel coordinator("list://" + cluster.coordinator->address(), OneShotOptions(3s));
+  Channel coordinator("list://" + cluster.coordinator->address(), OneShotOptions(10s));  // a loaded machine
   CallResult begun = coordinator.Call("Coordinator.begin", json::object{});
   ASSERT_TRUE(begun.ok()) << begun.status;
   const std::string txid(begun.value.at("txid").as_string()), key(begun.value.at("key").as_string());
