@@ -110,13 +110,14 @@ class Scenario:
 
     # --- loads ----------------------------------------------------------
 
-    def _bench_argv(self, target, duration, concurrency, channel):
-        return [self.harpc, "bench", target, "--json", "--duration", str(duration),
-                "--concurrency", str(concurrency)] + list(channel)
+    def _bench_argv(self, target, duration, concurrency, channel, requests=None):
+        amount = ["--requests", str(requests)] if requests else ["--duration", str(duration)]
+        return [self.harpc, "bench", target, "--json", "--concurrency", str(concurrency)] + amount + list(channel)
 
-    def bench(self, host, target, duration, concurrency=4, channel=()):
-        """Runs `harpc bench --json` in host to its end; its report."""
-        argv = self._bench_argv(target, duration, concurrency, channel)
+    def bench(self, host, target, duration, concurrency=4, channel=(), requests=None):
+        """Runs `harpc bench --json` in host to its end (for `duration`
+        seconds, or `requests` calls when given); its report."""
+        argv = self._bench_argv(target, duration, concurrency, channel, requests)
         done = host.run(argv, timeout=duration + 30)
         if done.returncode != 0:
             raise RuntimeError(f"harpc bench failed ({done.returncode}): {done.stderr[-2000:]}")
