@@ -5,8 +5,9 @@ with all three. s3 is cut off from everyone else (both directions), then e1
 is killed with SIGKILL. Invariants:
 
 - the minority (s3) never declares ODOWN: during and after the split its
-  registry, its events, its alerts (--notify) and its log show no decision
-  of its own, and never e2 (alive) as odown;
+  registry, its events, its metrics, its alerts (--notify) and its log show
+  no decision of its own, and never e2 (alive) as odown; its epoch does not
+  move while it is alone;
 - the majority (s1, s2) declares e1 ODOWN (it is truly dead on their side)
   within down-after + a few probe intervals + an election;
 - after healing, the three converge: the same epoch, and the same state,
@@ -115,6 +116,12 @@ def main():
         while time.monotonic() < hold_until:
             check_minority()
             time.sleep(0.1)
+
+        minority_metrics = net.metrics(s3.address)
+        assert minority_metrics.get('harpc_sentinel_events_total{event="odown"}', 0) == 0 \
+            and minority_metrics.get("harpc_sentinel_alerts_total", 0) == 0, \
+            f"the minority counted ODOWN events or alerts during the split: {minority_metrics}"
+        assert minority_metrics.get("harpc_sentinel_epoch") == 0, "the minority moved its epoch alone"
 
         s3_host.heal()
         healed_at = time.monotonic()
