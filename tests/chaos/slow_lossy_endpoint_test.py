@@ -6,9 +6,12 @@ packets to px at random (nftables). The client knows e3 only through px.
 
 Invariant: with least_time and hedging (after the recent p95), the client's
 p99 over e1, e2 and the slow endpoint stays within 2 x the p99 measured
-against e1 and e2 alone, in the same run: three rounds of a 4 s run against
-e1 and e2, then a 4 s run against all three, and the mean p99s compared, so
-that a load on the machine that comes and goes weighs on both sides alike.
+against e1 and e2 alone, in the same run: five rounds of a 3 s run against
+e1 and e2, then a 3 s run against all three; the median of the rounds'
+ratios (mixed p99 / healthy p99) is at most 2. Each round's two runs are
+side by side in time, so a load on the machine weighs on both alike, and the
+median is not moved by one scheduling hiccup of a few milliseconds in a run
+whose p99 is below one.
 No call fails. The fault is checked to be real first: calls through px
 alone take at least 2 x (200 - 50) ms.
 """
@@ -18,7 +21,7 @@ from netns import DelayProxy
 
 DELAY_MS, JITTER_MS, LOSS_PERCENT = 200, 50, 5
 PROXY_PORT = 9000
-ROUNDS, RUN_S = 3, 4
+ROUNDS, RUN_S = 5, 3
 CHANNEL = ["--lb", "least_time", "--hedge-ms", "p95", "--idempotent"]
 
 
@@ -48,20 +51,19 @@ def main():
         for run in baselines + mixed_runs:
             assert run["errors"] == 0, f"calls failed: {run}"
 
-        def mean_p99(runs):
-            return sum(r["latency_ms"]["p99"] for r in runs) / len(runs)
-
+        ratios = sorted(m["latency_ms"]["p99"] / h["latency_ms"]["p99"] for h, m in zip(baselines, mixed_runs))
+        median_ratio = ratios[len(ratios) // 2]
         sc.figure("healthy_p99_ms", [r["latency_ms"]["p99"] for r in baselines])
         sc.figure("mixed_p99_ms", [r["latency_ms"]["p99"] for r in mixed_runs])
+        sc.figure("median_p99_ratio", median_ratio)
         sc.figure("healthy_hedged_share", round(sum(r["hedges"] for r in baselines)
                                                 / sum(r["requests"] for r in baselines), 4))
         sc.figure("mixed_hedged_share", round(sum(r["hedges"] for r in mixed_runs)
                                               / sum(r["requests"] for r in mixed_runs), 4))
         sc.figure("mixed_max_ms", max(r["latency_ms"]["max"] for r in mixed_runs))
         sc.figure("slow_endpoint_answers", [r["per_endpoint"][proxy.address] for r in mixed_runs])
-        assert mean_p99(mixed_runs) <= 2 * mean_p99(baselines), \
-            f"mean p99 with the slow endpoint {mean_p99(mixed_runs):.2f} ms > 2 x {mean_p99(baselines):.2f} ms " \
-            f"without it: {mixed_runs}"
+        assert median_ratio <= 2, \
+            f"p99 with the slow endpoint over p99 without it, per round: {ratios}; runs: {mixed_runs}"
 
 
 if __name__ == "__main__":
