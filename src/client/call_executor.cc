@@ -222,7 +222,7 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
     NoteLeader(endpoint, outcome);
   } else {
     // It lost a hedge race: at least this slow. least_time should see that.
-    endpoint.RecordLatency(elapsed, Clock::now());
+    endpoint.RecordLatencyAtLeast(elapsed, Clock::now());
   }
   a.outcome = std::move(outcome);
   a.done = true;

@@ -32,4 +32,8 @@ void Endpoint::RecordLatency(std::chrono::microseconds latency, Clock::time_poin
   latency_at_ = now;
 }
 
+void Endpoint::RecordLatencyAtLeast(std::chrono::microseconds bound, Clock::time_point now) {
+  if (static_cast<double>(bound.count()) > latency_us_) RecordLatency(bound, now);
+}
+
 }  // namespace harpc

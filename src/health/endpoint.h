@@ -95,6 +95,11 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // Exponentially decaying average latency in microseconds (0 before any sample).
   double latency_us() const { return latency_us_; }
   void RecordLatency(std::chrono::microseconds latency, Clock::time_point now);
+  // A lower bound, not a sample: an attempt cancelled after `bound` (it lost a
+  // hedge race) took at least that long. It raises the average as a sample
+  // would when above it, and leaves it alone otherwise, so that a slow
+  // endpoint's average does not sink to the hedge delay and win it calls.
+  void RecordLatencyAtLeast(std::chrono::microseconds bound, Clock::time_point now);
 
   // --- counters (any thread) ----------------------------------------------
   std::atomic<uint64_t> picks{0};

@@ -365,6 +365,38 @@ TEST_F(BalancersTest, LeastTimeRecoversWithinTwoSecondsUnderAShortDecay) {
   EXPECT_NEAR(Shares(lb, 10000, Request(kT0 + 12s))["s"], 1.0 / 3, 0.03);
 }
 
+// A hedged channel cancels the attempts a slow endpoint is too slow to
+// answer; each tells only that it took at least the hedge delay. Taken as
+// samples, these bounds dragged a 400 ms endpoint's average down to ~5 ms and
+// won it ~3 % of the calls, each paying the hedge delay (chaos.slow_lossy_endpoint).
+TEST_F(BalancersTest, LeastTimeKeepsStarvingASlowEndpointThatLosesHedgeRaces) {
+  auto slow = Make("s", 1), a = Make("a", 1), b = Make("b", 1);
+  LeastTime lb(kSeed);
+  lb.Update({slow, a, b});
+  slow->RecordLatency(400ms, kT0);
+  Clock::time_point now = kT0;
+  for (const auto end = kT0 + 5s; now < end; now += 10ms) {
+    slow->RecordLatencyAtLeast(5ms, now);
+    a->RecordLatency(300us, now);
+    b->RecordLatency(300us, now);
+  }
+  EXPECT_DOUBLE_EQ(slow->latency_us(), 400000);
+  EXPECT_LT(Shares(lb, 100000, Request(now))["s"], 0.002);
+}
+
+TEST_F(BalancersTest, ALowerBoundAboveTheAverageRaisesItLikeASample) {
+  auto bound = Make("bound", 1), sample = Make("sample", 1);
+  for (auto* e : {bound.get(), sample.get()}) e->RecordLatency(1ms, kT0);
+  bound->RecordLatencyAtLeast(20ms, kT0 + 300ms);
+  sample->RecordLatency(20ms, kT0 + 300ms);
+  EXPECT_DOUBLE_EQ(bound->latency_us(), sample->latency_us());
+  EXPECT_GT(bound->latency_us(), 10000);
+  // With no sample yet, a bound is the first estimate.
+  auto fresh = Make("fresh", 1);
+  fresh->RecordLatencyAtLeast(7ms, kT0);
+  EXPECT_DOUBLE_EQ(fresh->latency_us(), 7000);
+}
+
 TEST_F(BalancersTest, LeastTimeSteersAwayFromCallsInFlight) {
   auto a = Make("a", 1), b = Make("b", 1), c = Make("c", 1);
   for (auto* e : {a.get(), b.get(), c.get()}) e->RecordLatency(1ms, kT0);
