@@ -13,6 +13,7 @@ Asserts:
 - nothing stays in doubt: within IN_DOUBT_DEADLINE_S of the load's end, both
   banks report no call prepared and no money reserved (the banks ask the
   coordinator about their calls in doubt, with a backoff of at most 10 s).
+  The calls bank-b holds prepared when the partition heals are a figure.
 
 Usage: coordinator_bank_partition_test.py HARPC_BINARY. Exit 77 (skip) without
 root, ip or nft."""
@@ -57,9 +58,12 @@ def main():
         coordinator_host.partition([bank_b.members[0].host])
         say(start, "coordinator <-> bank-b partitioned (nftables, both ways)")
         time.sleep(PARTITION_S)  # the fault's length is what is under test
+        # bank-b's prepares whose votes could not be registered: in doubt.
+        in_doubt = (client.ask(bank_b.members[0].address, "Participant.status") or {}).get("prepared")
+        sc.figure("bank_b_prepared_at_heal", in_doubt)
         healed_ms = now_ms()
         coordinator_host.heal()
-        say(start, "partition healed")
+        say(start, f"partition healed; bank-b had {in_doubt} calls prepared")
 
         # The partition bites: nothing commits once the transactions begun
         # before it have run out of time (their timeout, plus a tick).
