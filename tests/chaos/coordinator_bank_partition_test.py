@@ -21,7 +21,7 @@ root, ip or nft."""
 import time
 
 from cluster import Scenario
-from txn_topology import Load, Topology, now_ms, poll, say
+from txn_topology import check_transfers_end, now_ms, poll, say, start_transfers, start_with_two_banks
 
 ACCOUNTS, OPENING = 10, 1000
 TXN_TIMEOUT_MS = 2000
@@ -35,21 +35,12 @@ def main():
     with Scenario("coordinator_bank_partition") as sc:
         start = time.monotonic()
         failures = []
-        topo = Topology(sc.harpc, sc.net, sc.dir, coordinators=1, banks=(("a", 1), ("b", 1)))
-        topo.start()
-        bank_a, bank_b = topo.banks
+        topo, before = start_with_two_banks(sc, 1, (("a", 1), ("b", 1)), ACCOUNTS, OPENING)
+        bank_b = topo.banks[1]
         client = topo.client
-        client.open_accounts(bank_a, "a", ACCOUNTS, OPENING)
-        client.open_accounts(bank_b, "b", ACCOUNTS, OPENING)
-        before = sum(client.audit(b)[0] for b in topo.banks)
         say(start, f"two banks of {ACCOUNTS} accounts: total money {before}")
-
-        load = Load(sc.harpc, topo.client_host, "transfer",
-                    ["--coordinator", topo.coordinator.members[0].address, "--from", bank_a.target,
-                     "--from-account", "a", "--to", bank_b.target, "--to-account", "b", "--accounts",
-                     str(ACCOUNTS), "--both-ways", "--amount", "7", "--concurrency", "8",
-                     "--duration", str(LOAD_S), "--timeout-ms", str(TXN_TIMEOUT_MS)],
-                    sc.path("transfer.log"))
+        load = start_transfers(sc.harpc, topo, topo.coordinator.members[0].address, ACCOUNTS, LOAD_S,
+                               TXN_TIMEOUT_MS, 8, sc.path("transfer.log"))
         if not poll(lambda: (load.latest() or {}).get("committed", 0) >= COMMITTED_BEFORE_CUT, 20):
             raise RuntimeError(f"fewer than {COMMITTED_BEFORE_CUT} transfers committed in 20 s")
 
@@ -80,23 +71,7 @@ def main():
         else:
             failures.append("transfers did not resume within 15 s of the heal")
 
-        code = load.wait(LOAD_S + 30)
-        report = load.report() or {}
-        if code != 0 or not report:
-            failures.append(f"harpc transfer exited {code} without a report")
-        for key in ("transfers", "committed", "aborted", "errors", "longest_gap_ms"):
-            sc.figure(key, report.get(key))
-
-        audits, settled, waited = client.wait_settled(topo.banks, IN_DOUBT_DEADLINE_S)
-        sc.figure("settled_after_load_s", waited)
-        if not settled:
-            failures.append(f"something still in doubt {IN_DOUBT_DEADLINE_S} s after the load: {audits}")
-        after = sum(a[0] for a in audits.values()) if len(audits) == 2 else None
-        say(start, f"total money before {before}, after {after}; (total, reserved, prepared) per bank {audits}")
-        if after != before:
-            failures.append(f"money not conserved: {before} before, {after} after")
-        if not report.get("committed"):
-            failures.append("no transfer committed")
+        check_transfers_end(sc, start, topo, load, before, LOAD_S, IN_DOUBT_DEADLINE_S, failures)
         if failures:
             raise AssertionError("; ".join(failures))
 

@@ -23,7 +23,7 @@ root, ip or nft."""
 import time
 
 from cluster import Scenario
-from txn_topology import Load, Topology, now_ms, poll, say
+from txn_topology import check_transfers_end, now_ms, poll, say, start_transfers, start_with_two_banks
 
 ACCOUNTS, OPENING = 10, 1000
 TXN_TIMEOUT_MS = 3000
@@ -121,44 +121,20 @@ def main():
     with Scenario("group_leader_partition") as sc:
         start = time.monotonic()
         failures = []
-        topo = Topology(sc.harpc, sc.net, sc.dir, coordinators=3, banks=(("a", 3), ("b", 1)))
-        topo.start()
+        topo, before = start_with_two_banks(sc, 3, (("a", 3), ("b", 1)), ACCOUNTS, OPENING)
         coordinators, (bank_a, bank_b) = topo.coordinator, topo.banks
         client = topo.client
-        client.open_accounts(bank_a, "a", ACCOUNTS, OPENING)
-        client.open_accounts(bank_b, "b", ACCOUNTS, OPENING)
-        before = sum(client.audit(b)[0] for b in topo.banks)
         say(start, f"coordinators {coordinators.addresses}; bank-a {bank_a.addresses}; bank-b "
                    f"{bank_b.addresses}; total money {before}")
-
-        load = Load(sc.harpc, topo.client_host, "transfer",
-                    ["--coordinator", coordinators.target, "--from", bank_a.target, "--from-account", "a",
-                     "--to", bank_b.target, "--to-account", "b", "--accounts", str(ACCOUNTS), "--both-ways",
-                     "--amount", "7", "--concurrency", "8", "--duration", str(LOAD_S),
-                     "--timeout-ms", str(TXN_TIMEOUT_MS)],
-                    sc.path("transfer.log"))
+        load = start_transfers(sc.harpc, topo, coordinators.target, ACCOUNTS, LOAD_S, TXN_TIMEOUT_MS, 8,
+                               sc.path("transfer.log"))
         if not poll(lambda: (load.latest() or {}).get("committed", 0) >= 40, 20):
             raise RuntimeError("fewer than 40 transfers committed in 20 s")
 
         cut_leader(sc, start, topo, bank_a, load, failures, bank=True)
         cut_leader(sc, start, topo, coordinators, load, failures, bank=False)
 
-        code = load.wait(LOAD_S + 30)
-        report = load.report() or {}
-        if code != 0 or not report:
-            failures.append(f"harpc transfer exited {code} without a report")
-        for key in ("transfers", "committed", "aborted", "errors", "longest_gap_ms"):
-            sc.figure(key, report.get(key))
-
-        audits, settled, waited = client.wait_settled(topo.banks, IN_DOUBT_DEADLINE_S)
-        sc.figure("settled_after_load_s", waited)
-        after = sum(a[0] for a in audits.values()) if len(audits) == 2 else None
-        say(start, f"total money before {before}, after {after}; (total, reserved, prepared) per bank {audits}")
-        if not settled:
-            failures.append(f"something still in doubt {IN_DOUBT_DEADLINE_S} s after the load: {audits}")
-        if after != before:
-            failures.append(f"money not conserved: {before} before, {after} after")
-
+        check_transfers_end(sc, start, topo, load, before, LOAD_S, IN_DOUBT_DEADLINE_S, failures)
         digest = client.wait_digests_agree(bank_a, AGREE_DEADLINE_S)
         logs = client.wait_logs_agree(coordinators, AGREE_DEADLINE_S)
         say(start, f"bank-a members agree on {digest}; coordinators on (commit, applied) {logs}")

@@ -50,7 +50,7 @@ import random
 import time
 
 from cluster import Scenario
-from txn_topology import Load, Topology, now_ms, poll, say
+from txn_topology import Load, Topology, now_ms, open_two_banks, poll, say, start_transfers
 
 ACCOUNTS, OPENING = 20, 1000
 CALL_TIMEOUT_MS = 2000
@@ -226,10 +226,7 @@ class Soak:
         topo, client = self.topo, self.client
         self.say(f"starting {len(topo.daemons)} daemons, each in its own namespace (seed {self.seed})")
         topo.start()
-        bank_a, bank_b = topo.banks
-        client.open_accounts(bank_a, "a", ACCOUNTS, OPENING)
-        client.open_accounts(bank_b, "b", ACCOUNTS, OPENING)
-        before = sum(client.audit(b)[0] for b in topo.banks)
+        before = open_two_banks(client, topo.banks, ACCOUNTS, OPENING)
         self.say(f"banks open: total money {before}")
         for g in topo.groups:
             self.say(f"{g.name:12s} {g.addresses}")
@@ -243,12 +240,8 @@ class Soak:
                       "--timeout-ms", str(CALL_TIMEOUT_MS), "--retries", "2", "--hedge-ms", "300",
                       "--health-interval-ms", "200"],
                      os.path.join(self.log_dir, "bench.log"))
-        transfer = Load(self.harpc, topo.client_host, "transfer",
-                        ["--coordinator", topo.coordinator.target, "--from", bank_a.target, "--from-account", "a",
-                         "--to", bank_b.target, "--to-account", "b", "--accounts", str(ACCOUNTS), "--both-ways",
-                         "--amount", "7", "--concurrency", "4", "--duration", str(load_s),
-                         "--timeout-ms", str(TXN_TIMEOUT_MS)],
-                        os.path.join(self.log_dir, "transfer.log"))
+        transfer = start_transfers(self.harpc, topo, topo.coordinator.target, ACCOUNTS, load_s, TXN_TIMEOUT_MS, 4,
+                                   os.path.join(self.log_dir, "transfer.log"))
         load_started = time.monotonic()
         loads = [bench, transfer]
         if not poll(lambda: (bench.latest() or {}).get("ok", 0) > 0 and

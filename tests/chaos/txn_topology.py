@@ -13,6 +13,8 @@ import json
 import os
 import time
 
+from netns import wait_until
+
 PORT = 7000  # every daemon's port, in its own namespace
 
 # A replicated group's members name a leader within a few election timeouts
@@ -22,15 +24,12 @@ ELECTION_DEADLINE_S = 15.0
 
 def poll(condition, timeout_s, interval_s=0.1):
     """Calls `condition` until it returns a true value, at most `timeout_s`;
-    returns that value, or None at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval_s)
+    returns that value, or None at the deadline (for checks that record a
+    failure and go on)."""
+    try:
+        return wait_until(condition, timeout_s, "a condition", interval_s)
+    except TimeoutError:
+        return None
 
 
 def say(start, text):
@@ -338,3 +337,51 @@ class Load:
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def start_with_two_banks(sc, coordinators, banks, accounts, opening):
+    """The scenario's Topology started, with accounts open on its two banks:
+    (topology, total money)."""
+    topo = Topology(sc.harpc, sc.net, sc.dir, coordinators=coordinators, banks=banks)
+    topo.start()
+    return topo, open_two_banks(topo.client, topo.banks, accounts, opening)
+
+
+def open_two_banks(client, banks, accounts, opening):
+    """Opens accounts a0.. on the first bank and b0.. on the second; the total money."""
+    for bank, prefix in zip(banks, ("a", "b")):
+        client.open_accounts(bank, prefix, accounts, opening)
+    return sum(client.audit(b)[0] for b in banks)
+
+
+def start_transfers(harpc, topo, coordinator_target, accounts, seconds, timeout_ms, concurrency, log_path):
+    """`harpc transfer` both ways between the two banks' accounts, from the client namespace."""
+    bank_a, bank_b = topo.banks
+    return Load(harpc, topo.client_host, "transfer",
+                ["--coordinator", coordinator_target, "--from", bank_a.target, "--from-account", "a",
+                 "--to", bank_b.target, "--to-account", "b", "--accounts", str(accounts), "--both-ways",
+                 "--amount", "7", "--concurrency", str(concurrency), "--duration", str(seconds),
+                 "--timeout-ms", str(timeout_ms)],
+                log_path)
+
+
+def check_transfers_end(sc, start, topo, load, before, load_s, in_doubt_deadline_s, failures):
+    """Waits for the load's end and records its figures; then the bank
+    invariant: nothing prepared or reserved within `in_doubt_deadline_s`,
+    and the money `before` conserved. Failures are appended."""
+    code = load.wait(load_s + 30)
+    report = load.report() or {}
+    if code != 0 or not report:
+        failures.append(f"harpc transfer exited {code} without a report")
+    for key in ("transfers", "committed", "aborted", "errors", "longest_gap_ms"):
+        sc.figure(key, report.get(key))
+    if not report.get("committed"):
+        failures.append("no transfer committed")
+    audits, settled, waited = topo.client.wait_settled(topo.banks, in_doubt_deadline_s)
+    sc.figure("settled_after_load_s", waited)
+    after = sum(a[0] for a in audits.values()) if len(audits) == len(topo.banks) else None
+    say(start, f"total money before {before}, after {after}; (total, reserved, prepared) per bank {audits}")
+    if not settled:
+        failures.append(f"something still in doubt {in_doubt_deadline_s} s after the load: {audits}")
+    if after != before:
+        failures.append(f"money not conserved: {before} before, {after} after")
