@@ -33,8 +33,14 @@ Checks at the end (exit status 1 when one fails):
   reserved, within SETTLE_DEADLINE_S after the load;
 - the members of each group agree (bank digests; coordinators' indexes);
 - no leak in the observed daemons and the two load processes, sampled after
-  the warm-up and after the last fault: open fds at most FD_SLACK more,
-  threads at most THREAD_SLACK more, RSS at most RSS_SLACK_MIB more, plus
+  the warm-up and after the last fault: open fds other than sockets at most
+  FD_SLACK more (sockets come and go with connections: a group's leader
+  holds many more than a follower), at most CLOSE_WAIT_ALLOWANCE sockets
+  left in CLOSE_WAIT (a connection its peer closed and the process did not)
+  at the end and still CLOSE_WAIT_GRACE_S later: a pooled idle connection
+  whose server went away is found stale only at its next use
+  (src/http/connection_pool.cc), so a few may wait; a leak would grow with
+  the faults, well past it, threads at most THREAD_SLACK more, RSS at most RSS_SLACK_MIB more, plus
   RSS_PER_TRANSFER_KIB per transfer committed between the samples for the
   banks and coordinators (which keep decided transactions by design).
 
@@ -60,7 +66,9 @@ CALM_S = 10                # between the last fault's end and the end-of-run sam
 WINDOW_AFTER_S = 5.0       # a fault's window lasts this long after its end
 SETTLE_DEADLINE_S = 60
 AGREE_DEADLINE_S = 30
-FD_SLACK, THREAD_SLACK = 16, 2
+FD_SLACK, THREAD_SLACK = 8, 2
+CLOSE_WAIT_GRACE_S = 3
+CLOSE_WAIT_ALLOWANCE = 4
 # RSS growth allowed between the two samples. Banks and coordinators keep
 # decided transactions in memory by design (a bank group its decided calls
 # for 1 h, a coordinator group its done decisions for 5 min and up to 65,536
@@ -68,7 +76,16 @@ FD_SLACK, THREAD_SLACK = 16, 2
 # committed meanwhile; the other processes hold no such state.
 RSS_SLACK_MIB = 16
 RSS_PER_TRANSFER_KIB = 4
+RSS_CURVE_EVERY_S = 60  # the report shows each long-lived process's RSS this often
 FAULT_KINDS = ("kill", "freeze", "partition", "loss", "slow", "restart")
+
+
+def hex_address(field):
+    """"0100007F:1B58" (/proc/net/tcp, IPv4) -> "127.0.0.1:7000"."""
+    address, port = field.split(":")
+    if len(address) != 8:
+        return field
+    return ".".join(str(b) for b in reversed(bytes.fromhex(address))) + f":{int(port, 16)}"
 
 
 class Fault:
@@ -176,18 +193,37 @@ class Soak:
 
     @staticmethod
     def resources(pid):
-        """(open fds, threads, RSS KiB) of a process, from /proc."""
-        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        """(fds other than sockets, sockets, its sockets in CLOSE_WAIT ("local->remote#inode"), threads, RSS KiB) of a
+        process, from /proc."""
+        sockets = set()
+        other = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except FileNotFoundError:
+                continue  # closed meanwhile
+            if target.startswith("socket:["):
+                sockets.add(target[len("socket:["):-1])
+            else:
+                other += 1
+        close_wait = set()
+        for table in ("tcp", "tcp6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "08" and fields[9] in sockets:  # st 08: CLOSE_WAIT; inode
+                        close_wait.add(f"{hex_address(fields[1])}->{hex_address(fields[2])}#{fields[9]}")
         threads = len(os.listdir(f"/proc/{pid}/task"))
         rss = 0
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     rss = int(line.split()[1])
-        return fds, threads, rss
+        return other, len(sockets), close_wait, threads, rss
 
     def sample(self, loads):
-        """{name: (pid, (fds, threads, RSS KiB))} of the observed daemons and the loads."""
+        """{name: (pid, resources())} of the observed daemons and the loads."""
         out = {}
         for d in self.observed:
             out[d.name] = (d.process.pid, self.resources(d.process.pid))
@@ -251,15 +287,27 @@ class Soak:
         start_sample, start_sample_ms = self.sample(loads), now_ms()
         self.say("warmed up: resources sampled; faults begin")
 
-        faults_until = load_started + load_s - CALM_S - 5
+        faults_until = load_started + load_s - CALM_S - 8
+        rss_curve = collections.defaultdict(list)  # name -> RSS MiB every RSS_CURVE_EVERY_S
+        next_rss_point = 0.0
         while time.monotonic() < faults_until:
+            if time.monotonic() >= next_rss_point:
+                for name, (_, resources) in self.sample(loads).items():
+                    rss_curve[name].append(resources[4] / 1024)
+                next_rss_point = time.monotonic() + RSS_CURVE_EVERY_S
             self.run_fault(self.pick_fault())
             # The quiet time between two faults is part of the schedule under test.
             time.sleep(max(0.0, min(self.rng.uniform(1.0, 3.0), faults_until - time.monotonic())))
         self.heal_everything()
         self.say("faults over: every host healed, every process thawed and running")
-        poll(lambda: time.monotonic() - load_started >= load_s - 5, CALM_S + 10, 0.2)
+        poll(lambda: time.monotonic() - load_started >= load_s - 8, CALM_S + 10, 0.2)
         end_sample, end_sample_ms = self.sample(loads), now_ms()
+        # A socket in CLOSE_WAIT for a moment is one being closed; one still
+        # there a few seconds later is leaked.
+        time.sleep(CLOSE_WAIT_GRACE_S)
+        later = self.sample(loads)
+        for name, (pid, (fds, sockets, close_wait, threads, rss)) in end_sample.items():
+            end_sample[name] = (pid, (fds, sockets, close_wait & later[name][1][2], threads, rss))
         transfers_between = transfer.committed_at(end_sample_ms) - transfer.committed_at(start_sample_ms)
 
         bench_code, transfer_code = bench.wait(60), transfer.wait(60)
@@ -299,12 +347,13 @@ class Soak:
         print(f"  groups agree: " + ", ".join(f"{n} digest {d}" for n, d in digests.items()) +
               f", coordinators (commit, applied) {coordinator_logs}")
         print(f"  resources, start (after the {WARM_UP_S} s warm-up) -> end (after the last fault), "
-              f"{transfers_between} transfers committed between; bounds: fds +{FD_SLACK}, threads +{THREAD_SLACK}, "
-              f"RSS +{RSS_SLACK_MIB} MiB (banks, coordinators: + {RSS_PER_TRANSFER_KIB} KiB per transfer):")
+              f"{transfers_between} transfers committed between; bounds: fds other than sockets +{FD_SLACK}, "
+              f"CLOSE_WAIT at most {CLOSE_WAIT_ALLOWANCE}, threads +{THREAD_SLACK}, RSS +{RSS_SLACK_MIB} MiB (banks, coordinators: "
+              f"+ {RSS_PER_TRANSFER_KIB} KiB per transfer):")
         keeps_transactions = {d.name for g in topo.groups for d in g.members}
         leaks = []
-        for name, (pid, (fd0, th0, rss0)) in start_sample.items():
-            end_pid, (fd1, th1, rss1) = end_sample[name]
+        for name, (pid, (fd0, so0, _, th0, rss0)) in start_sample.items():
+            end_pid, (fd1, so1, close_wait, th1, rss1) = end_sample[name]
             rss_bound = RSS_SLACK_MIB * 1024
             if name in keeps_transactions:
                 rss_bound += RSS_PER_TRANSFER_KIB * transfers_between
@@ -313,16 +362,22 @@ class Soak:
                 bad.append("restarted")
             if fd1 > fd0 + FD_SLACK:
                 bad.append("fds")
+            if len(close_wait) > CLOSE_WAIT_ALLOWANCE:
+                bad.append(f"{len(close_wait)} sockets in CLOSE_WAIT ({', '.join(sorted(close_wait))})")
             if th1 > th0 + THREAD_SLACK:
                 bad.append("threads")
             if rss1 - rss0 > rss_bound:
                 bad.append("rss")
             per_transfer = f"{(rss1 - rss0) / transfers_between:5.2f} KiB/transfer" if transfers_between else ""
-            print(f"    {name:10s} pid {pid:7d}  fds {fd0:4d} -> {fd1:4d}  threads {th0:3d} -> {th1:3d}  "
-                  f"RSS {rss0 / 1024:6.1f} -> {rss1 / 1024:6.1f} MiB (bound +{rss_bound / 1024:.0f}; "
-                  f"{per_transfer})  {'OK' if not bad else 'EXCEEDED: ' + ','.join(bad)}")
+            print(f"    {name:10s} pid {pid:7d}  fds {fd0:3d} -> {fd1:3d}  sockets {so0:3d} -> {so1:3d} "
+                  f"({len(close_wait)} CLOSE_WAIT{': ' + ', '.join(sorted(close_wait)) if close_wait else ''})  threads {th0:2d} -> {th1:2d}  RSS {rss0 / 1024:6.1f} -> "
+                  f"{rss1 / 1024:6.1f} MiB (bound +{rss_bound / 1024:.0f}; {per_transfer})  "
+                  f"{'OK' if not bad else 'EXCEEDED: ' + ','.join(bad)}")
             if bad:
                 leaks.append(f"{name}: {', '.join(bad)}")
+        print(f"  RSS every {RSS_CURVE_EVERY_S} s during the faults, MiB:")
+        for name, points in rss_curve.items():
+            print(f"    {name:10s} " + " ".join(f"{p:.0f}" for p in points))
 
         if outside:
             self.failures.append(f"{outside} idempotent calls failed outside the fault windows")

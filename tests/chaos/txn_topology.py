@@ -73,14 +73,6 @@ class Daemon:
     def thaw(self):
         self.process.sigcont()
 
-    def log_tail(self, chars=3000):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                text = f.read()
-            return text[-chars:]
-        except (OSError, TypeError):
-            return "(no log)"
-
 
 class Group:
     """A coordinator or a bank: one Daemon, or three that form a Raft group."""
@@ -276,12 +268,6 @@ class Topology:
         for g in self.groups:
             if len(g.members) > 1 and not self.client.wait_leader(g):
                 raise RuntimeError(f"{g.name} elected no leader within {ELECTION_DEADLINE_S} s")
-
-    def stop(self):
-        for d in self.daemons:
-            if d.process is not None and d.alive():
-                d.thaw()
-                d.terminate(timeout_s=10)
 
 
 class Load:
