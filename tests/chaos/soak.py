@@ -339,7 +339,7 @@ class Soak:
               f"aborted {transfer_report.get('aborted')}, outcome unknown {transfer_report.get('errors')}; "
               f"longest time without a commit {transfer_report.get('longest_gap_ms')} ms")
         for reason, n in sorted((transfer_report.get("abort_reasons") or {}).items(), key=lambda kv: -kv[1])[:8]:
-            print(f"    {n:6d} aborted: {reason}")
+            print(f"    {n:6d}  {reason}")
         print(f"  money: before {before}, after {after}: {'conserved' if after == before else 'NOT CONSERVED'}")
         print(f"  in doubt after the load: " +
               ", ".join(f"{name} prepared {a[2]} reserved {a[1]}" for name, a in sorted(audits.items())) +
