@@ -33,16 +33,18 @@ Checks at the end (exit status 1 when one fails):
   reserved, within SETTLE_DEADLINE_S after the load;
 - the members of each group agree (bank digests; coordinators' indexes);
 - no leak in the observed daemons and the two load processes, sampled after
-  the warm-up and after the last fault: open fds other than sockets at most
-  FD_SLACK more (sockets come and go with connections: a group's leader
-  holds many more than a follower), at most CLOSE_WAIT_ALLOWANCE sockets
-  left in CLOSE_WAIT (a connection its peer closed and the process did not)
-  at the end and still CLOSE_WAIT_GRACE_S later: a pooled idle connection
-  whose server went away is found stale only at its next use
-  (src/http/connection_pool.cc), so a few may wait; a leak would grow with
-  the faults, well past it, threads at most THREAD_SLACK more, RSS at most RSS_SLACK_MIB more, plus
-  RSS_PER_TRANSFER_KIB per transfer committed between the samples for the
-  banks and coordinators (which keep decided transactions by design).
+  the warm-up and after the last fault:
+  - open fds other than sockets: at most FD_SLACK more (sockets come and go
+    with connections: a group's leader holds many more than a follower);
+  - sockets in CLOSE_WAIT (a connection its peer closed and the process did
+    not) at the end and still CLOSE_WAIT_GRACE_S later: at most
+    CLOSE_WAIT_ALLOWANCE. A pooled idle connection whose server went away is
+    found stale only at its next use (src/http/connection_pool.cc), so a few
+    may wait; a leak would grow with the faults, well past it;
+  - threads: at most THREAD_SLACK more;
+  - RSS: at most RSS_SLACK_MIB more, plus RSS_PER_TRANSFER_KIB per transfer
+    committed between the samples for the banks and coordinators (which keep
+    decided transactions by design).
 
 Usage: soak.py HARPC_BINARY [--duration S] [--seed N] (`make soak
 DURATION=600`). Exit 77 without root, ip or nft. The logs are kept when it
