@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test bench bench-tls bench-txn clean
+.PHONY: all setup build demo test bench bench-tls bench-txn soak clean
 
 all: build
 
@@ -41,6 +41,14 @@ bench-txn:
 	@HARPC_SETUP_BENCH=1 scripts/setup
 	$(MAKE) build
 	BUILD=$(BUILD) bench/txn.sh
+
+# The soak: the demo's whole topology in network namespaces under load and a
+# random fault every few seconds for DURATION seconds, then its invariants
+# (tests/chaos/soak.py; needs root, iproute2 and nftables; not run by `make test`).
+DURATION ?= 600
+soak: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target harpc
+	/usr/bin/python3 tests/chaos/soak.py $(BUILD)/harpc --duration $(DURATION) $(SOAK_FLAGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -18,6 +18,7 @@ struct BenchFlags {
   double duration_s = 0;
   uint64_t requests = 0;
   bool json = false;
+  bool progress = false;
   ChannelFlags channel;
 };
 
@@ -48,7 +49,11 @@ int RunBench(const BenchFlags& f) {
     std::fprintf(stderr, "harpc bench: %s\n", channel.status().ToString().c_str());
     return 2;
   }
-  LoadReport report = RunLoad(channel, spec);
+  std::function<void(const LoadReport&)> on_tick;
+  if (f.progress) {
+    on_tick = [](const LoadReport& so_far) { PrintProgressLine(so_far.ToJson()); };
+  }
+  LoadReport report = RunLoad(channel, spec, on_tick);
   if (f.json) {
     std::printf("%s\n", boost::json::serialize(report.ToJson()).c_str());
   } else {
@@ -71,6 +76,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--requests", f->requests, "Calls to make in all, instead of --duration");
   cmd->add_flag("--json", f->json, "Print one JSON object instead of a table (schema in docs/cli.md)");
+  cmd->add_flag("--progress", f->progress,
+                "Also print the totals so far every second, as one JSON line with \"unix_ms\" (docs/cli.md)");
   AddChannelFlags(cmd, f->channel);
   cmd->callback([f, &exit_code] { exit_code = RunBench(*f); });
 }

@@ -54,4 +54,9 @@ LoadReport RunLoad(Channel& channel, const LoadSpec& spec,
                    std::function<void(const LoadReport&)> on_tick = nullptr,
                    std::chrono::milliseconds tick = std::chrono::seconds(1));
 
+// Prints `totals` with "unix_ms" (the wall clock now, in ms since the epoch)
+// as one JSON line on stdout, flushed: the lines of `--progress` (bench,
+// transfer), which let a watcher place each second's failures in time.
+void PrintProgressLine(boost::json::object totals);
+
 }  // namespace harpc::cli

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/load_generator.h"
 #include "cli/security_flags.h"
 #include "cli/transfer_load.h"
 #include "apps/transfer.h"
@@ -24,7 +25,9 @@ struct TransferFlags {
   double duration_s = 0;
   int concurrency = 1;
   int accounts = 0;
+  bool both_ways = false;
   bool json = false;
+  bool progress = false;
   SecurityFlags security;
 };
 
@@ -52,10 +55,15 @@ int RunTransfer(const TransferFlags& f) {
   TransactionOptions txn_options{.timeout = std::chrono::milliseconds(f.timeout_ms)};
   if (load) {
     TransferLoadSpec spec{.from_account = f.from_account, .to_account = f.to_account, .accounts = f.accounts,
+                          .both_ways = f.both_ways,
                           .amount = f.amount, .concurrency = f.concurrency,
                           .duration = std::chrono::milliseconds(static_cast<int64_t>(f.duration_s * 1000)),
                           .count = f.count, .transaction = txn_options};
-    TransferReport report = RunTransferLoad(coordinator, from, to, spec);
+    std::function<void(const TransferReport&)> on_tick;
+    if (f.progress) {
+      on_tick = [](const TransferReport& so_far) { PrintProgressLine(so_far.ToJson()); };
+    }
+    TransferReport report = RunTransferLoad(coordinator, from, to, spec, on_tick);
     if (f.json) {
       std::printf("%s\n", boost::json::serialize(report.ToJson()).c_str());
     } else {
@@ -114,7 +122,10 @@ void AddTransferCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--accounts", f->accounts,
                   "Load mode: the accounts are FROM-ACCOUNT<i> and TO-ACCOUNT<j>, i and j random below this")
       ->check(CLI::Range(0, 100000000));
+  cmd->add_flag("--both-ways", f->both_ways, "Load mode: half of the callers transfer from TO to FROM");
   cmd->add_flag("--json", f->json, "Load mode: print one JSON object");
+  cmd->add_flag("--progress", f->progress,
+                "Load mode: also print the totals so far every second, as one JSON line with \"unix_ms\"");
   AddSecurityFlags(cmd, f->security, /*daemon=*/false);
   cmd->callback([f, &exit_code] {
     if (f->count > 0 && f->duration_s > 0) {
