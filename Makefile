@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test bench bench-tls bench-txn clean
+.PHONY: all setup build demo test bench bench-tls bench-txn fuzz clean
 
 all: build
 
@@ -41,6 +41,17 @@ bench-txn:
 	@HARPC_SETUP_BENCH=1 scripts/setup
 	$(MAKE) build
 	BUILD=$(BUILD) bench/txn.sh
+
+# Fuzzing (docs/fuzzing.md): a clang build with ASan + UBSan and libFuzzer in
+# build-asan, then every fuzz target for FUZZ_SECONDS (default 60) on its
+# checked-in corpus; a table of executions and coverage, non-zero on a finding.
+FUZZ_BUILD ?= build-asan
+FUZZ_SECONDS ?= 60
+
+fuzz: setup
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DHARPC_SANITIZE=address -DHARPC_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD)
 
 clean:
 	rm -rf $(BUILD)
