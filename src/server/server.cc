@@ -429,7 +429,7 @@ bool Server::draining() const { return impl_->state().draining.load(); }
 
 asio::awaitable<http1::Response> ServerRequests::Handle(Server& server, const http1::Request& request,
                                                      const std::string& peer, asio::any_io_executor executor) {
-  co_return co_await server.impl_->dispatcher().Handle(request, peer, std::move(executor));
+  return server.impl_->dispatcher().Handle(request, peer, std::move(executor));
 }
 
 void ServerFaults::SetResetRate(Server& server, double rate) {

@@ -30,14 +30,16 @@ asio::awaitable<bool> Answer(asio::ip::tcp::socket& server, std::string_view byt
 }
 
 asio::awaitable<http1::ClientResponse> Exchange(http1::ClientConnection& connection) {
-  co_return co_await http1::Exchange(connection, kRequest, http1::Clock::now() + std::chrono::seconds(5),
-                                     {.head_bytes = 2048, .body_bytes = 8192});
+  const http1::ResponseLimits limits{.head_bytes = 2048, .body_bytes = 8192};
+  const http1::Clock::time_point deadline = http1::Clock::now() + std::chrono::seconds(5);
+  co_return co_await http1::Exchange(connection, kRequest, deadline, limits);
 }
 
 asio::awaitable<size_t> Stream(http1::ClientConnection& connection) {
   http1::StreamingResponse response(connection, /*max_unconsumed=*/4096, /*max_head=*/2048);
   size_t consumed = 0;
-  if (co_await response.Start(kRequest, http1::Clock::now() + std::chrono::seconds(5))) co_return consumed;
+  const http1::Clock::time_point deadline = http1::Clock::now() + std::chrono::seconds(5);
+  if (co_await response.Start(kRequest, deadline)) co_return consumed;
   for (int reads = 0; !response.done() && reads < 10000; ++reads) {
     if (co_await response.ReadSome()) break;
     consumed += response.body().size();
@@ -48,7 +50,8 @@ asio::awaitable<size_t> Stream(http1::ClientConnection& connection) {
 
 asio::awaitable<boost::system::error_code> Connect(http1::ClientConnection& connection,
                                                   asio::ip::tcp::endpoint endpoint) {
-  co_return co_await connection.stream.Connect(endpoint, http1::Clock::now() + std::chrono::seconds(5));
+  const http1::Clock::time_point deadline = http1::Clock::now() + std::chrono::seconds(5);
+  co_return co_await connection.stream.Connect(endpoint, deadline);
 }
 
 // One connection: the client connects, `read` reads while the server answers.

@@ -5,6 +5,7 @@
 // endpoints, with a table of methods that echo, fail, throw and answer late.
 // An input that is a whole HTTP request is dispatched as it is; any other
 // input is the body of a POST /rpc.
+#include <algorithm>
 #include <stdexcept>
 
 #include <boost/asio/steady_timer.hpp>

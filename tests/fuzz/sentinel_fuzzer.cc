@@ -4,12 +4,11 @@
 // is a method session (fuzz_support.h): "Registry.register {...}" then
 // "Registry.heartbeat {\"lease\":$lease}" reaches the lease the first made.
 // The sentinel runs as `harpc sentinel` does, on 127.0.0.1 with its data in
-// a temporary directory, and one peer at a closed loopback port.
+// a temporary directory, and two peers at closed loopback ports.
 #include "fuzz_support.h"
 #include "method_session.h"
 #include "sentinel/sentinel_service.h"
 #include "support/test_support.h"
-#include "util/free_port.h"
 
 using namespace harpc;
 
@@ -19,7 +18,8 @@ struct RunningSentinel {
   RunningSentinel() {
     sentinel::SentinelOptions options;
     options.data_dir = dir.path();
-    options.peers = {"127.0.0.1:" + std::to_string(FreeListenPort())};
+    // Fixed, so that inputs can name them; closed (in isolated.sh's namespace nothing else listens).
+    options.peers = {"127.0.0.1:26380", "127.0.0.1:26381"};
     options.probe_interval = std::chrono::milliseconds(50);
     options.down_after = std::chrono::milliseconds(200);
     options.limits.max_services = 64;
