@@ -26,7 +26,11 @@ class SeenHandler final : public http1::RequestHandler {
     co_return response;
   }
   http1::Response Refuse(int http_status, std::string message) override {
-    return {.status = http_status, .body = std::move(message), .close = true};
+    http1::Response refusal;
+    refusal.status = http_status;
+    refusal.body = std::move(message);
+    refusal.close = true;
+    return refusal;
   }
   bool Closing() override { return false; }
 };
