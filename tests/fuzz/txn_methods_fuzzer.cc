@@ -44,10 +44,11 @@ struct RunningTransactions {
     server->Shutdown();
     server->Wait();
   }
+  // As in `harpc serve`: the server's loops outlive the participant and the coordinator.
   harpc::testing::TempDir dir{"harpc-fuzz-txn"};
+  std::unique_ptr<Server> server;
   std::unique_ptr<Coordinator> coordinator;
   std::unique_ptr<Participant> participant;
-  std::unique_ptr<Server> server;
 };
 
 }  // namespace
