@@ -11,8 +11,7 @@
 using namespace harpc;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool setup = (fuzz::Setup(), true);
-  (void)setup;
+  fuzz::Setup();
   std::string_view input = fuzz::Bytes(data, size);
 
   txn::CoordinatorState restored(/*max_votes=*/4, /*keep_done=*/true);

@@ -10,12 +10,16 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
 void Setup() {
-  // The library's logger (util/log.h) takes the one registered under its name.
-  if (!spdlog::get("harpc")) {
-    spdlog::register_logger(
-        std::make_shared<spdlog::logger>("harpc", std::make_shared<spdlog::sinks::null_sink_mt>()));
-  }
-  spdlog::set_level(spdlog::level::off);
+  static const bool done = [] {
+    // The library's logger (util/log.h) takes the one registered under its name.
+    if (!spdlog::get("harpc")) {
+      spdlog::register_logger(
+          std::make_shared<spdlog::logger>("harpc", std::make_shared<spdlog::sinks::null_sink_mt>()));
+    }
+    spdlog::set_level(spdlog::level::off);
+    return true;
+  }();
+  (void)done;
 }
 
 bool ParseRequest(std::string_view bytes, http1::Request* out) {

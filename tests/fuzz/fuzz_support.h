@@ -25,8 +25,8 @@ inline std::string_view Bytes(const uint8_t* data, size_t size) {
   return {reinterpret_cast<const char*>(data), size};
 }
 
-// Once per process, before the first input: logging off (a warning per
-// malformed input would cost more than the parsing).
+// At the start of every input (it acts once per process): logging off, as
+// a warning per malformed input would cost more than the parsing.
 void Setup();
 
 // Runs `work` on `context` until it completes, and returns its value. Work

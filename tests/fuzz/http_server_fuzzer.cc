@@ -17,22 +17,26 @@ using namespace harpc;
 
 namespace {
 
+// Answers each request with what it saw: method, target and body.
 class SeenHandler final : public http1::RequestHandler {
  public:
   asio::awaitable<http1::Response> Handle(const http1::Request& request) override {
-    http1::Response response;
-    response.body = std::string(request.method_string()) + " " + std::string(request.target()) + " " + request.body();
-    response.close = request.target() == "/close";
-    co_return response;
+    std::string seen = std::string(request.method_string()) + " " + std::string(request.target()) + " " + request.body();
+    co_return Answer(200, std::move(seen), request.target() == "/close");
   }
   http1::Response Refuse(int http_status, std::string message) override {
-    http1::Response refusal;
-    refusal.status = http_status;
-    refusal.body = std::move(message);
-    refusal.close = true;
-    return refusal;
+    return Answer(http_status, std::move(message), true);
   }
   bool Closing() override { return false; }
+
+ private:
+  static http1::Response Answer(int status, std::string body, bool close) {
+    http1::Response answer;
+    answer.status = status;
+    answer.body = std::move(body);
+    answer.close = close;
+    return answer;
+  }
 };
 
 // The client's side: sends the input, then closes its sending side.
@@ -61,8 +65,7 @@ asio::awaitable<bool> Serve(http1::ServerConnection& connection, http1::RequestH
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool setup = (fuzz::Setup(), true);
-  (void)setup;
+  fuzz::Setup();
   static asio::io_context context;
   static const http1::ServerLimits limits{.max_header_bytes = 1024, .max_body_bytes = 4096,
                                           .max_unsent_bytes = 2048};

@@ -84,4 +84,8 @@ void RunSession(const Dispatcher& dispatch, std::string_view input, int deadline
   }
 }
 
+void RunSessionOnLoop(Server& server, std::string_view input) {
+  RunSession([&server](const http1::Request& request) { return DispatchOnLoop(server, request); }, input);
+}
+
 }  // namespace harpc::fuzz

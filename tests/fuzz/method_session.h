@@ -28,5 +28,7 @@ using Dispatcher = std::function<http1::Response(const http1::Request& request)>
 // that a short input can reach what a first call's answer opens. At most
 // `max_calls` lines run.
 void RunSession(const Dispatcher& dispatch, std::string_view input, int deadline_ms = 100, int max_calls = 16);
+// The same on a started server (DispatchOnLoop).
+void RunSessionOnLoop(Server& server, std::string_view input);
 
 }  // namespace harpc::fuzz

@@ -51,10 +51,8 @@ struct RunningSentinel {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool setup = (fuzz::Setup(), true);
-  (void)setup;
+  fuzz::Setup();
   static RunningSentinel sentinel;
-  fuzz::RunSession([](const http1::Request& request) { return fuzz::DispatchOnLoop(*sentinel.server, request); },
-                   fuzz::Bytes(data, size));
+  fuzz::RunSessionOnLoop(*sentinel.server, fuzz::Bytes(data, size));
   return 0;
 }

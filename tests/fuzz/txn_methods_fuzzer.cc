@@ -54,10 +54,8 @@ struct RunningTransactions {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool setup = (fuzz::Setup(), true);
-  (void)setup;
+  fuzz::Setup();
   static RunningTransactions txn;
-  fuzz::RunSession([](const http1::Request& request) { return fuzz::DispatchOnLoop(*txn.server, request); },
-                   fuzz::Bytes(data, size));
+  fuzz::RunSessionOnLoop(*txn.server, fuzz::Bytes(data, size));
   return 0;
 }
