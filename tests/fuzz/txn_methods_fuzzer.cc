@@ -28,8 +28,12 @@ struct RunningTransactions {
     so.handle_signals = false;
     so.shutdown_grace = std::chrono::milliseconds(100);
     server = std::make_unique<Server>(so);
-    CoordinatorOptions co{.data_dir = dir.path()};
-    ParticipantOptions po{.db_path = dir.File("bank.db"), .coordinator = address, .allowed_coordinators = {address}};
+    CoordinatorOptions co;
+    co.data_dir = dir.path();
+    ParticipantOptions po;
+    po.db_path = dir.File("bank.db");
+    po.coordinator = address;
+    po.allowed_coordinators = {address};
     Status s = Coordinator::Open(co, &coordinator);
     if (s.ok()) s = Participant::Open(po, kBankSchema, &participant);
     if (s.ok()) s = RegisterBankService(*participant);
