@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test bench bench-tls bench-txn soak clean
+.PHONY: all setup build demo test bench bench-tls bench-txn fuzz soak clean
 
 all: build
 
@@ -49,6 +49,17 @@ DURATION ?= 600
 soak: setup $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target harpc
 	/usr/bin/python3 tests/chaos/soak.py $(BUILD)/harpc --duration $(DURATION) $(SOAK_FLAGS)
+
+# Fuzzing (docs/fuzzing.md): a clang build with ASan + UBSan and libFuzzer in
+# build-asan, then every fuzz target for FUZZ_SECONDS (default 60) on its
+# checked-in corpus; a table of executions and coverage, non-zero on a finding.
+FUZZ_BUILD ?= build-asan
+FUZZ_SECONDS ?= 60
+
+fuzz: setup
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DHARPC_SANITIZE=address -DHARPC_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD)
 
 clean:
 	rm -rf $(BUILD)

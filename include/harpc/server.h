@@ -241,6 +241,7 @@ class Server {
  private:
   friend class ServerFaults;    // fault injection for tests and demos (server/server_faults.h)
   friend class ServerUpgrades;  // other protocols on the server's port (server/server_upgrades.h)
+  friend class ServerRequests;  // requests handed over without a connection (server/server_requests.h)
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

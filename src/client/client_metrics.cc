@@ -23,13 +23,16 @@ struct Registered {
   std::weak_ptr<ChannelCore> core;
 };
 
+// Never destroyed: a channel that outlives main() (a static one, or one held
+// by a static object) unregisters itself during the exit's destructors, which
+// may run after those of this file's statics.
 std::mutex& RegistryMutex() {
-  static std::mutex mu;
-  return mu;
+  static auto* mu = new std::mutex;
+  return *mu;
 }
 std::map<uint64_t, Registered>& Registry() {
-  static std::map<uint64_t, Registered> channels;
-  return channels;
+  static auto* channels = new std::map<uint64_t, Registered>;
+  return *channels;
 }
 
 std::string Labels(const std::string& target, const std::string& endpoint) {

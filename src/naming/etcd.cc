@@ -1,29 +1,10 @@
 // etcd v3 registrar and resolver over etcd's JSON gateway. The protocol and
-// the key layout are described in etcd.h; what the gateway sends back:
-//
-//   POST /v3/lease/grant {"TTL":3}
-//     -> {"header":{...,"revision":"7"},"ID":"7587869","TTL":"3"}
-//   POST /v3/kv/put {"key":B64,"value":B64,"lease":"7587869"} -> {"header":{...}}
-//   POST /v3/lease/keepalive {"ID":"7587869"}  (a gRPC stream: one result, chunked)
-//     -> {"result":{"header":{...},"ID":"7587869","TTL":"3"}}
-//        TTL is missing (0) when the lease is gone
-//   POST /v3/lease/revoke {"ID":"7587869"} -> {"header":{...}}
-//        or {"error":"etcdserver: requested lease not found","code":5,...}
-//   POST /v3/kv/range {"key":B64,"range_end":B64}
-//     -> {"header":{...,"revision":"9"},"kvs":[{"key":B64,"value":B64,...}],"count":"1"}
-//        (kvs and count missing when nothing matches)
-//   POST /v3/watch {"create_request":{"key":B64,"range_end":B64,"start_revision":"10"}}
-//     -> a chunked stream of newline-separated JSON messages:
-//        {"result":{"header":{...},"created":true}}
-//        {"result":{"header":{...},"events":[{"kv":{...}},{"type":"DELETE","kv":{"key":B64}}]}}
-//        {"result":{...,"canceled":true,"compact_revision":"5"}}  (start_revision compacted)
-//
-// Integers of 64 bits travel as JSON strings (protobuf's JSON mapping); fields
-// equal to their default (0, false, PUT) are left out.
+// the key layout are described in etcd.h, the gateway's answers and their
+// decoding in etcd_gateway.h.
 #include "util/log.h"
 #include "naming/etcd.h"
+#include "naming/etcd_gateway.h"
 
-#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -71,56 +52,6 @@ constexpr milliseconds kMaxBackoff{2000};
 constexpr size_t kMaxResponseBytes = 64 * 1024 * 1024;
 constexpr size_t kMaxWatchMessageBytes = 64 * 1024 * 1024;
 
-// --- base64 (RFC 4648, with padding), as protobuf's JSON mapping spells bytes.
-
-constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64Encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-    out += kBase64Alphabet[(n >> 18) & 63];
-    out += kBase64Alphabet[(n >> 12) & 63];
-    out += kBase64Alphabet[(n >> 6) & 63];
-    out += kBase64Alphabet[n & 63];
-  }
-  if (size_t rest = in.size() - i; rest > 0) {
-    uint32_t n = uint32_t(uint8_t(in[i])) << 16;
-    if (rest == 2) n |= uint32_t(uint8_t(in[i + 1])) << 8;
-    out += kBase64Alphabet[(n >> 18) & 63];
-    out += kBase64Alphabet[(n >> 12) & 63];
-    out += rest == 2 ? kBase64Alphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// Also accepts the URL-safe alphabet and missing padding.
-bool Base64Decode(std::string_view in, std::string* out) {
-  out->clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return false;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
-}
-
 // The first key after every key that starts with `prefix` (etcd's range_end).
 std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty()) {
@@ -133,26 +64,6 @@ std::string PrefixEnd(std::string prefix) {
   return std::string(1, '\0');  // every key
 }
 
-// An int64 field: a JSON string (protobuf mapping) or number; 0 when missing.
-int64_t JsonInt(const json::value* v) {
-  if (!v) return 0;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  if (const json::string* s = v->if_string()) {
-    int64_t n = 0;
-    auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), n);
-    if (ec == std::errc() && ptr == s->data() + s->size()) return n;
-  }
-  return 0;
-}
-
-const json::value* Field(const json::value& v, std::string_view name) {
-  const json::object* o = v.if_object();
-  return o ? o->if_contains(name) : nullptr;
-}
-
-bool JsonTrue(const json::value* v) { return v && v->is_bool() && v->as_bool(); }
-
 // --- one gateway call
 
 struct EtcdAddress {
@@ -164,25 +75,6 @@ struct EtcdAddress {
 std::string Describe(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   return ec.message();
-}
-
-// The Status an error answer of the gateway stands for: unary calls answer
-// {"error":"...","code":N,"message":"..."}, streams {"error":{"grpc_code":N,"message":"..."}}.
-Status GatewayError(const json::value& body, std::string_view what) {
-  const json::value* error = Field(body, "error");
-  if (!error) return Status::Ok();
-  std::string message;
-  int64_t code = JsonInt(Field(body, "code"));
-  if (const json::string* s = error->if_string()) {
-    message = std::string(*s);
-  } else if (error->is_object()) {
-    if (const json::value* m = Field(*error, "message"); m && m->is_string()) message = std::string(m->as_string());
-    code = JsonInt(Field(*error, "grpc_code"));
-    if (code == 0) code = JsonInt(Field(*error, "code"));
-  }
-  if (message.empty()) message = json::serialize(*error);
-  StatusCode sc = code == 5 ? StatusCode::kNotFound : StatusCode::kUnavailable;
-  return Status(sc, std::string(what) + ": " + message);
 }
 
 // "POST path" with a JSON body to etcd.
@@ -209,74 +101,11 @@ asio::awaitable<Status> Post(const EtcdAddress& etcd, std::string_view path, con
     co_return Unavailable(what + (response.sent ? ": " : ": send: ") + Describe(response.error));
   }
   connection.stream.ShutdownSend();
-
-  boost::system::error_code jec;
-  json::value answer = json::parse(response.body, jec);
-  if (jec || !answer.is_object()) {
-    if (response.status != 200) co_return Unavailable(what + ": HTTP " + std::to_string(response.status));
-    co_return Unavailable(what + ": answer is not JSON: " + jec.message());
-  }
-  if (Status s = GatewayError(answer, what); !s.ok()) co_return s;
-  if (response.status != 200) co_return Unavailable(what + ": HTTP " + std::to_string(response.status));
-  if (const json::value* result = Field(answer, "result"); result && result->is_object()) {
-    if (Status s = GatewayError(*result, what); !s.ok()) co_return s;
-    *out = *result;
-  } else {
-    *out = std::move(answer);
-  }
-  co_return Status::Ok();
-}
-
-// --- membership decoding
-
-// The endpoint a key/value of the service stands for; false (with `why`) when unusable.
-bool DecodeMember(std::string_view prefix, std::string_view key, std::string_view value, EndpointSpec* out,
-                  std::string* why) {
-  if (!key.starts_with(prefix) || key.size() == prefix.size()) {
-    *why = "key outside the service";
-    return false;
-  }
-  EndpointSpec spec{.address = std::string(key.substr(prefix.size()))};
-  boost::system::error_code ec;
-  json::value doc = json::parse(value, ec);
-  if (!ec && doc.is_object()) {
-    if (const json::value* a = Field(doc, "address"); a && a->is_string() && !a->as_string().empty()) {
-      spec.address = std::string(a->as_string());
-    }
-    if (const json::value* w = Field(doc, "weight")) {
-      int64_t weight = JsonInt(w);
-      if (weight >= 1 && weight <= 1000000) spec.weight = static_cast<int>(weight);
-    }
-  }
-  HostPort hp;
-  if (Status s = ParseHostPort(spec.address, &hp); !s.ok()) {
-    *why = s.message();
-    return false;
-  }
-  *out = std::move(spec);
-  return true;
-}
-
-using Members = std::map<std::string, EndpointSpec>;  // by etcd key
-
-// Applies one key/value (a range item or a put event) to `members`.
-void ApplyPut(std::string_view prefix, const json::value& kv, Members* members) {
-  std::string key, value, why;
-  const json::value* k = Field(kv, "key");
-  if (!k || !k->is_string() || !Base64Decode(k->as_string(), &key)) return;
-  const json::value* v = Field(kv, "value");
-  if (v && v->is_string() && !Base64Decode(v->as_string(), &value)) value.clear();
-  EndpointSpec spec;
-  if (DecodeMember(prefix, key, value, &spec, &why)) {
-    (*members)[key] = std::move(spec);
-  } else {
-    Log().warn("etcd: ignoring {}: {}", key, why);
-    members->erase(key);
-  }
+  co_return ParseEtcdAnswer(response.status, response.body, what, out);
 }
 
 asio::awaitable<Status> RangeMembers(const EtcdAddress& etcd, const std::string& prefix, Clock::time_point deadline,
-                                     Members* members, int64_t* revision) {
+                                     EtcdMembers* members, int64_t* revision) {
   json::object request;
   request["key"] = Base64Encode(prefix);
   request["range_end"] = Base64Encode(PrefixEnd(prefix));
@@ -284,15 +113,7 @@ asio::awaitable<Status> RangeMembers(const EtcdAddress& etcd, const std::string&
   json::value answer;
   Status s = co_await Post(etcd, "/v3/kv/range", body, deadline, &answer);
   if (!s.ok()) co_return s;
-  Members found;
-  if (const json::value* kvs = Field(answer, "kvs"); kvs && kvs->is_array()) {
-    for (const json::value& kv : kvs->as_array()) ApplyPut(prefix, kv, &found);
-  }
-  const json::value* header = Field(answer, "header");
-  *revision = header ? JsonInt(Field(*header, "revision")) : 0;
-  if (*revision <= 0) co_return Unavailable("etcd " + etcd.host_port + " /v3/kv/range: answer has no revision");
-  *members = std::move(found);
-  co_return Status::Ok();
+  co_return ParseEtcdRange(answer, prefix, "etcd " + etcd.host_port + " /v3/kv/range", members, revision);
 }
 
 Status ParseEtcdAddress(std::string_view host_port, EtcdAddress* out) {
@@ -333,7 +154,7 @@ asio::awaitable<Status> GrantLease(RegistrarState& st, Clock::time_point deadlin
   json::value answer;
   Status s = co_await Post(st.etcd, "/v3/lease/grant", body, deadline, &answer);
   if (!s.ok()) co_return s;
-  *lease = JsonInt(Field(answer, "ID"));
+  *lease = EtcdInt(answer, "ID");
   if (*lease == 0) co_return Unavailable("etcd " + st.etcd.host_port + " granted no lease");
   co_return Status::Ok();
 }
@@ -360,7 +181,7 @@ asio::awaitable<Status> KeepLeaseAlive(RegistrarState& st, int64_t lease, Clock:
     co_return Status::Ok();
   }
   if (!s.ok()) co_return s;
-  *ttl = JsonInt(Field(answer, "TTL"));
+  *ttl = EtcdInt(answer, "TTL");
   co_return Status::Ok();
 }
 
@@ -491,7 +312,7 @@ struct ResolverState {
   std::string service;
   std::string prefix;  // "/harpc/services/<service>/"
   Resolver::Listener listener;
-  Members members;
+  EtcdMembers members;
   int64_t revision = 0;  // of `members`; 0: range again before watching
   std::optional<std::vector<EndpointSpec>> published;
 };
@@ -511,39 +332,11 @@ void Publish(ResolverState& st) {
 
 // Applies one message of the watch stream.
 Status HandleWatchMessage(ResolverState& st, std::string_view line, bool* established) {
-  boost::system::error_code ec;
-  json::value message = json::parse(line, ec);
-  const std::string what = "etcd " + st.etcd.host_port + " /v3/watch";
-  if (ec || !message.is_object()) return Unavailable(what + ": message is not JSON");
-  if (Status s = GatewayError(message, what); !s.ok()) return s;
-  const json::value* result = Field(message, "result");
-  if (!result) result = &message;
-  if (JsonTrue(Field(*result, "created"))) *established = true;
-  if (JsonTrue(Field(*result, "canceled"))) {
-    std::string why = "etcd canceled the watch";
-    if (int64_t compacted = JsonInt(Field(*result, "compact_revision")); compacted > 0) {
-      why += " (history compacted up to revision " + std::to_string(compacted) + ")";
-    }
-    if (const json::value* reason = Field(*result, "cancel_reason"); reason && reason->is_string()) {
-      why += ": " + std::string(reason->as_string());
-    }
-    return Unavailable(what + ": " + why);
-  }
-  const json::value* events = Field(*result, "events");
-  if (!events || !events->is_array() || events->as_array().empty()) return Status::Ok();
-  for (const json::value& event : events->as_array()) {
-    const json::value* kv = Field(event, "kv");
-    if (!kv) continue;
-    const json::value* type = Field(event, "type");
-    if (type && type->is_string() && type->as_string() == "DELETE") {
-      std::string key;
-      const json::value* k = Field(*kv, "key");
-      if (k && k->is_string() && Base64Decode(k->as_string(), &key)) st.members.erase(key);
-    } else {
-      ApplyPut(st.prefix, *kv, &st.members);
-    }
-  }
-  if (const json::value* header = Field(*result, "header")) st.revision = JsonInt(Field(*header, "revision"));
+  EtcdWatchUpdate update;
+  Status s = ApplyEtcdWatchMessage(line, st.prefix, "etcd " + st.etcd.host_port + " /v3/watch", &st.members, &update);
+  if (update.created) *established = true;
+  if (!s.ok() || !update.events) return s;
+  if (update.revision > 0) st.revision = update.revision;
   Publish(st);
   return Status::Ok();
 }
@@ -569,21 +362,10 @@ asio::awaitable<Status> Watch(ResolverState& st, bool* established) {
   }
   if (response.status() != 200) co_return Unavailable(what + ": HTTP " + std::to_string(response.status()));
 
+  const auto handle = [&](std::string_view line) { return HandleWatchMessage(st, line, established); };
   for (;;) {
-    std::string& text = response.body();
-    size_t start = 0;
-    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
-      std::string_view line(text.data() + start, nl - start);
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-      if (Status s = HandleWatchMessage(st, line, established); !s.ok()) co_return s;
-    }
-    text.erase(0, start);
-    if (response.done()) {
-      if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
-        if (Status s = HandleWatchMessage(st, text, established); !s.ok()) co_return s;
-      }
-      co_return Unavailable(what + ": etcd ended the stream");
-    }
+    if (Status s = ConsumeEtcdWatchLines(response.body(), response.done(), handle); !s.ok()) co_return s;
+    if (response.done()) co_return Unavailable(what + ": etcd ended the stream");
     beast::error_code rec = co_await response.ReadSome();
     if (Stopped(co_await asio::this_coro::cancellation_state)) co_return Status(StatusCode::kCancelled, "stopped");
     if (rec == http::error::body_limit) co_return Unavailable(what + ": message too large");
@@ -600,7 +382,7 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
   for (;;) {
     Status s;
     if (st->revision == 0) {
-      Members members;
+      EtcdMembers members;
       int64_t revision = 0;
       const Clock::time_point deadline = Clock::now() + kRequestTimeout;
       s = co_await RangeMembers(st->etcd, st->prefix, deadline, &members, &revision);

@@ -23,6 +23,7 @@
 #include "server/connection.h"
 #include "server/dispatcher.h"
 #include "server/server_faults.h"
+#include "server/server_requests.h"
 #include "server/server_upgrades.h"
 #include "server/server_state.h"
 #include "util/address.h"
@@ -203,6 +204,7 @@ class Server::Impl {
   }
 
   ServerState& state() { return state_; }
+  CallDispatcher& dispatcher() { return dispatcher_; }
   boost::asio::any_io_executor executor() {
     MakeLoops();
     return loops_[0]->context.get_executor();
@@ -424,6 +426,11 @@ Status Server::AddShutdownStep(std::function<boost::asio::awaitable<void>()> ste
 void Server::Wait() { impl_->Wait(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 bool Server::draining() const { return impl_->state().draining.load(); }
+
+asio::awaitable<http1::Response> ServerRequests::Handle(Server& server, const http1::Request& request,
+                                                     const std::string& peer, asio::any_io_executor executor) {
+  return server.impl_->dispatcher().Handle(request, peer, std::move(executor));
+}
 
 void ServerFaults::SetResetRate(Server& server, double rate) {
   server.impl_->state().fault_reset_rate.store(rate, std::memory_order_relaxed);

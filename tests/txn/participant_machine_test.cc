@@ -17,6 +17,7 @@
 #include "support/test_support.h"
 #include "txn/participant_log.h"
 #include "txn/participant_machine.h"
+#include "txn/counter_table.h"
 #include "txn/replicated_db.h"
 
 namespace harpc {
@@ -25,16 +26,6 @@ namespace {
 namespace json = boost::json;
 using storage::GroupCommitDb;
 using testing::TempDir;
-
-constexpr const char* kCounterSchema =
-    "CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL, held INTEGER NOT NULL);";
-
-Status Add(Database db, const std::string& name, int64_t value, int64_t held) {
-  return Statement(db,
-                   "INSERT INTO counter (name, value, held) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
-                   " SET value = value + excluded.value, held = held + excluded.held")
-      .Bind(1, name).Bind(2, value).Bind(3, held).Run();
-}
 
 int64_t ValueOf(Database db, const std::string& name) {
   Statement select(db, "SELECT value FROM counter WHERE name = ?");
@@ -71,26 +62,26 @@ struct Methods {
   Methods() {
     local["Counter.add"] = [](Database db, const json::value& p) -> Result {
       const std::string name(p.at("name").as_string());
-      if (Status s = Add(db, name, p.at("n").as_int64(), 0); !s.ok()) return s;
+      if (Status s = AddToCounter(db, name, p.at("n").as_int64(), 0); !s.ok()) return s;
       return json::value{{"name", name}, {"value", ValueOf(db, name)}};
     };
     local["Counter.add_then_fail"] = [](Database db, const json::value& p) -> Result {
-      if (Status s = Add(db, std::string(p.at("name").as_string()), p.at("n").as_int64(), 0); !s.ok()) return s;
+      if (Status s = AddToCounter(db, std::string(p.at("name").as_string()), p.at("n").as_int64(), 0); !s.ok()) return s;
       return Aborted("changed my mind");
     };
     txn["Counter.hold"] = {
         .prepare = [](Database db, const json::value& p) -> Result {
           const int64_t n = p.at("n").as_int64();
           if (n <= 0) return FailedPrecondition("n must be positive");
-          if (Status s = Add(db, std::string(p.at("name").as_string()), 0, n); !s.ok()) return s;
+          if (Status s = AddToCounter(db, std::string(p.at("name").as_string()), 0, n); !s.ok()) return s;
           return json::value{{"held", n}};
         },
         .commit = [](Database db, const json::value& p) -> Status {
           const int64_t n = p.at("n").as_int64();
-          return Add(db, std::string(p.at("name").as_string()), n, -n);
+          return AddToCounter(db, std::string(p.at("name").as_string()), n, -n);
         },
         .abort = [](Database db, const json::value& p) -> Status {
-          return Add(db, std::string(p.at("name").as_string()), 0, -p.at("n").as_int64());
+          return AddToCounter(db, std::string(p.at("name").as_string()), 0, -p.at("n").as_int64());
         }};
   }
 };
