@@ -124,7 +124,8 @@ Result ParticipantLog::Apply(Database db, const std::string& txid, const Decisio
     // their secrets. Every secret presented must match its call's.
     size_t matched = 0;
     for (const auto& [call, secret] : *d.secrets) {
-      auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.call == call; });
+      // Named: clang 14 cannot capture a structured binding.
+      auto row = std::find_if(rows.begin(), rows.end(), [&named = call](const Row& x) { return x.call == named; });
       if (row == rows.end()) continue;  // never prepared here: a commit says so below
       if (!SameSecret(row->secret, secret)) {
         return PermissionDenied("call " + call + " of " + txid + ": wrong secret (phase two is taken only from the "
@@ -145,7 +146,8 @@ Result ParticipantLog::Apply(Database db, const std::string& txid, const Decisio
     // A commit must find every call it names prepared or committed here;
     // anything else means the decision and this database disagree.
     for (const std::string& call : listed) {
-      auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.call == call; });
+      // Named: clang 14 cannot capture a structured binding.
+      auto row = std::find_if(rows.begin(), rows.end(), [&named = call](const Row& x) { return x.call == named; });
       if (row == rows.end()) {
         return Status(StatusCode::kFailedPrecondition, "call " + call + " of " + txid + " was never prepared here");
       }
