@@ -12,8 +12,9 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "util/loop_liveness.h"
 
 namespace harpc {
 
@@ -22,9 +23,12 @@ boost::asio::awaitable<T> AwaitCallback(const std::function<void(std::function<v
   co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(T)>(
       [&start](auto handler) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        start([shared](T value) {
-          auto executor = boost::asio::get_associated_executor(*shared);
-          boost::asio::post(executor, [shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
+        // The awaiting loop may be gone by the time `done` is called (its
+        // owner destroyed it while the work ran on another thread): nothing
+        // is posted to it then.
+        const LoopLiveness loop(boost::asio::get_associated_executor(*shared));
+        start([shared, loop](T value) {
+          loop.Post([shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
         });
       },
       boost::asio::use_awaitable);
