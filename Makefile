@@ -1,10 +1,12 @@
 # The two commands of the README: `make demo` and `make test`. Both install what
 # is missing (scripts/setup), build, and run.
 BUILD ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test bench bench-tls bench-txn fuzz soak clean
+.PHONY: all setup build demo test test-asan test-tsan bench bench-tls bench-txn fuzz soak clean
 
 all: build
 
@@ -22,6 +24,24 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 600
+
+# Every suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang; the
+# fuzz targets build with the same flags), and under ThreadSanitizer (gcc),
+# each in its own build dir. A report in any process, a test or a harpc it started,
+# fails the run (docs/sanitizers.md).
+$(ASAN_BUILD)/build.ninja:
+	CXX=clang++ cmake -S . -B $(ASAN_BUILD) -G Ninja -DHARPC_SANITIZE=address -DHARPC_BUILD_BENCH=OFF
+
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DHARPC_SANITIZE=thread -DHARPC_BUILD_BENCH=OFF
+
+test-asan: setup $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	scripts/test-sanitized $(ASAN_BUILD) address
+
+test-tsan: setup $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	scripts/test-sanitized $(TSAN_BUILD) thread
 
 bench:
 	@HARPC_SETUP_BENCH=1 scripts/setup
@@ -62,4 +82,4 @@ fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BUILD)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -18,6 +18,7 @@ ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options,
                          std::shared_ptr<asio::io_context> owned_loop)
     : owned_loop_(std::move(owned_loop)),
       executor_(std::move(executor)),
+      loop_(executor_),
       options_(std::move(options)),
       budget_(options_.retry.budget_ratio, options_.retry.budget_min_per_second) {
   policy_.health = options_.health;

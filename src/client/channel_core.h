@@ -28,6 +28,7 @@
 #include "client/resolver.h"
 #include "client/retry_budget.h"
 #include "harpc/channel.h"
+#include "util/loop_liveness.h"
 #include "util/stop_signal.h"
 
 namespace harpc {
@@ -80,6 +81,9 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   Channel::Counters counters() const;
   const ChannelOptions& options() const { return options_; }
   const boost::asio::any_io_executor& executor() const { return executor_; }
+  // The loop for work posted from another thread: a shared loop (a server's)
+  // may be destroyed before the core, and then nothing is posted.
+  const LoopLiveness& loop() const { return loop_; }
 
  private:
   struct CallState;
@@ -110,6 +114,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 
   std::shared_ptr<boost::asio::io_context> owned_loop_;  // first: destroyed after every I/O object below
   boost::asio::any_io_executor executor_;
+  LoopLiveness loop_;
   ChannelOptions options_;
   EndpointPolicy policy_;
   std::unique_ptr<LoadBalancer> balancer_;

@@ -54,8 +54,9 @@ class Channel::Impl {
   ~Impl() {
     if (metrics_id_) UnregisterChannel(metrics_id_);
     if (!private_loop_) {
-      // A shared loop is not waited for: the coroutines still running hold the core.
-      boost::asio::post(core_->executor(), [core = core_] { core->Stop(); });
+      // A shared loop is not waited for: the coroutines still running hold the
+      // core. Once its owner destroyed it, nothing of the core runs any more.
+      core_->loop().Post([core = core_] { core->Stop(); });
       return;
     }
     OnLoop([this] { core_->Stop(); return 0; });

@@ -6,12 +6,12 @@
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "client/channel_core.h"
+#include "util/loop_liveness.h"
 
 namespace harpc {
 
@@ -38,40 +38,51 @@ std::map<uint64_t, Registered>& Registry() {
 std::string Labels(const std::string& target, const std::string& endpoint) {
   return "target=\"" + metrics::EscapeLabel(target) + "\",endpoint=\"" + metrics::EscapeLabel(endpoint) + "\"";
 }
+// A channel as the writer sees it. No strong reference to the core: one taken
+// on the writer's thread could be the last, and the core's destructor would
+// then run off its loop, perhaps after that loop was destroyed.
 struct Snapshot {
   std::string target;
-  std::shared_ptr<ChannelCore> core;
+  std::weak_ptr<ChannelCore> core;
+  LoopLiveness loop;                    // the core's
   std::vector<EndpointInfo> endpoints;  // empty when its loop did not answer in time
   Channel::Counters counters;
 };
 
 // Fills every snapshot's endpoints on its channel's loop, waiting at most
-// kLoopAnswerWait. Answers come back to this coroutine's loop by post, so the
-// gathered state is touched on that loop only; late answers find it still alive.
+// kLoopAnswerWait. Either loop may be destroyed meanwhile by its owner (a
+// server's loop, shared by the channels of a coordinator in it): posts go
+// through LoopLiveness, which posts nothing to a dead loop, and the handlers
+// hold the gathered state weakly, so that only this coroutine's frame owns it
+// (and its timer, bound to this loop) and a handler destroyed unrun on another
+// thread frees nothing of this loop. Answers are stored on this loop only.
 asio::awaitable<void> FillEndpoints(std::vector<Snapshot>& snapshots) {
-  auto here = co_await asio::this_coro::executor;
+  auto executor = co_await asio::this_coro::executor;
+  const LoopLiveness here(executor);
   struct Gather {
     Gather(asio::any_io_executor ex, size_t n) : done(ex), answers(n) {}
     asio::steady_timer done;
     std::vector<std::optional<std::vector<EndpointInfo>>> answers;
     size_t left = 0;
   };
-  auto gather = std::make_shared<Gather>(here, snapshots.size());
+  auto gather = std::make_shared<Gather>(executor, snapshots.size());
   for (size_t i = 0; i < snapshots.size(); ++i) {
-    const std::shared_ptr<ChannelCore>& core = snapshots[i].core;
-    if (RunningInThisThread(core->executor())) {
-      gather->answers[i] = core->Snapshot();
+    const Snapshot& s = snapshots[i];
+    if (RunningInThisThread(s.loop.executor())) {
+      if (auto core = s.core.lock()) gather->answers[i] = core->Snapshot();
       continue;
     }
-    ++gather->left;
-    asio::post(core->executor(), [gather, here, i, weak = std::weak_ptr<ChannelCore>(core)] {
+    auto ask = [here, i, weak_gather = std::weak_ptr<Gather>(gather), weak = s.core] {
       std::vector<EndpointInfo> endpoints;
-      if (auto alive = weak.lock()) endpoints = alive->Snapshot();
-      asio::post(here, [gather, i, endpoints = std::move(endpoints)]() mutable {
+      if (auto core = weak.lock()) endpoints = core->Snapshot();
+      here.Post([weak_gather, i, endpoints = std::move(endpoints)]() mutable {
+        auto gather = weak_gather.lock();
+        if (!gather) return;  // the writer gave up waiting
         gather->answers[i] = std::move(endpoints);
         if (--gather->left == 0) gather->done.cancel();
       });
-    });
+    };
+    if (s.loop.Post(std::move(ask))) ++gather->left;
   }
   if (gather->left > 0) {
     gather->done.expires_after(kLoopAnswerWait);
@@ -98,13 +109,16 @@ void UnregisterChannel(uint64_t id) {
 asio::awaitable<void> WriteClientMetrics(metrics::PrometheusWriter& w) {
   std::vector<Snapshot> snapshots;
   {
+    // A registered core is held by its channel until it unregisters, which
+    // waits for this lock: the reference taken here is never the last one.
     std::lock_guard lock(RegistryMutex());
     for (const auto& [id, channel] : Registry()) {
-      if (auto core = channel.core.lock()) snapshots.push_back({channel.target, std::move(core), {}, {}});
+      if (auto core = channel.core.lock()) {
+        snapshots.push_back({channel.target, core, core->loop(), {}, core->counters()});
+      }
     }
   }
   if (snapshots.empty()) co_return;
-  for (Snapshot& s : snapshots) s.counters = s.core->counters();
   co_await FillEndpoints(snapshots);
 
   auto per_channel = [&](const char* name, const char* help, uint64_t Channel::Counters::*field) {

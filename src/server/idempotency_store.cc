@@ -189,6 +189,12 @@ asio::awaitable<Result> IdempotencyStore::Wait(std::shared_ptr<Entry> entry, Clo
     if (Clock::now() >= deadline) break;
     co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
   }
+  {
+    // Giving up, the waiter takes its timer back: the entry may outlive this
+    // loop (a server's store outlives its loops), and a timer must not.
+    std::lock_guard lock(mu_);
+    std::erase(entry->waiters, timer);
+  }
   co_return Status(StatusCode::kAborted,
                    "idempotency conflict: the first attempt with this key is still running");
 }

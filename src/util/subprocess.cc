@@ -49,6 +49,12 @@ Status Subprocess::Spawn(const std::vector<std::string>& argv, Subprocess* out, 
   if (argv.empty()) return InvalidArgument("no command");
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  // Everything the child needs is made before fork: in a multi-threaded
+  // parent the child may call only async-signal-safe functions (no malloc,
+  // whose lock another thread may have held at the fork).
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -65,9 +71,6 @@ Status Subprocess::Spawn(const std::vector<std::string>& argv, Subprocess* out, 
       int fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) ::dup2(fd, STDERR_FILENO);
     }
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

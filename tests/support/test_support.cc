@@ -30,12 +30,12 @@ std::string StartDaemon(const std::vector<std::string>& args, Subprocess* proces
   std::vector<std::string> argv = {HARPC_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string prefix = "listening on ";
-  const auto give_up = Clock::now() + timeout;
+  const auto give_up = Clock::now() + Scaled(timeout);
   std::string reason;
   for (;;) {
     Status st = Subprocess::Spawn(argv, process, log);
     std::string line;
-    if (st.ok()) st = process->ReadLine(std::chrono::seconds(10), &line);
+    if (st.ok()) st = process->ReadLine(Scaled(std::chrono::seconds(10)), &line);
     if (st.ok() && line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
     reason = st.ok() ? "first line '" + line + "'" : st.ToString();
     *process = Subprocess();  // kill and reap
@@ -74,7 +74,22 @@ ServeProcess StartServe(const std::vector<std::string>& extra_args) {
   return s;
 }
 
-bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+double TimeScale() {
+  static const double scale = [] {
+    const char* value = std::getenv("HARPC_TEST_TIME_SCALE");
+    const double parsed = value ? std::atof(value) : 1.0;
+    return parsed >= 1.0 ? parsed : 1.0;
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds Scaled(std::chrono::milliseconds deadline) {
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(deadline.count()) * TimeScale()));
+}
+
+namespace {
+// Polls `condition` until it holds or `timeout` passes.
+bool PollFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     if (condition()) return true;
@@ -82,9 +97,14 @@ bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
   }
 }
+}  // namespace
+
+bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  return PollFor(condition, Scaled(timeout));
+}
 
 bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration) {
-  return !PollUntil([&] { return !condition(); }, duration);
+  return !PollFor([&] { return !condition(); }, duration);
 }
 
 TempDir::TempDir(const std::string& prefix) {
@@ -227,7 +247,7 @@ CliRun RunProgram(const std::vector<std::string>& argv, std::chrono::millisecond
     ::unlink(path);
     return run;
   }
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + Scaled(timeout);
   for (int lines = 0; lines < 10000; ++lines) {  // until end of output
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= 0ms) break;

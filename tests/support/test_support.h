@@ -22,7 +22,7 @@ struct ServeProcess {
 
 // Starts `harpc ARGS...` (serve, sentinel: daemons whose first stdout line is
 // "listening on H:P") and returns that address. A fixed port still taken by a
-// process that just died is tried again until `timeout`. stderr goes to `log`.
+// process that just died is tried again until Scaled(`timeout`). stderr goes to `log`.
 // On failure: "" and the reason in *why (if given); the child is reaped.
 std::string StartDaemon(const std::vector<std::string>& args, Subprocess* process,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10),
@@ -50,16 +50,25 @@ struct CliRun {
   // stdout as one string, a newline after each line.
   std::string Stdout() const;
 };
-// Runs build/harpc with `args` to its end; killed after `timeout`.
+// Runs build/harpc with `args` to its end; killed after Scaled(`timeout`).
 CliRun RunHarpc(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 // The same for any program: argv[0] is its path.
 CliRun RunProgram(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
-// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+// How many times longer than usual the code under test may take to do
+// something: HARPC_TEST_TIME_SCALE (the sanitizer builds set it, their code
+// being 2-10x slower), 1 when unset.
+double TimeScale();
+// `deadline` stretched by TimeScale(): how long to wait for something to happen.
+std::chrono::milliseconds Scaled(std::chrono::milliseconds deadline);
+
+// Polls `condition` every few milliseconds until it holds or Scaled(`timeout`)
+// passes.
 bool PollUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 // True when `condition` held at every poll for the whole of `duration`
-// (returns false at its first failure).
+// (returns false at its first failure). Not scaled: it is how long something
+// must hold, not a deadline.
 bool HoldsFor(const std::function<bool()>& condition, std::chrono::milliseconds duration);
 
 inline std::chrono::milliseconds Since(std::chrono::steady_clock::time_point start) {

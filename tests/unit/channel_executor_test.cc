@@ -159,5 +159,35 @@ TEST(ChannelExecutor, MetricsAnswerWhileAChannelsLoopIsBlocked) {
               static_cast<long long>(took.count()));
 }
 
+// A scrape that gave up on a blocked channel loop leaves its question queued
+// there; the server that scraped is then destroyed with its loop. When the
+// channel's loop gets to the question, its answer must not go to the dead loop
+// (ASan saw a heap-use-after-free here: the answer was posted to the freed
+// io_context, and the writer's timer freed with the question, off its loop).
+TEST(ChannelExecutor, AnAnswerToAScrapeOutlivesTheLoopThatScraped) {
+  auto scraper = std::make_unique<EchoServer>();
+  Channel channel(scraper->server.address(), {});  // a private loop, blocked below
+  ASSERT_TRUE(channel.Call("Echo.echo", json::value{{"x", 1}}).ok());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> blocked, ran_after;
+  asio::post(channel.executor(), [&blocked, released] {
+    blocked.set_value();
+    released.wait();
+  });
+  ASSERT_EQ(blocked.get_future().wait_for(5s), std::future_status::ready);
+
+  testing::RawSocket socket(testing::PortOf(scraper->server.address()));
+  ASSERT_TRUE(socket.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(testing::StatusOf(socket.ReadResponse(5s)), 200);  // without the blocked channel's endpoints
+  socket.Close();
+  scraper.reset();  // the scraping server and its loop are gone; the question is still queued
+
+  release.set_value();  // the channel's loop answers now
+  // The loop went past the question, and the channel still works.
+  asio::post(channel.executor(), [&ran_after] { ran_after.set_value(); });
+  EXPECT_EQ(ran_after.get_future().wait_for(5s), std::future_status::ready);
+}
+
 }  // namespace
 }  // namespace harpc
