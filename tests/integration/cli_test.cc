@@ -100,6 +100,33 @@ TEST(ItCli, BenchJsonHasEveryKeyAndEveryEndpoint) {
   EXPECT_EQ(MethodRequests(a.port, "Echo.echo") + MethodRequests(b.port, "Echo.echo"), 200);
 }
 
+// --progress: the totals so far once a second (a watcher places failures in
+// time by unix_ms), then the report as without it.
+TEST(ItCli, BenchProgressPrintsGrowingTotalsEverySecondThenTheReport) {
+  ServeProcess serve = StartServe({"--threads", "1"});
+  ASSERT_GT(serve.port, 0);
+  CliRun run = RunHarpc({"bench", "list://" + serve.address, "--json", "--progress", "--duration", "3",
+                         "--concurrency", "2"}, 60s);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_GE(run.out.size(), 3u) << run.Stdout();  // at least two seconds' lines, then the report
+  double last_requests = 0, last_ms = 0;
+  for (size_t i = 0; i + 1 < run.out.size(); ++i) {
+    json::value line = ParseJson(run.out[i]);
+    ASSERT_TRUE(line.is_object() && line.as_object().contains("unix_ms")) << run.out[i];
+    const double requests = json::value_to<double>(line.at("requests"));
+    const double ms = json::value_to<double>(line.at("unix_ms"));
+    EXPECT_GE(requests, last_requests) << run.Stdout();
+    EXPECT_GT(ms, last_ms) << run.Stdout();
+    last_requests = requests;
+    last_ms = ms;
+  }
+  EXPECT_GT(last_requests, 0) << run.Stdout();
+  json::value report = ParseJson(run.out.back());
+  ASSERT_TRUE(report.is_object()) << run.out.back();
+  EXPECT_FALSE(report.as_object().contains("unix_ms")) << "the last line is the report";
+  EXPECT_GE(json::value_to<double>(report.at("requests")), last_requests);
+}
+
 TEST(ItCli, BenchAgainstFailingServerStillExitsZeroAndCountsErrors) {
   ServeProcess failing = StartServe({"--fail-rate", "1.0", "--threads", "1"});
   ASSERT_GT(failing.port, 0);
