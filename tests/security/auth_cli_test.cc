@@ -319,7 +319,7 @@ TEST_F(AuthCli, SentinelGroupRegistrationAndCallsWithTokens) {
       "client", &intruder);
   Subprocess server;
   const std::string address = StartWithTokens({"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register",
-                                               "sentinel://" + group, "--lease-ttl-ms", "1000"},
+                                               "sentinel://" + group, "--lease-ttl-ms", "30000"},  // outlives the odown
                                               "service", &server);
   ASSERT_FALSE(address.empty());
 
