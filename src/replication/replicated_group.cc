@@ -521,7 +521,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
 
   // Whether the loop is being run by a thread (not stopped): closing must then happen there.
   bool LoopRunning() const {
-    const auto* io = executor().target<asio::io_context::executor_type>();
+    const asio::any_io_executor loop = executor();  // target() points into it: not into a temporary
+    const auto* io = loop.target<asio::io_context::executor_type>();
     return io && !io->context().stopped();
   }
 
