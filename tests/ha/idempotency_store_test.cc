@@ -372,24 +372,9 @@ TEST(IdempotencyStoreTest, AnAnswerOverTheAnswerLimitIsReplayedAsTheError) {
 // The count is honest: what the process really spends on 20,000 entries
 // with 255-byte keys (the longest accepted) stays within the bytes the store
 // counts for them, with room for the allocator's slack.
-// AddressSanitizer's allocator pads every block and keeps freed ones in
-// quarantine, so under `make test-asan` the process's RSS says nothing about
-// what the store uses: the tests that weigh it skip there.
-#if defined(__SANITIZE_ADDRESS__)
-#define HARPC_RSS_MEANINGLESS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HARPC_RSS_MEANINGLESS 1
-#endif
-#endif
-#ifdef HARPC_RSS_MEANINGLESS
-#define SKIP_IF_RSS_MEANINGLESS() GTEST_SKIP() << "RSS under AddressSanitizer includes its redzones and quarantine"
-#else
-#define SKIP_IF_RSS_MEANINGLESS() (void)0
-#endif
 
 TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
-  SKIP_IF_RSS_MEANINGLESS();
+  if (!testing::kRssIsMeaningful) GTEST_SKIP() << "RSS under AddressSanitizer includes its redzones and quarantine";
   constexpr int kEntries = 20000;
   const std::string key_tail(250, 'k');
   const long before = RssKib();
@@ -409,7 +394,7 @@ TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
 // The attack: large answers stored under many keys (2,000 answers of 100 KB,
 // 200 MB if all were kept) cost at most the store's byte limit.
 TEST(IdempotencyStoreTest, LargeAnswersUnderManyKeysStayWithinTheByteLimit) {
-  SKIP_IF_RSS_MEANINGLESS();
+  if (!testing::kRssIsMeaningful) GTEST_SKIP() << "RSS under AddressSanitizer includes its redzones and quarantine";
   constexpr size_t kMaxBytes = 16 * 1024 * 1024;
   IdempotencyStore store(1h, 100000, kMaxBytes);
   const long before = RssKib();

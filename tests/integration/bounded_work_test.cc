@@ -166,11 +166,13 @@ TEST_F(ItBoundedWork, BigBatchesKeepOthersServedAndGiveTheirMemoryBack) {
   EXPECT_LT(p99, 200.0);
   // Generous: the request, its parsed form and the answer of one batch are
   // about 20 MB; 2.5 GB was the unbounded figure.
-  EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 200 * 1024);
-  // Memory comes back once the batches are answered.
   long rss_after = 0;
-  EXPECT_TRUE(PollUntil([&] { return (rss_after = RssKib(pid_)) - rss_before_ < 48 * 1024; }, 10s))
-      << "RSS before " << rss_before_ << " KiB, after " << rss_after << " KiB";
+  if (kRssIsMeaningful) {
+    EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 200 * 1024);
+    // Memory comes back once the batches are answered.
+    EXPECT_TRUE(PollUntil([&] { return (rss_after = RssKib(pid_)) - rss_before_ < 48 * 1024; }, 10s))
+        << "RSS before " << rss_before_ << " KiB, after " << rss_after << " KiB";
+  }
   std::printf("server RSS after the batches: %ld KiB\n", rss_after);
 }
 
@@ -197,7 +199,7 @@ TEST_F(ItBoundedWork, TheFourMiBBatchOfOnesIsRefusedCheaply) {
   EXPECT_EQ(healthy.failures(), 0u);
   EXPECT_LT(healthy.Quantile(0.99), 200.0);
   // The request body itself (4 MiB) and little else; parsed, it was 100 MB.
-  EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 40 * 1024);
+  if (kRssIsMeaningful) EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 40 * 1024);
   EXPECT_EQ(MethodRequests(server_.port, "Echo.echo"), static_cast<int64_t>(healthy.calls()) + 1);
 }
 
@@ -237,7 +239,7 @@ TEST_F(ItBoundedWork, ClientsThatNeverReadStopBeingServedAndAreClosed) {
   EXPECT_LT(p99, 200.0);
   // Each stopped client holds about one request and one answer of 1 MiB
   // (plus what the kernel buffers, which is not the server's RSS).
-  EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 100 * 1024);
+  if (kRssIsMeaningful) EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 100 * 1024);
   // The healthy client's calls plus, per greedy client, what fits in the
   // socket buffers (a few MiB): far from the 256 sent.
   EXPECT_LT(greedy_served, 4 * 24);
@@ -248,8 +250,10 @@ TEST_F(ItBoundedWork, ClientsThatNeverReadStopBeingServedAndAreClosed) {
       << Scrape(server_.port);
   // And the memory they held comes back.
   long rss_after = 0;
-  EXPECT_TRUE(PollUntil([&] { return (rss_after = RssKib(pid_)) - rss_before_ < 24 * 1024; }, 10s))
-      << "RSS before " << rss_before_ << " KiB, after " << rss_after << " KiB";
+  if (kRssIsMeaningful) {
+    EXPECT_TRUE(PollUntil([&] { return (rss_after = RssKib(pid_)) - rss_before_ < 24 * 1024; }, 10s))
+        << "RSS before " << rss_before_ << " KiB, after " << rss_after << " KiB";
+  }
 }
 
 // A client that stops reading is only paused: once it reads, the server

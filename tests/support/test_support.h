@@ -12,6 +12,21 @@
 
 namespace harpc::testing {
 
+// Whether a process's RSS measures what the code uses: not under
+// AddressSanitizer (`make test-asan`), whose allocator pads every block and
+// keeps freed ones in quarantine. Tests that weigh memory skip that part there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kRssIsMeaningful = false;
+#else
+inline constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+inline constexpr bool kRssIsMeaningful = true;
+#endif
+
 // A `harpc serve` child on 127.0.0.1 with a free port; killed (SIGKILL) and
 // reaped when destroyed.
 struct ServeProcess {
