@@ -11,7 +11,7 @@ foreach(probe IN LISTS PROBES)
     string(APPEND failures "${target}: an allowed include failed to compile:\n${out}\n")
   elseif(expect STREQUAL "wrong" AND result EQUAL 0)
     string(APPEND failures "${target}: a wrong-way include compiled\n")
-  elseif(expect STREQUAL "wrong" AND NOT out MATCHES "No such file or directory")
+  elseif(expect STREQUAL "wrong" AND NOT out MATCHES "No such file or directory|file not found")  # gcc | clang
     string(APPEND failures "${target}: failed for another reason than the missing header:\n${out}\n")
   else()
     message(STATUS "${target}: ${expect} as expected")
