@@ -75,7 +75,7 @@ def cut_leader(sc, start, topo, group, load, failures, bank=True):
             fs = client.raft_status(f.address)
             if fs:
                 majority_commit = max(majority_commit, fs["commit_index"])
-        time.sleep(0.05)
+        time.sleep(0.05)  # a sample every 50 ms for the partition's whole length: "never leads again" is watched
     committed_during = load.committed_at(now_ms()) - load.committed_at(cut_ms + 1000 * ELECTION_BOUND_S)
     digest_isolated = client.digests(group).get(old) if bank else None
     leader.host.heal()

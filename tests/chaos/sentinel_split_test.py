@@ -115,7 +115,7 @@ def main():
         hold_until = time.monotonic() + 4.0
         while time.monotonic() < hold_until:
             check_minority()
-            time.sleep(0.1)
+            time.sleep(0.1)  # the split's length is under test: "the minority never declares ODOWN" is watched
 
         minority_metrics = net.metrics(s3.address)
         assert minority_metrics.get('harpc_sentinel_events_total{event="odown"}', 0) == 0 \
