@@ -328,13 +328,20 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
     Endpoint* leader = EndpointAt(a.outcome.status.leader());
     const auto at = Clock::now();
     const bool known = leader && leader != from && leader->Selectable(at) && !Contains(unreachable, leader);
-    if (known) leader_redirects_.fetch_add(1, std::memory_order_relaxed);
+    // A leader this call still waits on (a frozen or partitioned one that the
+    // others name until they elect): a second attempt there would only wait
+    // on the same silence. Ask another member again until one names a new leader.
+    const bool awaited = known && std::any_of(call->attempts.begin(), call->attempts.end(), [&](const Attempt& b) {
+                           return !b.done && b.endpoint.get() == leader;
+                         });
+    if (known && !awaited) leader_redirects_.fetch_add(1, std::memory_order_relaxed);
     // Straight to a leader named for the first time; after a backoff when no
     // leader is known, or when this call met the named one already (stale news).
     const bool wait = !known || Contains(tried, leader);
-    hop_to = known ? leader->shared_from_this() : nullptr;
+    hop_to = known && !awaited ? leader->shared_from_this() : nullptr;
     hop_avoid = unreachable;
     hop_avoid.push_back(from);
+    if (awaited) hop_avoid.push_back(leader);
     hop_at = wait ? at + backoff : at;
     if (wait) backoff = std::min(2 * backoff, std::chrono::duration_cast<Clock::duration>(kLastLeaderBackoff));
   };
@@ -382,9 +389,14 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
       }
       if (answer) break;
       if (hops > max_hops) {
-        last_error = Unavailable("no leader found: " + std::to_string(hops) +
-                                 " NOT_LEADER answers in this call; last: " + last_error.ToString());
-        break;
+        // No more hops; an attempt still running may yet answer.
+        hop_at = Clock::time_point::max();
+        hop_to.reset();
+        if (call->in_flight == 0) {
+          last_error = Unavailable("no leader found: " + std::to_string(hops) +
+                                   " NOT_LEADER answers in this call; last: " + last_error.ToString());
+          break;
+        }
       }
       now = Clock::now();
       if (now >= call->deadline) {

@@ -6,6 +6,7 @@
 // and the channel's routing: straight to the leader, no failure nor retry
 // counted, following leader changes, elections and a dead leader.
 #include <algorithm>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
@@ -52,7 +53,9 @@ class FakeGroup {
       m->server = std::make_unique<Server>(o);
       Member* self = m.get();
       EXPECT_TRUE(m->server->AddMethod("Kv.put", [this, self](const json::value& p, CallContext&) -> Result {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
+        // Frozen: the member's only thread stops here, as under SIGSTOP.
+        thawed_.wait(lock, [self] { return !self->frozen; });
         ++self->requests;
         if (self->belief != self->address) return NotLeader(self->belief);
         const json::value* id = p.is_object() ? p.as_object().if_contains("id") : nullptr;
@@ -81,6 +84,7 @@ class FakeGroup {
     }
   }
   ~FakeGroup() {
+    for (int i = 0; i < static_cast<int>(members_.size()); ++i) Thaw(i);
     for (auto& m : members_) Stop(*m);
   }
 
@@ -104,6 +108,19 @@ class FakeGroup {
   void Believe(int member, std::string leader) {
     std::lock_guard lock(mu_);
     members_[static_cast<size_t>(member)]->belief = std::move(leader);
+  }
+  // Member `i` stops answering, as a SIGSTOPped process does, from its next
+  // Kv.put on (its only thread blocks there), until Thaw(i).
+  void Freeze(int i) {
+    std::lock_guard lock(mu_);
+    members_[static_cast<size_t>(i)]->frozen = true;
+  }
+  void Thaw(int i) {
+    {
+      std::lock_guard lock(mu_);
+      members_[static_cast<size_t>(i)]->frozen = false;
+    }
+    thawed_.notify_all();
   }
   // Stops member `i` as a crash would look to clients: connections refused from now on.
   void Kill(int i) { Stop(*members_[static_cast<size_t>(i)]); }
@@ -131,6 +148,7 @@ class FakeGroup {
     std::string belief;
     std::vector<int64_t> ran;
     int requests = 0;
+    bool frozen = false;
   };
   // Destroyed, not only stopped: its open connections close as a dead process's do.
   static void Stop(Member& m) {
@@ -141,6 +159,7 @@ class FakeGroup {
   }
 
   mutable std::mutex mu_;
+  std::condition_variable thawed_;
   std::vector<std::unique_ptr<Member>> members_;
 };
 
@@ -387,6 +406,45 @@ TEST(LeaderRouting, ADeadLeaderIsReplacedWithinTheElection) {
   elect.get();
   EXPECT_LT(testing::Since(start), 1500ms) << "the channel took too long to find the new leader";
   EXPECT_TRUE(EachRanOnce(group, 3, 30));
+}
+
+// A frozen leader (SIGSTOP) keeps its connections and answers nothing; the
+// others name it until they elect. A hedged call must not hop back to it and
+// wait there with its first attempt: it asks the others until one names the
+// new leader. (It once waited its whole deadline: harpc transfer aborted.)
+TEST(LeaderRouting, AFrozenLeaderIsLeftForTheOneTheOthersElect) {
+  FakeGroup group(3);
+  group.Lead(0);
+  ChannelOptions options = FastOptions();
+  options.timeout = 5000ms;
+  options.hedge.after = 100ms;
+  options.health.interval = 60s;  // the routing alone must find the new leader, not a failed heartbeat
+  Channel channel(group.Target(), options);
+  CallOptions idempotent;
+  idempotent.idempotent = true;
+  // Until the channel has learnt the leader, so that the next call goes there first.
+  int64_t id = 0;
+  for (; id < 10 && channel.counters().leader_redirects == 0; ++id) {
+    ASSERT_TRUE(channel.Call("Kv.put", Put(id), idempotent).ok());
+  }
+  ASSERT_GT(channel.counters().leader_redirects, 0u);
+  const int followers_met = group.Requests(1) + group.Requests(2);
+  group.Freeze(0);
+  auto call = std::async(std::launch::async, [&] { return channel.Call("Kv.put", Put(id), idempotent); });
+  // The others name the frozen leader until the hedge has met one of them, then elect member 1.
+  ASSERT_TRUE(PollUntil([&] { return group.Requests(1) + group.Requests(2) > followers_met; }, 5s));
+  group.Believe(1, group.address(1));
+  group.Believe(2, group.address(1));
+  CallResult r = call.get();
+  EXPECT_TRUE(r.ok()) << r.status << " " << Describe(channel);
+  EXPECT_EQ(r.endpoint, group.address(1));
+  EXPECT_TRUE(r.hedged);
+  group.Believe(0, group.address(1));  // it thaws deposed, as a Raft leader would
+  group.Thaw(0);
+  // The frozen attempt, cancelled, ran nowhere; the call ran once on the new leader.
+  EXPECT_TRUE(PollUntil([&] { return group.Requests(0) >= static_cast<int>(group.Ran(0).size()) + 1; }, 5s));
+  EXPECT_EQ(group.Ran(1), std::vector<int64_t>{id});
+  EXPECT_TRUE(EachRanOnce(group, 3, id + 1));
 }
 
 }  // namespace
