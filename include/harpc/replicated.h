@@ -112,6 +112,12 @@ struct GroupOptions {
   // from its majority cannot commit): then UNAVAILABLE. Default 5 s.
   std::chrono::milliseconds propose_timeout{5000};
 
+  // The largest Raft message a member takes from a peer. A snapshot
+  // travels as one message, so this also bounds the state that a lagging
+  // follower can catch up on. A peer that sends a larger message, or bytes
+  // that are not Raft messages, is disconnected (and logged). Default 1 GiB.
+  uint64_t max_message_bytes = uint64_t{1} << 30;
+
   // What members present to each other (the server's peer token and
   // certificate when it asks for them). Default: plaintext, no token.
   ClientSecurity security;

@@ -21,6 +21,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "http/stream.h"
+#include "replication/raft_wire_check.h"
 #include "server/server_upgrades.h"
 #include "util/address.h"
 #include "util/log.h"
@@ -41,13 +42,14 @@ constexpr auto kDialTimeout = std::chrono::milliseconds(1000);
 
 using LocalSocket = asio::local::stream_protocol::socket;
 
-// Copies bytes one way until either side ends.
+// Copies bytes one way until either side ends, or `check` (if any) refuses them.
 template <typename From, typename To>
-asio::awaitable<void> Copy(From& from, To& to) {
+asio::awaitable<void> Copy(From& from, To& to, RaftWireCheck* check) {
   std::array<char, 16 * 1024> buffer;
   for (;;) {
     auto [read_ec, n] = co_await from.async_read_some(asio::buffer(buffer), kNoThrow);
     if (read_ec) co_return;
+    if (check && !check->Feed(std::string_view(buffer.data(), n))) co_return;
     auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(buffer.data(), n), kNoThrow);
     if (write_ec) co_return;
   }
@@ -55,12 +57,15 @@ asio::awaitable<void> Copy(From& from, To& to) {
 
 // Joins the network connection and libraft's end of the socket pair until
 // either closes; `early` is what the peer sent before the splice began.
-asio::awaitable<void> Splice(http1::Stream& network, LocalSocket& local, std::string early) {
+// What the peer sends passes `inbound` first, when given.
+asio::awaitable<void> Splice(http1::Stream& network, LocalSocket& local, std::string early,
+                             RaftWireCheck* inbound = nullptr) {
   if (!early.empty()) {
+    if (inbound && !inbound->Feed(early)) co_return;
     auto [ec, n] = co_await asio::async_write(local, asio::buffer(early), kNoThrow);
     if (ec) co_return;
   }
-  co_await (Copy(network, local) || Copy(local, network));
+  co_await (Copy(network, local, inbound) || Copy(local, network, nullptr));
   boost::system::error_code ignored;
   local.close(ignored);
 }
@@ -78,6 +83,7 @@ struct RaftTransport::State : std::enable_shared_from_this<State> {
   raft_uv_transport transport{};
   UvLoop* loop;  // null once the transport is destroyed
   ClientSecurity security;
+  uint64_t max_message_bytes = 0;
   raft_id id = 0;
   std::string address;
   raft_uv_accept_cb accept = nullptr;
@@ -191,13 +197,20 @@ struct RaftTransport::State : std::enable_shared_from_this<State> {
       self->loop->Kick();
     });
     LocalSocket local(stream.get_executor(), asio::local::stream_protocol(), fds[0]);
-    co_await Splice(stream, local, std::move(early));
+    RaftWireCheck check(max_message_bytes);
+    co_await Splice(stream, local, std::move(early), &check);
+    if (!check.error().empty()) {
+      Log().warn("raft: closed the connection of member {} ({}) after {} message(s): {}", peer_id, peer_address,
+                 check.messages(), check.error());
+    }
   }
 };
 
-RaftTransport::RaftTransport(UvLoop& loop, ClientSecurity security) : state_(std::make_shared<State>()) {
+RaftTransport::RaftTransport(UvLoop& loop, ClientSecurity security, uint64_t max_message_bytes)
+    : state_(std::make_shared<State>()) {
   state_->loop = &loop;
   state_->security = std::move(security);
+  state_->max_message_bytes = max_message_bytes;
   raft_uv_transport& t = state_->transport;
   t.impl = state_.get();
   t.init = [](raft_uv_transport* t, raft_id id, const char* address) {

@@ -8,6 +8,7 @@
 // the listener's protocol, with its TLS and tokens.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,8 +21,10 @@ namespace harpc::replication {
 
 class RaftTransport {
  public:
-  // `loop` drives libraft; connections are made on its executor.
-  RaftTransport(UvLoop& loop, ClientSecurity security);
+  // `loop` drives libraft; connections are made on its executor. A peer's
+  // connection closes at its first message larger than `max_message_bytes`
+  // or outside libraft's format (replication/raft_wire_check.h).
+  RaftTransport(UvLoop& loop, ClientSecurity security, uint64_t max_message_bytes);
   ~RaftTransport();
 
   // What raft_uv_init takes. Valid for the transport's life.

@@ -589,6 +589,7 @@ Status ReplicatedGroup::Open(GroupOptions options, StateMachine* machine, std::u
     return InvalidArgument("the election timeout must exceed the heartbeat interval (both > 0)");
   }
   if (options.snapshot_threshold == 0) return InvalidArgument("snapshot_threshold must be at least 1");
+  if (options.max_message_bytes < 64 * 1024) return InvalidArgument("max_message_bytes must be at least 64 KiB");
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Internal("cannot create the Raft data dir " + options.data_dir + ": " + ec.message());
@@ -607,7 +608,7 @@ Status ReplicatedGroup::Open(GroupOptions options, StateMachine* machine, std::u
 Status ReplicatedGroup::Attach(Server& server) {
   if (impl_->uv) return FailedPrecondition("the group is attached already");
   impl_->uv = std::make_unique<UvLoop>(server.executor());
-  impl_->transport = std::make_unique<RaftTransport>(*impl_->uv, impl_->options.security);
+  impl_->transport = std::make_unique<RaftTransport>(*impl_->uv, impl_->options.security, impl_->options.max_message_bytes);
   if (Status s = impl_->transport->Attach(server); !s.ok()) return s;
   std::weak_ptr<Impl> weak = impl_;
   if (Status s = server.AddAsyncMethod(
