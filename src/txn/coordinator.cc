@@ -108,10 +108,16 @@ class Coordinator::Impl : public StateMachine {
   std::vector<std::string> acknowledged;  // phase two finished: a "done" to propose
   std::unordered_map<std::string, std::vector<std::shared_ptr<asio::steady_timer>>> waiters;  // woken on every change
 
-  // Channels to participants on the server's loop, by address (made in Start).
+  // Set in Attach, before the server serves: its handlers read them.
+  // Channels to participants on the server's loop, by address.
   std::optional<PeerChannels> participants;
-  std::string address;
   asio::any_io_executor executor;
+  const Server* server = nullptr;
+  std::string group_address;  // "list://A,B,C": participants register with, and ask, the group
+
+  // Where participants reach the coordinator: the group, or this server
+  // (whose address is known once it listens).
+  std::string Address() const { return group ? group_address : server->address(); }
   uint64_t phase_two_retries = 0, phase_two_abandoned = 0;
   // A group member: commands go through the Raft log (last: destroyed first,
   // as it applies commands to the rest).
@@ -509,7 +515,7 @@ class Coordinator::Impl : public StateMachine {
     Result r = co_await Propose(std::move(command));
     if (!r.ok()) co_return r;
     json::value answer = std::move(r).value();
-    answer.as_object()["coordinator"] = address;
+    answer.as_object()["coordinator"] = Address();
     co_return answer;
   }
 
@@ -640,6 +646,16 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
 
 Status Coordinator::Attach(Server& server) {
   Impl* impl = impl_.get();
+  impl->executor = server.executor();
+  impl->server = &server;
+  impl->participants.emplace(Impl::ParticipantChannelOptions(impl->executor, impl->options.security));
+  if (impl->group) {
+    // Their channels find its leader.
+    std::vector<std::string> members = impl->options.group->members;
+    std::sort(members.begin(), members.end());
+    impl->group_address = "list://";
+    for (size_t i = 0; i < members.size(); ++i) impl->group_address += (i ? "," : "") + members[i];
+  }
   Status s = server.AddAsyncMethod("Coordinator.begin",
                                    [impl](json::value p, CallContext& ctx) { return impl->Begin(std::move(p), ctx); });
   if (s.ok()) {
@@ -668,18 +684,8 @@ Status Coordinator::Attach(Server& server) {
 }
 
 Status Coordinator::Start(Server& server) {
-  impl_->executor = server.executor();
-  impl_->address = server.address();
-  impl_->participants.emplace(Impl::ParticipantChannelOptions(impl_->executor, impl_->options.security));
-  if (impl_->group) {
-    // Participants register with, and ask, the group: their channels find its leader.
-    std::vector<std::string> members = impl_->options.group->members;
-    std::sort(members.begin(), members.end());
-    impl_->address = "list://";
-    for (size_t i = 0; i < members.size(); ++i) impl_->address += (i ? "," : "") + members[i];
-    // Whichever member leads resumes phase two and sweeps (OnLeadership).
-    return impl_->group->Start(server);
-  }
+  // Whichever member leads resumes phase two and sweeps (OnLeadership).
+  if (impl_->group) return impl_->group->Start(server);
   // On the loop, like every other touch of the state.
   asio::post(impl_->executor, [impl = impl_.get()] { impl->Lead(); });
   return Status::Ok();

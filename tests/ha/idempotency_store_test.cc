@@ -374,7 +374,7 @@ TEST(IdempotencyStoreTest, AnAnswerOverTheAnswerLimitIsReplayedAsTheError) {
 // counts for them, with room for the allocator's slack.
 
 TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
-  if (!testing::kRssIsMeaningful) GTEST_SKIP() << "RSS under AddressSanitizer includes its redzones and quarantine";
+  if (!testing::kRssIsMeaningful) GTEST_SKIP() << "RSS under a sanitizer includes its own allocator's overhead";
   constexpr int kEntries = 20000;
   const std::string key_tail(250, 'k');
   const long before = RssKib();
@@ -394,7 +394,7 @@ TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
 // The attack: large answers stored under many keys (2,000 answers of 100 KB,
 // 200 MB if all were kept) cost at most the store's byte limit.
 TEST(IdempotencyStoreTest, LargeAnswersUnderManyKeysStayWithinTheByteLimit) {
-  if (!testing::kRssIsMeaningful) GTEST_SKIP() << "RSS under AddressSanitizer includes its redzones and quarantine";
+  if (!testing::kRssIsMeaningful) GTEST_SKIP() << "RSS under a sanitizer includes its own allocator's overhead";
   constexpr size_t kMaxBytes = 16 * 1024 * 1024;
   IdempotencyStore store(1h, 100000, kMaxBytes);
   const long before = RssKib();

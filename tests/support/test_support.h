@@ -14,11 +14,13 @@ namespace harpc::testing {
 
 // Whether a process's RSS measures what the code uses: not under
 // AddressSanitizer (`make test-asan`), whose allocator pads every block and
-// keeps freed ones in quarantine. Tests that weigh memory skip that part there.
-#if defined(__SANITIZE_ADDRESS__)
+// keeps freed ones in quarantine, nor under ThreadSanitizer (`make
+// test-tsan`), whose allocator and shadow memory add to every block. Tests
+// that weigh memory skip that part there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr bool kRssIsMeaningful = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 inline constexpr bool kRssIsMeaningful = false;
 #else
 inline constexpr bool kRssIsMeaningful = true;
