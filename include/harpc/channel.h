@@ -35,7 +35,24 @@
 
 namespace harpc {
 
+// How a channel writes its calls and reads the answers.
+enum class Protocol {
+  // POST /rpc/<Method> with the params as the body; the answer's body is the
+  // result, an error is {"error":{"code","message"}} (harpc's plain form).
+  kHarpc,
+  // JSON-RPC 2.0: POST ChannelOptions::jsonrpc_path with
+  // {"jsonrpc":"2.0","method":M,"params":P,"id":N}; the answer's "result" is
+  // the value, its "error" object the Status. For any JSON-RPC 2.0 server,
+  // harpc's own included.
+  kJsonRpc,
+};
+
 struct ChannelOptions {
+  // The request format: Protocol::kHarpc (default) or Protocol::kJsonRpc.
+  Protocol protocol = Protocol::kHarpc;
+  // The path JSON-RPC 2.0 requests are posted to. Default "/rpc".
+  std::string jsonrpc_path = "/rpc";
+
   // Load-balancing policy: "wrr" (smooth weighted round robin), "least_time",
   // "p2c", "random", "hash" (consistent, on CallOptions::hash_key) or "rr".
   // Default "wrr". See docs/load-balancing.md.
@@ -154,6 +171,11 @@ class Channel {
 
   // Method "Echo.echo" goes as POST /rpc/Echo.echo with params as the body;
   // method "/" is the server's default method: POST /rpc with params as is.
+  // With Protocol::kJsonRpc it goes as a JSON-RPC 2.0 request instead, whose
+  // params must be an array, an object or null (none); "/" is refused there.
+  // Any error answer fails the call: a JSON-RPC error object (its code and
+  // message kept in the Status), an HTTP 4xx or 5xx (with a one-line excerpt
+  // of its body), and a 2xx that is a JSON-RPC 2.0 error envelope.
   // Blocks the calling thread. Called from the channel's own event-loop
   // thread it would deadlock, so it fails FAILED_PRECONDITION at once (use
   // AsyncCall there).

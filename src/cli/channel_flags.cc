@@ -6,6 +6,8 @@ namespace harpc::cli {
 
 Status ChannelFlags::ToOptions(ChannelOptions* out) const {
   ChannelOptions o;
+  o.protocol = protocol == "jsonrpc" ? Protocol::kJsonRpc : Protocol::kHarpc;
+  o.jsonrpc_path = jsonrpc_path;
   o.lb = lb;
   o.timeout = std::chrono::milliseconds(timeout_ms);
   o.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
@@ -30,6 +32,12 @@ Status ChannelFlags::ToOptions(ChannelOptions* out) const {
 }
 
 void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
+  cmd->add_option("--protocol", f.protocol,
+                  "harpc: POST /rpc/<Method> with the params as the body; jsonrpc: a JSON-RPC 2.0 request to "
+                  "--jsonrpc-path, for any JSON-RPC 2.0 server")
+      ->check(CLI::IsMember({"harpc", "jsonrpc"}))->capture_default_str();
+  cmd->add_option("--jsonrpc-path", f.jsonrpc_path, "Where --protocol jsonrpc posts its requests")
+      ->capture_default_str();
   cmd->add_option("--lb", f.lb, "Load balancer: wrr, least_time, p2c, random, hash, rr")
       ->check(CLI::IsMember({"wrr", "least_time", "p2c", "random", "hash", "rr"}))->capture_default_str();
   cmd->add_option("--timeout-ms", f.timeout_ms, "Deadline of a whole call, all attempts included")
@@ -41,8 +49,9 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
   cmd->add_option("--hedge-ms", f.hedge,
                   "Send a backup attempt to another endpoint after N ms, or after the recent p95 latency (p95); off")
       ->capture_default_str();
-  cmd->add_option("--health-interval-ms", f.health_interval_ms, "Heartbeat (GET /health) period per endpoint")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--health-interval-ms", f.health_interval_ms,
+                  "Heartbeat (GET /health) period per endpoint; 0: no heartbeats (passive detection only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--fault-mode", f.fault_mode, "failover (retry elsewhere), failfast, failsafe (empty result)")
       ->check(CLI::IsMember({"failover", "failfast", "failsafe"}))->capture_default_str();
   cmd->add_flag("--idempotent", f.idempotent,

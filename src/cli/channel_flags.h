@@ -9,6 +9,8 @@
 namespace harpc::cli {
 
 struct ChannelFlags {
+  std::string protocol = "harpc";  // harpc or jsonrpc
+  std::string jsonrpc_path = "/rpc";
   std::string lb = "wrr";
   int timeout_ms = 1000;
   int connect_timeout_ms = 200;

@@ -207,11 +207,14 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
                              .idempotency_key = call->idempotency_key,
                              .request_id = call->request_id,
                              .bearer_token = options_.security.bearer_token};
-      const std::string request = FormatRequest(endpoint.address(), call->method, call->body, headers);
+      const bool jsonrpc = options_.protocol == Protocol::kJsonRpc;
+      const std::string request =
+          jsonrpc ? FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, call->body, headers)
+                  : FormatRequest(endpoint.address(), call->method, call->body, headers);
       a.connection = connection.get();
       const http1::ClientResponse response =
           co_await http1::Exchange(*connection, request, call->deadline, AnswerLimits(options_.max_response_bytes));
-      outcome = OutcomeOf(response, *connection);
+      outcome = OutcomeOf(response, endpoint.address(), jsonrpc);
       a.connection = nullptr;
       if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
     }
@@ -272,7 +275,17 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
 
   auto call = std::make_shared<CallState>(executor_);
   call->method = method;
-  call->body = params.is_null() && method != "/" ? std::string() : json::serialize(params);
+  if (options_.protocol == Protocol::kJsonRpc) {
+    // One envelope for every attempt: a server that dedups by id sees one request.
+    Status s = method == "/" ? InvalidArgument("the default method \"/\" has no JSON-RPC 2.0 name")
+                             : JsonRpcRequestBody(method, params, next_jsonrpc_id_.fetch_add(1) + 1, &call->body);
+    if (!s.ok()) {
+      result.status = std::move(s);
+      co_return result;
+    }
+  } else {
+    call->body = params.is_null() && method != "/" ? std::string() : json::serialize(params);
+  }
   call->deadline = now + timeout;
   call->request_id = options.request_id;
   call->idempotency_key = options.idempotency_key;

@@ -69,6 +69,10 @@ Status ChannelCore::Init(std::string_view target) {
   target_ = std::string(target);
   const ChannelOptions& o = options_;
   if (o.timeout.count() <= 0) return InvalidArgument("timeout must be positive");
+  if (o.protocol == Protocol::kJsonRpc && (o.jsonrpc_path.empty() || o.jsonrpc_path.front() != '/' ||
+                                           o.jsonrpc_path.find_first_of(" \r\n") != std::string::npos)) {
+    return InvalidArgument("jsonrpc_path must be a path starting with '/': '" + o.jsonrpc_path + "'");
+  }
   if (o.connect_timeout.count() <= 0) return InvalidArgument("connect_timeout must be positive");
   if (o.retry.max_retries < 0 || o.retry.max_retries > 10) return InvalidArgument("retry.max_retries must be 0..10");
   if (o.retry.budget_ratio < 0) return InvalidArgument("retry.budget_ratio must not be negative");

@@ -135,6 +135,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   std::string leader_;
 
   std::atomic<uint64_t> calls_{0}, retries_{0}, hedges_{0}, budget_exhausted_{0}, leader_redirects_{0};
+  std::atomic<uint64_t> next_jsonrpc_id_{0};  // the "id" of JSON-RPC 2.0 requests
 };
 
 }  // namespace harpc

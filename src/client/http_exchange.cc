@@ -18,10 +18,32 @@ namespace json = boost::json;
 namespace {
 constexpr uint32_t kMaxResponseHead = 64 * 1024;
 
-std::string Peer(ClientConnection& c) {
-  boost::system::error_code ec;
-  auto ep = c.stream.remote_endpoint(ec);
-  return ec ? std::string("the server") : ep.address().to_string() + ":" + std::to_string(ep.port());
+void AppendHeadersAndBody(std::string& out, std::string_view body, const RequestHeaders& headers) {
+  if (headers.deadline_in.count() > 0) http1::AppendHeader(out, "X-Deadline-Ms", headers.deadline_in.count());
+  if (!headers.idempotency_key.empty()) http1::AppendHeader(out, "Idempotency-Key", headers.idempotency_key);
+  if (!headers.request_id.empty()) http1::AppendHeader(out, "X-Request-Id", headers.request_id);
+  http1::AppendBearerToken(out, headers.bearer_token);
+  http1::AppendBody(out, "application/json", body);
+}
+
+// A JSON-RPC 2.0 response object: "jsonrpc":"2.0" and a result or an error.
+bool IsJsonRpcResponse(const json::value& v) {
+  if (!v.is_object()) return false;
+  const json::object& o = v.as_object();
+  const json::value* version = o.if_contains("jsonrpc");
+  return version && *version == "2.0" && (o.contains("result") || o.contains("error"));
+}
+
+// The error a JSON-RPC 2.0 server answered, when that is all it answered:
+// one error response, or a batch of them (a plain array of params read as a
+// batch of invalid requests). Null otherwise.
+const json::value* JsonRpcRefusal(const json::value& v) {
+  if (IsJsonRpcResponse(v)) return v.as_object().if_contains("error");
+  if (!v.is_array() || v.as_array().empty()) return nullptr;
+  for (const json::value& one : v.as_array()) {
+    if (!IsJsonRpcResponse(one) || !one.as_object().contains("error")) return nullptr;
+  }
+  return v.as_array().front().as_object().if_contains("error");
 }
 }  // namespace
 
@@ -34,15 +56,50 @@ std::string FormatRequest(std::string_view host, std::string_view method, std::s
   } else {
     http1::AppendRequestLine(out, "POST", "/rpc/", host, method);
   }
-  if (headers.deadline_in.count() > 0) http1::AppendHeader(out, "X-Deadline-Ms", headers.deadline_in.count());
-  if (!headers.idempotency_key.empty()) http1::AppendHeader(out, "Idempotency-Key", headers.idempotency_key);
-  if (!headers.request_id.empty()) http1::AppendHeader(out, "X-Request-Id", headers.request_id);
-  http1::AppendBearerToken(out, headers.bearer_token);
-  http1::AppendBody(out, "application/json", body);
+  AppendHeadersAndBody(out, body, headers);
   return out;
 }
 
-AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
+Status JsonRpcRequestBody(std::string_view method, const json::value& params, uint64_t id, std::string* out) {
+  if (!params.is_null() && !params.is_array() && !params.is_object()) {
+    return InvalidArgument("JSON-RPC 2.0 params must be an array or an object, not " + json::serialize(params));
+  }
+  json::object request{{"jsonrpc", "2.0"}, {"method", method}};
+  if (!params.is_null()) request["params"] = params;
+  request["id"] = id;
+  *out = json::serialize(request);
+  return Status::Ok();
+}
+
+std::string FormatJsonRpcRequest(std::string_view host, std::string_view path, std::string_view body,
+                                 const RequestHeaders& headers) {
+  std::string out;
+  out.reserve(160 + body.size());
+  http1::AppendRequestLine(out, "POST", path, host);
+  AppendHeadersAndBody(out, body, headers);
+  return out;
+}
+
+std::string OneLineExcerpt(std::string_view text, size_t max) {
+  std::string out;
+  bool blank = false;
+  for (char c : text) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      blank = !out.empty();
+      continue;
+    }
+    if (blank) out += ' ';
+    blank = false;
+    out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+  }
+  return out;
+}
+
+AttemptOutcome InterpretResponse(int http_status, std::string_view body, bool jsonrpc) {
   AttemptOutcome out;
   out.stage = AttemptStage::kAnswered;
   json::value parsed;
@@ -53,8 +110,17 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
   if (http_status >= 200 && http_status < 300) {
     if (!read.ok()) {
       out.status = Internal("server answered with invalid JSON: " + read.message());
-    } else {
+    } else if (const json::value* error = JsonRpcRefusal(parsed)) {
+      // Also to a plain harpc request: a JSON-RPC server refusing it.
+      if (!error->is_object() || !wire::StatusFromErrorObject(error->as_object(), &out.status)) {
+        out.status = Status(StatusCode::kUnknown, "malformed JSON-RPC error: " + OneLineExcerpt(body));
+      }
+    } else if (!jsonrpc) {
       out.value = std::move(parsed);
+    } else if (IsJsonRpcResponse(parsed)) {
+      out.value = std::move(parsed.as_object().at("result"));
+    } else {
+      out.status = Internal("not a JSON-RPC 2.0 answer: " + (body.empty() ? "an empty body" : OneLineExcerpt(body)));
     }
     return out;
   }
@@ -69,9 +135,9 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body) {
     out.status = NotLeader("");  // a 421 without harpc's body names no leader
     return out;
   }
-  std::string snippet(body.substr(0, 200));
+  const std::string excerpt = OneLineExcerpt(body);
   out.status = Status(wire::CodeFromHttpStatus(http_status),
-                      "HTTP " + std::to_string(http_status) + (snippet.empty() ? "" : ": " + snippet));
+                      "HTTP " + std::to_string(http_status) + (excerpt.empty() ? "" : ": " + excerpt));
   return out;
 }
 
@@ -79,32 +145,33 @@ http1::ResponseLimits AnswerLimits(size_t max_response_bytes) {
   return {.head_bytes = kMaxResponseHead, .body_bytes = max_response_bytes};
 }
 
-AttemptOutcome OutcomeOf(const http1::ClientResponse& r, ClientConnection& c) {
+AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, bool jsonrpc) {
+  const std::string at(peer);
   AttemptOutcome out;
   const beast::error_code& ec = r.error;
   if (ec && !r.sent) {
     // A write fails only once the peer has reset the connection: it read nothing of this request.
     out.stage = AttemptStage::kNotSent;
     out.peer_gone = ec != beast::error::timeout && ec != asio::error::operation_aborted;
-    out.status = ec == beast::error::timeout ? DeadlineExceeded("deadline passed while sending to " + Peer(c))
-                                             : Unavailable("sending to " + Peer(c) + " failed: " + ec.message());
+    out.status = ec == beast::error::timeout ? DeadlineExceeded("deadline passed while sending to " + at)
+                                             : Unavailable("sending to " + at + " failed: " + ec.message());
     return out;
   }
   if (ec) {
     out.stage = AttemptStage::kMaybeSent;
     if (ec == beast::error::timeout) {
-      out.status = DeadlineExceeded("no answer from " + Peer(c) + " before the deadline");
+      out.status = DeadlineExceeded("no answer from " + at + " before the deadline");
     } else if (ec == http::error::body_limit) {
-      out.status = Internal("answer from " + Peer(c) + " exceeds max_response_bytes");
+      out.status = Internal("answer from " + at + " exceeds max_response_bytes");
     } else if (ec == asio::error::operation_aborted) {
       out.status = Status(StatusCode::kCancelled, "attempt cancelled");
     } else {
       out.peer_gone = true;
-      out.status = Unavailable("connection to " + Peer(c) + " lost before the answer: " + ec.message());
+      out.status = Unavailable("connection to " + at + " lost before the answer: " + ec.message());
     }
     return out;
   }
-  out = InterpretResponse(r.status, r.body);
+  out = InterpretResponse(r.status, r.body, jsonrpc);
   out.reusable = r.reusable;
   return out;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,13 @@ struct RequestHeaders {
 std::string FormatRequest(std::string_view host, std::string_view method, std::string_view body,
                           const RequestHeaders& headers);
 
+// A JSON-RPC 2.0 request: "POST <path>" with {"jsonrpc":"2.0","method":M,
+// "params":P,"id":ID} (no "params" when null). INVALID_ARGUMENT when params
+// is neither an array, an object nor null, as JSON-RPC 2.0 requires.
+Status JsonRpcRequestBody(std::string_view method, const boost::json::value& params, uint64_t id, std::string* out);
+std::string FormatJsonRpcRequest(std::string_view host, std::string_view path, std::string_view body,
+                                 const RequestHeaders& headers);
+
 // The limits of an RPC answer: a head of at most 64 KiB, a body of at most
 // ChannelOptions::max_response_bytes.
 http1::ResponseLimits AnswerLimits(size_t max_response_bytes);
@@ -47,9 +55,18 @@ http1::ResponseLimits AnswerLimits(size_t max_response_bytes);
 // What one exchange on `connection` (http1::Exchange) means for the call: an
 // answer, or how far the request got before it failed. A plain function, not
 // a coroutine, so that an attempt costs one coroutine frame for its I/O.
-AttemptOutcome OutcomeOf(const http1::ClientResponse& response, ClientConnection& connection);
+// `peer` names the server in messages ("no answer from 127.0.0.1:8001 ...").
+AttemptOutcome OutcomeOf(const http1::ClientResponse& response, std::string_view peer, bool jsonrpc);
 
-// The Status and value an HTTP answer stands for (JSON error bodies decoded).
-AttemptOutcome InterpretResponse(int http_status, std::string_view body);
+// The Status and value an HTTP answer stands for: JSON error bodies decoded,
+// a 2xx JSON-RPC 2.0 error envelope an error too, other bodies of error
+// answers cut to a one-line excerpt. `jsonrpc`: the answer to a JSON-RPC 2.0
+// request, whose value is the envelope's "result".
+AttemptOutcome InterpretResponse(int http_status, std::string_view body, bool jsonrpc = false);
+
+// `text` on one line (every run of blanks and line breaks one space), cut
+// to about `max` bytes with "..." when longer: what an error message quotes
+// of a body it did not understand.
+std::string OneLineExcerpt(std::string_view text, size_t max = 160);
 
 }  // namespace harpc

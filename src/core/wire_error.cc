@@ -58,6 +58,10 @@ bool StatusFromErrorObject(const json::object& error, Status* out) {
   const json::value* message = error.if_contains("message");
   std::string text = message && message->is_string() ? std::string(message->as_string()) : "";
   const StatusCode status_code = CodeFromJsonRpc(static_cast<int>(code->as_int64()));
+  if (status_code == StatusCode::kUnknown) {
+    // A code of another server's own: keep it, the Status cannot.
+    text += (text.empty() ? "" : " ") + std::string("(JSON-RPC error ") + std::to_string(code->as_int64()) + ")";
+  }
   if (status_code != StatusCode::kNotLeader) {
     *out = Status(status_code, std::move(text));
     return true;

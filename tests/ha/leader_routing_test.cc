@@ -19,6 +19,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "ha/ha_support.h"
@@ -445,6 +446,29 @@ TEST(LeaderRouting, AFrozenLeaderIsLeftForTheOneTheOthersElect) {
   EXPECT_TRUE(PollUntil([&] { return group.Requests(0) >= static_cast<int>(group.Ran(0).size()) + 1; }, 5s));
   EXPECT_EQ(group.Ran(1), std::vector<int64_t>{id});
   EXPECT_TRUE(EachRanOnce(group, 3, id + 1));
+}
+
+// The same routing with Protocol::kJsonRpc: harpc's server answers a JSON-RPC
+// 2.0 request at POST /rpc, NOT_LEADER as error -32010 with data.leader.
+TEST(LeaderRouting, JsonRpcCallsFollowTheLeaderAndKeepErrorCodes) {
+  FakeGroup group(3);
+  group.Lead(2);
+  ChannelOptions options = FastOptions();
+  options.protocol = Protocol::kJsonRpc;
+  Channel channel(group.Target(), options);
+  for (int64_t id = 0; id < 10; ++id) {
+    CallResult r = channel.Call("Kv.put", Put(id));
+    ASSERT_TRUE(r.ok()) << "call " << id << ": " << r.status;
+    EXPECT_EQ(r.endpoint, group.address(2));
+    EXPECT_EQ(r.value, json::value({{"id", id}, {"by", group.address(2)}}));
+  }
+  EXPECT_TRUE(EachRanOnce(group, 3, 10));
+  EXPECT_GE(channel.counters().leader_redirects, 1u);
+  CallResult r = channel.Call("Kv.nosuch", json::array{});
+  EXPECT_EQ(r.status.code(), StatusCode::kUnimplemented) << r.status;
+  r = channel.Call("Kv.put", json::value(7));
+  EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument) << r.status;
+  EXPECT_THAT(r.status.message(), ::testing::HasSubstr("array or an object"));
 }
 
 }  // namespace

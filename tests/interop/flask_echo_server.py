@@ -8,7 +8,7 @@ import sys
 
 sys.dont_write_bytecode = True
 from flask import Flask, jsonify, request  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from interop_util import serve_flask  # noqa: E402
 
 app = Flask(__name__)
 
@@ -18,11 +18,5 @@ def rpc():
     return jsonify(request.get_json())
 
 
-def main():
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    print(f"listening on 127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
-
-
 if __name__ == "__main__":
-    main()
+    serve_flask(app)

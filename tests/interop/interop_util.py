@@ -142,3 +142,13 @@ def harpc_binary():
     if not os.access(path, os.X_OK):
         sys.exit(f"{path} is not an executable")
     return os.path.abspath(path)
+
+
+def serve_flask(app):
+    """Serves a Flask app on 127.0.0.1 and a free port, printing "listening on
+    127.0.0.1:PORT" once bound (what Child waits for), until killed."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    print(f"listening on 127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()

@@ -155,7 +155,9 @@ TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
         json::object{{"error", json::object{{"code", c.code}, {"message", "what went wrong"}}}});
     AttemptOutcome out = InterpretResponse(c.http_status, body);
     EXPECT_EQ(out.status.code(), c.want) << c.http_status << " " << body << ": " << out.status;
-    EXPECT_EQ(out.status.message(), "what went wrong");
+    // A code harpc does not know stays in the message.
+    EXPECT_EQ(out.status.message(),
+              c.want == StatusCode::kUnknown ? "what went wrong (JSON-RPC error -1)" : "what went wrong");
     EXPECT_EQ(out.stage, AttemptStage::kAnswered);
     EXPECT_TRUE(out.value.is_null());
   }
@@ -234,6 +236,90 @@ TEST(InterpretResponse, LongErrorBodiesAreCut) {
   AttemptOutcome out = InterpretResponse(500, std::string(5000, 'x'));
   EXPECT_EQ(out.status.code(), StatusCode::kInternal);
   EXPECT_LT(out.status.message().size(), 300u);
+}
+
+// ---- JSON-RPC 2.0 (ChannelOptions::protocol = kJsonRpc) ----
+
+TEST(JsonRpcRequest, TheEnvelopeGoesToThePath) {
+  std::string body;
+  ASSERT_TRUE(JsonRpcRequestBody("add", json::parse("[1,2]"), 7, &body).ok());
+  EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"add","params":[1,2],"id":7})"));
+  ASSERT_TRUE(JsonRpcRequestBody("Echo.echo", json::parse(R"({"a":1})"), 8, &body).ok());
+  EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":8})"));
+  ASSERT_TRUE(JsonRpcRequestBody("ping", nullptr, 9, &body).ok());
+  EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"ping","id":9})")) << "no params when none";
+
+  RequestHeaders headers{.deadline_in = std::chrono::milliseconds(250)};
+  EXPECT_EQ(FormatJsonRpcRequest("h:1", "/api/v1", body, headers),
+            "POST /api/v1 HTTP/1.1\r\nHost: h:1\r\nX-Deadline-Ms: 250\r\nContent-Type: application/json\r\n"
+            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+TEST(JsonRpcRequest, ParamsJsonRpcCannotCarryAreRefused) {
+  std::string body;
+  for (const char* params : {"7", "\"text\"", "true"}) {
+    Status s = JsonRpcRequestBody("add", json::parse(params), 1, &body);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << params;
+    EXPECT_THAT(s.message(), HasSubstr("array or an object")) << s;
+  }
+}
+
+TEST(InterpretResponse, JsonRpcResultIsTheValueAndErrorsKeepTheirCode) {
+  AttemptOutcome out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":{"sum":3},"id":1})", true);
+  ASSERT_TRUE(out.status.ok()) << out.status;
+  EXPECT_EQ(out.value, json::parse(R"({"sum":3})"));
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":null,"id":1})", true);
+  ASSERT_TRUE(out.status.ok()) << out.status;
+  EXPECT_TRUE(out.value.is_null());
+
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params"},"id":1})", true);
+  EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.status.message(), "Invalid params");
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":42,"message":"no"},"id":1})", true);
+  EXPECT_EQ(out.status.code(), StatusCode::kUnknown);
+  EXPECT_EQ(out.status.message(), "no (JSON-RPC error 42)");
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:9"}},"id":1})", true);
+  EXPECT_EQ(out.status.code(), StatusCode::kNotLeader);
+  EXPECT_EQ(out.status.leader(), "127.0.0.1:9");
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":"bad","id":1})", true);
+  EXPECT_EQ(out.status.code(), StatusCode::kUnknown);
+  EXPECT_THAT(out.status.message(), HasSubstr("malformed JSON-RPC error"));
+}
+
+TEST(InterpretResponse, AJsonRpcRequestNeedsAJsonRpcAnswer) {
+  for (const char* body : {R"({"sum":3})", "[1,2]", "3", ""}) {
+    AttemptOutcome out = InterpretResponse(200, body, true);
+    EXPECT_EQ(out.status.code(), StatusCode::kInternal) << body;
+    EXPECT_THAT(out.status.message(), HasSubstr("not a JSON-RPC 2.0 answer")) << body;
+  }
+}
+
+TEST(InterpretResponse, AJsonRpcRefusalOfAPlainRequestIsAnError) {
+  // A JSON-RPC server reading harpc's plain body as a request, or a batch.
+  AttemptOutcome out =
+      InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null})");
+  EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(out.status.message(), "Invalid Request");
+  out = InterpretResponse(200, R"([{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null},)"
+                               R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}])");
+  EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
+  // Results stay results: a plain method may answer anything else.
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":1,"id":1})");
+  ASSERT_TRUE(out.status.ok());
+  EXPECT_TRUE(out.value.is_object());
+  out = InterpretResponse(200, R"([{"error":{"code":1}}])");
+  ASSERT_TRUE(out.status.ok());
+}
+
+TEST(OneLineExcerpt, HtmlAndLongBodiesBecomeOneShortLine) {
+  EXPECT_EQ(OneLineExcerpt("<html>\r\n  <body>\n\tBad   Gateway\n</body>\n</html>\n"),
+            "<html> <body> Bad Gateway </body> </html>");
+  EXPECT_EQ(OneLineExcerpt("  lead and trail  "), "lead and trail");
+  const std::string cut = OneLineExcerpt(std::string(500, 'x'), 20);
+  EXPECT_EQ(cut, std::string(20, 'x') + "...");
+  EXPECT_EQ(OneLineExcerpt(std::string{'a', '\x01', 'b'}), "a?b");
+  AttemptOutcome out = InterpretResponse(502, "<html>\n<body>\nBad Gateway\n</body>\n</html>\n");
+  EXPECT_EQ(out.status.message(), "HTTP 502: <html> <body> Bad Gateway </body> </html>");
 }
 
 }  // namespace
