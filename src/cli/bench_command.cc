@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "cli/number_checks.h"
 #include "cli/channel_flags.h"
 #include "cli/commands.h"
 #include "cli/load_generator.h"
@@ -73,7 +74,7 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--concurrency,-c", f->concurrency, "Calls in flight at once")
       ->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--duration", f->duration_s, "Seconds to run (default 10 unless --requests)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--requests", f->requests, "Calls to make in all, instead of --duration");
   cmd->add_flag("--json", f->json, "Print one JSON object instead of a table (schema in docs/cli.md)");
   cmd->add_flag("--progress", f->progress,

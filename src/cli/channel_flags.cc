@@ -1,5 +1,7 @@
 #include "cli/channel_flags.h"
 
+#include "cli/number_checks.h"
+
 #include <charconv>
 
 namespace harpc::cli {
@@ -41,9 +43,9 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
   cmd->add_option("--lb", f.lb, "Load balancer: wrr, least_time, p2c, random, hash, rr")
       ->check(CLI::IsMember({"wrr", "least_time", "p2c", "random", "hash", "rr"}))->capture_default_str();
   cmd->add_option("--timeout-ms", f.timeout_ms, "Deadline of a whole call, all attempts included")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--connect-timeout-ms", f.connect_timeout_ms, "Longest wait for a TCP connection")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--retries", f.retries, "Extra attempts on other endpoints after a retryable failure")
       ->check(CLI::Range(0, 10))->capture_default_str();
   cmd->add_option("--hedge-ms", f.hedge,
@@ -51,7 +53,7 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
       ->capture_default_str();
   cmd->add_option("--health-interval-ms", f.health_interval_ms,
                   "Heartbeat (GET /health) period per endpoint; 0: no heartbeats (passive detection only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(NonNegative())->capture_default_str();
   cmd->add_option("--fault-mode", f.fault_mode, "failover (retry elsewhere), failfast, failsafe (empty result)")
       ->check(CLI::IsMember({"failover", "failfast", "failsafe"}))->capture_default_str();
   cmd->add_flag("--idempotent", f.idempotent,

@@ -3,6 +3,7 @@
 // replicated coordinator group (--group), its Raft data in --data-dir/raft.
 #include <cstdio>
 
+#include "cli/number_checks.h"
 #include "cli/commands.h"
 #include "cli/group_flags.h"
 #include "cli/register_flags.h"
@@ -100,7 +101,7 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
                   "decision (it learns the outcome when it asks; reported as unresolved)")
       ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))->capture_default_str();
   cmd->add_option("--grace-ms", f->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(NonNegative())->capture_default_str();
   AddRegisterFlags(cmd, f->registration, "coordinator");
   AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] { exit_code = RunCoordinator(*f); });

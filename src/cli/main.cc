@@ -1,4 +1,5 @@
 // harpc: server, client, benchmark and demo of the harpc RPC framework.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -26,10 +27,26 @@ int main(int argc, char** argv) {
   harpc::cli::AddCoordinatorCommand(app, exit_code);
   harpc::cli::AddTransferCommand(app, exit_code);
   harpc::cli::AddDemoCommand(app, exit_code);
+  // Usage errors: exit 2 and one line on stderr, like harpc's own (docs/cli.md).
+  std::string commands;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "harpc: unknown command '%s'; the commands are %s\n", argv[1], commands.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::fprintf(stderr, "harpc: %s (harpc --help lists the commands, harpc COMMAND --help its flags)\n",
+                 what.c_str());
+    return 2;
   }
   return exit_code;
 }

@@ -2,6 +2,7 @@
 // with its peers, decides by quorum when one is down.
 #include <cstdio>
 
+#include "cli/number_checks.h"
 #include "cli/commands.h"
 #include "cli/security_flags.h"
 #include "naming/sentinel_registrar.h"
@@ -30,13 +31,13 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--quorum", f->options.quorum, "Sentinels that must agree before an instance is down (default: a majority)")
       ->check(CLI::Range(0, 100));
   cmd->add_option("--down-after-ms", f->down_after_ms, "No valid /health answer for this long: subjectively down")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--probe-interval-ms", f->probe_interval_ms, "Period of the /health probes")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
   cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
   cmd->add_option("--notify-timeout-ms", f->notify_timeout_ms, "A --notify command still running after this is killed")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--max-alerts-per-minute", f->options.max_alerts_per_minute,
                   "Alerts (--notify, --webhook) told at most per minute, bursts included; the excess is counted and summed up")
       ->check(CLI::Range(1, 100000))->capture_default_str();

@@ -8,6 +8,7 @@
 
 #include "server/server_faults.h"
 #include "util/log.h"
+#include "cli/number_checks.h"
 #include "cli/commands.h"
 #include "cli/group_flags.h"
 #include "cli/register_flags.h"
@@ -167,11 +168,11 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-header-bytes", flags->max_header_bytes, "Largest request head (431 above)")
       ->capture_default_str();
   cmd->add_option("--header-timeout-ms", flags->header_timeout_ms, "Time allowed for a request head (408 after)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--body-timeout-ms", flags->body_timeout_ms, "Time allowed for a request body (408 after)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--idle-timeout-ms", flags->idle_timeout_ms, "Idle keep-alive connections close after this")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(Positive())->capture_default_str();
   cmd->add_option("--max-connections", flags->max_connections, "Open connections above this get 503")
       ->capture_default_str();
   cmd->add_option("--max-concurrency", flags->max_concurrency,
@@ -189,9 +190,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                   "Bytes of answers kept by Idempotency-Key; the oldest go first")
       ->check(CLI::Range(0, 1 << 30))->capture_default_str();
   cmd->add_option("--grace-ms", flags->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(NonNegative())->capture_default_str();
   cmd->add_option("--delay-ms", flags->delay_ms, "Fault injection: answer every call after this delay")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(NonNegative())->capture_default_str();
   cmd->add_option("--fail-rate", flags->fail_rate, "Fault injection: fraction of calls answered UNAVAILABLE")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--idempotency-db", flags->idempotency_db,

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/number_checks.h"
 #include "cli/commands.h"
 #include "cli/load_generator.h"
 #include "cli/security_flags.h"
@@ -116,7 +117,7 @@ void AddTransferCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--timeout-ms", f->timeout_ms, "The transaction must commit within this, or it aborts")
       ->check(CLI::Range(1, 60000))->capture_default_str();
   cmd->add_option("--count", f->count, "Load mode: this many transfers in all");
-  cmd->add_option("--duration", f->duration_s, "Load mode: transfer for this many seconds")->check(CLI::PositiveNumber);
+  cmd->add_option("--duration", f->duration_s, "Load mode: transfer for this many seconds")->check(Positive());
   cmd->add_option("--concurrency,-c", f->concurrency, "Load mode: transfers in flight at once")
       ->check(CLI::Range(1, 10000))->capture_default_str();
   cmd->add_option("--accounts", f->accounts,

@@ -4,6 +4,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +13,34 @@
 
 namespace harpc::testing::it {
 namespace {
+
+// Usage errors, whether harpc's or its flag parser's: exit 2 and one line
+// on stderr that names the problem (no 300-digit ranges, no second line).
+TEST(ItCli, UsageErrorsExitTwoWithOneLine) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const Case cases[] = {
+      {{"nosuch"}, "unknown command 'nosuch'; the commands are serve, call, bench"},
+      {{"call"}, "target is required"},
+      {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--timeout-ms", "0"}, "--timeout-ms: must be a number > 0, got '0'"},
+      {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--retries", "99"}, "--retries"},
+      {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--protocol", "grpc"}, "--protocol"},
+      {{"bench", "127.0.0.1:1", "--duration", "soon"}, "--duration: must be a number > 0, got 'soon'"},
+      {{"serve", "--no-such-flag"}, "--no-such-flag"},
+  };
+  for (const Case& c : cases) {
+    CliRun run = RunHarpc(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.args[0] << ": " << run.err;
+    EXPECT_TRUE(run.out.empty()) << run.Stdout();
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+    EXPECT_NE(run.err.find(c.says), std::string::npos) << run.err;
+  }
+  CliRun help = RunHarpc({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_FALSE(help.out.empty());
+}
 
 TEST(ItCli, CallPrintsResultOnOneLineAndExitsZero) {
   ServeProcess serve = StartServe({"--threads", "1"});

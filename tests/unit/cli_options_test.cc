@@ -154,10 +154,11 @@ TEST(CliOptions, ChannelFlagsAreChecked) {
 
 TEST(CliOptions, ASubcommandIsRequired) {
   RunResult r = RunHarpc({});
-  EXPECT_NE(r.exit_code, 0) << Describe({}, r);
+  EXPECT_EQ(r.exit_code, 2) << Describe({}, r);
+  EXPECT_THAT(r.err, HasSubstr("subcommand")) << Describe({}, r);
   r = RunHarpc({"frobnicate"});
-  EXPECT_NE(r.exit_code, 0) << Describe({"frobnicate"}, r);
-  EXPECT_THAT(r.err, HasSubstr("subcommand")) << Describe({"frobnicate"}, r);
+  EXPECT_EQ(r.exit_code, 2) << Describe({"frobnicate"}, r);
+  EXPECT_THAT(r.err, HasSubstr("unknown command 'frobnicate'")) << Describe({"frobnicate"}, r);
 }
 
 // ---- --help ----
