@@ -67,7 +67,7 @@ int RunBench(const BenchFlags& f) {
 void AddBenchCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "Closed-loop load at a fixed concurrency; latency percentiles");
-  cmd->add_option("target", f->target, "list://H:P[=W],... or H:P[,H:P]")->required();
+  cmd->add_option("target", f->target, kTargetHelp)->required();
   cmd->add_option("--method", f->method, "Method to call; '/' is the server's default method")
       ->capture_default_str();
   cmd->add_option("--data", f->data, "Params as JSON")->capture_default_str();

@@ -55,7 +55,7 @@ int RunCall(const CallFlags& f) {
 void AddCallCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<CallFlags>();
   CLI::App* cmd = app.add_subcommand("call", "Call one method and print its result as JSON");
-  cmd->add_option("target", f->target, "list://H:P[=W],... or H:P[,H:P]")->required();
+  cmd->add_option("target", f->target, kTargetHelp)->required();
   cmd->add_option("method", f->method, "Method name, e.g. Echo.echo; '/' is the server's default method")
       ->required();
   cmd->add_option("params", f->params, "Params as JSON (default: none)");
