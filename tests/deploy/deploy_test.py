@@ -341,5 +341,30 @@ class MetricsExist(unittest.TestCase):
                                     f"{where}: {names[0]} has no label {label} to group by")
 
 
+class ScrapeWithToken(unittest.TestCase):
+    """What the scrape configuration relies on: with --auth-file, /metrics
+    answers 401 without a token and 200 to a `client` token sent as
+    `Authorization: Bearer` (what credentials_file makes Prometheus send)."""
+
+    def test_metrics_needs_a_client_token(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            token = "prometheus-" + os.urandom(16).hex()
+            auth_file = os.path.join(tmp, "auth")
+            with open(auth_file, "w") as f:
+                f.write(f"client {token}\n")
+            server = Child([HARPC, "serve", "--listen", "127.0.0.1:0", "--threads", "1", "--auth-file", auth_file])
+            try:
+                status, _ = request(server.address, "GET", "/metrics")
+                self.assertEqual(status, 401)
+                status, _ = request(server.address, "GET", "/metrics", headers={"Authorization": "Bearer wrong"})
+                self.assertEqual(status, 401)
+                status, text = request(server.address, "GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+                self.assertEqual(status, 200, text)
+                self.assertIn("# TYPE harpc_server_requests_total counter", text)
+                self.assertEqual(request(server.address, "GET", "/health")[0], 200)
+            finally:
+                server.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
