@@ -127,19 +127,19 @@ http1::Response CredentialsError(ServerState& state, const Status& status, bool 
   return CredentialsAnswer(status, jsonrpc);
 }
 
-// A call whose token's role may not call `method`: counted under the method.
-Status Denied(Method& method, Role caller) {
-  Status denied = PermissionDenied("method '" + method.name + "' needs a token of role " +
-                                   std::string(RoleName(method.options.role)) + "; this one has role " +
-                                   std::string(RoleName(caller)));
-  method.stats.Count(denied.code());
-  return denied;
+// `answer`, counted under `method` with its code: every call to a method is
+// counted once, with the answer it gets, whether the method ran or not.
+Result Counted(Method& method, Result answer) {
+  method.stats.Count(answer.status().code());
+  return answer;
 }
 
-// A call refused at its method's door, counted under the method.
-Status Refused(Method& method, Status refusal) {
-  method.stats.Count(refusal.code());
-  return refusal;
+// A call whose token's role may not call `method`: counted under the method.
+Status Denied(Method& method, Role caller) {
+  return Counted(method, PermissionDenied("method '" + method.name + "' needs a token of role " +
+                                          std::string(RoleName(method.options.role)) + "; this one has role " +
+                                          std::string(RoleName(caller))))
+      .status();
 }
 
 // Why a call may not run now, before anything is spent on it (OK: it may).
@@ -310,7 +310,7 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
 asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx,
                                               bool* ran) {
   ctx.method_ = method.name;
-  if (Status refusal = Admission(state_, ctx); !refusal.ok()) co_return Refused(method, std::move(refusal));
+  if (Status refusal = Admission(state_, ctx); !refusal.ok()) co_return Counted(method, std::move(refusal));
 
   std::shared_ptr<IdempotencyStore::Entry> remembered;
   if (!ctx.idempotency_key().empty() && !method.options.idempotent) {
@@ -318,20 +318,16 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     switch (state_.idempotency->Begin(method.name, ctx.idempotency_key(), fingerprint, &remembered)) {
       case IdempotencyStore::Verdict::kRun:
         break;
-      case IdempotencyStore::Verdict::kReplay: {
+      case IdempotencyStore::Verdict::kReplay:
         state_.idempotent_replays.fetch_add(1, std::memory_order_relaxed);
-        Result replayed = IdempotencyStore::Answer(*remembered);
-        method.stats.Count(replayed.status().code());
-        co_return replayed;
-      }
+        co_return Counted(method, IdempotencyStore::Answer(*remembered));
       case IdempotencyStore::Verdict::kWait: {
         state_.idempotent_replays.fetch_add(1, std::memory_order_relaxed);
         Result awaited = co_await state_.idempotency->Wait(remembered, ctx.deadline());
-        method.stats.Count(awaited.status().code());
-        co_return awaited;
+        co_return Counted(method, std::move(awaited));
       }
       case IdempotencyStore::Verdict::kMismatch:
-        co_return Refused(method, Status(StatusCode::kFailedPrecondition, "idempotency key '" +
+        co_return Counted(method, Status(StatusCode::kFailedPrecondition, "idempotency key '" +
                                                                           ctx.idempotency_key() +
                                                                           "' was used with other params"));
     }
@@ -372,8 +368,7 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     state_.idempotency->Finish(remembered, result);
   }
   method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
-  method.stats.Count(result.status().code());
-  co_return result;
+  co_return Counted(method, std::move(result));
 }
 
 asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_view name,

@@ -36,12 +36,12 @@ struct MethodStats {
 
   void Count(StatusCode code) { by_code[static_cast<int>(code)].fetch_add(1, std::memory_order_relaxed); }
   uint64_t Answered(StatusCode code) const { return by_code[static_cast<int>(code)].load(std::memory_order_relaxed); }
-  uint64_t Answered() const {
+  uint64_t Answered() const { return Answered(StatusCode::kOk) + Failed(); }
+  uint64_t Failed() const {
     uint64_t n = 0;
-    for (const auto& c : by_code) n += c.load(std::memory_order_relaxed);
+    for (int c = 1; c < kStatusCodeCount; ++c) n += by_code[c].load(std::memory_order_relaxed);
     return n;
   }
-  uint64_t Failed() const { return Answered() - Answered(StatusCode::kOk); }
 };
 
 // JSON-RPC requests (or batch elements) refused before they named a method
@@ -99,7 +99,8 @@ struct ServerState {
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_rejected{0};
-  // Requests refused before reaching a method, by HTTP status (400, 404, 408, ...).
+  // Requests refused before they named a method of this server, by HTTP
+  // status (400, 401, 404, 408, ...).
   std::array<std::atomic<uint64_t>, 600> http_errors{};
   std::array<std::atomic<uint64_t>, kJsonRpcRejectionCodes.size()> jsonrpc_rejections{};  // as kJsonRpcRejectionCodes
 
