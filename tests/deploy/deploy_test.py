@@ -94,9 +94,8 @@ def dashboard_expressions(dashboard):
         for target in panel.get("targets", []):
             out.append((panel["title"], target["expr"]))
     for variable in dashboard["templating"]["list"]:
-        query = variable.get("query")
-        if isinstance(query, dict):
-            out.append((f"variable {variable['name']}", query["query"]))
+        if variable["type"] == "query":
+            out.append((f"variable {variable['name']}", variable["query"]))
     return out
 
 
