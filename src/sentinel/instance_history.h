@@ -39,8 +39,8 @@ class InstanceHistory {
   // instance that registers again after it left continues its history.
   void Record(const std::string& service, const std::string& address, std::string_view state, int64_t time_ms);
 
-  // This sentinel told the "lease-expired" alert of the instance's latest
-  // departure (until it registers again).
+  // The instance's lease expired and that was alerted: it was ODOWN, or this
+  // sentinel told its "lease-expired" (until it registers again).
   void MarkExpiryTold(const std::string& service, const std::string& address);
   bool ExpiryTold(const std::string& service, const std::string& address) const;
 

@@ -363,7 +363,8 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
 asio::awaitable<void> Monitor::TellLeaseExpiries(std::vector<Instance> expired) {
   std::vector<bool> unreachable(peers_.size());  // for this round: a frozen peer costs one timeout, not one per lease
   for (Instance& i : expired) {
-    // An ODOWN instance had its alert; a draining one announced its shutdown.
+    // An ODOWN instance had its alert (peers that missed the decision ask); a draining one announced its shutdown.
+    if (i.odown) registry_.history().MarkExpiryTold(i.service, i.address);
     if (i.odown || i.draining) continue;
     auto watch = watches_.find(Key(i.service, i.address));
     const bool seen_healthy = watch != watches_.end() && watch->second->answered;

@@ -92,8 +92,9 @@ class Monitor {
 
   // Peer API.
   // {known, sdown, odown, epoch, leader, expiry_told}: this sentinel's view
-  // and the decision it holds; expiry_told: it told the "lease-expired" alert
-  // of the instance (gone from its registry since).
+  // and the decision it holds; expiry_told: the instance left its registry
+  // with its lease expired and alerted (it was ODOWN, or this sentinel told
+  // its "lease-expired").
   boost::json::object Opinion(const std::string& service, const std::string& address);
   // {granted, epoch, reason?}; UNAVAILABLE when the vote could not be recorded.
   boost::asio::awaitable<Result> Vote(int64_t epoch, const std::string& candidate);

@@ -40,14 +40,25 @@ class SentinelAlerts : public ::testing::Test {
   }
   // Every sentinel lists the instance up and has probed it.
   bool AllProbedUp(const std::string& address) {
-    return std::all_of(clients_.begin(), clients_.end(), [&](auto& c) {
+    return std::all_of(clients_.begin(), clients_.end(), [&](std::unique_ptr<RegistryClient>& c) {
       auto i = c->Instance("echo", address);
       return i && i->at("state") == json::value("up") && i->at("probe_latency_ms").to_number<double>() >= 0;
     });
   }
   bool NoneLists(const std::string& address) {
     return std::all_of(clients_.begin(), clients_.end(),
-                       [&](auto& c) { return c->State("echo", address) == "absent"; });
+                       [&](std::unique_ptr<RegistryClient>& c) { return c->State("echo", address) == "absent"; });
+  }
+  // SIGKILLs the server; the wall-clock time just before.
+  static int64_t KillHard(ServeProcess& serve) {
+    const int64_t killed_ms = sentinel::WallClockMs();
+    serve.process.Signal(SIGKILL);
+    serve.process.Wait(5s);
+    return killed_ms;
+  }
+  // Both --notify (the `alerts` file) and the webhook got `event`.
+  static bool BothGot(const std::string& alerts, const HookReceiver& hook, const std::string& event) {
+    return !EventsInFile(alerts, event).empty() && !hook.received(event).empty();
   }
   std::string Describe(const std::string& address) {
     std::string out;
@@ -86,14 +97,9 @@ TEST_F(SentinelAlerts, DefaultFlagsCrashAlertsOdownBeforeTheLeaseExpires) {
     EXPECT_EQ(c->Instance("echo", address)->at("ttl_ms"), json::value(10000)) << "the default lease TTL";
   }
 
-  const int64_t killed_ms = sentinel::WallClockMs();
-  serve.process.Signal(SIGKILL);
-  serve.process.Wait(5s);
-
+  const int64_t killed_ms = KillHard(serve);
   // The alert, on both channels, within down-after + the decision (and well before the 10 s TTL).
-  ASSERT_TRUE(PollUntil([&] {
-    return !EventsInFile(alerts, "odown").empty() && !hook.received("odown").empty();
-  }, 9s)) << Describe(address) << Tail(alerts);
+  ASSERT_TRUE(PollUntil([&] { return BothGot(alerts, hook, "odown"); }, 9s)) << Describe(address) << Tail(alerts);
   // No heartbeat came since the kill: each sentinel's lease ends at its last heartbeat + TTL.
   int64_t first_expiry_ms = std::numeric_limits<int64_t>::max();
   for (auto& c : clients_) {
@@ -141,12 +147,9 @@ TEST_F(SentinelAlerts, ALeaseThatRunsOutBeforeTheDetectionRaisesLeaseExpiredOnce
   const std::string address = serve.address;
   ASSERT_TRUE(PollUntil([&] { return AllProbedUp(address); }, 10s)) << Describe(address);
 
-  const int64_t killed_ms = sentinel::WallClockMs();
-  serve.process.Signal(SIGKILL);
-  serve.process.Wait(5s);
-  ASSERT_TRUE(PollUntil([&] {
-    return !EventsInFile(alerts, "lease-expired").empty() && !hook.received("lease-expired").empty();
-  }, 5s)) << Describe(address) << Tail(alerts);
+  const int64_t killed_ms = KillHard(serve);
+  ASSERT_TRUE(PollUntil([&] { return BothGot(alerts, hook, "lease-expired"); }, 5s))
+      << Describe(address) << Tail(alerts);
   const json::object told = EventsInFile(alerts, "lease-expired").at(0);
   std::cout << "[ measure  ] TTL 600 ms: lease-expired alert " << Member(told, "time") - killed_ms
             << " ms after kill -9\n";
