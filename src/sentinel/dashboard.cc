@@ -110,7 +110,7 @@ function instanceRow(service, i, group, h) {
 // An instance that left the registry: what the history keeps of it.
 function departedRow(service, h, group) {
   return `<tr class="instance departed" data-service="${esc(service)}" data-address="${esc(h.address)}" data-state="${esc(h.state)}">` +
-      `<td class="address">${esc(h.address)}</td><td class="name">-</td><td class="weight">-</td>` +
+      `<td class="address">${esc(h.address)}</td><td class="name">${esc(h.name)}</td><td class="weight">-</td>` +
       `<td class="state"><span class="state state-${esc(h.state)}">${esc(h.state)}</span></td><td class="epoch">-</td>` +
       `<td class="heartbeat">left ${age(h.departed_ms)}</td><td class="latency">-</td>${historyCells(h)}` +
       (group ? '<td class="role">-</td><td class="lag">-</td>' : '') + '</tr>';

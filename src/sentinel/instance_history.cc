@@ -11,10 +11,11 @@ bool IsDown(std::string_view state) { return state == "sdown" || state == "odown
 bool IsDeparture(std::string_view state) { return state == "expired" || state == "deregistered"; }
 }  // namespace
 
-void InstanceHistory::Record(const std::string& service, const std::string& address, std::string_view state,
-                             int64_t time_ms) {
+void InstanceHistory::Record(const std::string& service, const std::string& address, const std::string& name,
+                             std::string_view state, int64_t time_ms) {
   Key key{service, address};
   Entry& e = entries_[key];
+  e.name = name;
   if (!e.timeline.empty() && e.timeline.back().state == state) return;
   if (e.departed_ms != 0 && !IsDeparture(state)) {  // registered again
     departed_.erase({e.departed_ms, key});
@@ -59,7 +60,7 @@ json::array InstanceHistory::ToJson() const {
     if (e.timeline.empty()) continue;
     json::array timeline;
     for (const Change& c : e.timeline) timeline.push_back(json::object{{"state", c.state}, {"time", c.time_ms}});
-    out.push_back(json::object{{"service", key.first}, {"address", key.second},
+    out.push_back(json::object{{"service", key.first}, {"address", key.second}, {"name", e.name},
                                {"state", e.timeline.back().state}, {"since_ms", e.timeline.back().time_ms},
                                {"down_since_ms", e.down_since_ms}, {"departed_ms", e.departed_ms},
                                {"timeline", std::move(timeline)}});

@@ -33,11 +33,13 @@ class InstanceHistory {
   // `retention`: how long an instance is kept after it left the registry.
   explicit InstanceHistory(std::chrono::milliseconds retention) : retention_(retention) {}
 
-  // The instance is in `state` from `time_ms` (wall clock) on: "up", "sdown",
-  // "odown" or "draining" while registered; "expired" or "deregistered" when
-  // it leaves the registry. A repeat of its last state changes nothing; an
-  // instance that registers again after it left continues its history.
-  void Record(const std::string& service, const std::string& address, std::string_view state, int64_t time_ms);
+  // The instance (named `name`) is in `state` from `time_ms` (wall clock)
+  // on: "up", "sdown", "odown" or "draining" while registered; "expired" or
+  // "deregistered" when it leaves the registry. A repeat of its last state
+  // changes nothing; an instance that registers again after it left
+  // continues its history.
+  void Record(const std::string& service, const std::string& address, const std::string& name,
+              std::string_view state, int64_t time_ms);
 
   // The instance's lease expired and that was alerted: it was ODOWN, or this
   // sentinel told its "lease-expired" (until it registers again).
@@ -48,7 +50,7 @@ class InstanceHistory {
   // before `now_ms`, and the longest gone beyond kMaxDeparted.
   void Prune(int64_t now_ms);
 
-  // [{service, address, state, since_ms, down_since_ms, departed_ms,
+  // [{service, address, name, state, since_ms, down_since_ms, departed_ms,
   //   timeline: [{state, time}...]}...], oldest change first; down_since_ms
   // and departed_ms are 0 when the instance is not down, or still registered.
   boost::json::array ToJson() const;
@@ -62,6 +64,7 @@ class InstanceHistory {
     int64_t time_ms = 0;
   };
   struct Entry {
+    std::string name;             // as last registered
     std::deque<Change> timeline;  // newest last, at most kTimelineEntries
     int64_t down_since_ms = 0;    // start of the current down spell (SDOWN, ODOWN, or expired while up)
     int64_t departed_ms = 0;      // when it left the registry; 0 while registered

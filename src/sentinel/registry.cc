@@ -60,7 +60,7 @@ Status Registry::Load() {
     json::value meta = json::parse(si.metadata_json, ec);
     if (!ec && meta.is_object()) i.metadata = meta.as_object();
     i.expires_at = now + i.ttl;
-    history_.Record(i.service, i.address, i.State(), i.last_heartbeat_ms);
+    history_.Record(i.service, i.address, i.name, i.State(), i.last_heartbeat_ms);
     leases_[i.lease] = {i.service, i.address};
     services_[i.service][i.address] = std::move(i);
   }
@@ -166,7 +166,7 @@ Status Registry::Register(const Registration& r, std::string* lease) {
   i.last_heartbeat_ms = WallClockMs();
   i.expires_at = Clock::now() + i.ttl;
   *lease = i.lease;
-  history_.Record(i.service, i.address, i.State(), i.last_heartbeat_ms);
+  history_.Record(i.service, i.address, i.name, i.State(), i.last_heartbeat_ms);
   Changed(i.service, &i, false);
   return Status::Ok();
 }
@@ -195,7 +195,7 @@ Status Registry::Remove(const std::string& lease, std::string_view how, Instance
   *removed = std::move(services_[service][address]);
   services_[service].erase(address);
   if (services_[service].empty()) services_.erase(service);
-  history_.Record(service, address, how, WallClockMs());
+  history_.Record(service, address, removed->name, how, WallClockMs());
   Changed(service, removed, true);
   return Status::Ok();
 }
@@ -234,14 +234,14 @@ std::vector<Instance*> Registry::All() {
 void Registry::SetSdown(Instance& i, bool sdown) {
   if (i.sdown == sdown) return;
   i.sdown = sdown;
-  history_.Record(i.service, i.address, i.State(), WallClockMs());
+  history_.Record(i.service, i.address, i.name, i.State(), WallClockMs());
   Changed(i.service, nullptr, false);  // the own view is not durable: probes rebuild it
 }
 
 void Registry::SetDraining(Instance& i, bool draining) {
   if (i.draining == draining) return;
   i.draining = draining;
-  history_.Record(i.service, i.address, i.State(), WallClockMs());
+  history_.Record(i.service, i.address, i.name, i.State(), WallClockMs());
   Changed(i.service, nullptr, false);  // like SDOWN, the probes' own view
 }
 
@@ -257,7 +257,7 @@ void Registry::SetOdown(Instance& i, bool odown, int64_t epoch, const std::strin
   i.odown = odown;
   i.odown_epoch = epoch;
   i.odown_leader = leader;
-  history_.Record(i.service, i.address, i.State(), WallClockMs());
+  history_.Record(i.service, i.address, i.name, i.State(), WallClockMs());
   Changed(i.service, &i, false);
 }
 

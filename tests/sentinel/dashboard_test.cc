@@ -88,6 +88,7 @@ TEST(SentinelDashboard, HeadlessChromiumShowsInstancesAndOdown) {
   EXPECT_EQ(AttributeOf(row_a, "data-state"), "expired") << row_a;
   EXPECT_NE(row_a.find("class=\"instance departed\""), std::string::npos) << row_a;
   EXPECT_NE(row_a.find("state-expired"), std::string::npos) << row_a;
+  EXPECT_NE(row_a.find(">alpha<"), std::string::npos) << row_a;
   // Down since its SDOWN, before its heartbeats stopped; for as long as the page says.
   const size_t since_at = row_a.find("class=\"down-since\"");
   ASSERT_NE(since_at, std::string::npos) << row_a;
