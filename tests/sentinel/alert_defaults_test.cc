@@ -30,14 +30,20 @@ class SentinelAlerts : public ::testing::Test {
     }
     return group;
   }
-  // `harpc serve` registered with every sentinel of the group, with `extra` flags.
+  // `harpc serve` registered with every sentinel of the group, with `extra`
+  // flags; its log goes to serve_log().
   ServeProcess ServeRegistered(const std::vector<SentinelProcess>& group, std::vector<std::string> extra = {}) {
     std::string spec = "sentinel://";
     for (size_t i = 0; i < group.size(); ++i) spec += (i ? "," : "") + group[i].address;
-    std::vector<std::string> args = {"--threads", "1", "--register", spec};
+    std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register", spec};
     args.insert(args.end(), extra.begin(), extra.end());
-    return testing::StartServe(args);
+    ServeProcess serve;
+    serve.address = testing::StartDaemon(args, &serve.process, 10s, serve_log());
+    if (!serve.address.empty()) serve.port = testing::PortOf(serve.address);
+    logs_.push_back(serve_log());
+    return serve;
   }
+  std::string serve_log() const { return dir_.File("serve.log"); }
   // Every sentinel lists the instance up and has probed it.
   bool AllProbedUp(const std::string& address) {
     return std::all_of(clients_.begin(), clients_.end(), [&](std::unique_ptr<RegistryClient>& c) {
@@ -96,6 +102,7 @@ TEST_F(SentinelAlerts, DefaultFlagsCrashAlertsOdownBeforeTheLeaseExpires) {
   for (auto& c : clients_) {
     EXPECT_EQ(c->Instance("echo", address)->at("ttl_ms"), json::value(10000)) << "the default lease TTL";
   }
+  EXPECT_EQ(Tail(serve_log(), 1000).find("says:"), std::string::npos) << "the defaults fit:\n" << Tail(serve_log());
 
   const int64_t killed_ms = KillHard(serve);
   // The alert, on both channels, within down-after + the decision (and well before the 10 s TTL).
@@ -146,6 +153,13 @@ TEST_F(SentinelAlerts, ALeaseThatRunsOutBeforeTheDetectionRaisesLeaseExpiredOnce
   ASSERT_GT(serve.port, 0);
   const std::string address = serve.address;
   ASSERT_TRUE(PollUntil([&] { return AllProbedUp(address); }, 10s)) << Describe(address);
+  // The server logs what each sentinel said of its TTL.
+  ASSERT_TRUE(PollUntil([&] {
+    const std::vector<std::string> lines = ReadLines(serve_log());
+    return std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+      return line.find("says: a lease TTL of 600 ms can expire 400 ms after a crash") != std::string::npos;
+    }) == 3;
+  }, 5s)) << Tail(serve_log());
 
   const int64_t killed_ms = KillHard(serve);
   ASSERT_TRUE(PollUntil([&] { return BothGot(alerts, hook, "lease-expired"); }, 5s))
@@ -172,6 +186,28 @@ TEST_F(SentinelAlerts, ALeaseThatRunsOutBeforeTheDetectionRaisesLeaseExpiredOnce
       return e.at("event") == json::value("expired") && e.at("address") == json::value(address);
     })) << c->address() << ": " << json::serialize(events);
   }
+}
+
+// The sentinel first in address order, which the others would leave the
+// alert to, is frozen: a live one tells it (twice at most, as documented).
+TEST_F(SentinelAlerts, LeaseExpiredIsToldWhileTheFirstSentinelIsFrozen) {
+  const std::string alerts = dir_.File("alerts.jsonl");
+  std::vector<SentinelProcess> group =
+      Group({.down_after_ms = 3000, .probe_interval_ms = 100, .notify = "cat >> " + alerts});
+  ASSERT_EQ(group.size(), 3u);
+  ServeProcess serve = ServeRegistered(group, {"--lease-ttl-ms", "600"});
+  ASSERT_GT(serve.port, 0);
+  const std::string address = serve.address;
+  ASSERT_TRUE(PollUntil([&] { return AllProbedUp(address); }, 10s)) << Describe(address);
+
+  auto first = std::min_element(group.begin(), group.end(),
+                                [](const SentinelProcess& a, const SentinelProcess& b) { return a.address < b.address; });
+  first->process.Signal(SIGSTOP);
+  KillHard(serve);
+  ASSERT_TRUE(PollUntil([&] { return !EventsInFile(alerts, "lease-expired").empty(); }, 5s)) << Tail(alerts);
+  EXPECT_NE(EventsInFile(alerts, "lease-expired").at(0).at("sentinel"), json::value(first->address));
+  EXPECT_TRUE(HoldsFor([&] { return EventsInFile(alerts, "lease-expired").size() <= 2; }, 1500ms)) << Tail(alerts);
+  first->process.Signal(SIGCONT);
 }
 
 // A deregistration is no failure: no alert.
