@@ -104,8 +104,16 @@ TEST_F(SentinelAlerts, DefaultFlagsCrashAlertsOdownBeforeTheLeaseExpires) {
   }
   EXPECT_EQ(Tail(serve_log(), 1000).find("says:"), std::string::npos) << "the defaults fit:\n" << Tail(serve_log());
 
+  // The worst moment: just before the next renewal (every TTL/3, 3333 ms), so
+  // that the leases outlive the kill by 2/3 of their TTL only.
+  ASSERT_TRUE(PollUntil([&] {
+    return std::all_of(clients_.begin(), clients_.end(), [&](std::unique_ptr<RegistryClient>& c) {
+      auto i = c->Instance("echo", address);
+      return i && sentinel::WallClockMs() - i->at("last_heartbeat_ms").as_int64() >= 3150;
+    });
+  }, 10s)) << Describe(address);
   const int64_t killed_ms = KillHard(serve);
-  // The alert, on both channels, within down-after + the decision (and well before the 10 s TTL).
+  // The alert, on both channels, within down-after + the decision (before the leases' 6.7 s).
   ASSERT_TRUE(PollUntil([&] { return BothGot(alerts, hook, "odown"); }, 9s)) << Describe(address) << Tail(alerts);
   // No heartbeat came since the kill: each sentinel's lease ends at its last heartbeat + TTL.
   int64_t first_expiry_ms = std::numeric_limits<int64_t>::max();
