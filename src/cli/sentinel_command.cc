@@ -37,7 +37,7 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--probe-interval-ms", f->probe_interval_ms, "Period of the /health probes")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--lease-ttl-ms", f->lease_ttl_ms,
-                  "Lease TTL of a registration that names none; must outlive --down-after-ms + 3 probe intervals "
+                  "Lease TTL of a registration that names none; must outlive --down-after-ms + 4 probe intervals "
                   "by a third (a lease renewed every TTL/3)")
       ->check(CLI::Range(100, 3600000))->capture_default_str();
   cmd->add_option("--history-retention-ms", f->history_retention_ms,

@@ -10,7 +10,7 @@ namespace harpc::sentinel {
 using std::chrono::milliseconds;
 
 milliseconds DetectionBound(milliseconds down_after, milliseconds probe_interval) {
-  return down_after + 3 * probe_interval;
+  return down_after + 4 * probe_interval;
 }
 
 milliseconds LeaseLeftAfterCrash(milliseconds ttl) { return ttl - ttl / 3; }
@@ -28,7 +28,7 @@ Status CheckDetectionSettings(const SentinelOptions& o) {
     return InvalidArgument(
         "--lease-ttl-ms " + std::to_string(ttl) + " can expire " + std::to_string(LeaseLeftAfterCrash(o.lease_ttl).count()) +
         " ms after a crash (renewed every TTL/3), before the sentinels declare it down (up to " +
-        std::to_string(bound.count()) + " ms: --down-after-ms " + std::to_string(down_after) + " + 3 x --probe-interval-ms " +
+        std::to_string(bound.count()) + " ms: --down-after-ms " + std::to_string(down_after) + " + 4 x --probe-interval-ms " +
         std::to_string(probe) + "): use --lease-ttl-ms " + std::to_string(enough.count()) +
         " or more, or a lower --down-after-ms");
   }
