@@ -16,21 +16,20 @@ milliseconds DetectionBound(milliseconds down_after, milliseconds probe_interval
 milliseconds LeaseLeftAfterCrash(milliseconds ttl) { return ttl - ttl / 3; }
 
 Status CheckDetectionSettings(const SentinelOptions& o) {
-  const int64_t down_after = o.down_after.count(), probe = o.probe_interval.count(), ttl = o.lease_ttl.count();
-  if (probe >= down_after) {
-    return InvalidArgument("--probe-interval-ms " + std::to_string(probe) + " must be below --down-after-ms " +
-                           std::to_string(down_after) + ": a single lost probe would take an instance down");
+  auto n = [](milliseconds d) { return std::to_string(d.count()); };
+  if (o.probe_interval >= o.down_after) {
+    return InvalidArgument("--probe-interval-ms " + n(o.probe_interval) + " must be below --down-after-ms " +
+                           n(o.down_after) + ": a single lost probe would take an instance down");
   }
   const milliseconds bound = DetectionBound(o.down_after, o.probe_interval);
   if (LeaseLeftAfterCrash(o.lease_ttl) <= bound) {
     milliseconds enough = bound * 3 / 2;
     while (LeaseLeftAfterCrash(enough) <= bound) enough += milliseconds(1);  // (at most 3 steps: rounding)
-    return InvalidArgument(
-        "--lease-ttl-ms " + std::to_string(ttl) + " can expire " + std::to_string(LeaseLeftAfterCrash(o.lease_ttl).count()) +
-        " ms after a crash (renewed every TTL/3), before the sentinels declare it down (up to " +
-        std::to_string(bound.count()) + " ms: --down-after-ms " + std::to_string(down_after) + " + 4 x --probe-interval-ms " +
-        std::to_string(probe) + "): use --lease-ttl-ms " + std::to_string(enough.count()) +
-        " or more, or a lower --down-after-ms");
+    return InvalidArgument("--lease-ttl-ms " + n(o.lease_ttl) + " can expire " + n(LeaseLeftAfterCrash(o.lease_ttl)) +
+                           " ms after a crash (renewed every TTL/3), before the sentinels declare it down (up to " +
+                           n(bound) + " ms: --down-after-ms " + n(o.down_after) + " + 4 x --probe-interval-ms " +
+                           n(o.probe_interval) + "): use --lease-ttl-ms " + n(enough) +
+                           " or more, or a lower --down-after-ms");
   }
   return Status::Ok();
 }

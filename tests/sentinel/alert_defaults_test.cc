@@ -233,14 +233,13 @@ TEST_F(SentinelAlerts, LeaseExpiredIsToldWhileTheFirstSentinelIsFrozen) {
   const std::string address = serve.address;
   ASSERT_TRUE(PollUntil([&] { return AllProbedUp(address); }, 10s)) << Describe(address);
 
-  auto first = std::min_element(group.begin(), group.end(),
-                                [](const SentinelProcess& a, const SentinelProcess& b) { return a.address < b.address; });
-  first->process.Signal(SIGSTOP);
+  auto by_address = [](const SentinelProcess& a, const SentinelProcess& b) { return a.address < b.address; };
+  auto first = std::min_element(group.begin(), group.end(), by_address);
+  Freeze(group, first - group.begin());
   KillHard(serve);
   ASSERT_TRUE(PollUntil([&] { return !EventsInFile(alerts, "lease-expired").empty(); }, 5s)) << Tail(alerts);
   EXPECT_NE(EventsInFile(alerts, "lease-expired").at(0).at("sentinel"), json::value(first->address));
   EXPECT_TRUE(HoldsFor([&] { return EventsInFile(alerts, "lease-expired").size() <= 2; }, 1500ms)) << Tail(alerts);
-  first->process.Signal(SIGCONT);
 }
 
 // A deregistration is no failure: no alert.
