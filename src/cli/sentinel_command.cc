@@ -43,8 +43,9 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--history-retention-ms", f->history_retention_ms,
                   "How long the dashboard keeps an instance that left the registry (lease expired, deregistered)")
       ->check(Positive())->capture_default_str();
-  cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
-  cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
+  cmd->add_option("--notify", f->options.notify_command,
+                  "Command run on each alert (odown, up, lease-expired, group events), the event as JSON on stdin");
+  cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each alert as JSON");
   cmd->add_option("--notify-timeout-ms", f->notify_timeout_ms, "A --notify command still running after this is killed")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--max-alerts-per-minute", f->options.max_alerts_per_minute,
