@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/version.h"  // generated (src/cli/version.h.in)
 
 int main(int argc, char** argv) {
   // Writes to closed pipes (a --notify command that exits early) must not kill us.
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   CLI::App app{"harpc: a high-availability RPC framework over HTTP/1.1 + JSON"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag("--version", "harpc " HARPC_VERSION " (" HARPC_GIT_REVISION ")",
+                       "Print the version and the git revision built, and exit");
   int exit_code = 0;
   harpc::cli::AddServeCommand(app, exit_code);
   harpc::cli::AddCallCommand(app, exit_code);
@@ -41,7 +44,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all, --version
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');
     std::fprintf(stderr, "harpc: %s (harpc --help lists the commands, harpc COMMAND --help its flags)\n",
