@@ -10,6 +10,14 @@ install(TARGETS harpc RUNTIME COMPONENT Runtime)
 install(TARGETS harpc_shared harpc_static EXPORT harpcTargets
   LIBRARY COMPONENT Runtime NAMELINK_COMPONENT Development
   ARCHIVE COMPONENT Development)
+# `cmake --install --strip` and cpack strip the programs and libharpc.so; the
+# archive loses its debug info (its symbols are what a link needs).
+install(CODE "
+  if(CMAKE_INSTALL_DO_STRIP)
+    execute_process(COMMAND ${CMAKE_STRIP} --strip-debug
+      \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:harpc_static>
+      COMMAND_ERROR_IS_FATAL ANY)
+  endif()" COMPONENT Development)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/harpc
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT Development FILES_MATCHING PATTERN "*.h")
 

@@ -12,8 +12,7 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME harpc)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT ${HARPC_PACKAGE_MAINTAINER})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "high-availability RPC framework over HTTP/1.1 + JSON")
-set(CPACK_STRIP_FILES ON)
+set(CPACK_STRIP_FILES ON)  # and debug info out of libharpc.a (cmake/install.cmake)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL Runtime Development)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # harpc_0.1.0_amd64.deb
@@ -22,18 +21,23 @@ set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME harpc)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
-set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
+# Each description: its first line is the synopsis.
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
   "high-availability RPC framework over HTTP/1.1 + JSON
-The harpc binary (serve, call, bench, sentinel, status, coordinator, transfer, demo) and the shared library libharpc: servers, load-balancing clients that survive failures, sentinels, replicated groups and distributed transactions.")
+The harpc binary (serve, call, bench, sentinel, status, coordinator,
+transfer, demo) and the shared library libharpc: servers, load-balancing
+clients that survive failures, sentinels, replicated groups and
+distributed transactions.")
 # A shlibs file in harpc, so that dpkg-shlibdeps maps libharpc.so.0.1 to it.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME harpc-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_COMPONENT_DEVELOPMENT_DEPENDS Runtime)
-set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION
+set(CPACK_DEBIAN_DEVELOPMENT_DESCRIPTION
   "high-availability RPC framework over HTTP/1.1 + JSON (development files)
-Headers, libharpc.so and libharpc.a, the CMake package (find_package(harpc)) and the pkg-config file harpc.pc.")
+Headers, libharpc.so and libharpc.a, the CMake package
+(find_package(harpc)) and the pkg-config file harpc.pc.")
 # Headers: Boost.JSON and Asio. libharpc.a: everything it links.
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
   "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, libspdlog-dev, libfmt-dev, libsqlite3-dev, libssl-dev, libraft-dev, libuv1-dev, liblz4-dev")
