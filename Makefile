@@ -6,7 +6,7 @@ TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all setup build demo test test-asan test-tsan bench bench-tls bench-txn fuzz soak clean
+.PHONY: all setup build demo test test-asan test-tsan bench bench-tls bench-txn fuzz soak install package clean
 
 all: build
 
@@ -24,6 +24,18 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 600
+
+# Installing and packaging (docs/install.md): `make install PREFIX=/opt/harpc`
+# copies the binary, the library (shared and static), the headers, the CMake
+# package and harpc.pc there; `make package` makes the Debian packages harpc
+# and harpc-dev in $(BUILD)/ (cpack; dpkg-shlibdeps computes their Depends).
+PREFIX ?= /usr/local
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # Every suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang; the
 # fuzz targets build with the same flags), and under ThreadSanitizer (gcc),

@@ -1,6 +1,7 @@
 // A minimal harpc client: a synchronous call, then coroutine calls.
 //   build/examples/echo_client list://127.0.0.1:8001
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <cstdio>

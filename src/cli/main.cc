@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/version.h"  // generated (src/cli/version.h.in)
 
 namespace {
 // The first "--flag" (or "--flag=value") among `command`'s arguments that it
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   CLI::App app{"harpc: a high-availability RPC framework over HTTP/1.1 + JSON"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag("--version", "harpc " HARPC_VERSION " (" HARPC_GIT_REVISION ")",
+                       "Print the version and the git revision built, and exit");
   int exit_code = 0;
   harpc::cli::AddServeCommand(app, exit_code);
   harpc::cli::AddCallCommand(app, exit_code);
@@ -57,7 +60,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all, --version
     std::string what = e.what();
     if (dynamic_cast<const CLI::RequiredError*>(&e) && known) {
       if (std::string flag = UnknownLongFlag(*app.get_subcommand(argv[1]), argc, argv); !flag.empty()) {

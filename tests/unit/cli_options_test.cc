@@ -192,6 +192,19 @@ TEST(CliOptions, TopLevelHelpListsTheSubcommands) {
   }
 }
 
+// docs/cli.md: "harpc VERSION (REVISION)", the revision a short hash,
+// "-dirty" or "unknown"; no subcommand needed. (The installed and packaged
+// binaries say the same: tests/packaging.)
+TEST(CliOptions, VersionNamesTheVersionAndTheGitRevision) {
+  RunResult r = RunHarpc({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << Describe({"--version"}, r);
+  EXPECT_THAT(r.out, ::testing::MatchesRegex(
+                         R"(harpc [0-9]+\.[0-9]+\.[0-9]+ \(([0-9a-f]{7,40}(-dirty)?|unknown)\))" "\n"))
+      << Describe({"--version"}, r);
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(RunHarpc({"--help"}).out, HasSubstr("--version"));
+}
+
 TEST(CliOptions, HelpOnEverySubcommandExitsZero) {
   RunResult top = RunHarpc({"--help"});
   std::vector<std::string> names = ListedSubcommands(top.out);
