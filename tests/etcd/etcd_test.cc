@@ -1,5 +1,6 @@
 // etcd naming against a real etcd 3.4: the registrar (in-process and through
 // `harpc serve --register etcd://H:P`) and channels on etcd://H:P/SERVICE.
+// Clusters, https with etcd's own CA, users: etcd_cluster_test.cc.
 #include <signal.h>
 
 #include <algorithm>
@@ -77,8 +78,6 @@ std::set<std::string> Addresses(const Channel& channel) {
   return out;
 }
 
-bool Knows(const Channel& channel, const std::string& address) { return Addresses(channel).count(address) > 0; }
-
 // Milliseconds until `condition` holds, polling every millisecond; -1 after `timeout`.
 double MeasureMs(const std::function<bool()>& condition, milliseconds timeout) {
   const auto start = Clock::now();
@@ -147,12 +146,23 @@ Registration TestRegistration(std::string address) {
 
 TEST(EtcdFactoryTest, RejectsBadArguments) {
   std::unique_ptr<Resolver> resolver;
-  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1:2379", "a/b", {}, &resolver).ok());
-  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1", "echo", {}, &resolver).ok());
+  EXPECT_FALSE(MakeEtcdResolver("etcd://127.0.0.1:2379/a/b", {}, &resolver).ok());
+  EXPECT_FALSE(MakeEtcdResolver("etcd://127.0.0.1/echo", {}, &resolver).ok());
   EXPECT_FALSE(MakeResolver("etcd://127.0.0.1:2379", {}, &resolver).ok());  // no service
+  EXPECT_TRUE(MakeResolver("etcd://127.0.0.1:2379,127.0.0.1:2380/echo", {}, &resolver).ok());
+  Status twice = MakeResolver("etcd://127.0.0.1:2379,127.0.0.1:2379/echo", {}, &resolver);
+  EXPECT_EQ(twice.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(twice.message().find("etcd 127.0.0.1:2379 is listed twice"), std::string::npos) << twice;
+  EXPECT_NE(twice.message().find("expected etcd://H:P[,H:P]/SERVICE"), std::string::npos) << twice;
+  ClientSecurity password_only;
+  password_only.etcd.password = "pw";
+  EXPECT_FALSE(MakeResolver("etcd://127.0.0.1:2379/echo", password_only, &resolver).ok());
   std::unique_ptr<Registrar> registrar;
-  EXPECT_FALSE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("nohost"), {}, &registrar).ok());
-  EXPECT_TRUE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  EXPECT_FALSE(MakeEtcdRegistrar("etcd://127.0.0.1:2379", TestRegistration("nohost"), {}, &registrar).ok());
+  EXPECT_TRUE(MakeEtcdRegistrar("etcd://127.0.0.1:2379", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  EXPECT_TRUE(MakeRegistrar("etcd://127.0.0.1:2379,127.0.0.1:2380", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  Status named = MakeRegistrar("etcd://127.0.0.1:2379/echo", TestRegistration("127.0.0.1:1"), {}, &registrar);
+  EXPECT_NE(named.message().find("must not name a service"), std::string::npos) << named;
   EXPECT_EQ(EtcdInstanceKey("echo", "127.0.0.1:8001"), "/harpc/services/echo/127.0.0.1:8001");
 }
 
@@ -298,16 +308,7 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
   const double join_ms = MeasureMs([&] { return Knows(channel, b.address); }, seconds(5));
   ASSERT_GE(join_ms, 0) << "the channel never listed " << b.address;
   std::printf("[ etcd     ] new server in the channel %.1f ms after it started listening\n", join_ms);
-  std::set<std::string> answered;
-  PollUntil(
-      [&] {
-        CallResult c = channel.Call("Echo.echo", json::parse(R"({"y":2})"));
-        EXPECT_TRUE(c.ok()) << c.status;
-        answered.insert(c.endpoint);
-        return answered.size() == 2;
-      },
-      seconds(10));
-  EXPECT_EQ(answered, (std::set<std::string>{a.address, b.address}));
+  EXPECT_EQ(AnsweringEndpoints(channel, 2, seconds(10)), (std::set<std::string>{a.address, b.address}));
 
   // A graceful stop deregisters: the channel drops it.
   b.process.Signal(SIGTERM);
