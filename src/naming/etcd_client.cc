@@ -209,8 +209,13 @@ asio::awaitable<Status> EtcdClient::Call(std::string_view path, const std::strin
       if (current_ != answered_ && s.ok()) {
         Log().info("etcd: {} answers in place of {}", member.host_port, members_[answered_].host_port);
       }
-      if (s.ok()) answered_ = current_;
-      co_return s.ok() ? s : Status(s.code(), "etcd " + member.host_port + " " + s.message());
+      if (s.ok()) {
+        answered_ = current_;
+        co_return s;
+      }
+      std::string message = "etcd " + member.host_port + " " + s.message();
+      if (access_.user.empty() && TokenRefused(s)) message += " (this etcd wants a user: harpc --etcd-user)";
+      co_return Status(s.code(), std::move(message));
     }
     failures.emplace_back(member.host_port, failure);
     MoveOn(failure);
