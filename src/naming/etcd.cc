@@ -67,11 +67,6 @@ std::string PrefixEnd(std::string prefix) {
   return std::string(1, '\0');  // every key
 }
 
-std::string Describe(const beast::error_code& ec) {
-  if (ec == beast::error::timeout) return "timed out";
-  return ec.message();
-}
-
 // The request of a range over `prefix`.
 json::object RangeRequest(const std::string& prefix) {
   json::object request;
@@ -321,7 +316,7 @@ asio::awaitable<Status> ReadWatch(ResolverState& st, http1::StreamingResponse& r
     beast::error_code rec = co_await response.ReadSome();
     if (Stopped(co_await asio::this_coro::cancellation_state)) co_return Status(StatusCode::kCancelled, "stopped");
     if (rec == http::error::body_limit) co_return Unavailable(what + ": message too large");
-    if (rec) co_return Unavailable(what + ": stream broke: " + Describe(rec));
+    if (rec) co_return Unavailable(what + ": stream broke: " + rec.message());
   }
 }
 
@@ -451,6 +446,7 @@ Status MakeEtcdRegistrar(std::string_view spec, Registration registration, const
     return InvalidArgument("register target '" + std::string(spec) +
                            "' must not name a service (expected etcd://H:P[,H:P]; the service is --service)");
   }
+  if (Status s = EtcdClient::CheckAccess(security.etcd); !s.ok()) return s;
   std::shared_ptr<EtcdClient> etcd;
   if (Status s = EtcdClient::Make(list, security, &etcd); !s.ok()) {
     return InvalidArgument(s.message() + " in '" + std::string(spec) + "'" + usage);
@@ -472,6 +468,7 @@ Status MakeEtcdResolver(std::string_view target, const ClientSecurity& security,
   if (service.find('/') != std::string_view::npos) {
     return InvalidArgument("bad service name '" + std::string(service) + "' in '" + std::string(target) + "'" + usage);
   }
+  if (Status s = EtcdClient::CheckAccess(security.etcd); !s.ok()) return s;
   std::shared_ptr<EtcdClient> etcd;
   if (Status s = EtcdClient::Make(rest.substr(0, slash), security, &etcd); !s.ok()) {
     return InvalidArgument(s.message() + " in '" + std::string(target) + "'" + usage);

@@ -29,11 +29,14 @@ constexpr size_t kMaxResponseBytes = 64 * 1024 * 1024;
 // reused without the syscall that checks it is still open.
 constexpr auto kFreshIdle = std::chrono::seconds(1);
 
-// "Connection refused" -> "connection refused": reasons read as part of a sentence.
+// "Connection refused" -> "connection refused" (an acronym such as "TLS"
+// stays): reasons read as part of a sentence.
 std::string Reason(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   std::string text = ec.message();
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  if (text.size() > 1 && std::islower(static_cast<unsigned char>(text[1]))) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
   return text;
 }
 
@@ -81,11 +84,13 @@ Status EtcdClient::Make(std::string_view list, const ClientSecurity& security, s
     if (Status s = ResolveEndpoint(hp, &m.endpoint); !s.ok()) return s;
     members.push_back(std::move(m));
   }
-  if (security.etcd.user.empty() && !security.etcd.password.empty()) {
-    return InvalidArgument("etcd: a password without a user name");
-  }
   const TlsOptions& tls = security.etcd.tls.client_enabled() ? security.etcd.tls : security.tls;
   out->reset(new EtcdClient(std::move(members), tls, security.etcd));
+  return Status::Ok();
+}
+
+Status EtcdClient::CheckAccess(const EtcdAccess& access) {
+  if (access.user.empty() && !access.password.empty()) return InvalidArgument("etcd: a password without a user name");
   return Status::Ok();
 }
 
@@ -117,10 +122,10 @@ asio::awaitable<Status> EtcdClient::Exchange(Member& member, std::string_view pa
   const std::string request = Format(member, path, body, /*stream=*/false);
   // Twice at most: a kept connection the member closed meanwhile fails
   // without a fault of the member's, and the request then goes on a new one.
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0;; ++attempt) {
     std::unique_ptr<http1::ClientConnection> connection = std::move(member.idle);
-    const bool reused =
-        connection && (Clock::now() - connection->idle_since < kFreshIdle || connection->stream.QuietAndOpen());
+    const bool reused = attempt == 0 && connection &&
+                        (Clock::now() - connection->idle_since < kFreshIdle || connection->stream.QuietAndOpen());
     if (!reused) {
       connection = std::make_unique<http1::ClientConnection>(co_await asio::this_coro::executor);
       if (auto ec = co_await connection->stream.Connect(member.endpoint, deadline, tls_)) {
@@ -148,7 +153,6 @@ asio::awaitable<Status> EtcdClient::Exchange(Member& member, std::string_view pa
     if (s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded) *failure = s.message();
     co_return s;
   }
-  co_return Unavailable("unreachable");  // not reached: the second attempt returns
 }
 
 asio::awaitable<Status> EtcdClient::SignIn(Member& member, Clock::time_point deadline, std::string* failure) {

@@ -51,6 +51,8 @@ class EtcdClient {
   // `members`: "H:P[,H:P]" (checked here: valid, none twice). TLS: `security.etcd.tls`
   // when it has a CA, else `security.tls`; user and password: `security.etcd`.
   static Status Make(std::string_view members, const ClientSecurity& security, std::shared_ptr<EtcdClient>* out);
+  // INVALID_ARGUMENT when `access` cannot sign in as given (a password without a user).
+  static Status CheckAccess(const EtcdAccess& access);
 
   // The member requests go to now ("H:P"), and every member: "H:P, H:P".
   const std::string& current() const;
