@@ -56,21 +56,31 @@ class EtcdClusterTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
   }
   std::string Spec() const { return "etcd://" + cluster_.Endpoints(); }
-  std::string Target() const { return Spec() + "/echo"; }
+
+  // A server registered on the cluster, its key stored (on lease *lease, as
+  // member 1 sees it) and listed by channel_, which watches the cluster.
+  ServeProcess RegisteredAndWatched(int64_t* lease) {
+    ServeProcess server = StartRegistered(Spec());
+    EXPECT_FALSE(server.address.empty());
+    EXPECT_TRUE(PollUntil([&] { return (*lease = LeaseOf(cluster_.member(1), Key(server.address))) != 0; },
+                          seconds(5)));
+    channel_ = std::make_unique<Channel>(Spec() + "/echo");
+    EXPECT_TRUE(channel_->status().ok()) << channel_->status();
+    EXPECT_TRUE(PollUntil([&] { return Knows(*channel_, server.address); }, seconds(5)));
+    return server;
+  }
 
   EtcdCluster cluster_;
+  std::unique_ptr<Channel> channel_;
 };
 
 // Member 0, listed first, is the one both the registrar and the channel use.
 TEST_F(EtcdClusterTest, RegistrationAndResolutionSurviveTheMemberInUseBeingKilled) {
-  ServeProcess a = StartRegistered(Spec());
-  ASSERT_FALSE(a.address.empty());
-  const EtcdServer& survivor = cluster_.member(1);
   int64_t lease = 0;
-  ASSERT_TRUE(PollUntil([&] { return (lease = LeaseOf(survivor, Key(a.address))) != 0; }, seconds(5)));
-  Channel channel(Target());
-  ASSERT_TRUE(channel.status().ok()) << channel.status();
-  ASSERT_TRUE(PollUntil([&] { return Knows(channel, a.address); }, seconds(5)));
+  ServeProcess a = RegisteredAndWatched(&lease);
+  ASSERT_FALSE(HasFailure());
+  Channel& channel = *channel_;
+  const EtcdServer& survivor = cluster_.member(1);
 
   cluster_.member(0).Kill();  // kill -9
   const auto killed = Clock::now();
@@ -94,16 +104,13 @@ TEST_F(EtcdClusterTest, RegistrationAndResolutionSurviveTheMemberInUseBeingKille
 // A hung member accepts connections and answers nothing: the watch's probe
 // and the registrar's per-member timeout leave it within a few seconds.
 TEST_F(EtcdClusterTest, AStoppedMemberIsLeftWithinADeadline) {
-  ServeProcess a = StartRegistered(Spec());
-  ServeProcess c = StartServe({"--threads", "1"});  // its key is put by the test
-  ASSERT_FALSE(a.address.empty());
-  ASSERT_FALSE(c.address.empty());
-  const EtcdServer& other = cluster_.member(1);
   int64_t lease = 0;
-  ASSERT_TRUE(PollUntil([&] { return (lease = LeaseOf(other, Key(a.address))) != 0; }, seconds(5)));
-  Channel channel(Target());
-  ASSERT_TRUE(channel.status().ok()) << channel.status();
-  ASSERT_TRUE(PollUntil([&] { return Knows(channel, a.address); }, seconds(5)));
+  ServeProcess a = RegisteredAndWatched(&lease);
+  ServeProcess c = StartServe({"--threads", "1"});  // its key is put by the test
+  ASSERT_FALSE(HasFailure());
+  ASSERT_FALSE(c.address.empty());
+  Channel& channel = *channel_;
+  const EtcdServer& other = cluster_.member(1);
 
   cluster_.member(0).Signal(SIGSTOP);
   const auto stopped = Clock::now();
@@ -155,13 +162,11 @@ TEST(EtcdUnreachableTest, CallNamesEveryMemberAndTheReason) {
 // HTTP, through a member list whose first member is down; a CA that did not
 // sign etcd's certificate: the call says so.
 TEST(EtcdHttpsTest, EtcdOwnCaAndAWrongOne) {
-  ASSERT_FALSE(EtcdBinary().empty()) << "etcd is not installed: run scripts/setup";
-  testing::TempDir dir("harpc-etcd-https");
-  TestPki pki;
-  ASSERT_TRUE(MakeTestPki(dir.path(), &pki).ok());
-  EtcdServer etcd;
-  Status started = etcd.StartTls(pki.cert, pki.key, pki.ca_cert);
+  HttpsEtcd https;
+  Status started = https.Start();
   ASSERT_TRUE(started.ok()) << started;
+  const TestPki& pki = https.pki();
+  EtcdServer& etcd = https.etcd();
   const std::string closed = "127.0.0.1:" + std::to_string(testing::FreePort());
   const std::string members = "etcd://" + closed + "," + etcd.host_port();
 
@@ -171,14 +176,8 @@ TEST(EtcdHttpsTest, EtcdOwnCaAndAWrongOne) {
   options.security.etcd.tls.ca_file = pki.ca_cert;
   Channel channel(members + "/echo", options);
   ASSERT_TRUE(channel.status().ok()) << channel.status();
-  CallResult r;
-  EXPECT_TRUE(PollUntil(
-      [&] {
-        r = channel.Call("Echo.echo", json::parse(R"({"etcd":"https"})"));
-        return r.ok();
-      },
-      seconds(10)))
-      << r.status;
+  CallResult r = CallUntilAnswered(channel, json::parse(R"({"etcd":"https"})"), seconds(10));
+  EXPECT_TRUE(r.ok()) << r.status;
   EXPECT_EQ(r.endpoint, a.address);  // called over plain HTTP: only etcd speaks https
 
   CliRun good = RunHarpc({"call", members + "/echo", "Echo.echo", R"({"b":2})", "--etcd-ca", pki.ca_cert});
@@ -200,13 +199,11 @@ TEST(EtcdHttpsTest, EtcdOwnCaAndAWrongOne) {
 
 // An etcd that asks for client certificates: --etcd-cert and --etcd-key.
 TEST(EtcdHttpsTest, ClientCertificateForAnEtcdThatAsksForOne) {
-  ASSERT_FALSE(EtcdBinary().empty()) << "etcd is not installed: run scripts/setup";
-  testing::TempDir dir("harpc-etcd-mtls");
-  TestPki pki;
-  ASSERT_TRUE(MakeTestPki(dir.path(), &pki).ok());
-  EtcdServer etcd;
-  Status started = etcd.StartTls(pki.cert, pki.key, pki.ca_cert, /*client_certificates=*/true);
+  HttpsEtcd https;
+  Status started = https.Start(/*client_certificates=*/true);
   ASSERT_TRUE(started.ok()) << started;
+  const TestPki& pki = https.pki();
+  EtcdServer& etcd = https.etcd();
   const std::string spec = "etcd://" + etcd.host_port();
   ServeProcess a = StartRegistered(spec, {"--etcd-ca", pki.ca_cert, "--etcd-cert", pki.cert, "--etcd-key", pki.key});
   ASSERT_FALSE(a.address.empty());

@@ -213,6 +213,11 @@ Status EtcdServer::EnableAuth(const std::string& password) {
   return SignIn();
 }
 
+Status HttpsEtcd::Start(bool client_certificates) {
+  if (Status s = MakeTestPki(dir_.path(), &pki_); !s.ok()) return s;
+  return etcd_.StartTls(pki_.cert, pki_.key, pki_.ca_cert, client_certificates);
+}
+
 Status EtcdCluster::Start(size_t size) {
   Status last;
   // Free ports may be taken by someone else between the check and etcd's bind: try a few.
@@ -332,6 +337,17 @@ std::set<std::string> AnsweringEndpoints(Channel& channel, size_t count, std::ch
       },
       timeout);
   return answered;
+}
+
+CallResult CallUntilAnswered(Channel& channel, const json::value& params, std::chrono::milliseconds timeout) {
+  CallResult r;
+  PollUntil(
+      [&] {
+        r = channel.Call("Echo.echo", params);
+        return r.ok();
+      },
+      timeout);
+  return r;
 }
 
 }  // namespace harpc::etcdtest

@@ -13,8 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "apps/test_pki.h"
 #include "harpc/channel.h"
 #include "harpc/status.h"
+#include "support/test_support.h"
 #include "util/subprocess.h"
 
 namespace harpc::etcdtest {
@@ -87,6 +89,21 @@ class EtcdServer {
   Subprocess process_;
 };
 
+// An etcd over https: a fresh test PKI (apps/test_pki.h) in a temporary dir,
+// and etcd presenting pki().cert, signed by pki().ca_cert.
+class HttpsEtcd {
+ public:
+  // With `client_certificates`, etcd also requires a client certificate (see StartTls).
+  Status Start(bool client_certificates = false);
+  const TestPki& pki() const { return pki_; }
+  EtcdServer& etcd() { return etcd_; }
+
+ private:
+  testing::TempDir dir_{"harpc-etcd-tls"};
+  TestPki pki_;
+  EtcdServer etcd_;
+};
+
 // Three members (or `size`) on free loopback ports, each with its own data
 // dir, started together with --initial-cluster and healthy (a leader elected)
 // when Start returns. Every member is killed by PID and its dir removed at the end.
@@ -109,6 +126,8 @@ bool Knows(const Channel& channel, const std::string& address);
 // Calls Echo.echo on `channel` (each call must succeed) until `count`
 // endpoints answered or `timeout` passed; the endpoints that answered.
 std::set<std::string> AnsweringEndpoints(Channel& channel, size_t count, std::chrono::milliseconds timeout);
+// Calls Echo.echo with `params` until a call succeeds or `timeout` passed; the last result.
+CallResult CallUntilAnswered(Channel& channel, const boost::json::value& params, std::chrono::milliseconds timeout);
 
 std::string Base64(std::string_view in);
 std::string Unbase64(std::string_view in);

@@ -327,13 +327,11 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
 // etcd over TLS: a server registers through https, a channel with --tls-ca
 // resolves through it and calls the servers over TLS too.
 TEST(EtcdTlsTest, RegistrationAndResolutionOverTls) {
-  ASSERT_FALSE(EtcdBinary().empty()) << "etcd is not installed: run scripts/setup";
-  testing::TempDir dir("harpc-etcd-tls");
-  TestPki pki;
-  ASSERT_TRUE(MakeTestPki(dir.path(), &pki).ok());
-  EtcdServer etcd;
-  Status started = etcd.StartTls(pki.cert, pki.key, pki.ca_cert);
+  HttpsEtcd https;
+  Status started = https.Start();
   ASSERT_TRUE(started.ok()) << started;
+  const TestPki& pki = https.pki();
+  EtcdServer& etcd = https.etcd();
   ServeProcess a = StartServe({"--threads", "1", "--grace-ms", "200", "--register", "etcd://" + etcd.host_port(),
                                "--lease-ttl-ms", "2000", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca",
                                pki.ca_cert});
@@ -343,14 +341,8 @@ TEST(EtcdTlsTest, RegistrationAndResolutionOverTls) {
   options.security.tls.ca_file = pki.ca_cert;
   Channel channel("etcd://" + etcd.host_port() + "/echo", options);
   ASSERT_TRUE(channel.status().ok()) << channel.status();
-  CallResult r;
-  EXPECT_TRUE(PollUntil(
-      [&] {
-        r = channel.Call("Echo.echo", json::parse(R"({"over":"tls"})"));
-        return r.ok();
-      },
-      seconds(10)))
-      << r.status;
+  CallResult r = CallUntilAnswered(channel, json::parse(R"({"over":"tls"})"), seconds(10));
+  EXPECT_TRUE(r.ok()) << r.status;
   EXPECT_EQ(r.endpoint, a.address);
 
   // Without the CA, etcd's certificate is refused: no membership, no call.
