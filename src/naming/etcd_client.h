@@ -78,13 +78,13 @@ class EtcdClient {
   // in again when etcd refused the token, and goes to the next member otherwise.
   void StreamEnded(const Status& why);
 
+ private:
   struct Member {
     boost::asio::ip::tcp::endpoint endpoint;
     std::string host_port;  // as listed: Host header and messages
     std::unique_ptr<http1::ClientConnection> idle;  // kept alive for the next request
   };
 
- private:
   EtcdClient(std::vector<Member> members, TlsOptions tls, EtcdAccess access);
 
   // One request on `member`, signing in first when needed. A failure of the
