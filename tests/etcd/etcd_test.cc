@@ -383,6 +383,20 @@ TEST_F(EtcdTest, ResolverDoesNotBlockTheLoopItStartsOn) {
   EXPECT_EQ(r.endpoint, a.address);
 }
 
+// No member answers, each for its own reason: the call's error lists them by reason.
+TEST_F(EtcdTest, MembersThatFailDifferentlyAreListedByReason) {
+  const std::string closed = "127.0.0.1:" + std::to_string(testing::FreePort());
+  etcd_.Signal(SIGSTOP);  // connections are accepted, nothing answers
+  Channel channel("etcd://" + closed + "," + etcd_.host_port() + "/echo");
+  CallOptions call;
+  call.timeout = testing::Scaled(milliseconds(3000));  // room for the stopped member's 2 s
+  CallResult r = channel.Call("Echo.echo", json::parse("{}"), call);
+  etcd_.Signal(SIGCONT);
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status;
+  EXPECT_EQ(r.status.message(), "etcd unreachable at " + closed + ": connection refused; " + etcd_.host_port() +
+                                    ": /v3/kv/range timed out");
+}
+
 TEST_F(EtcdTest, PropagationDelayFromEtcdToTheChannel) {
   ServeProcess a = StartRegistered();
   ServeProcess c = StartServe({"--threads", "1"});  // not registered: the test puts and deletes its key
