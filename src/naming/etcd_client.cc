@@ -55,12 +55,12 @@ bool TokenRefused(const Status& s) {
 // grouped by reason in the order they were tried.
 std::string Unreachable(const std::vector<std::pair<std::string, std::string>>& failures) {
   std::vector<std::pair<std::string, std::string>> groups;  // members, reason
-  for (const auto& [member, reason] : failures) {
-    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.second == reason; });
+  for (const auto& failure : failures) {
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.second == failure.second; });
     if (same == groups.end()) {
-      groups.emplace_back(member, reason);
+      groups.push_back(failure);
     } else {
-      same->first += ", " + member;
+      same->first += ", " + failure.first;
     }
   }
   std::string text = "etcd unreachable at ";
@@ -194,11 +194,11 @@ asio::awaitable<Status> EtcdClient::CallOn(Member& member, std::string_view path
   co_return s;
 }
 
-void EtcdClient::MoveOn(const std::string& why) {
+void EtcdClient::MoveOn(std::string why) {
   if (members_.size() == 1) return;
-  const std::string& from = members_[current_].host_port;
+  left_because_ = std::move(why);
   current_ = (current_ + 1) % members_.size();
-  Log().debug("etcd {}: {}; trying {}", from, why, members_[current_].host_port);
+  Log().debug("etcd {}; trying {}", left_because_, members_[current_].host_port);
 }
 
 asio::awaitable<Status> EtcdClient::Call(std::string_view path, const std::string& body, milliseconds per_member,
@@ -211,7 +211,8 @@ asio::awaitable<Status> EtcdClient::Call(std::string_view path, const std::strin
     if (Stopped(co_await asio::this_coro::cancellation_state)) co_return Cancelled("stopped");
     if (failure.empty()) {
       if (current_ != answered_ && s.ok()) {
-        Log().info("etcd: {} answers in place of {}", member.host_port, members_[answered_].host_port);
+        Log().info("etcd: {} answers in place of {} ({})", member.host_port, members_[answered_].host_port,
+                   left_because_);
       }
       if (s.ok()) {
         answered_ = current_;
@@ -222,7 +223,7 @@ asio::awaitable<Status> EtcdClient::Call(std::string_view path, const std::strin
       co_return Status(s.code(), std::move(message));
     }
     failures.emplace_back(member.host_port, failure);
-    MoveOn(failure);
+    MoveOn(member.host_port + ": " + failure);
   }
   co_return Unavailable(Unreachable(failures));
 }

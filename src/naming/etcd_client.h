@@ -97,13 +97,15 @@ class EtcdClient {
   bool NeedsToken() const { return !access_.user.empty() && token_.empty() && !auth_disabled_; }
   // The request as it goes out: the token's header included.
   std::string Format(const Member& member, std::string_view path, std::string_view body, bool stream) const;
-  void MoveOn(const std::string& why);
+  // To the next member, leaving the current one for `why` ("H:P: reason", for the log).
+  void MoveOn(std::string why);
 
   std::vector<Member> members_;
   TlsOptions tls_;
   EtcdAccess access_;
   size_t current_ = 0;     // the member requests go to
   size_t answered_ = 0;    // the member that answered last (for the log line of a failover)
+  std::string left_because_;  // "H:P: why" of the last member left
   std::string token_;      // empty: not signed in
   bool auth_disabled_ = false;  // etcd said authentication is not enabled: no token needed
 };
