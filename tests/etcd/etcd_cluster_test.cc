@@ -126,7 +126,9 @@ TEST_F(EtcdClusterTest, AStoppedMemberIsLeftWithinADeadline) {
   EXPECT_TRUE(seen) << "the channel still watches the stopped member";
   const auto seen_after = testing::Since(stopped);
   const auto after_commit = testing::Since(committed);
-  EXPECT_LT(seen_after.count(), std::max<long long>(4500, (committed - stopped) / milliseconds(1) + 1500));
+  EXPECT_LT(seen_after.count(), testing::Scaled(milliseconds(std::max<long long>(
+                                     4500, (committed - stopped) / milliseconds(1) + 1500)))
+                                     .count());
   std::printf("[ etcd     ] member 0 stopped: the change was committed after %lld ms, in the channel after %lld ms\n",
               static_cast<long long>((committed - stopped) / milliseconds(1)),
               static_cast<long long>(seen_after.count()));
