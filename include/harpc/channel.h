@@ -169,10 +169,12 @@ class Channel {
  public:
   // Targets: "list://H:P[=W],H:P[=W]..." (weight 1 when omitted) or a bare
   // "H:P[,H:P]"; "file:///path.json" (reloaded on change);
-  // "sentinel://H:P[,H:P]/SERVICE" and "etcd://H:P/SERVICE" (watched). Calls
-  // made before a watched target's first membership wait for it (within their
-  // deadline). A bad target or option leaves the channel failed: status()
-  // says why, and every call returns that status.
+  // "sentinel://H:P[,H:P]/SERVICE" and "etcd://H:P[,H:P]/SERVICE" (watched).
+  // Calls made before a watched target's first membership wait for it
+  // (within their deadline), and fail with the resolver's reason when it did
+  // not come (e.g. "etcd unreachable at H:P: connection refused"). A bad
+  // target or option leaves the channel failed: status() says why, and every
+  // call returns that status.
   explicit Channel(std::string_view target, ChannelOptions options = {});
   ~Channel();
   Channel(const Channel&) = delete;

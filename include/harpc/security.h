@@ -69,6 +69,24 @@ struct AuthOptions {
   bool enabled() const { return !auth_file.empty(); }
 };
 
+// How a process reaches etcd (etcd:// targets, registration in etcd): etcd
+// has its own CA and its own users, apart from harpc's. docs/naming.md.
+struct EtcdAccess {
+  // https to etcd: when tls.ca_file is set, every etcd endpoint is called
+  // over TLS and verified against it (chain, and the IP SAN of numeric
+  // addresses), presenting tls.cert_file/tls.key_file when they are set.
+  // Default empty: the process's own ClientSecurity::tls (so plain HTTP when
+  // that has no CA either).
+  TlsOptions tls;
+  // An etcd user and its password: harpc asks etcd for a token
+  // (/v3/auth/authenticate) before its first request, sends it as the
+  // Authorization header on every request, and asks again when etcd no longer
+  // accepts it (expired, or the member restarted). Default empty: no
+  // authentication (etcd with auth disabled).
+  std::string user;
+  std::string password;
+};
+
 // What a process presents on each outgoing call.
 struct ClientSecurity {
   // TLS: ca_file switches every endpoint of the channel to TLS; cert_file and
@@ -77,6 +95,8 @@ struct ClientSecurity {
   // Sent as "Authorization: Bearer <token>" on every request (health probes
   // included). Default empty: no Authorization header.
   std::string bearer_token;
+  // etcd only (which never sees the bearer token).
+  EtcdAccess etcd;
 };
 
 }  // namespace harpc

@@ -11,7 +11,7 @@ namespace harpc::cli {
 // What a client subcommand's target may be (docs/client.md, "Targets").
 inline constexpr const char* kTargetHelp =
     "list://H:P[=W],... or H:P[,H:P] (fixed); file:///path.json (reloaded on change); "
-    "sentinel://H:P[,H:P]/SERVICE or etcd://H:P/SERVICE (watched)";
+    "sentinel://H:P[,H:P]/SERVICE or etcd://H:P[,H:P]/SERVICE (watched)";
 
 struct ChannelFlags {
   std::string protocol = "harpc";  // harpc or jsonrpc

@@ -14,7 +14,7 @@ Registration RegisterFlags::Apply(Registration registration) const {
 
 void AddRegisterFlags(CLI::App* cmd, RegisterFlags& flags, const std::string& service) {
   cmd->add_option("--register", flags.spec,
-                  "Register with a naming service while serving: sentinel://H:P[,H:P] or etcd://H:P");
+                  "Register with a naming service while serving: sentinel://H:P[,H:P] or etcd://H:P[,H:P]");
   cmd->add_option("--register-as", flags.as,
                   "Service name to register under (default: " + service + "); e.g. bank-a and bank-b for two banks");
   cmd->add_option("--lease-ttl-ms", flags.lease_ttl_ms, "Registration lease TTL; heartbeats renew it every TTL/3")

@@ -1,8 +1,11 @@
 #include "cli/security_flags.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <utility>
 
 #include "http/tls_context.h"
 
@@ -10,27 +13,44 @@ namespace harpc::cli {
 
 namespace {
 
-Status MustExist(const std::string& flag, const std::string& path) {
-  if (path.empty()) return Status::Ok();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return InvalidArgument(flag + ": no such file '" + path + "'");
+using FlagFile = std::pair<std::string, const std::string&>;  // a flag and the path it names
+
+// Every file named (flags not given name none) exists.
+Status MustExist(std::initializer_list<FlagFile> files) {
+  for (const auto& [flag, path] : files) {
+    std::error_code ec;
+    if (!path.empty() && !std::filesystem::is_regular_file(path, ec)) {
+      return InvalidArgument(flag + ": no such file '" + path + "'");
+    }
   }
   return Status::Ok();
 }
 
-// The first line of the file, without its line end and surrounding blanks.
-Status ReadToken(const std::string& path, std::string* token) {
+// A certificate needs its key and the other way round.
+Status CertificateWithKey(const FlagFile& cert, const FlagFile& key) {
+  if (cert.second.empty() == key.second.empty()) return Status::Ok();
+  return InvalidArgument(cert.second.empty() ? key.first + " needs " + cert.first : cert.first + " needs " + key.first);
+}
+
+// The first line of the file, without its line end and surrounding blanks;
+// `what` ("token", "password") names it in errors.
+Status ReadFirstLine(const std::string& flag, const std::string& path, const char* what, std::string* out) {
   std::ifstream in(path);
-  if (!in) return InvalidArgument("--token-file: cannot read '" + path + "'");
+  if (!in) return InvalidArgument(flag + ": cannot read '" + path + "'");
   std::string line;
   std::getline(in, line);
   const auto first = line.find_first_not_of(" \t\r");
   const auto last = line.find_last_not_of(" \t\r");
   if (first == std::string::npos) {
-    return InvalidArgument("--token-file: the first line of '" + path + "' holds no token");
+    return InvalidArgument(flag + ": the first line of '" + path + "' holds no " + what);
   }
-  line = line.substr(first, last - first + 1);
+  *out = line.substr(first, last - first + 1);
+  return Status::Ok();
+}
+
+Status ReadToken(const std::string& path, std::string* token) {
+  std::string line;
+  if (Status s = ReadFirstLine("--token-file", path, "token", &line); !s.ok()) return s;
   for (unsigned char c : line) {
     if (c < 0x21 || c > 0x7e) {
       return InvalidArgument("--token-file: the token in '" + path + "' must be one word of visible ASCII characters");
@@ -43,19 +63,18 @@ Status ReadToken(const std::string& path, std::string* token) {
 }  // namespace
 
 Status SecurityFlags::ClientSecurityOf(ClientSecurity* out) const {
-  if (tls_cert.empty() != tls_key.empty()) {
-    return InvalidArgument(tls_cert.empty() ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
-  }
+  if (Status s = CertificateWithKey({"--tls-cert", tls_cert}, {"--tls-key", tls_key}); !s.ok()) return s;
   if (!tls_client_ca.empty() && tls_cert.empty()) {
     return InvalidArgument("--tls-client-ca needs --tls-cert and --tls-key (client certificates are asked for over TLS)");
   }
-  for (const auto& [flag, path] : {std::pair<std::string, const std::string&>{"--token-file", token_file},
-                                   {"--auth-file", auth_file},
-                                   {"--tls-cert", tls_cert},
-                                   {"--tls-key", tls_key},
-                                   {"--tls-ca", tls_ca},
-                                   {"--tls-client-ca", tls_client_ca}}) {
-    if (Status s = MustExist(flag, path); !s.ok()) return s;
+  if (Status s = MustExist({{"--token-file", token_file},
+                            {"--auth-file", auth_file},
+                            {"--tls-cert", tls_cert},
+                            {"--tls-key", tls_key},
+                            {"--tls-ca", tls_ca},
+                            {"--tls-client-ca", tls_client_ca}});
+      !s.ok()) {
+    return s;
   }
   ClientSecurity security;
   if (!token_file.empty()) {
@@ -63,12 +82,44 @@ Status SecurityFlags::ClientSecurityOf(ClientSecurity* out) const {
   }
   // A daemon presents its own certificate as the client certificate too.
   security.tls = {.cert_file = tls_cert, .key_file = tls_key, .ca_file = tls_ca};
+  if (Status s = EtcdAccessOf(&security.etcd); !s.ok()) return s;
   // Broken files are this command's error now, not every call's later.
-  if (security.tls.client_enabled()) {
+  for (const TlsOptions* tls : {&security.tls, &security.etcd.tls}) {
+    if (!tls->client_enabled()) continue;
     std::shared_ptr<http1::TlsContext> context;
-    if (Status s = http1::TlsContext::ForClient(security.tls, &context); !s.ok()) return s;
+    if (Status s = http1::TlsContext::ForClient(*tls, &context); !s.ok()) return s;
   }
   *out = std::move(security);
+  return Status::Ok();
+}
+
+Status SecurityFlags::EtcdAccessOf(EtcdAccess* out) const {
+  if (Status s = CertificateWithKey({"--etcd-cert", etcd_cert}, {"--etcd-key", etcd_key}); !s.ok()) return s;
+  if (!etcd_cert.empty() && etcd_ca.empty()) {
+    return InvalidArgument("--etcd-cert needs --etcd-ca (a client certificate is presented over https)");
+  }
+  if (Status s = MustExist({{"--etcd-ca", etcd_ca},
+                            {"--etcd-cert", etcd_cert},
+                            {"--etcd-key", etcd_key},
+                            {"--etcd-password-file", etcd_password_file}});
+      !s.ok()) {
+    return s;
+  }
+  EtcdAccess access{.tls = {.cert_file = etcd_cert, .key_file = etcd_key, .ca_file = etcd_ca}, .user = etcd_user};
+  const char* env = std::getenv(kEtcdPasswordEnv);
+  if (!etcd_password_file.empty()) {
+    if (Status s = ReadFirstLine("--etcd-password-file", etcd_password_file, "password", &access.password); !s.ok()) {
+      return s;
+    }
+  } else if (env && *env) {
+    access.password = env;
+  }
+  if (etcd_user.empty() && !etcd_password_file.empty()) return InvalidArgument("--etcd-password-file needs --etcd-user");
+  if (!etcd_user.empty() && access.password.empty()) {
+    return InvalidArgument(std::string("--etcd-user needs a password: --etcd-password-file FILE or ") +
+                           kEtcdPasswordEnv);
+  }
+  *out = std::move(access);
   return Status::Ok();
 }
 
@@ -89,6 +140,11 @@ std::vector<std::string> SecurityFlags::Args() const {
   add("--tls-key", tls_key);
   add("--tls-ca", tls_ca);
   add("--tls-client-ca", tls_client_ca);
+  add("--etcd-ca", etcd_ca);
+  add("--etcd-cert", etcd_cert);
+  add("--etcd-key", etcd_key);
+  add("--etcd-user", etcd_user);
+  add("--etcd-password-file", etcd_password_file);
   return args;
 }
 
@@ -116,6 +172,19 @@ void AddSecurityFlags(CLI::App* cmd, SecurityFlags& f, bool daemon) {
                     "PEM CA bundle: require client certificates signed by it (mutual TLS)")
         ->group(group);
   }
+  const std::string etcd = "etcd (docs/naming.md)";
+  cmd->add_option("--etcd-ca", f.etcd_ca,
+                  "PEM CA bundle: reach etcd over https, verified against it (default: as --tls-ca)")
+      ->group(etcd);
+  cmd->add_option("--etcd-cert", f.etcd_cert, "PEM client certificate presented to etcd (needs --etcd-key, --etcd-ca)")
+      ->group(etcd);
+  cmd->add_option("--etcd-key", f.etcd_key, "PEM private key of --etcd-cert")->group(etcd);
+  cmd->add_option("--etcd-user", f.etcd_user, "etcd user to sign in as (etcd with authentication enabled)")
+      ->group(etcd);
+  cmd->add_option("--etcd-password-file", f.etcd_password_file,
+                  std::string("File whose first line is the password of --etcd-user (else the environment "
+                              "variable ") + kEtcdPasswordEnv + ")")
+      ->group(etcd);
 }
 
 bool ResolveSecurityFlags(const SecurityFlags& flags, const char* command, ClientSecurity* out) {

@@ -1,6 +1,7 @@
 // The trust flags every subcommand shares (docs/security.md):
-// --token-file and the --tls-* flags on every subcommand, --auth-file and
-// --tls-client-ca on the daemons (serve, sentinel, coordinator).
+// --token-file, the --tls-* flags and the --etcd-* flags (docs/naming.md) on
+// every subcommand, --auth-file and --tls-client-ca on the daemons (serve,
+// sentinel, coordinator).
 #pragma once
 
 #include <string>
@@ -13,6 +14,9 @@
 
 namespace harpc::cli {
 
+// Where --etcd-user's password comes from without --etcd-password-file.
+inline constexpr const char* kEtcdPasswordEnv = "HARPC_ETCD_PASSWORD";
+
 struct SecurityFlags {
   std::string token_file;
   std::string auth_file;      // daemons only
@@ -20,11 +24,20 @@ struct SecurityFlags {
   std::string tls_key;
   std::string tls_ca;
   std::string tls_client_ca;  // daemons only
+  // etcd's own trust (docs/naming.md): https with its CA, a client certificate, a user.
+  std::string etcd_ca;
+  std::string etcd_cert;
+  std::string etcd_key;
+  std::string etcd_user;
+  std::string etcd_password_file;  // else the environment variable HARPC_ETCD_PASSWORD
 
   // Checks the flags together (a certificate needs its key and the other way
-  // round; every file named exists) and reads the token file: what this
-  // process presents on each outgoing call. INVALID_ARGUMENT naming the flag.
+  // round; every file named exists) and reads the token and password files
+  // (or HARPC_ETCD_PASSWORD): what this process presents on each outgoing
+  // call. INVALID_ARGUMENT naming the flag.
   Status ClientSecurityOf(ClientSecurity* out) const;
+  // The --etcd-* part of it (checked the same way).
+  Status EtcdAccessOf(EtcdAccess* out) const;
   // The listener's TLS and the accepted tokens (daemons), as given.
   TlsOptions ServerTls() const;
   AuthOptions Auth() const { return {.auth_file = auth_file}; }

@@ -313,7 +313,8 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
     if (stopped_) {
       last_error = Status(StatusCode::kCancelled, "the channel was destroyed");
     } else if (!has_members_) {
-      last_error = Unavailable("no endpoint known yet for " + target_);
+      Status why = resolver_ ? resolver_->WhyNoMembership() : Status::Ok();
+      last_error = why.ok() ? Unavailable("no endpoint known yet for " + target_) : std::move(why);
     }
     now = Clock::now();
   }

@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "core/endpoint_spec.h"
+#include "harpc/status.h"
 
 namespace harpc {
 
@@ -24,6 +25,10 @@ class Resolver {
   virtual void Start(boost::asio::any_io_executor executor, Listener listener) = 0;
   // Stops watching; no call to the listener after it returns (on the loop).
   virtual void Stop() = 0;
+  // On the loop: why no membership came yet, for a call that waited for one
+  // in vain (e.g. "etcd unreachable at 127.0.0.1:2379: connection refused");
+  // OK when there is nothing better to say than that none came yet.
+  virtual Status WhyNoMembership() const { return Status::Ok(); }
 };
 
 }  // namespace harpc

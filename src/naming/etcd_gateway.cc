@@ -72,7 +72,8 @@ Status GatewayError(const json::value& body, std::string_view what) {
     if (code == 0) code = JsonInt(Field(*error, "code"));
   }
   if (message.empty()) message = json::serialize(*error);
-  StatusCode sc = code == 5 ? StatusCode::kNotFound : StatusCode::kUnavailable;
+  // etcd's codes are gRPC's, and so are harpc's.
+  const StatusCode sc = code >= 1 && code <= 16 ? static_cast<StatusCode>(code) : StatusCode::kUnavailable;
   return Status(sc, std::string(what) + ": " + message);
 }
 

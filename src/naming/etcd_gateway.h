@@ -28,9 +28,11 @@ bool Base64Decode(std::string_view in, std::string* out);
 int64_t EtcdInt(const boost::json::value& object, std::string_view name);
 
 // The JSON value of a unary answer (HTTP `http_status`, `body`), a stream's
-// {"result": ...} unwrapped; NOT_FOUND for etcd's code 5 (no such lease),
-// UNAVAILABLE for any other error, a status other than 200 or a body that is
-// not a JSON object. `what` ("etcd H:P /v3/...") begins every message.
+// {"result": ...} unwrapped. An error of etcd's keeps its gRPC code (NOT_FOUND
+// for a lease that is gone, UNAUTHENTICATED for a token etcd refuses,
+// UNAVAILABLE for "no leader", ...; UNAVAILABLE when it has none); a status
+// other than 200 or a body that is not a JSON object is UNAVAILABLE. `what`
+// ("etcd H:P /v3/...") begins every message.
 Status ParseEtcdAnswer(int http_status, std::string_view body, const std::string& what, boost::json::value* out);
 
 // The instances of one service, by etcd key.

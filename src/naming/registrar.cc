@@ -4,7 +4,6 @@
 
 #include "naming/etcd.h"
 #include "naming/sentinel_registrar.h"
-#include "util/address.h"
 
 namespace harpc {
 
@@ -32,17 +31,9 @@ Status MakeRegistrar(std::string_view spec, Registration registration, const Cli
     *out = std::make_unique<SentinelRegistrar>(std::move(sentinels), std::move(registration), security);
     return Status::Ok();
   }
-  // ---- etcd://H:P: implemented in naming/etcd.cc -------------------------------------------
-  if (spec.starts_with("etcd://")) {
-    std::string_view host_port = spec.substr(7);
-    HostPort hp;
-    if (Status s = ParseHostPort(host_port, &hp); !s.ok()) {
-      return InvalidArgument("bad etcd address in '" + std::string(spec) + "' (expected etcd://H:P): " + s.message());
-    }
-    return MakeEtcdRegistrar(host_port, std::move(registration), security.tls, out);
-  }
+  if (spec.starts_with("etcd://")) return MakeEtcdRegistrar(spec, std::move(registration), security, out);
   return InvalidArgument("unsupported register target '" + std::string(spec) +
-                         "' (expected sentinel://H:P[,H:P] or etcd://H:P)");
+                         "' (expected sentinel://H:P[,H:P] or etcd://H:P[,H:P])");
 }
 
 }  // namespace harpc

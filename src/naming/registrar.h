@@ -1,5 +1,5 @@
 // Registrars keep a server registered in a naming service for as long as it
-// serves: `harpc serve --register sentinel://H:P[,H:P]` or `etcd://H:P`.
+// serves: `harpc serve --register sentinel://H:P[,H:P]` or `etcd://H:P[,H:P]`.
 // They register, renew the lease with heartbeats, register again when the
 // naming service forgot the instance (a restarted sentinel, an expired lease),
 // and deregister when the server shuts down gracefully (a shutdown step of the
@@ -62,9 +62,10 @@ class Registrar {
   static constexpr std::chrono::milliseconds kDeregisterTimeout{1000};
 };
 
-// "sentinel://H:P[,H:P]" or "etcd://H:P"; INVALID_ARGUMENT for anything else.
-// `security` is what the server presents on its outgoing calls: sentinels get
-// it whole (registering needs a token of role service); etcd gets its TLS only.
+// "sentinel://H:P[,H:P]" or "etcd://H:P[,H:P]"; INVALID_ARGUMENT for anything
+// else. `security` is what the server presents on its outgoing calls:
+// sentinels get it whole (registering needs a token of role service); etcd
+// gets its etcd part and its TLS, never the bearer token.
 Status MakeRegistrar(std::string_view spec, Registration registration, const ClientSecurity& security,
                      std::unique_ptr<Registrar>* out);
 

@@ -2,7 +2,7 @@
 //   list://H:P[=W],...        fixed (also bare "H:P[,H:P]")
 //   file:///path/eps.json     a JSON list, reloaded when the file changes
 //   sentinel://H:P[,H:P]/SVC  watched on harpc sentinels
-//   etcd://H:P/SVC            watched on etcd v3 (JSON gateway)
+//   etcd://H:P[,H:P]/SVC      watched on etcd v3 (JSON gateway)
 // (The Resolver interface itself is the client's: client/resolver.h.)
 #pragma once
 
@@ -19,7 +19,7 @@ namespace harpc {
 // Checks the target's syntax now (INVALID_ARGUMENT with the reason) and
 // makes the resolver for its scheme. `security` is what the channel presents
 // (ChannelOptions::security): sentinel:// watches carry it whole; etcd://
-// takes its TLS only (a harpc token is not etcd's to see).
+// takes its etcd part and its TLS (a harpc token is not etcd's to see).
 Status MakeResolver(std::string_view target, const ClientSecurity& security, std::unique_ptr<Resolver>* out);
 
 }  // namespace harpc

@@ -2,7 +2,6 @@
 #include "naming/sentinel_registrar.h"
 
 #include <algorithm>
-#include <set>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -28,27 +27,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 Status ParseSentinelList(std::string_view list, std::vector<std::string>* out) {
-  if (list.empty()) return InvalidArgument("no sentinel address");
-  std::vector<std::string> addresses;
-  std::set<std::string> seen;
-  std::string_view rest = list;
-  for (;;) {
-    const auto comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    HostPort hp;
-    if (item.empty()) return InvalidArgument("empty sentinel address in '" + std::string(list) + "'");
-    if (Status s = ParseHostPort(item, &hp); !s.ok()) {
-      return InvalidArgument("sentinel " + s.message());
-    }
-    if (!seen.insert(std::string(item)).second) {
-      return InvalidArgument("sentinel " + std::string(item) + " is listed twice");
-    }
-    addresses.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  *out = std::move(addresses);
-  return Status::Ok();
+  return ParseHostPortList(list, "sentinel", out);
 }
 
 // One sentinel: its channel and its lease, used on the loop only, shared by

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -114,6 +115,29 @@ Status CanonicalPeerTarget(std::string_view text, std::string* out) {
   std::string joined(kList);
   for (size_t i = 0; i < members.size(); ++i) joined += (i ? "," : "") + members[i];
   *out = std::move(joined);
+  return Status::Ok();
+}
+
+Status ParseHostPortList(std::string_view list, std::string_view what, std::vector<std::string>* out) {
+  const std::string name(what);
+  if (list.empty()) return InvalidArgument("no " + name + " address");
+  std::vector<std::string> addresses;
+  std::set<std::string, std::less<>> seen;
+  std::string_view rest = list;
+  for (;;) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    HostPort hp;
+    if (item.empty()) return InvalidArgument("empty " + name + " address in '" + std::string(list) + "'");
+    if (Status s = ParseHostPort(item, &hp); !s.ok()) return InvalidArgument(name + " " + s.message());
+    if (!seen.insert(std::string(item)).second) {
+      return InvalidArgument(name + " " + std::string(item) + " is listed twice");
+    }
+    addresses.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  *out = std::move(addresses);
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -20,6 +21,11 @@ struct HostPort {
 // Accepts "127.0.0.1:8001", "localhost:8001", "[::1]:8001". Port 0 is allowed
 // only when allow_port_zero (listening: pick a free port).
 Status ParseHostPort(std::string_view text, HostPort* out, bool allow_port_zero = false);
+
+// "H:P[,H:P]" (a naming service's members, as sentinel:// and etcd:// targets
+// list them): at least one address, each valid, none twice. `what` ("sentinel",
+// "etcd") names them in errors.
+Status ParseHostPortList(std::string_view list, std::string_view what, std::vector<std::string>* out);
 
 // Numeric addresses resolve without a lookup; other names go through the resolver.
 Status ResolveEndpoint(const HostPort& hp, boost::asio::ip::tcp::endpoint* out);

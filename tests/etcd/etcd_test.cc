@@ -1,5 +1,6 @@
 // etcd naming against a real etcd 3.4: the registrar (in-process and through
 // `harpc serve --register etcd://H:P`) and channels on etcd://H:P/SERVICE.
+// Clusters, https with etcd's own CA, users: etcd_cluster_test.cc.
 #include <signal.h>
 
 #include <algorithm>
@@ -77,8 +78,6 @@ std::set<std::string> Addresses(const Channel& channel) {
   return out;
 }
 
-bool Knows(const Channel& channel, const std::string& address) { return Addresses(channel).count(address) > 0; }
-
 // Milliseconds until `condition` holds, polling every millisecond; -1 after `timeout`.
 double MeasureMs(const std::function<bool()>& condition, milliseconds timeout) {
   const auto start = Clock::now();
@@ -147,12 +146,23 @@ Registration TestRegistration(std::string address) {
 
 TEST(EtcdFactoryTest, RejectsBadArguments) {
   std::unique_ptr<Resolver> resolver;
-  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1:2379", "a/b", {}, &resolver).ok());
-  EXPECT_FALSE(MakeEtcdResolver("127.0.0.1", "echo", {}, &resolver).ok());
+  EXPECT_FALSE(MakeEtcdResolver("etcd://127.0.0.1:2379/a/b", {}, &resolver).ok());
+  EXPECT_FALSE(MakeEtcdResolver("etcd://127.0.0.1/echo", {}, &resolver).ok());
   EXPECT_FALSE(MakeResolver("etcd://127.0.0.1:2379", {}, &resolver).ok());  // no service
+  EXPECT_TRUE(MakeResolver("etcd://127.0.0.1:2379,127.0.0.1:2380/echo", {}, &resolver).ok());
+  Status twice = MakeResolver("etcd://127.0.0.1:2379,127.0.0.1:2379/echo", {}, &resolver);
+  EXPECT_EQ(twice.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(twice.message().find("etcd 127.0.0.1:2379 is listed twice"), std::string::npos) << twice;
+  EXPECT_NE(twice.message().find("expected etcd://H:P[,H:P]/SERVICE"), std::string::npos) << twice;
+  ClientSecurity password_only;
+  password_only.etcd.password = "pw";
+  EXPECT_FALSE(MakeResolver("etcd://127.0.0.1:2379/echo", password_only, &resolver).ok());
   std::unique_ptr<Registrar> registrar;
-  EXPECT_FALSE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("nohost"), {}, &registrar).ok());
-  EXPECT_TRUE(MakeEtcdRegistrar("127.0.0.1:2379", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  EXPECT_FALSE(MakeEtcdRegistrar("etcd://127.0.0.1:2379", TestRegistration("nohost"), {}, &registrar).ok());
+  EXPECT_TRUE(MakeEtcdRegistrar("etcd://127.0.0.1:2379", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  EXPECT_TRUE(MakeRegistrar("etcd://127.0.0.1:2379,127.0.0.1:2380", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  Status named = MakeRegistrar("etcd://127.0.0.1:2379/echo", TestRegistration("127.0.0.1:1"), {}, &registrar);
+  EXPECT_NE(named.message().find("must not name a service"), std::string::npos) << named;
   EXPECT_EQ(EtcdInstanceKey("echo", "127.0.0.1:8001"), "/harpc/services/echo/127.0.0.1:8001");
 }
 
@@ -298,16 +308,7 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
   const double join_ms = MeasureMs([&] { return Knows(channel, b.address); }, seconds(5));
   ASSERT_GE(join_ms, 0) << "the channel never listed " << b.address;
   std::printf("[ etcd     ] new server in the channel %.1f ms after it started listening\n", join_ms);
-  std::set<std::string> answered;
-  PollUntil(
-      [&] {
-        CallResult c = channel.Call("Echo.echo", json::parse(R"({"y":2})"));
-        EXPECT_TRUE(c.ok()) << c.status;
-        answered.insert(c.endpoint);
-        return answered.size() == 2;
-      },
-      seconds(10));
-  EXPECT_EQ(answered, (std::set<std::string>{a.address, b.address}));
+  EXPECT_EQ(AnsweringEndpoints(channel, 2, seconds(10)), (std::set<std::string>{a.address, b.address}));
 
   // A graceful stop deregisters: the channel drops it.
   b.process.Signal(SIGTERM);
@@ -326,13 +327,11 @@ TEST_F(EtcdTest, ChannelCallsRegisteredServersAndFollowsJoinsAndLeaves) {
 // etcd over TLS: a server registers through https, a channel with --tls-ca
 // resolves through it and calls the servers over TLS too.
 TEST(EtcdTlsTest, RegistrationAndResolutionOverTls) {
-  ASSERT_FALSE(EtcdBinary().empty()) << "etcd is not installed: run scripts/setup";
-  testing::TempDir dir("harpc-etcd-tls");
-  TestPki pki;
-  ASSERT_TRUE(MakeTestPki(dir.path(), &pki).ok());
-  EtcdServer etcd;
-  Status started = etcd.StartTls(pki.cert, pki.key, pki.ca_cert);
+  HttpsEtcd https;
+  Status started = https.Start();
   ASSERT_TRUE(started.ok()) << started;
+  const TestPki& pki = https.pki();
+  EtcdServer& etcd = https.etcd();
   ServeProcess a = StartServe({"--threads", "1", "--grace-ms", "200", "--register", "etcd://" + etcd.host_port(),
                                "--lease-ttl-ms", "2000", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca",
                                pki.ca_cert});
@@ -342,14 +341,8 @@ TEST(EtcdTlsTest, RegistrationAndResolutionOverTls) {
   options.security.tls.ca_file = pki.ca_cert;
   Channel channel("etcd://" + etcd.host_port() + "/echo", options);
   ASSERT_TRUE(channel.status().ok()) << channel.status();
-  CallResult r;
-  EXPECT_TRUE(PollUntil(
-      [&] {
-        r = channel.Call("Echo.echo", json::parse(R"({"over":"tls"})"));
-        return r.ok();
-      },
-      seconds(10)))
-      << r.status;
+  CallResult r = CallUntilAnswered(channel, json::parse(R"({"over":"tls"})"), seconds(10));
+  EXPECT_TRUE(r.ok()) << r.status;
   EXPECT_EQ(r.endpoint, a.address);
 
   // Without the CA, etcd's certificate is refused: no membership, no call.
@@ -388,6 +381,20 @@ TEST_F(EtcdTest, ResolverDoesNotBlockTheLoopItStartsOn) {
   CallResult r = channel.Call("Echo.echo", json::parse(R"({"z":3})"), call);
   ASSERT_TRUE(r.ok()) << r.status;
   EXPECT_EQ(r.endpoint, a.address);
+}
+
+// No member answers, each for its own reason: the call's error lists them by reason.
+TEST_F(EtcdTest, MembersThatFailDifferentlyAreListedByReason) {
+  const std::string closed = "127.0.0.1:" + std::to_string(testing::FreePort());
+  etcd_.Signal(SIGSTOP);  // connections are accepted, nothing answers
+  Channel channel("etcd://" + closed + "," + etcd_.host_port() + "/echo");
+  CallOptions call;
+  call.timeout = testing::Scaled(milliseconds(3000));  // room for the stopped member's 2 s
+  CallResult r = channel.Call("Echo.echo", json::parse("{}"), call);
+  etcd_.Signal(SIGCONT);
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status;
+  EXPECT_EQ(r.status.message(), "etcd unreachable at " + closed + ": connection refused; " + etcd_.host_port() +
+                                    ": /v3/kv/range timed out");
 }
 
 TEST_F(EtcdTest, PropagationDelayFromEtcdToTheChannel) {

@@ -56,7 +56,7 @@ TEST(NamingResolverSyntax, EtcdAndOtherTargets) {
                              "etcd://nohost/echo", "etcd://127.0.0.1:2379/a/b"}) {
     Status s = Resolve(target);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << target;
-    EXPECT_THAT(s.message(), HasSubstr("etcd://H:P/SERVICE")) << target;
+    EXPECT_THAT(s.message(), HasSubstr("etcd://H:P[,H:P]/SERVICE")) << target;
   }
   EXPECT_EQ(Resolve("zk://127.0.0.1:2181/echo").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Resolve("file://relative.json").code(), StatusCode::kInvalidArgument);
