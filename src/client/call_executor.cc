@@ -48,6 +48,7 @@ struct ChannelCore::Attempt {
   bool handled = false;
   bool cancelled = false;
   ClientConnection* connection = nullptr;  // set while a request is on the wire
+  TraceContext trace;  // this attempt's span, a child of the call's
   AttemptOutcome outcome;
 };
 
@@ -56,6 +57,7 @@ struct ChannelCore::CallState {
   explicit CallState(const asio::any_io_executor& ex) : wake(ex) {}
   asio::steady_timer wake;  // cancelled by each finishing attempt
   std::string method, body, idempotency_key, request_id;
+  TraceContext trace;  // the span the call is made for: CallOptions::trace, or a new trace
   Clock::time_point deadline;
   std::vector<Attempt> attempts;  // reserved for every attempt: references stay valid
   int in_flight = 0;
@@ -170,7 +172,7 @@ Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded
 }
 
 size_t ChannelCore::AddAttempt(CallState& call, Endpoint* endpoint, bool hedge) {
-  call.attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge});
+  call.attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge, .trace = call.trace.NewChild()});
   ++call.in_flight;
   endpoint->AddInFlight(1);
   endpoint->picks.fetch_add(1, std::memory_order_relaxed);
@@ -206,7 +208,8 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
       RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
                              .idempotency_key = call->idempotency_key,
                              .request_id = call->request_id,
-                             .bearer_token = options_.security.bearer_token};
+                             .bearer_token = options_.security.bearer_token,
+                             .trace = &a.trace};
       const bool jsonrpc = options_.protocol == Protocol::kJsonRpc;
       const std::string request =
           jsonrpc ? FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, call->body, headers)
@@ -288,6 +291,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   }
   call->deadline = now + timeout;
   call->request_id = options.request_id;
+  call->trace = options.trace.valid() ? options.trace : TraceContext::NewTrace();
   call->idempotency_key = options.idempotency_key;
   if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1) {
     call->idempotency_key = RandomId();
@@ -477,13 +481,16 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
     result.status = answer->outcome.status;
     result.value = answer->outcome.value;
     result.endpoint = answer->endpoint->address();
+    result.trace = answer->trace;
   } else {
+    if (!call->attempts.empty()) result.trace = call->attempts.back().trace;
     result.status = std::move(last_error);
   }
   if (!result.ok()) {
     result.value = nullptr;
     if (options_.fault_mode == FaultMode::kFailsafe) {
-      Log().warn("failsafe: call {} failed, answering an empty result: {}", method, result.status.ToString());
+      Log().warn("failsafe: call {} failed, answering an empty result: {} (trace_id={})", method,
+                 result.status.ToString(), call->trace.trace_id_hex());
       result.suppressed = std::move(result.status);
       result.status = Status::Ok();
     }
