@@ -289,7 +289,10 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   } else {
     call->body = params.is_null() && method != "/" ? std::string() : json::serialize(params);
   }
-  call->deadline = now + timeout;
+  // Saturating: a handler's ctx.remaining() is milliseconds::max() when its
+  // caller gave no deadline, and passed on it means none.
+  const bool endless = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
+  call->deadline = endless ? Clock::time_point::max() : now + timeout;
   call->request_id = options.request_id;
   call->trace = options.trace.valid() ? options.trace : TraceContext::NewTrace();
   call->idempotency_key = options.idempotency_key;

@@ -22,8 +22,8 @@
 namespace harpc::testing::it {
 namespace {
 
-constexpr std::string_view kCallerTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
-constexpr std::string_view kCallerSpan = "00f067aa0ba902b7";
+constexpr char kCallerTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr char kCallerSpan[] = "00f067aa0ba902b7";
 const std::string kTraceparent = "00-" + std::string(kCallerTrace) + "-" + std::string(kCallerSpan) + "-01";
 
 json::object TraceJson(const TraceContext& t) {
@@ -87,14 +87,13 @@ TEST(Trace, APythonClientsTraceparentReachesTheHandlerAndItsDownstreamCalls) {
   downstream.Start();
 
   InProcessServer upstream;
-  ChannelOptions options;
-  options.executor = upstream.server.executor();  // the handler calls without a thread hop
-  auto channel = std::make_shared<Channel>("list://" + downstream.address, options);
-  ASSERT_TRUE(channel->status().ok()) << channel->status();
-  // Trace.relay: calls Trace.seen downstream in the handler's trace; answers
-  // its own span, the attempt's it sent, and what downstream saw.
+  // On the upstream's loop, so made once that runs (the constructor waits on
+  // it), and destroyed before the server.
+  std::unique_ptr<Channel> channel;
   ASSERT_TRUE(upstream.server.AddAsyncMethod(
-      "Trace.relay", [channel](json::value, CallContext& ctx) -> boost::asio::awaitable<Result> {
+      "Trace.relay", [&channel](json::value, CallContext& ctx) -> boost::asio::awaitable<Result> {
+        // Python sends no X-Deadline-Ms: remaining() is milliseconds::max(),
+        // which the channel must take as no deadline (not overflow into a past one).
         CallOptions call{.timeout = ctx.remaining(), .trace = ctx.trace()};
         json::value params = nullptr;
         CallResult r = co_await channel->AsyncCall("Trace.seen", std::move(params), std::move(call));
@@ -103,6 +102,10 @@ TEST(Trace, APythonClientsTraceparentReachesTheHandlerAndItsDownstreamCalls) {
             {"upstream", TraceJson(ctx.trace())}, {"sent", TraceJson(r.trace)}, {"downstream", r.value}});
       }).ok());
   upstream.Start();
+  ChannelOptions options;
+  options.executor = upstream.server.executor();  // the handler calls without a thread hop
+  channel = std::make_unique<Channel>("list://" + downstream.address, options);
+  ASSERT_TRUE(channel->status().ok()) << channel->status();
 
   json::value answer = PythonPost(PortOf(upstream.address), "Trace.relay", kTraceparent);
   ASSERT_TRUE(answer.is_object()) << answer;
@@ -134,8 +137,8 @@ TEST(Trace, AClientGivenNoTraceStartsOne) {
     CallResult r = channel.Call("Trace.seen", nullptr);
     ASSERT_TRUE(r.ok()) << r.status;
     ASSERT_TRUE(r.trace.valid());
-    EXPECT_EQ(r.value.at("trace_id"), r.trace.trace_id_hex());
-    EXPECT_EQ(r.value.at("parent_id"), r.trace.span_id_hex()) << "the server's span is the attempt's child";
+    EXPECT_EQ(r.value.at("trace_id"), json::value(json::string(r.trace.trace_id_hex())));
+    EXPECT_EQ(r.value.at("parent_id"), json::value(json::string(r.trace.span_id_hex()))) << "the server's span is the attempt's child";
     EXPECT_TRUE(traces.insert(r.trace.trace_id_hex()).second) << "each call a trace of its own";
   }
 }
