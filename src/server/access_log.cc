@@ -9,6 +9,7 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include "util/hex.h"
 #include "util/log.h"
 
 namespace harpc {
@@ -33,14 +34,25 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
-// RFC 3339 in UTC with milliseconds: "2026-12-02T07:42:14.123Z".
+// RFC 3339 in UTC with milliseconds: "2026-12-02T07:42:14.123Z". The part
+// up to the second is formatted once a second per thread.
 void AppendTime(std::string& out, std::chrono::system_clock::time_point now) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
-                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms % 1000);
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[32];  // "2026-12-02T07:42:14."
+  thread_local size_t cached_size = 0;
+  if (seconds != cached_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    cached_size = std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &utc);
+    cached_second = seconds;
+  }
+  out.append(cached, cached_size);
+  const int milli = static_cast<int>(ms % 1000);
+  const char digits[] = {static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
+                         static_cast<char>('0' + milli % 10), 'Z'};
+  out.append(digits, sizeof digits);
 }
 
 void AppendId(std::string& out, std::string_view name, const uint8_t* id, size_t size, bool known) {
@@ -52,7 +64,9 @@ void AppendId(std::string& out, std::string_view name, const uint8_t* id, size_t
     return;
   }
   out += '"';
-  for (size_t i = 0; i < size; ++i) fmt::format_to(std::back_inserter(out), "{:02x}", id[i]);
+  const size_t at = out.size();
+  out.resize(at + 2 * size);
+  WriteHex(id, size, out.data() + at);
   out += '"';
 }
 

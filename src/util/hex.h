@@ -1,6 +1,7 @@
 // Bytes as lowercase hex digits and back, for ids on the wire and in logs.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -19,15 +20,18 @@ inline void WriteHex(const uint8_t* bytes, size_t size, char* out) {
 // Reads `hex` (exactly 2 * size lowercase digits) into `bytes`; false, with
 // `bytes` partly written, on any other character or length.
 inline bool ReadLowerHex(std::string_view hex, uint8_t* bytes, size_t size) {
+  // By table: every call's traceparent goes through here.
+  static constexpr auto kValue = [] {
+    std::array<int8_t, 256> v{};
+    v.fill(-1);
+    for (int c = '0'; c <= '9'; ++c) v[c] = static_cast<int8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c) v[c] = static_cast<int8_t>(c - 'a' + 10);
+    return v;
+  }();
   if (hex.size() != 2 * size) return false;
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
   for (size_t i = 0; i < size; ++i) {
-    const int high = digit(hex[2 * i]), low = digit(hex[2 * i + 1]);
-    if (high < 0 || low < 0) return false;
+    const int high = kValue[static_cast<uint8_t>(hex[2 * i])], low = kValue[static_cast<uint8_t>(hex[2 * i + 1])];
+    if ((high | low) < 0) return false;
     bytes[i] = static_cast<uint8_t>(high << 4 | low);
   }
   return true;
