@@ -123,19 +123,22 @@ void AccessLog::Write(const Call& call) {
   thread_local std::string line;
   line.clear();
   Format(call, std::chrono::system_clock::now(), line);
-  bool was_empty;
+  bool wake;
   {
     std::lock_guard lock(mu_);
     if (pending_.size() + line.size() > kMaxPendingBytes) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    was_empty = pending_.empty();
     pending_ += line;
     ++pending_lines_;
+    // The writer is woken by the first line after it went idle, and when a
+    // batch is full; every other line costs the loop no system call.
+    const bool filled = pending_.size() >= kBatchBytes && pending_.size() - line.size() < kBatchBytes;
+    wake = writer_idle_ || filled;
+    writer_idle_ = false;
   }
-  // The writer sleeps only when there was nothing to write.
-  if (was_empty) wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void AccessLog::WriteLoop() {
@@ -145,7 +148,12 @@ void AccessLog::WriteLoop() {
     bool stopping = false;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty() && !stopping_) {
+        writer_idle_ = true;
+        wake_.wait(lock, [this] { return stopping_ || !writer_idle_; });
+      }
+      // The lines of the next moment go out with this one, in one write.
+      wake_.wait_for(lock, kGather, [this] { return stopping_ || pending_.size() >= kBatchBytes; });
       batch.swap(pending_);
       lines = pending_lines_;
       pending_lines_ = 0;

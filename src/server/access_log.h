@@ -5,10 +5,11 @@
 //    "trace_id":"4bf9...","span_id":"00f0...","parent_id":"b7ad..."}
 //
 // The event loops only format a line and append it to a buffer under a
-// mutex; a writer thread of the log's own takes the whole buffer and writes
-// it with one write(2), so the lines that arrive while it writes go out
-// together next time. The buffer is bounded: past kMaxPendingBytes, lines
-// are dropped and counted rather than held or waited for.
+// mutex; a writer thread of the log's own gathers lines for kGather (or
+// until kBatchBytes) and writes them with one write(2). The loops wake it
+// only for the first line after it went idle and when a batch is full, so
+// under load a line costs no system call. The buffer is bounded: past
+// kMaxPendingBytes, lines are dropped and counted rather than held or waited for.
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,8 @@ namespace harpc {
 class AccessLog {
  public:
   static constexpr size_t kMaxPendingBytes = 8 * 1024 * 1024;
+  static constexpr size_t kBatchBytes = 64 * 1024;
+  static constexpr std::chrono::milliseconds kGather{20};
 
   struct Call {
     std::string_view method;  // empty: the request named none (written as null)
@@ -68,6 +71,7 @@ class AccessLog {
   std::string pending_;      // guarded by mu_
   uint64_t pending_lines_ = 0;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  bool writer_idle_ = false;  // guarded by mu_: the writer waits for a first line
   bool write_failed_ = false;  // the writer thread's: an error is logged once
   std::atomic<uint64_t> dropped_{0};
   std::thread writer_;
