@@ -149,6 +149,17 @@ struct CallResult {
   bool ok() const { return status.ok(); }
 };
 
+// One call of a JSON-RPC 2.0 batch (Channel::CallBatch).
+struct BatchCall {
+  std::string method;
+  // An array, an object or null (none), as JSON-RPC 2.0 requires.
+  boost::json::value params;
+  // A notification: sent without an id, so the server runs it and answers
+  // nothing; its result is OK with a null value once the batch was
+  // delivered. Default false.
+  bool notification = false;
+};
+
 // What a channel knows about one endpoint, for dashboards and benchmarks.
 struct EndpointInfo {
   std::string address;
@@ -197,6 +208,27 @@ class Channel {
   boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params,
                                                CallOptions options);
   boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params);
+
+  // Several calls in one request: a JSON-RPC 2.0 batch, POST
+  // ChannelOptions::jsonrpc_path, whatever the protocol (harpc's servers
+  // take batches there too). Returns one result per call, in order, each
+  // with its own status and value, matched to the server's answers by id.
+  // The batch is one call for balancing, deadline, retries and hedging: it
+  // carries no Idempotency-Key unless `options` sets one, so once sent it
+  // is retried or hedged only when every call in it is idempotent (its
+  // method in ChannelOptions::idempotent_methods, or options.idempotent).
+  // An error for the whole batch (transport, HTTP, a refusal of the batch
+  // itself) is every call's status. An empty batch fails INVALID_ARGUMENT.
+  // Blocks like Call.
+  std::vector<CallResult> CallBatch(const std::vector<BatchCall>& calls, const CallOptions& options = {});
+  boost::asio::awaitable<std::vector<CallResult>> AsyncCallBatch(std::vector<BatchCall> calls, CallOptions options);
+
+  // A JSON-RPC 2.0 notification: the method runs and the server answers
+  // nothing (204 or an empty 200). OK once a server accepted it; an error
+  // when none could be reached or the request was refused as a whole (its
+  // own failure is never reported). Retried like a call. Blocks like Call.
+  Status Notify(std::string_view method, const boost::json::value& params, const CallOptions& options = {});
+  boost::asio::awaitable<Status> AsyncNotify(std::string method, boost::json::value params, CallOptions options);
 
   // A snapshot of every endpoint of the target, in target order. Waits
   // briefly for the channel's loop (inline when called on it).

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 namespace harpc {
 
@@ -12,6 +13,10 @@ namespace harpc {
 struct HealthCheckOptions {
   // Probe period; a probe also times out after it. 0 disables probing. Default 1 s.
   std::chrono::milliseconds interval{1000};
+  // The path probed with GET: 200 is serving, 503 draining. A server without
+  // one (404 or 405) is logged once and probed on for liveness only: a
+  // refused, reset or silent probe still counts against it. Default "/health".
+  std::string path = "/health";
   // Consecutive failed probes that turn a healthy endpoint unhealthy. Default 2.
   int fall = 2;
   // Consecutive good probes that turn an unhealthy endpoint healthy. Default 2.

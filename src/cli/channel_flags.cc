@@ -15,6 +15,7 @@ Status ChannelFlags::ToOptions(ChannelOptions* out) const {
   o.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
   o.retry.max_retries = retries;
   o.health.interval = std::chrono::milliseconds(health_interval_ms);
+  o.health.path = health_path;
   o.fault_mode = fault_mode == "failfast" ? FaultMode::kFailfast
                  : fault_mode == "failsafe" ? FaultMode::kFailsafe
                                             : FaultMode::kFailover;
@@ -52,8 +53,12 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
                   "Send a backup attempt to another endpoint after N ms, or after the recent p95 latency (p95); off")
       ->capture_default_str();
   cmd->add_option("--health-interval-ms", f.health_interval_ms,
-                  "Heartbeat (GET /health) period per endpoint; 0: no heartbeats (passive detection only)")
+                  "Heartbeat period per endpoint; 0: no heartbeats (passive detection only)")
       ->check(NonNegative())->capture_default_str();
+  cmd->add_option("--health-path", f.health_path,
+                  "What heartbeats GET: 200 serving, 503 draining; 404 or 405 (no such endpoint) is logged once "
+                  "and the endpoint probed for liveness only")
+      ->capture_default_str();
   cmd->add_option("--fault-mode", f.fault_mode, "failover (retry elsewhere), failfast, failsafe (empty result)")
       ->check(CLI::IsMember({"failover", "failfast", "failsafe"}))->capture_default_str();
   cmd->add_flag("--idempotent", f.idempotent,

@@ -22,6 +22,7 @@ struct ChannelFlags {
   int retries = 2;
   std::string hedge = "off";  // N (ms), p95 or off
   int health_interval_ms = 1000;
+  std::string health_path = "/health";
   std::string fault_mode = "failover";
   bool idempotent = false;
   SecurityFlags security;  // --token-file, --tls-*

@@ -8,6 +8,22 @@
 
 #include "cli/commands.h"
 
+namespace {
+// The first "--flag" (or "--flag=value") among `command`'s arguments that it
+// does not know; empty if none. CLI11 checks required arguments before unknown
+// ones, yet a mistyped flag is the likelier cause of both, so it goes first.
+std::string UnknownLongFlag(const CLI::App& command, int argc, char** argv) {
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!arg.starts_with("--") || arg.size() == 2) continue;
+    std::string name(arg.substr(0, arg.find('=')));
+    if (!command.get_option_no_throw(name) && name != "--help" && name != "--help-all") return name;
+  }
+  return {};
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   // Writes to closed pipes (a --notify command that exits early) must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
@@ -43,6 +59,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
     std::string what = e.what();
+    if (dynamic_cast<const CLI::RequiredError*>(&e) && known) {
+      if (std::string flag = UnknownLongFlag(*app.get_subcommand(argv[1]), argc, argv); !flag.empty()) {
+        what = "unknown flag " + flag + " for harpc " + argv[1];
+      }
+    }
     std::replace(what.begin(), what.end(), '\n', ' ');
     std::fprintf(stderr, "harpc: %s (harpc --help lists the commands, harpc COMMAND --help its flags)\n",
                  what.c_str());

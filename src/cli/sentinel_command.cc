@@ -16,6 +16,8 @@ struct SentinelFlags {
   std::string peers;
   int down_after_ms = 3000;
   int probe_interval_ms = 500;
+  int lease_ttl_ms = static_cast<int>(kDefaultLeaseTtl.count());
+  int history_retention_ms = 600000;
   int notify_timeout_ms = 10000;
   SecurityFlags security;
 };
@@ -34,8 +36,16 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
       ->check(Positive())->capture_default_str();
   cmd->add_option("--probe-interval-ms", f->probe_interval_ms, "Period of the /health probes")
       ->check(Positive())->capture_default_str();
-  cmd->add_option("--notify", f->options.notify_command, "Command run on each decision, the event as JSON on stdin");
-  cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each decision as JSON");
+  cmd->add_option("--lease-ttl-ms", f->lease_ttl_ms,
+                  "Lease TTL of a registration that names none; must outlive --down-after-ms + 4 probe intervals "
+                  "by a third (a lease renewed every TTL/3)")
+      ->check(CLI::Range(100, 3600000))->capture_default_str();
+  cmd->add_option("--history-retention-ms", f->history_retention_ms,
+                  "How long the dashboard keeps an instance that left the registry (lease expired, deregistered)")
+      ->check(Positive())->capture_default_str();
+  cmd->add_option("--notify", f->options.notify_command,
+                  "Command run on each alert (odown, up, lease-expired, group events), the event as JSON on stdin");
+  cmd->add_option("--webhook", f->options.webhook_url, "http:// URL POSTed each alert as JSON");
   cmd->add_option("--notify-timeout-ms", f->notify_timeout_ms, "A --notify command still running after this is killed")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--max-alerts-per-minute", f->options.max_alerts_per_minute,
@@ -71,6 +81,13 @@ void AddSentinelCommand(CLI::App& app, int& exit_code) {
     f->options.down_after = std::chrono::milliseconds(f->down_after_ms);
     f->options.probe_interval = std::chrono::milliseconds(f->probe_interval_ms);
     f->options.notify_timeout = std::chrono::milliseconds(f->notify_timeout_ms);
+    f->options.lease_ttl = std::chrono::milliseconds(f->lease_ttl_ms);
+    f->options.limits.history_retention = std::chrono::milliseconds(f->history_retention_ms);
+    if (Status s = sentinel::CheckDetectionSettings(f->options); !s.ok()) {
+      std::fprintf(stderr, "harpc sentinel: %s\n", s.message().c_str());
+      exit_code = 2;
+      return;
+    }
     if (f->options.quorum > static_cast<int>(f->options.peers.size()) + 1) {
       std::fprintf(stderr, "harpc sentinel: --quorum %d is larger than the group (%zu sentinels)\n", f->options.quorum,
                    f->options.peers.size() + 1);

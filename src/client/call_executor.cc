@@ -56,7 +56,8 @@ struct ChannelCore::Attempt {
 struct ChannelCore::CallState {
   explicit CallState(const asio::any_io_executor& ex) : wake(ex) {}
   asio::steady_timer wake;  // cancelled by each finishing attempt
-  std::string method, body, idempotency_key, request_id;
+  WireCall wire;
+  std::string idempotency_key, request_id;
   TraceContext trace;  // the span the call is made for: CallOptions::trace, or a new trace
   Clock::time_point deadline;
   std::vector<Attempt> attempts;  // reserved for every attempt: references stay valid
@@ -210,14 +211,15 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
                              .request_id = call->request_id,
                              .bearer_token = options_.security.bearer_token,
                              .trace = &a.trace};
-      const bool jsonrpc = options_.protocol == Protocol::kJsonRpc;
+      const WireCall& wire = call->wire;
       const std::string request =
-          jsonrpc ? FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, call->body, headers)
-                  : FormatRequest(endpoint.address(), call->method, call->body, headers);
+          wire.form == AnswerForm::kPlain
+              ? FormatRequest(endpoint.address(), wire.method, wire.body, headers)
+              : FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, wire.body, headers);
       a.connection = connection.get();
       const http1::ClientResponse response =
           co_await http1::Exchange(*connection, request, call->deadline, AnswerLimits(options_.max_response_bytes));
-      outcome = OutcomeOf(response, endpoint.address(), jsonrpc);
+      outcome = OutcomeOf(response, endpoint.address(), wire.form);
       a.connection = nullptr;
       if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
     }
@@ -264,8 +266,7 @@ asio::awaitable<void> ChannelCore::WaitForMembership(Clock::time_point deadline)
   std::erase(membership_waiters_, timer);
 }
 
-asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, const json::value& params,
-                                                 const CallOptions& options) {
+asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOptions& options) {
   CallResult result;
   auto now = Clock::now();
   calls_.fetch_add(1, std::memory_order_relaxed);
@@ -274,21 +275,12 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   const auto timeout = options.timeout.count() > 0 ? options.timeout : options_.timeout;
   const bool failfast = options_.fault_mode == FaultMode::kFailfast;
   const int max_attempts = failfast ? 1 : 1 + options_.retry.max_retries;
-  const bool idempotent = IsIdempotent(method, options);
+  const bool idempotent = wire.idempotent;
+  const bool batch = wire.form == AnswerForm::kJsonRpcBatch;
 
   auto call = std::make_shared<CallState>(executor_);
-  call->method = method;
-  if (options_.protocol == Protocol::kJsonRpc) {
-    // One envelope for every attempt: a server that dedups by id sees one request.
-    Status s = method == "/" ? InvalidArgument("the default method \"/\" has no JSON-RPC 2.0 name")
-                             : JsonRpcRequestBody(method, params, next_jsonrpc_id_.fetch_add(1) + 1, &call->body);
-    if (!s.ok()) {
-      result.status = std::move(s);
-      co_return result;
-    }
-  } else {
-    call->body = params.is_null() && method != "/" ? std::string() : json::serialize(params);
-  }
+  call->wire = std::move(wire);
+  const std::string& method = call->wire.method;
   // Saturating: a handler's ctx.remaining() is milliseconds::max() when its
   // caller gave no deadline, and passed on it means none.
   const bool endless = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
@@ -296,7 +288,10 @@ asio::awaitable<CallResult> ChannelCore::Execute(const std::string& method, cons
   call->request_id = options.request_id;
   call->trace = options.trace.valid() ? options.trace : TraceContext::NewTrace();
   call->idempotency_key = options.idempotency_key;
-  if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1) {
+  // A batch goes without one: a key names one call, and a server would see
+  // its calls of one method as one call repeated with other params.
+  if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1 &&
+      !batch) {
     call->idempotency_key = RandomId();
   }
   const bool safe_after_send = idempotent || !call->idempotency_key.empty();

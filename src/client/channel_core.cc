@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include "health/health_checker.h"
@@ -58,20 +59,75 @@ void ChannelCore::Stop() {
   membership_waiters_.clear();
 }
 
-asio::awaitable<CallResult> ChannelCore::ExecuteOn(std::shared_ptr<ChannelCore> core, std::string method,
-                                                   json::value params, CallOptions options) {
+asio::awaitable<CallResult> ChannelCore::ExecuteOn(std::shared_ptr<ChannelCore> core, WireCall call,
+                                                   CallOptions options) {
   ChannelCore& self = *core;  // held by `core` until the call ends
-  if (RunningInThisThread(self.executor_)) co_return co_await self.Execute(method, params, options);
-  co_return co_await asio::co_spawn(self.executor_, self.Execute(method, params, options), asio::use_awaitable);
+  if (RunningInThisThread(self.executor_)) co_return co_await self.Execute(std::move(call), options);
+  co_return co_await asio::co_spawn(self.executor_, self.Execute(std::move(call), options), asio::use_awaitable);
+}
+
+namespace {
+// A path that can go on a request line as it is.
+bool IsRequestPath(std::string_view path) {
+  return !path.empty() && path.front() == '/' && path.find_first_of(" \r\n") == std::string_view::npos;
+}
+}  // namespace
+
+Status ChannelCore::Prepare(const std::string& method, const json::value& params, const CallOptions& options,
+                            WireCall* out) {
+  out->method = method;
+  out->idempotent = IsIdempotent(method, options);
+  if (options_.protocol == Protocol::kHarpc) {
+    out->form = AnswerForm::kPlain;
+    out->body = params.is_null() && method != "/" ? std::string() : json::serialize(params);
+    return Status::Ok();
+  }
+  if (method == "/") return InvalidArgument("the default method \"/\" has no JSON-RPC 2.0 name");
+  // One envelope for every attempt: a server that dedups by id sees one request.
+  out->form = AnswerForm::kJsonRpc;
+  return AppendJsonRpcRequest(method, params, TakeJsonRpcIds(1), &out->body);
+}
+
+Status ChannelCore::PrepareNotification(const std::string& method, const json::value& params,
+                                        const CallOptions& options, WireCall* out) {
+  out->method = method;
+  out->form = AnswerForm::kNotification;
+  out->idempotent = IsIdempotent(method, options);
+  return AppendJsonRpcRequest(method, params, std::nullopt, &out->body);
+}
+
+Status ChannelCore::PrepareBatch(const std::vector<BatchCall>& calls, const CallOptions& options, WireCall* out,
+                                 uint64_t* first_id) {
+  if (calls.empty()) return InvalidArgument("a JSON-RPC 2.0 batch needs at least one call");
+  *first_id = TakeJsonRpcIds(calls.size());
+  out->method = "batch of " + std::to_string(calls.size());
+  out->form = AnswerForm::kJsonRpcBatch;
+  out->idempotent = true;
+  out->body = "[";
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const BatchCall& c = calls[i];
+    if (i > 0) out->body += ',';
+    std::optional<uint64_t> id;
+    if (!c.notification) id = *first_id + i;
+    if (Status s = AppendJsonRpcRequest(c.method, c.params, id, &out->body); !s.ok()) {
+      return Status(s.code(), "batch call " + std::to_string(i) + " (" + c.method + "): " + s.message());
+    }
+    // Retried after it was sent only when every call in it may run twice.
+    out->idempotent = out->idempotent && IsIdempotent(c.method, options);
+  }
+  out->body += ']';
+  return Status::Ok();
 }
 
 Status ChannelCore::Init(std::string_view target) {
   target_ = std::string(target);
   const ChannelOptions& o = options_;
   if (o.timeout.count() <= 0) return InvalidArgument("timeout must be positive");
-  if (o.protocol == Protocol::kJsonRpc && (o.jsonrpc_path.empty() || o.jsonrpc_path.front() != '/' ||
-                                           o.jsonrpc_path.find_first_of(" \r\n") != std::string::npos)) {
+  if (!IsRequestPath(o.jsonrpc_path)) {
     return InvalidArgument("jsonrpc_path must be a path starting with '/': '" + o.jsonrpc_path + "'");
+  }
+  if (!IsRequestPath(o.health.path)) {
+    return InvalidArgument("health.path must be a path starting with '/': '" + o.health.path + "'");
   }
   if (o.connect_timeout.count() <= 0) return InvalidArgument("connect_timeout must be positive");
   if (o.retry.max_retries < 0 || o.retry.max_retries > 10) return InvalidArgument("retry.max_retries must be 0..10");

@@ -24,6 +24,7 @@
 
 #include "balance/load_balancer.h"
 #include "health/endpoint.h"
+#include "client/http_exchange.h"
 #include "client/recent_latency.h"
 #include "client/resolver.h"
 #include "client/retry_budget.h"
@@ -39,6 +40,14 @@ inline bool RunningInThisThread(const boost::asio::any_io_executor& executor) {
   const auto* io = executor.target<boost::asio::io_context::executor_type>();
   return io && io->running_in_this_thread();
 }
+
+// A call as it goes on the wire: the same request for every attempt.
+struct WireCall {
+  std::string method;  // POST /rpc/<method> (AnswerForm::kPlain); else names the call in logs
+  std::string body;
+  AnswerForm form = AnswerForm::kPlain;  // kPlain goes to /rpc/<method>, the others to jsonrpc_path
+  bool idempotent = false;               // safe to run twice
+};
 
 class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
  public:
@@ -65,17 +74,27 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   // this is the first membership), gone ones stop theirs.
   Status UpdateEndpoints(std::vector<EndpointSpec> specs);
 
+  // The wire form of a call of `method` (Protocol::kHarpc or kJsonRpc), of
+  // a JSON-RPC 2.0 notification, or of a batch whose calls get the ids
+  // *first_id, *first_id + 1, ... in order (notifications none). Fails
+  // INVALID_ARGUMENT on what the protocol cannot carry. Any thread.
+  Status Prepare(const std::string& method, const boost::json::value& params, const CallOptions& options,
+                 WireCall* out);
+  Status PrepareNotification(const std::string& method, const boost::json::value& params,
+                             const CallOptions& options, WireCall* out);
+  Status PrepareBatch(const std::vector<BatchCall>& calls, const CallOptions& options, WireCall* out,
+                      uint64_t* first_id);
+
   // One call with everything: balancing, retries, hedging, health feedback.
   // Before the resolver gave a first membership, a call waits for it (until
   // its deadline, then UNAVAILABLE "no endpoint known yet").
-  // The arguments must outlive the returned awaitable.
-  boost::asio::awaitable<CallResult> Execute(const std::string& method, const boost::json::value& params,
-                                             const CallOptions& options);
+  // `options` must outlive the returned awaitable.
+  boost::asio::awaitable<CallResult> Execute(WireCall call, const CallOptions& options);
 
   // Runs Execute on `core`'s loop (inline when the caller runs on its thread), holding
   // the core and the arguments until it finishes; resumes on the caller's executor.
-  static boost::asio::awaitable<CallResult> ExecuteOn(std::shared_ptr<ChannelCore> core, std::string method,
-                                                      boost::json::value params, CallOptions options);
+  static boost::asio::awaitable<CallResult> ExecuteOn(std::shared_ptr<ChannelCore> core, WireCall call,
+                                                      CallOptions options);
 
   std::vector<EndpointInfo> Snapshot() const;
   Channel::Counters counters() const;
@@ -110,6 +129,8 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   bool MayEject() const;
   std::chrono::microseconds HedgeDelay();
   bool IsIdempotent(const std::string& method, const CallOptions& call) const;
+  // The next `n` JSON-RPC 2.0 ids; the first is returned.
+  uint64_t TakeJsonRpcIds(uint64_t n) { return next_jsonrpc_id_.fetch_add(n, std::memory_order_relaxed) + 1; }
   static void OnHeartbeatChange(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to);
 
   std::shared_ptr<boost::asio::io_context> owned_loop_;  // first: destroyed after every I/O object below

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -72,6 +73,29 @@ class Channel::Impl {
   const Status& status() const { return status_; }
   const std::shared_ptr<ChannelCore>& core() const { return core_; }
   bool OnLoopThread() const { return RunningInThisThread(core_->executor()); }
+
+  // Why a blocking call cannot start now (the channel failed, or this is its
+  // own loop, which the wait would deadlock); OK when it can.
+  Status BlockingCallRefusal() const {
+    if (!status_.ok()) return status_;
+    if (OnLoopThread()) {
+      return {StatusCode::kFailedPrecondition,
+              "a blocking call on the channel's own event loop would deadlock; use the Async form"};
+    }
+    return Status::Ok();
+  }
+
+  // Runs `wire` on the loop and blocks until it ends.
+  CallResult RunBlocking(WireCall wire, const CallOptions& options) const {
+    std::promise<CallResult> promise;
+    auto future = promise.get_future();
+    boost::asio::co_spawn(core_->executor(), ChannelCore::ExecuteOn(core_, std::move(wire), options),
+                          [&promise](std::exception_ptr e, CallResult r) {
+                            if (e) r.status = Internal("call failed with an exception");
+                            promise.set_value(std::move(r));
+                          });
+    return future.get();
+  }
 
   // Runs `fn` on the loop and returns its result (inline when called on it).
   template <typename Fn>

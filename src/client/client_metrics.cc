@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "client/channel_core.h"
+#include "health/endpoint.h"
 #include "util/loop_liveness.h"
 
 namespace harpc {
@@ -143,11 +144,17 @@ asio::awaitable<void> WriteClientMetrics(metrics::PrometheusWriter& w) {
       for (const EndpointInfo& e : s.endpoints) w.Sample(name, Labels(s.target, e.address), value(e));
     }
   };
+  // A state set: one series per state, 1 for the current one and 0 for the
+  // others, so that a state's series exists before the endpoint enters it.
   w.Family("harpc_client_endpoint_state", "gauge",
-           "1 for the endpoint's current state: healthy, suspect, draining, unhealthy, ejected, open, half_open.");
+           "1 for the endpoint's current state, 0 for the others: healthy, suspect, draining, unhealthy, ejected, "
+           "open, half_open.");
   for (const Snapshot& s : snapshots) {
     for (const EndpointInfo& e : s.endpoints) {
-      w.Sample("harpc_client_endpoint_state", Labels(s.target, e.address) + ",state=\"" + e.state + "\"", 1.0);
+      const std::string labels = Labels(s.target, e.address) + ",state=\"";
+      for (std::string_view state : kEndpointStateNames) {
+        w.Sample("harpc_client_endpoint_state", labels + std::string(state) + "\"", state == e.state ? 1.0 : 0.0);
+      }
     }
   }
   per_endpoint("harpc_client_endpoint_picks_total", "counter", "Attempts sent to the endpoint.",

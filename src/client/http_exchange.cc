@@ -66,14 +66,23 @@ std::string FormatRequest(std::string_view host, std::string_view method, std::s
   return out;
 }
 
-Status JsonRpcRequestBody(std::string_view method, const json::value& params, uint64_t id, std::string* out) {
+Status AppendJsonRpcRequest(std::string_view method, const json::value& params, std::optional<uint64_t> id,
+                            std::string* out) {
   if (!params.is_null() && !params.is_array() && !params.is_object()) {
     return InvalidArgument("JSON-RPC 2.0 params must be an array or an object, not " + json::serialize(params));
   }
   // Written around the params rather than built as an object: no copy of them per call.
-  *out = R"({"jsonrpc":"2.0","method":)" + json::serialize(json::string(method));
-  if (!params.is_null()) *out += R"(,"params":)" + json::serialize(params);
-  *out += R"(,"id":)" + std::to_string(id) + "}";
+  *out += R"({"jsonrpc":"2.0","method":)";
+  *out += json::serialize(json::string(method));
+  if (!params.is_null()) {
+    *out += R"(,"params":)";
+    *out += json::serialize(params);
+  }
+  if (id) {
+    *out += R"(,"id":)";
+    *out += std::to_string(*id);
+  }
+  *out += '}';
   return Status::Ok();
 }
 
@@ -84,6 +93,14 @@ std::string FormatJsonRpcRequest(std::string_view host, std::string_view path, s
   http1::AppendRequestLine(out, "POST", path, host);
   AppendHeadersAndBody(out, body, headers);
   return out;
+}
+
+Status JsonRpcErrorStatus(const json::value& error, std::string_view answer) {
+  Status status;
+  if (!error.is_object() || !wire::StatusFromErrorObject(error.as_object(), &status)) {
+    return Status(StatusCode::kUnknown, "malformed JSON-RPC error: " + OneLineExcerpt(answer));
+  }
+  return status;
 }
 
 std::string OneLineExcerpt(std::string_view text, size_t max) {
@@ -105,7 +122,7 @@ std::string OneLineExcerpt(std::string_view text, size_t max) {
   return out;
 }
 
-AttemptOutcome InterpretResponse(int http_status, std::string_view body, bool jsonrpc) {
+AttemptOutcome InterpretResponse(int http_status, std::string_view body, AnswerForm form) {
   AttemptOutcome out;
   out.stage = AttemptStage::kAnswered;
   json::value parsed;
@@ -116,17 +133,34 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body, bool js
   if (http_status >= 200 && http_status < 300) {
     if (!read.ok()) {
       out.status = Internal("server answered with invalid JSON: " + read.message());
-    } else if (const json::value* error = JsonRpcRefusal(parsed)) {
-      // Also to a plain harpc request: a JSON-RPC server refusing it.
-      if (!error->is_object() || !wire::StatusFromErrorObject(error->as_object(), &out.status)) {
-        out.status = Status(StatusCode::kUnknown, "malformed JSON-RPC error: " + OneLineExcerpt(body));
-      }
-    } else if (!jsonrpc) {
-      out.value = std::move(parsed);
-    } else if (IsJsonRpcResponse(parsed)) {
-      out.value = std::move(parsed.as_object().at("result"));
-    } else {
-      out.status = Internal("not a JSON-RPC 2.0 answer: " + (body.empty() ? "an empty body" : OneLineExcerpt(body)));
+      return out;
+    }
+    // Each answer of a batch is its caller's, errors included; anything else
+    // all error is a refusal of the whole request (also of a plain harpc
+    // request, by a JSON-RPC server that read it as a batch of invalid requests).
+    const json::value* error = form == AnswerForm::kJsonRpcBatch && parsed.is_array() ? nullptr : JsonRpcRefusal(parsed);
+    if (error) {
+      out.status = JsonRpcErrorStatus(*error, body);
+      return out;
+    }
+    switch (form) {
+      case AnswerForm::kPlain: out.value = std::move(parsed); break;
+      case AnswerForm::kJsonRpc:
+        if (IsJsonRpcResponse(parsed)) {
+          out.value = std::move(parsed.as_object().at("result"));
+        } else {
+          out.status = Internal("not a JSON-RPC 2.0 answer: " + (body.empty() ? "an empty body" : OneLineExcerpt(body)));
+        }
+        break;
+      case AnswerForm::kJsonRpcBatch:
+        // Nothing at all when the batch held only notifications.
+        if (parsed.is_array() || body.empty()) {
+          out.value = std::move(parsed);
+        } else {
+          out.status = Internal("not a JSON-RPC 2.0 batch answer: " + OneLineExcerpt(body));
+        }
+        break;
+      case AnswerForm::kNotification: break;  // a server that answers one anyway is not wrong enough to fail it
     }
     return out;
   }
@@ -151,7 +185,7 @@ http1::ResponseLimits AnswerLimits(size_t max_response_bytes) {
   return {.head_bytes = kMaxResponseHead, .body_bytes = max_response_bytes};
 }
 
-AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, bool jsonrpc) {
+AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, AnswerForm form) {
   const std::string at(peer);
   AttemptOutcome out;
   const beast::error_code& ec = r.error;
@@ -177,7 +211,7 @@ AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, 
     }
     return out;
   }
-  out = InterpretResponse(r.status, r.body, jsonrpc);
+  out = InterpretResponse(r.status, r.body, form);
   out.reusable = r.reusable;
   return out;
 }

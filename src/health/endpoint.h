@@ -8,10 +8,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,6 +27,13 @@
 #include "health/outlier_detector.h"
 
 namespace harpc {
+
+// Every state an endpoint can be in, as channels report it (EndpointInfo::state,
+// harpc_client_endpoint_state): the heartbeat's (healthy, suspect, draining,
+// unhealthy), then, for a healthy one, ejected by outlier detection, or its
+// circuit breaker open or half open.
+inline constexpr std::array<std::string_view, 7> kEndpointStateNames = {
+    "healthy", "suspect", "draining", "unhealthy", "ejected", "open", "half_open"};
 
 // The per-endpoint policies of a channel.
 struct EndpointPolicy {
@@ -77,7 +86,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   bool Selectable(Clock::time_point now) const {
     return heartbeat_.healthy() && !outlier_.Ejected(now) && breaker_.WouldAllow(now);
   }
-  // "healthy", "suspect", "draining", "unhealthy", "ejected" or "open" (circuit).
+  // One of kEndpointStateNames.
   std::string_view StateName(Clock::time_point now) const;
 
   // --- load signals -------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "http/client.h"
+#include "util/log.h"
 #include "http/request.h"
 
 namespace harpc {
@@ -29,7 +30,7 @@ bool ProcessIsGone(const boost::system::error_code& ec) {
 
 asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
                                          const asio::ip::tcp::endpoint& endpoint, std::chrono::milliseconds timeout,
-                                         const ClientSecurity& security) {
+                                         const ClientSecurity& security, std::string_view path) {
   const auto deadline = Clock::now() + timeout;
   const bool fresh = !connection;
   if (fresh) {
@@ -40,7 +41,7 @@ asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& conn
     }
   }
   std::string request;
-  http1::AppendRequestLine(request, "GET", "/health", "harpc");
+  http1::AppendRequestLine(request, "GET", path, "harpc");
   http1::AppendBearerToken(request, security.bearer_token);
   http1::AppendBody(request, {}, {});
   http1::ClientResponse response = co_await http1::Exchange(*connection, request, deadline, {.body_bytes = 4096});
@@ -50,13 +51,15 @@ asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& conn
     // timeout: try once more on a fresh one before blaming the endpoint.
     if (!fresh && ProcessIsGone(response.error) && Clock::now() < deadline) {
       co_return co_await ProbeHealth(connection, endpoint,
-                                     std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()), security);
+                                     std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()), security,
+                                     path);
     }
     co_return ProcessIsGone(response.error) ? ProbeResult::kRefused : ProbeResult::kFailed;
   }
   if (!response.reusable) connection.reset();
   if (response.status == 200) co_return ProbeResult::kServing;
   if (response.status == 503) co_return ProbeResult::kDraining;
+  if (response.status == 404 || response.status == 405) co_return ProbeResult::kNoHealthEndpoint;
   co_return ProbeResult::kFailed;
 }
 
@@ -65,6 +68,7 @@ asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, Health
   if (options.interval.count() <= 0) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::unique_ptr<ClientConnection> connection;
+  bool told_no_health_endpoint = false;
   // Probes start at a fixed rate (start to start), and each times out after
   // the interval: a server that stops answering is unhealthy within
   // fall × interval of its first unanswered probe.
@@ -74,9 +78,14 @@ asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, Health
     co_await timer.async_wait(kNoThrow);
     if (Stopped(co_await asio::this_coro::cancellation_state)) break;
     const auto started = Clock::now();
-    ProbeResult result =
-        co_await ProbeHealth(connection, endpoint->resolved(), options.interval, endpoint->policy().security);
+    ProbeResult result = co_await ProbeHealth(connection, endpoint->resolved(), options.interval,
+                                              endpoint->policy().security, options.path);
     if (Stopped(co_await asio::this_coro::cancellation_state)) break;
+    if (result == ProbeResult::kNoHealthEndpoint && !told_no_health_endpoint) {
+      told_no_health_endpoint = true;
+      Log().info("endpoint {}: no health endpoint (GET {} is 404 or 405); probing it for liveness only",
+                 endpoint->address(), options.path);
+    }
     const auto before = endpoint->heartbeat().state();
     if (endpoint->heartbeat().OnProbe(result, Clock::now()) && listener) {
       listener(*endpoint, before, endpoint->heartbeat().state());

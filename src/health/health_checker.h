@@ -16,12 +16,13 @@ namespace harpc {
 using HeartbeatListener =
     std::function<void(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to)>;
 
-// One probe: GET /health, answered within `timeout`, with the bearer token
+// One probe: GET `path`, answered within `timeout`, with the bearer token
 // of `security` (and over TLS when it asks for it). `connection` is reused
 // across probes and reset when it cannot be trusted.
 boost::asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& connection,
                                                 const boost::asio::ip::tcp::endpoint& endpoint,
-                                                std::chrono::milliseconds timeout, const ClientSecurity& security);
+                                                std::chrono::milliseconds timeout, const ClientSecurity& security,
+                                                std::string_view path = "/health");
 
 // Probes with the endpoint's EndpointPolicy::security. Runs until it is cancelled (util/stop_signal.h: the endpoint left the
 // channel, or the channel stopped) or its loop stops.

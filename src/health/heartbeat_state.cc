@@ -15,6 +15,7 @@ bool HeartbeatState::Become(State s, Clock::time_point now) {
 bool HeartbeatState::OnProbe(ProbeResult result, Clock::time_point now) {
   switch (result) {
     case ProbeResult::kServing:
+    case ProbeResult::kNoHealthEndpoint:
       failures_ = 0;
       if (state_ == State::kHealthy) return false;
       if (++successes_ >= options_.rise) return Become(State::kHealthy, now);

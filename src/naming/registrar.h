@@ -22,13 +22,22 @@
 
 namespace harpc {
 
+// The lease TTL of a registration that names none (`harpc serve
+// --lease-ttl-ms`, Registry.register without ttl_ms). Heartbeats renew a
+// lease every TTL / 3, so after a crash it lives on for 2/3 of it at least
+// (6.7 s): longer than a group of sentinels with their defaults takes to
+// declare the instance down and raise the alert (docs/sentinel.md, "Why
+// these defaults"), so that a crash alerts as "odown", not as a lease
+// that silently ran out.
+inline constexpr std::chrono::milliseconds kDefaultLeaseTtl{10000};
+
 struct Registration {
   std::string service;   // e.g. "echo"
   std::string address;   // "host:port" clients should call
   std::string name = "";  // instance name (default: the address)
   int weight = 1;
   boost::json::object metadata = {};
-  std::chrono::milliseconds ttl{3000};  // lease TTL; heartbeats every ttl / 3
+  std::chrono::milliseconds ttl = kDefaultLeaseTtl;  // lease TTL; heartbeats every ttl / 3
   // A replicated group's members ("host:port", this server's included) when
   // this server is one of them; empty (the default) for any other server.
   // Registered as metadata {"group":{"members":[...]}}: the sentinels then

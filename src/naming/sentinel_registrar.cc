@@ -155,8 +155,10 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
                             {"weight", reg.weight}, {"metadata", reg.metadata}, {"ttl_ms", reg.ttl.count()}};
       CallResult r = co_await link->channel->AsyncCall("Registry.register", std::move(params));
       const json::string* lease = nullptr;
+      const json::string* warning = nullptr;  // the sentinel's word on this registration, e.g. a TTL too short
       if (r.ok() && r.value.is_object()) {
         if (const json::value* l = r.value.as_object().if_contains("lease")) lease = l->if_string();
+        if (const json::value* w = r.value.as_object().if_contains("warning")) warning = w->if_string();
       }
       // Kept even when stopped meanwhile: DeregisterLink ends it.
       if (lease && !lease->empty()) link->lease = std::string(*lease);
@@ -164,6 +166,7 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
       if (!link->lease.empty()) {
         Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, link->sentinel,
                      link->lease, reg.ttl.count());
+        if (warning) Log().warn("registrar: sentinel {} says: {}", link->sentinel, std::string_view(*warning));
         last_error.clear();
         backoff = kMinBackoff;
       } else {

@@ -1,5 +1,7 @@
 // The sentinel's live dashboard: one HTML page with plain JavaScript, served
-// on GET /, that polls Registry.list and Sentinel.events every second.
+// on GET /, that polls Registry.list, Sentinel.events and Sentinel.history
+// every second: instances with their states, down spells and timelines, and
+// those that left the registry, for a while.
 #pragma once
 
 #include <string_view>

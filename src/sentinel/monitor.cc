@@ -140,9 +140,12 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
 
 json::object Monitor::Opinion(const std::string& service, const std::string& address) {
   const Instance* i = registry_.Find(service, address);
-  if (!i) return {{"known", false}, {"sdown", false}, {"odown", false}, {"epoch", 0}, {"leader", ""}};
+  if (!i) {
+    return {{"known", false}, {"sdown", false}, {"odown", false}, {"epoch", 0}, {"leader", ""},
+            {"expiry_told", registry_.history().ExpiryTold(service, address)}};
+  }
   return {{"known", true}, {"sdown", i->sdown}, {"odown", i->odown}, {"epoch", i->odown_epoch},
-          {"leader", i->odown_leader}};
+          {"leader", i->odown_leader}, {"expiry_told", false}};
 }
 
 int Monitor::MemberIndex(const std::string& address) const {
@@ -357,11 +360,53 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   }
 }
 
+asio::awaitable<void> Monitor::TellLeaseExpiries(std::vector<Instance> expired) {
+  std::vector<bool> unreachable(peers_.size());  // for this round: a frozen peer costs one timeout, not one per lease
+  for (Instance& i : expired) {
+    // An ODOWN instance had its alert (peers that missed the decision ask); a draining one announced its shutdown.
+    if (i.odown) registry_.history().MarkExpiryTold(i.service, i.address);
+    if (i.odown || i.draining) continue;
+    auto watch = watches_.find(Key(i.service, i.address));
+    const bool seen_healthy = watch != watches_.end() && watch->second->answered;
+    std::string told_by;
+    for (size_t p = 0; p < peers_.size() && told_by.empty(); ++p) {
+      if (unreachable[p] || options_.peers[p] >= options_.self) continue;
+      json::value params = {{"service", i.service}, {"address", i.address}};
+      Channel& channel = *peers_[p];
+      CallResult r = co_await channel.AsyncCall(kOpinion, std::move(params));
+      const json::object* o = r.ok() ? r.value.if_object() : nullptr;
+      if (!o) {
+        unreachable[p] = true;
+        continue;
+      }
+      auto is_true = [&](const char* key) {
+        const json::value* v = o->if_contains(key);
+        return v && v->is_bool() && v->as_bool();
+      };
+      // It still holds the lease (it tells when the lease expires there too), or it told already.
+      if (is_true("known") || is_true("expiry_told")) told_by = options_.peers[p];
+    }
+    if (!told_by.empty()) {
+      spdlog::info("sentinel: lease of {} {} expired: its alert is left to {}", i.service, i.address, told_by);
+      continue;
+    }
+    registry_.history().MarkExpiryTold(i.service, i.address);
+    json::object details{{"last_heartbeat", i.last_heartbeat_ms}, {"ttl_ms", i.ttl.count()},
+                         {"sdown", i.sdown}};
+    notifier_.Publish({.event = "lease-expired", .service = i.service, .address = i.address,
+                       .epoch = registry_.epoch(), .time_ms = WallClockMs(), .sentinel = options_.self,
+                       .details = std::move(details)},
+                      /*alert=*/true, seen_healthy);
+  }
+}
+
 asio::awaitable<void> Monitor::QuorumLoop() {
   while (!Stopped(co_await asio::this_coro::cancellation_state)) {
-    for (auto& [service, address] : registry_.ExpireLeases(Clock::now())) {
-      notifier_.Publish({"expired", service, address, registry_.epoch(), WallClockMs(), options_.self}, false);
+    std::vector<Instance> expired = registry_.ExpireLeases(Clock::now());
+    for (const Instance& i : expired) {
+      notifier_.Publish({"expired", i.service, i.address, registry_.epoch(), WallClockMs(), options_.self}, false);
     }
+    if (!expired.empty()) co_await TellLeaseExpiries(std::move(expired));
     if (registry_.index() != reconciled_index_) {
       reconciled_index_ = registry_.index();
       Reconcile();

@@ -26,6 +26,11 @@
 //   (Sentinel.voted), that they voted for that leader in that epoch. Honest
 //   sentinels vote at most one epoch ahead, so no caller can invent an epoch.
 //
+// A lease that expires while its instance is neither ODOWN nor draining
+// (its server stopped renewing it before the group could decide: a TTL
+// shorter than the detection) is an alert of its own, "lease-expired",
+// told by one sentinel of the group (TellLeaseExpiries).
+//
 // Members of replicated groups (registered with metadata "group") are also
 // read with GET /status after each good probe, on the probe's connection;
 // their groups' leader changes and losses of quorum are alerts of this
@@ -86,7 +91,10 @@ class Monitor {
   };
 
   // Peer API.
-  // {known, sdown, odown, epoch, leader}: this sentinel's view and the decision it holds.
+  // {known, sdown, odown, epoch, leader, expiry_told}: this sentinel's view
+  // and the decision it holds; expiry_told: the instance left its registry
+  // with its lease expired and alerted (it was ODOWN, or this sentinel told
+  // its "lease-expired").
   boost::json::object Opinion(const std::string& service, const std::string& address);
   // {granted, epoch, reason?}; UNAVAILABLE when the vote could not be recorded.
   boost::asio::awaitable<Result> Vote(int64_t epoch, const std::string& candidate);
@@ -115,6 +123,12 @@ class Monitor {
   boost::asio::awaitable<void> ProbeLoop(std::string service, std::string address, std::shared_ptr<Watch> watch);
   boost::asio::awaitable<void> QuorumLoop();
   boost::asio::awaitable<void> CheckInstance(std::string service, std::string address);
+  // Raises "lease-expired" for the instances among `expired` (just removed
+  // from the registry) that stopped renewing their lease with no decision
+  // told: neither ODOWN nor draining. One sentinel tells it: a sentinel
+  // leaves it to a peer before it in address order that still holds the
+  // lease (it expires there soon) or told it already.
+  boost::asio::awaitable<void> TellLeaseExpiries(std::vector<Instance> expired);
   boost::asio::awaitable<bool> WinElection(int64_t epoch);
   void Reconcile();
   int GroupSize() const { return static_cast<int>(options_.peers.size()) + 1; }

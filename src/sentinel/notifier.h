@@ -1,7 +1,7 @@
 // Raises the alarm for the sentinel group's decisions and keeps what happened
 // for the dashboard: every event is a structured log line, a counter in
-// /metrics and an entry in the recent-events list; decisions (odown, up)
-// and group events also run --notify CMD (the event as JSON on its stdin) and
+// /metrics and an entry in the recent-events list; decisions (odown, up),
+// lease-expired and group events also run --notify CMD (the event as JSON on its stdin) and
 // POST to --webhook URL.
 //
 // Bounded work: the recent events are at most kRecentEvents and
@@ -29,7 +29,8 @@ namespace harpc::sentinel {
 
 struct Event {
   std::string event;    // "odown", "up", "sdown", "sdown_cleared", "registered", "deregistered", "expired",
-                        // "alerts_dropped", and of replicated groups (group_view.h): "leader-change",
+                        // "lease-expired" (monitor.h), "alerts_dropped", and of replicated groups
+                        // (group_view.h): "leader-change",
                         // "group-no-quorum", "group-quorum-restored"
   std::string service;
   std::string address;

@@ -60,6 +60,7 @@ Status Registry::Load() {
     json::value meta = json::parse(si.metadata_json, ec);
     if (!ec && meta.is_object()) i.metadata = meta.as_object();
     i.expires_at = now + i.ttl;
+    history_.Record(i.service, i.address, i.name, i.State(), i.last_heartbeat_ms);
     leases_[i.lease] = {i.service, i.address};
     services_[i.service][i.address] = std::move(i);
   }
@@ -119,7 +120,8 @@ Status Registry::Register(const Registration& r, std::string* lease) {
   if (r.ttl.count() < 100 || r.ttl.count() > 3600000) return InvalidArgument("ttl_ms must be from 100 to 3600000");
   const Instance* holder = Find(r.service, r.address);
   if (holder && holder->lease != r.lease && holder->expires_at <= Clock::now()) {
-    Deregister(std::string(holder->lease));  // expired, not yet swept: the address is free
+    Instance expired;
+    Remove(std::string(holder->lease), "expired", &expired);  // expired, not yet swept: the address is free
     holder = nullptr;
   }
   auto service = services_.find(r.service);
@@ -164,6 +166,7 @@ Status Registry::Register(const Registration& r, std::string* lease) {
   i.last_heartbeat_ms = WallClockMs();
   i.expires_at = Clock::now() + i.ttl;
   *lease = i.lease;
+  history_.Record(i.service, i.address, i.name, i.State(), i.last_heartbeat_ms);
   Changed(i.service, &i, false);
   return Status::Ok();
 }
@@ -178,32 +181,38 @@ Status Registry::Heartbeat(const std::string& lease) {
 }
 
 Status Registry::Deregister(const std::string& lease, std::pair<std::string, std::string>* which) {
-  auto it = leases_.find(lease);
-  if (it == leases_.end()) return {StatusCode::kNotFound, "unknown lease '" + lease + "'"};
-  auto [service, address] = it->second;
-  if (which) *which = it->second;
-  leases_.erase(it);
-  Instance removed = std::move(services_[service][address]);
-  services_[service].erase(address);
-  if (services_[service].empty()) services_.erase(service);
-  Changed(service, &removed, true);
+  Instance removed;
+  if (Status s = Remove(lease, "deregistered", &removed); !s.ok()) return s;
+  if (which) *which = {removed.service, removed.address};
   return Status::Ok();
 }
 
-std::vector<std::pair<std::string, std::string>> Registry::ExpireLeases(Clock::time_point now) {
+Status Registry::Remove(const std::string& lease, std::string_view how, Instance* removed) {
+  auto it = leases_.find(lease);
+  if (it == leases_.end()) return {StatusCode::kNotFound, "unknown lease '" + lease + "'"};
+  auto [service, address] = it->second;
+  leases_.erase(it);
+  *removed = std::move(services_[service][address]);
+  services_[service].erase(address);
+  if (services_[service].empty()) services_.erase(service);
+  history_.Record(service, address, removed->name, how, WallClockMs());
+  Changed(service, removed, true);
+  return Status::Ok();
+}
+
+std::vector<Instance> Registry::ExpireLeases(Clock::time_point now) {
   std::vector<std::string> expired;
-  std::vector<std::pair<std::string, std::string>> removed;
   for (const auto& [service, instances] : services_) {
     for (const auto& [address, i] : instances) {
       if (i.expires_at <= now) expired.push_back(i.lease);
     }
   }
-  for (const std::string& lease : expired) {
-    auto [service, address] = leases_[lease];
-    spdlog::info("registry: lease of {} {} expired", service, address);
-    removed.emplace_back(service, address);
-    Deregister(lease);
+  std::vector<Instance> removed(expired.size());
+  for (size_t n = 0; n < expired.size(); ++n) {
+    Remove(expired[n], "expired", &removed[n]);
+    spdlog::info("registry: lease of {} {} expired", removed[n].service, removed[n].address);
   }
+  history_.Prune(WallClockMs());
   return removed;
 }
 
@@ -225,12 +234,14 @@ std::vector<Instance*> Registry::All() {
 void Registry::SetSdown(Instance& i, bool sdown) {
   if (i.sdown == sdown) return;
   i.sdown = sdown;
+  history_.Record(i.service, i.address, i.name, i.State(), WallClockMs());
   Changed(i.service, nullptr, false);  // the own view is not durable: probes rebuild it
 }
 
 void Registry::SetDraining(Instance& i, bool draining) {
   if (i.draining == draining) return;
   i.draining = draining;
+  history_.Record(i.service, i.address, i.name, i.State(), WallClockMs());
   Changed(i.service, nullptr, false);  // like SDOWN, the probes' own view
 }
 
@@ -246,6 +257,7 @@ void Registry::SetOdown(Instance& i, bool odown, int64_t epoch, const std::strin
   i.odown = odown;
   i.odown_epoch = epoch;
   i.odown_leader = leader;
+  history_.Record(i.service, i.address, i.name, i.State(), WallClockMs());
   Changed(i.service, &i, false);
 }
 

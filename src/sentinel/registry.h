@@ -26,7 +26,9 @@
 #include <boost/json/value.hpp>
 
 #include "harpc/status.h"
+#include "naming/registrar.h"
 #include "sentinel/group_view.h"
+#include "sentinel/instance_history.h"
 #include "sentinel/registry_store.h"
 
 namespace harpc::sentinel {
@@ -37,7 +39,7 @@ struct Instance {
   std::string name;
   int weight = 1;
   boost::json::object metadata;
-  std::chrono::milliseconds ttl{3000};
+  std::chrono::milliseconds ttl = kDefaultLeaseTtl;
   std::string lease;             // id the server renews with
   bool draining = false;         // answers its probes NOT_SERVING; no new calls
   bool sdown = false;            // this sentinel's own view
@@ -64,6 +66,9 @@ struct RegistryLimits {
   size_t max_instances = 10000;             // instances in all, each probed every probe interval
   size_t max_watchers_per_service = 1000;   // Registry.watch long polls waiting on one service
   size_t max_watchers = 10000;              // long polls waiting in all
+  // How long an instance that left the registry (lease expired, deregistered)
+  // is still shown with its history (InstanceHistory, at most kMaxDeparted).
+  std::chrono::milliseconds history_retention{600000};
 };
 
 class Registry {
@@ -84,7 +89,7 @@ class Registry {
 
   // `store` may be null (memory only, for tests).
   explicit Registry(std::unique_ptr<RegistryStore> store, RegistryLimits limits = {})
-      : store_(std::move(store)), limits_(limits) {}
+      : store_(std::move(store)), limits_(limits), history_(limits.history_retention) {}
 
   // Loads the durable state. Restored leases get a full TTL from now, so that
   // servers that kept heartbeating through a sentinel restart are not disturbed.
@@ -94,7 +99,7 @@ class Registry {
     std::string service, address, name;
     int weight = 1;
     boost::json::object metadata;
-    std::chrono::milliseconds ttl{3000};
+    std::chrono::milliseconds ttl = kDefaultLeaseTtl;
     // The lease that holds this service and address, to re-register it in
     // place (new weight, name, metadata, TTL; same lease). Empty: a new one.
     std::string lease;
@@ -107,8 +112,8 @@ class Registry {
   Status Heartbeat(const std::string& lease);
   // Removes the instance that `lease` holds; `removed` gets its (service, address).
   Status Deregister(const std::string& lease, std::pair<std::string, std::string>* removed = nullptr);
-  // Removes instances whose lease expired; returns them as (service, address).
-  std::vector<std::pair<std::string, std::string>> ExpireLeases(Clock::time_point now);
+  // Removes the instances whose lease expired, and returns them as they were.
+  std::vector<Instance> ExpireLeases(Clock::time_point now);
 
   Instance* Find(const std::string& service, const std::string& address);
   std::vector<Instance*> All();
@@ -130,6 +135,10 @@ class Registry {
   // Adopts a higher epoch (elections, peers' proven decisions); durable.
   void ObserveEpoch(int64_t epoch);
   uint64_t index() const { return index_; }
+
+  // Every instance's recent state changes, those that left the registry
+  // included (for a while): the registry records each change there.
+  InstanceHistory& history() { return history_; }
 
   // This sentinel's vote in `epoch` ("" if it cast none, or forgot it: older than kVotesKept).
   std::string VotedFor(int64_t epoch) const;
@@ -167,6 +176,9 @@ class Registry {
   // The index of the last change of `service` (for a service that has none
   // now: of the last removal of any emptied service, or of the load).
   uint64_t ChangedAt(const std::string& service) const;
+  // Removes the instance `lease` holds, which leaves as `how` ("expired",
+  // "deregistered"); `removed` gets it. NOT_FOUND when the lease is unknown.
+  Status Remove(const std::string& lease, std::string_view how, Instance* removed);
 
   std::unique_ptr<RegistryStore> store_;
   RegistryLimits limits_;
@@ -180,6 +192,7 @@ class Registry {
   using Waiters = std::vector<std::shared_ptr<boost::asio::steady_timer>>;
   std::map<std::string, Waiters> watchers_;  // service → its waiting long polls
   size_t watcher_count_ = 0;
+  InstanceHistory history_;
 };
 
 int64_t WallClockMs();

@@ -112,6 +112,11 @@ Status SentinelService::Attach(Server& server) {
     }
     return json::value(notifier_.Recent(static_cast<size_t>(std::clamp<int64_t>(limit, 0, Notifier::kRecentEvents))));
   }, {.idempotent = true});
+  if (s.ok()) s = server.AddMethod("Sentinel.history", [this](const json::value&, CallContext&) -> Result {
+    registry_.history().Prune(WallClockMs());
+    return json::value{{"instances", registry_.history().ToJson()},
+                       {"retention_ms", options_.limits.history_retention.count()}};
+  }, {.idempotent = true});
   // The dashboard, like /status, needs role client (the default of pages).
   if (s.ok()) s = server.AddPage("/", [] { return Server::Page{.body = std::string(DashboardHtml())}; });
   if (s.ok()) s = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
@@ -121,7 +126,7 @@ Status SentinelService::Attach(Server& server) {
 
 Result SentinelService::Register(const json::value& p) {
   Registry::Registration r;
-  int64_t weight = 1, ttl = 3000;
+  int64_t weight = 1, ttl = options_.lease_ttl.count();
   if (Status s = StringField(p, "service", true, &r.service); !s.ok()) return s;
   if (Status s = StringField(p, "address", true, &r.address); !s.ok()) return s;
   if (Status s = StringField(p, "name", false, &r.name); !s.ok()) return s;
@@ -141,7 +146,18 @@ Result SentinelService::Register(const json::value& p) {
   const bool known = registry_.Find(r.service, r.address) != nullptr;
   if (Status s = registry_.Register(r, &lease); !s.ok()) return s;
   if (!known) notifier_.Publish({"registered", r.service, r.address, registry_.epoch(), WallClockMs(), server_address()}, false);
-  return json::value{{"lease", lease}, {"ttl_ms", ttl}, {"epoch", registry_.epoch()}};
+  json::object answer{{"lease", lease}, {"ttl_ms", ttl}, {"epoch", registry_.epoch()}};
+  const std::chrono::milliseconds detection = DetectionBound(options_.down_after, options_.probe_interval);
+  if (LeaseLeftAfterCrash(r.ttl) <= detection) {
+    // Accepted: the alert of a crash is then "lease-expired" (Monitor::TellLeaseExpiries), not "odown".
+    std::string warning = "a lease TTL of " + std::to_string(ttl) + " ms can expire " +
+                          std::to_string(LeaseLeftAfterCrash(r.ttl).count()) +
+                          " ms after a crash, before this sentinel's group declares it down (up to " +
+                          std::to_string(detection.count()) + " ms): a crash will alert as lease-expired, not odown";
+    if (!known) spdlog::warn("registry: {} {}: {}", r.service, r.address, warning);
+    answer["warning"] = std::move(warning);
+  }
+  return json::value(std::move(answer));
 }
 
 Result SentinelService::Deregister(const json::value& p) {

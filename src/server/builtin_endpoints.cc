@@ -12,10 +12,8 @@ namespace json = boost::json;
 namespace {
 std::string MethodLabel(const Method& m) { return "method=\"" + metrics::EscapeLabel(m.name) + "\""; }
 
-uint64_t ErrorCount(const MethodStats& stats) {
-  uint64_t n = 0;
-  for (int c = 1; c < kStatusCodeCount; ++c) n += stats.by_code[c].load(std::memory_order_relaxed);
-  return n;
+std::string CodeLabel(int code) {
+  return ",code=\"" + std::string(StatusCodeName(static_cast<StatusCode>(code))) + "\"";
 }
 }  // namespace
 
@@ -28,20 +26,26 @@ http1::Response HealthResponse(const ServerState& state) {
 
 boost::asio::awaitable<http1::Response> MetricsResponse(const ServerState& state) {
   metrics::PrometheusWriter w;
-  w.Family("harpc_server_requests_total", "counter", "Calls that reached a method.");
+  // OK is always written, so that every method has a series from the start;
+  // other codes once they happened.
+  w.Family("harpc_server_requests_total", "counter",
+           "Calls to a method, counted once when answered, by the status code they were answered with "
+           "(refusals before the method ran included).");
   for (const auto& [name, m] : state.methods) {
-    w.Sample("harpc_server_requests_total", MethodLabel(*m), m->stats.requests.load());
+    for (int c = 0; c < kStatusCodeCount; ++c) {
+      uint64_t n = m->stats.by_code[c].load(std::memory_order_relaxed);
+      if (n > 0 || c == 0) w.Sample("harpc_server_requests_total", MethodLabel(*m) + CodeLabel(c), n);
+    }
   }
-  w.Family("harpc_server_errors_total", "counter", "Calls that ended with an error, by status code.");
+  w.Family("harpc_server_errors_total", "counter",
+           "Calls to a method answered with an error, by status code: harpc_server_requests_total without OK.");
   for (const auto& [name, m] : state.methods) {
     for (int c = 1; c < kStatusCodeCount; ++c) {
       uint64_t n = m->stats.by_code[c].load(std::memory_order_relaxed);
-      if (n == 0) continue;
-      w.Sample("harpc_server_errors_total",
-               MethodLabel(*m) + ",code=\"" + std::string(StatusCodeName(static_cast<StatusCode>(c))) + "\"", n);
+      if (n > 0) w.Sample("harpc_server_errors_total", MethodLabel(*m) + CodeLabel(c), n);
     }
   }
-  w.Family("harpc_server_request_duration_seconds", "histogram", "Time spent in the method.");
+  w.Family("harpc_server_request_duration_seconds", "histogram", "Time spent in the method, for calls it ran.");
   for (const auto& [name, m] : state.methods) {
     w.Latency("harpc_server_request_duration_seconds", MethodLabel(*m), m->stats.latency);
   }
@@ -50,6 +54,12 @@ boost::asio::awaitable<http1::Response> MetricsResponse(const ServerState& state
   for (size_t s = 0; s < state.http_errors.size(); ++s) {
     uint64_t n = state.http_errors[s].load(std::memory_order_relaxed);
     if (n) w.Sample("harpc_server_http_errors_total", "status=\"" + std::to_string(s) + "\"", n);
+  }
+  w.Family("harpc_server_jsonrpc_rejected_total", "counter",
+           "JSON-RPC requests that named no method of this server (answered 200), by JSON-RPC error code.");
+  for (size_t i = 0; i < kJsonRpcRejectionCodes.size(); ++i) {
+    w.Sample("harpc_server_jsonrpc_rejected_total", "code=\"" + std::to_string(kJsonRpcRejectionCodes[i]) + "\"",
+             state.jsonrpc_rejections[i].load(std::memory_order_relaxed));
   }
   w.Family("harpc_server_in_flight_requests", "gauge", "Calls being handled now.");
   w.Sample("harpc_server_in_flight_requests", "", static_cast<double>(state.in_flight.load()));
@@ -83,8 +93,8 @@ http1::Response StatusResponse(const ServerState& state) {
         {"name", m->name},
         {"idempotent", m->options.idempotent},
         {"default", m.get() == state.default_method},
-        {"requests", m->stats.requests.load()},
-        {"errors", ErrorCount(m->stats)},
+        {"requests", m->stats.Answered()},
+        {"errors", m->stats.Failed()},
         {"p99_ms", m->stats.latency.QuantileMicros(0.99) / 1000.0},
     });
   }

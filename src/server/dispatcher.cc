@@ -114,20 +114,48 @@ asio::awaitable<JsonTextWriter::Progress> WriteInSlices(const json::value& value
 // A call refused for its credentials: 401 (no or unknown token) or 403 (the
 // role is too low), as a JSON-RPC 2.0 error on POST /rpc, else as the plain
 // error body. 401 tells how to authenticate (RFC 6750).
-http1::Response CredentialsError(ServerState& state, const Status& status, bool jsonrpc) {
-  const int http_status = wire::HttpStatus(status.code());
-  state.CountHttpError(http_status);
-  http1::Response r{.status = http_status,
+http1::Response CredentialsAnswer(const Status& status, bool jsonrpc) {
+  http1::Response r{.status = wire::HttpStatus(status.code()),
                     .body = jsonrpc ? json::serialize(JsonRpcError(status, nullptr))
                                     : PlainErrorBody(status)};
   if (status.code() == StatusCode::kUnauthenticated) r.extra_headers = "WWW-Authenticate: Bearer\r\n";
   return r;
 }
 
-Status Denied(const Method& method, Role caller) {
-  return PermissionDenied("method '" + method.name + "' needs a token of role " +
-                          std::string(RoleName(method.options.role)) + "; this one has role " +
-                          std::string(RoleName(caller)));
+// The same for a request that named no method yet (a token refused, an upgrade).
+http1::Response CredentialsError(ServerState& state, const Status& status, bool jsonrpc) {
+  state.CountHttpError(wire::HttpStatus(status.code()));
+  return CredentialsAnswer(status, jsonrpc);
+}
+
+// `answer`, counted under `method` with its code: every call to a method is
+// counted once, with the answer it gets, whether the method ran or not.
+Result Counted(Method& method, Result answer) {
+  method.stats.Count(answer.status().code());
+  return answer;
+}
+
+// A call whose token's role may not call `method`: counted under the method.
+Status Denied(Method& method, Role caller) {
+  return Counted(method, PermissionDenied("method '" + method.name + "' needs a token of role " +
+                                          std::string(RoleName(method.options.role)) + "; this one has role " +
+                                          std::string(RoleName(caller))))
+      .status();
+}
+
+// Why a call may not run now, before anything is spent on it (OK: it may).
+Status Admission(const ServerState& state, const CallContext& ctx) {
+  if (state.draining.load(std::memory_order_relaxed)) {
+    return Unavailable("server is draining (shutting down); call another instance");
+  }
+  if (ctx.has_deadline() && Clock::now() >= ctx.deadline()) {
+    return DeadlineExceeded("deadline already passed when the call arrived");
+  }
+  const auto limit = state.options.max_concurrency;
+  if (limit > 0 && state.in_flight.load(std::memory_order_relaxed) >= static_cast<int64_t>(limit)) {
+    return ResourceExhausted("server overloaded: " + std::to_string(limit) + " calls in flight");
+  }
+  return Status::Ok();
 }
 
 std::string_view PathOf(std::string_view target) {
@@ -330,17 +358,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleOther(const HttpRequest& 
 asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx,
                                               bool* ran) {
   ctx.method_ = method.name;
-  if (state_.draining.load(std::memory_order_relaxed)) {
-    co_return Unavailable("server is draining (shutting down); call another instance");
-  }
-  if (ctx.has_deadline() && Clock::now() >= ctx.deadline()) {
-    co_return DeadlineExceeded("deadline already passed when the call arrived");
-  }
-  const auto limit = state_.options.max_concurrency;
-  if (limit > 0 && state_.in_flight.load(std::memory_order_relaxed) >= static_cast<int64_t>(limit)) {
-    method.stats.by_code[static_cast<int>(StatusCode::kResourceExhausted)]++;
-    co_return ResourceExhausted("server overloaded: " + std::to_string(limit) + " calls in flight");
-  }
+  if (Status refusal = Admission(state_, ctx); !refusal.ok()) co_return Counted(method, std::move(refusal));
 
   std::shared_ptr<IdempotencyStore::Entry> remembered;
   if (!ctx.idempotency_key().empty() && !method.options.idempotent) {
@@ -350,18 +368,20 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
         break;
       case IdempotencyStore::Verdict::kReplay:
         state_.idempotent_replays.fetch_add(1, std::memory_order_relaxed);
-        co_return IdempotencyStore::Answer(*remembered);
-      case IdempotencyStore::Verdict::kWait:
+        co_return Counted(method, IdempotencyStore::Answer(*remembered));
+      case IdempotencyStore::Verdict::kWait: {
         state_.idempotent_replays.fetch_add(1, std::memory_order_relaxed);
-        co_return co_await state_.idempotency->Wait(remembered, ctx.deadline());
+        Result awaited = co_await state_.idempotency->Wait(remembered, ctx.deadline());
+        co_return Counted(method, std::move(awaited));
+      }
       case IdempotencyStore::Verdict::kMismatch:
-        co_return Status(StatusCode::kFailedPrecondition,
-                         "idempotency key '" + ctx.idempotency_key() + "' was used with other params");
+        co_return Counted(method, Status(StatusCode::kFailedPrecondition, "idempotency key '" +
+                                                                          ctx.idempotency_key() +
+                                                                          "' was used with other params"));
     }
   }
 
   state_.in_flight.fetch_add(1, std::memory_order_relaxed);
-  method.stats.requests.fetch_add(1, std::memory_order_relaxed);
   auto start = Clock::now();
   Result result = Internal("unreachable");
   if (ran) *ran = true;
@@ -402,8 +422,7 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
     state_.idempotency->Finish(remembered, result);
   }
   method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
-  method.stats.by_code[static_cast<int>(result.status().code())].fetch_add(1, std::memory_order_relaxed);
-  co_return result;
+  co_return Counted(method, std::move(result));
 }
 
 asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_view name,
@@ -415,7 +434,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
     co_return HttpError(state_, 404, wire::kMethodNotFound, "method '" + std::string(name) + "' not found");
   }
   base.method_ = method->name;
-  if (base.role() < method->options.role) co_return CredentialsError(state_, Denied(*method, base.role()), false);
+  if (base.role() < method->options.role) co_return CredentialsAnswer(Denied(*method, base.role()), false);
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
     Status s;
@@ -450,7 +469,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
   }
   if (!parsed.ok()) {
     base.outcome_ = StatusCode::kInvalidArgument;
-    co_return JsonBody(JsonRpcError(wire::kParseError, "parse error: " + parsed.message(), nullptr));
+    co_return JsonBody(Rejected(wire::kParseError, "parse error: " + parsed.message(), nullptr));
   }
 
   if (body.is_object() && !body.as_object().contains("jsonrpc")) {
@@ -461,7 +480,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
                           "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
     }
     base.method_ = method->name;
-    if (base.role() < method->options.role) co_return CredentialsError(state_, Denied(*method, base.role()), false);
+    if (base.role() < method->options.role) co_return CredentialsAnswer(Denied(*method, base.role()), false);
     bool ran = false;
     Result result = co_await Invoke(*method, std::move(body), base, &ran);
     base.outcome_ = result.status().code();
@@ -485,7 +504,6 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
     if (const json::value* error = reply.as_object().if_contains("error");
         error && error->as_object().at("code") == wire::kPermissionDenied) {
       answer.status = 403;
-      state_.CountHttpError(403);
     }
     co_return answer;
   }
@@ -493,12 +511,16 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
   if (body.is_array()) co_return co_await HandleBatch(body.as_array(), base);
 
   base.outcome_ = StatusCode::kInvalidArgument;
-  co_return JsonBody(JsonRpcError(wire::kInvalidRequest,
-                                  "invalid request: body must be a JSON object or array", nullptr));
+  co_return JsonBody(Rejected(wire::kInvalidRequest, "invalid request: body must be a JSON object or array", nullptr));
+}
+
+json::value CallDispatcher::Rejected(int code, std::string_view message, const json::value& id) const {
+  state_.CountJsonRpcRejection(code);
+  return JsonRpcError(code, message, id);
 }
 
 http1::Response CallDispatcher::BatchTooLarge(size_t requests) const {
-  return JsonBody(JsonRpcError(wire::kInvalidRequest,
+  return JsonBody(Rejected(wire::kInvalidRequest,
                                "invalid request: a batch holds at most " +
                                    std::to_string(state_.options.max_batch_requests) + " requests, this one " +
                                    std::to_string(requests),
@@ -510,7 +532,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
   const size_t limit = state_.options.max_answer_bytes;
   if (batch.empty()) {
     base.outcome_ = StatusCode::kInvalidArgument;
-    co_return JsonBody(JsonRpcError(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
+    co_return JsonBody(Rejected(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
   }
   if (batch.size() > state_.options.max_batch_requests) {
     base.outcome_ = StatusCode::kInvalidArgument;
@@ -577,9 +599,9 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
 
 asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::value& request,
                                                                  CallContext& ctx) {
-  auto invalid = [&ctx](std::string_view why, const json::value& id) {
+  auto invalid = [this, &ctx](std::string_view why, const json::value& id) {
     ctx.outcome_ = StatusCode::kInvalidArgument;
-    return JsonRpcError(wire::kInvalidRequest, std::string("invalid request: ") + std::string(why), id);
+    return Rejected(wire::kInvalidRequest, std::string("invalid request: ") + std::string(why), id);
   };
   if (!request.is_object()) co_return invalid("batch element is not an object", nullptr);
   const json::object& obj = request.as_object();
@@ -614,15 +636,16 @@ asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::val
   Method* method = state_.Find(method_name);
   if (!method) {
     ctx.outcome_ = StatusCode::kUnimplemented;
+    json::value unknown = Rejected(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
+                                   reply_id);
     if (notification) co_return nullptr;
-    co_return JsonRpcError(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
-                           reply_id);
+    co_return unknown;
   }
 
   if (ctx.role() < method->options.role) {
     ctx.outcome_ = StatusCode::kPermissionDenied;
-    if (notification) co_return nullptr;
     const Status denied = Denied(*method, ctx.role());
+    if (notification) co_return nullptr;
     co_return JsonRpcError(denied, reply_id);
   }
 

@@ -30,7 +30,8 @@ class CallDispatcher {
                                                  boost::asio::any_io_executor executor);
 
   // Runs a method with every server-side check (draining, deadline, limit) and
-  // records its metrics. Exceptions from the handler become INTERNAL.
+  // records its metrics: the call is counted once under the code it is
+  // answered with, whether the method ran or a check refused it. Exceptions from the handler become INTERNAL.
   // `*ran` (when given) tells whether the handler ran, rather than a check
   // refusing the call or the idempotency store answering it.
   boost::asio::awaitable<Result> Invoke(Method& method, boost::json::value params, CallContext& ctx,
@@ -42,6 +43,9 @@ class CallDispatcher {
   boost::asio::awaitable<http1::Response> HandleNamedMethod(std::string_view name,
                                                             const HttpRequest& request,
                                                             CallContext& base);
+  // The JSON-RPC error for a request that names no method of this server
+  // (parse error, invalid request, unknown method), counted.
+  boost::json::value Rejected(int code, std::string_view message, const boost::json::value& id) const;
   // The -32600 for a batch of more than max_batch_requests requests.
   http1::Response BatchTooLarge(size_t requests) const;
   // A JSON-RPC batch (an array of request objects).

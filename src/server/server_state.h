@@ -14,6 +14,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/wire_error.h"
 #include "harpc/server.h"
 #include "http/server_connection.h"
 #include "metrics/histogram.h"
@@ -25,11 +26,30 @@ namespace harpc {
 
 inline constexpr int kStatusCodeCount = static_cast<int>(StatusCode::kNotLeader) + 1;
 
+// Every call to a method is counted once, when it is answered, under the
+// code it was answered with: those the method ran, and those refused at its
+// door (draining, deadline passed, concurrency limit, role too low,
+// idempotency key reused with other params). The latency histogram holds
+// the calls the method ran.
 struct MethodStats {
-  std::atomic<uint64_t> requests{0};
   std::array<std::atomic<uint64_t>, kStatusCodeCount> by_code{};  // index: StatusCode
   metrics::Histogram latency;
+
+  void Count(StatusCode code) { by_code[static_cast<int>(code)].fetch_add(1, std::memory_order_relaxed); }
+  uint64_t Answered(StatusCode code) const { return by_code[static_cast<int>(code)].load(std::memory_order_relaxed); }
+  uint64_t Answered() const { return Answered(StatusCode::kOk) + Failed(); }
+  uint64_t Failed() const {
+    uint64_t n = 0;
+    for (int c = 1; c < kStatusCodeCount; ++c) n += by_code[c].load(std::memory_order_relaxed);
+    return n;
+  }
 };
+
+// JSON-RPC requests (or batch elements) refused before they named a method
+// of this server, by JSON-RPC code. Answered with HTTP 200, so
+// http_errors does not see them.
+inline constexpr std::array<int, 3> kJsonRpcRejectionCodes = {wire::kParseError, wire::kInvalidRequest,
+                                                              wire::kMethodNotFound};
 
 struct Method {
   std::string name;
@@ -82,8 +102,10 @@ struct ServerState {
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_rejected{0};
-  // Requests refused before reaching a method, by HTTP status (400, 404, 408, ...).
+  // Requests refused before they named a method of this server, by HTTP
+  // status (400, 401, 404, 408, ...).
   std::array<std::atomic<uint64_t>, 600> http_errors{};
+  std::array<std::atomic<uint64_t>, kJsonRpcRejectionCodes.size()> jsonrpc_rejections{};  // as kJsonRpcRejectionCodes
 
   Method* Find(std::string_view name) const {
     auto it = methods.find(name);
@@ -92,6 +114,11 @@ struct ServerState {
   void CountHttpError(int status) {
     if (status >= 0 && status < static_cast<int>(http_errors.size())) {
       http_errors[status].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  void CountJsonRpcRejection(int code) {
+    for (size_t i = 0; i < kJsonRpcRejectionCodes.size(); ++i) {
+      if (kJsonRpcRejectionCodes[i] == code) jsonrpc_rejections[i].fetch_add(1, std::memory_order_relaxed);
     }
   }
 };

@@ -29,6 +29,10 @@ TEST(ItCli, UsageErrorsExitTwoWithOneLine) {
       {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--protocol", "grpc"}, "--protocol"},
       {{"bench", "127.0.0.1:1", "--duration", "soon"}, "--duration: must be a number > 0, got 'soon'"},
       {{"serve", "--no-such-flag"}, "--no-such-flag"},
+      {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--health-path", "health"}, "must be a path starting with '/'"},
+      // A mistyped flag is named before the missing arguments it likely caused.
+      {{"call", "--bogus"}, "unknown flag --bogus for harpc call"},
+      {{"call", "--bogus=1", "--timeout-ms", "5"}, "unknown flag --bogus for harpc call"},
   };
   for (const Case& c : cases) {
     CliRun run = RunHarpc(c.args);

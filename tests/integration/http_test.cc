@@ -38,7 +38,7 @@ TEST_F(ItHttp, KeepAliveServesManyRequestsOnOneConnection) {
   // The server accepted exactly one connection for all of them (plus the scrape's own).
   std::string m = Scrape(serve_.port);
   EXPECT_EQ(MetricValue(m, "harpc_server_connections_accepted_total").value_or(-1), 2) << m;
-  EXPECT_EQ(MetricValue(m, R"(harpc_server_requests_total{method="Echo.echo"})").value_or(-1), kRequests);
+  EXPECT_EQ(MetricValue(m, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), kRequests);
 }
 
 TEST_F(ItHttp, PipelinedRequestsAreAnsweredInOrder) {

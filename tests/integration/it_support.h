@@ -110,7 +110,7 @@ inline ::testing::AssertionResult HealthyCallServed(int port, std::chrono::milli
 }
 
 // The value of one Prometheus sample (exact name with labels, e.g.
-// `harpc_server_requests_total{method="Echo.echo"}`), or nullopt.
+// `harpc_server_requests_total{method="Echo.echo",code="OK"}`), or nullopt.
 inline std::optional<double> MetricValue(const std::string& text, std::string_view sample) {
   size_t pos = 0;
   while (pos < text.size()) {

@@ -79,7 +79,7 @@ TEST_F(ItProtocol, JsonRpcBatchMixesValidInvalidAndNotifications) {
   EXPECT_EQ(sixth->at("result"), json::parse(R"({"n":6})"));
   // The notification ran (it reached the method) although it got no reply.
   std::string metrics = Scrape(serve_.port);
-  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo"})").value_or(-1), 3)
+  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), 3)
       << metrics;
 }
 
@@ -259,7 +259,7 @@ TEST_F(ItProtocol, MetricsCountCallsAndExposeHistogramAndConnections) {
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_NE(HeaderOf(r, "Content-Type").value_or("").find("text/plain"), std::string::npos);
   std::string m = BodyOf(r);
-  EXPECT_EQ(MetricValue(m, R"(harpc_server_requests_total{method="Echo.echo"})").value_or(-1), kCalls + 1) << m;
+  EXPECT_EQ(MetricValue(m, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), kCalls + 1) << m;
   EXPECT_NE(m.find("# TYPE harpc_server_request_duration_seconds histogram"), std::string::npos) << m;
   EXPECT_EQ(MetricValue(m, R"(harpc_server_request_duration_seconds_bucket{method="Echo.echo",le="+Inf"})")
                 .value_or(-1),
@@ -272,7 +272,7 @@ TEST_F(ItProtocol, MetricsCountCallsAndExposeHistogramAndConnections) {
   EXPECT_EQ(MetricValue(m, R"(harpc_server_http_errors_total{status="404"})").value_or(-1), 1) << m;
 }
 
-TEST_F(ItProtocol, StatusIsJsonWithStateAndPerMethodCounts) {
+TEST_F(ItProtocol, StatusAndMetricsCountEveryCallOnceWithItsCode) {
   for (int i = 0; i < 4; ++i) ASSERT_EQ(StatusOf(RoundTrip(serve_.port, Post("/rpc/Echo.echo", "{}"))), 200);
   ASSERT_EQ(StatusOf(RoundTrip(serve_.port, Post("/rpc/Echo.echo", "{}", "X-Deadline-Ms: 0\r\n"))), 504);
   json::value v = StatusJson(serve_.port);
@@ -285,11 +285,24 @@ TEST_F(ItProtocol, StatusIsJsonWithStateAndPerMethodCounts) {
   for (const auto& m : methods) {
     if (m.at("name") != "Echo.echo") continue;
     found = true;
-    EXPECT_EQ(m.at("requests"), 4) << m;  // the refused one never reached the method
+    EXPECT_EQ(m.at("requests"), 5) << m;  // the refused one is counted too, as an error
+    EXPECT_EQ(m.at("errors"), 1) << m;
     EXPECT_EQ(m.at("default"), true);
     EXPECT_EQ(m.at("idempotent"), true);
   }
   EXPECT_TRUE(found) << v;
+  // So does /metrics: the refused call under its code, and no more errors than calls.
+  const std::string metrics = Scrape(serve_.port);
+  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), 4)
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo",code="DEADLINE_EXCEEDED"})")
+                .value_or(-1),
+            1)
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_errors_total{method="Echo.echo",code="DEADLINE_EXCEEDED"})")
+                .value_or(-1),
+            1)
+      << metrics;
 }
 
 // ---- methods that only an in-process server has ----------------------------

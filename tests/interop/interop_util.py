@@ -3,6 +3,7 @@ stopped by PID, the port read from their first stdout line, and polling with
 a deadline (never blind sleeps)."""
 
 import os
+import random
 import select
 import signal
 import socket
@@ -123,6 +124,29 @@ def poll_until(condition, timeout, what, interval=0.02):
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}; last error: {last_error!r}")
         time.sleep(interval)  # poll interval, bounded by the deadline above
+
+
+def free_listen_port():
+    """A port free on 127.0.0.1 a moment ago, for a daemon that must know its
+    address before it starts (members of a group name each other). Chosen
+    below the kernel's ephemeral range, as harpc's FreeListenPort does: a
+    port from that range can be taken before the daemon binds it by any
+    outgoing connection, such as the group's first members dialling each other."""
+    low, ephemeral_low = 10000, 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    for _ in range(100):  # bounded
+        port = random.randint(low, ephemeral_low - 1) if ephemeral_low - 1 > low else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 def port_accepts(host, port):

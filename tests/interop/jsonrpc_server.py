@@ -2,7 +2,8 @@
 other stacks' servers behave: it answers on every path, has no /health, and
 answers a body that is not a JSON-RPC request with an "Invalid Request"
 error and HTTP 200. Methods: add (two numbers, by position or as {"a","b"}),
-fail (error 42 "the answer is no").
+fail (error 42 "the answer is no"), note(x) (kept), notes() (what was noted, in
+order).
 
 Prints "listening on 127.0.0.1:PORT" once bound (port 0: a free one), then
 serves until killed. Usage: /usr/bin/python3 jsonrpc_server.py
@@ -16,6 +17,7 @@ from flask import Flask, Response, request  # noqa: E402
 from interop_util import serve_flask  # noqa: E402
 
 app = Flask(__name__)
+notes = []
 
 
 def error(code, message, id_=None):
@@ -47,6 +49,11 @@ def answer(req):
             result = error(-32602, "Invalid params", id_)
     elif req["method"] == "fail":
         result = error(42, "the answer is no", id_)
+    elif req["method"] == "note" and isinstance(params, list) and len(params) == 1:
+        notes.append(params[0])
+        result = {"jsonrpc": "2.0", "result": True, "id": id_}
+    elif req["method"] == "notes":
+        result = {"jsonrpc": "2.0", "result": list(notes), "id": id_}
     else:
         result = error(-32601, "Method not found", id_)
     return result if "id" in req else None

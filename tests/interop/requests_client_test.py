@@ -169,7 +169,7 @@ class RequestsClientTest(unittest.TestCase):
         self.assertEqual(r.status_code, 200)
         self.assertTrue(r.headers["Content-Type"].startswith("text/plain"))
         self.assertIn("# TYPE harpc_server_requests_total counter", r.text)
-        self.assertIn('harpc_server_requests_total{method="Echo.echo"}', r.text)
+        self.assertIn('harpc_server_requests_total{method="Echo.echo",code="OK"}', r.text)
 
         status = requests.get(self.server.url("/status"), timeout=TIMEOUT).json()
         self.assertEqual(status["state"], "SERVING")

@@ -238,7 +238,8 @@ TEST_F(AuthTable, Sentinel) {
                        {"Sentinel.vote", Role::kPeer},
                        {"Sentinel.voted", Role::kPeer},
                        {"Sentinel.decide", Role::kPeer},
-                       {"Sentinel.events", Role::kClient}}};
+                       {"Sentinel.events", Role::kClient},
+                       {"Sentinel.history", Role::kClient}}};
   Start(d);
   ExpectTableComplete(d);
   ExpectTable(d);

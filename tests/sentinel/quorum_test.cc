@@ -4,11 +4,9 @@
 #include <signal.h>
 
 #include <map>
-#include <mutex>
 
 #include <gtest/gtest.h>
 
-#include "harpc/server.h"
 #include "sentinel/registry.h"
 #include "sentinel_support.h"
 
@@ -286,42 +284,6 @@ TEST_F(SentinelQuorum, PartitionedSentinelNeverDeclaresOdownAlone) {
       << Describe(clients, serve.address);
   EXPECT_TRUE(ReadLines(dir.File("alerts.jsonl")).empty());
 }
-
-// A webhook receiver: an in-process harpc server whose Hook.receive keeps what it got.
-class HookReceiver {
- public:
-  HookReceiver() : server_(ServerOptions{.threads = 1, .handle_signals = false}) {
-    Status s = server_.AddMethod("Hook.receive", [this](const json::value& p, CallContext&) -> Result {
-      std::lock_guard lock(mu_);
-      received_.push_back(p);
-      return json::value{{"ok", true}};
-    });
-    if (s.ok()) s = server_.Start("127.0.0.1:0");
-    EXPECT_TRUE(s.ok()) << s;
-  }
-  ~HookReceiver() {
-    server_.Shutdown();
-    server_.Wait();
-  }
-  std::string url() const { return "http://" + server_.address() + "/rpc/Hook.receive"; }
-  std::vector<json::value> received(const std::string& event) const {
-    std::lock_guard lock(mu_);
-    std::vector<json::value> out;
-    for (const json::value& v : received_) {
-      if (v.is_object() && v.as_object().contains("event") && v.at("event") == json::value(event)) out.push_back(v);
-    }
-    return out;
-  }
-  size_t total() const {
-    std::lock_guard lock(mu_);
-    return received_.size();
-  }
-
- private:
-  Server server_;
-  mutable std::mutex mu_;
-  std::vector<json::value> received_;
-};
 
 TEST_F(SentinelQuorum, WebhookReceivesTheDecisions) {
   HookReceiver hook;

@@ -117,7 +117,7 @@ TEST_F(SentinelRegistry, WatchAnswersStaleIndexAtOnceAndBlocksUntilTheNextChange
   const TempDir& dir = NewDir();
   // Probes never declare these made-up addresses down during the test: the
   // index moves only with the test's own changes.
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   std::string lease;
@@ -182,7 +182,7 @@ TEST_F(SentinelRegistry, WatchAnswersStaleIndexAtOnceAndBlocksUntilTheNextChange
 
 TEST_F(SentinelRegistry, WatchDeliversChangesInOrder) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   RegistryClient writer(s.address);
@@ -381,7 +381,7 @@ TEST_F(SentinelRegistry, AGracefulShutdownIsListedAsDraining) {
 
 TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
 
   struct Case {
@@ -479,7 +479,7 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
 TEST_F(SentinelRegistry, TheGroupsOwnAddressesAreNoInstances) {
   const TempDir& dir = NewDir();
   const std::string peer = "127.0.0.1:" + std::to_string(testing::FreePort());
-  SentinelProcess s = Start({.data_dir = dir.path(), .peers = {peer}, .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .peers = {peer}, .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   for (const std::string& address : {s.address, peer}) {
     ErrorAnswer a = PostRaw(s.port, "Registry.register",
@@ -499,7 +499,7 @@ TEST_F(SentinelRegistry, TheGroupsOwnAddressesAreNoInstances) {
 // escape sequences or CR/LF to the terminal (a recoloured screen, forged rows).
 TEST_F(SentinelRegistry, StatusPrintsControlCharactersOfNamesEscaped) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   const std::string body =
       R"({"service":"echo","address":"127.0.0.1:1","name":"evil\u001b[31m\r\necho 127.0.0.1:2 fake up","ttl_ms":5000})";

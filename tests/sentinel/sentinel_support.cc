@@ -56,9 +56,10 @@ SentinelProcess SpawnSentinel(const SentinelConfig& c, int port) {
   SentinelProcess s;
   s.config = c;
   std::vector<std::string> argv = {HARPC_BINARY, "sentinel", "--listen", "127.0.0.1:" + std::to_string(port),
-                                   "--data-dir", c.data_dir,
-                                   "--down-after-ms", std::to_string(c.down_after_ms),
-                                   "--probe-interval-ms", std::to_string(c.probe_interval_ms)};
+                                   "--data-dir", c.data_dir};
+  if (c.down_after_ms > 0) argv.insert(argv.end(), {"--down-after-ms", std::to_string(c.down_after_ms)});
+  if (c.probe_interval_ms > 0) argv.insert(argv.end(), {"--probe-interval-ms", std::to_string(c.probe_interval_ms)});
+  if (c.lease_ttl_ms > 0) argv.insert(argv.end(), {"--lease-ttl-ms", std::to_string(c.lease_ttl_ms)});
   if (!c.peers.empty()) argv.insert(argv.end(), {"--peers", Join(c.peers)});
   if (c.quorum > 0) argv.insert(argv.end(), {"--quorum", std::to_string(c.quorum)});
   if (!c.notify.empty()) argv.insert(argv.end(), {"--notify", c.notify});
@@ -255,6 +256,35 @@ void Heartbeater::Stop() {
 
 Clock::time_point Heartbeater::last_sent() const {
   return Clock::time_point(Clock::duration(last_sent_ns_.load()));
+}
+
+HookReceiver::HookReceiver() : server_(ServerOptions{.threads = 1, .handle_signals = false}) {
+  Status s = server_.AddMethod("Hook.receive", [this](const json::value& p, CallContext&) -> Result {
+    std::lock_guard lock(mu_);
+    received_.push_back(p);
+    return json::value{{"ok", true}};
+  });
+  if (s.ok()) s = server_.Start("127.0.0.1:0");
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+HookReceiver::~HookReceiver() {
+  server_.Shutdown();
+  server_.Wait();
+}
+
+std::vector<json::value> HookReceiver::received(const std::string& event) const {
+  std::lock_guard lock(mu_);
+  std::vector<json::value> out;
+  for (const json::value& v : received_) {
+    if (v.is_object() && v.as_object().contains("event") && v.at("event") == json::value(event)) out.push_back(v);
+  }
+  return out;
+}
+
+size_t HookReceiver::total() const {
+  std::lock_guard lock(mu_);
+  return received_.size();
 }
 
 std::string HttpRequest(int port, const std::string& method, const std::string& path, const std::string& body,

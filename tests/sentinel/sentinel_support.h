@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
+#include "harpc/server.h"
 #include "support/test_support.h"
 
 namespace harpc::sentineltest {
@@ -51,8 +53,9 @@ struct SentinelConfig {
   std::string data_dir;              // required
   std::vector<std::string> peers;    // "127.0.0.1:P"
   int quorum = 0;                    // 0: the sentinel's default (a majority)
-  int down_after_ms = 500;
-  int probe_interval_ms = 100;
+  int down_after_ms = 500;           // 0: the sentinel's default (the flag is not passed)
+  int probe_interval_ms = 100;       // 0: the sentinel's default
+  int lease_ttl_ms = 0;              // --lease-ttl-ms; 0: the sentinel's default
   std::string notify;                // --notify CMD
   std::string webhook;               // --webhook URL
   std::vector<std::string> extra_args;  // further flags, as written
@@ -139,6 +142,25 @@ class Heartbeater {
   std::atomic<int64_t> last_sent_ns_{0};
   std::atomic<uint64_t> rounds_{0}, failures_{0};
   std::thread thread_;
+};
+
+// A webhook receiver (--webhook): an in-process harpc server on 127.0.0.1
+// whose Hook.receive keeps every event POSTed to it.
+class HookReceiver {
+ public:
+  HookReceiver();
+  ~HookReceiver();
+  HookReceiver(const HookReceiver&) = delete;
+  HookReceiver& operator=(const HookReceiver&) = delete;
+  std::string url() const { return "http://" + server_.address() + "/rpc/Hook.receive"; }
+  // The events received whose "event" is `event`, in arrival order.
+  std::vector<json::value> received(const std::string& event) const;
+  size_t total() const;
+
+ private:
+  Server server_;
+  mutable std::mutex mu_;
+  std::vector<json::value> received_;
 };
 
 // One HTTP/1.1 request on a fresh loopback connection; the raw response ("" on failure).

@@ -187,7 +187,7 @@ TEST_F(SentinelTrust, VotesArePersistedBeforeTheAnswer) {
 // deregister it; register one's own address with weight 1,000,000.
 TEST_F(SentinelTrust, AHeldAddressStaysItsHoldersAndWeightsAreCapped) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   const std::string victim = "127.0.0.1:" + std::to_string(FreePort());
@@ -227,7 +227,7 @@ TEST_F(SentinelTrust, AHeldAddressStaysItsHoldersAndWeightsAreCapped) {
 
 TEST_F(SentinelTrust, ServicesAndInstancesAreBounded) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000,
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000,
                              .extra_args = {"--max-services", "3", "--max-instances-per-service", "4",
                                             "--max-instances", "6"}});
   ASSERT_GT(s.port, 0);
@@ -254,7 +254,7 @@ TEST_F(SentinelTrust, ServicesAndInstancesAreBounded) {
 // Attack: 1,500 long polls on a large service cost 1.6 s of CPU per unrelated change.
 TEST_F(SentinelTrust, WatchersAreBoundedAndWokenOnlyByTheirService) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000,
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000,
                              .extra_args = {"--max-watchers-per-service", "3", "--max-watchers", "5"}});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
@@ -306,7 +306,7 @@ TEST_F(SentinelTrust, WatchersAreBoundedAndWokenOnlyByTheirService) {
 // Attack: long service names in many events made a 368 MB Sentinel.events.
 TEST_F(SentinelTrust, RecentEventsAreBoundedInCountAndBytes) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000});
+  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   json::array batch;
   for (int i = 0; i < 300; ++i) {

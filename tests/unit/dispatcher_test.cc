@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <future>
 #include <set>
 #include <memory>
@@ -25,6 +27,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "server/credentials.h"
 #include "support/test_support.h"
 #include "util/json_text.h"
 
@@ -56,6 +59,19 @@ HttpRequest Post(const std::string& target, const std::string& body, const Heade
 }
 
 HttpRequest Get(const std::string& target) { return MakeRequest(http::verb::get, target, "", {}); }
+
+// The samples of one family in a Prometheus text: labels as written
+// ("{a=\"b\"}", or "" for none) -> value.
+std::map<std::string, double> Samples(const std::string& text, const std::string& family) {
+  std::map<std::string, double> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(family + "{") && !line.starts_with(family + " ")) continue;
+    const size_t space = line.rfind(' ');
+    out[line.substr(family.size(), space - family.size())] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
 
 json::value BodyJson(const http1::Response& r) {
   boost::system::error_code ec;
@@ -196,7 +212,10 @@ class DispatcherTest : public ::testing::Test {
     return BodyJson(r);
   }
 
-  uint64_t Requests(const std::string& method) { return state_.Find(method)->stats.requests.load(); }
+  // Calls the method ran (its latency histogram holds each).
+  uint64_t Ran(const std::string& method) { return state_.Find(method)->stats.latency.count(); }
+  // Calls to the method answered with `code`, whether it ran or refused them.
+  uint64_t Answered(const std::string& method, StatusCode code) { return state_.Find(method)->stats.Answered(code); }
 
   ServerState state_;
   std::string peer_ = "127.0.0.1:50312";
@@ -211,7 +230,7 @@ TEST_F(DispatcherTest, DefaultMethodEchoesTheBodyAsIs) {
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(r.body, R"({"key":"value"})");
   EXPECT_FALSE(r.close);
-  EXPECT_EQ(Requests("Echo.echo"), 1u);
+  EXPECT_EQ(Ran("Echo.echo"), 1u);
 
   r = Run(Post("/rpc/", R"({"nested":{"a":[1,2.5,null,true]}})"));
   EXPECT_EQ(r.status, 200);
@@ -257,14 +276,14 @@ TEST_F(DispatcherTest, NotificationGets204AndStillRuns) {
   http1::Response r = Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1]})"));
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.body, "");
-  EXPECT_EQ(Requests("Echo.echo"), 1u);
+  EXPECT_EQ(Ran("Echo.echo"), 1u);
 
   // A notification of an unknown or failing method is not answered either.
   r = Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Nope.nope"})"));
   EXPECT_EQ(r.status, 204);
   r = Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Fail.throw"})"));
   EXPECT_EQ(r.status, 204);
-  EXPECT_EQ(Requests("Fail.throw"), 1u);
+  EXPECT_EQ(Ran("Fail.throw"), 1u);
 }
 
 TEST_F(DispatcherTest, BatchAnswersEveryCallInOrderAndSkipsNotifications) {
@@ -286,7 +305,7 @@ TEST_F(DispatcherTest, BatchAnswersEveryCallInOrderAndSkipsNotifications) {
   EXPECT_THAT(ExpectRpcError(replies[3], -32603, 5), HasSubstr("boom"));
   ExpectRpcResult(replies[4], 5, 6);
   EXPECT_EQ(ExpectRpcError(replies[5], -32602, 7), "need a number");
-  EXPECT_EQ(Requests("Echo.echo"), 2u);  // the notification ran too
+  EXPECT_EQ(Ran("Echo.echo"), 2u);  // the notification ran too
 }
 
 TEST_F(DispatcherTest, BatchOfNotificationsGets204) {
@@ -296,8 +315,8 @@ TEST_F(DispatcherTest, BatchOfNotificationsGets204) {
   ])"));
   EXPECT_EQ(r.status, 204);
   EXPECT_EQ(r.body, "");
-  EXPECT_EQ(Requests("Echo.echo"), 1u);
-  EXPECT_EQ(Requests("Async.add"), 1u);
+  EXPECT_EQ(Ran("Echo.echo"), 1u);
+  EXPECT_EQ(Ran("Async.add"), 1u);
 }
 
 TEST_F(DispatcherTest, ParseError32700) {
@@ -321,12 +340,12 @@ TEST_F(DispatcherTest, NumbersOutOfTheDoubleRangeAreRefused) {
   EXPECT_THAT(PlainErrorMessage(r), HasSubstr("out of range"));
   // The default method's form is parsed as /rpc bodies are: a JSON-RPC parse error.
   EXPECT_THAT(ExpectRpcError(Rpc(R"({"key":[0, 2e308]})"), -32700, nullptr), HasSubstr("out of range"));
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
 
   // The largest doubles are fine, and so is an integer too large for int64 (a double).
   r = Run(Post("/rpc/Echo.echo", R"({"max":1.7976931348623157e308,"big":123456789012345678901234567890})"));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Requests("Echo.echo"), 1u);
+  EXPECT_EQ(Ran("Echo.echo"), 1u);
 }
 
 // One request must not buy unbounded work: a batch over the limit (1,000 by
@@ -341,7 +360,7 @@ TEST_F(DispatcherTest, BatchOverTheLimitIsRefusedWhole) {
     return body + "]";
   };
   EXPECT_THAT(ExpectRpcError(Rpc(batch_of(1001)), -32600, nullptr), HasSubstr("at most 1000"));
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
 
   // A large batch over the limit is refused the same way, counted before it is parsed.
   std::string ones = "[1";
@@ -351,14 +370,14 @@ TEST_F(DispatcherTest, BatchOverTheLimitIsRefusedWhole) {
   std::string padded = batch_of(1001);
   padded.insert(1, 300 * 1024, ' ');
   EXPECT_THAT(ExpectRpcError(Rpc(padded), -32600, nullptr), HasSubstr("this one 1001"));
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
 
   http1::Response r = Run(Post("/rpc", batch_of(1000)));
   ASSERT_EQ(r.status, 200);
   json::value replies = json::parse(r.body);
   ASSERT_TRUE(replies.is_array());
   EXPECT_EQ(replies.as_array().size(), 1000u);
-  EXPECT_EQ(Requests("Echo.echo"), 1000u);
+  EXPECT_EQ(Ran("Echo.echo"), 1000u);
 }
 
 // An answer is never buffered past max_answer_bytes: over it the caller gets
@@ -390,9 +409,9 @@ TEST_F(DispatcherTest, AnswerOverTheSizeLimitIsAnInternalError) {
              std::to_string(i) + "}";
   }
   batch += "]";
-  const uint64_t before = Requests("Echo.echo");
+  const uint64_t before = Ran("Echo.echo");
   EXPECT_THAT(ExpectRpcError(Rpc(batch), -32603, nullptr), HasSubstr("the first 3 of the 10 requests"));
-  EXPECT_EQ(Requests("Echo.echo") - before, 3u);
+  EXPECT_EQ(Ran("Echo.echo") - before, 3u);
 }
 
 // JSON has no NaN nor infinity: a handler that answers one gets INTERNAL,
@@ -498,7 +517,7 @@ TEST_F(DispatcherTest, InvalidRequest32600) {
   ASSERT_TRUE(reply.is_array());
   ASSERT_EQ(reply.as_array().size(), 2u);
   for (const json::value& r : reply.as_array()) ExpectRpcError(r, -32600, nullptr);
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
 }
 
 TEST_F(DispatcherTest, MethodNotFound32601) {
@@ -522,7 +541,7 @@ TEST_F(DispatcherTest, InternalError32603) {
             "handler failed: async boom");
   EXPECT_EQ(state_.in_flight.load(), 0);  // released even when the handler threw
   const MethodStats& stats = state_.Find("Fail.throw")->stats;
-  EXPECT_EQ(stats.by_code[static_cast<int>(StatusCode::kInternal)].load(), 1u);
+  EXPECT_EQ(stats.Answered(StatusCode::kInternal), 1u);
   EXPECT_EQ(stats.latency.count(), 1u);
 }
 
@@ -531,11 +550,15 @@ TEST_F(DispatcherTest, DeadlineExceeded32004) {
       Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "0"}}), -32004, 1);
   EXPECT_THAT(message, HasSubstr("deadline"));
   ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "-5"}}), -32004, 1);
-  EXPECT_EQ(Requests("Echo.echo"), 0u);  // never ran
+  EXPECT_EQ(Ran("Echo.echo"), 0u);  // never ran
 
   http1::Response r = Run(Post("/rpc/Echo.echo", "{}", {{"X-Deadline-Ms", "0"}}));
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(PlainErrorCode(r), -32004);
+  // Refused, yet counted under the method with the code it was answered with.
+  EXPECT_EQ(Answered("Echo.echo", StatusCode::kDeadlineExceeded), 3u);
+  EXPECT_THAT(Run(Get("/metrics")).body,
+              HasSubstr("harpc_server_requests_total{method=\"Echo.echo\",code=\"DEADLINE_EXCEEDED\"} 3\n"));
 
   // Time left: the call runs.
   ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1],"id":1})", {{"X-Deadline-Ms", "5000"}}),
@@ -570,7 +593,7 @@ TEST_F(DispatcherTest, BadDeadlineHeaderGets400) {
       EXPECT_THAT(PlainErrorMessage(r), HasSubstr("X-Deadline-Ms")) << value;
     }
   }
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
   EXPECT_EQ(state_.http_errors[400].load(), 10u);
 }
 
@@ -583,7 +606,7 @@ TEST_F(DispatcherTest, OverlongIdempotencyKeyGets400) {
     EXPECT_EQ(PlainErrorCode(r), -32600);
     EXPECT_THAT(PlainErrorMessage(r), HasSubstr("at most 255 bytes"));
   }
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
   http1::Response r = Run(Post("/rpc/Echo.echo", R"({"key":"value"})", {{"Idempotency-Key", std::string(255, 'k')}}));
   EXPECT_EQ(r.status, 200) << r.body;
 }
@@ -632,7 +655,7 @@ TEST_F(DispatcherTest, NamedMethodErrorsCarryTheirHttpStatus) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(PlainErrorCode(r), -32700);
   EXPECT_THAT(PlainErrorMessage(r), HasSubstr("not valid JSON"));
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
 }
 
 // ---- routing and built-in endpoints ----
@@ -666,7 +689,8 @@ TEST_F(DispatcherTest, DrainingServerRefusesCallsWithUnavailable) {
 
   r = Run(Post("/rpc", R"({"key":"value"})"));
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
+  EXPECT_EQ(Answered("Echo.echo", StatusCode::kUnavailable), 3u);
 }
 
 TEST_F(DispatcherTest, MetricsIsPrometheusText) {
@@ -679,8 +703,9 @@ TEST_F(DispatcherTest, MetricsIsPrometheusText) {
   EXPECT_EQ(r.content_type, "text/plain; version=0.0.4");
   const std::string& t = r.body;
   EXPECT_THAT(t, HasSubstr("# TYPE harpc_server_requests_total counter\n"));
-  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Echo.echo\"} 2\n"));
-  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Fail.throw\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Echo.echo\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Fail.throw\",code=\"OK\"} 0\n"));
+  EXPECT_THAT(t, HasSubstr("harpc_server_requests_total{method=\"Fail.throw\",code=\"INTERNAL\"} 1\n"));
   EXPECT_THAT(t, HasSubstr("harpc_server_errors_total{method=\"Fail.throw\",code=\"INTERNAL\"} 1\n"));
   EXPECT_THAT(t, HasSubstr("# TYPE harpc_server_request_duration_seconds histogram\n"));
   EXPECT_THAT(t, HasSubstr("harpc_server_request_duration_seconds_bucket{method=\"Echo.echo\",le=\"+Inf\"} 2\n"));
@@ -698,6 +723,88 @@ TEST_F(DispatcherTest, MetricsIsPrometheusText) {
     if (line[0] != '#') EXPECT_NE(line.rfind(' '), std::string::npos) << line;
     start = end + 1;
   }
+}
+
+// Every call to a method is counted once in harpc_server_requests_total under
+// the code it was answered with, refusals before the method ran included;
+// harpc_server_errors_total is that family without OK, so an error ratio
+// never passes 1. Requests that name no method are counted apart, once each.
+TEST_F(DispatcherTest, EveryCallIsCountedOnceWithTheCodeItWasAnsweredWith) {
+  AddSync("Store.put", [](const json::value& params, CallContext&) -> Result { return params; });
+  state_.Find("Store.put")->options.role = Role::kService;
+  TokenTable tokens;
+  ASSERT_TRUE(TokenTable::Parse("client c-token\npeer p-token\n", "test tokens", &tokens).ok());
+  state_.tokens.store(std::make_shared<const TokenTable>(std::move(tokens)));
+  const Headers peer = {{"Authorization", "Bearer p-token"}};
+  const Headers client = {{"Authorization", "Bearer c-token"}};
+  auto with = [](Headers headers, const std::string& name, const std::string& value) {
+    headers.emplace_back(name, value);
+    return headers;
+  };
+
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", "{}", peer)).status, 200);
+  EXPECT_EQ(Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", with(peer, "X-Deadline-Ms", "0")))
+                .status,
+            200);
+  EXPECT_EQ(Run(Post("/rpc/Store.put", "[1]", client)).status, 403);
+  EXPECT_EQ(Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Store.put","id":2})", client)).status, 403);
+  EXPECT_EQ(Run(Post("/rpc/Store.put", "[1]", with(peer, "Idempotency-Key", "k-1"))).status, 200);
+  EXPECT_EQ(Run(Post("/rpc/Store.put", "[1]", with(peer, "Idempotency-Key", "k-1"))).status, 200);  // replayed
+  EXPECT_EQ(Run(Post("/rpc/Store.put", "[2]", with(peer, "Idempotency-Key", "k-1"))).status, 422);
+  state_.options.max_concurrency = 1;
+  state_.in_flight = 1;  // as if a call were running
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", "{}", peer)).status, 429);
+  state_.in_flight = 0;
+  state_.draining = true;
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", "{}", peer)).status, 503);
+  state_.draining = false;
+  EXPECT_EQ(Run(Post("/rpc/Fail.throw", "{}", peer)).status, 500);
+  constexpr double kCalls = 10, kFailed = 7;
+  // Named no method: no token, a batch of a non-object and an unknown method, a body not JSON.
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", "{}")).status, 401);
+  EXPECT_EQ(Run(Post("/rpc", R"([1,{"jsonrpc":"2.0","method":"Nope.nope","id":3}])", peer)).status, 200);
+  EXPECT_EQ(Run(Post("/rpc", "nope", peer)).status, 200);
+
+  http1::Response r = Run(MakeRequest(http::verb::get, "/metrics", "", peer));
+  ASSERT_EQ(r.status, 200);
+  const std::map<std::string, double> requests = Samples(r.body, "harpc_server_requests_total");
+  const std::map<std::string, double> errors = Samples(r.body, "harpc_server_errors_total");
+  auto total = [](const std::map<std::string, double>& samples) {
+    double n = 0;
+    for (const auto& [labels, value] : samples) n += value;
+    return n;
+  };
+  EXPECT_EQ(total(requests), kCalls) << r.body;
+  EXPECT_EQ(total(errors), kFailed) << r.body;
+  for (const auto& [labels, value] : errors) EXPECT_EQ(requests.at(labels), value) << labels;
+  auto requests_of = [&](const std::string& method, const std::string& code) {
+    auto it = requests.find("{method=\"" + method + "\",code=\"" + code + "\"}");
+    return it == requests.end() ? -1 : it->second;
+  };
+  EXPECT_EQ(requests_of("Echo.echo", "OK"), 1);
+  EXPECT_EQ(requests_of("Echo.echo", "DEADLINE_EXCEEDED"), 1);
+  EXPECT_EQ(requests_of("Echo.echo", "RESOURCE_EXHAUSTED"), 1);
+  EXPECT_EQ(requests_of("Echo.echo", "UNAVAILABLE"), 1);
+  EXPECT_EQ(requests_of("Store.put", "PERMISSION_DENIED"), 2);
+  EXPECT_EQ(requests_of("Store.put", "OK"), 2);
+  EXPECT_EQ(requests_of("Store.put", "FAILED_PRECONDITION"), 1);
+  EXPECT_EQ(requests_of("Fail.throw", "INTERNAL"), 1);
+  EXPECT_EQ(Samples(r.body, "harpc_server_http_errors_total"),
+            (std::map<std::string, double>{{"{status=\"401\"}", 1}}));
+  EXPECT_EQ(Samples(r.body, "harpc_server_jsonrpc_rejected_total"),
+            (std::map<std::string, double>{
+                {"{code=\"-32700\"}", 1}, {"{code=\"-32600\"}", 1}, {"{code=\"-32601\"}", 1}}));
+  // /status tells the same.
+  const json::value status = BodyJson(Run(MakeRequest(http::verb::get, "/status", "", peer)));
+  ASSERT_TRUE(status.is_object()) << status;
+  bool found = false;
+  for (const json::value& m : status.at("methods").as_array()) {
+    if (m.at("name") != "Store.put") continue;
+    found = true;
+    EXPECT_EQ(m.at("requests"), 5);
+    EXPECT_EQ(m.at("errors"), 3);
+  }
+  EXPECT_TRUE(found) << status;
 }
 
 TEST_F(DispatcherTest, StatusIsJson) {
@@ -754,7 +861,7 @@ TEST_F(DispatcherTest, WrongVerbsGet405) {
     EXPECT_EQ(r.status, 405) << target;
     EXPECT_THAT(PlainErrorMessage(r), HasSubstr("takes GET")) << target;
   }
-  EXPECT_EQ(Requests("Echo.echo"), 0u);
+  EXPECT_EQ(Ran("Echo.echo"), 0u);
 }
 
 TEST_F(DispatcherTest, MaxConcurrencyGives429) {
@@ -795,7 +902,8 @@ TEST_F(DispatcherTest, MaxConcurrencyGives429) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "\"done\"");
   EXPECT_EQ(state_.in_flight.load(), 0);
-  EXPECT_EQ(state_.Find("Echo.echo")->stats.by_code[static_cast<int>(StatusCode::kResourceExhausted)].load(), 2u);
+  EXPECT_EQ(Answered("Echo.echo", StatusCode::kResourceExhausted), 2u);
+  EXPECT_EQ(Answered("Slow.wait", StatusCode::kOk), 1u);
 
   // Below the limit again: calls run.
   gate_ = nullptr;

@@ -242,11 +242,17 @@ TEST(InterpretResponse, LongErrorBodiesAreCut) {
 
 TEST(JsonRpcRequest, TheEnvelopeGoesToThePath) {
   std::string body;
-  ASSERT_TRUE(JsonRpcRequestBody("add", json::parse("[1,2]"), 7, &body).ok());
+  ASSERT_TRUE(AppendJsonRpcRequest("add", json::parse("[1,2]"), 7, &body).ok());
   EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"add","params":[1,2],"id":7})"));
-  ASSERT_TRUE(JsonRpcRequestBody("Echo.echo", json::parse(R"({"a":1})"), 8, &body).ok());
+  body.clear();
+  ASSERT_TRUE(AppendJsonRpcRequest("Echo.echo", json::parse(R"({"a":1})"), 8, &body).ok());
   EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":8})"));
-  ASSERT_TRUE(JsonRpcRequestBody("ping", nullptr, 9, &body).ok());
+  body.clear();
+  ASSERT_TRUE(AppendJsonRpcRequest("log", json::parse("[1]"), std::nullopt, &body).ok());
+  EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"log","params":[1]})"))
+      << "a notification has no id";
+  body.clear();
+  ASSERT_TRUE(AppendJsonRpcRequest("ping", nullptr, 9, &body).ok());
   EXPECT_EQ(json::parse(body), json::parse(R"({"jsonrpc":"2.0","method":"ping","id":9})")) << "no params when none";
 
   RequestHeaders headers{.deadline_in = std::chrono::milliseconds(250)};
@@ -258,37 +264,37 @@ TEST(JsonRpcRequest, TheEnvelopeGoesToThePath) {
 TEST(JsonRpcRequest, ParamsJsonRpcCannotCarryAreRefused) {
   std::string body;
   for (const char* params : {"7", "\"text\"", "true"}) {
-    Status s = JsonRpcRequestBody("add", json::parse(params), 1, &body);
+    Status s = AppendJsonRpcRequest("add", json::parse(params), 1, &body);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << params;
     EXPECT_THAT(s.message(), HasSubstr("array or an object")) << s;
   }
 }
 
 TEST(InterpretResponse, JsonRpcResultIsTheValueAndErrorsKeepTheirCode) {
-  AttemptOutcome out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":{"sum":3},"id":1})", true);
+  AttemptOutcome out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":{"sum":3},"id":1})", AnswerForm::kJsonRpc);
   ASSERT_TRUE(out.status.ok()) << out.status;
   EXPECT_EQ(out.value, json::parse(R"({"sum":3})"));
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":null,"id":1})", true);
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","result":null,"id":1})", AnswerForm::kJsonRpc);
   ASSERT_TRUE(out.status.ok()) << out.status;
   EXPECT_TRUE(out.value.is_null());
 
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params"},"id":1})", true);
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params"},"id":1})", AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(out.status.message(), "Invalid params");
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":42,"message":"no"},"id":1})", true);
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":42,"message":"no"},"id":1})", AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kUnknown);
   EXPECT_EQ(out.status.message(), "no (JSON-RPC error 42)");
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:9"}},"id":1})", true);
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:9"}},"id":1})", AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kNotLeader);
   EXPECT_EQ(out.status.leader(), "127.0.0.1:9");
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":"bad","id":1})", true);
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":"bad","id":1})", AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kUnknown);
   EXPECT_THAT(out.status.message(), HasSubstr("malformed JSON-RPC error"));
 }
 
 TEST(InterpretResponse, AJsonRpcRequestNeedsAJsonRpcAnswer) {
   for (const char* body : {R"({"sum":3})", "[1,2]", "3", ""}) {
-    AttemptOutcome out = InterpretResponse(200, body, true);
+    AttemptOutcome out = InterpretResponse(200, body, AnswerForm::kJsonRpc);
     EXPECT_EQ(out.status.code(), StatusCode::kInternal) << body;
     EXPECT_THAT(out.status.message(), HasSubstr("not a JSON-RPC 2.0 answer")) << body;
   }
@@ -309,6 +315,35 @@ TEST(InterpretResponse, AJsonRpcRefusalOfAPlainRequestIsAnError) {
   EXPECT_TRUE(out.value.is_object());
   out = InterpretResponse(200, R"([{"error":{"code":1}}])");
   ASSERT_TRUE(out.status.ok());
+}
+
+TEST(InterpretResponse, ABatchAnswerIsTheArrayErrorsIncluded) {
+  const char* answers = R"([{"jsonrpc":"2.0","error":{"code":-32601,"message":"no such method"},"id":1},)"
+                        R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"bad"},"id":2}])";
+  AttemptOutcome out = InterpretResponse(200, answers, AnswerForm::kJsonRpcBatch);
+  ASSERT_TRUE(out.status.ok()) << "each error is its own call's, not the batch's: " << out.status;
+  EXPECT_EQ(out.value, json::parse(answers));
+  out = InterpretResponse(204, "", AnswerForm::kJsonRpcBatch);
+  ASSERT_TRUE(out.status.ok()) << "only notifications: nothing to answer";
+  EXPECT_TRUE(out.value.is_null());
+  // The batch refused as a whole: one error object, no array.
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32600,"message":"empty batch"},"id":null})",
+                          AnswerForm::kJsonRpcBatch);
+  EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
+  out = InterpretResponse(200, R"({"sum":3})", AnswerForm::kJsonRpcBatch);
+  EXPECT_EQ(out.status.code(), StatusCode::kInternal);
+  EXPECT_THAT(out.status.message(), HasSubstr("not a JSON-RPC 2.0 batch answer"));
+  out = InterpretResponse(503, R"({"error":{"code":-32014,"message":"draining"}})", AnswerForm::kJsonRpcBatch);
+  EXPECT_EQ(out.status.code(), StatusCode::kUnavailable);
+}
+
+TEST(InterpretResponse, ANotificationExpectsNothingButAnError) {
+  EXPECT_TRUE(InterpretResponse(204, "", AnswerForm::kNotification).status.ok());
+  EXPECT_TRUE(InterpretResponse(200, "", AnswerForm::kNotification).status.ok());
+  AttemptOutcome out = InterpretResponse(
+      200, R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"parse error"},"id":null})", AnswerForm::kNotification);
+  EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(InterpretResponse(401, "", AnswerForm::kNotification).status.code(), StatusCode::kUnauthenticated);
 }
 
 TEST(OneLineExcerpt, HtmlAndLongBodiesBecomeOneShortLine) {
