@@ -32,6 +32,7 @@
 #include "harpc/options.h"
 #include "harpc/security.h"
 #include "harpc/status.h"
+#include "harpc/trace.h"
 
 namespace harpc {
 
@@ -121,6 +122,11 @@ struct CallOptions {
   std::string request_id;
   // Routes the call with the "hash" balancer: equal keys go to the same endpoint.
   std::string hash_key;
+  // The span this call is made for. Each attempt (retries and hedges alike)
+  // is a child span of it, sent as traceparent (and its tracestate as
+  // tracestate), so the servers' spans join its trace. A handler passes
+  // ctx.trace(). Default: none, and the call starts a trace of its own.
+  TraceContext trace{};
 };
 
 struct CallResult {
@@ -135,6 +141,10 @@ struct CallResult {
   bool hedged = false;
   // In failsafe mode, the failure that was swallowed (status is then OK).
   Status suppressed;
+  // The span of the attempt that gave the final answer (else of the last
+  // attempt sent): the call's trace id, and the span id the server saw as
+  // its parent. Invalid when no attempt was sent.
+  TraceContext trace{};
 
   bool ok() const { return status.ok(); }
 };

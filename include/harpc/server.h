@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,7 @@
 #include "harpc/result.h"
 #include "harpc/security.h"
 #include "harpc/status.h"
+#include "harpc/trace.h"
 
 namespace harpc {
 
@@ -117,6 +119,16 @@ struct ServerOptions {
   // The bearer tokens accepted and the role each grants. Default: none asked
   // for. See harpc/security.h.
   AuthOptions auth;
+
+  // Where the access log goes: one JSON line per call (time, method, status,
+  // http_status, latency_ms, peer, trace_id, span_id, parent_id; see
+  // docs/observability.md), refused calls included. A file path (appended
+  // to; Start() fails when it cannot be opened) or "-" for stdout. Lines are
+  // written by a thread of the log's own, in batches, never by the event
+  // loops; should the disk fall behind by more than 8 MiB of lines, new ones
+  // are dropped and counted (harpc_server_access_log_dropped_total).
+  // Default empty: no access log.
+  std::string access_log;
 };
 
 struct MethodOptions {
@@ -151,10 +163,20 @@ class CallContext {
   Role role() const { return role_; }
   // The event loop serving this call; coroutine handlers use it for timers and I/O.
   const boost::asio::any_io_executor& executor() const { return executor_; }
+  // This call's span: the trace of the caller's traceparent header (a new
+  // trace when it sent none, or an invalid one), a span id of its own, and
+  // the caller's span as parent_id(). A handler continues the trace on the
+  // calls it makes with CallOptions{.trace = ctx.trace()}.
+  const TraceContext& trace() const { return trace_; }
 
  private:
   friend class CallDispatcher;
   std::string method_;
+  TraceContext trace_;
+  // For the access log: the call's outcome once known (else its HTTP status
+  // says), and whether its lines were written already (a batch writes one per request).
+  std::optional<StatusCode> outcome_;
+  bool logged_ = false;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::string idempotency_key_;
   std::string request_id_;

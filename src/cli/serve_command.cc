@@ -45,6 +45,7 @@ struct ServeFlags {
   double fail_rate = 0;
   double reset_rate = 0;
   std::string idempotency_db;
+  std::string access_log;
   std::string db;           // --service bank: the participant's database
   std::string coordinator;  // --service bank: asked about transactions in doubt
   std::string group;        // --service bank: H:P,H:P,... of the replicated bank's members
@@ -85,6 +86,7 @@ int RunServe(const ServeFlags& f) {
   options.idempotency_max_bytes = f.idempotency_max_bytes;
   options.shutdown_grace = std::chrono::milliseconds(f.grace_ms);
   options.idempotency_db = f.idempotency_db;
+  options.access_log = f.access_log;
   Server server(options);
   ServerFaults::SetResetRate(server, f.reset_rate);
 
@@ -197,6 +199,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--idempotency-db", flags->idempotency_db,
                   "SQLite file keeping answers by Idempotency-Key across restarts (default: memory only)");
+  cmd->add_option("--access-log", flags->access_log,
+                  "Write one JSON line per call (time, method, status, latency, peer, trace ids) to this file "
+                  "(appended to), or - for stdout (docs/observability.md); default: none");
   cmd->add_option("--reset-rate", flags->reset_rate,
                   "Fault injection: fraction of calls whose connection is reset after the method ran")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();

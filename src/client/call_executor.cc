@@ -48,6 +48,7 @@ struct ChannelCore::Attempt {
   bool handled = false;
   bool cancelled = false;
   ClientConnection* connection = nullptr;  // set while a request is on the wire
+  TraceContext trace;  // this attempt's span, a child of the call's
   AttemptOutcome outcome;
 };
 
@@ -57,6 +58,7 @@ struct ChannelCore::CallState {
   asio::steady_timer wake;  // cancelled by each finishing attempt
   WireCall wire;
   std::string idempotency_key, request_id;
+  TraceContext trace;  // the span the call is made for: CallOptions::trace, or a new trace
   Clock::time_point deadline;
   std::vector<Attempt> attempts;  // reserved for every attempt: references stay valid
   int in_flight = 0;
@@ -171,7 +173,7 @@ Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded
 }
 
 size_t ChannelCore::AddAttempt(CallState& call, Endpoint* endpoint, bool hedge) {
-  call.attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge});
+  call.attempts.push_back({.endpoint = endpoint->shared_from_this(), .hedge = hedge, .trace = call.trace.NewChild()});
   ++call.in_flight;
   endpoint->AddInFlight(1);
   endpoint->picks.fetch_add(1, std::memory_order_relaxed);
@@ -207,7 +209,8 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
       RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
                              .idempotency_key = call->idempotency_key,
                              .request_id = call->request_id,
-                             .bearer_token = options_.security.bearer_token};
+                             .bearer_token = options_.security.bearer_token,
+                             .trace = &a.trace};
       const WireCall& wire = call->wire;
       const std::string request =
           wire.form == AnswerForm::kPlain
@@ -278,8 +281,12 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   auto call = std::make_shared<CallState>(executor_);
   call->wire = std::move(wire);
   const std::string& method = call->wire.method;
-  call->deadline = now + timeout;
+  // Saturating: a handler's ctx.remaining() is milliseconds::max() when its
+  // caller gave no deadline, and passed on it means none.
+  const bool endless = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
+  call->deadline = endless ? Clock::time_point::max() : now + timeout;
   call->request_id = options.request_id;
+  call->trace = options.trace.valid() ? options.trace : TraceContext::NewTrace();
   call->idempotency_key = options.idempotency_key;
   // A batch goes without one: a key names one call, and a server would see
   // its calls of one method as one call repeated with other params.
@@ -473,13 +480,16 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
     result.status = answer->outcome.status;
     result.value = answer->outcome.value;
     result.endpoint = answer->endpoint->address();
+    result.trace = answer->trace;
   } else {
+    if (!call->attempts.empty()) result.trace = call->attempts.back().trace;
     result.status = std::move(last_error);
   }
   if (!result.ok()) {
     result.value = nullptr;
     if (options_.fault_mode == FaultMode::kFailsafe) {
-      Log().warn("failsafe: call {} failed, answering an empty result: {}", method, result.status.ToString());
+      Log().warn("failsafe: call {} failed, answering an empty result: {} (trace_id={})", method,
+                 result.status.ToString(), call->trace.trace_id_hex());
       result.suppressed = std::move(result.status);
       result.status = Status::Ok();
     }

@@ -22,6 +22,12 @@ void AppendHeadersAndBody(std::string& out, std::string_view body, const Request
   if (headers.deadline_in.count() > 0) http1::AppendHeader(out, "X-Deadline-Ms", headers.deadline_in.count());
   if (!headers.idempotency_key.empty()) http1::AppendHeader(out, "Idempotency-Key", headers.idempotency_key);
   if (!headers.request_id.empty()) http1::AppendHeader(out, "X-Request-Id", headers.request_id);
+  if (headers.trace && headers.trace->valid()) {
+    out += "traceparent: ";
+    headers.trace->AppendTraceparent(out);
+    out += "\r\n";
+    if (!headers.trace->tracestate().empty()) http1::AppendHeader(out, "tracestate", headers.trace->tracestate());
+  }
   http1::AppendBearerToken(out, headers.bearer_token);
   http1::AppendBody(out, "application/json", body);
 }

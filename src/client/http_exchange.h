@@ -13,6 +13,7 @@
 #include "http/client.h"
 #include "http/connection_pool.h"
 #include "harpc/status.h"
+#include "harpc/trace.h"
 
 namespace harpc {
 
@@ -45,6 +46,7 @@ struct RequestHeaders {
   std::string_view idempotency_key;
   std::string_view request_id;
   std::string_view bearer_token;  // "Authorization: Bearer ..."; empty: none sent
+  const TraceContext* trace = nullptr;  // traceparent (and tracestate) naming this span; null: none sent
 };
 
 // "POST /rpc/<method>" (or "POST /rpc" for the default method "/") with the body.

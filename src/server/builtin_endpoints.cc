@@ -75,6 +75,11 @@ boost::asio::awaitable<http1::Response> MetricsResponse(const ServerState& state
   w.Family("harpc_server_idempotent_replays_total", "counter",
            "Repeated calls answered from the idempotency store instead of running again.");
   w.Sample("harpc_server_idempotent_replays_total", "", state.idempotent_replays.load());
+  if (state.access_log) {
+    w.Family("harpc_server_access_log_dropped_total", "counter",
+             "Access log lines dropped: the disk fell behind by more than the log's buffer, or refused a write.");
+    w.Sample("harpc_server_access_log_dropped_total", "", state.access_log->dropped());
+  }
   co_await WriteClientMetrics(w);
   std::string text = w.Take();
   for (const auto& source : state.extra_metrics) text += source();

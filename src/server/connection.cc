@@ -37,6 +37,11 @@ void Connection::Answered() { state_.requests_in_progress.fetch_sub(1, std::memo
 
 http1::Response Connection::Refuse(int http_status, std::string message) {
   state_.CountHttpError(http_status);
+  if (state_.access_log) {
+    // Refused before its head could be trusted: no method, no trace.
+    state_.access_log->Write(
+        {.code = wire::CodeFromHttpStatus(http_status), .http_status = http_status, .peer = http_.peer()});
+  }
   return ConnectionError(http_status, wire::kInvalidRequest, message);
 }
 

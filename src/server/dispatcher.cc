@@ -15,6 +15,7 @@
 #include "util/fault_injection.h"
 #include "util/hash.h"
 #include "server/credentials.h"
+#include "util/log.h"
 
 namespace harpc {
 
@@ -190,6 +191,30 @@ Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContex
   return Status::Ok();
 }
 
+void CallDispatcher::LogCallProblem(const CallContext& ctx, const Status& problem) const {
+  const TraceContext& t = ctx.trace();
+  Log().warn("server {}: call {} from {}: {} (trace_id={} span_id={})", state_.address, ctx.method(), ctx.peer(),
+             problem.ToString(), t.trace_id_hex(), t.span_id_hex());
+}
+
+TraceContext CallDispatcher::TraceFromHeaders(const HttpRequest& request) {
+  // Two traceparent headers are as invalid as a bad one: a new trace, and
+  // the tracestate, which belongs to the caller's, goes with it.
+  const auto [first, end] = request.equal_range("traceparent");
+  std::optional<TraceContext> caller;
+  if (first != end && std::next(first) == end) caller = TraceContext::Parse(first->value());
+  if (!caller) return TraceContext::NewTrace();
+  std::string state;
+  for (auto [it, last] = request.equal_range("tracestate"); it != last; ++it) {
+    // Several tracestate headers are one list (RFC 9110 §5.3).
+    if (!state.empty()) state += ',';
+    state += it->value();
+    if (state.size() > TraceContext::kMaxTracestateBytes) break;
+  }
+  caller->set_tracestate(state);  // dropped when not acceptable
+  return caller->NewChild();
+}
+
 std::optional<http1::Response> CallDispatcher::PlainAnswer(const Result& result, bool ran) const {
   http1::Response r;
   if (result.ok()) {
@@ -256,10 +281,50 @@ http1::Response CallDispatcher::Upgrade(const ServerState::Upgrade& upgrade, con
 asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
                                                         const std::string& peer,
                                                         asio::any_io_executor executor) {
-  std::string_view path = PathOf(request.target());
-  const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
+  const std::string_view path = PathOf(request.target());
   const bool rpc_root = path == "/rpc" || path == "/rpc/";
+  if (!rpc_root && !path.starts_with("/rpc/")) co_return co_await HandleOther(request, path);
 
+  // A call: every answer below, refusals included, is one access log line.
+  const auto arrived = Clock::now();
+  CallContext base;
+  base.peer_ = peer;
+  base.executor_ = executor;
+  base.trace_ = TraceFromHeaders(request);
+  http1::Response answer;
+  if (Status s = Authenticate(request, &base.role_); !s.ok()) {
+    answer = CredentialsError(state_, s, rpc_root);
+  } else if (request.method() != http::verb::post) {
+    answer = HttpError(state_, 405, wire::kInvalidRequest, "calls take POST");
+    answer.extra_headers = "Allow: POST\r\n";
+  } else if (Status s = ContextFromHeaders(request, base); !s.ok()) {
+    answer = HttpError(state_, 400, wire::kInvalidRequest, s.message());
+  } else if (rpc_root) {
+    answer = co_await HandleJsonRpcEndpoint(request, base);
+  } else {
+    answer = co_await HandleNamedMethod(path.substr(5), request, base);
+  }
+  if (state_.access_log && !base.logged_) {
+    // A batch wrote a line per request already.
+    const bool jsonrpc_answer = rpc_root && (answer.status == 200 || answer.status == 204);
+    // A plain answer's HTTP status has the last word (an answer too large
+    // to send became INTERNAL); a JSON-RPC one is 200 whatever the outcome.
+    const StatusCode code =
+        base.outcome_ && (jsonrpc_answer || wire::HttpStatus(*base.outcome_) == answer.status)
+            ? *base.outcome_
+            : wire::CodeFromHttpStatus(answer.status);
+    state_.access_log->Write({.method = base.method_,
+                              .code = code,
+                              .http_status = answer.status,
+                              .latency = Clock::now() - arrived,
+                              .peer = peer,
+                              .trace = &base.trace_});
+  }
+  co_return answer;
+}
+
+asio::awaitable<http1::Response> CallDispatcher::HandleOther(const HttpRequest& request, std::string_view path) {
+  const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
   if (path == "/health") {
     if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
     co_return HealthResponse(state_);
@@ -268,7 +333,7 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
   // accepted token grants at least the client role, which /metrics, /status
   // and pages need.
   Role role = Role::kPeer;
-  if (Status s = Authenticate(request, &role); !s.ok()) co_return CredentialsError(state_, s, rpc_root);
+  if (Status s = Authenticate(request, &role); !s.ok()) co_return CredentialsError(state_, s, false);
 
   if (path == "/metrics" || path == "/status") {
     if (!get) co_return HttpError(state_, 405, wire::kInvalidRequest, std::string(path) + " takes GET");
@@ -286,25 +351,8 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
     co_return http1::Response{.status = 200, .content_type = p.content_type, .body = std::move(p.body)};
   }
 
-  if (!rpc_root && !path.starts_with("/rpc/")) {
-    co_return HttpError(state_, 404, wire::kMethodNotFound,
-                        "no such path '" + std::string(path) + "'; calls go to POST /rpc or POST /rpc/<Method>");
-  }
-  if (request.method() != http::verb::post) {
-    auto r = HttpError(state_, 405, wire::kInvalidRequest, "calls take POST");
-    r.extra_headers = "Allow: POST\r\n";
-    co_return r;
-  }
-
-  CallContext base;
-  base.peer_ = peer;
-  base.role_ = role;
-  base.executor_ = executor;
-  if (Status s = ContextFromHeaders(request, base); !s.ok()) {
-    co_return HttpError(state_, 400, wire::kInvalidRequest, s.message());
-  }
-  if (rpc_root) co_return co_await HandleJsonRpcEndpoint(request, base);
-  co_return co_await HandleNamedMethod(path.substr(5), request, base);
+  co_return HttpError(state_, 404, wire::kMethodNotFound,
+                      "no such path '" + std::string(path) + "'; calls go to POST /rpc or POST /rpc/<Method>");
 }
 
 asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx,
@@ -337,22 +385,26 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
   auto start = Clock::now();
   Result result = Internal("unreachable");
   if (ran) *ran = true;
+  bool faulty = true;  // the handler threw, or answered what cannot be sent: a server bug
   try {
     if (method.handler) {
       result = method.handler(params, ctx);
     } else {
       result = co_await method.async_handler(std::move(params), ctx);
     }
+    faulty = false;
   } catch (const boost::system::system_error& e) {
     // Boost.JSON's as_object()/as_int64()... on params of the wrong shape.
     if (e.code().category() == json::make_error_code(json::error::not_object).category()) {
       result = InvalidArgument(std::string("params have the wrong shape: ") + e.code().message());
+      faulty = false;  // the caller's params
     } else {
       result = Internal(std::string("handler failed: ") + e.what());
     }
   } catch (const std::invalid_argument& e) {
     // Boost.JSON 1.81 throws std::invalid_argument ("not an object") from as_object()...
     result = InvalidArgument(std::string("params have the wrong shape: ") + e.what());
+    faulty = false;  // the caller's params
   } catch (const std::exception& e) {
     result = Internal(std::string("handler failed: ") + e.what());
   } catch (...) {
@@ -362,9 +414,11 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
   if (result.ok() && !AllNumbersFinite(result.value())) {
     // JSON has no NaN nor infinity: written, they would make the whole answer unreadable.
     result = Internal("method '" + method.name + "' answered a number JSON cannot express (NaN or infinity)");
+    faulty = true;
   }
+  if (faulty) LogCallProblem(ctx, result.status());
   if (remembered) {
-    co_await state_.idempotency->Persist(remembered, result);
+    if (Status s = co_await state_.idempotency->Persist(remembered, result); !s.ok()) LogCallProblem(ctx, s);
     state_.idempotency->Finish(remembered, result);
   }
   method.stats.latency.Record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
@@ -376,8 +430,10 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
                                                                    CallContext& base) {
   Method* method = state_.Find(name);
   if (!method) {
+    base.method_ = name;  // for the access log: what was asked for
     co_return HttpError(state_, 404, wire::kMethodNotFound, "method '" + std::string(name) + "' not found");
   }
+  base.method_ = method->name;
   if (base.role() < method->options.role) co_return CredentialsAnswer(Denied(*method, base.role()), false);
   json::value params;  // an empty body means no params (null)
   if (!request.body().empty()) {
@@ -391,6 +447,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   }
   bool ran = false;
   Result result = co_await Invoke(*method, std::move(params), base, &ran);
+  base.outcome_ = result.status().code();
   if (std::optional<http1::Response> answer = PlainAnswer(result, ran)) co_return std::move(*answer);
   co_return co_await LargePlainAnswer(result, ran, base.executor());
 }
@@ -399,7 +456,10 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
                                                                        CallContext& base) {
   // A large batch over the limit is refused before it is parsed: 4 MiB of 1s
   // would cost 25 times its size as values.
-  if (size_t n = LargeBatchLength(request.body()); n > state_.options.max_batch_requests) co_return BatchTooLarge(n);
+  if (size_t n = LargeBatchLength(request.body()); n > state_.options.max_batch_requests) {
+    base.outcome_ = StatusCode::kInvalidArgument;
+    co_return BatchTooLarge(n);
+  }
   json::value body;
   Status parsed;
   if (request.body().size() <= kTextSlice) {
@@ -407,7 +467,10 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
   } else {
     parsed = co_await ParseInSlices(request.body(), &body, base.executor());
   }
-  if (!parsed.ok()) co_return JsonBody(Rejected(wire::kParseError, "parse error: " + parsed.message(), nullptr));
+  if (!parsed.ok()) {
+    base.outcome_ = StatusCode::kInvalidArgument;
+    co_return JsonBody(Rejected(wire::kParseError, "parse error: " + parsed.message(), nullptr));
+  }
 
   if (body.is_object() && !body.as_object().contains("jsonrpc")) {
     // A plain requests.post(url, json={...}) goes to the default method.
@@ -416,9 +479,11 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
       co_return HttpError(state_, 404, wire::kMethodNotFound,
                           "this server has no default method; send JSON-RPC 2.0 or POST /rpc/<Method>");
     }
+    base.method_ = method->name;
     if (base.role() < method->options.role) co_return CredentialsAnswer(Denied(*method, base.role()), false);
     bool ran = false;
     Result result = co_await Invoke(*method, std::move(body), base, &ran);
+    base.outcome_ = result.status().code();
     if (std::optional<http1::Response> answer = PlainAnswer(result, ran)) co_return std::move(*answer);
     co_return co_await LargePlainAnswer(result, ran, base.executor());
   }
@@ -431,6 +496,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
     JsonTextWriter::Progress p = WriteInOneSlice(reply, answer.body, limit);
     if (p == JsonTextWriter::kMore) p = co_await WriteInSlices(reply, answer.body, limit, base.executor());
     if (p == JsonTextWriter::kTooLarge) {
+      base.outcome_ = StatusCode::kInternal;
       co_return JsonBody(JsonRpcError(wire::kInternalError, AnswerTooLarge(limit).message(), reply.at("id")));
     }
     // A single request refused for its role says so in the HTTP status too
@@ -444,6 +510,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const Htt
 
   if (body.is_array()) co_return co_await HandleBatch(body.as_array(), base);
 
+  base.outcome_ = StatusCode::kInvalidArgument;
   co_return JsonBody(Rejected(wire::kInvalidRequest, "invalid request: body must be a JSON object or array", nullptr));
 }
 
@@ -464,9 +531,30 @@ http1::Response CallDispatcher::BatchTooLarge(size_t requests) const {
 asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& batch, CallContext& base) {
   const size_t limit = state_.options.max_answer_bytes;
   if (batch.empty()) {
+    base.outcome_ = StatusCode::kInvalidArgument;
     co_return JsonBody(Rejected(wire::kInvalidRequest, "invalid request: empty batch", nullptr));
   }
-  if (batch.size() > state_.options.max_batch_requests) co_return BatchTooLarge(batch.size());
+  if (batch.size() > state_.options.max_batch_requests) {
+    base.outcome_ = StatusCode::kInvalidArgument;
+    co_return BatchTooLarge(batch.size());
+  }
+  // Each request of the batch is a call of its own, with a span of its own
+  // (a sibling of the others: all are children of the caller's span), and an
+  // access log line once the batch's HTTP status is known.
+  std::vector<BatchCall> calls;
+  if (state_.access_log) calls.reserve(batch.size());
+  auto finish = [&](http1::Response answer) {
+    for (const BatchCall& c : calls) {
+      state_.access_log->Write({.method = c.method,
+                                .code = c.code,
+                                .http_status = answer.status,
+                                .latency = c.latency,
+                                .peer = base.peer(),
+                                .trace = &c.trace});
+    }
+    base.logged_ = state_.access_log != nullptr && !calls.empty();
+    return answer;
+  };
   // Each reply is written as soon as it is known, into an answer that may
   // not pass the limit: the replies are never all held as values, and a
   // batch that would answer too much stops there.
@@ -476,7 +564,14 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
   size_t done = 0;
   auto held_since = Clock::now();
   for (const json::value& item : batch) {
-    json::value reply = co_await HandleJsonRpcObject(item, base);
+    const auto started = Clock::now();
+    CallContext ctx = base;
+    ctx.trace_ = base.trace_.NewSibling();
+    json::value reply = co_await HandleJsonRpcObject(item, ctx);
+    if (state_.access_log) {
+      calls.push_back({std::move(ctx.method_), ctx.outcome_.value_or(StatusCode::kOk), Clock::now() - started,
+                       std::move(ctx.trace_)});
+    }
     ++done;
     if (!reply.is_null()) {
       if (text.size() > 1) text += ',';
@@ -484,11 +579,12 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
       JsonTextWriter::Progress p = WriteInOneSlice(reply, text, room);
       if (p == JsonTextWriter::kMore) p = co_await WriteInSlices(reply, text, room, base.executor());
       if (p == JsonTextWriter::kTooLarge) {
-        co_return JsonBody(JsonRpcError(
+        if (!calls.empty()) calls.back().code = StatusCode::kInternal;
+        co_return finish(JsonBody(JsonRpcError(
             wire::kInternalError,
             AnswerTooLarge(limit).message() + "; the answers to the first " + std::to_string(done) + " of the " +
                 std::to_string(batch.size()) + " requests of this batch passed it, the others did not run",
-            nullptr));
+            nullptr)));
       }
     }
     if (Clock::now() - held_since >= kBatchTurn) {
@@ -496,14 +592,15 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
       held_since = Clock::now();
     }
   }
-  if (text.size() == 1) co_return http1::Response{.status = 204};
+  if (text.size() == 1) co_return finish(http1::Response{.status = 204});
   text += ']';
-  co_return answer;
+  co_return finish(std::move(answer));
 }
 
 asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::value& request,
-                                                                 CallContext& base) {
-  auto invalid = [this](std::string_view why, const json::value& id) {
+                                                                 CallContext& ctx) {
+  auto invalid = [this, &ctx](std::string_view why, const json::value& id) {
+    ctx.outcome_ = StatusCode::kInvalidArgument;
     return Rejected(wire::kInvalidRequest, std::string("invalid request: ") + std::string(why), id);
   };
   if (!request.is_object()) co_return invalid("batch element is not an object", nullptr);
@@ -535,22 +632,25 @@ asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::val
   }
 
   std::string_view method_name = name->as_string();
+  ctx.method_ = method_name;  // for the access log
   Method* method = state_.Find(method_name);
   if (!method) {
+    ctx.outcome_ = StatusCode::kUnimplemented;
     json::value unknown = Rejected(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
                                    reply_id);
     if (notification) co_return nullptr;
     co_return unknown;
   }
 
-  if (base.role() < method->options.role) {
-    const Status denied = Denied(*method, base.role());
+  if (ctx.role() < method->options.role) {
+    ctx.outcome_ = StatusCode::kPermissionDenied;
+    const Status denied = Denied(*method, ctx.role());
     if (notification) co_return nullptr;
     co_return JsonRpcError(denied, reply_id);
   }
 
-  CallContext ctx = base;
   Result result = co_await Invoke(*method, std::move(params), ctx);
+  ctx.outcome_ = result.status().code();
   if (notification) co_return nullptr;
   if (!result.ok()) co_return JsonRpcError(result.status(), reply_id);
   co_return json::object{{"jsonrpc", "2.0"}, {"result", std::move(result).value()}, {"id", reply_id}};

@@ -51,8 +51,9 @@ class CallDispatcher {
   // A JSON-RPC batch (an array of request objects).
   boost::asio::awaitable<http1::Response> HandleBatch(const boost::json::array& batch, CallContext& base);
   // One JSON-RPC request object; returns null for a notification.
+  // `ctx` is this request's own: its method and outcome are written into it.
   boost::asio::awaitable<boost::json::value> HandleJsonRpcObject(const boost::json::value& request,
-                                                                 CallContext& base);
+                                                                 CallContext& ctx);
 
   // The answer of /rpc/<Method> and the default method: INTERNAL when its
   // text would pass max_answer_bytes. When the handler ran, fault injection
@@ -67,6 +68,22 @@ class CallDispatcher {
   http1::Response Upgrade(const ServerState::Upgrade& upgrade, const HttpRequest& request, Role role) const;
   // Fills the deadline, idempotency key and request id from the headers.
   static Status ContextFromHeaders(const HttpRequest& request, CallContext& ctx);
+  // The call's span: a child of the caller's traceparent, or a new trace
+  // when it sent none (or an invalid one). Never refuses a request.
+  static TraceContext TraceFromHeaders(const HttpRequest& request);
+  // A warning about one call that names its trace: a handler that threw or
+  // answered what JSON cannot say, an answer the idempotency log could not keep.
+  void LogCallProblem(const CallContext& ctx, const Status& problem) const;
+  // Requests to paths other than /rpc and /rpc/<Method>: GET /health,
+  // /metrics, /status, pages, upgrades; 404 for any other.
+  boost::asio::awaitable<http1::Response> HandleOther(const HttpRequest& request, std::string_view path);
+  // What the access log keeps of a batch's request until the batch's HTTP status is known.
+  struct BatchCall {
+    std::string method;
+    StatusCode code;
+    std::chrono::steady_clock::duration latency;
+    TraceContext trace;
+  };
 
   ServerState& state_;
 };

@@ -1,6 +1,5 @@
 #include "server/idempotency_store.h"
 
-#include "util/log.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -117,13 +116,12 @@ IdempotencyStore::Verdict IdempotencyStore::Begin(const std::string& method, con
   return Verdict::kRun;
 }
 
-asio::awaitable<void> IdempotencyStore::Persist(std::shared_ptr<Entry> entry, Result result) {
+asio::awaitable<Status> IdempotencyStore::Persist(std::shared_ptr<Entry> entry, Result result) {
   // Written whether or not the entry is still in memory: one dropped for
   // room while it ran must still be found after a restart.
-  if (!log_ || Transient(result.status())) co_return;
+  if (!log_ || Transient(result.status())) co_return Status::Ok();
   const int64_t expires_ms = WallMs() + ttl_.count();
-  Status s = co_await log_->Put(entry->id, entry->fingerprint, std::move(result), expires_ms);
-  if (!s.ok()) Log().error("{}", s.ToString());
+  co_return co_await log_->Put(entry->id, entry->fingerprint, std::move(result), expires_ms);
 }
 
 void IdempotencyStore::Finish(const std::shared_ptr<Entry>& entry, const Result& result) {

@@ -51,8 +51,9 @@ class IdempotencyStore {
                 std::shared_ptr<Entry>* entry);
   // With a log: writes the first attempt's answer durably (group commit).
   // Called before Finish, so that no repeat is answered with an answer that
-  // a crash could still lose. Without a log, or for a transient failure: nothing.
-  boost::asio::awaitable<void> Persist(std::shared_ptr<Entry> entry, Result result);
+  // a crash could still lose. Without a log, or for a transient failure:
+  // nothing. The log's error when it could not keep it.
+  boost::asio::awaitable<Status> Persist(std::shared_ptr<Entry> entry, Result result);
   // Records the first attempt's answer. Transient failures (NOT_LEADER,
   // UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, CANCELLED) are
   // forgotten instead, so that a retry runs the method again.

@@ -104,6 +104,9 @@ class Server::Impl {
     } else if (!tls.client_ca_file.empty()) {
       return InvalidArgument("TLS: client certificates (--tls-client-ca) need the server's own (--tls-cert)");
     }
+    if (!state_.options.access_log.empty()) {
+      if (Status s = AccessLog::Open(state_.options.access_log, &state_.access_log); !s.ok()) return s;
+    }
     if (!state_.options.idempotency_db.empty()) {
       std::unique_ptr<IdempotencyLog> log;
       if (Status s = IdempotencyLog::Open(state_.options.idempotency_db, &log); !s.ok()) return s;

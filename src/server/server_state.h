@@ -18,6 +18,7 @@
 #include "harpc/server.h"
 #include "http/server_connection.h"
 #include "metrics/histogram.h"
+#include "server/access_log.h"
 #include "server/credentials.h"
 #include "server/idempotency_store.h"
 
@@ -88,6 +89,8 @@ struct ServerState {
   std::atomic<std::shared_ptr<const TokenTable>> tokens;
 
   std::unique_ptr<IdempotencyStore> idempotency;
+  // ServerOptions::access_log, opened by Start(); null when off.
+  std::unique_ptr<AccessLog> access_log;
   std::atomic<uint64_t> idempotent_replays{0};
 
   std::atomic<bool> draining{false};

@@ -6,17 +6,19 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "util/hash.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 namespace harpc {
 
-std::string RandomId() {
-  unsigned char bytes[16];
+void KernelRandomBytes(void* out, size_t size) {
+  auto* bytes = static_cast<unsigned char*>(out);
   size_t filled = 0;
   // getrandom blocks only before the kernel's pool is first initialised, and
   // returns at most 256 bytes per call uninterrupted; a signal may cut it short.
-  while (filled < sizeof bytes) {
-    ssize_t n = ::getrandom(bytes + filled, sizeof bytes - filled, 0);
+  while (filled < size) {
+    ssize_t n = ::getrandom(bytes + filled, size - filled, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       Log().critical("getrandom failed (errno {}): refusing to make guessable ids", errno);
@@ -24,13 +26,25 @@ std::string RandomId() {
     }
     filled += static_cast<size_t>(n);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
+}
+
+std::string RandomId() {
+  uint8_t bytes[16];
+  KernelRandomBytes(bytes, sizeof bytes);
   std::string id(2 * sizeof bytes, '0');
-  for (size_t i = 0; i < sizeof bytes; ++i) {
-    id[2 * i] = kHex[bytes[i] >> 4];
-    id[2 * i + 1] = kHex[bytes[i] & 0xf];
-  }
+  WriteHex(bytes, sizeof bytes, id.data());
   return id;
+}
+
+uint64_t FastRandom64() {
+  // Each thread walks its own sequence from a random start: splitmix64 never
+  // repeats an output within its 2^64 period.
+  thread_local uint64_t state = [] {
+    uint64_t seed;
+    KernelRandomBytes(&seed, sizeof seed);
+    return seed;
+  }();
+  return Mix64(state += 0x9e3779b97f4a7c15ULL);
 }
 
 bool SameSecret(std::string_view kept, std::string_view presented) {

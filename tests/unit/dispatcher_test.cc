@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <future>
+#include <set>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -26,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "server/credentials.h"
+#include "support/test_support.h"
 #include "util/json_text.h"
 
 namespace harpc {
@@ -159,6 +162,15 @@ class DispatcherTest : public ::testing::Test {
       if (ctx.has_deadline()) o["remaining_ms"] = ctx.remaining().count();
       return json::value(std::move(o));
     }, /*idempotent=*/true);  // idempotent: its Idempotency-Key is only passed through
+    AddSync("Ctx.trace", [](const json::value&, CallContext& ctx) -> Result {
+      const TraceContext& t = ctx.trace();
+      return json::value(json::object{{"valid", t.valid()},
+                                      {"traceparent", t.traceparent()},
+                                      {"trace_id", t.trace_id_hex()},
+                                      {"span_id", t.span_id_hex()},
+                                      {"parent_id", t.has_parent() ? json::value(t.parent_id_hex()) : nullptr},
+                                      {"tracestate", t.tracestate()}});
+    }, /*idempotent=*/true);
     AddAsync("Slow.wait", [this](json::value, CallContext&) -> asio::awaitable<Result> {
       // Waits until the test opens the gate (cancels the timer).
       co_await gate_->async_wait(kNoThrow);
@@ -898,6 +910,137 @@ TEST_F(DispatcherTest, MaxConcurrencyGives429) {
   r = Run(Post("/rpc/Echo.echo", "[1]"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "[1]");
+}
+
+// ---- trace context (traceparent) and the access log ----
+
+constexpr char kCallerTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr char kCallerSpan[] = "00f067aa0ba902b7";
+const std::string kTraceparent = "00-" + std::string(kCallerTrace) + "-" + std::string(kCallerSpan) + "-01";
+
+TEST_F(DispatcherTest, HandlersSeeTheCallersTraceWithASpanOfTheirOwn) {
+  http1::Response r = Run(Post("/rpc/Ctx.trace", "", {{"traceparent", kTraceparent}, {"tracestate", "congo=t61rcWkgMzE"}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value seen = BodyJson(r);
+  EXPECT_EQ(seen.at("trace_id"), kCallerTrace);
+  EXPECT_EQ(seen.at("parent_id"), kCallerSpan);
+  EXPECT_NE(seen.at("span_id"), kCallerSpan);
+  EXPECT_EQ(seen.at("tracestate"), "congo=t61rcWkgMzE");
+  // The same through JSON-RPC 2.0 and the default method's path.
+  json::value reply = Rpc(R"({"jsonrpc":"2.0","method":"Ctx.trace","id":1})", {{"traceparent", kTraceparent}});
+  EXPECT_EQ(reply.at("result").at("trace_id"), kCallerTrace);
+  EXPECT_EQ(reply.at("result").at("parent_id"), kCallerSpan);
+}
+
+TEST_F(DispatcherTest, WithoutAValidTraceparentACallStartsANewTrace) {
+  const std::string id = std::string(kCallerTrace), span = std::string(kCallerSpan);
+  const std::vector<Headers> cases = {
+      {},
+      {{"traceparent", "garbage"}, {"tracestate", "congo=t61rcWkgMzE"}},
+      {{"traceparent", std::string(6000, 'f')}},
+      {{"traceparent", "00-" + id + "-" + span + "-01-extra"}},
+      {{"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + span + "-01"}},
+      {{"traceparent", "00-00000000000000000000000000000000-" + span + "-01"}},
+      {{"traceparent", "ff-" + id + "-" + span + "-01"}},
+  };
+  std::set<std::string> traces;
+  for (const Headers& headers : cases) {
+    http1::Response r = Run(Post("/rpc/Ctx.trace", "", headers));
+    ASSERT_EQ(r.status, 200) << "a bad traceparent never refuses a call: " << r.body;
+    json::value seen = BodyJson(r);
+    EXPECT_EQ(seen.at("valid"), true);
+    EXPECT_NE(seen.at("trace_id"), kCallerTrace);
+    EXPECT_TRUE(seen.at("parent_id").is_null()) << seen;
+    EXPECT_EQ(seen.at("tracestate"), "") << "the tracestate of a trace not taken is dropped";
+    EXPECT_TRUE(traces.insert(std::string(seen.at("trace_id").as_string())).second);
+  }
+}
+
+TEST_F(DispatcherTest, TwoTraceparentHeadersAreInvalid) {
+  HttpRequest request = Post("/rpc/Ctx.trace", "");
+  request.insert("traceparent", kTraceparent);
+  request.insert("traceparent", "00-" + std::string(32, 'a') + "-" + std::string(16, 'b') + "-01");
+  http1::Response r = Run(request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(BodyJson(r).at("trace_id"), kCallerTrace);
+}
+
+TEST_F(DispatcherTest, EachRequestOfABatchHasItsOwnSpan) {
+  json::value replies = Rpc(R"([{"jsonrpc":"2.0","method":"Ctx.trace","id":1},
+                                {"jsonrpc":"2.0","method":"Ctx.trace","id":2}])",
+                            {{"traceparent", kTraceparent}});
+  ASSERT_TRUE(replies.is_array() && replies.as_array().size() == 2) << replies;
+  const json::value& a = replies.as_array()[0].at("result");
+  const json::value& b = replies.as_array()[1].at("result");
+  EXPECT_EQ(a.at("trace_id"), kCallerTrace);
+  EXPECT_EQ(b.at("trace_id"), kCallerTrace);
+  EXPECT_EQ(a.at("parent_id"), kCallerSpan);
+  EXPECT_EQ(b.at("parent_id"), kCallerSpan);
+  EXPECT_NE(a.at("span_id"), b.at("span_id"));
+}
+
+class AccessLogTest : public DispatcherTest {
+ protected:
+  AccessLogTest() { EXPECT_TRUE(AccessLog::Open(dir_.File("access.log"), &state_.access_log).ok()); }
+
+  // The lines written so far, each parsed (the log is closed to flush it).
+  std::vector<json::object> Lines() {
+    state_.access_log.reset();
+    std::ifstream in(dir_.File("access.log"));
+    std::vector<json::object> out;
+    for (std::string line; std::getline(in, line);) {
+      boost::system::error_code ec;
+      json::value v = json::parse(line, ec);
+      EXPECT_FALSE(ec) << "not JSON: " << line;
+      if (!ec && v.is_object()) out.push_back(v.as_object());
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(AccessLogTest, OneLinePerCallRefusalsIncluded) {
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", R"({"a":1})", {{"traceparent", kTraceparent}})).status, 200);
+  EXPECT_EQ(Run(Post("/rpc/No.such", "{}")).status, 404);
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", "{not json")).status, 400);
+  EXPECT_EQ(Run(Post("/rpc/Fail.invalid", "{}")).status, 400);
+  EXPECT_EQ(Run(Post("/rpc/Echo.echo", "1", {{"X-Deadline-Ms", "soon"}})).status, 400);
+  EXPECT_EQ(Run(Get("/rpc/Echo.echo")).status, 405);
+  Rpc(R"({"jsonrpc":"2.0","method":"Fail.throw","id":7})");
+  Rpc(R"([{"jsonrpc":"2.0","method":"Echo.echo","params":[1],"id":1},{"jsonrpc":"2.0","method":"Nope","id":2}])");
+  EXPECT_EQ(Run(Get("/health")).status, 200);  // not a call: no line
+
+  std::vector<json::object> lines = Lines();
+  ASSERT_EQ(lines.size(), 9u);
+  for (const json::object& o : lines) {
+    for (const char* field : {"time", "method", "status", "http_status", "latency_ms", "peer", "trace_id", "span_id",
+                              "parent_id"}) {
+      EXPECT_TRUE(o.contains(field)) << field << " missing in " << json::serialize(o);
+    }
+    EXPECT_EQ(o.at("peer"), json::value(json::string(peer_)));
+    EXPECT_EQ(o.at("trace_id").as_string().size(), 32u) << "every call has a trace";
+    EXPECT_GE(o.at("latency_ms").to_number<double>(), 0);
+  }
+  auto expect = [&](size_t i, const json::value& method, const char* status, int http_status) {
+    EXPECT_EQ(lines[i].at("method"), method) << i;
+    EXPECT_EQ(lines[i].at("status"), status) << i;
+    EXPECT_EQ(lines[i].at("http_status"), http_status) << i;
+  };
+  expect(0, "Echo.echo", "OK", 200);
+  EXPECT_EQ(lines[0].at("trace_id"), kCallerTrace);
+  EXPECT_EQ(lines[0].at("parent_id"), kCallerSpan);
+  expect(1, "No.such", "UNIMPLEMENTED", 404);
+  EXPECT_TRUE(lines[1].at("parent_id").is_null());
+  expect(2, "Echo.echo", "INVALID_ARGUMENT", 400);
+  expect(3, "Fail.invalid", "INVALID_ARGUMENT", 400);
+  expect(4, nullptr, "INVALID_ARGUMENT", 400);
+  expect(5, nullptr, "UNIMPLEMENTED", 405);
+  expect(6, "Fail.throw", "INTERNAL", 200);
+  expect(7, "Echo.echo", "OK", 200);
+  expect(8, "Nope", "UNIMPLEMENTED", 200);
+  EXPECT_EQ(lines[7].at("trace_id"), lines[8].at("trace_id")) << "one batch, one trace";
+  EXPECT_NE(lines[7].at("span_id"), lines[8].at("span_id"));
 }
 
 }  // namespace
