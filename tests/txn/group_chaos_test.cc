@@ -91,16 +91,18 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
     }
   }
 
-  // 16 callers for 30 s. Each transfer may take 10 s: a frozen leader
-  // answers nothing until the others elect, and on a loaded machine
+  // 16 callers for 30 s. Each transfer may take 10 s (stretched by
+  // HARPC_TEST_TIME_SCALE, like every deadline for work to happen: under a
+  // sanitizer with other tests beside it, 10 s was seen to pass): a frozen
+  // leader answers nothing until the others elect, and on a loaded machine
   // elections and catch-up take seconds.
   CliRun load;
   std::thread loader([&] {
     load = testing::RunHarpc({"transfer", "--coordinator", coordinators.Target(), "--from", bank_a.Target(),
                               "--from-account", "a", "--to", bank_b.Target(), "--to-account", "b", "--amount", "1",
                               "--accounts", std::to_string(kAccounts), "--duration", "30", "--concurrency", "16",
-                              "--timeout-ms", "10000", "--json"},
-                             120s);
+                              "--timeout-ms", std::to_string(testing::Scaled(10s).count()), "--json"},
+                             testing::Scaled(120s));
   });
   std::mt19937 rng(std::random_device{}());
   const auto end = Clock::now() + 28s;
