@@ -288,12 +288,10 @@ asio::awaitable<bool> Monitor::WinElection(int64_t epoch) {
   co_return ElectionWon(votes) && registry_.voted_epoch() == epoch;
 }
 
-asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string address) {
-  Instance* i = registry_.Find(service, address);
-  if (!i) co_return;
-  const bool self_sdown = i->sdown;
-  // Gather the group's opinions (and any decision this sentinel missed).
-  int sdown_votes = self_sdown ? 1 : 0;
+// Asks every peer its opinion of the instance; adopts (once proven) any
+// decision this sentinel missed. Returns how many peers hold it SDOWN.
+asio::awaitable<int> Monitor::GatherOpinions(const std::string& service, const std::string& address) {
+  int sdown_votes = 0;
   for (auto& peer : peers_) {
     json::value params = {{"service", service}, {"address", address}};
     CallResult r = co_await peer->AsyncCall(kOpinion, params);
@@ -304,8 +302,8 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
     const json::value* od = o.if_contains("odown");
     const json::value* ep = o.if_contains("epoch");
     const json::value* by = o.if_contains("leader");
-    i = registry_.Find(service, address);
-    if (!i) co_return;
+    Instance* i = registry_.Find(service, address);
+    if (!i) co_return sdown_votes;
     if (od && od->is_bool() && ep && ep->is_int64() && ep->as_int64() > i->odown_epoch && by && by->is_string() &&
         !by->as_string().empty()) {
       // A decision this sentinel missed: adopted once proven, like a Sentinel.decide.
@@ -313,6 +311,15 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
       if (co_await Proven(d)) Adopt(d, false);
     }
   }
+  co_return sdown_votes;
+}
+
+asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string address) {
+  Instance* i = registry_.Find(service, address);
+  if (!i) co_return;
+  const bool self_sdown = i->sdown;
+  int sdown_votes = self_sdown ? 1 : 0;
+  sdown_votes += co_await GatherOpinions(service, address);
   i = registry_.Find(service, address);
   if (!i) co_return;
   const bool want_odown = sdown_votes >= options_.quorum;
@@ -342,6 +349,10 @@ asio::awaitable<void> Monitor::CheckInstance(std::string service, std::string ad
   }
   const int64_t epoch = registry_.epoch() + 1;
   const bool leader = co_await WinElection(epoch);
+  // Another leader may have decided the same change while this election ran
+  // (its Sentinel.decide not here yet): ask again, so that one change makes
+  // one decision and one alert.
+  if (leader) co_await GatherOpinions(service, address);
   i = registry_.Find(service, address);
   if (!i) co_return;
   if (!leader || i->odown_epoch >= epoch || i->odown == want_odown) {

@@ -123,6 +123,7 @@ class Monitor {
   boost::asio::awaitable<void> ProbeLoop(std::string service, std::string address, std::shared_ptr<Watch> watch);
   boost::asio::awaitable<void> QuorumLoop();
   boost::asio::awaitable<void> CheckInstance(std::string service, std::string address);
+  boost::asio::awaitable<int> GatherOpinions(const std::string& service, const std::string& address);
   // Raises "lease-expired" for the instances among `expired` (just removed
   // from the registry) that stopped renewing their lease with no decision
   // told: neither ODOWN nor draining. One sentinel tells it: a sentinel
