@@ -39,11 +39,10 @@ std::vector<CallResult> SplitBatchAnswer(const std::vector<BatchCall>& calls, ui
       const json::object* o = answer.if_object();
       const json::value* id = o ? o->if_contains("id") : nullptr;
       if (!id) continue;
-      if (const auto n = id->if_uint64(); n && *n >= first_id && *n - first_id < calls.size()) {
-        by_id.emplace(*n, o);
-      } else if (const auto i = id->if_int64(); i && *i >= 0 && static_cast<uint64_t>(*i) >= first_id &&
-                                                 static_cast<uint64_t>(*i) - first_id < calls.size()) {
-        by_id.emplace(static_cast<uint64_t>(*i), o);
+      boost::system::error_code not_ours;
+      const uint64_t n = id->to_number<uint64_t>(not_ours);
+      if (!not_ours && n >= first_id && n - first_id < calls.size()) {
+        by_id.emplace(n, o);
       } else if (id->is_null() && o->contains("error") && unidentified.ok()) {
         unidentified = JsonRpcErrorStatus(o->at("error"), json::serialize(answer));
       }
