@@ -91,6 +91,9 @@ struct ChannelOptions {
   // call is retried only when it certainly did not reach a server. Default true.
   bool idempotency_keys = true;
 
+  // How calls in flight to one endpoint share its keep-alive connections.
+  PipelineOptions pipeline;
+
   // Idle keep-alive connections kept per endpoint; more are closed after use.
   // Default 256.
   size_t max_idle_connections = 256;

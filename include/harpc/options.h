@@ -72,6 +72,24 @@ struct HedgeOptions {
   bool use_p95 = false;
 };
 
+// How calls in flight to one endpoint share its keep-alive connections. The
+// first `connections` calls get a connection each; beyond that, a request
+// goes on the least loaded connection behind up to `depth - 1` others
+// (HTTP/1.1 pipelining), and another connection opens only when all are that
+// full. Sharing saves both sides a system call or two and a wake-up per call,
+// many calls answered by one read; its price is order: answers on one
+// connection come back in request order, so a slow call delays those queued
+// behind it on its connection. A connection whose caller gave up waiting
+// takes no new request until that answer is in, and a server is sent one
+// request at a time until it proves it speaks HTTP/1.1 with keep-alive.
+struct PipelineOptions {
+  // Connections used one call at a time before any is shared. Default 4.
+  size_t connections = 4;
+  // Requests on one connection at once, at most; 1 turns pipelining off
+  // (a connection per call in flight). Default 16.
+  size_t depth = 16;
+};
+
 // What a channel does when a call fails after its retries.
 enum class FaultMode {
   kFailover,  // retry on other endpoints (default)

@@ -13,6 +13,8 @@ Status ChannelFlags::ToOptions(ChannelOptions* out) const {
   o.lb = lb;
   o.timeout = std::chrono::milliseconds(timeout_ms);
   o.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+  o.pipeline.connections = static_cast<size_t>(pipeline_connections);
+  o.pipeline.depth = static_cast<size_t>(pipeline_depth);
   o.retry.max_retries = retries;
   o.health.interval = std::chrono::milliseconds(health_interval_ms);
   o.health.path = health_path;
@@ -46,6 +48,12 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
   cmd->add_option("--timeout-ms", f.timeout_ms, "Deadline of a whole call, all attempts included")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--connect-timeout-ms", f.connect_timeout_ms, "Longest wait for a TCP connection")
+      ->check(Positive())->capture_default_str();
+  cmd->add_option("--pipeline-connections", f.pipeline_connections,
+                  "Connections per endpoint used one call at a time before calls share them")
+      ->check(Positive())->capture_default_str();
+  cmd->add_option("--pipeline-depth", f.pipeline_depth,
+                  "Calls on one connection at once (HTTP/1.1 pipelining); 1: a connection per call in flight")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--retries", f.retries, "Extra attempts on other endpoints after a retryable failure")
       ->check(CLI::Range(0, 10))->capture_default_str();

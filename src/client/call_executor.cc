@@ -47,7 +47,7 @@ struct ChannelCore::Attempt {
   bool done = false;
   bool handled = false;
   bool cancelled = false;
-  ClientConnection* connection = nullptr;  // set while a request is on the wire
+  std::shared_ptr<http1::PendingRequest> request;  // set while the request is out
   TraceContext trace;  // this attempt's span, a child of the call's
   AttemptOutcome outcome;
 };
@@ -196,14 +196,8 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
         --call.in_flight;
       }
     } in_flight{endpoint, *call};
-    std::unique_ptr<ClientConnection> connection;
-    bool refused = false;
-    Status s = co_await endpoint.pool().Acquire(&connection, call->deadline, options_.connect_timeout, &refused);
-    if (!s.ok()) {
-      outcome = {.status = std::move(s), .stage = AttemptStage::kNotSent, .peer_gone = refused};
-    } else if (a.cancelled) {
+    if (a.cancelled) {
       outcome = {.status = Status(StatusCode::kCancelled, "attempt cancelled"), .stage = AttemptStage::kNotSent};
-      endpoint.pool().Release(std::move(connection));
     } else {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(call->deadline - Clock::now());
       RequestHeaders headers{.deadline_in = std::max(left, std::chrono::milliseconds(1)),
@@ -212,16 +206,14 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
                              .bearer_token = options_.security.bearer_token,
                              .trace = &a.trace};
       const WireCall& wire = call->wire;
-      const std::string request =
+      std::string request =
           wire.form == AnswerForm::kPlain
               ? FormatRequest(endpoint.address(), wire.method, wire.body, headers)
               : FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, wire.body, headers);
-      a.connection = connection.get();
-      const http1::ClientResponse response =
-          co_await http1::Exchange(*connection, request, call->deadline, AnswerLimits(options_.max_response_bytes));
-      outcome = OutcomeOf(response, endpoint.address(), wire.form);
-      a.connection = nullptr;
-      if (outcome.reusable && !a.cancelled) endpoint.pool().Release(std::move(connection));
+      const http1::ClientResponse response = co_await endpoint.pool().Exchange(
+          std::move(request), call->deadline, AnswerLimits(options_.max_response_bytes), &a.request);
+      a.request.reset();
+      outcome = OutcomeOf(response, endpoint.address(), wire.form, options_.connect_timeout);
     }
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
@@ -466,7 +458,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   for (Attempt& a : call->attempts) {  // the losers of a hedge race, or those past the deadline
     if (a.done || &a == answer) continue;
     a.cancelled = true;
-    if (a.connection) a.connection->stream.cancel();
+    if (a.request) a.request->Abandon();
   }
   result.attempts = static_cast<int>(call->attempts.size());
   if (answer && answer->outcome.status.ok()) {

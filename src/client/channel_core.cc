@@ -26,7 +26,10 @@ ChannelCore::ChannelCore(asio::any_io_executor executor, ChannelOptions options,
   policy_.outlier = options_.outlier;
   policy_.breaker = options_.breaker;
   policy_.slow_start = options_.slow_start;
-  policy_.max_idle_connections = options_.max_idle_connections;
+  policy_.pool = {.connections = options_.pipeline.connections,
+                  .depth = options_.pipeline.depth,
+                  .max_idle = options_.max_idle_connections,
+                  .connect_timeout = options_.connect_timeout};
   policy_.security = options_.security;
   idempotent_methods_.insert(options_.idempotent_methods.begin(), options_.idempotent_methods.end());
 }

@@ -185,10 +185,19 @@ http1::ResponseLimits AnswerLimits(size_t max_response_bytes) {
   return {.head_bytes = kMaxResponseHead, .body_bytes = max_response_bytes};
 }
 
-AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, AnswerForm form) {
+AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, AnswerForm form,
+                         std::chrono::milliseconds connect_timeout) {
   const std::string at(peer);
   AttemptOutcome out;
   const beast::error_code& ec = r.error;
+  if (r.connect_failed) {
+    out.stage = AttemptStage::kNotSent;
+    out.peer_gone = ec == asio::error::connection_refused;
+    out.status = ec == beast::error::timeout ? Unavailable("connect to " + at + " timed out after " +
+                                                           std::to_string(connect_timeout.count()) + " ms")
+                                             : Unavailable("connect to " + at + " failed: " + ec.message());
+    return out;
+  }
   if (ec && !r.sent) {
     // A write fails only once the peer has reset the connection: it read nothing of this request.
     out.stage = AttemptStage::kNotSent;

@@ -71,7 +71,9 @@ http1::ResponseLimits AnswerLimits(size_t max_response_bytes);
 // answer, or how far the request got before it failed. A plain function, not
 // a coroutine, so that an attempt costs one coroutine frame for its I/O.
 // `peer` names the server in messages ("no answer from 127.0.0.1:8001 ...").
-AttemptOutcome OutcomeOf(const http1::ClientResponse& response, std::string_view peer, AnswerForm form);
+// `connect_timeout` is the channel's, for the message of a connect that took too long.
+AttemptOutcome OutcomeOf(const http1::ClientResponse& response, std::string_view peer, AnswerForm form,
+                         std::chrono::milliseconds connect_timeout);
 
 // The Status and value an HTTP answer stands for: JSON error bodies decoded,
 // a 2xx JSON-RPC 2.0 error envelope an error too, other bodies of error

@@ -45,7 +45,8 @@ struct EndpointPolicy {
   // Time constant of the latency average that least_time reads: an endpoint
   // that speeds up regains its share within a few of these. Default 300 ms.
   std::chrono::milliseconds latency_decay{300};
-  size_t max_idle_connections = 256;
+  // How calls share connections (ChannelOptions::pipeline, max_idle_connections, connect_timeout).
+  PoolOptions pool;
   // TLS and the bearer token of every call and health probe (ChannelOptions::security).
   ClientSecurity security;
 };
@@ -61,7 +62,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
       : spec_(std::move(spec)),
         resolved_(resolved),
         policy_(policy),
-        pool_(std::move(executor), resolved, policy.max_idle_connections, policy.security),
+        pool_(std::move(executor), resolved, policy.pool, policy.security),
         heartbeat_(policy.health),
         outlier_(policy.outlier),
         breaker_(policy.breaker),

@@ -46,6 +46,7 @@ struct ResponseLimits {
 struct ClientResponse {
   boost::system::error_code error;  // none: status and body are the answer's
   bool sent = false;     // the whole request was written (the server may have read it)
+  bool connect_failed = false;  // `error` is why no connection could be made (nothing was sent)
   int status = 0;
   std::string body;
   bool reusable = false;  // a keep-alive answer with nothing unread after it
