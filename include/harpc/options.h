@@ -72,22 +72,30 @@ struct HedgeOptions {
   bool use_p95 = false;
 };
 
-// How calls in flight to one endpoint share its keep-alive connections. The
-// first `connections` calls get a connection each; beyond that, a request
-// goes on the least loaded connection behind up to `depth - 1` others
-// (HTTP/1.1 pipelining), and another connection opens only when all are that
-// full. Sharing saves both sides a system call or two and a wake-up per call,
-// many calls answered by one read; its price is order: answers on one
-// connection come back in request order, so a slow call delays those queued
-// behind it on its connection. A connection whose caller gave up waiting
-// takes no new request until that answer is in, and a server is sent one
-// request at a time until it proves it speaks HTTP/1.1 with keep-alive.
+// How calls in flight to one endpoint share its keep-alive connections.
+// By default each call in flight has a connection of its own. With `depth`
+// above 1, the first `connections` calls get a connection each; beyond that,
+// a request goes on the least loaded connection behind up to `depth - 1`
+// others (HTTP/1.1 pipelining), and another connection opens only when all
+// are that full. Sharing saves both sides a system call or two and a wake-up
+// per call, many answers arriving in one read: with methods that answer in
+// microseconds it raises the calls per second one client and one server
+// core carry by a third or more (docs/BENCHMARKS.md).
+//
+// Its price is order. A server answers the requests of one connection in the
+// order they came, and harpc's server handles them one after another, so a
+// call waits for the calls queued before it on its connection. Leave it off
+// for methods that take milliseconds (a database, another service): there,
+// the system calls it saves are noise and the waiting is not. A connection
+// whose caller gave up waiting (deadline, hedge) takes no new request until
+// that answer is in, and a server is sent one request at a time until it
+// proves it speaks HTTP/1.1 with keep-alive.
 struct PipelineOptions {
-  // Connections used one call at a time before any is shared. Default 4.
+  // Requests on one connection at once, at most; 1: no pipelining, a
+  // connection per call in flight. Default 1.
+  size_t depth = 1;
+  // With depth > 1: connections used one call at a time before calls share them. Default 4.
   size_t connections = 4;
-  // Requests on one connection at once, at most; 1 turns pipelining off
-  // (a connection per call in flight). Default 16.
-  size_t depth = 16;
 };
 
 // What a channel does when a call fails after its retries.

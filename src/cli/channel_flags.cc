@@ -50,10 +50,12 @@ void AddChannelFlags(CLI::App* cmd, ChannelFlags& f) {
   cmd->add_option("--connect-timeout-ms", f.connect_timeout_ms, "Longest wait for a TCP connection")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--pipeline-connections", f.pipeline_connections,
-                  "Connections per endpoint used one call at a time before calls share them")
+                  "With --pipeline-depth above 1: connections per endpoint used one call at a time before calls "
+                  "share them")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--pipeline-depth", f.pipeline_depth,
-                  "Calls on one connection at once (HTTP/1.1 pipelining); 1: a connection per call in flight")
+                  "Calls on one connection at once (HTTP/1.1 pipelining: for methods that answer in "
+                  "microseconds; a call waits for those before it); 1: a connection per call in flight")
       ->check(Positive())->capture_default_str();
   cmd->add_option("--retries", f.retries, "Extra attempts on other endpoints after a retryable failure")
       ->check(CLI::Range(0, 10))->capture_default_str();

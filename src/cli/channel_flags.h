@@ -20,7 +20,7 @@ struct ChannelFlags {
   int timeout_ms = 1000;
   int connect_timeout_ms = 200;
   int pipeline_connections = 4;
-  int pipeline_depth = 16;
+  int pipeline_depth = 1;
   int retries = 2;
   std::string hedge = "off";  // N (ms), p95 or off
   int health_interval_ms = 1000;

@@ -305,7 +305,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
     result.status = Status(StatusCode::kCancelled, "the channel was destroyed");
     co_return result;
   }
-  const Attempt* answer = nullptr;
+  Attempt* answer = nullptr;
   auto hedge_at = Clock::time_point::max();
   if (!has_members_) {  // the resolver has not answered yet
     co_await WaitForMembership(call->deadline);
@@ -470,7 +470,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   }
   if (answer) {
     result.status = answer->outcome.status;
-    result.value = answer->outcome.value;
+    result.value = std::move(answer->outcome.value);
     result.endpoint = answer->endpoint->address();
     result.trace = answer->trace;
   } else {

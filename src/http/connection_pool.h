@@ -23,9 +23,10 @@ namespace harpc {
 
 using http1::ClientConnection;
 
+// ChannelOptions::pipeline, max_idle_connections and connect_timeout.
 struct PoolOptions {
   size_t connections = 4;  // connections used one request at a time before any is shared
-  size_t depth = 16;       // requests on one connection at once, at most; 1: no pipelining
+  size_t depth = 1;        // requests on one connection at once, at most; 1: no pipelining
   size_t max_idle = 256;   // idle connections kept; more are closed
   std::chrono::milliseconds connect_timeout{200};
 };

@@ -261,12 +261,13 @@ TEST(Pipelining, ARefusedConnectFailsEveryRequestAsNotSent) {
   }
 }
 
-TEST(Pipelining, SixtyFourCallsInFlightShareFourConnectionsOfHarpcServe) {
+TEST(Pipelining, SixtyFourCallsInFlightShareFourConnectionsOfHarpcServeWhenAsked) {
   ServeProcess serve = StartServe({"--threads", "1"});
   ASSERT_GT(serve.port, 0);
   ChannelOptions options;
   options.health.interval = 0ms;  // no probes: every connection is the calls'
   options.timeout = 10s;
+  options.pipeline.depth = 16;
   Channel channel("127.0.0.1:" + std::to_string(serve.port), options);
   std::atomic<int> ok{0};
   std::vector<std::thread> callers;
