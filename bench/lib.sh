@@ -14,7 +14,10 @@ stop_pid() {
     [[ -z "$state" || "$state" == Z ]] && break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null && [[ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" != Z ]]; then
+  # Still there and not a zombie. (kill -0 alone is not enough: it was seen to
+  # succeed for a bRPC server whose /proc entry was already gone.)
+  state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+  if [[ -n "$state" && "$state" != Z ]]; then
     log "pid $pid ignored SIG$sig; killing it"
     kill -KILL "$pid" 2>/dev/null || true
   fi
