@@ -136,11 +136,11 @@ idle_memory() {
   helper=$!
   PIDS+=("$helper")
   for (( i = 0; i < 600; i++ )); do
-    grep -q '^ready' "$TMP/idle_$name.out" && break
+    grep -qs '^ready' "$TMP/idle_$name.out" && break
     kill -0 "$helper" 2>/dev/null || break
     sleep 0.1
   done
-  if ! grep -q '^ready' "$TMP/idle_$name.out"; then
+  if ! grep -qs '^ready' "$TMP/idle_$name.out"; then
     cat "$TMP/idle_$name.err" >&2
     log "memory test against $name failed"
     stop_pid "$helper"
