@@ -1,7 +1,7 @@
 # Shell functions the benchmark scripts share. The caller defines log, die,
 # the array PIDS (children to stop on exit), TMP (a scratch directory), RES
 # (where results go as JSON), ROOT, and the knobs the functions name
-# (SERVER_CPU, LOAD_CPU, WRK_DURATION, IDLE_CONNS, NGINX).
+# (SERVER_CPU, LOAD_CPU, WRK_DURATION, IDLE_CONNS, NGINX, BRPC_DIR).
 
 # stop_pid PID [SIGNAL]: SIGNAL (default TERM), wait up to 15 s, then SIGKILL;
 # reaps it and forgets it (so cleanup never signals a PID the system reused).
@@ -14,7 +14,10 @@ stop_pid() {
     [[ -z "$state" || "$state" == Z ]] && break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null && [[ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" != Z ]]; then
+  # Still there and not a zombie. (kill -0 alone is not enough: it was seen to
+  # succeed for a bRPC server whose /proc entry was already gone.)
+  state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+  if [[ -n "$state" && "$state" != Z ]]; then
     log "pid $pid ignored SIG$sig; killing it"
     kill -KILL "$pid" 2>/dev/null || true
   fi
@@ -130,6 +133,39 @@ EOF
   die "nginx did not start"
 }
 
+# start_brpc NAME CPUS: bRPC's prebuilt echo_server (README.md in BRPC_DIR) on CPUS with
+# its default bthread workers, run from a copy of BRPC_DIR because it loads
+# cert.pem and key.pem from its working directory; sets BRPC_PID and BRPC_PORT.
+start_brpc() {
+  local dir="$TMP/brpc" i
+  [[ -d "$dir" ]] || cp -r "$BRPC_DIR/." "$dir"
+  BRPC_PORT=$(free_port)
+  (cd "$dir" && exec taskset -c "$2" ./echo_server -port="$BRPC_PORT") >"$TMP/$1.out" 2>"$TMP/$1.err" &
+  BRPC_PID=$!
+  PIDS+=("$BRPC_PID")
+  for (( i = 0; i < 100; i++ )); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$BRPC_PORT") 2>/dev/null && return 0
+    kill -0 "$BRPC_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -5 "$TMP/$1.err" >&2
+  die "bRPC echo_server did not start"
+}
+
+# brpc_json: turns bRPC echo_client's summary line on stdin
+# ("qps=... p50_us=... p99_us=... errors=... p999_us=... calls=... secs=...") into
+# the JSON of `harpc bench --json`: qps counts every call as harpc's does, ok or
+# not (bRPC's own qps= counts the successful ones), latencies in ms. Prints
+# nothing when the line is missing.
+brpc_json() {
+  awk '/^qps=/ {
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    n = v["calls"] + v["errors"]
+    printf "{\"requests\":%d,\"ok\":%d,\"errors\":%d,\"qps\":%.1f,", n, v["calls"], v["errors"], (v["secs"] > 0 ? n / v["secs"] : 0)
+    printf "\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f}}\n", v["p50_us"] / 1000, v["p99_us"] / 1000, v["p999_us"] / 1000
+  }'
+}
+
 # cpu_ticks PID: user + system CPU time of PID (all its threads), in clock ticks.
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 CLK_TCK=$(getconf CLK_TCK)
@@ -213,10 +249,14 @@ wait_quiet() {
   (( BUSY <= 25 )) || log "machine still ${BUSY}% busy with other jobs; measuring anyway"
 }
 
-# Each comparison runs ROUNDS times, alternating which side goes first (ABBA...),
-# so that a burst of load from other jobs on this shared machine hits both sides
-# alike; the report shows every round and compares the best round of each side
-# (interference only ever lowers throughput).
-first_second() {  # first_second ROUND A B: prints "A B" on odd rounds, "B A" on even ones
-  if (( $1 % 2 )); then echo "$2 $3"; else echo "$3 $2"; fi
+# Each comparison runs ROUNDS times, rotating which side goes first (AB BA ...,
+# ABC BCA CAB ...), so that a burst of load from other jobs on this shared
+# machine hits every side alike; the report shows every round and compares the
+# best round of each side (interference only ever lowers throughput).
+round_order() {  # round_order ROUND SIDE...: the sides rotated left by ROUND - 1
+  local r=$1
+  shift
+  local sides=("$@") n=$# i
+  for (( i = 0; i < n; i++ )); do printf '%s ' "${sides[(i + r - 1) % n]}"; done
+  echo
 }

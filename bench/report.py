@@ -15,7 +15,6 @@ BEGIN = "<!-- bench:results:begin (written by bench/run.sh; edit outside the mar
 END = "<!-- bench:results:end -->"
 
 TARGET_WRK = 0.8       # harpc requests/s >= 0.8x nginx
-TARGET_QPS = 1.0       # harpc QPS >= 1.0x gRPC
 TARGET_KIB = 10.0      # <= 10 KiB per idle keep-alive connection
 
 
@@ -94,30 +93,48 @@ def write_between(out, begin, end, text):
         f.write(doc)
 
 
-def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    d, out = sys.argv[1], sys.argv[2]
-    meta = load(d, "meta.json") or {}
-    rounds = int(meta.get("rounds", 1))
-    lines = []
-    w = lines.append
+PARTS = ("wrk", "pinned", "unpinned", "memory")
+# RPC sides: result-file name and the name shown; harpc first, then its peers.
+RPC_SIDES = (("harpc", "harpc"), ("brpc", "bRPC"), ("grpc", "gRPC"))
+RPC_MODES = {
+    "pinned": (
+        "pinned: server on core {server_cpu} with one event loop, client on core {load_cpu}",
+        "harpc: `harpc bench --method Echo.echo --data '{\"p\":\"<payload>\"}' --retries 0` -> "
+        "`harpc serve --threads 1`. bRPC: `echo_client` (one pthread for one caller, else one bthread "
+        "per caller; baidu_std over one connection; 1 s deadline, no retries) -> `echo_server` "
+        "(its default bthread workers, all confined to the server's core). gRPC: "
+        "`harpc_grpc_echo_client` (async, one completion queue, one channel) -> "
+        "`harpc_grpc_echo_server` (async, one completion-queue thread)."),
+    "unpinned": (
+        "unpinned: servers and clients share cores {server_cpu} and {load_cpu}",
+        "The same clients, now free to use both cores (harpc's and gRPC's poll from one "
+        "thread, bRPC's run its bthread workers); servers: `harpc serve --threads 2`, "
+        "`echo_server` with its default bthread workers, `harpc_grpc_echo_server --threads 2` "
+        "(two completion queues, a thread each)."),
+}
 
+
+def payload_label(size):
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
+
+
+def header(w, meta):
     w(f"Run: `{meta.get('command', 'bench/run.sh')}` on {meta.get('date', '?')}, "
       f"{meta.get('elapsed_s', '?')} s in all.")
     w("")
     w(f"Machine: {meta.get('cores', '?')} cores ({meta.get('cpu', '?')}), Linux {meta.get('kernel', '?')}; "
       f"shared with other jobs, so noisy ({meta.get('busy_before', '?')} % busy just before the run; "
       f"load average {meta.get('load_before', '?')} before, "
-      f"{meta.get('load_after', '?')} after). Servers pinned to core {meta.get('server_cpu', 0)}, "
-      f"load generators to core {meta.get('load_cpu', 1)}; the two sides of each comparison ran back to back, "
-      f"alternating order over {meta.get('rounds', 1)} rounds. "
-      f"Peers: nginx {meta.get('nginx') or 'absent'}, gRPC C++ {meta.get('grpc') or 'absent'}, "
+      f"{meta.get('load_after', '?')} after). Unless a table says otherwise, servers are pinned to core "
+      f"{meta.get('server_cpu', 0)} and load generators to core {meta.get('load_cpu', 1)}; the sides of "
+      f"each comparison ran back to back, rotating their order over {meta.get('rounds', 1)} rounds. "
+      f"Peers: nginx {meta.get('nginx') or 'absent'}, bRPC {meta.get('brpc') or 'absent'}, "
+      f"gRPC C++ {meta.get('grpc') or 'absent'}, "
       f"{meta.get('wrk') or 'wrk absent'}; harpc {meta.get('harpc', '?')}.")
     w("")
 
-    # a) wrk
+
+def wrk_section(w, d, meta, rounds):
     h, h_all = best(d, "wrk_harpc", "rps", rounds)
     n, n_all = best(d, "wrk_nginx", "rps", rounds)
     w(f"### a) HTTP: wrk -t1 -c50 -d{meta.get('wrk_duration', 10)}s, POST /rpc `{{\"key\":\"value\"}}`")
@@ -155,61 +172,79 @@ def main():
           "other jobs took the rest, so this ratio is not reliable. Run again on a quieter machine.")
     w("")
 
-    # b) RPC
-    w(f"### b) RPC: closed loop, one client thread, {rounds} alternating rounds of "
-      f"{meta.get('rpc_duration', 5)} s per side and cell; best round shown")
+
+def rpc_cells(d, meta, mode, rounds):
+    """Per cell (payload, callers): {side: (best round's result, every round)}."""
+    cells = []
+    for size in meta.get("rpc_payloads", (16, 1024, 16384)):
+        for c in meta.get("rpc_callers", (1, 64, 256)):
+            cells.append((size, c, {side: best(d, f"rpc_{mode}_{side}_{size}_{c}", "qps", rounds)
+                                    for side, _ in RPC_SIDES}))
+    return cells
+
+
+def p99(res):
+    return res["latency_ms"]["p99"] if res and res.get("latency_ms") else None
+
+
+def rpc_section(w, d, meta, mode, rounds):
+    title, setup = RPC_MODES[mode]
+    w(f"### b) RPC, {title.format(**{k: meta.get(k, v) for k, v in (('server_cpu', 0), ('load_cpu', 1))})}")
     w("")
-    w("harpc: `harpc bench --method Echo.echo --data '{\"p\":\"<payload>\"}' --retries 0` -> "
-      "`harpc serve --threads 1`. gRPC: `harpc_grpc_echo_client` (async, one completion queue, "
-      "one channel) -> `harpc_grpc_echo_server` (async, one completion-queue thread).")
+    w(f"Closed loop: each caller sends its next call when the last one answered; one client process, "
+      f"{rounds} rotating rounds of {meta.get('rpc_duration', '?')} s per side and cell, best round "
+      "shown. p99: wall time of each call, start to answer, in ms (harpc and gRPC from harpc's "
+      "latency histogram, bRPC exact). The best peer is the one with the most QPS; harpc's p99 is "
+      "compared with the lowest p99 of the peers.")
     w("")
-    w("| payload | conc. | harpc QPS | gRPC QPS | QPS ratio | harpc p50 / p99 ms | gRPC p50 / p99 ms "
-      "| p99 ratio | QPS >= 1.0x | p99 <= gRPC |")
-    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | :---: |")
-    all_qps = []
-    cost_rows = []
-    for size in (16, 1024):
-        for c in (1, 64):
-            hr, h_all = best(d, f"rpc_harpc_{size}_{c}", "qps", rounds)
-            gr, g_all = best(d, f"rpc_grpc_{size}_{c}", "qps", rounds)
-            all_qps.append((size, c, h_all, g_all))
-            cost_rows.append((size, c, hr, gr))
-            hq, gq = hr and hr.get("qps"), gr and gr.get("qps")
-            hl = hr and hr.get("latency_ms")
-            gl = gr and gr.get("latency_ms")
-            qr = ratio(hq, gq)
-            pr = ratio(hl and hl["p99"], gl and gl["p99"])
-            herr = hr.get("errors", 0) if hr else 0
-            gerr = gr.get("errors", 0) if gr else 0
-            note = ""
-            if herr or gerr:
-                note = f" (errors: harpc {herr}, gRPC {gerr})"
-            label = "16 B" if size == 16 else "1 KiB"
-            hlat = "n/a" if not hl else "{:.3f} / {:.3f}".format(hl["p50"], hl["p99"])
-            glat = "n/a" if not gl else "{:.3f} / {:.3f}".format(gl["p50"], gl["p99"])
-            w(f"| {label} | {c} | {num(hq)} | {num(gq)} | {num(qr, '{:.2f}x')} | "
-              f"{hlat} | {glat} | {num(pr, '{:.2f}x')} | "
-              f"{verdict(None if qr is None else qr >= TARGET_QPS)} | "
-              f"{verdict(None if pr is None else pr <= 1.0)}{note} |")
+    w(setup)
     w("")
-    w("CPU per call in the same rounds, in microseconds (server on core 0, client on core 1; "
-      "less is better; robust to other jobs taking the cores):")
+    names = [name for _, name in RPC_SIDES]
+    w("| payload | callers | " + " | ".join(f"{n} QPS | {n} p99 ms" for n in names)
+      + " | harpc / best peer | p99 <= peers' best |")
+    w("| ---: | ---: | " + " | ".join("---: | ---:" for _ in names) + " | ---: | :---: |")
+    cells = rpc_cells(d, meta, mode, rounds)
+    for size, c, by_side in cells:
+        res = {side: by_side[side][0] for side, _ in RPC_SIDES}
+        cols = []
+        for side, _ in RPC_SIDES:
+            r = res[side]
+            cols.append(f"{num(r and r.get('qps'))} | {num(p99(r), '{:.3f}')}")
+        peers = [(res[side]["qps"], name) for side, name in RPC_SIDES[1:] if res[side]]
+        top = max(peers) if peers else None
+        q = ratio(res["harpc"] and res["harpc"]["qps"], top and top[0])
+        peer_p99s = [p99(res[side]) for side, _ in RPC_SIDES[1:] if p99(res[side]) is not None]
+        h99 = p99(res["harpc"])
+        tail = None if h99 is None or not peer_p99s else h99 <= min(peer_p99s)
+        errors = {name: res[side].get("errors", 0) for side, name in RPC_SIDES if res[side]}
+        note = ""
+        if any(errors.values()):
+            note = " (errors: " + ", ".join(f"{n} {e}" for n, e in errors.items()) + ")"
+        w(f"| {payload_label(size)} | {c} | {' | '.join(cols)} | "
+          f"{'n/a' if q is None else f'{q:.2f}x ({top[1]})'} | {verdict(tail)}{note} |")
     w("")
-    w("| payload | conc. | harpc server | gRPC server | gRPC / harpc | harpc client | gRPC client |")
-    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, c, hr, gr in cost_rows:
-        hs, gs = cpu_us(hr, "qps", "_server_cpu_pct"), cpu_us(gr, "qps", "_server_cpu_pct")
-        hc, gc = cpu_us(hr, "qps", "_client_cpu_pct"), cpu_us(gr, "qps", "_client_cpu_pct")
-        w(f"| {'16 B' if size == 16 else '1 KiB'} | {c} | {num(hs, '{:.2f}')} | {num(gs, '{:.2f}')} | "
-          f"{num(ratio(gs, hs), '{:.2f}x')} | {num(hc, '{:.2f}')} | {num(gc, '{:.2f}')} |")
+    cores = "one core" if mode == "pinned" else "both cores: 200 % is all of them"
+    w(f"CPU per call in the same rounds, in microseconds (less is better; unlike QPS, robust to "
+      f"other jobs taking the cores), then the QPS of every round with the CPU share the server (s) "
+      f"and the client (c) used, in % of one core ({cores}); p50 in ms:")
     w("")
-    w("QPS of every round, with the CPU share of the server (s) and the client (c) "
-      "(harpc | gRPC): " + "; ".join(
-        f"{'16 B' if size == 16 else '1 KiB'} c={c}: {rounds_text(ha)} | {rounds_text(ga)}"
-        for size, c, ha, ga in all_qps) + ".")
+    w("| payload | callers | " + " | ".join(f"{n} server | {n} client" for n in names) + " | "
+      + " | ".join(f"{n} QPS, each round | {n} p50" for n in names) + " |")
+    w("| ---: | ---: | " + " | ".join("---: | ---:" for _ in names) + " | "
+      + " | ".join("---: | ---:" for _ in names) + " |")
+    for size, c, by_side in cells:
+        cpu, detail = [], []
+        for side, _ in RPC_SIDES:
+            r, alls = by_side[side]
+            cpu.append(f"{num(cpu_us(r, 'qps', '_server_cpu_pct'), '{:.2f}')} | "
+                       f"{num(cpu_us(r, 'qps', '_client_cpu_pct'), '{:.2f}')}")
+            p50 = r["latency_ms"]["p50"] if r and r.get("latency_ms") else None
+            detail.append(f"{rounds_text(alls)} | {num(p50, '{:.3f}')}")
+        w(f"| {payload_label(size)} | {c} | {' | '.join(cpu)} | {' | '.join(detail)} |")
     w("")
 
-    # c) memory
+
+def memory_section(w, d):
     w("### c) Memory per idle keep-alive connection")
     w("")
     w("VmRSS of the server process before and after opening the connections (each sent one "
@@ -228,14 +263,37 @@ def main():
         else:
             w(f"| {name} | n/a | n/a | n/a | n/a | n/a |")
 
-    text = "\n".join(lines) + "\n"
+
+def render(d, meta, rounds, w):
+    parts = meta.get("parts", " ".join(PARTS)).split()
+    header(w, meta)
+    if "wrk" in parts:
+        wrk_section(w, d, meta, rounds)
+    for mode in RPC_MODES:
+        if mode in parts:
+            rpc_section(w, d, meta, mode, rounds)
+    if "memory" in parts:
+        memory_section(w, d)
+
+
+def report_main(doc, render_lines, begin, end, tag):
+    """The command line of the bench reports: RESULTS_DIR OUT. Prints the markdown
+    that render_lines(results_dir, meta, rounds, write_line) makes and, unless OUT
+    is "-", puts it into OUT between `begin` and `end`."""
+    if len(sys.argv) != 3:
+        print(doc, file=sys.stderr)
+        return 2
+    d, out = sys.argv[1], sys.argv[2]
+    meta = load(d, "meta.json") or {}
+    lines = []
+    render_lines(d, meta, int(meta.get("rounds", 1)), lines.append)
+    text = "\n".join(lines).rstrip("\n") + "\n"
     print(text)
-    if out == "-":
-        return 0
-    write_between(out, BEGIN, END, text)
-    print(f"bench: results written to {out}", file=sys.stderr)
+    if out != "-":
+        write_between(out, begin, end, text)
+        print(f"{tag}: results written to {out}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_main(__doc__, render, BEGIN, END, "bench"))

@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
 # harpc benchmark suite (`make bench`). Compares harpc with its peers on this
-# machine, in one run, with the server pinned to one core and the load generator
-# to another:
+# machine, in one run:
 #   a) wrk -t1 -c50, POST /rpc {"key":"value"}: `harpc serve --threads 1` vs nginx
-#   b) closed-loop RPC, 16 B and 1 KiB payloads, concurrency 1 and 64:
-#      `harpc bench` -> `harpc serve --threads 1` vs the gRPC C++ async client ->
-#      the gRPC C++ async server (one completion-queue thread)
+#      (one worker), server pinned to SERVER_CPU and wrk to LOAD_CPU
+#   b) closed-loop RPC echo, payloads 16 B, 1 KiB and 16 KiB, 1, 64 and 256 callers
+#      from one client process: `harpc bench` -> `harpc serve` vs bRPC's
+#      echo_client -> echo_server (prebuilt, BRPC_DIR) vs the gRPC C++ async
+#      client -> async server (bench/grpc), in two modes:
+#        pinned:   server on SERVER_CPU with one event loop (harpc --threads 1,
+#                  gRPC one completion queue, bRPC its default workers confined
+#                  to that core), client on LOAD_CPU
+#        unpinned: servers and clients free on both cores; harpc --threads 2,
+#                  gRPC two completion queues, bRPC its default workers
 #   c) server memory per idle keep-alive connection at 10,000 connections:
 #      harpc serve --threads 1 vs nginx (one worker)
 # and prints a markdown summary, which it also writes into docs/BENCHMARKS.md
 # between the "results" markers (the rest of that file is left as it is).
+# A peer that is missing (nginx, wrk, the gRPC build, the bRPC folder) shows
+# "n/a" in its columns.
 #
-# Environment (all optional):
+# Environment (all optional; the defaults take about 9 minutes on an idle machine,
+# up to ~13 when it waits for other jobs):
 #   BUILD=build            build dir holding harpc and bench/grpc/*
+#   BRPC_DIR=../shared/peers/brpc  (from the repo root) the prebuilt bRPC peer
+#   BENCH_ONLY=            run only these parts (space or comma separated):
+#                          wrk, pinned, unpinned, memory; e.g. BENCH_ONLY=pinned
+#   RPC_PAYLOADS="16 1024 16384"  payload bytes of part b
+#   RPC_CALLERS="1 64 256"        callers (calls in flight) of part b
 #   WRK_DURATION=10        seconds per wrk run
-#   RPC_DURATION=5         seconds per harpc bench / gRPC client run
-#   ROUNDS=2               runs of each side per comparison, alternating order
+#   RPC_DURATION=4         seconds per RPC client run (whole seconds: bRPC's client)
+#   ROUNDS=2               runs of each side per comparison, rotating the order
 #   IDLE_CONNS=10000       idle connections for the memory test
 #   SERVER_CPU=0 LOAD_CPU=1  cores for the servers and the load generators
-#   BENCH_OUT=docs/BENCHMARKS.md  where to write the results ("-" = print only)
+#   BENCH_OUT=docs/BENCHMARKS.md  where to write the results ("-" = print only;
+#                          the default is "-" when BENCH_ONLY, RPC_PAYLOADS or
+#                          RPC_CALLERS narrow the run, so a partial run never
+#                          replaces the full results)
 #   QUIET_WAIT=60          wait up to this long for the machine to be < 25 % busy
 #   ROUND_QUIET_WAIT=5     the same before each round
 #   KEEP_TMP=1             keep the temp dir (raw results, server logs) for inspection
+# Every column in about two minutes: RPC_DURATION=1 ROUNDS=1 WRK_DURATION=2 IDLE_CONNS=500 bench/run.sh
 #
 # Everything runs on 127.0.0.1; every process started here is stopped by PID on
 # exit; every wait is bounded.
@@ -31,11 +49,18 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 [[ "$BUILD" == /* ]] || BUILD="$ROOT/$BUILD"
 WRK_DURATION=${WRK_DURATION:-10}
-RPC_DURATION=${RPC_DURATION:-5}
+RPC_DURATION=${RPC_DURATION:-4}
 ROUNDS=${ROUNDS:-2}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+BRPC_DIR=${BRPC_DIR:-$ROOT/../shared/peers/brpc}
+RPC_PAYLOADS=${RPC_PAYLOADS:-16 1024 16384}
+RPC_CALLERS=${RPC_CALLERS:-1 64 256}
+PARTS=$(echo "${BENCH_ONLY:-wrk pinned unpinned memory}" | tr ',' ' ' | xargs)
+if [[ -n "${BENCH_ONLY:-}" || "$RPC_PAYLOADS" != "16 1024 16384" || "$RPC_CALLERS" != "1 64 256" ]]; then
+  BENCH_OUT=${BENCH_OUT:--}  # a partial run: print only, unless told where to write
+fi
 BENCH_OUT=${BENCH_OUT:-$ROOT/docs/BENCHMARKS.md}
 
 HARPC="$BUILD/harpc"
@@ -45,6 +70,14 @@ GRPC_CLIENT="$BUILD/bench/grpc/harpc_grpc_echo_client"
 log() { echo "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
 . "$(dirname "$0")/lib.sh"
+wants() { [[ " $PARTS " == *" $1 "* ]]; }  # wants PART: is PART in this run?
+
+for part in $PARTS; do
+  [[ " wrk pinned unpinned memory " == *" $part "* ]] || die "BENCH_ONLY: unknown part '$part' (wrk, pinned, unpinned, memory)"
+done
+for n in $RPC_DURATION $ROUNDS $RPC_PAYLOADS $RPC_CALLERS; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "RPC_DURATION, ROUNDS, RPC_PAYLOADS and RPC_CALLERS take whole numbers >= 1, not '$n'"
+done
 
 [[ -x "$HARPC" ]] || die "$HARPC not found: build first (make build, or BUILD=dir)"
 command -v python3 >/dev/null || die "python3 is needed"
@@ -54,7 +87,15 @@ NGINX=$(command -v nginx || true)
 [[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
 [[ -n "$NGINX" ]] || log "nginx not found: the nginx columns are skipped"
 HAVE_GRPC=1
-[[ -x "$GRPC_SERVER" && -x "$GRPC_CLIENT" ]] || { HAVE_GRPC=0; log "gRPC peer not built: part b shows harpc only"; }
+[[ -x "$GRPC_SERVER" && -x "$GRPC_CLIENT" ]] || { HAVE_GRPC=0; log "gRPC peer not built: its columns show n/a"; }
+HAVE_BRPC=0
+if [[ ! -x "$BRPC_DIR/echo_server" || ! -x "$BRPC_DIR/echo_client" ]]; then
+  log "bRPC peer not found in $BRPC_DIR (set BRPC_DIR): its columns show n/a"
+elif ! "$BRPC_DIR/echo_server" --version >/dev/null 2>&1 || ! "$BRPC_DIR/echo_client" --version >/dev/null 2>&1; then
+  log "bRPC peer in $BRPC_DIR does not run (runtime packages: HARPC_SETUP_BENCH=1 scripts/setup): its columns show n/a"
+else
+  HAVE_BRPC=1
+fi
 
 # 10,000 idle connections need more than the default 1,024 open files, in the
 # server and in the helper that holds the client ends.
@@ -95,11 +136,11 @@ idle_memory() {
   helper=$!
   PIDS+=("$helper")
   for (( i = 0; i < 600; i++ )); do
-    grep -q '^ready' "$TMP/idle_$name.out" && break
+    grep -qs '^ready' "$TMP/idle_$name.out" && break
     kill -0 "$helper" 2>/dev/null || break
     sleep 0.1
   done
-  if ! grep -q '^ready' "$TMP/idle_$name.out"; then
+  if ! grep -qs '^ready' "$TMP/idle_$name.out"; then
     cat "$TMP/idle_$name.err" >&2
     log "memory test against $name failed"
     stop_pid "$helper"
@@ -125,13 +166,13 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$SECONDS
 
 # ---- a) wrk: harpc serve --threads 1 vs nginx ---------------------------------
-if (( HAVE_WRK )); then
+if wants wrk && (( HAVE_WRK )); then
   start_server harpc_a "$HARPC" serve --threads 1 --listen 127.0.0.1:0
   HARPC_A_PID=$SERVER_PID; HARPC_A_PORT=$SERVER_PORT
   [[ -n "$NGINX" ]] && start_nginx
   for (( r = 1; r <= ROUNDS; r++ )); do
     wait_quiet "$ROUND_QUIET_WAIT"
-    for side in $(first_second "$r" harpc nginx); do
+    for side in $(round_order "$r" harpc nginx); do
       case $side in
         harpc) run_wrk "harpc_r$r" "$HARPC_A_PORT" "$HARPC_A_PID" ;;
         nginx) [[ -n "$NGINX" ]] && run_wrk "nginx_r$r" "$NGINX_PORT" "$NGINX_WORKER" ;;
@@ -142,56 +183,85 @@ if (( HAVE_WRK )); then
   if [[ -n "$NGINX" ]]; then stop_pid "$NGINX_PID"; stop_pid "$NGINX_WORKER"; fi
 fi
 
-# ---- b) closed-loop RPC: harpc bench/serve vs gRPC C++ client/server -----------
-run_rpc() {  # run_rpc SIDE SIZE CONCURRENCY ROUND
-  local side=$1 size=$2 c=$3 r=$4 name="rpc_$1_$2_$3_r$4" pid ticks ns cms
-  log "rpc ${size} B, concurrency $c, ${RPC_DURATION}s, round $r: $side"
-  if [[ $side == harpc ]]; then pid=$HARPC_B_PID; else pid=$GRPC_PID; fi
+# ---- b) closed-loop RPC: harpc vs bRPC vs gRPC, pinned and unpinned -------------
+# run_rpc MODE SIDE SIZE CALLERS ROUND: one client run of SIDE against its server
+# of this MODE; results in rpc_MODE_SIDE_SIZE_CALLERS_rROUND.json (the schema of
+# `harpc bench --json`) and its cpu_ file.
+run_rpc() {
+  local mode=$1 side=$2 size=$3 c=$4 r=$5 pid ticks ns cms
+  local name="rpc_${1}_${2}_${3}_${4}_r${5}" limit=$(( RPC_DURATION + 30 ))
+  log "rpc $mode, ${size} B, $c callers, ${RPC_DURATION}s, round $r: $side"
+  case $side in harpc) pid=$HARPC_PID ;; brpc) pid=$BRPC_PID ;; grpc) pid=$GRPC_PID ;; esac
   ticks=$(cpu_ticks "$pid"); ns=$(date +%s%N); children_cpu_ms; cms=$CHILD_MS
-  if [[ $side == harpc ]]; then
-    taskset -c "$LOAD_CPU" timeout $(( RPC_DURATION + 30 )) \
-      "$HARPC" bench "127.0.0.1:$HARPC_B_PORT" --method Echo.echo --data "{\"p\":\"$(payload "$size")\"}" \
-      --concurrency "$c" --duration "$RPC_DURATION" --retries 0 --json \
-      >"$RES/$name.json" 2>"$TMP/$name.err" || log "harpc bench failed: $(head -c 300 "$TMP/$name.err")"
-  else
-    taskset -c "$LOAD_CPU" timeout $(( RPC_DURATION + 30 )) \
-      "$GRPC_CLIENT" "127.0.0.1:$GRPC_PORT" --payload-bytes "$size" \
-      --concurrency "$c" --duration "$RPC_DURATION" --json \
-      >"$RES/$name.json" 2>"$TMP/$name.err" || log "gRPC client failed: $(head -c 300 "$TMP/$name.err")"
-  fi
+  case $side in
+    harpc)
+      taskset -c "$CLIENT_CPUS" timeout "$limit" \
+        "$HARPC" bench "127.0.0.1:$HARPC_PORT" --method Echo.echo --data "{\"p\":\"$(payload "$size")\"}" \
+        --concurrency "$c" --duration "$RPC_DURATION" --retries 0 --json \
+        >"$RES/$name.json" 2>"$TMP/$name.err" || log "harpc bench failed: $(head -c 300 "$TMP/$name.err")" ;;
+    brpc)
+      # One caller is one pthread; more are bthreads (README.md in BRPC_DIR).
+      # Deadline and retries as harpc bench's: 1 s, none.
+      taskset -c "$CLIENT_CPUS" timeout "$limit" \
+        "$TMP/brpc/echo_client" -server="127.0.0.1:$BRPC_PORT" -request_size="$size" \
+        -thread_num="$c" -use_bthread="$( (( c > 1 )) && echo true || echo false)" \
+        -warmup=0 -duration="$RPC_DURATION" -timeout_ms=1000 -max_retry=0 \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" || log "bRPC echo_client failed: $(tail -c 300 "$TMP/$name.err")"
+      brpc_json <"$TMP/$name.out" >"$RES/$name.json" ;;
+    grpc)
+      taskset -c "$CLIENT_CPUS" timeout "$limit" \
+        "$GRPC_CLIENT" "127.0.0.1:$GRPC_PORT" --payload-bytes "$size" \
+        --concurrency "$c" --duration "$RPC_DURATION" --json \
+        >"$RES/$name.json" 2>"$TMP/$name.err" || log "gRPC client failed: $(head -c 300 "$TMP/$name.err")" ;;
+  esac
   server_share "$name" "$pid" "$ticks" "$ns"
   client_share "$name" "$cms" "$ns"
 }
 
-start_server harpc_b "$HARPC" serve --threads 1 --listen 127.0.0.1:0
-HARPC_B_PID=$SERVER_PID; HARPC_B_PORT=$SERVER_PORT
-if (( HAVE_GRPC )); then
-  start_server grpc "$GRPC_SERVER" --listen 127.0.0.1:0 --threads 1
-  GRPC_PID=$SERVER_PID; GRPC_PORT=$SERVER_PORT
-fi
-for size in 16 1024; do
-  for c in 1 64; do
-    for (( r = 1; r <= ROUNDS; r++ )); do
-      wait_quiet "$ROUND_QUIET_WAIT"
-      for side in $(first_second "$r" harpc grpc); do
-        [[ $side == grpc ]] && (( ! HAVE_GRPC )) && continue
-        run_rpc "$side" "$size" "$c" "$r"
+RPC_SIDES="harpc"
+(( HAVE_BRPC )) && RPC_SIDES+=" brpc"
+(( HAVE_GRPC )) && RPC_SIDES+=" grpc"
+for mode in pinned unpinned; do
+  wants "$mode" || continue
+  if [[ $mode == pinned ]]; then
+    SERVER_CPUS=$SERVER_CPU CLIENT_CPUS=$LOAD_CPU threads=1
+  else
+    SERVER_CPUS="$SERVER_CPU,$LOAD_CPU" CLIENT_CPUS="$SERVER_CPU,$LOAD_CPU" threads=2
+  fi
+  start_daemon "harpc_$mode" taskset -c "$SERVER_CPUS" "$HARPC" serve --threads "$threads" --listen 127.0.0.1:0
+  HARPC_PID=$DAEMON_PID; HARPC_PORT=${DAEMON_ADDR##*:}
+  if (( HAVE_BRPC )); then start_brpc "brpc_$mode" "$SERVER_CPUS"; fi
+  if (( HAVE_GRPC )); then
+    start_daemon "grpc_$mode" taskset -c "$SERVER_CPUS" "$GRPC_SERVER" --listen 127.0.0.1:0 --threads "$threads"
+    GRPC_PID=$DAEMON_PID; GRPC_PORT=${DAEMON_ADDR##*:}
+  fi
+  for size in $RPC_PAYLOADS; do
+    for c in $RPC_CALLERS; do
+      for (( r = 1; r <= ROUNDS; r++ )); do
+        wait_quiet "$ROUND_QUIET_WAIT"
+        # shellcheck disable=SC2086  # RPC_SIDES is a list of words
+        for side in $(round_order "$r" $RPC_SIDES); do
+          run_rpc "$mode" "$side" "$size" "$c" "$r"
+        done
       done
     done
   done
+  if (( HAVE_GRPC )); then stop_pid "$GRPC_PID"; fi
+  if (( HAVE_BRPC )); then stop_pid "$BRPC_PID" INT; fi  # bRPC quits on SIGINT
+  stop_pid "$HARPC_PID"
 done
-if (( HAVE_GRPC )); then stop_pid "$GRPC_PID"; fi
-stop_pid "$HARPC_B_PID"
 
 # ---- c) memory per idle keep-alive connection ----------------------------------
-start_server harpc_c "$HARPC" serve --threads 1 --listen 127.0.0.1:0
-HARPC_C_PID=$SERVER_PID
-idle_memory harpc "$HARPC_C_PID" "$SERVER_PORT"
-stop_pid "$HARPC_C_PID"
-if [[ -n "$NGINX" ]]; then
-  start_nginx
-  idle_memory nginx "$NGINX_WORKER" "$NGINX_PORT"
-  stop_pid "$NGINX_PID"; stop_pid "$NGINX_WORKER"
+if wants memory; then
+  start_server harpc_c "$HARPC" serve --threads 1 --listen 127.0.0.1:0
+  HARPC_C_PID=$SERVER_PID
+  idle_memory harpc "$HARPC_C_PID" "$SERVER_PORT"
+  stop_pid "$HARPC_C_PID"
+  if [[ -n "$NGINX" ]]; then
+    start_nginx
+    idle_memory nginx "$NGINX_WORKER" "$NGINX_PORT"
+    stop_pid "$NGINX_PID"; stop_pid "$NGINX_WORKER"
+  fi
 fi
 
 # ---- report --------------------------------------------------------------------
@@ -207,6 +277,9 @@ cat >"$RES/meta.json" <<EOF
  "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "server_cpu": $SERVER_CPU, "load_cpu": $LOAD_CPU,
  "wrk_duration": $WRK_DURATION, "rpc_duration": $RPC_DURATION, "rounds": $ROUNDS,
+ "parts": "$PARTS",
+ "rpc_payloads": [$(echo $RPC_PAYLOADS | tr ' ' ',')], "rpc_callers": [$(echo $RPC_CALLERS | tr ' ' ',')],
+ "brpc": "$( (( HAVE_BRPC )) && tr '\n' ' ' <"$BRPC_DIR/README.md" | sed -n 's/.*commit \([0-9a-f]\{12\}\)[0-9a-f]* (\([^)]*\)).*/\2, commit \1/p')",
  "nginx": "$([[ -n "$NGINX" ]] && "$NGINX" -v 2>&1 | sed 's/.*: //')",
  "wrk": "$(command -v wrk >/dev/null && wrk -v 2>&1 | head -1 | awk '{print $1, $2}')",
  "grpc": "$(pkg-config --modversion grpc++ 2>/dev/null || true)",

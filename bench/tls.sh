@@ -82,14 +82,14 @@ PLAIN_PID=$SERVER_PID; PLAIN_PORT=$SERVER_PORT
 start_nginx "$TMP/chain.pem" "$KEY"
 for (( r = 1; r <= ROUNDS; r++ )); do
   wait_quiet "$ROUND_QUIET_WAIT"
-  for side in $(first_second "$r" harpc nginx); do
+  for side in $(round_order "$r" harpc nginx); do
     case $side in
       harpc) run_wrk "harpc_tls_r$r" "$TLS_PORT" "$TLS_PID" https
              run_wrk "harpc_plain_r$r" "$PLAIN_PORT" "$PLAIN_PID" http ;;
       nginx) run_wrk "nginx_tls_r$r" "$NGINX_PORT" "$NGINX_WORKER" https ;;
     esac
   done
-  for side in $(first_second "$r" harpc nginx); do
+  for side in $(round_order "$r" harpc nginx); do
     case $side in
       harpc) run_wrk "harpc_handshake_r$r" "$TLS_PORT" "$TLS_PID" https -H "Connection: close" ;;
       nginx) run_wrk "nginx_handshake_r$r" "$NGINX_PORT" "$NGINX_WORKER" https -H "Connection: close" ;;
@@ -132,7 +132,7 @@ run_rpc() {  # run_rpc SIDE CONCURRENCY ROUND
 for c in 1 64; do
   for (( r = 1; r <= ROUNDS; r++ )); do
     wait_quiet "$ROUND_QUIET_WAIT"
-    for side in $(first_second "$r" harpc_tls grpc_tls) harpc_plain; do
+    for side in $(round_order "$r" harpc_tls grpc_tls) harpc_plain; do
       [[ $side == grpc_tls ]] && (( ! HAVE_GRPC )) && continue
       run_rpc "$side" "$c" "$r"
     done

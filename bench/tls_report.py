@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import best, load, num, ratio, rounds_text, verdict, write_between  # noqa: E402
+from report import best, num, ratio, report_main, rounds_text, verdict  # noqa: E402
 
 BEGIN = "<!-- bench:tls-results:begin (written by bench/tls.sh; edit outside the markers) -->"
 END = "<!-- bench:tls-results:end -->"
@@ -19,15 +19,7 @@ TARGET_VS_NGINX = 0.9  # harpc over HTTPS >= 0.9x nginx over HTTPS
 MAX_TLS_COST = 0.15    # harpc over TLS loses at most 15 % against harpc in plaintext
 
 
-def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    d, out = sys.argv[1], sys.argv[2]
-    meta = load(d, "meta.json") or {}
-    rounds = int(meta.get("rounds", 1))
-    lines = []
-    w = lines.append
+def render(d, meta, rounds, w):
     w(f"Run: `{meta.get('command', 'bench/tls.sh')}` on {meta.get('date', '?')}, {meta.get('elapsed_s', '?')} s; "
       f"{meta.get('busy_before', '?')} % busy before, load {meta.get('load_before', '?')} before and "
       f"{meta.get('load_after', '?')} after. {meta.get('openssl', 'OpenSSL')}, nginx {meta.get('nginx', '?')}, "
@@ -85,13 +77,7 @@ def main():
         w(f"| {name} | {rounds_text(runs)} | {num(hs[key])} |")
     w("")
     w(f"harpc / nginx: {num(ratio(hs['harpc_handshake'], hs['nginx_handshake']), '{:.2f}')}x.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if out != "-":
-        write_between(out, BEGIN, END, text)
-        print(f"bench-tls: results written to {out}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_main(__doc__, render, BEGIN, END, "bench-tls"))
