@@ -23,6 +23,24 @@ namespace {
 namespace asio = boost::asio;
 using ::testing::HasSubstr;
 
+using Clock = Endpoint::Clock;
+// Not Clock::time_point{}, which means "no slow start".
+constexpr Clock::time_point kT0 = Clock::time_point{} + std::chrono::hours(1);
+
+// `n` picks at `now` as a string of endpoint names ('-' for nullptr), one letter each.
+std::string PicksAt(LoadBalancer& lb, int n, Clock::time_point now,
+                    const std::vector<const Endpoint*>* excluded = nullptr) {
+  PickRequest request;
+  request.now = now;
+  request.excluded = excluded;
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    Endpoint* e = lb.Pick(request);
+    out += e ? e->address() : "-";
+  }
+  return out;
+}
+
 class BalancerTest : public ::testing::Test {
  protected:
   // Endpoint "name" on 127.0.0.1:port with a weight, healthy; no connection is made.
@@ -33,16 +51,9 @@ class BalancerTest : public ::testing::Test {
     return std::make_shared<Endpoint>(EndpointSpec{name, weight}, resolved, io_.get_executor(), policy_);
   }
 
-  // `n` picks as a string of endpoint names ('-' for nullptr), one letter each.
+  // `n` picks now.
   static std::string Picks(LoadBalancer& lb, int n, const std::vector<const Endpoint*>* excluded = nullptr) {
-    PickRequest request;
-    request.excluded = excluded;
-    std::string out;
-    for (int i = 0; i < n; ++i) {
-      Endpoint* e = lb.Pick(request);
-      out += e ? e->address() : "-";
-    }
-    return out;
+    return PicksAt(lb, n, Clock::now(), excluded);
   }
 
   asio::io_context io_;
@@ -175,9 +186,9 @@ TEST_F(BalancerTest, WrrRemovedEndpointIsNeverPickedAgain) {
 
 // nginx's algorithm as written, over endpoints and their scores: what wrr
 // must pick while nothing moves.
-class LiteralWrr {
+class LiteralWrr final : public LoadBalancer {
  public:
-  void Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) {
+  void Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints) override {
     std::vector<std::pair<Endpoint*, int64_t>> next;
     for (const auto& e : endpoints) {
       int64_t score = 0;
@@ -186,7 +197,7 @@ class LiteralWrr {
     }
     slots_ = std::move(next);
   }
-  Endpoint* Pick(const PickRequest& request) {
+  Endpoint* Pick(const PickRequest& request) override {
     std::pair<Endpoint*, int64_t>* best = nullptr;
     int64_t total = 0;
     for (auto& slot : slots_) {
@@ -204,23 +215,6 @@ class LiteralWrr {
  private:
   std::vector<std::pair<Endpoint*, int64_t>> slots_;
 };
-
-using Clock = Endpoint::Clock;
-// Not Clock::time_point{}, which means "no slow start".
-constexpr Clock::time_point kT0 = Clock::time_point{} + std::chrono::hours(1);
-
-template <typename Balancer>
-std::string PicksAt(Balancer& lb, int n, Clock::time_point now, const std::vector<const Endpoint*>* excluded = nullptr) {
-  PickRequest request;
-  request.now = now;
-  request.excluded = excluded;
-  std::string out;
-  for (int i = 0; i < n; ++i) {
-    Endpoint* e = lb.Pick(request);
-    out += e ? e->address() : "-";
-  }
-  return out;
-}
 
 void MakeUnhealthy(Endpoint& e, Clock::time_point at) {
   e.heartbeat().OnProbe(ProbeResult::kFailed, at);
