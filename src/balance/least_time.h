@@ -20,7 +20,7 @@
 // WeightedSampler draws by weight and accepts the draw with probability
 // fastest / (latency × (in_flight + 1)) — rejection sampling, so the shares
 // are exactly those above. Only the fastest latency summarises all
-// endpoints; it is reread at most every Rescan::kInterval (10 ms), so an
+// endpoints; it is reread once per Rescan::kInterval (10 ms) of picks, so an
 // endpoint that became faster than it counts as the fastest until then.
 // The draws accept about as often as endpoints are near the fastest and
 // idle (~40 % at latencies spread 1×..6×); after kTries rejected draws the
@@ -42,9 +42,8 @@ namespace harpc {
 
 class LeastTime final : public LoadBalancer {
  public:
-  // Draws before weighing every endpoint: at 40 % acceptance 32 draws all
-  // fail once in 10 million picks, at 10 % (10 calls in flight everywhere)
-  // once in 30.
+  // Draws before weighing every endpoint: at 40 % acceptance all 32 fail in
+  // one pick of 12 million; at 9 % (10 calls in flight everywhere), one of 30.
   static constexpr int kTries = 32;
 
   LeastTime() = default;
