@@ -1,8 +1,9 @@
-// ns per LoadBalancer::Pick for every policy, at 3 and 100 endpoints, all
+// ns per LoadBalancer::Pick for every policy, at 3, 100 and 1,000 endpoints, all
 // healthy and fully admitted, nothing excluded: the cost every call pays.
 // The pick time is fixed (the channel reads the clock once per call anyway),
-// so the numbers are the policy's own. Also the hash policy's table build,
-// which a membership change pays once.
+// so the numbers are the policy's own. Also what a membership change costs
+// once: the hash policy's table build, and wrr's plan (which a health change
+// costs too).
 //
 //   build/bench/micro/pick_bench [--benchmark_filter=p2c]
 #include <memory>
@@ -58,12 +59,12 @@ void BM_Pick(benchmark::State& state, const char* policy) {
   }
 }
 
-BENCHMARK_CAPTURE(BM_Pick, wrr, "wrr")->Arg(3)->Arg(100);
-BENCHMARK_CAPTURE(BM_Pick, rr, "rr")->Arg(3)->Arg(100);
-BENCHMARK_CAPTURE(BM_Pick, least_time, "least_time")->Arg(3)->Arg(100);
-BENCHMARK_CAPTURE(BM_Pick, p2c, "p2c")->Arg(3)->Arg(100);
-BENCHMARK_CAPTURE(BM_Pick, random, "random")->Arg(3)->Arg(100);
-BENCHMARK_CAPTURE(BM_Pick, hash, "hash")->Arg(3)->Arg(100);
+BENCHMARK_CAPTURE(BM_Pick, wrr, "wrr")->Arg(3)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_Pick, rr, "rr")->Arg(3)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_Pick, least_time, "least_time")->Arg(3)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_Pick, p2c, "p2c")->Arg(3)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_Pick, random, "random")->Arg(3)->Arg(100)->Arg(1000);
+BENCHMARK_CAPTURE(BM_Pick, hash, "hash")->Arg(3)->Arg(100)->Arg(1000);
 
 // Building the Maglev table: what Update costs the hash policy when membership changes.
 void BM_HashBuild(benchmark::State& state) {
@@ -75,7 +76,27 @@ void BM_HashBuild(benchmark::State& state) {
     lb.Update((flip = !flip) ? one.endpoints : other.endpoints);
   }
 }
-BENCHMARK(BM_HashBuild)->Arg(3)->Arg(100)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HashBuild)->Arg(3)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+// Update and the first pick after it, which plans a period of picks
+// (weights 1..5: 3 picks an endpoint).
+void BM_WrrPlan(benchmark::State& state) {
+  Cluster one(static_cast<int>(state.range(0)));
+  Cluster other(static_cast<int>(state.range(0)) + 1);  // alternate, so that each Update replans
+  std::unique_ptr<LoadBalancer> lb;
+  if (!MakeLoadBalancer("wrr", &lb).ok()) {
+    state.SkipWithError("unknown policy");
+    return;
+  }
+  PickRequest request;
+  request.now = one.now;
+  bool flip = false;
+  for (auto _ : state) {
+    lb->Update((flip = !flip) ? one.endpoints : other.endpoints);
+    benchmark::DoNotOptimize(lb->Pick(request));
+  }
+}
+BENCHMARK(BM_WrrPlan)->Arg(3)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace harpc

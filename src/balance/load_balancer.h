@@ -4,6 +4,7 @@
 // Balancers run on their channel's event-loop thread only.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string_view>
@@ -28,13 +29,10 @@ struct PickRequest {
   uint64_t hash = 0;
 
   // Whether `e` is out of this pick: excluded, or not selectable while health counts.
-  bool Skips(const Endpoint* e) const {
-    if (honour_health && !e->Selectable(now)) return true;
-    if (!excluded) return false;
-    for (const Endpoint* x : *excluded) {
-      if (x == e) return true;
-    }
-    return false;
+  bool Skips(const Endpoint* e) const { return (honour_health && !e->Selectable(now)) || Excludes(e); }
+  // Whether this call tried `e` already.
+  bool Excludes(const Endpoint* e) const {
+    return excluded && std::find(excluded->begin(), excluded->end(), e) != excluded->end();
   }
 };
 

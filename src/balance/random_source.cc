@@ -38,23 +38,4 @@ void WeightedSampler::Update(const std::vector<std::shared_ptr<Endpoint>>& endpo
   configured_.Build(weights);
 }
 
-Endpoint* WeightedSampler::Draw(RandomSource& rng, const PickRequest& request, const Endpoint* also_skip) {
-  if (endpoints_.empty()) return nullptr;
-  // A try fails with at most the share of the weight that is skipped or still
-  // ramping up, so four fail together only when most of it is, and the scan
-  // below then costs little more than the tries did.
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    Endpoint* e = endpoints_[configured_.Draw(rng)];
-    if (e == also_skip || request.Skips(e)) continue;
-    const double full = static_cast<double>(e->weight()) * 1000;
-    const double effective = static_cast<double>(e->EffectiveWeight(request.now));
-    if (effective >= full || rng.Unit() * full < effective) return e;
-  }
-  fallback_.Clear();
-  for (Endpoint* e : endpoints_) {
-    if (e != also_skip && !request.Skips(e)) fallback_.Add(e, static_cast<double>(e->EffectiveWeight(request.now)));
-  }
-  return fallback_.Draw(rng);
-}
-
 }  // namespace harpc

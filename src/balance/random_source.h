@@ -102,12 +102,50 @@ class AliasTable {
 // most endpoints are selectable and past slow start, the first draw almost
 // always stands; after a few rejections it weighs every endpoint instead,
 // which draws from the same distribution.
+//
+// A policy may scale each endpoint's chances further by a merit in [0, 1]
+// (least_time: how fast it is against the fastest), taken into the same
+// acceptance: the draw is then in proportion to EffectiveWeight × merit.
 class WeightedSampler {
  public:
+  // Draws before weighing every endpoint when merit is always 1.
+  static constexpr int kTries = 4;
+
   void Update(const std::vector<std::shared_ptr<Endpoint>>& endpoints);
+  const std::vector<Endpoint*>& endpoints() const { return endpoints_; }
+
   // An endpoint the request does not skip, other than `also_skip` (p2c's
   // first choice); nullptr when there is none.
-  Endpoint* Draw(RandomSource& rng, const PickRequest& request, const Endpoint* also_skip = nullptr);
+  Endpoint* Draw(RandomSource& rng, const PickRequest& request, const Endpoint* also_skip = nullptr) {
+    return Draw(rng, request, [](const Endpoint&) { return 1.0; }, kTries, also_skip);
+  }
+  // The same in proportion to EffectiveWeight × merit(endpoint), a number in
+  // [0, 1], giving up on rejection sampling after `tries` draws.
+  template <typename Merit>
+  Endpoint* Draw(RandomSource& rng, const PickRequest& request, const Merit& merit, int tries,
+                 const Endpoint* also_skip = nullptr) {
+    if (endpoints_.empty()) return nullptr;
+    // A try fails with at most the share of the weight that is skipped,
+    // still ramping up or of low merit, so many fail together only when most
+    // of it is, and the scan below then costs little more than the tries did.
+    for (int attempt = 0; attempt < tries; ++attempt) {
+      Endpoint* e = endpoints_[configured_.Draw(rng)];
+      // Merit first: it is the likelier rejection and reads less of the
+      // endpoint than the health checks do (a cache miss each, at 1,000).
+      if (const double m = merit(*e); m < 1 && rng.Unit() >= m) continue;
+      if (e == also_skip || request.Skips(e)) continue;
+      const double full = static_cast<double>(e->weight()) * 1000;
+      const double effective = static_cast<double>(e->EffectiveWeight(request.now));
+      if (effective >= full || rng.Unit() * full < effective) return e;
+    }
+    fallback_.Clear();
+    for (Endpoint* e : endpoints_) {
+      if (e != also_skip && !request.Skips(e)) {
+        fallback_.Add(e, static_cast<double>(e->EffectiveWeight(request.now)) * merit(*e));
+      }
+    }
+    return fallback_.Draw(rng);
+  }
 
  private:
   std::vector<Endpoint*> endpoints_;

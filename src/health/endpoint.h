@@ -95,9 +95,12 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // admitted, down to weight × 100 just after (re)admission.
   int64_t EffectiveWeight(Clock::time_point now) const {
     const int64_t full = static_cast<int64_t>(spec_.weight) * 1000;
+    return InSlowStart(now) ? RampedWeight(full, AdmittedAt(), now) : full;
+  }
+  // Whether EffectiveWeight is still ramping up, so moves with `now`.
+  bool InSlowStart(Clock::time_point now) const {
     const auto admitted = AdmittedAt();
-    if (admitted == Clock::time_point{} || now >= admitted + policy_.slow_start) return full;
-    return RampedWeight(full, admitted, now);
+    return admitted != Clock::time_point{} && now < admitted + policy_.slow_start;
   }
   // Calls in flight on this endpoint now.
   int in_flight() const { return in_flight_; }
