@@ -199,6 +199,9 @@ def rpc_section(w, d, meta, mode, rounds):
     w("")
     w(setup)
     w("")
+    flags = meta.get("harpc_client_flags")
+    w(f"harpc's client: `harpc bench ... --retries 0{' ' + flags if flags else ''}`.")
+    w("")
     names = [name for _, name in RPC_SIDES]
     w("| payload | callers | " + " | ".join(f"{n} QPS | {n} p99 ms" for n in names)
       + " | harpc / best peer | p99 <= peers' best |")

@@ -23,6 +23,10 @@
 # up to ~13 when it waits for other jobs):
 #   BUILD=build            build dir holding harpc and bench/grpc/*
 #   BRPC_DIR=../shared/peers/brpc  (from the repo root) the prebuilt bRPC peer
+#   HARPC_CLIENT_FLAGS="--pipeline-depth 16"  channel flags of `harpc bench` in part b:
+#                          calls share 4 connections with HTTP/1.1 pipelining
+#                          (docs/client.md), as bRPC's calls share one connection
+#                          and gRPC's are streams of one HTTP/2 connection
 #   BENCH_ONLY=            run only these parts (space or comma separated):
 #                          wrk, pinned, unpinned, memory; e.g. BENCH_ONLY=pinned
 #   RPC_PAYLOADS="16 1024 16384"  payload bytes of part b
@@ -57,6 +61,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 BRPC_DIR=${BRPC_DIR:-$ROOT/../shared/peers/brpc}
 RPC_PAYLOADS=${RPC_PAYLOADS:-16 1024 16384}
 RPC_CALLERS=${RPC_CALLERS:-1 64 256}
+HARPC_CLIENT_FLAGS=${HARPC_CLIENT_FLAGS---pipeline-depth 16}
 PARTS=$(echo "${BENCH_ONLY:-wrk pinned unpinned memory}" | tr ',' ' ' | xargs)
 if [[ -n "${BENCH_ONLY:-}" || "$RPC_PAYLOADS" != "16 1024 16384" || "$RPC_CALLERS" != "1 64 256" ]]; then
   BENCH_OUT=${BENCH_OUT:--}  # a partial run: print only, unless told where to write
@@ -197,7 +202,7 @@ run_rpc() {
     harpc)
       taskset -c "$CLIENT_CPUS" timeout "$limit" \
         "$HARPC" bench "127.0.0.1:$HARPC_PORT" --method Echo.echo --data "{\"p\":\"$(payload "$size")\"}" \
-        --concurrency "$c" --duration "$RPC_DURATION" --retries 0 --json \
+        --concurrency "$c" --duration "$RPC_DURATION" --retries 0 $HARPC_CLIENT_FLAGS --json \
         >"$RES/$name.json" 2>"$TMP/$name.err" || log "harpc bench failed: $(head -c 300 "$TMP/$name.err")" ;;
     brpc)
       # One caller is one pthread; more are bthreads (README.md in BRPC_DIR).
@@ -278,6 +283,7 @@ cat >"$RES/meta.json" <<EOF
  "server_cpu": $SERVER_CPU, "load_cpu": $LOAD_CPU,
  "wrk_duration": $WRK_DURATION, "rpc_duration": $RPC_DURATION, "rounds": $ROUNDS,
  "parts": "$PARTS",
+ "harpc_client_flags": "$HARPC_CLIENT_FLAGS",
  "rpc_payloads": [$(echo $RPC_PAYLOADS | tr ' ' ',')], "rpc_callers": [$(echo $RPC_CALLERS | tr ' ' ',')],
  "brpc": "$( (( HAVE_BRPC )) && tr '\n' ' ' <"$BRPC_DIR/README.md" | sed -n 's/.*commit \([0-9a-f]\{12\}\)[0-9a-f]* (\([^)]*\)).*/\2, commit \1/p')",
  "nginx": "$([[ -n "$NGINX" ]] && "$NGINX" -v 2>&1 | sed 's/.*: //')",
