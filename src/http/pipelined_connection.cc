@@ -8,6 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -15,13 +17,16 @@
 namespace harpc::http1 {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
+namespace beast = boost::beast;
+namespace http = beast::http;
 using boost::system::error_code;
 
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // Requests written together in one write at most: a bound on the gather list.
 constexpr size_t kMaxBatch = 64;
+// The most one read asks for.
+constexpr size_t kReadSize = 64 * 1024;
 }  // namespace
 
 std::shared_ptr<PipelinedConnection> PipelinedConnection::Open(const asio::any_io_executor& executor,
@@ -121,7 +126,7 @@ asio::awaitable<void> PipelinedConnection::ReadLoop() {
     http::response_parser<http::string_body> parser;
     parser.header_limit(limits.head_bytes);
     parser.body_limit(limits.body_bytes);
-    auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kNoThrow);
+    error_code ec = co_await ReadAnswer(parser);
     if (closed_) break;
     if (ec) {
       Fail(ec);
@@ -170,6 +175,31 @@ asio::awaitable<void> PipelinedConnection::ReadLoop() {
     }
   }
   reading_ = false;
+}
+
+asio::awaitable<error_code> PipelinedConnection::ReadAnswer(http::response_parser<http::string_body>& parser) {
+  // What is in the buffer is parsed here, not by an asynchronous read: the
+  // answers that came in one read then wake their callers one after another,
+  // before the writer runs, and their next requests go out in one write.
+  for (;;) {
+    if (buffer_.size() > 0) {
+      error_code ec;
+      const size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec && ec != http::error::need_more) co_return ec;
+      if (parser.is_done()) co_return error_code();
+      if (used > 0 && buffer_.size() > 0) continue;  // the head is done; now the body
+    }
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, kReadSize)), kNoThrow);
+    if (ec == asio::error::eof && parser.got_some()) {
+      error_code end;
+      parser.put_eof(end);  // an answer whose body ends with the connection
+      co_return end;
+    }
+    if (ec == asio::error::eof) co_return http::error::end_of_stream;
+    if (ec) co_return ec;
+    buffer_.commit(n);
+  }
 }
 
 void PipelinedConnection::Fail(const error_code& ec, bool connect_failed) {

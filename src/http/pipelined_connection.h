@@ -32,6 +32,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "harpc/security.h"
 #include "http/client.h"
@@ -111,6 +113,9 @@ class PipelinedConnection : public std::enable_shared_from_this<PipelinedConnect
                                        std::chrono::milliseconds connect_timeout);
   boost::asio::awaitable<void> WriteLoop();
   boost::asio::awaitable<void> ReadLoop();
+  // Reads the next answer into `parser`: from the buffer when it is there.
+  boost::asio::awaitable<boost::system::error_code> ReadAnswer(
+      boost::beast::http::response_parser<boost::beast::http::string_body>& parser);
   void StartWriting();
   // Ends every request still here with `ec`; the unsent ones as not sent.
   void Fail(const boost::system::error_code& ec, bool connect_failed = false);
