@@ -26,11 +26,20 @@ using boost::system::error_code;
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 64 * 1024;
+// The first read after an idle wait, when the connection holds no buffer:
+// room for several pipelined requests, not Beast's 512 bytes.
+constexpr size_t kFirstRead = 16 * 1024;
 // After the last answer on a closing connection, unread input is drained for at
 // most this long so that the peer sees the answer rather than a reset.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 1 << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// How much the next read asks for: what the buffer has room for (Beast's
+// rule, up to kReadChunk), and at least kFirstRead while its limit allows.
+size_t ReadSize(const beast::flat_buffer& input) {
+  return std::max(beast::read_size(input, kReadChunk), std::min(kFirstRead, input.max_size() - input.size()));
+}
 
 // True when `input` starts with a request line of the form "METHOD SP TARGET
 // SP HTTP/d.d": Beast reports both a malformed start line and a well-formed but
@@ -212,7 +221,7 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
         break;
       }
       error_code ec;
-      size_t n = stream_.ReadSomeNow(input_.prepare(beast::read_size(input_, kReadChunk)), ec);
+      size_t n = stream_.ReadSomeNow(input_.prepare(ReadSize(input_)), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
       if (ec) co_return;  // closed by the peer (possibly mid-request) or reset
       input_.commit(n);
