@@ -107,8 +107,9 @@ RPC_MODES = {
         "`harpc_grpc_echo_server` (async, one completion-queue thread)."),
     "unpinned": (
         "unpinned: servers and clients share cores {server_cpu} and {load_cpu}",
-        "The same clients, now free to use both cores (harpc's and gRPC's poll from one "
-        "thread, bRPC's run its bthread workers); servers: `harpc serve --threads 2`, "
+        "The same clients, now free to use both cores (harpc's with `--threads 2`: two event "
+        "loops, the callers dealt out between them, for 2 callers or more; gRPC's polls from one "
+        "thread; bRPC's runs its bthread workers); servers: `harpc serve --threads 2`, "
         "`echo_server` with its default bthread workers, `harpc_grpc_echo_server --threads 2` "
         "(two completion queues, a thread each)."),
 }

@@ -10,8 +10,9 @@
 #        pinned:   server on SERVER_CPU with one event loop (harpc --threads 1,
 #                  gRPC one completion queue, bRPC its default workers confined
 #                  to that core), client on LOAD_CPU
-#        unpinned: servers and clients free on both cores; harpc --threads 2,
-#                  gRPC two completion queues, bRPC its default workers
+#        unpinned: servers and clients free on both cores; harpc --threads 2
+#                  (and harpc bench --threads 2 when there are 2 callers or more),
+#                  gRPC two completion queues (its client one), bRPC its default workers
 #   c) server memory per idle keep-alive connection at 10,000 connections:
 #      harpc serve --threads 1 vs nginx (one worker)
 # and prints a markdown summary, which it also writes into docs/BENCHMARKS.md
@@ -202,7 +203,8 @@ run_rpc() {
     harpc)
       taskset -c "$CLIENT_CPUS" timeout "$limit" \
         "$HARPC" bench "127.0.0.1:$HARPC_PORT" --method Echo.echo --data "{\"p\":\"$(payload "$size")\"}" \
-        --concurrency "$c" --duration "$RPC_DURATION" --retries 0 $HARPC_CLIENT_FLAGS --json \
+        --concurrency "$c" --threads "$(( c < threads ? c : threads ))" --duration "$RPC_DURATION" --retries 0 \
+        $HARPC_CLIENT_FLAGS --json \
         >"$RES/$name.json" 2>"$TMP/$name.err" || log "harpc bench failed: $(head -c 300 "$TMP/$name.err")" ;;
     brpc)
       # One caller is one pthread; more are bthreads (README.md in BRPC_DIR).

@@ -1,5 +1,6 @@
 #include "cli/load_generator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <future>
@@ -57,6 +58,18 @@ void LoadReport::Record(const CallResult& r, std::chrono::microseconds latency) 
     ++errors;
     ++error_kinds[std::string(StatusCodeName(r.status.code()))];
   }
+}
+
+void LoadReport::Add(const LoadReport& other) {
+  requests += other.requests;
+  ok += other.ok;
+  errors += other.errors;
+  retries += other.retries;
+  hedges += other.hedges;
+  seconds = std::max(seconds, other.seconds);
+  latency->Merge(*other.latency);
+  for (const auto& [k, v] : other.per_endpoint) per_endpoint[k] += v;
+  for (const auto& [k, v] : other.error_kinds) error_kinds[k] += v;
 }
 
 // Calls `on_tick` every `tick` until the callers are done.

@@ -39,6 +39,9 @@ struct LoadReport {
 
   // Counts one finished call that took `latency`.
   void Record(const CallResult& r, std::chrono::microseconds latency);
+  // Adds a report of the same load run beside this one (another thread's):
+  // counts and latencies add up; the time is the longer of the two.
+  void Add(const LoadReport& other);
 
   double qps() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
   double LatencyMs(double q) const { return latency->QuantileMicros(q) / 1000.0; }

@@ -28,6 +28,8 @@ TEST(ItCli, UsageErrorsExitTwoWithOneLine) {
       {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--retries", "99"}, "--retries"},
       {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--protocol", "grpc"}, "--protocol"},
       {{"bench", "127.0.0.1:1", "--duration", "soon"}, "--duration: must be a number > 0, got 'soon'"},
+      {{"bench", "127.0.0.1:1", "--threads", "3", "--concurrency", "2"}, "--threads 3 is more than --concurrency 2"},
+      {{"bench", "127.0.0.1:1", "--threads", "2", "--concurrency", "2", "--progress"}, "--progress needs --threads 1"},
       {{"serve", "--no-such-flag"}, "--no-such-flag"},
       {{"call", "127.0.0.1:1", "Echo.echo", "{}", "--health-path", "health"}, "must be a path starting with '/'"},
       // A mistyped flag is named before the missing arguments it likely caused.
@@ -132,6 +134,24 @@ TEST(ItCli, BenchJsonHasEveryKeyAndEveryEndpoint) {
   EXPECT_GT(number(per.at(a.address)), number(per.at(b.address)));
   // The servers saw the bench's calls (plus nothing else).
   EXPECT_EQ(MethodRequests(a.port, "Echo.echo") + MethodRequests(b.port, "Echo.echo"), 200);
+}
+
+// --threads: the callers and the requests dealt out among client threads,
+// the reports added up; with pipelining, as bench/run.sh runs it.
+TEST(ItCli, BenchThreadsAddUpToTheRequestsAsked) {
+  ServeProcess serve = StartServe({"--threads", "2"});
+  ASSERT_GT(serve.port, 0);
+  CliRun run = RunHarpc({"bench", serve.address, "--method", "Echo.echo", "--json", "--requests", "301",
+                         "--concurrency", "7", "--threads", "3", "--pipeline-depth", "4"},
+                        60s);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), 1u) << run.Stdout();
+  json::value v = ParseJson(run.out[0]);
+  ASSERT_TRUE(v.is_object()) << run.out[0];
+  EXPECT_EQ(json::value_to<double>(v.at("requests")), 301) << v;
+  EXPECT_EQ(json::value_to<double>(v.at("ok")), 301) << v;
+  EXPECT_EQ(json::value_to<double>(v.at("per_endpoint").at(serve.address)), 301) << v;
+  EXPECT_EQ(MethodRequests(serve.port, "Echo.echo"), 301);
 }
 
 // --progress: the totals so far once a second (a watcher places failures in
