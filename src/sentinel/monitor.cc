@@ -488,10 +488,16 @@ asio::awaitable<std::vector<Monitor::Tally>> Monitor::GatherOpinions(const std::
 
 asio::awaitable<void> Monitor::DecideRound() {
   // Asked of the peers: what this sentinel holds down or will within a probe
-  // interval, and what the group decided down.
+  // interval, and what the group decided down. An instance both held SDOWN
+  // and decided ODOWN needs of them only a decision this sentinel missed
+  // (decisions are told; opinions are the fallback): asked once a second,
+  // not every round, so that many dead instances cost the peers little.
+  const bool ask_settled = Clock::now() >= settled_asked_at_ + std::chrono::seconds(1);
+  if (ask_settled) settled_asked_at_ = Clock::now();
   std::vector<InstanceId> ids;
   for (Instance* i : registry_.All()) {
-    if (i->sdown || i->odown || SdownSoon(*i)) ids.emplace_back(i->service, i->address);
+    const bool settled = i->sdown && i->odown;
+    if (settled ? ask_settled : i->sdown || i->odown || SdownSoon(*i)) ids.emplace_back(i->service, i->address);
   }
   std::vector<bool> silent;
   const std::vector<Tally> tallies = co_await GatherOpinions(ids, &silent);

@@ -10,7 +10,8 @@
 // * Each round of the quorum loop (every probe interval, at most 100 ms, and
 //   at once when an instance goes SDOWN or answers again), the sentinel asks
 //   its peers their opinions (Sentinel.opinion, one JSON-RPC batch per peer)
-//   of every instance it holds SDOWN, ODOWN, or SDOWN within a probe interval.
+//   of every instance it holds SDOWN, or will within a probe interval, or the
+//   group decided ODOWN (once a second only of those both SDOWN and ODOWN).
 //   When `quorum` sentinels (itself included) hold an instance SDOWN, it is
 //   objectively down (ODOWN) — but one sentinel alone, partitioned or
 //   frozen, can never take an instance out.
@@ -217,6 +218,7 @@ class Monitor {
   // them since ({} when none): it waits for votes announced (sdown_soon) for
   // at most one probe interval from then.
   Clock::time_point gathering_since_{};
+  Clock::time_point settled_asked_at_{};          // when the peers were last asked of instances SDOWN and ODOWN
   bool round_wanted_ = false;                     // WakeQuorumLoop came during a round
   boost::asio::steady_timer* quorum_wait_ = nullptr;  // the quorum loop's pause between rounds, while it waits
   StopSignal quorum_rounds_;
