@@ -71,18 +71,27 @@ start_sentinel() { # NAME LISTEN ARGS...
   wait_listen "$work/$name.log" >/dev/null
 }
 
+# start_group PREFIX ARGS...: three sentinels PREFIX0..2 that list each other as peers, each with ARGS
+# (in which %i is its index); sets group_addrs (H:P,H:P,H:P) and group_pids.
+start_group() {
+  local prefix=$1 i peers ports addrs
+  shift
+  read -r -a ports < <(free_ports 3)
+  addrs=(127.0.0.1:${ports[0]} 127.0.0.1:${ports[1]} 127.0.0.1:${ports[2]})
+  group_pids=()
+  for i in 0 1 2; do
+    peers=$(printf '%s\n' "${addrs[@]}" | grep -v "^${addrs[$i]}\$" | paste -sd,)
+    start_sentinel "$prefix$i" "${addrs[$i]}" --peers "$peers" "${@//%i/$i}"
+    group_pids+=($last_pid)
+  done
+  group_addrs=$(IFS=,; echo "${addrs[*]}")
+}
+
 cat /proc/loadavg >"$work/loadavg.start"
 if want 1; then
 echo "== 1. kill -> every client's view" >&2
-read -r p1 p2 p3 < <(free_ports 3)
-S=(127.0.0.1:$p1 127.0.0.1:$p2 127.0.0.1:$p3)
-group_pids=()
-for i in 0 1 2; do
-  peers=$(printf '%s\n' "${S[@]}" | grep -v "^${S[$i]}\$" | paste -sd,)
-  start_sentinel "s$i" "${S[$i]}" --peers "$peers" --quorum 2 --down-after-ms 1000 --probe-interval-ms 100
-  group_pids+=($last_pid)
-done
-sents=$(IFS=,; echo "${S[*]}")
+start_group s --quorum 2 --down-after-ms 1000 --probe-interval-ms 100
+sents=$group_addrs
 : >"$work/kill.jsonl"
 for r in $(seq "$kill_reps"); do
   "$harpc" serve --listen 127.0.0.1:0 --threads 1 --register "sentinel://$sents" --lease-ttl-ms 10000 \
@@ -124,15 +133,8 @@ fi
 
 if want 4; then
 echo "== 4. mass failure: $mass_n instances killed at once" >&2
-read -r m1 m2 m3 < <(free_ports 3)
-M=(127.0.0.1:$m1 127.0.0.1:$m2 127.0.0.1:$m3)
-mass_pids=()
-for i in 0 1 2; do
-  peers=$(printf '%s\n' "${M[@]}" | grep -v "^${M[$i]}\$" | paste -sd,)
-  start_sentinel "m$i" "${M[$i]}" --peers "$peers" --notify "cat >> $work/mass-alerts-$i.jsonl"
-  mass_pids+=($last_pid)
-done
-msents=$(IFS=,; echo "${M[*]}")
+start_group m --notify "cat >> $work/mass-alerts-%i.jsonl"
+msents=$group_addrs
 : >"$work/mass.jsonl"
 for r in $(seq "$mass_reps"); do
   # The instances in a process group of their own (setsid), so that one kill(2) reaches all of them.
@@ -147,7 +149,7 @@ for r in $(seq "$mass_reps"); do
       | tee -a "$work/mass.jsonl" >&2
   { wait "$group"; } 2>/dev/null || true  # (no "Killed" line)
 done
-for p in "${mass_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${group_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 fi
 
 cat /proc/loadavg >"$work/loadavg.end"

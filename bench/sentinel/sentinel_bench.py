@@ -46,6 +46,21 @@ def pct(xs, q):
     return xs[k]
 
 
+def watch(sentinel, service, until):
+    """Yields (time.monotonic(), answer) for each Registry.watch answer on `service` until `until`."""
+    h, p = hp(sentinel)
+    conn = http.client.HTTPConnection(h, p, timeout=10)
+    index = 0
+    while time.monotonic() < until:
+        st, w = post(conn, "Registry.watch", {"service": service, "index": index, "timeout_ms": 1000})
+        now = time.monotonic()
+        if st != 200:
+            time.sleep(0.01)
+            continue
+        index = w["index"]
+        yield now, w
+
+
 # ---------------------------------------------------------------- kill -> odown
 def cmd_kill(a):
     sents = a.sentinels.split(",")
@@ -56,16 +71,7 @@ def cmd_kill(a):
     deadline = time.monotonic() + a.timeout
 
     def client(i):
-        h, p = hp(sents[i % len(sents)])
-        conn = http.client.HTTPConnection(h, p, timeout=10)
-        index = 0
-        while time.monotonic() < deadline:
-            st, w = post(conn, "Registry.watch", {"service": a.service, "index": index, "timeout_ms": 1000})
-            now = time.monotonic()
-            if st != 200:
-                time.sleep(0.01)
-                continue
-            index = w["index"]
+        for now, w in watch(sents[i % len(sents)], a.service, deadline):
             states = {x["address"]: x["state"] for x in w["instances"]}
             s = states.get(a.addr)
             if s == "up":
@@ -402,16 +408,7 @@ def cmd_mass(a):
     res = [dict(sentinel=s, first_ms=None, all_ms=None, odown=0, gone=0) for s in sents]
 
     def watcher(i):
-        h, p = hp(sents[i])
-        conn = http.client.HTTPConnection(h, p, timeout=10)
-        index = 0
-        while time.monotonic() < deadline:
-            st, w = post(conn, "Registry.watch", {"service": a.service, "index": index, "timeout_ms": 1000})
-            now = time.monotonic()
-            if st != 200:
-                time.sleep(0.01)
-                continue
-            index = w["index"]
+        for now, w in watch(sents[i], a.service, deadline):
             if t_kill[0] is None:
                 continue
             states = {x["address"]: x["state"] for x in w["instances"] if x["address"] in wanted}
