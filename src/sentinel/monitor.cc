@@ -539,7 +539,8 @@ asio::awaitable<void> Monitor::DecideRound() {
   // that see the quorum in the same round would otherwise stand at the same
   // moment for the same epoch and split the vote. Whoever hears a candidate
   // during the pause votes for it and stands down. Up to one tick: a call to a
-  // peer takes a millisecond or so, and the sentinels' rounds are a tick apart at most.
+  // peer takes a millisecond or so, and each sentinel notices a quorum within
+  // a tick of its forming anyway.
   if (!peers_.empty()) {  // a group of one has nobody to split the vote with
     const std::chrono::milliseconds desync(std::uniform_int_distribution<int64_t>(0, Tick().count())(Rng()));
     co_await Sleep(desync);
