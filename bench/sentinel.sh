@@ -9,9 +9,14 @@
 #      heartbeats 1,000/s spread evenly on 50 keep-alive connections, 100 watchers; 30 s window.
 #   3. registration/deregistration -> watcher, sentinel (Registry.watch) vs etcd (v3 gateway watch
 #      stream; lease grant + put, lease revoke); 20 repetitions each.
+#   4. mass failure: 3 sentinels with every default (quorum 2, --down-after-ms 3000,
+#      --probe-interval-ms 500, --notify appending to a file), 100 `harpc serve --register` (default
+#      lease TTL 10 s) SIGKILLed at once -> every sentinel holds all of them odown; the elections
+#      it took and the alerts told; 5 repetitions.
 # Usage: bench/sentinel.sh     Env: HARPC=build/harpc  SENTINEL_OUT=bench/sentinel/RESULTS.md
-#        KILL_REPS=5 LOAD_SECONDS=30 PROP_REPS=20 SENTINEL_KEEP=1 (keep the raw outputs)
-# Runtime: about 75 s.
+#        SECTIONS="1 2 3 4" (those to run)  KILL_REPS=5 LOAD_SECONDS=30 PROP_REPS=20
+#        MASS_N=100 MASS_REPS=5  SENTINEL_KEEP=1 (keep the raw outputs)
+# Runtime: about 75 s for sections 1-3, 60 s for section 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,12 +27,18 @@ helper=$root/bench/sentinel/sentinel_bench.py
 kill_reps=${KILL_REPS:-5}
 load_s=${LOAD_SECONDS:-30}
 prop_reps=${PROP_REPS:-20}
+mass_n=${MASS_N:-100}
+mass_reps=${MASS_REPS:-5}
+sections=" ${SECTIONS:-1 2 3 4} "
+want() { [[ $sections == *" $1 "* ]]; }
 [ -x "$harpc" ] || { echo "sentinel.sh: $harpc missing (cmake --build build --target harpc)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/harpc-sentinel.XXXXXX)
 pids=()
+groups=()  # process groups (setsid) of many instances
 cleanup() {
   local rc=$?
+  for g in "${groups[@]}"; do kill -9 -- "-$g" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ -z "${SENTINEL_KEEP:-}" ]; then rm -rf "$work"; else echo "raw outputs in $work" >&2; fi
@@ -60,17 +71,27 @@ start_sentinel() { # NAME LISTEN ARGS...
   wait_listen "$work/$name.log" >/dev/null
 }
 
+# start_group PREFIX ARGS...: three sentinels PREFIX0..2 that list each other as peers, each with ARGS
+# (in which %i is its index); sets group_addrs (H:P,H:P,H:P) and group_pids.
+start_group() {
+  local prefix=$1 i peers ports addrs
+  shift
+  read -r -a ports < <(free_ports 3)
+  addrs=(127.0.0.1:${ports[0]} 127.0.0.1:${ports[1]} 127.0.0.1:${ports[2]})
+  group_pids=()
+  for i in 0 1 2; do
+    peers=$(printf '%s\n' "${addrs[@]}" | grep -v "^${addrs[$i]}\$" | paste -sd,)
+    start_sentinel "$prefix$i" "${addrs[$i]}" --peers "$peers" "${@//%i/$i}"
+    group_pids+=($last_pid)
+  done
+  group_addrs=$(IFS=,; echo "${addrs[*]}")
+}
+
 cat /proc/loadavg >"$work/loadavg.start"
+if want 1; then
 echo "== 1. kill -> every client's view" >&2
-read -r p1 p2 p3 < <(free_ports 3)
-S=(127.0.0.1:$p1 127.0.0.1:$p2 127.0.0.1:$p3)
-group_pids=()
-for i in 0 1 2; do
-  peers=$(printf '%s\n' "${S[@]}" | grep -v "^${S[$i]}\$" | paste -sd,)
-  start_sentinel "s$i" "${S[$i]}" --peers "$peers" --quorum 2 --down-after-ms 1000 --probe-interval-ms 100
-  group_pids+=($last_pid)
-done
-sents=$(IFS=,; echo "${S[*]}")
+start_group s --quorum 2 --down-after-ms 1000 --probe-interval-ms 100
+sents=$group_addrs
 : >"$work/kill.jsonl"
 for r in $(seq "$kill_reps"); do
   "$harpc" serve --listen 127.0.0.1:0 --threads 1 --register "sentinel://$sents" --lease-ttl-ms 10000 \
@@ -81,7 +102,9 @@ for r in $(seq "$kill_reps"); do
   wait "$spid" 2>/dev/null || true
 done
 for p in "${group_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+fi
 
+if want 2; then
 echo "== 2. registry load" >&2
 start_sentinel load 127.0.0.1:0
 lpid=$last_pid
@@ -89,7 +112,9 @@ laddr=$(wait_listen "$work/load.log")
 $py "$helper" load --sentinel "$laddr" --pid "$lpid" --n 1000 --services 10 --watchers 100 \
     --duration "$load_s" | tee "$work/load.json" >&2
 kill "$lpid" 2>/dev/null || true
+fi
 
+if want 3; then
 echo "== 3. propagation: sentinel vs etcd" >&2
 start_sentinel prop 127.0.0.1:0
 paddr=$(wait_listen "$work/prop.log")
@@ -104,6 +129,28 @@ for i in $(seq 100); do
   sleep 0.1
 done
 $py "$helper" prop --sentinel "$paddr" --etcd "127.0.0.1:$e1" --reps "$prop_reps" | tee "$work/prop.json" >&2
+fi
+
+if want 4; then
+echo "== 4. mass failure: $mass_n instances killed at once" >&2
+start_group m --notify "cat >> $work/mass-alerts-%i.jsonl"
+msents=$group_addrs
+: >"$work/mass.jsonl"
+for r in $(seq "$mass_reps"); do
+  # The instances in a process group of their own (setsid), so that one kill(2) reaches all of them.
+  setsid bash -c 'for k in $(seq "$1"); do "$2" serve --listen 127.0.0.1:0 --threads 1 --register "$3" >"$4-$k.log" 2>&1 & done; wait' \
+      _ "$mass_n" "$harpc" "sentinel://$msents" "$work/mass$r" &
+  group=$!
+  groups+=($group)
+  : >"$work/mass$r.instances"
+  for k in $(seq "$mass_n"); do wait_listen "$work/mass$r-$k.log" >>"$work/mass$r.instances"; done
+  $py "$helper" mass --sentinels "$msents" --instances "$work/mass$r.instances" --pgid "$group" \
+      --alerts "$work/mass-alerts-0.jsonl,$work/mass-alerts-1.jsonl,$work/mass-alerts-2.jsonl" \
+      | tee -a "$work/mass.jsonl" >&2
+  { wait "$group"; } 2>/dev/null || true  # (no "Killed" line)
+done
+for p in "${group_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+fi
 
 cat /proc/loadavg >"$work/loadavg.end"
 $py "$root/bench/sentinel/report.py" "$work" "$harpc" "$(etcd --version | head -1)" >"$out_md.tmp"

@@ -12,6 +12,15 @@
           runs W long-poll watchers, samples /proc/PID over the window. JSON line.
   prop    --sentinel H:P --etcd H:P --reps 20
           registration / deregistration -> watcher latency, sentinel vs etcd. JSON line.
+  mass    --sentinels H:P,H:P,H:P --instances FILE --pgid PGID --alerts F1,F2,F3 [--service echo]
+          FILE lists the H:P of instances registered with every sentinel, all of
+          them in process group PGID. Once every sentinel has probed all of them
+          up, one watcher per sentinel long-polls Registry.watch; SIGKILL the
+          group (one kill(2)) and record, per sentinel, when the first and the
+          last of them became odown (or gone), and the epochs before and after
+          (elections); then, once their leases expired, how the alerts the
+          sentinels appended to F1,F2,F3 (--notify) told each of them. Prints
+          one JSON line.
 """
 import argparse, asyncio, base64, http.client, json, os, signal, socket, statistics, sys, threading, time
 
@@ -37,6 +46,21 @@ def pct(xs, q):
     return xs[k]
 
 
+def watch(sentinel, service, until):
+    """Yields (time.monotonic(), answer) for each Registry.watch answer on `service` until `until`."""
+    h, p = hp(sentinel)
+    conn = http.client.HTTPConnection(h, p, timeout=10)
+    index = 0
+    while time.monotonic() < until:
+        st, w = post(conn, "Registry.watch", {"service": service, "index": index, "timeout_ms": 1000})
+        now = time.monotonic()
+        if st != 200:
+            time.sleep(0.01)
+            continue
+        index = w["index"]
+        yield now, w
+
+
 # ---------------------------------------------------------------- kill -> odown
 def cmd_kill(a):
     sents = a.sentinels.split(",")
@@ -47,16 +71,7 @@ def cmd_kill(a):
     deadline = time.monotonic() + a.timeout
 
     def client(i):
-        h, p = hp(sents[i % len(sents)])
-        conn = http.client.HTTPConnection(h, p, timeout=10)
-        index = 0
-        while time.monotonic() < deadline:
-            st, w = post(conn, "Registry.watch", {"service": a.service, "index": index, "timeout_ms": 1000})
-            now = time.monotonic()
-            if st != 200:
-                time.sleep(0.01)
-                continue
-            index = w["index"]
+        for now, w in watch(sents[i % len(sents)], a.service, deadline):
             states = {x["address"]: x["state"] for x in w["instances"]}
             s = states.get(a.addr)
             if s == "up":
@@ -361,6 +376,95 @@ def cmd_prop(a):
     return 0
 
 
+# ---------------------------------------------------------------- mass failure
+def cmd_mass(a):
+    sents = a.sentinels.split(",")
+    wanted = {line.strip() for line in open(a.instances) if line.strip()}
+    alert_files = a.alerts.split(",")
+    alerts_from = [os.path.getsize(f) if os.path.exists(f) else 0 for f in alert_files]
+
+    def listing(sentinel):
+        h, p = hp(sentinel)
+        st, lst = post(http.client.HTTPConnection(h, p, timeout=10), "Registry.list", {})
+        mine = {x["address"]: x for x in lst["services"].get(a.service, []) if x["address"] in wanted}
+        return lst["epoch"], mine
+
+    deadline = time.monotonic() + a.timeout
+    while True:  # every sentinel has probed every instance up
+        ready = True
+        for sentinel in sents:
+            _, mine = listing(sentinel)
+            if len(mine) < len(wanted) or any(x["state"] != "up" or x["probe_latency_ms"] < 0 for x in mine.values()):
+                ready = False
+        if ready:
+            break
+        if time.monotonic() > deadline:
+            print(json.dumps({"error": "the instances were never all up on every sentinel"}))
+            return 1
+        time.sleep(0.1)
+    epochs_before = [listing(s)[0] for s in sents]
+
+    t_kill = [None]
+    res = [dict(sentinel=s, first_ms=None, all_ms=None, odown=0, gone=0) for s in sents]
+
+    def watcher(i):
+        for now, w in watch(sents[i], a.service, deadline):
+            if t_kill[0] is None:
+                continue
+            states = {x["address"]: x["state"] for x in w["instances"] if x["address"] in wanted}
+            odown = sum(1 for s in states.values() if s == "odown")
+            gone = len(wanted) - len(states)
+            res[i]["odown"], res[i]["gone"] = odown, gone
+            if odown and res[i]["first_ms"] is None:
+                res[i]["first_ms"] = (now - t_kill[0]) * 1e3
+            if odown + gone == len(wanted):
+                res[i]["all_ms"] = (now - t_kill[0]) * 1e3
+                return
+
+    deadline = time.monotonic() + a.timeout
+    ths = [threading.Thread(target=watcher, args=(i,), daemon=True) for i in range(len(sents))]
+    for t in ths:
+        t.start()
+    time.sleep(0.3)  # every watcher parked in its long poll
+    t_kill[0] = time.monotonic()
+    os.killpg(a.pgid, signal.SIGKILL)
+    for t in ths:
+        t.join(max(0.1, deadline - time.monotonic()))
+    after = [listing(s) for s in sents]
+    decided = sorted({x["epoch"] for _, mine in after for x in mine.values() if x["state"] == "odown"})
+    # Their leases expire (TTL 10 s): only then may the next repetition's instances get their ports
+    # (ephemeral ports come round again) without being taken for these.
+    leave_by = time.monotonic() + 30
+    while any(listing(s)[1] for s in sents) and time.monotonic() < leave_by:
+        time.sleep(0.5)
+    # Each instance told once: an odown alert of its own, or named in an alerts_dropped summary.
+    told = {addr: 0 for addr in wanted}
+    alone = named = summaries = 0
+    for path, start in zip(alert_files, alerts_from):
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            f.seek(start)
+            for line in f:
+                e = json.loads(line)
+                if e["event"] == "odown" and e["address"] in told:
+                    told[e["address"]] += 1
+                    alone += 1
+                elif e["event"] == "alerts_dropped":
+                    summaries += 1
+                    for x in e.get("alerts", []):
+                        if x["event"] == "odown" and x["address"] in told:
+                            told[x["address"]] += 1
+                            named += 1
+    print(json.dumps({"instances": len(wanted), "sentinels": res,
+                      "epochs_before": epochs_before, "epochs_after": [e for e, _ in after],
+                      "decision_epochs": decided,
+                      "alerts": {"told": alone, "named_in_summaries": named, "summaries": summaries,
+                                 "told_once": sum(1 for n in told.values() if n == 1),
+                                 "not_told": sum(1 for n in told.values() if n == 0)}}))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sp = ap.add_subparsers(dest="cmd", required=True)
@@ -385,8 +489,15 @@ def main():
     pr.add_argument("--sentinel", required=True)
     pr.add_argument("--etcd", required=True)
     pr.add_argument("--reps", type=int, default=20)
+    m = sp.add_parser("mass")
+    m.add_argument("--sentinels", required=True)
+    m.add_argument("--instances", required=True)
+    m.add_argument("--pgid", type=int, required=True)
+    m.add_argument("--alerts", required=True)
+    m.add_argument("--service", default="echo")
+    m.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args()
-    return {"kill": cmd_kill, "load": cmd_load, "prop": cmd_prop}[a.cmd](a)
+    return {"kill": cmd_kill, "load": cmd_load, "prop": cmd_prop, "mass": cmd_mass}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -57,45 +57,87 @@ void Notifier::Remember(Event e) {
 void Notifier::Publish(Event e, bool alert, bool proven) {
   const std::string payload = json::serialize(e.ToJson());
   spdlog::info("sentinel event {}", payload);
-  const int64_t epoch = e.epoch;
-  const std::string sentinel = e.sentinel;
+  const auto now = Clock::now();
+  const bool told = alert && (proven ? budget_ : unproven_budget_).Take(now);
+  if (alert && !told) Drop(e, proven, now);
   Remember(std::move(e));
-  if (!alert) return;
-  const auto now = std::chrono::steady_clock::now();
-  if (!(proven ? budget_ : unproven_budget_).Take(now)) {
-    ++alerts_dropped_;
-    ++dropped_unsummed_;
-    if (now - drop_logged_ >= std::chrono::seconds(10)) {
-      drop_logged_ = now;
-      spdlog::warn("notify: {} alert(s) over the budget of {} per minute not told so far ({} in all); one summary "
-                   "follows when the budget allows", dropped_unsummed_, options_.max_alerts_per_minute,
-                   alerts_dropped_);
-    }
-    return;
-  }
-  if (dropped_unsummed_ > 0) {
-    Event summary{.event = "alerts_dropped", .epoch = epoch, .time_ms = WallClockMs(), .sentinel = sentinel,
-                  .count = std::exchange(dropped_unsummed_, 0)};
-    const std::string text = json::serialize(summary.ToJson());
-    spdlog::warn("sentinel event {}", text);
-    Remember(std::move(summary));
-    Tell(text);
-  }
+  if (!told) return;
+  TellSummary();  // the alerts not told so far come first
   Tell(payload);
+}
+
+void Notifier::Drop(const Event& e, bool proven, Clock::time_point now) {
+  ++alerts_dropped_;
+  ++unsummed_.count;
+  unsummed_.proven = unsummed_.proven || proven;
+  unsummed_.epoch = e.epoch;
+  unsummed_.sentinel = e.sentinel;
+  if (unsummed_.alerts.size() < kSummaryListed) {
+    unsummed_.alerts.push_back(json::object{{"event", e.event}, {"service", e.service}, {"address", e.address}});
+  }
+  if (now - drop_logged_ >= std::chrono::seconds(10)) {
+    drop_logged_ = now;
+    spdlog::warn("notify: {} alert(s) over the budget of {} per minute not told so far ({} in all); one summary "
+                 "follows when the budget allows", unsummed_.count, options_.max_alerts_per_minute, alerts_dropped_);
+  }
+  if (!summary_pending_ && executor_) {
+    summary_pending_ = true;
+    asio::co_spawn(executor_, TellSummaryWhenAllowed(), asio::detached);
+  }
+}
+
+void Notifier::TellSummary() {
+  if (unsummed_.count == 0) return;
+  Event summary{.event = "alerts_dropped", .epoch = unsummed_.epoch, .time_ms = WallClockMs(),
+                .sentinel = unsummed_.sentinel, .count = unsummed_.count,
+                .details = {{"alerts", std::move(unsummed_.alerts)}}};
+  unsummed_ = {};
+  const std::string text = json::serialize(summary.ToJson());
+  spdlog::warn("sentinel event {}", text);
+  Remember(std::move(summary));
+  Tell(text);
+}
+
+asio::awaitable<void> Notifier::TellSummaryWhenAllowed() {
+  // Each turn waits for a token of the budget the dropped alerts came from;
+  // an alert told meanwhile may have taken it, and told the summary first.
+  while (unsummed_.count > 0) {
+    AlertBudget& budget = unsummed_.proven ? budget_ : unproven_budget_;
+    asio::steady_timer timer(executor_, budget.NextToken(Clock::now()));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (unsummed_.count > 0 && (unsummed_.proven ? budget_ : unproven_budget_).Take(Clock::now())) TellSummary();
+  }
+  summary_pending_ = false;
 }
 
 void Notifier::Tell(const std::string& payload) {
   ++alerts_;
   if (!executor_) return;
-  if (!options_.command.empty()) {
-    if (running_commands_ >= kMaxRunningCommands) {
-      ++alerts_dropped_;
-      spdlog::warn("notify: {} commands still running; not running it for {}", running_commands_, payload);
-    } else {
-      asio::co_spawn(executor_, RunCommand(payload), asio::detached);
-    }
-  }
+  if (!options_.command.empty()) StartCommand(payload);
   if (!options_.webhook.empty()) PostWebhook(payload);
+}
+
+void Notifier::StartCommand(std::string payload) {
+  if (running_commands_ < kMaxRunningCommands) {
+    ++running_commands_;
+    asio::co_spawn(executor_, CommandSlot(std::move(payload)), asio::detached);
+  } else if (waiting_commands_.size() < kMaxWaitingCommands) {
+    waiting_commands_.push_back(std::move(payload));
+  } else {
+    ++alerts_dropped_;
+    spdlog::warn("notify: {} commands running and {} waiting; not running it for {}", running_commands_,
+                 waiting_commands_.size(), payload);
+  }
+}
+
+asio::awaitable<void> Notifier::CommandSlot(std::string payload) {
+  for (;;) {
+    co_await RunCommand(std::move(payload));
+    if (waiting_commands_.empty()) break;
+    payload = std::move(waiting_commands_.front());
+    waiting_commands_.pop_front();
+  }
+  --running_commands_;
 }
 
 asio::awaitable<void> Notifier::RunCommand(std::string payload) {
@@ -138,7 +180,6 @@ asio::awaitable<void> Notifier::RunCommand(std::string payload) {
   if (written != static_cast<ssize_t>(line.size())) spdlog::warn("notify: the event did not fit the command's stdin");
 
   // Reaped by polling (WNOHANG) until it ends or its time is up.
-  ++running_commands_;
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + options_.command_timeout;
   asio::steady_timer timer(executor_);
@@ -155,7 +196,6 @@ asio::awaitable<void> Notifier::RunCommand(std::string payload) {
     timer.expires_after(std::chrono::milliseconds(20));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  --running_commands_;
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     spdlog::info("notify: command exited with status 0 after {} ms", took.count());
@@ -223,7 +263,8 @@ std::string Notifier::MetricsText() const {
   w.Family("harpc_sentinel_alerts_total", "counter", "Alerts raised (--notify / --webhook) as the group's leader.");
   w.Sample("harpc_sentinel_alerts_total", "", alerts_);
   w.Family("harpc_sentinel_alerts_dropped_total", "counter",
-           "Alerts not told: over --max-alerts-per-minute, or too many --notify commands running.");
+           "Alerts not told one by one: over --max-alerts-per-minute (named in an alerts_dropped summary), "
+           "or too many --notify commands waiting.");
   w.Sample("harpc_sentinel_alerts_dropped_total", "", alerts_dropped_);
   return w.Take();
 }

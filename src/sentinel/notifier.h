@@ -7,10 +7,14 @@
 // Bounded work: the recent events are at most kRecentEvents and
 // kRecentEventBytes; alerts come from a budget (AlertBudget), with a budget of
 // their own for instances this sentinel never saw healthy, so that a flood of
-// bogus registrations cannot spend the alerts of real failures; alerts over
-// budget are dropped, counted, logged, and summed up in one "alerts_dropped"
-// alert when the budget allows again. The command runs in its own process
-// group without blocking the loop, and is killed when it outlives its timeout.
+// bogus registrations cannot spend the alerts of real failures. Alerts over
+// budget (the rest of a mass failure, say) are not told one by one but never
+// silently: they are counted, logged, and summed up in one "alerts_dropped"
+// alert that lists them (kSummaryListed at most), told with the next alert
+// the budget allows or, at the latest, as soon as the budget has room for it.
+// The command runs in its own process group without blocking the loop, and
+// is killed when it outlives its timeout; kMaxRunningCommands run at once,
+// the others wait their turn.
 #pragma once
 
 #include <chrono>
@@ -29,7 +33,8 @@ namespace harpc::sentinel {
 
 struct Event {
   std::string event;    // "odown", "up", "sdown", "sdown_cleared", "registered", "deregistered", "expired",
-                        // "lease-expired" (monitor.h), "alerts_dropped", and of replicated groups
+                        // "lease-expired" (monitor.h), "alerts_dropped" (details: "alerts", those
+                        // not told: [{event, service, address}]), and of replicated groups
                         // (group_view.h): "leader-change",
                         // "group-no-quorum", "group-quorum-restored"
   std::string service;
@@ -58,8 +63,12 @@ class Notifier {
   // Recent events kept for the dashboard and Sentinel.events.
   static constexpr size_t kRecentEvents = 200;
   static constexpr size_t kRecentEventBytes = 256 * 1024;
-  // --notify commands running at once; more are dropped (counted, logged).
+  // --notify commands running at once; more wait, kMaxWaitingCommands at
+  // most (beyond, they are dropped: counted, logged).
   static constexpr int kMaxRunningCommands = 16;
+  static constexpr size_t kMaxWaitingCommands = 1000;
+  // The alerts an "alerts_dropped" summary lists at most ("count" is all of them).
+  static constexpr size_t kSummaryListed = 100;
 
   explicit Notifier(NotifierOptions options);
   // The loop that runs commands and posts webhooks; events before it is set are not told.
@@ -75,7 +84,24 @@ class Notifier {
   std::string MetricsText() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+  // Alerts over budget not summed up yet.
+  struct Unsummed {
+    uint64_t count = 0;
+    bool proven = false;         // one came from the main budget: the summary does too
+    boost::json::array alerts;   // {event, service, address}, the first kSummaryListed
+    int64_t epoch = 0;           // of the last one
+    std::string sentinel;
+  };
+  void Drop(const Event& event, bool proven, Clock::time_point now);
+  // Tells the "alerts_dropped" summary, if there is one to tell.
+  void TellSummary();
+  // Waits for room in the budget and tells the summary, unless an alert told it first.
+  boost::asio::awaitable<void> TellSummaryWhenAllowed();
   void Tell(const std::string& payload);
+  void StartCommand(std::string payload);
+  // One of the kMaxRunningCommands: runs `payload`'s command, then those waiting.
+  boost::asio::awaitable<void> CommandSlot(std::string payload);
   boost::asio::awaitable<void> RunCommand(std::string payload);
   void PostWebhook(std::string payload);
   void Remember(Event event);
@@ -87,11 +113,13 @@ class Notifier {
   std::map<std::string, uint64_t> counts_;  // by event
   uint64_t alerts_ = 0;
   uint64_t alerts_dropped_ = 0;       // in all (metrics)
-  uint64_t dropped_unsummed_ = 0;     // since the last "alerts_dropped" summary
+  Unsummed unsummed_;
+  bool summary_pending_ = false;      // TellSummaryWhenAllowed is waiting
   AlertBudget budget_;
   AlertBudget unproven_budget_;       // a quarter of the budget, for instances never seen healthy
-  std::chrono::steady_clock::time_point drop_logged_{};
-  int running_commands_ = 0;
+  Clock::time_point drop_logged_{};
+  int running_commands_ = 0;          // command slots busy
+  std::deque<std::string> waiting_commands_;
 };
 
 }  // namespace harpc::sentinel

@@ -51,12 +51,14 @@ struct SentinelOptions {
 };
 
 // How long after a crash the group takes to declare the instance ODOWN and
-// raise the alert, allowing for one frozen peer: down-after from its last
-// good probe, one probe interval for the probe that sees it, one for the
-// random pause before standing for election, and two for the calls to a peer
-// that never answers (its opinion, its vote: each waits a probe interval).
+// raise the alert, allowing for one frozen peer: down-after from the probe
+// round of its last good answer (before the crash; one probe interval more
+// when down-after is no multiple of it), the random pause before standing
+// for election (100 ms at most), and two calls to a peer that never answers
+// (its opinions in the round that finds the quorum, and again when the
+// leader asks before deciding: each waits a probe interval, 200 ms at least).
 // Measured with the defaults (3000, 500), a group of 3, kill -9: the alert
-// came 3.0 to 3.8 s after the kill, 4.0 to 4.8 s with one sentinel frozen;
+// came 2.6 to 3.0 s after the kill, 3.7 to 4.1 s with one sentinel frozen;
 // this bound is 5 s. More frozen peers or lost elections take longer.
 std::chrono::milliseconds DetectionBound(std::chrono::milliseconds down_after, std::chrono::milliseconds probe_interval);
 // The least time a lease of `ttl` outlives a crash: renewed every ttl / 3,

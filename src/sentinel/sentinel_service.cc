@@ -16,6 +16,50 @@ namespace harpc::sentinel {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+namespace {
+// One change of a decision: {service, address, odown}.
+Status ParseChange(const json::value& p, Monitor::Decision::Change* c) {
+  if (Status s = StringField(p, "service", true, &c->service); !s.ok()) return s;
+  if (Status s = StringField(p, "address", true, &c->address); !s.ok()) return s;
+  const json::value* odown = p.as_object().if_contains("odown");
+  if (!odown || !odown->is_bool()) return InvalidArgument("\"odown\" must be true or false");
+  c->odown = odown->as_bool();
+  return Status::Ok();
+}
+
+// Sentinel.decide's params: {epoch, leader, instances: [{service, address,
+// odown}, ...]} (at most Monitor::kInstancesPerCall), or one change inline,
+// {epoch, leader, service, address, odown}: how sentinels told a decision
+// before they decided many instances at once.
+Status ParseDecision(const json::value& p, Monitor::Decision* d) {
+  if (!p.is_object()) return InvalidArgument("params must be a JSON object");
+  if (const json::value* listed = p.as_object().if_contains("instances")) {
+    if (!listed->is_array() || listed->as_array().empty()) {
+      return InvalidArgument("\"instances\" must be a non-empty array of {service, address, odown}");
+    }
+    const json::array& changes = listed->as_array();
+    if (changes.size() > Monitor::kInstancesPerCall) {
+      return InvalidArgument("\"instances\" lists " + std::to_string(changes.size()) + " changes, more than " +
+                             std::to_string(Monitor::kInstancesPerCall) + " in one call: send the decision in parts");
+    }
+    for (size_t k = 0; k < changes.size(); ++k) {
+      const std::string where = "\"instances\"[" + std::to_string(k) + "]";
+      if (!changes[k].is_object()) return InvalidArgument(where + " must be an object {service, address, odown}");
+      Monitor::Decision::Change c;
+      if (Status s = ParseChange(changes[k], &c); !s.ok()) return InvalidArgument(where + ": " + s.message());
+      d->changes.push_back(std::move(c));
+    }
+  } else {
+    Monitor::Decision::Change c;
+    if (Status s = ParseChange(p, &c); !s.ok()) return s;
+    d->changes.push_back(std::move(c));
+  }
+  if (Status s = IntField(p, "epoch", false, &d->epoch); !s.ok()) return s;
+  if (d->epoch <= 0) return InvalidArgument("\"epoch\" must be a positive integer");
+  return StringField(p, "leader", true, &d->leader);  // whose election decided it
+}
+}  // namespace
+
 SentinelService::SentinelService(const SentinelOptions& options, std::unique_ptr<RegistryStore> store)
     : options_(options),
       registry_(std::move(store), options.limits),
@@ -94,15 +138,8 @@ Status SentinelService::Attach(Server& server) {
   }, {.idempotent = true, .role = Role::kPeer});
   if (s.ok()) s = server.AddAsyncMethod("Sentinel.decide", [this](json::value p, CallContext&) -> asio::awaitable<Result> {
     Monitor::Decision d;
-    if (Status s = StringField(p, "service", true, &d.service); !s.ok()) co_return s;
-    if (Status s = StringField(p, "address", true, &d.address); !s.ok()) co_return s;
-    if (Status s = IntField(p, "epoch", false, &d.epoch); !s.ok()) co_return s;
-    const json::value* odown = p.as_object().if_contains("odown");
-    if (!odown || !odown->is_bool()) co_return InvalidArgument("\"odown\" must be true or false");
-    if (d.epoch <= 0) co_return InvalidArgument("\"epoch\" must be a positive integer");
-    if (Status s = StringField(p, "leader", true, &d.leader); !s.ok()) co_return s;  // whose election decided it
+    if (Status s = ParseDecision(p, &d); !s.ok()) co_return s;
     if (!monitor_) co_return Unavailable("sentinel is starting");
-    d.odown = odown->as_bool();
     co_return co_await monitor_->Decide(d);
   }, {.idempotent = true, .role = Role::kPeer});
   if (s.ok()) s = server.AddMethod("Sentinel.events", [this](const json::value& p, CallContext&) -> Result {

@@ -379,6 +379,15 @@ TEST_F(SentinelRegistry, AGracefulShutdownIsListedAsDraining) {
       << "state " << client.State("echo", serve.address);
 }
 
+// Sentinel.decide's params listing `n` changes (of instances 127.0.0.1:1..n).
+std::string DecideListing(int n) {
+  json::array instances;
+  for (int i = 1; i <= n; ++i) {
+    instances.push_back({{"service", "echo"}, {"address", "127.0.0.1:" + std::to_string(i)}, {"odown", true}});
+  }
+  return json::serialize(json::object{{"epoch", 1}, {"leader", "127.0.0.1:9"}, {"instances", std::move(instances)}});
+}
+
 TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   const TempDir& dir = NewDir();
   SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
@@ -444,6 +453,19 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
       {"Sentinel.voted", R"({"epoch":"1"})", "epoch"},
       {"Sentinel.voted", R"({})", "epoch"},
       {"Sentinel.decide", R"("decide")", "object"},
+      // A decision that lists its changes.
+      {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[]})", "instances"},
+      {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":{"service":"echo"}})", "instances"},
+      {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[5]})", "\"instances\"[0] must be an object"},
+      {"Sentinel.decide",
+       R"({"epoch":1,"leader":"127.0.0.1:9","instances":[{"service":"echo","address":"127.0.0.1:1","odown":true},)"
+       R"({"service":"echo","address":"127.0.0.1:2","odown":"yes"}]})",
+       "\"instances\"[1]: \"odown\""},
+      {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[{"address":"127.0.0.1:1","odown":true}]})",
+       "\"instances\"[0]: missing \"service\""},
+      {"Sentinel.decide", R"({"leader":"127.0.0.1:9","instances":[{"service":"echo","address":"127.0.0.1:1","odown":true}]})",
+       "epoch"},
+      {"Sentinel.decide", DecideListing(1001), "more than 1000"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.method + " " + c.body);

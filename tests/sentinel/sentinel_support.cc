@@ -144,6 +144,36 @@ ServeProcess StartServeOn(int port, std::chrono::milliseconds timeout) {
   return s;
 }
 
+namespace {
+HealthHost SpawnHealthHost(const std::vector<std::string>& args) {
+  HealthHost host;
+  std::vector<std::string> argv = {"/usr/bin/python3", std::string(HARPC_SENTINEL_TEST_DIR) + "/health_host.py"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (Status s = Subprocess::Spawn(argv, &host.process); !s.ok()) {
+    ADD_FAILURE() << "cannot start health_host.py: " << s;
+    return host;
+  }
+  std::string line;
+  const std::string prefix = "listening on ";
+  if (Status s = host.process.ReadLine(testing::Scaled(10s), &line); !s.ok() || line.rfind(prefix, 0) != 0) {
+    ADD_FAILURE() << "health_host.py did not start: " << s << " '" << line << "'";
+    host.process = Subprocess();  // kill and reap
+    return host;
+  }
+  std::stringstream listed(line.substr(prefix.size()));
+  for (std::string address; std::getline(listed, address, ',');) host.addresses.push_back(address);
+  return host;
+}
+}  // namespace
+
+HealthHost StartHealthHost(size_t count) { return SpawnHealthHost({"--count", std::to_string(count)}); }
+
+HealthHost RestartHealthHost(const std::vector<std::string>& addresses) {
+  std::string ports;
+  for (const std::string& a : addresses) ports += (ports.empty() ? "" : ",") + std::to_string(testing::PortOf(a));
+  return SpawnHealthHost({"--ports", ports});
+}
+
 RegistryClient::RegistryClient(const std::string& sentinel_address) : address_(sentinel_address) {
   ChannelOptions o;
   o.timeout = 3s;
@@ -215,6 +245,19 @@ std::string RegistryClient::State(const std::string& service, const std::string&
     if (i.as_object().at("address") == json::value(address)) return std::string(i.as_object().at("state").as_string());
   }
   return "absent";
+}
+
+std::map<std::string, std::string> RegistryClient::States(const std::string& service) {
+  std::map<std::string, std::string> out;
+  auto list = List();
+  const json::value* services = list ? list->if_contains("services") : nullptr;
+  const json::value* instances =
+      services && services->is_object() ? services->as_object().if_contains(service) : nullptr;
+  if (!instances || !instances->is_array()) return out;
+  for (const json::value& i : instances->as_array()) {
+    out[std::string(i.at("address").as_string())] = std::string(i.at("state").as_string());
+  }
+  return out;
 }
 
 int64_t RegistryClient::Epoch() {

@@ -1,12 +1,13 @@
 // What the sentinel tests share: temporary data directories, `harpc sentinel`
 // children (alone or as a group whose members know each other's ports),
-// `harpc serve` restarted on its old port, a registry client over
+// `harpc serve` restarted on its old port, hosts of many instances, a registry client over
 // harpc::Channel, a lease heartbeater thread, and polling helpers.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -90,6 +91,19 @@ std::vector<SentinelProcess> StartGroup(int n, const SentinelConfig& base,
 // up to `timeout` while the port is still taken (a restart).
 ServeProcess StartServeOn(int port, std::chrono::milliseconds timeout = 10s);
 
+// Many instances in one process (tests/sentinel/health_host.py): GET /health
+// answered on many loopback ports, so that one SIGKILL takes them all down
+// at once, like a host dying with its instances. SIGKILLed and reaped when
+// destroyed.
+struct HealthHost {
+  Subprocess process;
+  std::vector<std::string> addresses;  // "127.0.0.1:PORT", one per instance
+};
+// Listens on `count` free ports; no addresses (and a test failure) when it did not start.
+HealthHost StartHealthHost(size_t count);
+// Listens again on the ports of `addresses` (a host coming back).
+HealthHost RestartHealthHost(const std::vector<std::string>& addresses);
+
 // A registry client bound to one sentinel: no retries, no health checks, no
 // ejection, so that every call reaches the sentinel (or fails) on its own.
 class RegistryClient {
@@ -109,6 +123,9 @@ class RegistryClient {
   std::optional<json::object> Instance(const std::string& service, const std::string& address);
   // Its "state" ("up", "sdown", "odown", "draining"), "absent", or "error".
   std::string State(const std::string& service, const std::string& address);
+  // Every instance of `service` as Registry.list shows it: address → state
+  // (empty when the call failed or the service has none).
+  std::map<std::string, std::string> States(const std::string& service);
   // Registry.list's epoch, or -1 on error.
   int64_t Epoch();
   // Sentinel.events, newest first (empty on error).

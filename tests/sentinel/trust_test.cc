@@ -119,6 +119,13 @@ TEST_F(SentinelTrust, ForgedEpochsAndDecisionsAreRefusedAndTheGroupStillDecides)
   }
   ErrorAnswer outsider = PostRaw(port0, "Sentinel.decide", Decide(address, true, 1, "127.0.0.1:9"));
   EXPECT_EQ(outsider.http, 400) << outsider.raw;
+  // The same as a list (how decisions are told): each change is checked, none is proven.
+  ErrorAnswer listed = PostRaw(port0, "Sentinel.decide", json::serialize(json::object{
+      {"epoch", 1}, {"leader", group[1].address},
+      {"instances", json::array{{{"service", "echo"}, {"address", address}, {"odown", true}},
+                                {{"service", "echo"}, {"address", "127.0.0.1:1"}, {"odown", true}}}}}));
+  EXPECT_EQ(listed.http, 422) << listed.raw;
+  EXPECT_NE(listed.message.find("not proven"), std::string::npos) << listed.raw;
 
   // Real votes for group[1] in epoch 1, asked by the attacker, then a decision
   // in group[1]'s name: group[1] never made it, so it is not proven either.
