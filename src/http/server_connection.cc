@@ -5,7 +5,7 @@
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
@@ -24,7 +24,10 @@ namespace http = beast::http;
 using boost::system::error_code;
 
 namespace {
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// Deferred operations are awaited in the caller's frame: use_awaitable would
+// add a coroutine frame per operation, and an idle connection's wait would
+// keep one (asio recycles frames, so often one as large as a request's).
+constexpr auto kNoThrow = asio::as_tuple(asio::deferred);
 constexpr size_t kReadChunk = 64 * 1024;
 // The first read after an idle wait, when the connection holds no buffer:
 // room for several pipelined requests, not Beast's 512 bytes.
@@ -145,52 +148,69 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
     }
   }
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits_.max_header_bytes, UINT32_MAX)));
-    parser.body_limit(limits_.max_body_bytes);
-    parser.eager(true);
-    Clock::time_point head_started{}, body_started{};
-    // Set when the request is refused: the answer, then the connection closes.
-    std::optional<Response> refusal;
-
-    while (!parser.is_done()) {
-      if (input_.size() > 0) {
-        error_code ec;
-        size_t used = parser.put(input_.data(), ec);
-        if (ec && ec != http::error::need_more) {
-          auto [status, why] =
-              DescribeParseError(ec, {static_cast<const char*>(input_.data().data()), input_.size()});
-          refusal = handler.Refuse(status, std::move(why));
-          break;
-        }
-        if (parser.is_header_done() && !parser.chunked() &&
-            parser.get().find(http::field::transfer_encoding) != parser.get().end()) {
-          // RFC 9112 §6.3: unless chunked is the final coding, the body's length is
-          // unknown; reading on would take body bytes for the next request.
-          refusal = handler.Refuse(400, "unsupported Transfer-Encoding (only chunked is accepted)");
-          break;
-        }
-        input_.consume(used);
-        if (parser.is_done()) break;
-        if (used > 0 && input_.size() > 0) continue;
-        if (used == 0 && input_.size() > limits_.max_header_bytes) {
-          // The parser needs a whole line and has more than a head's worth
-          // without one: a chunk extension or a trailer (Beast limits only the
-          // head). Reading on would fill the buffer and then spin on it.
-          refusal = handler.Refuse(431, "chunk extension or trailer exceeds the header size limit");
-          break;
-        }
-      }
-
-      // The request is not complete: answer what is pending, then wait for bytes.
+    if (input_.size() == 0) {
+      // Idle: answer what is pending, then wait for the next request.
       if (!co_await Flush()) co_return;
+      phase_ = Phase::kIdle;
+      deadline_ = Clock::now() + limits_.idle_timeout;
+      if (handler.Closing()) co_return;  // nothing in progress
+      // Idle connections hold no buffer.
+      if (input_.capacity() > 0) input_.shrink_to_fit();
+      if (output_.capacity() > 0) std::string().swap(output_);
+      auto [wait_ec] = co_await stream_.async_wait_readable(kNoThrow);
+      if (wait_ec) co_return;  // idle timeout, shutdown or a socket error: close quietly
+    }
+    if (!co_await ServeRequest(handler)) co_return;
+  }
+}
+
+asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(limits_.max_header_bytes, UINT32_MAX)));
+  parser.body_limit(limits_.max_body_bytes);
+  parser.eager(true);
+  Clock::time_point head_started{}, body_started{};
+  // Set when the request is refused: the answer, then the connection closes.
+  std::optional<Response> refusal;
+  // Serve calls with buffered input, or with none once the socket is readable.
+  bool readable = input_.size() == 0;
+
+  while (!parser.is_done()) {
+    if (input_.size() > 0) {
+      error_code ec;
+      size_t used = parser.put(input_.data(), ec);
+      if (ec && ec != http::error::need_more) {
+        auto [status, why] =
+            DescribeParseError(ec, {static_cast<const char*>(input_.data().data()), input_.size()});
+        refusal = handler.Refuse(status, std::move(why));
+        break;
+      }
+      if (parser.is_header_done() && !parser.chunked() &&
+          parser.get().find(http::field::transfer_encoding) != parser.get().end()) {
+        // RFC 9112 §6.3: unless chunked is the final coding, the body's length is
+        // unknown; reading on would take body bytes for the next request.
+        refusal = handler.Refuse(400, "unsupported Transfer-Encoding (only chunked is accepted)");
+        break;
+      }
+      input_.consume(used);
+      if (parser.is_done()) break;
+      if (used > 0 && input_.size() > 0) continue;
+      if (used == 0 && input_.size() > limits_.max_header_bytes) {
+        // The parser needs a whole line and has more than a head's worth
+        // without one: a chunk extension or a trailer (Beast limits only the
+        // head). Reading on would fill the buffer and then spin on it.
+        refusal = handler.Refuse(431, "chunk extension or trailer exceeds the header size limit");
+        break;
+      }
+    }
+
+    if (!readable) {
+      // Nothing of a request yet: Serve waits for one, idle, without this frame.
+      if (!parser.got_some() && input_.size() == 0) co_return true;
+      // The request is not complete: answer what is pending, then wait for bytes.
+      if (!co_await Flush()) co_return false;
       const Clock::time_point now = Clock::now();
-      if (!parser.got_some() && input_.size() == 0) {
-        phase_ = Phase::kIdle;
-        deadline_ = now + limits_.idle_timeout;
-        if (handler.Closing()) co_return;  // nothing in progress
-        if (input_.capacity() > 0) input_.shrink_to_fit();  // idle connections hold no buffer
-      } else if (!parser.is_header_done()) {
+      if (!parser.is_header_done()) {
         if (phase_ != Phase::kHead) head_started = now;
         phase_ = Phase::kHead;
         deadline_ = head_started + limits_.header_timeout;
@@ -202,7 +222,7 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
           const auto& head = parser.get();
           if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue")) {
             output_ += kContinue;
-            if (!co_await Flush()) co_return;
+            if (!co_await Flush()) co_return false;
           }
         }
         phase_ = Phase::kBody;
@@ -216,50 +236,52 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
         } else if (expired_ && phase_ == Phase::kBody) {
           refusal = handler.Refuse(408, "request body not received in time");
         } else {
-          co_return;  // idle timeout, shutdown or a socket error: close quietly
+          co_return false;  // shutdown or a socket error: close quietly
         }
         break;
       }
-      error_code ec;
-      size_t n = stream_.ReadSomeNow(input_.prepare(ReadSize(input_)), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-      if (ec) co_return;  // closed by the peer (possibly mid-request) or reset
-      input_.commit(n);
     }
-    if (refusal) {
-      AppendResponse(output_, *refusal);
-      expired_ = false;
-      if (co_await Flush()) co_await LingeringClose();
-      co_return;
-    }
-
-    phase_ = Phase::kBusy;
-    deadline_ = Clock::time_point::max();
-    const Request& request = parser.get();
-    Response response = co_await handler.Handle(request);
-    if (response.reset) {  // fault injection: the work is done, the answer is lost
-      handler.Answered();
-      stream_.Reset();
-      co_return;
-    }
-    if (response.upgrade) {
-      co_await TakeOver(handler, response);
-      co_return;
-    }
-    response.close = response.close || !request.keep_alive() || handler.Closing();
-    AppendResponse(output_, response,
-                   {.http10 = request.version() < 11, .head = request.method() == http::verb::head});
-    bool flushed = true;
-    if (response.close || output_.size() >= limits_.max_unsent_bytes || input_.size() == 0) {
-      flushed = co_await Flush();
-    }
-    handler.Answered();
-    if (!flushed) co_return;
-    if (response.close) {
-      co_await LingeringClose();
-      co_return;
-    }
+    readable = false;
+    error_code ec;
+    size_t n = stream_.ReadSomeNow(input_.prepare(ReadSize(input_)), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return false;  // closed by the peer (possibly mid-request) or reset
+    input_.commit(n);
   }
+  if (refusal) {
+    AppendResponse(output_, *refusal);
+    expired_ = false;
+    if (co_await Flush()) co_await LingeringClose();
+    co_return false;
+  }
+
+  phase_ = Phase::kBusy;
+  deadline_ = Clock::time_point::max();
+  const Request& request = parser.get();
+  Response response = co_await handler.Handle(request);
+  if (response.reset) {  // fault injection: the work is done, the answer is lost
+    handler.Answered();
+    stream_.Reset();
+    co_return false;
+  }
+  if (response.upgrade) {
+    co_await TakeOver(handler, response);
+    co_return false;
+  }
+  response.close = response.close || !request.keep_alive() || handler.Closing();
+  AppendResponse(output_, response,
+                 {.http10 = request.version() < 11, .head = request.method() == http::verb::head});
+  bool flushed = true;
+  if (response.close || output_.size() >= limits_.max_unsent_bytes || input_.size() == 0) {
+    flushed = co_await Flush();
+  }
+  handler.Answered();
+  if (!flushed) co_return false;
+  if (response.close) {
+    co_await LingeringClose();
+    co_return false;
+  }
+  co_return true;
 }
 
 }  // namespace harpc::http1

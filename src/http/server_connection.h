@@ -4,7 +4,8 @@
 //
 // Cheap when idle and under load:
 // - it waits until the socket is readable and then reads what is there
-//   without blocking, so an idle connection holds no buffer;
+//   without blocking, so an idle connection holds no buffer (nor a parser:
+//   that lives in a coroutine frame that ends with its request);
 // - answers to pipelined requests are batched into one write (the batch goes
 //   out when no further request is buffered, or it reached max_unsent_bytes);
 //   while a write is in progress no request is read, so a client that does not
@@ -79,6 +80,9 @@ class ServerConnection {
  private:
   enum class Phase { kIdle, kHead, kBody, kBusy };
 
+  // Reads, answers and forgets one request; false when the connection ended.
+  // Returns true without answering when no byte of a request came.
+  boost::asio::awaitable<bool> ServeRequest(RequestHandler& handler);
   boost::asio::awaitable<bool> Flush();
   // Writes a 101 answer and hands the connection to its new protocol.
   boost::asio::awaitable<void> TakeOver(RequestHandler& handler, const Response& response);

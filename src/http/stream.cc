@@ -15,17 +15,18 @@
 
 namespace harpc::http1 {
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 using boost::system::error_code;
 
 Stream::Stream(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> tls)
-    : tcp_(std::move(socket)), timed_(false), tls_context_(std::move(tls)) {
+    : transport_(std::in_place_type<asio::ip::tcp::socket>, std::move(socket)), tls_context_(std::move(tls)) {
   error_code ec;
-  tcp_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
-  tcp_.socket().non_blocking(true, ec);
+  this->socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  this->socket().non_blocking(true, ec);
   if (tls_context_) {
     server_tls_ = SSL_new(tls_context_->native_handle());
     if (server_tls_ != nullptr) {
-      SSL_set_fd(server_tls_, tcp_.socket().native_handle());  // the socket stays tcp_'s to close
+      SSL_set_fd(server_tls_, this->socket().native_handle());  // the socket stays ours to close
       SSL_set_accept_state(server_tls_);
       // Partial writes and a write buffer that may move between retries, as
       // asio's async_write hands them; buffers released while idle, as nginx does.
@@ -51,7 +52,7 @@ asio::awaitable<error_code> Stream::AcceptHandshake() {
     if (r == 1) co_return error_code();
     error_code ec = ServerTlsFailure(r, &again, &want);
     if (ec || !again) co_return ec ? ec : make_error_code(asio::error::connection_aborted);
-    auto [wait_ec] = co_await tcp_.socket().async_wait(want, asio::as_tuple(asio::use_awaitable));
+    auto [wait_ec] = co_await socket().async_wait(want, asio::as_tuple(asio::use_awaitable));
     if (wait_ec) co_return wait_ec;
   }
   co_return make_error_code(asio::error::timed_out);
@@ -103,7 +104,7 @@ error_code Stream::ServerTlsFailure(int result, bool* again, asio::socket_base::
 bool Stream::ServerTlsHasPending() const { return SSL_has_pending(server_tls_) == 1; }
 
 size_t Stream::ReadSomeNow(asio::mutable_buffer buffer, error_code& ec) {
-  if (server_tls_ == nullptr) return tcp_.socket().read_some(buffer, ec);
+  if (server_tls_ == nullptr) return socket().read_some(buffer, ec);
   size_t n = 0;
   bool again = false;
   asio::socket_base::wait_type want = asio::socket_base::wait_read;
@@ -114,10 +115,11 @@ size_t Stream::ReadSomeNow(asio::mutable_buffer buffer, error_code& ec) {
 
 asio::awaitable<error_code> Stream::Connect(const asio::ip::tcp::endpoint& endpoint, Clock::time_point deadline,
                                             const TlsOptions& tls) {
-  tcp_.expires_at(deadline);
-  auto [ec] = co_await tcp_.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
+  auto& tcp = std::get<beast::tcp_stream>(transport_);
+  tcp.expires_at(deadline);
+  auto [ec] = co_await tcp.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
   if (ec) co_return ec;
-  tcp_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   if (ec || !tls.client_enabled()) co_return ec;
 
   Status loaded = TlsContext::ForClient(tls, &tls_sessions_);
@@ -126,7 +128,7 @@ asio::awaitable<error_code> Stream::Connect(const asio::ip::tcp::endpoint& endpo
     co_return make_error_code(boost::system::errc::invalid_argument);
   }
   tls_context_ = tls_sessions_->current();
-  tls_ = std::make_unique<TlsStream>(tcp_, *tls_context_);
+  tls_ = std::make_unique<TlsStream>(tcp, *tls_context_);
   tls_session_key_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   tls_sessions_->PrepareClient(tls_->native_handle(), endpoint.address(), tls_session_key_);
   auto [handshake_ec] =
@@ -143,7 +145,7 @@ bool Stream::resumed() const {
 bool Stream::QuietAndOpen() {
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) return false;
   char byte;
-  ssize_t n = ::recv(tcp_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -156,7 +158,25 @@ void Stream::ShutdownSend() {
     SSL_shutdown(server_tls_);
     ERR_clear_error();
   }
-  tcp_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+void Stream::cancel() {
+  if (beast::tcp_stream* timed = client()) {
+    timed->cancel();
+  } else {
+    error_code ignored;
+    socket().cancel(ignored);
+  }
+}
+
+void Stream::Close() {
+  if (beast::tcp_stream* timed = client()) {
+    timed->close();
+  } else {
+    error_code ignored;
+    socket().close(ignored);
+  }
 }
 
 }  // namespace harpc::http1

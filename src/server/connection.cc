@@ -16,16 +16,17 @@ http1::Response ConnectionError(int http_status, int jsonrpc_code, std::string_v
 Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket, ServerState& state,
                        CallDispatcher& dispatcher, const http1::ServerLimits& limits,
                        std::shared_ptr<asio::ssl::context> tls)
-    : http_(std::move(socket), limits, std::move(tls)), state_(state), dispatcher_(dispatcher) {
+    : executor_(socket.get_executor()),
+      http_(std::move(socket), limits, std::move(tls)),
+      state_(state),
+      dispatcher_(dispatcher) {
   loop.connections.push_back(*this);
 }
 
 Connection::~Connection() { state_.connections_open.fetch_sub(1, std::memory_order_relaxed); }
 
-asio::awaitable<void> Connection::Run() {
-  executor_ = co_await asio::this_coro::executor;
-  co_await http_.Serve(*this);
-}
+// Not a coroutine itself: no frame of its own for the connection's lifetime.
+asio::awaitable<void> Connection::Run() { return http_.Serve(*this); }
 
 // Not a coroutine itself: no frame of its own per request.
 asio::awaitable<http1::Response> Connection::Handle(const http1::Request& request) {

@@ -45,10 +45,10 @@ class Connection : public ConnectionHook, private http1::RequestHandler {
   http1::Response Refuse(int http_status, std::string message) override;
   bool Closing() override;
 
+  boost::asio::any_io_executor executor_;  // the socket's: the connection's coroutine runs on it
   http1::ServerConnection http_;
   ServerState& state_;
   CallDispatcher& dispatcher_;
-  boost::asio::any_io_executor executor_;
 };
 
 // The answer for an HTTP error the server raises itself (bad input, too many
