@@ -179,7 +179,9 @@ if load is not None:
                 epochs.add(e["epoch"])
         if ts:
             span = (max(ts) - min(ts)) / 1e3
-            w(f"ODOWN decisions in bulk: the sentinel logged {len(ts)} `odown` decisions in {len(epochs)} "
+            again = (f" ({L['reregistered']} of them registered again after their lease expired, heartbeats "
+                     f"late: the driver's lag)") if L["reregistered"] else ""
+            w(f"ODOWN decisions in bulk: the sentinel logged {len(ts)} `odown` decisions{again} in {len(epochs)} "
               f"election(s) (distinct epochs), {span:.1f} s from the first to the last. The instances register "
               f"one after another over {L['register_s']:.2f} s, so they go down in as many probe rounds; the "
               f"instances that go down in the same round are decided in one election.\n")

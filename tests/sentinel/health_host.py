@@ -5,11 +5,12 @@ Answers GET /health with 200 SERVING (HTTP/1.1 keep-alive, anything else
 404) on many loopback ports from one thread, so that one SIGKILL takes every
 one of them down at the same moment: a host that dies with its instances.
 
-  health_host.py --count N          listens on N free ports of 127.0.0.1
-  health_host.py --ports P1,P2,...  listens on these ports again (a restart)
+  health_host.py --ports P1,P2,...  listens on these ports of 127.0.0.1
 
 Prints "listening on 127.0.0.1:P1,127.0.0.1:P2,..." once every port listens,
-then serves until it is killed.
+then serves until it is killed; exits 1 when a port cannot be had. The
+ports are the caller's to choose: below the kernel's ephemeral range, no
+other process takes them once this one is killed (see util/free_port.h).
 """
 import argparse
 import selectors
@@ -23,7 +24,7 @@ MAX_HEAD = 16 * 1024  # a request head longer than this is not a probe: the conn
 
 def listen(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the ports of a killed host, taken back at once
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a killed host's ports, taken back at once
     s.bind(("127.0.0.1", port))
     s.listen(128)
     s.setblocking(False)
@@ -81,15 +82,10 @@ def serve(listeners):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    group = ap.add_mutually_exclusive_group(required=True)
-    group.add_argument("--count", type=int, help="listen on this many free ports")
-    group.add_argument("--ports", help="listen on these ports: P1,P2,...")
+    ap.add_argument("--ports", required=True, help="listen on these ports: P1,P2,...")
     a = ap.parse_args()
-    if a.count is not None and not 1 <= a.count <= 10000:
-        ap.error("--count must be from 1 to 10000")
     try:
-        ports = [0] * a.count if a.count is not None else [int(p) for p in a.ports.split(",")]
-        listeners = [listen(port) for port in ports]
+        listeners = [listen(int(port)) for port in a.ports.split(",")]
     except (ValueError, OSError) as e:
         print(f"health_host.py: cannot listen: {e}", file=sys.stderr)
         return 1

@@ -145,33 +145,43 @@ ServeProcess StartServeOn(int port, std::chrono::milliseconds timeout) {
 }
 
 namespace {
-HealthHost SpawnHealthHost(const std::vector<std::string>& args) {
+// health_host.py on `ports`; no addresses when it could not listen on them all.
+HealthHost SpawnHealthHost(const std::vector<int>& ports) {
   HealthHost host;
-  std::vector<std::string> argv = {"/usr/bin/python3", std::string(HARPC_SENTINEL_TEST_DIR) + "/health_host.py"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  if (Status s = Subprocess::Spawn(argv, &host.process); !s.ok()) {
-    ADD_FAILURE() << "cannot start health_host.py: " << s;
-    return host;
-  }
+  std::string listed;
+  for (int port : ports) listed += (listed.empty() ? "" : ",") + std::to_string(port);
+  const std::vector<std::string> argv = {"/usr/bin/python3", std::string(HARPC_SENTINEL_TEST_DIR) + "/health_host.py",
+                                         "--ports", listed};
+  if (!Subprocess::Spawn(argv, &host.process).ok()) return host;
   std::string line;
   const std::string prefix = "listening on ";
-  if (Status s = host.process.ReadLine(testing::Scaled(10s), &line); !s.ok() || line.rfind(prefix, 0) != 0) {
-    ADD_FAILURE() << "health_host.py did not start: " << s << " '" << line << "'";
+  if (!host.process.ReadLine(testing::Scaled(10s), &line).ok() || line.rfind(prefix, 0) != 0) {
     host.process = Subprocess();  // kill and reap
     return host;
   }
-  std::stringstream listed(line.substr(prefix.size()));
-  for (std::string address; std::getline(listed, address, ',');) host.addresses.push_back(address);
+  std::stringstream addresses(line.substr(prefix.size()));
+  for (std::string address; std::getline(addresses, address, ',');) host.addresses.push_back(address);
   return host;
 }
 }  // namespace
 
-HealthHost StartHealthHost(size_t count) { return SpawnHealthHost({"--count", std::to_string(count)}); }
+HealthHost StartHealthHost(size_t count) {
+  for (int attempt = 0; attempt < 5; ++attempt) {  // a port taken between FreePort and the bind: other ports
+    std::vector<int> ports;
+    for (size_t i = 0; i < count; ++i) ports.push_back(testing::FreePort());
+    HealthHost host = SpawnHealthHost(ports);
+    if (host.addresses.size() == count) return host;
+  }
+  ADD_FAILURE() << "cannot start health_host.py on " << count << " free ports";
+  return HealthHost{};
+}
 
 HealthHost RestartHealthHost(const std::vector<std::string>& addresses) {
-  std::string ports;
-  for (const std::string& a : addresses) ports += (ports.empty() ? "" : ",") + std::to_string(testing::PortOf(a));
-  return SpawnHealthHost({"--ports", ports});
+  std::vector<int> ports;
+  for (const std::string& a : addresses) ports.push_back(testing::PortOf(a));
+  HealthHost host = SpawnHealthHost(ports);
+  if (host.addresses.empty()) ADD_FAILURE() << "cannot start health_host.py again on its ports";
+  return host;
 }
 
 RegistryClient::RegistryClient(const std::string& sentinel_address) : address_(sentinel_address) {

@@ -99,7 +99,9 @@ struct HealthHost {
   Subprocess process;
   std::vector<std::string> addresses;  // "127.0.0.1:PORT", one per instance
 };
-// Listens on `count` free ports; no addresses (and a test failure) when it did not start.
+// Listens on `count` free ports below the ephemeral range (testing::FreePort:
+// once it is killed, no other test's server or connection takes them); no
+// addresses (and a test failure) when it did not start.
 HealthHost StartHealthHost(size_t count);
 // Listens again on the ports of `addresses` (a host coming back).
 HealthHost RestartHealthHost(const std::vector<std::string>& addresses);
