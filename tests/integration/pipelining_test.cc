@@ -170,6 +170,25 @@ std::vector<http1::ClientResponse> ExchangeAll(asio::io_context& io, ConnectionP
   return out;
 }
 
+// Every exchange answered without error, each with its own request's body.
+void ExpectEachAnsweredWithItsOwnBody(const std::vector<http1::ClientResponse>& responses,
+                                      const std::vector<std::string>& bodies) {
+  ASSERT_EQ(responses.size(), bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_FALSE(responses[i].error) << i << ": " << responses[i].error.message();
+    EXPECT_EQ(responses[i].body, bodies[i]) << "answer " << i << " matched to the wrong request";
+  }
+}
+
+// A pool of at most one connection (and more only when it is 8 deep) to `endpoint`, on a loop of its own.
+struct OneConnectionPool {
+  explicit OneConnectionPool(const asio::ip::tcp::endpoint& endpoint)
+      : pool(io.get_executor(), endpoint, {.connections = 1, .depth = 8}, plaintext) {}
+  asio::io_context io;
+  ClientSecurity plaintext;
+  ConnectionPool pool;
+};
+
 std::vector<std::string> Numbered(int n) {
   std::vector<std::string> bodies;
   for (int i = 0; i < n; ++i) bodies.push_back(R"({"n":)" + std::to_string(i) + "}");
@@ -178,16 +197,13 @@ std::vector<std::string> Numbered(int n) {
 
 TEST(Pipelining, RequestsShareAConnectionOnceTheServerProvedHttp11) {
   ScriptedServer server([](const std::string&) { return Reply{}; });
-  asio::io_context io;
-  ClientSecurity plaintext;
-  ConnectionPool pool(io.get_executor(), server.endpoint(), {.connections = 1, .depth = 8}, plaintext);
+  OneConnectionPool p(server.endpoint());
+  asio::io_context& io = p.io;
+  ConnectionPool& pool = p.pool;
   const auto bodies = Numbered(8);
   const auto responses = ExchangeAll(io, pool, bodies);
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    EXPECT_FALSE(responses[i].error) << i << ": " << responses[i].error.message();
-    EXPECT_EQ(responses[i].status, 200) << i;
-    EXPECT_EQ(responses[i].body, bodies[i]) << "answers matched to the wrong requests";
-  }
+  ExpectEachAnsweredWithItsOwnBody(responses, bodies);
+  for (const auto& r : responses) EXPECT_EQ(r.status, 200);
   EXPECT_EQ(server.connections(), 1);
   EXPECT_EQ(server.requests_run(), 8);
   // The first request went alone; the seven queued behind it went out together.
@@ -199,30 +215,24 @@ TEST(Pipelining, RequestsBehindAConnectionCloseAreSentAgainElsewhere) {
   // The third request run is answered with "Connection: close": the server
   // runs nothing else it read on that connection.
   ScriptedServer server([&](const std::string&) { return Reply{.close = ++seen == 3}; });
-  asio::io_context io;
-  ClientSecurity plaintext;
-  ConnectionPool pool(io.get_executor(), server.endpoint(), {.connections = 1, .depth = 8}, plaintext);
+  OneConnectionPool p(server.endpoint());
+  asio::io_context& io = p.io;
+  ConnectionPool& pool = p.pool;
   const auto bodies = Numbered(8);
   const auto responses = ExchangeAll(io, pool, bodies);
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    EXPECT_FALSE(responses[i].error) << i << ": " << responses[i].error.message();
-    EXPECT_EQ(responses[i].body, bodies[i]) << i;
-  }
+  ExpectEachAnsweredWithItsOwnBody(responses, bodies);
   EXPECT_EQ(server.requests_run(), 8) << "each request ran exactly once";
   EXPECT_EQ(server.connections(), 2);
 }
 
 TEST(Pipelining, AnHttp10ServerGetsOneRequestPerConnection) {
   ScriptedServer server([](const std::string&) { return Reply{.status_line = "HTTP/1.0 200 OK", .close = true}; });
-  asio::io_context io;
-  ClientSecurity plaintext;
-  ConnectionPool pool(io.get_executor(), server.endpoint(), {.connections = 1, .depth = 8}, plaintext);
+  OneConnectionPool p(server.endpoint());
+  asio::io_context& io = p.io;
+  ConnectionPool& pool = p.pool;
   const auto bodies = Numbered(5);
   const auto responses = ExchangeAll(io, pool, bodies);
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    EXPECT_FALSE(responses[i].error) << i << ": " << responses[i].error.message();
-    EXPECT_EQ(responses[i].body, bodies[i]) << i;
-  }
+  ExpectEachAnsweredWithItsOwnBody(responses, bodies);
   EXPECT_EQ(server.requests_run(), 5);
   EXPECT_EQ(server.connections(), 5);
   EXPECT_EQ(server.most_at_once(), 1) << "a request was pipelined to a server that never proved it keeps connections";
@@ -230,9 +240,9 @@ TEST(Pipelining, AnHttp10ServerGetsOneRequestPerConnection) {
 
 TEST(Pipelining, ACallerThatGivesUpTakesItsConnectionOutOfUse) {
   ScriptedServer server([](const std::string& body) { return Reply{.hang = body.find("hang") != std::string::npos}; });
-  asio::io_context io;
-  ClientSecurity plaintext;
-  ConnectionPool pool(io.get_executor(), server.endpoint(), {.connections = 1, .depth = 8}, plaintext);
+  OneConnectionPool p(server.endpoint());
+  asio::io_context& io = p.io;
+  ConnectionPool& pool = p.pool;
   // Prove the connection first, so that the hung request is pipelined on it.
   ASSERT_FALSE(ExchangeAll(io, pool, {R"({"warm":1})"})[0].error);
   const auto hung = ExchangeAll(io, pool, {R"({"hang":1})"}, 100ms);
