@@ -162,8 +162,8 @@ void Stream::ShutdownSend() {
 }
 
 void Stream::cancel() {
-  if (beast::tcp_stream* timed = client()) {
-    timed->cancel();
+  if (beast::tcp_stream* stream = timed()) {
+    stream->cancel();
   } else {
     error_code ignored;
     socket().cancel(ignored);
@@ -171,8 +171,8 @@ void Stream::cancel() {
 }
 
 void Stream::Close() {
-  if (beast::tcp_stream* timed = client()) {
-    timed->close();
+  if (beast::tcp_stream* stream = timed()) {
+    stream->close();
   } else {
     error_code ignored;
     socket().close(ignored);
