@@ -1,5 +1,7 @@
 #include "http/response.h"
 
+#include <algorithm>
+
 #include "http/date.h"
 #include "http/decimal.h"
 
@@ -36,6 +38,11 @@ std::string_view ReasonPhrase(int status) {
 
 void AppendResponse(std::string& out, const Response& r, AnswerTo to) {
   const bool has_body = r.status != 204 && r.status >= 200;
+  // One allocation at most, not one per doubling of `out` (an idle server
+  // connection gives its buffer back, so its next answer starts from none).
+  constexpr size_t kMaxHeadBytes = 160;  // status line, Date, Content-Type, Content-Length, Connection
+  const size_t need = out.size() + kMaxHeadBytes + r.content_type.size() + r.extra_headers.size() + r.body.size();
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));
   out += "HTTP/1.1 ";
   AppendDecimal(out, r.status);
   out += ' ';

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
@@ -61,8 +60,14 @@ bool WellFormedRequestLine(std::string_view input) {
   return v.size() == 8 && v.starts_with("HTTP/") && digit(v[5]) && v[6] == '.' && digit(v[7]);
 }
 
+// A request refused by the protocol: the HTTP status its answer has, and why.
+struct Refusal {
+  int status = 0;  // 0: not refused
+  std::string why;
+};
+
 // Which HTTP status a parse failure earns, and why. `input` is what the parser was given.
-std::pair<int, std::string> DescribeParseError(const error_code& ec, std::string_view input) {
+Refusal DescribeParseError(const error_code& ec, std::string_view input) {
   if (ec == http::error::header_limit) return {431, "request head exceeds the header size limit"};
   if (ec == http::error::body_limit) return {413, "request body exceeds the body size limit"};
   if (ec == http::error::bad_version && WellFormedRequestLine(input)) {
@@ -80,7 +85,10 @@ ServerConnection::ServerConnection(asio::ip::tcp::socket socket, const ServerLim
   if (!ec) peer_ = ToString(remote);
 }
 
-void ServerConnection::ExpireIfDue(Clock::time_point now) {
+void ServerConnection::Sweep(Clock::time_point now) {
+  // An idle connection's answer buffer: empty, so no write uses it. (Given
+  // back here, not at each idle wait: a busy connection keeps it.)
+  if (phase_ == Phase::kIdle && output_.empty()) std::string().swap(output_);
   if (now < deadline_ || expired_) return;
   expired_ = true;
   stream_.cancel();
@@ -154,9 +162,10 @@ asio::awaitable<void> ServerConnection::Serve(RequestHandler& handler) {
       phase_ = Phase::kIdle;
       deadline_ = Clock::now() + limits_.idle_timeout;
       if (handler.Closing()) co_return;  // nothing in progress
-      // Idle connections hold no buffer.
+      // No input buffer while idle. (It is kFirstRead or more: left to the
+      // sweeper, as the answer buffer is, the buffers of a burst of new
+      // connections would add up to megabytes meanwhile.)
       if (input_.capacity() > 0) input_.shrink_to_fit();
-      if (output_.capacity() > 0) std::string().swap(output_);
       auto [wait_ec] = co_await stream_.async_wait_readable(kNoThrow);
       if (wait_ec) co_return;  // idle timeout, shutdown or a socket error: close quietly
     }
@@ -171,7 +180,7 @@ asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
   parser.eager(true);
   Clock::time_point head_started{}, body_started{};
   // Set when the request is refused: the answer, then the connection closes.
-  std::optional<Response> refusal;
+  Refusal refusal;
   // Serve calls with buffered input, or with none once the socket is readable.
   bool readable = input_.size() == 0;
 
@@ -180,16 +189,14 @@ asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
       error_code ec;
       size_t used = parser.put(input_.data(), ec);
       if (ec && ec != http::error::need_more) {
-        auto [status, why] =
-            DescribeParseError(ec, {static_cast<const char*>(input_.data().data()), input_.size()});
-        refusal = handler.Refuse(status, std::move(why));
+        refusal = DescribeParseError(ec, {static_cast<const char*>(input_.data().data()), input_.size()});
         break;
       }
       if (parser.is_header_done() && !parser.chunked() &&
           parser.get().find(http::field::transfer_encoding) != parser.get().end()) {
         // RFC 9112 §6.3: unless chunked is the final coding, the body's length is
         // unknown; reading on would take body bytes for the next request.
-        refusal = handler.Refuse(400, "unsupported Transfer-Encoding (only chunked is accepted)");
+        refusal = {400, "unsupported Transfer-Encoding (only chunked is accepted)"};
         break;
       }
       input_.consume(used);
@@ -199,7 +206,7 @@ asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
         // The parser needs a whole line and has more than a head's worth
         // without one: a chunk extension or a trailer (Beast limits only the
         // head). Reading on would fill the buffer and then spin on it.
-        refusal = handler.Refuse(431, "chunk extension or trailer exceeds the header size limit");
+        refusal = {431, "chunk extension or trailer exceeds the header size limit"};
         break;
       }
     }
@@ -232,9 +239,9 @@ asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
       auto [wait_ec] = co_await stream_.async_wait_readable(kNoThrow);
       if (wait_ec) {
         if (expired_ && phase_ == Phase::kHead) {
-          refusal = handler.Refuse(408, "request head not received in time");
+          refusal = {408, "request head not received in time"};
         } else if (expired_ && phase_ == Phase::kBody) {
-          refusal = handler.Refuse(408, "request body not received in time");
+          refusal = {408, "request body not received in time"};
         } else {
           co_return false;  // shutdown or a socket error: close quietly
         }
@@ -248,8 +255,8 @@ asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
     if (ec) co_return false;  // closed by the peer (possibly mid-request) or reset
     input_.commit(n);
   }
-  if (refusal) {
-    AppendResponse(output_, *refusal);
+  if (refusal.status != 0) {
+    AppendResponse(output_, handler.Refuse(refusal.status, std::move(refusal.why)));
     expired_ = false;
     if (co_await Flush()) co_await LingeringClose();
     co_return false;

@@ -4,14 +4,16 @@
 //
 // Cheap when idle and under load:
 // - it waits until the socket is readable and then reads what is there
-//   without blocking, so an idle connection holds no buffer (nor a parser:
-//   that lives in a coroutine frame that ends with its request);
+//   without blocking, so an idle connection holds no input buffer (its
+//   answer buffer the owner's sweeper takes back: a busy connection keeps it
+//   between requests), and a request's parser lives in a coroutine frame
+//   that ends with the request;
 // - answers to pipelined requests are batched into one write (the batch goes
 //   out when no further request is buffered, or it reached max_unsent_bytes);
 //   while a write is in progress no request is read, so a client that does not
 //   read its answers stops being served (and the write's deadline closes it);
 // - timeouts cost a timestamp per phase, not a timer: the owner's sweeper
-//   calls ExpireIfDue now and then.
+//   calls Sweep now and then.
 #pragma once
 
 #include <chrono>
@@ -72,8 +74,9 @@ class ServerConnection {
   // "address:port" of the client ("" if unknown).
   const std::string& peer() const { return peer_; }
 
-  // Called by the owner's sweeper: cancels the pending I/O once the deadline passed.
-  void ExpireIfDue(Clock::time_point now);
+  // Called by the owner's sweeper now and then: cancels the pending I/O once
+  // the deadline passed; an idle connection gives its answer buffer back.
+  void Sweep(Clock::time_point now);
   // Cancels pending I/O at once (hard stop).
   void Abort();
 

@@ -162,21 +162,15 @@ void Stream::ShutdownSend() {
 }
 
 void Stream::cancel() {
-  if (beast::tcp_stream* timed = client()) {
-    timed->cancel();
-  } else {
-    error_code ignored;
-    socket().cancel(ignored);
-  }
+  error_code ignored;
+  if (beast::tcp_stream* stream = timed()) return stream->cancel();
+  socket().cancel(ignored);
 }
 
 void Stream::Close() {
-  if (beast::tcp_stream* timed = client()) {
-    timed->close();
-  } else {
-    error_code ignored;
-    socket().close(ignored);
-  }
+  error_code ignored;
+  if (beast::tcp_stream* stream = timed()) return stream->close();
+  socket().close(ignored);
 }
 
 }  // namespace harpc::http1

@@ -72,8 +72,8 @@ class Stream {
             StartServerTls(/*read=*/true, *boost::asio::buffer_sequence_begin(b), std::move(handler));
           } else if (tls_) {
             tls_->async_read_some(b, std::move(handler));
-          } else if (boost::beast::tcp_stream* timed = client()) {
-            timed->async_read_some(b, std::move(handler));
+          } else if (boost::beast::tcp_stream* stream = timed()) {
+            stream->async_read_some(b, std::move(handler));
           } else {
             socket().async_read_some(b, std::move(handler));
           }
@@ -89,8 +89,8 @@ class Stream {
             StartServerTls(/*read=*/false, {const_cast<void*>(first.data()), first.size()}, std::move(handler));
           } else if (tls_) {
             tls_->async_write_some(b, std::move(handler));
-          } else if (boost::beast::tcp_stream* timed = client()) {
-            timed->async_write_some(b, std::move(handler));
+          } else if (boost::beast::tcp_stream* stream = timed()) {
+            stream->async_write_some(b, std::move(handler));
           } else {
             socket().async_write_some(b, std::move(handler));
           }
@@ -207,12 +207,14 @@ class Stream {
   using TlsStream = boost::asio::ssl::stream<boost::beast::tcp_stream&>;
 
   const boost::asio::ip::tcp::socket& socket() const {
-    const auto* timed = std::get_if<boost::beast::tcp_stream>(&transport_);
-    return timed ? timed->socket() : std::get<boost::asio::ip::tcp::socket>(transport_);
+    const auto* stream = std::get_if<boost::beast::tcp_stream>(&transport_);
+    return stream ? stream->socket() : std::get<boost::asio::ip::tcp::socket>(transport_);
   }
-  boost::asio::ip::tcp::socket& socket() { return const_cast<boost::asio::ip::tcp::socket&>(std::as_const(*this).socket()); }
-  // A client's stream, whose expires_at applies to every operation; null on the server.
-  boost::beast::tcp_stream* client() { return std::get_if<boost::beast::tcp_stream>(&transport_); }
+  boost::asio::ip::tcp::socket& socket() {
+    return const_cast<boost::asio::ip::tcp::socket&>(std::as_const(*this).socket());
+  }
+  // A client's stream, whose expires_at bounds every operation; null for a server's.
+  boost::beast::tcp_stream* timed() { return std::get_if<boost::beast::tcp_stream>(&transport_); }
 
   // The accepted socket (server), or the stream with deadlines (client).
   std::variant<boost::asio::ip::tcp::socket, boost::beast::tcp_stream> transport_;

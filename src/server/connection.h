@@ -34,8 +34,9 @@ class Connection : public ConnectionHook, private http1::RequestHandler {
 
   boost::asio::awaitable<void> Run();
 
-  // Called by the loop's sweeper: cancels the pending I/O once the deadline passed.
-  void ExpireIfDue(Clock::time_point now) { http_.ExpireIfDue(now); }
+  // Called by the loop's sweeper: cancels the pending I/O once the deadline
+  // passed; an idle connection gives its answer buffer back.
+  void Sweep(Clock::time_point now) { http_.Sweep(now); }
   // Cancels pending I/O at once (hard stop).
   void Abort() { http_.Abort(); }
 

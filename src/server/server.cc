@@ -290,7 +290,7 @@ class Server::Impl {
       auto [ec] = co_await loop.sweeper.async_wait(kNoThrow);
       if (ec) co_return;
       const auto now = Clock::now();
-      for (Connection& c : loop.connections) c.ExpireIfDue(now);
+      for (Connection& c : loop.connections) c.Sweep(now);
     }
   }
 
