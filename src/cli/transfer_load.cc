@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 
 #include "apps/transfer.h"
+#include "util/log.h"
 
 namespace harpc::cli {
 
@@ -22,12 +23,15 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+constexpr int kAbortsLogged = 20;
+
 // Shared by the callers; they all run on the coordinator channel's loop.
 struct TransferLoadState {
   const TransferLoadSpec& spec;
   Clock::time_point start, end;
   Clock::time_point last_commit;  // or the start, before the first
   uint64_t started = 0;
+  int aborts_logged = 0;  // failures logged in full, up to kAbortsLogged
   int running = 0;  // callers, and the ticker while it runs
   asio::steady_timer* tick_timer = nullptr;
   std::promise<void> finished;  // set when the last of them ends
@@ -86,13 +90,22 @@ asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, b
       if (!outcome.txid.empty() && state.report.unknown_txids.size() < 10000) {
         state.report.unknown_txids.push_back(outcome.txid);
       }
+      if (++state.aborts_logged <= kAbortsLogged) {
+        Log().warn("transfer {} outcome unknown: {}", outcome.txid, outcome.status.ToString());
+      }
       ++state.report.abort_reasons["unknown: " + ReasonKind(outcome.status.message())];
     } else if (outcome.committed) {
       ++state.report.committed;
       state.Committed(Clock::now());
     } else {
       ++state.report.aborted;
-      ++state.report.abort_reasons[ReasonKind(outcome.reason)];
+      const std::string kind = ReasonKind(outcome.reason);
+      // The report keeps a reason's first words; the log keeps the whole of
+      // the first few caused by a failure, which say what to look at.
+      if (kind != "insufficient funds" && ++state.aborts_logged <= kAbortsLogged) {
+        Log().warn("transfer {} aborted: {}", outcome.txid, outcome.reason);
+      }
+      ++state.report.abort_reasons[kind];
     }
     if (!outcome.status.ok() || outcome.txid.empty()) {
       // The coordinator is out of reach: pause as a real client would,

@@ -15,10 +15,13 @@
 // A NOT_LEADER answer (a replicated group's follower) is neither a failure
 // nor a retry: the method did not run. The call hops to the leader it names
 // at once, or, when no leader is known (an election), to another member
-// after a short backoff; the channel remembers the leader for later calls.
+// after a short backoff, until the call's deadline; the channel remembers
+// the leader for later calls.
 // A leader that is not one of the channel's endpoints is never dialled: that
 // answer counts as a retryable UNAVAILABLE.
 #include <algorithm>
+#include <deque>
+#include <limits>
 #include <optional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -60,7 +63,7 @@ struct ChannelCore::CallState {
   std::string idempotency_key, request_id;
   TraceContext trace;  // the span the call is made for: CallOptions::trace, or a new trace
   Clock::time_point deadline;
-  std::vector<Attempt> attempts;  // reserved for every attempt: references stay valid
+  std::deque<Attempt> attempts;  // a deque: references stay valid as attempts are added
   int in_flight = 0;
 };
 
@@ -69,8 +72,11 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // The wait before a hop when no leader is known, doubling from the first to the last.
 constexpr auto kFirstLeaderBackoff = std::chrono::milliseconds(10);
 constexpr auto kLastLeaderBackoff = std::chrono::milliseconds(100);
-// At most this many NOT_LEADER hops per call and endpoint.
-constexpr int kHopsPerEndpoint = 12;  // with 3 members, about 3.5 s of waiting: a split vote or two
+// A call without a deadline makes at most this many NOT_LEADER hops per
+// endpoint (with 3 members, about 3.5 s of waiting); a call with one hops
+// until it: an election under load can take longer (split votes, a member
+// restarting), and giving up early would fail work the group was about to take.
+constexpr int kHopsPerEndpoint = 12;
 
 bool Contains(const std::vector<const Endpoint*>& endpoints, const Endpoint* e) {
   return std::find(endpoints.begin(), endpoints.end(), e) != endpoints.end();
@@ -148,7 +154,8 @@ void ChannelCore::NoteLeader(const Endpoint& e, const AttemptOutcome& o) {
   }
 }
 
-Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash) {
+Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash,
+                                    const std::vector<const Endpoint*>& unreachable) {
   const auto now = Clock::now();
   if (Endpoint* leader = Leader(now); leader && !Contains(excluded, leader) && leader->breaker().TryAcquire(now)) {
     return leader;
@@ -161,12 +168,16 @@ Endpoint* ChannelCore::PickEndpoint(const std::vector<const Endpoint*>& excluded
     if (e->breaker().TryAcquire(now)) return e;
     skip.push_back(e);  // half-open with every trial slot taken
   }
-  // Every healthy endpoint was tried already: a healthy one again beats a sick one.
-  request.excluded = nullptr;
+  // Every healthy endpoint was tried already: a healthy one again beats a
+  // sick one, but not one that this call could not reach (a refused connect
+  // says nobody listens there; asking it again at once only burns an attempt).
+  request.excluded = &unreachable;
   if (Endpoint* e = balancer_->Pick(request)) return e;
   // Panic mode: nothing is selectable, so spread over all rather than fail everything.
   request.excluded = &excluded;
   request.honour_health = false;
+  if (Endpoint* e = balancer_->Pick(request)) return e;
+  request.excluded = &unreachable;
   if (Endpoint* e = balancer_->Pick(request)) return e;
   request.excluded = nullptr;
   return balancer_->Pick(request);
@@ -292,9 +303,10 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   const uint64_t hash = options.hash_key.empty() ? 0 : StableHash(options.hash_key);
 
   std::vector<const Endpoint*> tried;
+  std::vector<const Endpoint*> unreachable;  // endpoints that failed at transport level in this call
   // Picks an endpoint not tried yet and adds an attempt for it.
   auto prepare = [&](bool hedge) -> std::optional<size_t> {
-    Endpoint* e = PickEndpoint(tried, hash);
+    Endpoint* e = PickEndpoint(tried, hash, unreachable);
     if (!e) return std::nullopt;
     tried.push_back(e);
     return AddAttempt(*call, e, hedge);
@@ -320,15 +332,15 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   // From here: the wait for a first membership is not the servers' latency
   // (it would inflate the p95 that hedging waits for).
   const auto call_started = now;
-  // NOT_LEADER hops: not retries (the method did not run), yet bounded.
-  const int max_hops = kHopsPerEndpoint * static_cast<int>(std::max<size_t>(endpoints_.size(), 1));
-  call->attempts.reserve(static_cast<size_t>(max_attempts + max_hops));
+  // NOT_LEADER hops: not retries (the method did not run), yet bounded: by
+  // the deadline, or by a count when there is none.
+  const int max_hops = endless ? kHopsPerEndpoint * static_cast<int>(std::max<size_t>(endpoints_.size(), 1))
+                               : std::numeric_limits<int>::max();
   int hops = 0;          // NOT_LEADER answers met
   int hop_attempts = 0;  // attempts sent after them (not counted against max_attempts)
   auto hop_at = Clock::time_point::max();  // when the next hop goes
   std::shared_ptr<Endpoint> hop_to;         // where; null: another member, by the balancer
   std::vector<const Endpoint*> hop_avoid;   // what that other member must not be, when it can
-  std::vector<const Endpoint*> unreachable; // endpoints that failed at transport level in this call
   auto backoff = std::chrono::duration_cast<Clock::duration>(kFirstLeaderBackoff);
   // Plans the hop after a NOT_LEADER answer from `from`.
   auto plan_hop = [&](Attempt& a) {
@@ -407,6 +419,13 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
         }
       }
       now = Clock::now();
+      if (now >= call->deadline && hops > 0 && call->in_flight == 0 && NotLeaderAnswer(call->attempts.back().outcome)) {
+        // Asked until the deadline, and the method ran nowhere: the group had no leader.
+        last_error = Unavailable("no leader found before the deadline of " + std::to_string(timeout.count()) +
+                                 " ms: " + std::to_string(hops) + " NOT_LEADER answers in this call; last: " +
+                                 last_error.ToString());
+        break;
+      }
       if (now >= call->deadline) {
         last_error = DeadlineExceeded("deadline of " + std::to_string(timeout.count()) + " ms passed after " +
                                       std::to_string(call->attempts.size()) + " attempt(s); last: " +
@@ -415,7 +434,7 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
       }
       if (now >= hop_at) {
         hop_at = Clock::time_point::max();
-        Endpoint* e = hop_to ? hop_to.get() : PickEndpoint(hop_avoid, hash);
+        Endpoint* e = hop_to ? hop_to.get() : PickEndpoint(hop_avoid, hash, unreachable);
         hop_to.reset();
         if (e) {
           if (!Contains(tried, e)) tried.push_back(e);

@@ -110,8 +110,10 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 
   // Waits until UpdateEndpoints runs or `deadline` passes.
   boost::asio::awaitable<void> WaitForMembership(Clock::time_point deadline);
-  // The remembered leader first (when not excluded), else the balancer's choice.
-  Endpoint* PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash);
+  // The remembered leader first (when not excluded), else the balancer's
+  // choice; `unreachable` (endpoints this call could not connect to) come last.
+  Endpoint* PickEndpoint(const std::vector<const Endpoint*>& excluded, uint64_t hash,
+                         const std::vector<const Endpoint*>& unreachable);
   // The member with this address; nullptr if it is not one.
   Endpoint* EndpointAt(std::string_view address) const;
   // The remembered leader of a replicated group, while it is a member and
