@@ -42,8 +42,8 @@ class TlsContext {
   // then shared by every connection with the same files (one session cache),
   // and reloaded by ReloadClients.
   static Status ForClient(const TlsOptions& options, std::shared_ptr<TlsContext>* out);
-  // Reloads every context ForClient handed out; the first error, if any
-  // (those that fail keep their previous files).
+  // Reloads every context ForClient handed out; the first error of one that
+  // a connection holds, if any (those that fail keep their previous files).
   static Status ReloadClients();
 
   // The context new connections use.
