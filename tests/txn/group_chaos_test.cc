@@ -124,7 +124,10 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
     Daemon* victim = everyone[rng() % everyone.size()];
     const bool freeze = rng() % 2 == 0;
     if (freeze) {
-      ASSERT_TRUE(victim->Stop());
+      // A member that exited by itself crashed: its log says why.
+      ASSERT_TRUE(victim->Stop()) << "pid " << victim->pid() << " at " << victim->address()
+                                  << " did not stop in 10 s, or had exited:\n"
+                                  << LogTail(victim->log(), 6000);
       ++freezes;
     } else {
       victim->Kill();
@@ -133,7 +136,9 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
     // How long the member stays dead or frozen: the chaos under test, not a wait for a condition.
     std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 1000));
     if (freeze) {
-      ASSERT_TRUE(victim->Resume());
+      ASSERT_TRUE(victim->Resume()) << "pid " << victim->pid() << " at " << victim->address()
+                                    << " did not resume in 10 s, or had exited:\n"
+                                    << LogTail(victim->log(), 6000);
     } else {
       ASSERT_TRUE(victim->Restart());
     }

@@ -51,6 +51,7 @@ class Daemon {
 
   bool running() const { return process_.running(); }
   const std::string& address() const { return address_; }
+  const std::string& log() const { return log_; }
   int port() const { return port_; }
   pid_t pid() const { return process_.pid(); }
   int starts() const { return starts_; }
