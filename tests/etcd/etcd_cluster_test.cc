@@ -119,15 +119,16 @@ TEST_F(EtcdClusterTest, AStoppedMemberIsLeftWithinADeadline) {
                         seconds(15)))
       << "the two other members did not take a write";
   const auto committed = Clock::now();
-  const bool seen = PollUntil([&] { return Knows(channel, c.address); }, seconds(8));
-  // The channel left member 0 at most 3 s after it stopped (a probe every 2 s,
-  // 1 s to answer), then ranged on the next member: it sees the change soon
-  // after both the commit and that.
+  const bool seen = PollUntil([&] { return Knows(channel, c.address); }, seconds(10));
+  // The channel leaves member 0 about 3 s after it stopped (a probe every 2 s,
+  // 1 s to answer), then ranges on the next member: it sees the change soon
+  // after both the commit and that. The bound has room for a loaded machine
+  // (twice the plan); a channel stuck on the stopped member never sees it.
   EXPECT_TRUE(seen) << "the channel still watches the stopped member";
   const auto seen_after = testing::Since(stopped);
   const auto after_commit = testing::Since(committed);
   EXPECT_LT(seen_after.count(), testing::Scaled(milliseconds(std::max<long long>(
-                                     4500, (committed - stopped) / milliseconds(1) + 1500)))
+                                     6500, (committed - stopped) / milliseconds(1) + 3000)))
                                      .count());
   std::printf("[ etcd     ] member 0 stopped: the change was committed after %lld ms, in the channel after %lld ms\n",
               static_cast<long long>((committed - stopped) / milliseconds(1)),
