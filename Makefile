@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # The two commands of the README: `make demo` and `make test`. Both install what
 # is missing (scripts/setup), build, and run.
 BUILD ?= build

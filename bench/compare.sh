@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Before/after: two harpc binaries measured side by side in one run, each as
 # its own client and server (`harpc bench` -> `harpc serve --threads 1`), the
 # server pinned to one core and the load to the other, rounds alternating so

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Failover benchmark: harpc's client-side high availability against HAProxy in
 # front of the same three `harpc serve` backends (weights 5,1,1), under the
 # same closed-loop load (concurrency 8, 12 s), for two events:

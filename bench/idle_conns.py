@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Opens N idle keep-alive HTTP/1.1 connections to HOST:PORT and holds them.
 
 Each connection sends one small POST /rpc ({"key":"value"}), reads the whole

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Shell functions the benchmark scripts share. The caller defines log, die,
 # the array PIDS (children to stop on exit), TMP (a scratch directory), RES
 # (where results go as JSON), ROOT, and the knobs the functions name

@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turns bench/run.sh's results directory into a markdown summary.
 
 usage: report.py RESULTS_DIR OUT

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # harpc benchmark suite (`make bench`). Compares harpc with its peers on this
 # machine, in one run:
 #   a) wrk -t1 -c50, POST /rpc {"key":"value"}: `harpc serve --threads 1` vs nginx

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Sentinel benchmarks (loopback only; every process started here is killed by PID on exit):
 #   1. kill -> out of every watcher's view: 3 sentinels (quorum 2, --down-after-ms 1000,
 #      --probe-interval-ms 100), one `harpc serve` registered with all three (lease TTL 10 s,

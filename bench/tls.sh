@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # What TLS costs harpc, next to its peers over TLS, in one run (`make bench-tls`).
 # Server pinned to one core, load to the other, as in bench/run.sh; one
 # certificate (P-256, IP SAN 127.0.0.1) for every server:

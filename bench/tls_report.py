@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turns bench/tls.sh's results directory into a markdown summary.
 
 usage: tls_report.py RESULTS_DIR OUT

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Transfer benchmark (`make bench-txn`): committed distributed transfers per
 # second, at concurrency 1 and 64, with every fsync on, harpc's transactions
 # side by side with PostgreSQL's own two-phase commit, in one run:

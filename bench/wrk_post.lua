@@ -1,3 +1,6 @@
+-- Copyright 2026 The harpc Authors
+-- SPDX-License-Identifier: Apache-2.0
+--
 -- wrk script for bench/run.sh: POST /rpc with {"key":"value"} (harpc's default
 -- method echoes it; nginx returns the same body), then one JSON line of results.
 wrk.method = "POST"

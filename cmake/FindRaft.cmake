@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Canonical's C Raft (libraft, Debian's libraft-dev) and libuv, which harpc's
 # replication layer also calls directly, and lz4, which a static libraft needs
 # and its pkg-config file does not list.

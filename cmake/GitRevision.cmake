@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Script mode (cmake -P), run by every build: writes OUTPUT from INPUT (a
 # configure_file template) with HARPC_GIT_REVISION set to the short commit hash
 # of SOURCE_DIR, "-dirty" appended when tracked files differ from it, or

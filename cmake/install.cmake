@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # `cmake --install build [--prefix DIR]` (docs/install.md). Two components,
 # which are also the two Debian packages (cmake/package.cmake):
 #   Runtime      bin/harpc, lib/libharpc.so.<major>.<minor>

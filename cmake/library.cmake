@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # The installable library: libharpc.so and libharpc.a, both made of the object
 # files of every library layer (harpc_layer without NOT_IN_LIBRARY), compiled
 # once. The layers stay what harpc's own binary and tests link.

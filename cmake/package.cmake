@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # `cpack -G DEB` in the build dir (`make package`): two Debian packages from
 # the install components (cmake/install.cmake), after a build:
 #   harpc      the harpc binary and libharpc.so.<major>.<minor>; its Depends

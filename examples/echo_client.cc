@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A minimal harpc client: a synchronous call, then coroutine calls.
 //   build/examples/echo_client list://127.0.0.1:8001
 #include <boost/asio/co_spawn.hpp>

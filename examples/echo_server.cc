@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A minimal harpc server: one synchronous and one coroutine method.
 //   build/examples/echo_server 127.0.0.1:8001
 #include <boost/asio/steady_timer.hpp>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc_failover_load: `harpc bench` with a timeline, for bench/failover.sh.
 //
 // It runs the load of `harpc bench`: the same channel flags and report

@@ -1,4 +1,7 @@
 #!/usr/bin/python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turns the raw outputs of bench/failover.sh into a markdown section.
 
 Usage: report.py WORKDIR   (WORKDIR holds `machine` and one directory per case,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc_grpc_echo_client: a closed-loop load against harpc_grpc_echo_server,
 // the gRPC counterpart of `harpc bench` for bench/run.sh.
 //

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc_grpc_echo_server: the gRPC C++ peer of `harpc serve` for bench/run.sh.
 //
 // An async server: one completion queue per thread (--threads, default 1, the

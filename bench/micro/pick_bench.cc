@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // ns per LoadBalancer::Pick for every policy, at 3, 100 and 1,000 endpoints, all
 // healthy and fully admitted, nothing excluded: the cost every call pays.
 // The pick time is fixed (the channel reads the clock once per call anyway),

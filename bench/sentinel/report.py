@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turns bench/sentinel.sh's raw outputs (WORK/kill.jsonl, load.json, prop.json, mass.jsonl with
 mass-alerts-*.jsonl) into markdown: one section for each that is there (SECTIONS)."""
 import json, os, statistics, subprocess, sys, time

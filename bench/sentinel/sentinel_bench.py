@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Measurement helpers for bench/sentinel.sh (stdlib + requests for the etcd stream).
 
   kill    --sentinels H:P,H:P,H:P --service S --addr H:P --pid PID --clients N

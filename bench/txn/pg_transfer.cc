@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc_pg_transfer: PostgreSQL's own two-phase commit doing the transfer that
 // `harpc transfer` does, the peer of harpc's transactions in bench/txn.sh.
 //

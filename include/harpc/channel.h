@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Channel: the client side. Calls methods on a set of servers named by a
 // target, spreading the calls with a load balancer and keeping one pool of
 // keep-alive connections per endpoint.

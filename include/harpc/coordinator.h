@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Coordinator: two-phase commit with presumed abort, the service behind
 // `harpc coordinator`, embeddable in a server of your own:
 //

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Database: the SQLite database a participant's handlers work on.
 //
 // Transactional and local handlers (harpc/txn.h) get a Database that is

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The high-availability knobs of a Channel, one struct per mechanism. Every
 // field states its meaning and default; docs/high-availability.md explains how
 // the mechanisms work together.

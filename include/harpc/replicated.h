@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // ReplicatedGroup: a service's state kept by a group of 3 or 5 harpc
 // processes with Raft (Canonical's C Raft, libraft), so that it survives the
 // loss of any minority of them.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Result: what a method gives back, a JSON value or an error Status.
 #pragma once
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Who may talk to whom: TLS (server authentication, mutual TLS) and bearer
 // tokens with roles. See docs/security.md for the threat model.
 //

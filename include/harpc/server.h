@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Server: answers remote procedure calls over HTTP/1.1 with JSON.
 //
 //   harpc::Server server;

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Status: the outcome of an operation, without exceptions across the API.
 //
 // The codes are gRPC's, so that people who know gRPC read harpc's errors the

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // TraceContext: which trace a call belongs to and which span of it (one
 // piece of work: a call a server handles, one attempt a client sends), as
 // the W3C Trace Context (level 1) headers carry them between processes:

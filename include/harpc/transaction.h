@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Transaction: the client side of harpc's distributed transactions.
 //
 //   harpc::Channel coordinator("list://127.0.0.1:7000");

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Participant: the server side of harpc's distributed transactions.
 //
 // A service that takes part in two-phase commit registers transactional

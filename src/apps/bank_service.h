@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The bank service of `harpc serve --service bank`: accounts in the
 // participant's SQLite database, and transfers between banks by two-phase
 // commit (see harpc/txn.h and docs/transactions.md).

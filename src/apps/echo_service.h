@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The echo service of `harpc serve`: Echo.echo and the default method return
 // their params unchanged; a counter shows what runs twice and what once.
 // Fault injection makes it a stand-in for a sick server.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A throwaway certificate authority for demos and tests: a CA, a certificate
 // for 127.0.0.1 that every daemon presents (as server and as client), and the
 // broken ones the tests need. Keys are P-256; nothing here is for production,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A transfer between two bank accounts (the bank service of `harpc serve
 // --service bank`) in one distributed transaction: debit and credit are
 // prepared in parallel, then the coordinator decides. Used by `harpc

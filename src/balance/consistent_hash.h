@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // hash: consistent hashing by Maglev (Eisenbud et al., "Maglev: A Fast and
 // Reliable Software Network Load Balancer", NSDI 2016), keyed on
 // PickRequest::hash, so that calls with the same key go to the same endpoint.

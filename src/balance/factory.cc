@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+
 #include "balance/consistent_hash.h"
 #include "balance/least_time.h"
 #include "balance/load_balancer.h"

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // least_time: least response time. Each endpoint costs
 //
 //     cost = latency_us × (in_flight + 1) / EffectiveWeight

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The load-balancer interface: choosing (Pick) is separate from learning
 // (Feedback), as in bRPC's SelectServer/Feedback. One policy per file.
 //

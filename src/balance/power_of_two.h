@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // p2c: power of two choices (Mitzenmacher). Draw two distinct endpoints at
 // random, in proportion to EffectiveWeight, and take the less loaded one,
 // load being calls in flight relative to weight. Comparing just two keeps

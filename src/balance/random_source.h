@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the randomised policies (random, p2c, least_time, and hash for calls
 // without a key) share: a per-balancer PRNG, and drawing an endpoint in
 // proportion to a weight.

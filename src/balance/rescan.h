@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // When a policy reads every endpoint again. wrr's plan (which endpoints are
 // selectable, at which weight) and least_time's fastest latency summarise
 // all endpoints, O(n) to make, and picks use them at O(1). Nothing tells a

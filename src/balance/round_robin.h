@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+
 #pragma once
 
 #include "balance/load_balancer.h"

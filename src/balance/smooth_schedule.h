@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The picks of smooth weighted round robin (nginx's: every pick adds each
 // participant's weight to its running score, takes the highest score, lowest
 // index on a tie, and takes the total weight off it), worked out ahead so

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // random: each pick draws an endpoint at random in proportion to its
 // EffectiveWeight (WeightedSampler: O(1) while most are selectable).
 // Stateless between picks, so it cannot fall into step with other clients;

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // wrr: smooth weighted round robin, as nginx does it. Each pick adds every
 // endpoint's weight to its running score, takes the highest score and takes
 // the total weight off it. Weights 5,1,1 give a a b a c a a, spread out

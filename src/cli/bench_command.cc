@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc bench TARGET: a closed-loop load at a fixed concurrency.
 #include <cstdio>
 #include <thread>

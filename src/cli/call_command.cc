@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc call TARGET METHOD [JSON]: one call; the result JSON on one line.
 #include <cstdio>
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The subcommands of the harpc binary; each file adds one to the app.
 #pragma once
 

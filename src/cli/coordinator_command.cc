@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc coordinator: the two-phase-commit coordinator of distributed
 // transactions, with its decision log in --data-dir, or one member of a
 // replicated coordinator group (--group), its Raft data in --data-dir/raft.

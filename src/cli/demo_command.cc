@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc demo: a local cluster that shows every HA mechanism at work, in under
 // a minute. Three echo servers weighted 5, 1, 1 take a steady load through
 // one channel while the demo kills one (SIGKILL), freezes another (SIGSTOP,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the chapters of `harpc demo` share: starting sibling daemons and
 // finding free ports, and the chapters after the first.
 #pragma once

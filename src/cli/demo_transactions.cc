@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The transactions chapter of `harpc demo`: a coordinator group of three and
 // two banks, each a group of three replicas, under a load of transfers in
 // both directions. The coordinators' leader is SIGKILLed, then bank-b's

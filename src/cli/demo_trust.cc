@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The trust chapter of `harpc demo`: three echo servers over mutual TLS with
 // tokens, certificates made at start. A channel with a client certificate and
 // a `client` token drives a load while one server is SIGKILLed (no call

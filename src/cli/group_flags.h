@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // --group A,B,C of a daemon (`harpc coordinator`): this process as one
 // member of a replicated group whose members are the listed addresses.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A closed-loop load: `concurrency` callers, each sending its next call as soon
 // as the previous one answered, for a duration or a number of calls. Used by
 // `harpc bench` and `harpc demo`.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc: server, client, benchmark and demo of the harpc RPC framework.
 #include <algorithm>
 #include <csignal>

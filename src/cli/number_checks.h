@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Checks of numeric flags whose refusals read well: CLI11's own PositiveNumber
 // and NonNegativeNumber name the whole range of a double (300 digits).
 #pragma once

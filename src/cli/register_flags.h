@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The flags of the daemons that announce themselves to a naming service
 // (serve, coordinator): --register, --register-as and --lease-ttl-ms.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The trust flags every subcommand shares (docs/security.md):
 // --token-file, the --tls-* flags and the --etcd-* flags (docs/naming.md) on
 // every subcommand, --auth-file and --tls-client-ca on the daemons (serve,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc sentinel: a registry with leases that watches every instance and,
 // with its peers, decides by quorum when one is down.
 #include <cstdio>

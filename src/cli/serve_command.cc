@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc serve: an echo server with fault injection, for demos, tests and
 // benchmarks, or a bank that takes part in distributed transactions.
 #include <algorithm>

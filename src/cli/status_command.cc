@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc status sentinel://H:P[,H:P]: the services, instances and states a sentinel group knows.
 #include <cstdio>
 #include <ctime>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Text from the network printed on a terminal: names and addresses come from
 // whoever registered them, and raw escape sequences or CR/LF in them could
 // recolour the screen or forge table rows. Control characters are printed as

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc transfer: moves money between accounts of two bank servers in one
 // distributed transaction, or runs a closed-loop load of such transfers.
 #include <cstdio>

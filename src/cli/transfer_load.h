@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A closed-loop transfer load: `concurrency` callers, each starting its next
 // transfer as soon as the previous one has an outcome. Used by
 // `harpc transfer --duration/--count`, the demo and the benchmark.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // How one call runs (docs/architecture.md, "the flow of a call"): pick an endpoint, send an
 // attempt, and while it runs wait for the first of: its answer, the hedge
 // delay (then a backup attempt goes to another endpoint), the deadline.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The state of a channel that lives on its event loop: endpoints and their
 // health checkers, the resolver, the balancer, the retry budget, recent
 // latencies. Every member is touched on the loop thread only, except the

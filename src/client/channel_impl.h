@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The channel behind harpc::Channel: its loop (given, or a private one with
 // its thread) and its shared core. The naming layer makes resolvers from
 // targets, so the constructor Channel(target, options) is defined there

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The client side in /metrics: every live channel of this process, with the
 // state and counters of each of its endpoints. A server that calls other
 // services through channels shows both sides on its one /metrics page.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // One request and its response on one client connection, and what the
 // outcome means for retrying: whether the request may have reached the server.
 #pragma once

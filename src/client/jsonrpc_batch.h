@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The answers of a JSON-RPC 2.0 batch handed back to its calls: each
 // response object goes to the call whose id it carries.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Latency of recent successful attempts, for hedging at "p95": two histograms
 // that take turns, so the percentile reflects the last 10 to 20 seconds.
 #pragma once

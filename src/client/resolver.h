@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A resolver turns a target into a membership that changes over time. The
 // channel only knows this interface; the naming layer implements it for every
 // target scheme (list://, file://, sentinel://, etcd://).

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A retry budget, as Finagle's: retries may add at most `ratio` of the calls
 // of the last 10 seconds, plus `min_per_second` retries per second, so that a
 // failing cluster is not buried under retries (a retry storm). Counts are kept

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // One member of a target's membership as a resolver names it: an address and
 // its weight. Resolvers (naming) produce them; channels (client) and their
 // endpoints (health) consume them.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // How a Status travels on the wire: JSON-RPC error codes and HTTP statuses.
 //
 // JSON-RPC's own codes keep their meaning (-32700 parse error, -32600 invalid

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A circuit breaker for one endpoint.
 //
 //   closed ──failure ratio over the last N calls reached──> open

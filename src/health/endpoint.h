@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // One server a channel can call: its address and weight, its keep-alive
 // connections, its health (heartbeats, outlier detection, circuit breaker)
 // and the load signals balancers read. Health lives here, not in a balancer,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Heartbeats: probes one endpoint with GET /health on its own keep-alive
 // connection, every interval while healthy and with backoff while not, and
 // feeds the answers to the endpoint's HeartbeatState.

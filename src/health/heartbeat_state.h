@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The heartbeat verdict on one endpoint, from its GET /health probes and from
 // what calls notice about its connections. Times are passed in, so tests
 // drive it with a fake clock.

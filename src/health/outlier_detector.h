@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Passive outlier detection for one endpoint: real calls' outcomes eject an
 // endpoint that fails too often, for longer each time it happens again.
 // Whether an ejection may happen at all (max_ejection_percent) is the

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The HTTP client: one connection, one request at a time. Used by the RPC
 // client (pooled keep-alive connections), health probes, etcd (unary calls and
 // the watch stream) and the sentinel's webhook.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The connections of a channel to one endpoint, and which one a request
 // takes. Calls in flight get a connection each, up to
 // PoolOptions::connections; beyond that they share them, up to

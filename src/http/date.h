@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The Date header's value (RFC 9110 §5.6.7 IMF-fixdate, e.g.
 // "Sun, 06 Nov 1994 08:49:37 GMT"): formatted at most once a second per thread.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Numbers in HTTP heads (status codes, Content-Length, numeric headers),
 // written without a temporary string: this runs for every request and answer.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A keep-alive connection to one server that carries several requests at
 // once (HTTP/1.1 pipelining, RFC 9112 §9.3.2): requests are written as they
 // come, those waiting together in one write, and their answers are read in

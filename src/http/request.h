@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A client's HTTP/1.1 request, formatted into one string that goes out in one
 // write: the request line and Host, the caller's headers, then the body with
 // its Content-Type and Content-Length.

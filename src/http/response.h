@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The server's HTTP/1.1 answers, formatted straight into the connection's
 // output buffer: a fixed header set (Date always), Content-Length framing, no
 // chunking, and the keep-alive rules of HTTP/1.0 and 1.1.

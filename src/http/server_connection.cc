@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+
 #include "http/server_connection.h"
 
 #include <algorithm>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The HTTP side of one accepted connection: reads requests (keep-alive,
 // pipelined, limits, timeouts) and writes their answers in request order.
 // What a request means is the RequestHandler's business.

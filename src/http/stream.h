@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The byte stream every HTTP connection reads and writes through, server side
 // and client side: TCP, or TLS over TCP. It satisfies Asio's AsyncStream, so
 // Beast's http::async_read/async_write work on it, and adds what the server's

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // TLS contexts: what a listener presents and checks, what a client trusts and
 // presents. Built from PEM files (harpc::TlsOptions), and reloadable: Reload
 // reads the files again, new connections then use them, and connections

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A lock-free log-linear latency histogram (HdrHistogram's idea): values in
 // microseconds fall in buckets whose width is 1/16 of their power of two, so
 // any percentile is within ~6 % of the truth at any scale, in fixed memory.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Prometheus text exposition (format 0.0.4), written by hand: it is small.
 #pragma once
 

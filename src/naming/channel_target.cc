@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Channel(target, options): the target's scheme picks a resolver from this
 // layer, and the client layer's Channel runs on it.
 #include <memory>

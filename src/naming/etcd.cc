@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // etcd v3 registrar and resolver over etcd's JSON gateway. The protocol and
 // the key layout are described in etcd.h, the gateway's answers and their
 // decoding in etcd_gateway.h.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // etcd v3 naming, for users beyond one sentinel group: `harpc serve --register
 // etcd://H:P[,H:P]` and channels on "etcd://H:P[,H:P]/SERVICE". Both speak
 // etcd's JSON gateway (grpc-gateway, /v3/... on the client URL; etcd 3.4 and

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The members of an etcd cluster, one at a time (etcd_client.h).
 #include "naming/etcd_client.h"
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The way to an etcd cluster for the registrar and the resolver of etcd.h:
 // the members an etcd:// target lists, one at a time, over http or https,
 // signed in as an etcd user when one is given.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Decoding etcd's JSON gateway (etcd_gateway.h). The registrar and resolver
 // of etcd.h send these requests; what the gateway sends back:
 //

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What etcd's JSON gateway sends back, decoded: unary answers, range answers
 // and the messages of a watch stream (the exchanges are listed in
 // etcd_gateway.cc; the registrar and resolver of etcd.h do the talking).

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // file:///path targets: a JSON file listing the endpoints,
 //   [{"address": "127.0.0.1:8001", "weight": 5}, {"address": "127.0.0.1:8002"}]
 // (or {"endpoints": [...]}), checked every 500 ms and reloaded when its size

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Channels to peers named by address ("H:P", or a group's "list://H:P,..."), all on one loop (a server's):
 // made on first use, then reused. Memory stays bounded by an LRU cap: beyond
 // `capacity` addresses the least recently used channel is dropped (a caller

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Registrars keep a server registered in a naming service for as long as it
 // serves: `harpc serve --register sentinel://H:P[,H:P]` or `etcd://H:P[,H:P]`.
 // They register, renew the lease with heartbeats, register again when the

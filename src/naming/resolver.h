@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Resolvers turn a target into a membership that changes over time:
 //   list://H:P[=W],...        fixed (also bare "H:P[,H:P]")
 //   file:///path/eps.json     a JSON list, reloaded when the file changes

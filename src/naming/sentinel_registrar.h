@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // `harpc serve --register sentinel://H:P[,H:P]`: keeps a server registered
 // with every listed sentinel, each on its own and none waiting for another.
 //

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // sentinel://H:P[,H:P]/SERVICE targets: the membership of SERVICE as the
 // harpc sentinels know it, followed by long polls of Registry.watch.
 //

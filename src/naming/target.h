@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Targets name the endpoints a channel talks to. This file knows the static
 // form: "list://H:P[=W],H:P[=W]" (and bare "H:P[,H:P]").
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // libraft's transport (struct raft_uv_transport) over harpc's own port: a
 // member dials a peer's listening port, speaks the peer's TLS, presents its
 // token, and upgrades the HTTP connection to "harpc-raft/1" (GET /raft, role

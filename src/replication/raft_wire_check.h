@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Checks the Raft messages a peer sends, before libraft reads them.
 //
 // libraft decodes its wire format trusting every length in it: a header

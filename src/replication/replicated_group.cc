@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // ReplicatedGroup: libraft with its own disk layer (raft_uv: segments,
 // metadata, snapshots, fsync), its libuv loop driven by the server's first
 // Asio loop (uv_loop.h), and its transport over the server's port

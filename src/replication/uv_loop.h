@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A libuv loop driven by an Asio event loop, so that libraft's disk I/O,
 // timers and streams run on the same thread as the harpc server they serve:
 // the state machine needs no locks, and Raft needs no thread of its own.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // How many alerts (--notify runs, --webhook posts) the sentinel may raise: a
 // token bucket that holds `per_minute` alerts and refills them evenly over a
 // minute. A burst of real failures is told at once up to the budget; a flood

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's live dashboard: one HTML page with plain JavaScript, served
 // on GET /, that polls Registry.list, Sentinel.events and Sentinel.history
 // every second: instances with their states, down spells and timelines, and

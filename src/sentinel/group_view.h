@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the sentinel knows of replicated groups (docs/sentinel.md,
 // "Replicated groups"). A member of a group registers with metadata
 // {"group":{"members":[...]}}; the monitor then reads its GET /status after

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the sentinel remembers of each instance beyond its present state, for
 // the dashboard (Sentinel.history): when it went down, and its recent state
 // changes (a timeline). An instance that leaves the registry — its lease

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's monitor, after Redis Sentinel:
 //
 // * Every registered instance is probed with GET /health every probe

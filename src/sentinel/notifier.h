@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Raises the alarm for the sentinel group's decisions and keeps what happened
 // for the dashboard: every event is a structured log line, a counter in
 // /metrics and an entry in the recent-events list; decisions (odown, up),

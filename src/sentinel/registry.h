@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's registry: services and their instances, each held by a lease
 // that its server renews with heartbeats. A lease that is not renewed within
 // its TTL expires and the instance goes away; a deregistration removes it at

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The registry's durable state in SQLite (--data-dir/registry.db): instances,
 // the configuration epoch, the index and this sentinel's recent votes.
 //

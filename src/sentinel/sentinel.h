@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // `harpc sentinel`: a harpc server (one event loop) hosting the registry, the
 // monitor and the notifier, with the dashboard on GET /.
 //

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's service: the registry, the monitor and the notifier behind
 // the methods of sentinel.h (Registry.*, Sentinel.*), the dashboard and the
 // metrics, on one server whose single loop they share (no locks).

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The access log (ServerOptions::access_log): one JSON line per call,
 //
 //   {"time":"2026-12-02T07:42:14.123Z","method":"Echo.echo","status":"OK",

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What a caller gets when the answer to its request would pass the server's
 // max_answer_bytes: the dispatcher answers it, and the idempotency store
 // replays it for a repeat of that request.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // GET /health, GET /metrics and GET /status: what operators and health checkers read.
 #pragma once
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // One client connection: the HTTP side (http::ServerConnection) reads the
 // requests and writes the answers; this side hands each request to the
 // dispatcher and keeps the server's books (requests in progress, HTTP errors).

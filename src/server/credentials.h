@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The bearer tokens a server accepts (ServerOptions::auth): parsing the auth
 // file, and finding the role of a presented token in constant time.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Turns one parsed HTTP request into one HTTP response: routing, the three
 // call forms (JSON-RPC 2.0, the default method, /rpc/<Method>), deadlines,
 // the concurrency limit, and the built-in endpoints.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The durable side of the idempotency store (`harpc serve --idempotency-db
 // FILE`): finished answers in SQLite, so that a server restarted between a
 // call and its retry still answers the retry with the stored answer instead of

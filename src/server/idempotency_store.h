@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Remembers the answers of non-idempotent calls by Idempotency-Key, so that a
 // retried or hedged attempt gets the first answer instead of running the
 // method again. Keys are scoped per method; entries expire after a TTL and the

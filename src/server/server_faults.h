@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Faults a server injects on purpose, for failure tests and demos
 // (`harpc serve --reset-rate`). Deliberately not part of ServerOptions: an
 // application never wants them, tools and tests reach them here.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A parsed HTTP request handed straight to a server's dispatcher, as if it
 // had come over a connection: routing, tokens, deadlines, the limits and the
 // methods all run as they do for a request read from the network. The

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What every part of a running server shares: its options, methods, counters
 // and lifecycle flags. Methods are fixed before Start(), so lookups need no lock.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Other protocols on a server's port, reached by an HTTP/1.1 upgrade: a GET
 // on `path` with "Upgrade: <protocol>" (and the caller's token, which must
 // grant `role`) is answered 101 Switching Protocols, and the connection then

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // GroupCommitDb: one SQLite database written by one thread, with group commit.
 //
 // Work items queued while the previous batch is being committed wait and then

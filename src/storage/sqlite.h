@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Small helpers over SQLite's C API, shared by every durable store of harpc
 // (sentinel registry, idempotency log, transaction logs, participant databases).
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What a coordinator knows and decides, as a deterministic state machine
 // driven by JSON commands. The same commands applied in the same order give
 // the same state and the same answers on every member of a coordinator

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The coordinator's durable log: one row per commit decision, with the calls
 // to commit and where their participants are. Under presumed abort nothing
 // else needs to be durable — a transaction without a row was never committed,

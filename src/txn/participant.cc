@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Participant: wires the participant's state machine to a Server and
 // resolves calls in doubt by asking their coordinator. Every change is a
 // command (txn/participant_machine.h) run by Run().

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The participant's state machine, kept in its own SQLite database next to
 // the application's tables (table harpc_txn_call), one row per prepared call:
 //

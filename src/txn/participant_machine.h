@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // ParticipantMachine: every change to a participant's database, as a JSON
 // command run by one deterministic function.
 //

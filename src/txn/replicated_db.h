@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // ReplicatedDb: a SQLite database in memory as the state of a replicated
 // group (harpc/replicated.h), for a participant group.
 //

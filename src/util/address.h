@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // "host:port" strings, as every command-line flag and target spells them.
 #pragma once
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Turns callback-style work that completes on another thread or loop into
 // something a coroutine awaits: `start` gets a `done` function to call once,
 // from anywhere, with the value; the awaiting coroutine then resumes on its

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Fault injection for tests and demos: a coin that comes up true with probability `rate`.
 #pragma once
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A loopback port for a daemon that must know its address before it starts
 // (members of a group name each other), chosen below the kernel's ephemeral
 // range: a port from that range (bind to 0) can be taken, before the daemon

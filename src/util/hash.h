@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A stable 64-bit string hash (FNV-1a with a splitmix64 finaliser): the same
 // on every machine and build, so that clients agree on where a key goes.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Bytes as lowercase hex digits and back, for ids on the wire and in logs.
 #pragma once
 

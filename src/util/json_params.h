@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Reading method params: one clear INVALID_ARGUMENT per malformed member.
 #pragma once
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // JSON text in and out of a server. Boost.JSON reads a number beyond the
 // double range (1e400) as infinity, which no JSON text can express: stored
 // and written back, it becomes "Infinity", which no parser accepts. So a

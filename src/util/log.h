@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc's logger: named "harpc", writing to stderr, because a library's
 // stdout belongs to the application. An application may register its own
 // spdlog logger under the name "harpc" before the first log line to redirect it.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Posting to another component's event loop, which its owner may destroy at
 // any moment (a server's loop, on which channels of a coordinator run), is a
 // use-after-free once that io_context is gone. A LoopLiveness knows, under a

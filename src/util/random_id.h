@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Random identifiers: transaction and participant ids, leases, idempotency
 // keys. They are capabilities as much as names (whoever knows a txid or a
 // lease can act on it), so they are 128 bits from the kernel's CSPRNG

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Stopping background coroutines: the one cancellation mechanism of harpc.
 //
 // A StopSignal is a group of coroutines started with Spawn; Stop() emits

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+
 #include "util/subprocess.h"
 
 #include <fcntl.h>

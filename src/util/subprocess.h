@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A child process started by harpc (the demo's cluster, tests' servers),
 // stopped and reaped by PID when its owner goes away.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Load-balancing policies (src/balance/): wrr, rr, least_time, p2c, random and
 // hash. Deterministic: the randomised policies get fixed seeds, and time is
 // injected through PickRequest::now and Endpoint::RecordLatency.

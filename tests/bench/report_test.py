@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """bench/report.py renders what bench/run.sh measured: these tests give it a
 made-up results directory and read the markdown tables back, and check that
 bench/lib.sh's brpc_json turns bRPC's summary line into the results schema.

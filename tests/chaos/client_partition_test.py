@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Chaos: a client cut off one way from one of three servers.
 
 Hosts e1, e2, e3 run echo servers; host c runs a steady `harpc bench` of

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What every chaos scenario needs beyond netns.py: the harpc binary from the
 command line, a work directory, harpc daemons and loads started in hosts, and
 the measured figures printed in one greppable form.

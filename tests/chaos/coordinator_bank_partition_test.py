@@ -1,4 +1,7 @@
 #!/usr/bin/python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Chaos scenario d: the coordinator is cut off from one bank (a two-way
 nftables partition between their namespaces) while transfers run between two
 banks; then the partition heals.

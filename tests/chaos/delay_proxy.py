@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A TCP proxy that delays every chunk it forwards, in both directions, by
 delay ± jitter milliseconds, keeping each direction's order: a chunk is never
 released before the one read before it. netem's delay for a kernel without

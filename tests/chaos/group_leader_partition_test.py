@@ -1,4 +1,7 @@
 #!/usr/bin/python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Chaos scenario e: a replicated group's leader is cut off from its two
 followers (two-way nftables partitions between namespaces; clients still
 reach it) while transfers run, first in bank-a's group of three, then in the

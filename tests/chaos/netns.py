@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Chaos harness: real partitions, loss and delay between processes, each in a
 network namespace of its own that the test creates and deletes.
 

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Chaos: a group of three sentinels split 2 | 1.
 
 Hosts s1, s2, s3 run one sentinel each; e1 and e2 run echo servers registered

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Chaos: one endpoint of three is slow and lossy.
 
 Hosts e1, e2, e3 run echo servers. Host px runs a DelayProxy to e3 that

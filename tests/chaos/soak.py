@@ -1,4 +1,7 @@
 #!/usr/bin/python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The soak: the whole demo topology in network namespaces, under steady load,
 with one random fault at a time for DURATION seconds; then everything heals
 and the invariants are checked.

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """harpc daemons of the transaction chaos tests and the soak, each in a network
 namespace of its own (netns.py): coordinators, banks, sentinels and echo
 servers, single or as replicated groups of three, a client namespace whose

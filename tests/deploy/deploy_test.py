@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """deploy/ holds what operators load into Prometheus and Grafana. This test
 checks it the way they would: promtool accepts the rules, the rules' unit
 tests and the example configuration; the dashboard is a Grafana dashboard

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // etcd as production runs it, against real etcd 3.4 processes: a cluster of
 // three members whose member in use dies (kill -9) or hangs (SIGSTOP) while
 // servers stay registered and channels keep resolving; https with etcd's own

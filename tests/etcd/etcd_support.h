@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A private etcd for one test: Debian's etcd-server binary on two free
 // loopback ports with a temporary data dir, killed by PID and removed at the
 // end; a cluster of three such members (EtcdCluster); plus blocking helpers

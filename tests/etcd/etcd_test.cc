@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // etcd naming against a real etcd 3.4: the registrar (in-process and through
 // `harpc serve --register etcd://H:P`) and channels on etcd://H:P/SERVICE.
 // Clusters, https with etcd's own CA, users: etcd_cluster_test.cc.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The coordinator's replicated state machine (txn/coordinator_state.h): the
 // input is a log of JSON commands, one per line (begin, register, commit,
 // abort, done, forget), applied in order to a coordinator group's state;

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // etcd's JSON gateway as the registrar and resolver read it
 // (naming/etcd_gateway.h): the input is the body of a unary answer (lease
 // grant, keepalive, revoke, put, range), decoded with each HTTP status the

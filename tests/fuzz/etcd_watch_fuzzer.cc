@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The resolver's side of etcd's watch stream (naming/etcd_gateway.h): the
 // input is the body of a /v3/watch answer, newline-separated JSON messages
 // (created, events with puts and deletes, canceled, errors), handed over in

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the fuzz targets share: quiet logs, running a coroutine to its end,
 // parsing a raw request, and a connected pair of loopback sockets.
 // (method_session.h: requests to a server's methods.)

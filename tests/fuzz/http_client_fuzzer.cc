@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The client's HTTP/1.1 response codec (http/client.h), over a real loopback
 // connection: the input is what the server sends back, then it closes. Both
 // readers run on it: Exchange (one whole response, as RPC calls, probes and

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The server's HTTP/1.1 codec (http/server_connection.h), fed from a real
 // socket: the input is what a client sends on one connection (pipelined
 // requests, chunked bodies, Expect, bad heads...), then it closes its side.

@@ -1,4 +1,7 @@
 #!/bin/sh
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Runs a command in a network namespace of its own whose only interface is
 # loopback (an unprivileged user namespace maps us to root inside it): the
 # fuzz targets parse addresses from their input, and whatever they name,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Requests to a server's methods without a connection (server_requests.h),
 // and method sessions: the input format of the fuzz targets of the
 // sentinel's and the transactions' methods.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The participant's replicated state machine (txn/participant_machine.h):
 // the input is a log of JSON commands, one per line (prepare, apply, local,
 // forget), each run in a transaction of its own on an in-memory database

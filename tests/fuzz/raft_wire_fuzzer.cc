@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The check a member runs on every byte a peer sends over its Raft
 // connection (replication/raft_wire_check.h): whatever the bytes, it ends
 // without fault, and its verdict does not depend on how the stream was cut

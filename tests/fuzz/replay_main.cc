@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The fuzz targets without libFuzzer (a build other than clang with
 // HARPC_SANITIZE=address): runs every file of the directories (and files)
 // given through LLVMFuzzerTestOneInput once, so that the checked-in corpora,

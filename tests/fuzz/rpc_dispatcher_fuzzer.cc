@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The server's request → answer path (server/dispatcher.cc): routing, the
 // three call forms (JSON-RPC 2.0 requests, notifications and batches; the
 // default method; POST /rpc/<Method>), headers (X-Deadline-Ms,

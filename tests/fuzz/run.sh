@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Runs every fuzz target of a libFuzzer build (`make fuzz`; docs/fuzzing.md)
 # for FUZZ_SECONDS each (default 60), one after the other, each on a scratch
 # corpus in the build tree seeded from the checked-in one, with its

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The credentials a process is configured with: an auth file (lines
 // "ROLE TOKEN", ServerOptions::auth, through TokenTable::Parse, then tokens
 // looked up in it), the Authorization header's bearer token, and the TLS

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's methods (sentinel/sentinel.h) on a running sentinel: the
 // registry's (Registry.register, heartbeat, deregister, list, watch) and the
 // peer protocol's (Sentinel.opinion, vote, voted, decide, events). The input

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Target strings and what names endpoints: a channel's target (list://,
 // bare H:P lists, file://, sentinel://, etcd://, through MakeResolver as a
 // channel makes its resolver), the contents of a file:// target's file, and

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The transaction methods' params on a running participant and coordinator:
 // Coordinator.begin, register, commit, abort, status; Participant.commit,
 // abort, status; and a participant application's methods (the bank service

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Runs the commands of docs/getting-started.md exactly as written, so that the
 guide never rots: every ```sh block (but those marked "norun") in order, in
 one bash with -e, from a scratch folder whose build/harpc is the binary under

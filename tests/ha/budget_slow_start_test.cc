@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Deterministic tests of the retry budget and of slow start
 // (Endpoint::EffectiveWeight). Time is passed in: no sockets, no sleeps.
 #include <chrono>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // `harpc serve --idempotency-db`: a retry that reaches a restarted server still
 // gets the first answer, and the method does not run again.
 #include <csignal>

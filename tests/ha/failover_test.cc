@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Failover under load with real `harpc serve` processes: a killed server, a
 // hung (SIGSTOPped) one, a flaky one, a slow one, a draining one, hedging.
 #include <csignal>

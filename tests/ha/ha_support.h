@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the HA integration tests share: clusters of `harpc serve` children,
 // channel options with fast health checks, endpoint-state lookups, and a
 // load generator that calls a Channel from several threads for as long as

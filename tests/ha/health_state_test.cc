@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Deterministic tests of the per-endpoint health pieces: heartbeat verdicts,
 // outlier ejection and the circuit breaker. Time is passed in (a fake clock):
 // no sockets, no sleeps.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The server's idempotency store: run once, replay, mismatch, wait for a
 // running first attempt (driven by an io_context, no sleeps), transient
 // failures forgotten, TTL expiry and bounded size.

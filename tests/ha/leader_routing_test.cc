@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Leader routing without Raft: in-process servers play a replicated group
 // whose leader the test names. A member that does not lead answers "Kv.put"
 // (not idempotent) with NOT_LEADER and the leader it believes in, as a Raft

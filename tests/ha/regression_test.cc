@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Regression tests, each named after a complaint users made about other RPC
 // frameworks' failover, run against real `harpc serve` processes.
 #include <arpa/inet.h>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Retrying safely: idempotency keys against lost answers, fault modes, and
 // the retry budget when everything fails. Real `harpc serve` processes.
 #include <gtest/gtest.h>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Failover over mutual TLS: the same guarantees as in plaintext (a SIGKILLed
 // or SIGSTOPped server costs no call), with every connection, health probes
 // included, authenticated both ways.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Bad input never crashes a server nor stalls others (docs/protocol.md): each test
 // sends one kind of bad input on one connection and checks both the answer to
 // it and that a healthy client on another connection is served meanwhile.

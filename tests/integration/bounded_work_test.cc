@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Bounded work (issue 10): the attacks that once held a loop for seconds or
 // bought gigabytes of memory, against a real `harpc serve --threads 1` (so
 // that attacker and healthy client share the one loop). Each fails safe:

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc::Channel against real servers: weighted balancing, failover from a
 // refused endpoint, deadlines, error status mapping, coroutine calls.
 #include <algorithm>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The harpc command line (docs/cli.md) against real servers: `harpc call`
 // and `harpc bench --json`.
 #include <unistd.h>

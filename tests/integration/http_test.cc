@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // HTTP/1.1 behaviour over real sockets: keep-alive, pipelining, HTTP/1.0,
 // Connection: close, chunked request bodies, Date; `ab -k` when installed.
 #include <sys/socket.h>

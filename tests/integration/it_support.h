@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Helpers shared by the integration tests: hand-written HTTP requests, a
 // "healthy client" probe, Prometheus scraping, an in-process server with
 // test methods, and a port that refuses connections.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // 10,000 concurrent idle keep-alive connections to one `harpc serve`: all
 // accepted, counted, and a fresh call is still answered at once.
 #include <arpa/inet.h>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The client's connections to one endpoint (http/connection_pool.h): calls
 // in flight share a few keep-alive connections with HTTP/1.1 pipelining.
 // Against a scripted server on loopback that records what arrives together,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The wire protocol (docs/protocol.md) over real sockets: JSON-RPC 2.0, the
 // default method, POST /rpc/<Method>, deadlines and the built-in endpoints.
 #include <gtest/gtest.h>

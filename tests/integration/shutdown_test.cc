@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Graceful shutdown of `harpc serve` on SIGTERM: stop accepting, finish the
 // calls in flight within the grace period, exit 0.
 #include <csignal>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // TLS on the listener and on the client's connections: the happy path
 // (curl, harpc's own client, session resumption), every refusal with its
 // reason (wrong CA, expired, wrong address, no client certificate), plain

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Trace context across processes and hops: a traceparent from a plain
 // Python client reaches the handler, a handler's calls continue its trace
 // downstream, a harpc client starts a trace when given none, retries stay in

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The Flask example of docs/protocol.md: POST /rpc answers with the JSON it was sent.
 
 Prints "listening on 127.0.0.1:PORT" once bound (port 0: a free one), then

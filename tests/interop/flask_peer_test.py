@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Interop: the harpc client (`harpc call`, `harpc bench`) against a plain
 Flask server (the Flask example in docs/protocol.md), which knows nothing of harpc but POST /rpc.
 

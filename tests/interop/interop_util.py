@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Helpers shared by the Python interop tests: child processes started and
 stopped by PID, the port read from their first stdout line, and polling with
 a deadline (never blind sleeps)."""

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Interop: the harpc client with --protocol jsonrpc against a JSON-RPC 2.0
 server that is not harpc (jsonrpc_server.py, written from the specification),
 and what the default protocol makes of that server's refusals.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // harpc::Channel with Protocol::kJsonRpc, batches (CallBatch) and
 // notifications (Notify) against JSON-RPC 2.0 servers nobody on this project
 // wrote: jayson (npm, its own HTTP server) and a server written from the

@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A JSON-RPC 2.0 server written from the specification alone (Flask), as
 other stacks' servers behave: it answers on every path, has no /health, and
 answers a body that is not a JSON-RPC request with an "Invalid Request"

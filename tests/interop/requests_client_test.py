@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Interop: a plain Python `requests` client against `harpc serve`.
 
 Usage: /usr/bin/python3 requests_client_test.py PATH_TO_HARPC [unittest args]

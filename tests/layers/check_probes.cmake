@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+#
 # Builds every layer probe (tests/layers/CMakeLists.txt) and checks that the
 # right-way ones compile and the wrong-way ones do not.
 set(failures "")

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // file:// targets: the channel calls the endpoints of a JSON file and follows
 // its rewrites (the resolver checks it every 500 ms).
 #include <filesystem>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the naming tests share: temporary data directories, `harpc sentinel`
 // children (restartable on their port), a registry client, and Registry.list
 // lookups.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // `harpc serve --register sentinel://S1,S2`: registers with every sentinel,
 // renews, registers again with a sentinel that forgot it, deregisters on
 // SIGTERM; a lease expires while the server is stopped and comes back.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Channels on sentinel://S1,S2/echo: they call the registered servers, learn
 // changes as soon as a sentinel knows them (long-polled Registry.watch), fail
 // over between sentinels, and keep the last membership when every sentinel

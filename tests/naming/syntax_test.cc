@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // MakeResolver / MakeRegistrar syntax, the sentinel answer filter, and what a
 // channel does before its resolver produced a membership.
 #include <gmock/gmock.h>

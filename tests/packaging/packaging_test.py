@@ -1,3 +1,6 @@
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Packaging: harpc as a user gets it (docs/install.md).
 
   InstallTest          `cmake --install` into a temporary prefix: the layout,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Replicated-group members in process for the tests: each a Server on its
 // own loop with a ReplicatedGroup and a small state machine (a list of
 // numbers, in the order the group applied them).

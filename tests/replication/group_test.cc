@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A replicated group of three in one process: election, replication, a
 // leader's loss, catch-up from the log and by snapshot, linearizable reads,
 // the not-leader answer, and the /raft upgrade under bad input.

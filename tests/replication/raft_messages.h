@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Raft messages encoded as libraft 0.15 sends them (little-endian), for
 // tests that feed a member's Raft transport bytes of their own.
 #pragma once

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // RaftWireCheck: libraft's messages as libraft 0.15 encodes them pass, in
 // any cut; every length libraft would trust beyond its buffer is refused.
 #include "replication/raft_wire_check.h"

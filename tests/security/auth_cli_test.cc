@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Tokens end to end through the CLI: `harpc serve --auth-file` with `harpc
 // call --token-file`; a sentinel group whose peers hold peer tokens, a server
 // that registers with a service token and clients with client tokens; a

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The exact 401/403 table of DESIGN §7 / docs/security.md, on real daemons
 // started with --auth-file: every method of every built-in service (serve's
 // echo and bank services, the sentinel, the coordinator) called with no

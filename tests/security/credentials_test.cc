@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The token table: constant-time lookup that accepts the exact token only,
 // the parsing of auth files (every malformed line named), the Authorization
 // header, and Server::Start / ReloadCredentials with an auth file.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Alerts that fire by default: a server registered with default flags and
 // killed with SIGKILL raises SDOWN → ODOWN and its alert (--notify and
 // --webhook) before its lease expires; a server whose lease runs out first

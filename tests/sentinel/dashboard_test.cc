@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's dashboard (GET /) in headless Chromium: the DOM after the
 // page's scripts ran lists the registered instances with their states,
 // follows an instance going ODOWN, and still shows it after its lease

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Replicated groups seen by a sentinel: three in-process group members
 // register with a `harpc sentinel` (metadata "group"), which reads their GET
 // /status; `harpc status` shows the group's leader, term and lag; losing the

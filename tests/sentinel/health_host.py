@@ -1,4 +1,7 @@
 #!/usr/bin/python3
+# Copyright 2026 The harpc Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Many instances in one process, for the sentinel tests and benchmarks.
 
 Answers GET /health with 200 SERVING (HTTP/1.1 keep-alive, anything else

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // InstanceHistory on its own: down spells, departures and their retention,
 // and the bounds on timelines and on departed instances.
 #include "sentinel/instance_history.h"

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Mass failures: many instances that die at once (one health_host.py, a host
 // dying with its instances, SIGKILLed) are decided by the sentinel group in
 // one election, held ODOWN by every sentinel and alerted once each; back,

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel group's failure detection against real processes: SDOWN and
 // ODOWN by quorum, one alert per decision (--notify, --webhook), frozen
 // (SIGSTOP) and partitioned sentinels, and a frozen sentinel rejoining.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The sentinel's registry against a real `harpc sentinel`: leases and their
 // renewal, the long-poll watch, durability across SIGKILL, `harpc status
 // --json`, and clear errors for malformed requests.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the sentinel tests share: temporary data directories, `harpc sentinel`
 // children (alone or as a group whose members know each other's ports),
 // `harpc serve` restarted on its old port, hosts of many instances, a registry client over

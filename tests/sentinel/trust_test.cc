@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The attacks of issue 10 on the sentinel, each replayed against real
 // processes and shown to fail safe: forged epochs and decisions in the peer
 // protocol, double votes across a restart, takeovers and weights in the

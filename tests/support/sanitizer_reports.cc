@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Sanitizer builds (`make test-asan`, `make test-tsan`; docs/sanitizers.md)
 // write every report to a file: the options' log_path. The harpc processes a
 // test starts are instrumented too and inherit this process's options, but a

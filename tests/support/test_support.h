@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the tests share: starting `harpc serve` on a free loopback port, raw
 // sockets for bad-input tests, and polling for a condition with a deadline.
 #pragma once

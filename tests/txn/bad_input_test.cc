@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Distributed transactions meet bad input: unknown transaction ids, malformed
 // decisions and bodies, a "participant" that does not vote, one that answers
 // too late, and the `harpc transfer` command's exit codes. Real processes.

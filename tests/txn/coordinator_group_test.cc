@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A coordinator group: three `harpc coordinator --group A,B,C` processes
 // (Raft), with single-node banks whose votes go to the group. Transfers go
 // through list://A,B,C and follow the leader; a follower answers NOT_LEADER

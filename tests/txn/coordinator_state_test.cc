@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The coordinator's state machine on its own: deterministic (the same
 // commands give the same state on every instance, snapshots included),
 // timeouts judged by the time in the command, never by a clock, and the

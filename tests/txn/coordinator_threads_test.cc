@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A coordinator talks to participants over channels on its own server loop:
 // naming 1,000 distinct participant addresses adds no threads (each channel
 // used to start one and never free it), and the coordinator keeps serving.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The counter of the participant machine's tests and fuzz target: a table of
 // named values, each with what prepared calls hold of it.
 #pragma once

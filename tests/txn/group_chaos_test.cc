@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The bank invariant for replicated groups: a coordinator group and two bank
 // groups of three, 16 transfer callers for 30 s, and every 1-2 s one random
 // member SIGKILLed or frozen (SIGSTOP) and then restarted or thawed.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The invariant of two-phase commit, checked on real processes: whatever is
 // killed when, every transfer ends up applied exactly once on both banks or on
 // neither, money is conserved, nothing stays reserved or in doubt, and every

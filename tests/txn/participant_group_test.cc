@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Participant groups: a bank replicated over three `harpc serve --service bank
 // --group A,B,C` processes. Calls work through any member; the leader's
 // SIGKILL loses no acknowledged deposit and applies none twice; a leg

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The participant's state machine (txn/participant_machine.h): every change
 // is a command, and the same commands give the same database anywhere — what
 // lets the members of a participant group replay one log into one state.

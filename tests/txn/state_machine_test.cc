@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The participant and coordinator state machines, in process: the group
 // commit of the writer thread, the participant log's transitions, the
 // participant and coordinator behind real in-process servers on 127.0.0.1, and

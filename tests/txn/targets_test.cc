@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A transaction's calls go through ordinary channels, so any target works:
 // here two banks registered with a sentinel under their own service names,
 // reached as sentinel://H:P/bank-a and sentinel://H:P/bank-b.

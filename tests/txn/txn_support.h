@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // What the distributed-transaction integration tests share: a coordinator and
 // bank servers as real processes (killed with SIGKILL, stopped with SIGSTOP,
 // restarted on the same port with the same data), blocking calls to them, and

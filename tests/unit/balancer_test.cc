@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Load balancers (src/balance/): smooth weighted round robin (its plan too) and round robin.
 #include <algorithm>
 #include <chrono>

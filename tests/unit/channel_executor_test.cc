@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Channels on a loop they are given (ChannelOptions::executor): no thread of
 // their own, calls from that loop without a hop, safe destruction with calls
 // in flight; and /metrics, which never waits on a busy channel's loop.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Command-line option parsing of the built harpc binary: bad flags exit
 // non-zero with one clear message, --help works on every subcommand. No test
 // here reaches the network: every refused command line fails before it would.

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A process that serves and also calls through a channel shows both sides on /metrics.
 #include <gtest/gtest.h>
 

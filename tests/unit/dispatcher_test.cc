@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // JSON-RPC handling and routing without sockets: a ServerState with a few
 // methods, a CallDispatcher, beast requests in, http1::Responses out.
 #include "server/dispatcher.h"

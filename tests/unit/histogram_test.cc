@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // metrics::Histogram: bucket edges, quantile accuracy, CountAtOrBelow, Merge, max.
 #include "metrics/histogram.h"
 

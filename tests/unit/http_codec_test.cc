@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The HTTP module (src/http) in both directions: request and response
 // formatting without sockets; the client's response reading (limits,
 // truncated and garbage answers) and the server's request reading (chunked

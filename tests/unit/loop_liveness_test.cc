@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // LoopLiveness: posting to another component's loop only while it exists.
 #include "util/loop_liveness.h"
 

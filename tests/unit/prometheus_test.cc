@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // metrics::PrometheusWriter: the exact exposition text (format 0.0.4).
 #include "metrics/prometheus.h"
 

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Ids are capabilities: 128 bits from the kernel's CSPRNG, never a seeded
 // generator whose next output follows from earlier ones.
 #include "util/random_id.h"

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Server::AddShutdownStep: steps run on the first loop when a graceful
 // shutdown begins, in order, after the server stops accepting and before it
 // waits for calls in flight; each is cancelled after shutdown_grace; a hard

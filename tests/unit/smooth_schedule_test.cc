@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // SmoothSchedule (src/balance/smooth_schedule.h): the planned picks are
 // those of nginx's smooth weighted round robin, done literally below.
 #include <cstdint>

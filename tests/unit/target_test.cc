@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // Target parsing: ParseListTarget (naming/target.h) and ParseHostPort (util/address.h).
 #include <string>
 #include <vector>

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // W3C Trace Context (level 1) traceparent parsing and formatting, span ids,
 // tracestate, and the access log's line format.
 #include "harpc/trace.h"

@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // The RPC wire codec without sockets: the client's request bytes
 // (FormatRequest) and what an answer means (InterpretResponse). The HTTP
 // codec itself is tested in http_codec_test.

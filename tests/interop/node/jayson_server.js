@@ -1,3 +1,6 @@
+// Copyright 2026 The harpc Authors
+// SPDX-License-Identifier: Apache-2.0
+//
 // A JSON-RPC 2.0 server built with jayson from npm, served by jayson's own
 // HTTP server as its users run it (POST on any path; no /health: GET is 405).
 // Methods: add(a, b), fail() (error 42 "the answer is no"), note(x) (kept),
