@@ -20,12 +20,16 @@ int main(int argc, char** argv) {
   std::printf("%s answered %s\n", r.endpoint.c_str(), boost::json::serialize(r.value).c_str());
 
   boost::asio::io_context io;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
-    for (int i = 0; i < 3; ++i) {
-      boost::json::value params = {{"i", i}};
-      harpc::CallResult a = co_await channel.AsyncCall("Echo.echo", params);
-      std::printf("async %d: %s\n", i, a.ok() ? boost::json::serialize(a.value).c_str() : a.status.ToString().c_str());
-    }
-  }, boost::asio::detached);
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+          boost::json::value params = {{"i", i}};
+          harpc::CallResult a = co_await channel.AsyncCall("Echo.echo", params);
+          std::printf("async %d: %s\n", i,
+                      a.ok() ? boost::json::serialize(a.value).c_str() : a.status.ToString().c_str());
+        }
+      },
+      boost::asio::detached);
   io.run();
 }

@@ -10,18 +10,19 @@
 
 int main(int argc, char** argv) {
   harpc::Server server;
-  server.AddMethod("Echo.echo", [](const boost::json::value& params, harpc::CallContext&) {
-    return harpc::Result(params);
-  }, {.idempotent = true});
-  server.AddAsyncMethod("Clock.sleep", [](boost::json::value params, harpc::CallContext& ctx)
-                                           -> boost::asio::awaitable<harpc::Result> {
-    if (!params.is_object() || !params.as_object().contains("ms")) {
-      co_return harpc::InvalidArgument("params must be {\"ms\": N}");
-    }
-    boost::asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(params.at("ms").to_number<int64_t>()));
-    co_await timer.async_wait(boost::asio::use_awaitable);
-    co_return boost::json::value{{"slept_ms", params.at("ms")}};
-  });
+  server.AddMethod("Echo.echo",
+                   [](const boost::json::value& params, harpc::CallContext&) { return harpc::Result(params); },
+                   {.idempotent = true});
+  server.AddAsyncMethod(
+      "Clock.sleep", [](boost::json::value params, harpc::CallContext& ctx) -> boost::asio::awaitable<harpc::Result> {
+        if (!params.is_object() || !params.as_object().contains("ms")) {
+          co_return harpc::InvalidArgument("params must be {\"ms\": N}");
+        }
+        boost::asio::steady_timer timer(ctx.executor(),
+                                        std::chrono::milliseconds(params.at("ms").to_number<int64_t>()));
+        co_await timer.async_wait(boost::asio::use_awaitable);
+        co_return boost::json::value{{"slept_ms", params.at("ms")}};
+      });
   server.SetDefaultMethod("Echo.echo");
   harpc::Status s = server.Start(argc > 1 ? argv[1] : "127.0.0.1:8001");
   if (!s.ok()) {

@@ -332,17 +332,20 @@ int main(int argc, char** argv) {
   });
 
   // The load itself.
-  LoadState state{
-      .spec = spec, .start = start, .end = start + spec.duration, .tick_s = tick_ms / 1000.0, .report = {}, .slots = {}};
+  LoadState state{.spec = spec,
+                  .start = start,
+                  .end = start + spec.duration,
+                  .tick_s = tick_ms / 1000.0,
+                  .report = {},
+                  .slots = {}};
   for (const EndpointInfo& e : channel.Endpoints()) state.report.per_endpoint[e.address] = 0;
   {
     std::promise<void> all_done;
     int remaining = concurrency;  // touched on the channel's loop only
     for (int i = 0; i < concurrency; ++i) {
-      boost::asio::co_spawn(channel.executor(), Caller(channel, state),
-                            [&all_done, &remaining](std::exception_ptr) {
-                              if (--remaining == 0) all_done.set_value();
-                            });
+      boost::asio::co_spawn(channel.executor(), Caller(channel, state), [&all_done, &remaining](std::exception_ptr) {
+        if (--remaining == 0) all_done.set_value();
+      });
     }
     all_done.get_future().wait();
   }
@@ -355,8 +358,13 @@ int main(int argc, char** argv) {
   const double tick_s = tick_ms / 1000.0;
   for (size_t i = 0; i < state.slots.size(); ++i) {
     const Slot& k = *state.slots[i];
-    Emit({{"type", "tick"}, {"t", Round3((i + 1) * tick_s)}, {"requests", k.requests}, {"ok", k.ok},
-          {"errors", k.errors}, {"retries", k.retries}, {"hedges", k.hedges},
+    Emit({{"type", "tick"},
+          {"t", Round3((i + 1) * tick_s)},
+          {"requests", k.requests},
+          {"ok", k.ok},
+          {"errors", k.errors},
+          {"retries", k.retries},
+          {"hedges", k.hedges},
           {"p99", k.latency.QuantileMicros(0.99) / 1000.0}});
   }
   for (int s = 0; s < static_cast<int>(std::ceil(duration_s)); ++s) {
@@ -367,8 +375,8 @@ int main(int argc, char** argv) {
   for (const std::string& arg : window_args) {
     auto a = arg.find(':'), b = arg.rfind(':');
     if (a == std::string::npos || a == b) continue;
-    json::object w = WindowJson(state.slots, budget, tick_s, std::stod(arg.substr(a + 1, b - a - 1)),
-                                std::stod(arg.substr(b + 1)));
+    json::object w =
+        WindowJson(state.slots, budget, tick_s, std::stod(arg.substr(a + 1, b - a - 1)), std::stod(arg.substr(b + 1)));
     w["type"] = "window";
     w["name"] = arg.substr(0, a);
     Emit(w);
@@ -376,7 +384,9 @@ int main(int argc, char** argv) {
   const Channel::Counters c = channel.counters();
   Emit({{"type", "summary"},
         {"report", report.ToJson()},
-        {"channel", json::object{{"calls", c.calls}, {"retries", c.retries}, {"hedges", c.hedges},
+        {"channel", json::object{{"calls", c.calls},
+                                 {"retries", c.retries},
+                                 {"hedges", c.hedges},
                                  {"budget_exhausted", c.budget_exhausted}}}});
   return 0;
 }

@@ -169,11 +169,11 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"requests\":%llu,\"ok\":%llu,\"errors\":%llu,\"qps\":%.1f,"
         "\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n",
-        (unsigned long long)requests, (unsigned long long)ok, (unsigned long long)errors, qps, ms(0.5),
-        ms(0.99), ms(0.999), latency->max_micros() / 1000.0);
+        (unsigned long long)requests, (unsigned long long)ok, (unsigned long long)errors, qps, ms(0.5), ms(0.99),
+        ms(0.999), latency->max_micros() / 1000.0);
   } else {
-    std::printf("requests %llu  ok %llu  errors %llu  qps %.0f\n", (unsigned long long)requests,
-                (unsigned long long)ok, (unsigned long long)errors, qps);
+    std::printf("requests %llu  ok %llu  errors %llu  qps %.0f\n", (unsigned long long)requests, (unsigned long long)ok,
+                (unsigned long long)errors, qps);
     std::printf("latency ms  p50 %.3f  p99 %.3f  p999 %.3f  max %.3f\n", ms(0.5), ms(0.99), ms(0.999),
                 latency->max_micros() / 1000.0);
   }

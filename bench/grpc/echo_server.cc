@@ -38,8 +38,7 @@ using harpc::bench::EchoRequest;
 // One call slot: requests a call, answers it, then re-arms itself.
 class CallData {
  public:
-  CallData(harpc::bench::Echo::AsyncService* service, grpc::ServerCompletionQueue* cq)
-      : service_(service), cq_(cq) {
+  CallData(harpc::bench::Echo::AsyncService* service, grpc::ServerCompletionQueue* cq) : service_(service), cq_(cq) {
     Arm();
   }
 

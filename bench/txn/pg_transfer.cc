@@ -78,13 +78,13 @@ using Conn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 Conn Connect(const std::string& conninfo) {
   Conn c(PQconnectdb(conninfo.c_str()), &PQfinish);
   if (PQstatus(c.get()) != CONNECTION_OK) {
-    std::fprintf(stderr, "harpc_pg_transfer: cannot connect (%s): %s", conninfo.c_str(),
-                 PQerrorMessage(c.get()));
+    std::fprintf(stderr, "harpc_pg_transfer: cannot connect (%s): %s", conninfo.c_str(), PQerrorMessage(c.get()));
     return Conn(nullptr, &PQfinish);
   }
   // Notices ("there is no transaction in progress" after a defensive ROLLBACK,
   // "table does not exist, skipping") are expected; errors are reported by Exec.
-  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -172,8 +172,8 @@ void Worker(const Options& o, int thread_id, const std::string& nonce, Clock::ti
   const std::string gid_prefix = "pgt-" + nonce + "-" + std::to_string(thread_id) + "-";
   for (uint64_t n = 0; Clock::now() < end; ++n) {
     const Clock::time_point started = Clock::now();
-    const Outcome out = Transfer(a.get(), b.get(), gid_prefix + std::to_string(n), account(rng), account(rng),
-                                 o.amount);
+    const Outcome out =
+        Transfer(a.get(), b.get(), gid_prefix + std::to_string(n), account(rng), account(rng), o.amount);
     t.transfers.fetch_add(1, std::memory_order_relaxed);
     switch (out) {
       case Outcome::kCommitted:
@@ -236,7 +236,8 @@ int main(int argc, char** argv) {
   const Clock::time_point end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
   std::vector<std::thread> threads;
-  for (int i = 0; i < o.concurrency; ++i) threads.emplace_back(Worker, std::cref(o), i, std::string(nonce), end, std::ref(*totals));
+  for (int i = 0; i < o.concurrency; ++i)
+    threads.emplace_back(Worker, std::cref(o), i, std::string(nonce), end, std::ref(*totals));
   for (auto& th : threads) th.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 

@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
 #include "harpc/options.h"
@@ -173,12 +173,12 @@ struct EndpointInfo {
   // "healthy", "suspect", "draining", "unhealthy", "ejected", "open" or "half_open".
   std::string state;
   int in_flight = 0;
-  double latency_ms = 0;    // decaying average
+  double latency_ms = 0;  // decaying average
   uint64_t ejections = 0;
   uint64_t circuit_opens = 0;  // times its circuit breaker opened
-  uint64_t picks = 0;       // attempts sent to it
-  uint64_t successes = 0;   // answers that were OK
-  uint64_t failures = 0;    // attempts that failed (transport or server error)
+  uint64_t picks = 0;          // attempts sent to it
+  uint64_t successes = 0;      // answers that were OK
+  uint64_t failures = 0;       // attempts that failed (transport or server error)
 };
 
 class Channel {
@@ -213,8 +213,7 @@ class Channel {
   // The same as a C++20 coroutine; resumes on the caller's executor.
   // (Two overloads rather than a default argument: GCC 12 destroys default
   // arguments in co_await expressions twice.)
-  boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params,
-                                               CallOptions options);
+  boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params, CallOptions options);
   boost::asio::awaitable<CallResult> AsyncCall(std::string method, boost::json::value params);
 
   // Several calls in one request: a JSON-RPC 2.0 batch, POST

@@ -193,8 +193,7 @@ class Server {
   // Runs on the event loop: must not block. Slow work belongs in an AsyncHandler.
   using Handler = std::function<Result(const boost::json::value& params, CallContext& ctx)>;
   // A C++20 coroutine on the event loop; co_await timers, other channels, ...
-  using AsyncHandler =
-      std::function<boost::asio::awaitable<Result>(boost::json::value params, CallContext& ctx)>;
+  using AsyncHandler = std::function<boost::asio::awaitable<Result>(boost::json::value params, CallContext& ctx)>;
 
   explicit Server(ServerOptions options = {});
   ~Server();  // shuts down at once if still running

@@ -17,8 +17,8 @@ enum class StatusCode : int {
   kOk = 0,
   kCancelled = 1,
   kUnknown = 2,
-  kInvalidArgument = 3,     // bad params, malformed request
-  kDeadlineExceeded = 4,    // the call's deadline passed
+  kInvalidArgument = 3,   // bad params, malformed request
+  kDeadlineExceeded = 4,  // the call's deadline passed
   kNotFound = 5,
   kAlreadyExists = 6,
   kPermissionDenied = 7,
@@ -26,9 +26,9 @@ enum class StatusCode : int {
   kFailedPrecondition = 9,  // e.g. same idempotency key with other params
   kAborted = 10,            // e.g. idempotency conflict: first attempt still running
   kOutOfRange = 11,
-  kUnimplemented = 12,      // unknown method
-  kInternal = 13,           // the handler failed
-  kUnavailable = 14,        // cannot reach a server, or it is draining
+  kUnimplemented = 12,  // unknown method
+  kInternal = 13,       // the handler failed
+  kUnavailable = 14,    // cannot reach a server, or it is draining
   kDataLoss = 15,
   kUnauthenticated = 16,
   // harpc's own, beyond gRPC's: a member of a replicated group that is not
@@ -56,9 +56,7 @@ class Status {
   // "DEADLINE_EXCEEDED: call to 127.0.0.1:8001 timed out after 1000 ms".
   std::string ToString() const;
 
-  friend bool operator==(const Status& a, const Status& b) {
-    return a.code_ == b.code_ && a.message_ == b.message_;
-  }
+  friend bool operator==(const Status& a, const Status& b) { return a.code_ == b.code_ && a.message_ == b.message_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;

@@ -61,8 +61,6 @@
 #include "harpc/server.h"
 #include "harpc/status.h"
 
-
-
 namespace harpc {
 
 struct ParticipantOptions {
@@ -140,7 +138,7 @@ struct TxnMethod {
 
 // Counts of the participant's calls by state, for dashboards and tests.
 struct ParticipantStats {
-  int64_t prepared = 0;   // in doubt: voted yes, outcome not yet applied
+  int64_t prepared = 0;  // in doubt: voted yes, outcome not yet applied
   int64_t committed = 0;
   int64_t aborted = 0;
   uint64_t resolved_by_asking = 0;  // outcomes learnt from the coordinator

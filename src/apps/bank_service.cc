@@ -51,7 +51,11 @@ Status Move(Database db, const std::string& name, int64_t d_balance, int64_t d_r
   return Statement(db,
                    "UPDATE accounts SET balance = balance + ?, reserved = reserved + ?, incoming = incoming + ?"
                    " WHERE account = ?")
-      .Bind(1, d_balance).Bind(2, d_reserved).Bind(3, d_incoming).Bind(4, name).Run();
+      .Bind(1, d_balance)
+      .Bind(2, d_reserved)
+      .Bind(3, d_incoming)
+      .Bind(4, name)
+      .Run();
 }
 
 // {"account": A, <amount_field>: N} with 0 < N (or 0 <= N for an opening balance).
@@ -81,7 +85,9 @@ Result Open(Database db, const json::value& p) {
     return Status(StatusCode::kAlreadyExists, "account \"" + a.name + "\" already exists");
   }
   Status s = Statement(db, "INSERT INTO accounts (account, balance, reserved) VALUES (?, ?, 0)")
-                 .Bind(1, a.name).Bind(2, a.balance).Run();
+                 .Bind(1, a.name)
+                 .Bind(2, a.balance)
+                 .Run();
   if (!s.ok()) return s;
   return a.ToJson();
 }
@@ -134,46 +140,44 @@ Result Audit(Database db, const json::value&) {
 }
 
 TxnMethod Debit() {
-  return {
-      .prepare = [](Database db, const json::value& p) -> Result {
-        Account a;
-        int64_t amount = 0;
-        if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
-        if (a.balance - a.reserved < amount) {
-          return Status(StatusCode::kFailedPrecondition,
-                        "insufficient funds in \"" + a.name + "\": " + std::to_string(a.balance - a.reserved) +
-                            " available, " + std::to_string(amount) + " asked");
-        }
-        if (Status s = Move(db, a.name, 0, amount); !s.ok()) return s;
-        a.reserved += amount;
-        return a.ToJson();
-      },
-      .commit = [](Database db, const json::value& p) -> Status {
-        return Move(db, std::string(p.at("account").as_string()), -p.at("amount").to_number<int64_t>(),
-                    -p.at("amount").to_number<int64_t>());
-      },
-      .abort = [](Database db, const json::value& p) -> Status {
-        return Move(db, std::string(p.at("account").as_string()), 0, -p.at("amount").to_number<int64_t>());
-      }};
+  return {.prepare = [](Database db, const json::value& p) -> Result {
+            Account a;
+            int64_t amount = 0;
+            if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
+            if (a.balance - a.reserved < amount) {
+              return Status(StatusCode::kFailedPrecondition, "insufficient funds in \"" + a.name +
+                                                                 "\": " + std::to_string(a.balance - a.reserved) +
+                                                                 " available, " + std::to_string(amount) + " asked");
+            }
+            if (Status s = Move(db, a.name, 0, amount); !s.ok()) return s;
+            a.reserved += amount;
+            return a.ToJson();
+          },
+          .commit = [](Database db, const json::value& p) -> Status {
+            return Move(db, std::string(p.at("account").as_string()), -p.at("amount").to_number<int64_t>(),
+                        -p.at("amount").to_number<int64_t>());
+          },
+          .abort = [](Database db, const json::value& p) -> Status {
+            return Move(db, std::string(p.at("account").as_string()), 0, -p.at("amount").to_number<int64_t>());
+          }};
 }
 
 TxnMethod Credit() {
-  return {
-      .prepare = [](Database db, const json::value& p) -> Result {
-        Account a;
-        int64_t amount = 0;
-        if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
-        if (Status s = RoomFor(a, amount); !s.ok()) return s;  // the commit must not overflow
-        if (Status s = Move(db, a.name, 0, 0, amount); !s.ok()) return s;
-        return a.ToJson();
-      },
-      .commit = [](Database db, const json::value& p) -> Status {
-        const int64_t amount = p.at("amount").to_number<int64_t>();
-        return Move(db, std::string(p.at("account").as_string()), amount, 0, -amount);
-      },
-      .abort = [](Database db, const json::value& p) -> Status {
-        return Move(db, std::string(p.at("account").as_string()), 0, 0, -p.at("amount").to_number<int64_t>());
-      }};
+  return {.prepare = [](Database db, const json::value& p) -> Result {
+            Account a;
+            int64_t amount = 0;
+            if (Status s = ReadLeg(db, p, &a, &amount); !s.ok()) return s;
+            if (Status s = RoomFor(a, amount); !s.ok()) return s;  // the commit must not overflow
+            if (Status s = Move(db, a.name, 0, 0, amount); !s.ok()) return s;
+            return a.ToJson();
+          },
+          .commit = [](Database db, const json::value& p) -> Status {
+            const int64_t amount = p.at("amount").to_number<int64_t>();
+            return Move(db, std::string(p.at("account").as_string()), amount, 0, -amount);
+          },
+          .abort = [](Database db, const json::value& p) -> Status {
+            return Move(db, std::string(p.at("account").as_string()), 0, 0, -p.at("amount").to_number<int64_t>());
+          }};
 }
 
 // A bank database made before credits were counted lacks `incoming`: added,

@@ -44,27 +44,29 @@ Status RegisterEchoService(Server& server, EchoServiceOptions options) {
   faults->fail_rate = options.fail_rate;
 
   Status s = server.AddAsyncMethod(
-      "Echo.echo",
-      [faults](json::value params, CallContext& ctx) { return Echo(std::move(params), ctx, *faults); },
+      "Echo.echo", [faults](json::value params, CallContext& ctx) { return Echo(std::move(params), ctx, *faults); },
       {.idempotent = true});
   if (!s.ok()) return s;
   if (s = server.SetDefaultMethod("Echo.echo"); !s.ok()) return s;
 
   // Demos slow a server down and speed it up again while it runs.
-  s = server.AddMethod("Fault.set", [faults](const json::value& params, CallContext&) -> Result {
-    if (!params.is_object()) return InvalidArgument("params must be {\"delay_ms\": N, \"fail_rate\": R}");
-    const json::object& p = params.as_object();
-    if (const json::value* d = p.if_contains("delay_ms")) {
-      if (!d->is_int64() || d->as_int64() < 0) return InvalidArgument("delay_ms must be a non-negative integer");
-      faults->delay_ms = d->as_int64();
-    }
-    if (const json::value* r = p.if_contains("fail_rate")) {
-      double rate = r->is_number() ? r->to_number<double>() : -1;
-      if (rate < 0 || rate > 1) return InvalidArgument("fail_rate must be a number in [0, 1]");
-      faults->fail_rate = rate;
-    }
-    return json::value{{"delay_ms", faults->delay_ms.load()}, {"fail_rate", faults->fail_rate.load()}};
-  }, {.idempotent = true, .role = Role::kPeer});  // it can make a healthy server fail every call
+  s = server.AddMethod(
+      "Fault.set",
+      [faults](const json::value& params, CallContext&) -> Result {
+        if (!params.is_object()) return InvalidArgument("params must be {\"delay_ms\": N, \"fail_rate\": R}");
+        const json::object& p = params.as_object();
+        if (const json::value* d = p.if_contains("delay_ms")) {
+          if (!d->is_int64() || d->as_int64() < 0) return InvalidArgument("delay_ms must be a non-negative integer");
+          faults->delay_ms = d->as_int64();
+        }
+        if (const json::value* r = p.if_contains("fail_rate")) {
+          double rate = r->is_number() ? r->to_number<double>() : -1;
+          if (rate < 0 || rate > 1) return InvalidArgument("fail_rate must be a number in [0, 1]");
+          faults->fail_rate = rate;
+        }
+        return json::value{{"delay_ms", faults->delay_ms.load()}, {"fail_rate", faults->fail_rate.load()}};
+      },
+      {.idempotent = true, .role = Role::kPeer});  // it can make a healthy server fail every call
   if (!s.ok()) return s;
 
   // A counter shared by every loop: not idempotent, so retries are safe only
@@ -83,9 +85,11 @@ Status RegisterEchoService(Server& server, EchoServiceOptions options) {
     return json::value{{"value", counter->fetch_add(by) + by}};
   });
   if (!s.ok()) return s;
-  return server.AddMethod("Counter.get", [counter](const json::value&, CallContext&) -> Result {
-    return json::value{{"value", counter->load()}};
-  }, {.idempotent = true});
+  return server.AddMethod("Counter.get",
+                          [counter](const json::value&, CallContext&) -> Result {
+                            return json::value{{"value", counter->load()}};
+                          },
+                          {.idempotent = true});
 }
 
 }  // namespace harpc

@@ -123,14 +123,12 @@ Status MakeTestPki(const std::string& dir, TestPki* out) {
   pki.expired_key = path("expired-key.pem");
   pki.wrong_ip_cert = path("wrong-ip-cert.pem");
   pki.wrong_ip_key = path("wrong-ip-key.pem");
-  const bool written = WritePem(pki.ca_cert, ca.get(), nullptr) && WritePem(pki.cert, cert.get(), nullptr) &&
-                       WritePem(pki.key, nullptr, key.get()) && WritePem(pki.other_ca_cert, other_ca.get(), nullptr) &&
-                       WritePem(pki.other_cert, other.get(), nullptr) &&
-                       WritePem(pki.other_key, nullptr, other_key.get()) &&
-                       WritePem(pki.expired_cert, old.get(), nullptr) &&
-                       WritePem(pki.expired_key, nullptr, expired_key.get()) &&
-                       WritePem(pki.wrong_ip_cert, wrong_ip.get(), nullptr) &&
-                       WritePem(pki.wrong_ip_key, nullptr, wrong_ip_key.get());
+  const bool written =
+      WritePem(pki.ca_cert, ca.get(), nullptr) && WritePem(pki.cert, cert.get(), nullptr) &&
+      WritePem(pki.key, nullptr, key.get()) && WritePem(pki.other_ca_cert, other_ca.get(), nullptr) &&
+      WritePem(pki.other_cert, other.get(), nullptr) && WritePem(pki.other_key, nullptr, other_key.get()) &&
+      WritePem(pki.expired_cert, old.get(), nullptr) && WritePem(pki.expired_key, nullptr, expired_key.get()) &&
+      WritePem(pki.wrong_ip_cert, wrong_ip.get(), nullptr) && WritePem(pki.wrong_ip_key, nullptr, wrong_ip_key.get());
   if (!written) return Internal("cannot write the test certificates into " + dir);
   *out = std::move(pki);
   return Status();

@@ -15,11 +15,11 @@ namespace harpc {
 
 struct TestPki {
   std::string dir;
-  std::string ca_cert;       // the CA every good certificate chains to
-  std::string cert, key;     // CN harpc, IP SAN 127.0.0.1, valid for a day
-  std::string other_ca_cert;  // an unrelated CA
-  std::string other_cert, other_key;      // signed by the unrelated CA, IP SAN 127.0.0.1
-  std::string expired_cert, expired_key;  // signed by the CA, expired yesterday
+  std::string ca_cert;                      // the CA every good certificate chains to
+  std::string cert, key;                    // CN harpc, IP SAN 127.0.0.1, valid for a day
+  std::string other_ca_cert;                // an unrelated CA
+  std::string other_cert, other_key;        // signed by the unrelated CA, IP SAN 127.0.0.1
+  std::string expired_cert, expired_key;    // signed by the CA, expired yesterday
   std::string wrong_ip_cert, wrong_ip_key;  // signed by the CA, IP SAN 127.0.0.2 only
 };
 

@@ -24,7 +24,7 @@ struct TransferRequest {
 
 // Runs on the caller's executor. The outcome's status is OK when the
 // outcome is known (committed or aborted, with the reason).
-boost::asio::awaitable<TxnOutcome> Transfer(Channel& coordinator, Channel& from, Channel& to,
-                                            TransferRequest request, TransactionOptions options);
+boost::asio::awaitable<TxnOutcome> Transfer(Channel& coordinator, Channel& from, Channel& to, TransferRequest request,
+                                            TransactionOptions options);
 
 }  // namespace harpc::txn

@@ -31,8 +31,8 @@ void ConsistentHash::BuildTable() {
   if (n == 0) return;
 
   struct Filler {
-    uint64_t next;    // the next slot of its permutation to try
-    uint64_t skip;    // the permutation's stride, in [1, M)
+    uint64_t next;  // the next slot of its permutation to try
+    uint64_t skip;  // the permutation's stride, in [1, M)
     uint64_t weight;
     uint64_t claimed = 0;
   };
@@ -40,8 +40,8 @@ void ConsistentHash::BuildTable() {
   uint64_t max_weight = 1;
   for (const Endpoint* e : endpoints_) {
     const uint64_t weight = static_cast<uint64_t>(std::max(e->weight(), 1));
-    fillers.push_back({StableHash(e->address(), 1) % kTableSize, StableHash(e->address(), 2) % (kTableSize - 1) + 1,
-                       weight});
+    fillers.push_back(
+        {StableHash(e->address(), 1) % kTableSize, StableHash(e->address(), 2) % (kTableSize - 1) + 1, weight});
     max_weight = std::max(max_weight, weight);
   }
 

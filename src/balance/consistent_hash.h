@@ -55,10 +55,10 @@ class ConsistentHash final : public LoadBalancer {
  private:
   void BuildTable();
 
-  std::vector<Endpoint*> endpoints_;                 // sorted by address
-  std::vector<std::pair<std::string, int>> built_;   // (address, weight) the table is for
-  std::vector<uint32_t> table_;                      // slot -> index in endpoints_
-  std::vector<bool> usable_;                         // scratch for the fallback walk
+  std::vector<Endpoint*> endpoints_;                // sorted by address
+  std::vector<std::pair<std::string, int>> built_;  // (address, weight) the table is for
+  std::vector<uint32_t> table_;                     // slot -> index in endpoints_
+  std::vector<bool> usable_;                        // scratch for the fallback walk
   RandomSource rng_;
 };
 

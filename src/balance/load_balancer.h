@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "health/endpoint.h"
 #include "harpc/status.h"
+#include "health/endpoint.h"
 
 namespace harpc {
 

@@ -60,8 +60,8 @@ class WeightedDraw {
     const double point = rng.Unit() * total_;
     // The candidate whose span [upto - weight, upto) holds the point; should
     // rounding land it on the very end, the last one.
-    auto it = std::upper_bound(items_.begin(), items_.end(), point,
-                               [](double p, const Item& item) { return p < item.upto; });
+    auto it =
+        std::upper_bound(items_.begin(), items_.end(), point, [](double p, const Item& item) { return p < item.upto; });
     return it == items_.end() ? items_.back().endpoint : it->endpoint;
   }
 
@@ -120,7 +120,8 @@ class WeightedSampler {
   // An endpoint the request does not skip, other than `also_skip` (p2c's
   // first choice); nullptr when there is none.
   Endpoint* Draw(RandomSource& rng, const PickRequest& request, const Endpoint* also_skip = nullptr) {
-    return Draw(rng, request, [](const Endpoint&) { return 1.0; }, kTries, also_skip);
+    return Draw(
+        rng, request, [](const Endpoint&) { return 1.0; }, kTries, also_skip);
   }
   // The same in proportion to EffectiveWeight × merit(endpoint), a number in
   // [0, 1], giving up on rejection sampling after `tries` draws.

@@ -30,7 +30,9 @@ struct Lane {
   int64_t weight;
   std::deque<Runner> queue;
 
-  static bool Ahead(const Runner& a, const Runner& b) { return a.base > b.base || (a.base == b.base && a.slot < b.slot); }
+  static bool Ahead(const Runner& a, const Runner& b) {
+    return a.base > b.base || (a.base == b.base && a.slot < b.slot);
+  }
 
   void Requeue(Runner r) {
     auto at = queue.end();

@@ -8,10 +8,10 @@
 
 #include <boost/json.hpp>
 
-#include "cli/number_checks.h"
 #include "cli/channel_flags.h"
 #include "cli/commands.h"
 #include "cli/load_generator.h"
+#include "cli/number_checks.h"
 
 namespace harpc::cli {
 
@@ -99,16 +99,16 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "Closed-loop load at a fixed concurrency; latency percentiles");
   cmd->add_option("target", f->target, kTargetHelp)->required();
-  cmd->add_option("--method", f->method, "Method to call; '/' is the server's default method")
-      ->capture_default_str();
+  cmd->add_option("--method", f->method, "Method to call; '/' is the server's default method")->capture_default_str();
   cmd->add_option("--data", f->data, "Params as JSON")->capture_default_str();
   cmd->add_option("--concurrency,-c", f->concurrency, "Calls in flight at once")
-      ->check(CLI::Range(1, 100000))->capture_default_str();
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   cmd->add_option("--threads", f->threads,
                   "Client threads, each with its own channel and event loop; the callers are dealt out among them")
-      ->check(CLI::Range(1, 64))->capture_default_str();
-  cmd->add_option("--duration", f->duration_s, "Seconds to run (default 10 unless --requests)")
-      ->check(Positive());
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--duration", f->duration_s, "Seconds to run (default 10 unless --requests)")->check(Positive());
   cmd->add_option("--requests", f->requests, "Calls to make in all, instead of --duration");
   cmd->add_flag("--json", f->json, "Print one JSON object instead of a table (schema in docs/cli.md)");
   cmd->add_flag("--progress", f->progress,

@@ -44,7 +44,8 @@ int RunCall(const CallFlags& f) {
     std::fprintf(stderr, "harpc call: %s\n", channel.status().ToString().c_str());
     return 2;
   }
-  CallResult r = channel.Call(f.method, params, {.idempotent = f.channel.idempotent, .idempotency_key = f.idempotency_key});
+  CallResult r =
+      channel.Call(f.method, params, {.idempotent = f.channel.idempotent, .idempotency_key = f.idempotency_key});
   if (!r.ok()) {
     std::fprintf(stderr, "harpc call: %s (after %d attempt%s)\n", r.status.ToString().c_str(), r.attempts,
                  r.attempts == 1 ? "" : "s");
@@ -59,8 +60,7 @@ void AddCallCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<CallFlags>();
   CLI::App* cmd = app.add_subcommand("call", "Call one method and print its result as JSON");
   cmd->add_option("target", f->target, kTargetHelp)->required();
-  cmd->add_option("method", f->method, "Method name, e.g. Echo.echo; '/' is the server's default method")
-      ->required();
+  cmd->add_option("method", f->method, "Method name, e.g. Echo.echo; '/' is the server's default method")->required();
   cmd->add_option("params", f->params, "Params as JSON (default: none)");
   cmd->add_option("--idempotency-key", f->idempotency_key, "Sent as Idempotency-Key");
   AddChannelFlags(cmd, f->channel);

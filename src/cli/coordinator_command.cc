@@ -6,13 +6,13 @@
 // replicated coordinator group (--group), its Raft data in --data-dir/raft.
 #include <cstdio>
 
-#include "cli/number_checks.h"
 #include "cli/commands.h"
 #include "cli/group_flags.h"
+#include "cli/number_checks.h"
 #include "cli/register_flags.h"
 #include "cli/security_flags.h"
-#include "harpc/server.h"
 #include "harpc/coordinator.h"
+#include "harpc/server.h"
 #include "util/log.h"
 
 namespace harpc::cli {
@@ -88,7 +88,8 @@ int RunCoordinator(const CoordinatorFlags& f) {
 
 void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<CoordinatorFlags>();
-  CLI::App* cmd = app.add_subcommand("coordinator", "Run a two-phase-commit coordinator (presumed abort, group commit)");
+  CLI::App* cmd =
+      app.add_subcommand("coordinator", "Run a two-phase-commit coordinator (presumed abort, group commit)");
   cmd->add_option("--listen", f->listen, "Address to listen on; port 0 picks a free one")->capture_default_str();
   cmd->add_option("--data-dir", f->data_dir,
                   "Directory of the durable decision log (SQLite), or with --group of this member's Raft log")
@@ -98,13 +99,16 @@ void AddCoordinatorCommand(CLI::App& app, int& exit_code) {
                   "--listen among them");
   cmd->add_option("--default-timeout-ms", f->default_timeout_ms,
                   "A transaction not committed within this (unless begin asks otherwise) is aborted")
-      ->check(CLI::Range(1, 60000))->capture_default_str();
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
   cmd->add_option("--phase-two-give-up-ms", f->phase_two_give_up_ms,
                   "Stop pushing a commit to a participant that has not acknowledged it this long after the "
                   "decision (it learns the outcome when it asks; reported as unresolved)")
-      ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))->capture_default_str();
+      ->check(CLI::Range(int64_t{1}, int64_t{30} * 24 * 3600 * 1000))
+      ->capture_default_str();
   cmd->add_option("--grace-ms", f->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
-      ->check(NonNegative())->capture_default_str();
+      ->check(NonNegative())
+      ->capture_default_str();
   AddRegisterFlags(cmd, f->registration, "coordinator");
   AddSecurityFlags(cmd, f->security, /*daemon=*/true);
   cmd->callback([f, &exit_code] { exit_code = RunCoordinator(*f); });

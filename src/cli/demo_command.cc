@@ -23,10 +23,10 @@
 
 #include "cli/commands.h"
 #include "cli/demo_support.h"
-#include "util/free_port.h"
-#include "cli/security_flags.h"
 #include "cli/load_generator.h"
+#include "cli/security_flags.h"
 #include "harpc/channel.h"
+#include "util/free_port.h"
 #include "util/subprocess.h"
 
 namespace harpc::cli {
@@ -63,7 +63,8 @@ class Demo {
   }
   double Seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
   void SleepUntil(double seconds) {
-    std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+    std::this_thread::sleep_until(start_ +
+                                  std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
   }
   std::string StateOf(const std::string& address) {
     for (const EndpointInfo& e : channel_->Endpoints()) {
@@ -130,9 +131,10 @@ void Demo::SetDelay(const DemoServer& s, int ms) {
 }
 
 int Demo::Run() {
-  std::printf("harpc demo: three echo servers weighted 5, 1, 1; one channel (least_time balancer, heartbeats\n"
-              "every 500 ms with fall 2 / rise 2, outlier ejection, circuit breakers, retries with a budget,\n"
-              "hedged requests at the recent p95, slow start) drives 8 concurrent callers for 24 s.\n\n");
+  std::printf(
+      "harpc demo: three echo servers weighted 5, 1, 1; one channel (least_time balancer, heartbeats\n"
+      "every 500 ms with fall 2 / rise 2, outlier ejection, circuit breakers, retries with a budget,\n"
+      "hedged requests at the recent p95, slow start) drives 8 concurrent callers for 24 s.\n\n");
   const char* names[] = {"alpha", "beta", "gamma"};
   const int weights[] = {5, 1, 1};
   servers_.resize(3);
@@ -147,7 +149,8 @@ int Demo::Run() {
                 servers_[i].process.pid());
   }
   std::string target = "list://";
-  for (const DemoServer& s : servers_) target += (target.size() > 7 ? "," : "") + s.address + "=" + std::to_string(s.weight);
+  for (const DemoServer& s : servers_)
+    target += (target.size() > 7 ? "," : "") + s.address + "=" + std::to_string(s.weight);
 
   ChannelOptions options;
   options.security = trust_.security;
@@ -167,7 +170,9 @@ int Demo::Run() {
   start_ = Clock::now();
   LoadReport report;
   std::thread load([&] {
-    LoadSpec spec{.method = "/", .params = boost::json::parse(R"({"key":"value"})"), .concurrency = 8,
+    LoadSpec spec{.method = "/",
+                  .params = boost::json::parse(R"({"key":"value"})"),
+                  .concurrency = 8,
                   .duration = std::chrono::seconds(24)};
     report = RunLoad(*channel_, spec, [this](const LoadReport& r) { Tick(r); });
   });
@@ -184,7 +189,8 @@ int Demo::Run() {
   Say(">>> beta frozen with SIGSTOP (it accepts connections but never answers)");
   ms = WaitForState(beta.address, false, milliseconds(5000));
   Say(">>> beta taken out after %ld ms (heartbeats: 2 probes x 500 ms; hedges covered the gap)", ms);
-  summary_.push_back("beta SIGSTOP   -> taken out in " + std::to_string(ms) + " ms (bound: fall x interval = 1000 ms + probe phase)");
+  summary_.push_back("beta SIGSTOP   -> taken out in " + std::to_string(ms) +
+                     " ms (bound: fall x interval = 1000 ms + probe phase)");
 
   SleepUntil(10);
   beta.process.Signal(SIGCONT);
@@ -216,8 +222,8 @@ int Demo::Run() {
   std::printf("  calls %llu   failed %llu   retries %llu   hedges %llu   qps %.0f\n",
               (unsigned long long)report.requests, (unsigned long long)report.errors,
               (unsigned long long)counters.retries, (unsigned long long)counters.hedges, report.qps());
-  std::printf("  latency ms  p50 %.3f  p99 %.3f  p999 %.3f  max %.3f\n", report.LatencyMs(0.5),
-              report.LatencyMs(0.99), report.LatencyMs(0.999), report.latency->max_micros() / 1000.0);
+  std::printf("  latency ms  p50 %.3f  p99 %.3f  p999 %.3f  max %.3f\n", report.LatencyMs(0.5), report.LatencyMs(0.99),
+              report.LatencyMs(0.999), report.latency->max_micros() / 1000.0);
   for (const std::string& s : summary_) std::printf("  %s\n", s.c_str());
   std::printf("  answers per endpoint:");
   for (const auto& [address, n] : report.per_endpoint) std::printf("  %s %llu", address.c_str(), (unsigned long long)n);
@@ -241,8 +247,9 @@ int Demo::Run() {
 // Three sentinels (quorum 2) watch three registered servers; the client
 // resolves through them. One server dies: SDOWN, ODOWN, alert, client update.
 int Demo::RunSentinelChapter() {
-  std::printf("\n== Sentinels: three sentinels (quorum 2, down-after 500 ms, probes every 100 ms) watch three\n"
-              "   self-registered servers; a channel on sentinel://.../echo follows them.\n\n");
+  std::printf(
+      "\n== Sentinels: three sentinels (quorum 2, down-after 500 ms, probes every 100 ms) watch three\n"
+      "   self-registered servers; a channel on sentinel://.../echo follows them.\n\n");
   std::string dir;
   if (!MakeChapterDir("sentinel", &dir)) return 1;
   const std::string alerts = dir + "/alerts.jsonl";
@@ -256,10 +263,10 @@ int Demo::RunSentinelChapter() {
       if (j != i) peers += (peers.empty() ? "" : ",") + sentinel_addrs[j];
     }
     std::string address;
-    Status s = StartDaemonProcess({"sentinel", "--listen", sentinel_addrs[i], "--data-dir", dir + "/s" + std::to_string(i),
-                             "--peers", peers, "--quorum", "2", "--down-after-ms", "500", "--probe-interval-ms", "100",
-                             "--notify", "cat >> " + alerts},
-                            trust_, &sentinels[i], &address);
+    Status s = StartDaemonProcess(
+        {"sentinel", "--listen", sentinel_addrs[i], "--data-dir", dir + "/s" + std::to_string(i), "--peers", peers,
+         "--quorum", "2", "--down-after-ms", "500", "--probe-interval-ms", "100", "--notify", "cat >> " + alerts},
+        trust_, &sentinels[i], &address);
     if (!s.ok()) {
       std::printf("  cannot start sentinel %d: %s\n", i + 1, s.ToString().c_str());
       return 1;
@@ -271,8 +278,8 @@ int Demo::RunSentinelChapter() {
   for (int i = 0; i < 3; ++i) {
     servers[i].name = std::string("node") + std::to_string(i + 1);
     Status s = StartDaemonProcess({"serve", "--listen", "127.0.0.1:0", "--name", servers[i].name, "--threads", "1",
-                             "--register", "sentinel://" + group, "--lease-ttl-ms", "2000"},
-                            trust_, &servers[i].process, &servers[i].address);
+                                   "--register", "sentinel://" + group, "--lease-ttl-ms", "2000"},
+                                  trust_, &servers[i].process, &servers[i].address);
     if (!s.ok()) {
       std::printf("  cannot start %s: %s\n", servers[i].name.c_str(), s.ToString().c_str());
       return 1;
@@ -291,12 +298,15 @@ int Demo::RunSentinelChapter() {
     return out;
   };
   const auto t_wait = Clock::now();
-  while (members().size() < 3 && Clock::now() - t_wait < std::chrono::seconds(5)) std::this_thread::sleep_for(milliseconds(5));
+  while (members().size() < 3 && Clock::now() - t_wait < std::chrono::seconds(5))
+    std::this_thread::sleep_for(milliseconds(5));
   std::printf("  the channel resolved %zu instances through the sentinels\n\n", members().size());
 
   LoadReport report;
   std::thread load([&] {
-    LoadSpec spec{.method = "/", .params = boost::json::parse(R"({"key":"value"})"), .concurrency = 4,
+    LoadSpec spec{.method = "/",
+                  .params = boost::json::parse(R"({"key":"value"})"),
+                  .concurrency = 4,
                   .duration = std::chrono::seconds(5)};
     report = RunLoad(channel, spec);
   });
@@ -389,8 +399,7 @@ bool MakeChapterDir(const char* name, std::string* dir) {
   return true;
 }
 
-Status StartDaemonProcess(std::vector<std::string> argv, const DemoTrust& trust, Subprocess* p,
-                          std::string* address) {
+Status StartDaemonProcess(std::vector<std::string> argv, const DemoTrust& trust, Subprocess* p, std::string* address) {
   argv.insert(argv.begin(), SelfExecutable());
   argv.insert(argv.end(), trust.daemon_args.begin(), trust.daemon_args.end());
   if (Status s = Subprocess::Spawn(argv, p, "/dev/null"); !s.ok()) return s;

@@ -64,7 +64,8 @@ class TransactionChapter {
     std::fflush(stdout);
   }
   void SleepUntil(double seconds) {
-    std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+    std::this_thread::sleep_until(start_ +
+                                  std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
   }
   Status Start(Member& m) {
     m.down = false;
@@ -140,10 +141,11 @@ class TransactionChapter {
 };
 
 int TransactionChapter::Run() {
-  std::printf("\n== Transactions: a coordinator group of three and two banks of three replicas each (Raft: a\n"
-              "   command counts once a majority has it on disk). 16 callers transfer money both ways for 12 s;\n"
-              "   the coordinators' leader and bank-b's leader are SIGKILLed, bank-a's leader is frozen and\n"
-              "   thawed, the dead members come back.\n\n");
+  std::printf(
+      "\n== Transactions: a coordinator group of three and two banks of three replicas each (Raft: a\n"
+      "   command counts once a majority has it on disk). 16 callers transfer money both ways for 12 s;\n"
+      "   the coordinators' leader and bank-b's leader are SIGKILLed, bank-a's leader is frozen and\n"
+      "   thawed, the dead members come back.\n\n");
   std::string dir;
   if (!MakeChapterDir("txn", &dir)) return 1;
   Group coordinators{.name = "coordinators"}, bank_a{.name = "bank-a"}, bank_b{.name = "bank-b"};
@@ -155,12 +157,27 @@ int TransactionChapter::Run() {
   }
   for (int i = 0; i < kReplicas; ++i) {
     const std::string n = std::to_string(i + 1);
-    coordinators.members[i].args = {"coordinator", "--listen", coordinators.members[i].address, "--data-dir",
-                                    dir + "/coordinator" + n, "--group", coordinators.Addresses()};
+    coordinators.members[i].args = {"coordinator",
+                                    "--listen",
+                                    coordinators.members[i].address,
+                                    "--data-dir",
+                                    dir + "/coordinator" + n,
+                                    "--group",
+                                    coordinators.Addresses()};
     for (Group* bank : {&bank_a, &bank_b}) {
-      bank->members[i].args = {"serve", "--service", "bank", "--listen", bank->members[i].address, "--threads", "1",
-                               "--db", dir + "/" + bank->name + "-" + n + ".db", "--group", bank->Addresses(),
-                               "--coordinator", coordinators.Target()};
+      bank->members[i].args = {"serve",
+                               "--service",
+                               "bank",
+                               "--listen",
+                               bank->members[i].address,
+                               "--threads",
+                               "1",
+                               "--db",
+                               dir + "/" + bank->name + "-" + n + ".db",
+                               "--group",
+                               bank->Addresses(),
+                               "--coordinator",
+                               coordinators.Target()};
     }
   }
   for (Group* g : groups_) {
@@ -203,8 +220,13 @@ int TransactionChapter::Run() {
   TransferReport report;
   uint64_t last_committed = 0, last_aborted = 0, last_unknown = 0;
   std::thread load([&] {
-    TransferLoadSpec spec{.from_account = "a", .to_account = "b", .accounts = kAccounts, .both_ways = true,
-                          .amount = 7, .concurrency = 16, .duration = std::chrono::seconds(12),
+    TransferLoadSpec spec{.from_account = "a",
+                          .to_account = "b",
+                          .accounts = kAccounts,
+                          .both_ways = true,
+                          .amount = 7,
+                          .concurrency = 16,
+                          .duration = std::chrono::seconds(12),
                           .transaction = {.timeout = milliseconds(3000)}};
     report = RunTransferLoad(coordinator_channel, bank_a_channel, bank_b_channel, spec, [&](const TransferReport& r) {
       std::string leaders;
@@ -222,10 +244,11 @@ int TransactionChapter::Run() {
   });
 
   SleepUntil(2);
-  Member* victim = HitLeader(coordinators, SIGKILL,
-                             "killed with SIGKILL; the others elect a new one, which resumes phase two");
+  Member* victim =
+      HitLeader(coordinators, SIGKILL, "killed with SIGKILL; the others elect a new one, which resumes phase two");
   SleepUntil(4);
-  Member* dead_bank = HitLeader(bank_b, SIGKILL, "killed with SIGKILL; its prepared transfers are on the other replicas");
+  Member* dead_bank =
+      HitLeader(bank_b, SIGKILL, "killed with SIGKILL; its prepared transfers are on the other replicas");
   SleepUntil(6);
   Member* frozen =
       HitLeader(bank_a, SIGSTOP, "frozen with SIGSTOP; alone it can commit nothing, the others elect a new leader");
@@ -267,21 +290,21 @@ int TransactionChapter::Run() {
   const uint64_t failure_aborts = report.aborted - refused + report.unknown;
 
   std::printf("\n== Summary\n");
-  std::printf("  transfers %llu: committed %llu, aborted %llu (%llu for insufficient funds), outcome unknown %llu; "
-              "longest time without a commit %lld ms\n",
-              (unsigned long long)report.transfers, (unsigned long long)report.committed,
-              (unsigned long long)report.aborted, (unsigned long long)refused, (unsigned long long)report.unknown,
-              (long long)report.longest_gap.count());
+  std::printf(
+      "  transfers %llu: committed %llu, aborted %llu (%llu for insufficient funds), outcome unknown %llu; "
+      "longest time without a commit %lld ms\n",
+      (unsigned long long)report.transfers, (unsigned long long)report.committed, (unsigned long long)report.aborted,
+      (unsigned long long)refused, (unsigned long long)report.unknown, (long long)report.longest_gap.count());
   for (const auto& [reason, n] : report.abort_reasons) {
     std::printf("    %6llu  %s\n", (unsigned long long)n, reason.c_str());
   }
   std::printf("  transfers aborted because of a failure: %llu\n", (unsigned long long)failure_aborts);
   std::printf("  total money before %lld, after %lld: %s\n", (long long)before, (long long)after,
               before == after ? "equal" : "DIFFERENT");
-  std::printf("  in doubt after the run: bank-a %lld prepared, bank-b %lld prepared; reserved %lld + %lld "
-              "(settled %ld ms after the load)\n",
-              (long long)prepared[0], (long long)prepared[1], (long long)reserved[0], (long long)reserved[1],
-              settle_ms);
+  std::printf(
+      "  in doubt after the run: bank-a %lld prepared, bank-b %lld prepared; reserved %lld + %lld "
+      "(settled %ld ms after the load)\n",
+      (long long)prepared[0], (long long)prepared[1], (long long)reserved[0], (long long)reserved[1], settle_ms);
   for (Group* g : groups_) {
     for (Member& m : g->members) m.process.Signal(SIGTERM);
   }

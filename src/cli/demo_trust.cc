@@ -66,9 +66,10 @@ bool PlainHttpRefused(const std::string& address) {
 }  // namespace
 
 int RunTrustChapter() {
-  std::printf("\n== Trust: three echo servers over mutual TLS with tokens (certificates made now, for 127.0.0.1).\n"
-              "   A channel with a client certificate and a `client` token drives 8 callers for 6 s; one server\n"
-              "   is SIGKILLed at 2 s. Then: what callers without the right credentials get.\n\n");
+  std::printf(
+      "\n== Trust: three echo servers over mutual TLS with tokens (certificates made now, for 127.0.0.1).\n"
+      "   A channel with a client certificate and a `client` token drives 8 callers for 6 s; one server\n"
+      "   is SIGKILLed at 2 s. Then: what callers without the right credentials get.\n\n");
   std::string dir;
   if (!MakeChapterDir("tls", &dir)) return 1;
   TestPki pki;
@@ -91,11 +92,11 @@ int RunTrustChapter() {
   std::vector<Server> servers(3);
   std::string target = "list://";
   for (size_t i = 0; i < servers.size(); ++i) {
-    Status s = StartDaemonProcess({"serve", "--listen", "127.0.0.1:0", "--name", "secure-" + std::to_string(i),
-                                   "--threads", "1", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca",
-                                   pki.ca_cert, "--tls-client-ca", pki.ca_cert, "--auth-file", auth_file,
-                                   "--token-file", token_file},
-                                  DemoTrust{}, &servers[i].process, &servers[i].address);
+    Status s =
+        StartDaemonProcess({"serve", "--listen", "127.0.0.1:0", "--name", "secure-" + std::to_string(i), "--threads",
+                            "1", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca", pki.ca_cert,
+                            "--tls-client-ca", pki.ca_cert, "--auth-file", auth_file, "--token-file", token_file},
+                           DemoTrust{}, &servers[i].process, &servers[i].address);
     if (!s.ok()) {
       std::printf("  cannot start a TLS server: %s\n", s.ToString().c_str());
       return 1;
@@ -114,8 +115,11 @@ int RunTrustChapter() {
   const auto start = Clock::now();
   LoadReport report;
   std::thread load([&] {
-    LoadSpec spec{.method = "Echo.echo", .params = boost::json::parse(R"({"secret":"over TLS"})"),
-                  .idempotent = true, .concurrency = 8, .duration = std::chrono::seconds(6)};
+    LoadSpec spec{.method = "Echo.echo",
+                  .params = boost::json::parse(R"({"secret":"over TLS"})"),
+                  .idempotent = true,
+                  .concurrency = 8,
+                  .duration = std::chrono::seconds(6)};
     report = RunLoad(channel, spec, nullptr);
   });
   std::this_thread::sleep_until(start + std::chrono::seconds(2));

@@ -156,8 +156,9 @@ std::string LoadReport::ToText() const {
 }
 
 void PrintProgressLine(json::object totals) {
-  totals["unix_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  totals["unix_ms"] =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::printf("%s\n", json::serialize(totals).c_str());
   std::fflush(stdout);
 }

@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
       }
     }
     std::replace(what.begin(), what.end(), '\n', ' ');
-    std::fprintf(stderr, "harpc: %s (harpc --help lists the commands, harpc COMMAND --help its flags)\n",
-                 what.c_str());
+    std::fprintf(stderr, "harpc: %s (harpc --help lists the commands, harpc COMMAND --help its flags)\n", what.c_str());
     return 2;
   }
   return exit_code;

@@ -18,8 +18,8 @@
 namespace harpc::cli {
 
 struct RegisterFlags {
-  std::string spec;        // sentinel://H:P[,H:P] or etcd://H:P[,H:P]; empty: do not register
-  std::string as;          // the service name registered; empty: the daemon's own
+  std::string spec;  // sentinel://H:P[,H:P] or etcd://H:P[,H:P]; empty: do not register
+  std::string as;    // the service name registered; empty: the daemon's own
   int lease_ttl_ms = static_cast<int>(kDefaultLeaseTtl.count());
 
   // `registration` under the --register-as name, with the lease TTL.

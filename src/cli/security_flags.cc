@@ -68,7 +68,8 @@ Status ReadToken(const std::string& path, std::string* token) {
 Status SecurityFlags::ClientSecurityOf(ClientSecurity* out) const {
   if (Status s = CertificateWithKey({"--tls-cert", tls_cert}, {"--tls-key", tls_key}); !s.ok()) return s;
   if (!tls_client_ca.empty() && tls_cert.empty()) {
-    return InvalidArgument("--tls-client-ca needs --tls-cert and --tls-key (client certificates are asked for over TLS)");
+    return InvalidArgument(
+        "--tls-client-ca needs --tls-cert and --tls-key (client certificates are asked for over TLS)");
   }
   if (Status s = MustExist({{"--token-file", token_file},
                             {"--auth-file", auth_file},
@@ -117,7 +118,8 @@ Status SecurityFlags::EtcdAccessOf(EtcdAccess* out) const {
   } else if (env && *env) {
     access.password = env;
   }
-  if (etcd_user.empty() && !etcd_password_file.empty()) return InvalidArgument("--etcd-password-file needs --etcd-user");
+  if (etcd_user.empty() && !etcd_password_file.empty())
+    return InvalidArgument("--etcd-password-file needs --etcd-user");
   if (!etcd_user.empty() && access.password.empty()) {
     return InvalidArgument(std::string("--etcd-user needs a password: --etcd-password-file FILE or ") +
                            kEtcdPasswordEnv);
@@ -186,7 +188,8 @@ void AddSecurityFlags(CLI::App* cmd, SecurityFlags& f, bool daemon) {
       ->group(etcd);
   cmd->add_option("--etcd-password-file", f.etcd_password_file,
                   std::string("File whose first line is the password of --etcd-user (else the environment "
-                              "variable ") + kEtcdPasswordEnv + ")")
+                              "variable ") +
+                      kEtcdPasswordEnv + ")")
       ->group(etcd);
 }
 

@@ -22,7 +22,7 @@ inline constexpr const char* kEtcdPasswordEnv = "HARPC_ETCD_PASSWORD";
 
 struct SecurityFlags {
   std::string token_file;
-  std::string auth_file;      // daemons only
+  std::string auth_file;  // daemons only
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;

@@ -9,19 +9,19 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/server_faults.h"
-#include "util/log.h"
-#include "cli/number_checks.h"
+#include "apps/bank_service.h"
+#include "apps/echo_service.h"
 #include "cli/commands.h"
 #include "cli/group_flags.h"
+#include "cli/number_checks.h"
 #include "cli/register_flags.h"
 #include "cli/security_flags.h"
 #include "harpc/server.h"
-#include "naming/registrar.h"
-#include "util/address.h"
 #include "harpc/txn.h"
-#include "apps/bank_service.h"
-#include "apps/echo_service.h"
+#include "naming/registrar.h"
+#include "server/server_faults.h"
+#include "util/address.h"
+#include "util/log.h"
 
 namespace harpc::cli {
 
@@ -141,8 +141,7 @@ int RunServe(const ServeFlags& f) {
   // One line on stdout when ready: scripts and tests read the bound port from it.
   std::printf("listening on %s\n", server.address().c_str());
   std::fflush(stdout);
-  Log().info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service,
-               f.delay_ms, f.fail_rate);
+  Log().info("server {} serving {} (delay {} ms, fail rate {})", server.address(), f.service, f.delay_ms, f.fail_rate);
   server.Wait();
   Log().info("server {} stopped", server.address());
   return 0;
@@ -152,8 +151,7 @@ int RunServe(const ServeFlags& f) {
 void AddServeCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "Run an RPC server (echo service; fault injection for tests)");
-  cmd->add_option("--listen", flags->listen, "Address to listen on; port 0 picks a free one")
-      ->capture_default_str();
+  cmd->add_option("--listen", flags->listen, "Address to listen on; port 0 picks a free one")->capture_default_str();
   cmd->add_option("--name", flags->name, "Instance name shown in /status (default: the address)");
   cmd->add_option("--service", flags->service, "Service to run: echo, or bank (transfers by two-phase commit)")
       ->capture_default_str();
@@ -164,42 +162,54 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--group", flags->group,
                   "--service bank: H:P,H:P,... (numeric) of a replicated bank's members, --listen among them; "
                   "its Raft log lives in FILE.raft/ beside --db");
-  cmd->add_option("--weight", flags->weight, "Weight announced to registries")->check(CLI::Range(1, 1000))
+  cmd->add_option("--weight", flags->weight, "Weight announced to registries")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Event-loop threads (0: one per core)")
-      ->check(CLI::Range(0, 1024))->capture_default_str();
-  cmd->add_option("--max-body-bytes", flags->max_body_bytes, "Largest request body (413 above)")
+      ->check(CLI::Range(0, 1024))
       ->capture_default_str();
+  cmd->add_option("--max-body-bytes", flags->max_body_bytes, "Largest request body (413 above)")->capture_default_str();
   cmd->add_option("--max-header-bytes", flags->max_header_bytes, "Largest request head (431 above)")
       ->capture_default_str();
   cmd->add_option("--header-timeout-ms", flags->header_timeout_ms, "Time allowed for a request head (408 after)")
-      ->check(Positive())->capture_default_str();
+      ->check(Positive())
+      ->capture_default_str();
   cmd->add_option("--body-timeout-ms", flags->body_timeout_ms, "Time allowed for a request body (408 after)")
-      ->check(Positive())->capture_default_str();
+      ->check(Positive())
+      ->capture_default_str();
   cmd->add_option("--idle-timeout-ms", flags->idle_timeout_ms, "Idle keep-alive connections close after this")
-      ->check(Positive())->capture_default_str();
+      ->check(Positive())
+      ->capture_default_str();
   cmd->add_option("--max-connections", flags->max_connections, "Open connections above this get 503")
       ->capture_default_str();
   cmd->add_option("--max-concurrency", flags->max_concurrency,
-                  "Calls in flight above this get 429 RESOURCE_EXHAUSTED (0: no limit)")->capture_default_str();
+                  "Calls in flight above this get 429 RESOURCE_EXHAUSTED (0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--max-batch-requests", flags->max_batch_requests,
                   "A JSON-RPC batch with more requests is refused whole (one -32600)")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   cmd->add_option("--max-answer-bytes", flags->max_answer_bytes,
                   "Largest answer of one request, a batch's together (500 / -32603 above)")
-      ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
   cmd->add_option("--max-unsent-bytes", flags->max_unsent_bytes,
                   "Answers waiting for a client that does not read; then its connection is not read from")
-      ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
   cmd->add_option("--idempotency-max-bytes", flags->idempotency_max_bytes,
                   "Bytes of answers kept by Idempotency-Key; the oldest go first")
-      ->check(CLI::Range(0, 1 << 30))->capture_default_str();
+      ->check(CLI::Range(0, 1 << 30))
+      ->capture_default_str();
   cmd->add_option("--grace-ms", flags->grace_ms, "On SIGTERM/SIGINT, time in-flight calls get to finish")
-      ->check(NonNegative())->capture_default_str();
+      ->check(NonNegative())
+      ->capture_default_str();
   cmd->add_option("--delay-ms", flags->delay_ms, "Fault injection: answer every call after this delay")
-      ->check(NonNegative())->capture_default_str();
+      ->check(NonNegative())
+      ->capture_default_str();
   cmd->add_option("--fail-rate", flags->fail_rate, "Fault injection: fraction of calls answered UNAVAILABLE")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--idempotency-db", flags->idempotency_db,
                   "SQLite file keeping answers by Idempotency-Key across restarts (default: memory only)");
   cmd->add_option("--access-log", flags->access_log,
@@ -207,7 +217,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                   "(appended to), or - for stdout (docs/observability.md); default: none");
   cmd->add_option("--reset-rate", flags->reset_rate,
                   "Fault injection: fraction of calls whose connection is reset after the method ran")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   AddRegisterFlags(cmd, flags->registration, "--service");
   AddSecurityFlags(cmd, flags->security, /*daemon=*/true);
   cmd->callback([flags, &exit_code] { exit_code = RunServe(*flags); });

@@ -30,8 +30,8 @@ void PrintGroups(const json::object& services, const json::object& groups) {
   std::printf("\nGROUPS\n%-12s %-22s %6s %5s %-6s\n", "SERVICE", "LEADER", "TERM", "UP", "QUORUM");
   for (const auto& [service, value] : groups) {
     const json::object& g = value.as_object();
-    const std::string up = std::to_string(g.at("up").to_number<int64_t>()) + "/" +
-                           std::to_string(g.at("members").to_number<int64_t>());
+    const std::string up =
+        std::to_string(g.at("up").to_number<int64_t>()) + "/" + std::to_string(g.at("members").to_number<int64_t>());
     std::printf("%-12s %-22s %6s %5s %-6s\n", TerminalSafe(service).c_str(), TextOf(g.if_contains("leader")).c_str(),
                 TextOf(g.if_contains("term")).c_str(), up.c_str(), g.at("quorum").as_bool() ? "yes" : "NO");
     const json::object* lag = g.at("lag").if_object();

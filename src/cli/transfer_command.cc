@@ -10,12 +10,12 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "cli/number_checks.h"
+#include "apps/transfer.h"
 #include "cli/commands.h"
 #include "cli/load_generator.h"
+#include "cli/number_checks.h"
 #include "cli/security_flags.h"
 #include "cli/transfer_load.h"
-#include "apps/transfer.h"
 
 namespace harpc::cli {
 
@@ -58,11 +58,15 @@ int RunTransfer(const TransferFlags& f) {
   }
   TransactionOptions txn_options{.timeout = std::chrono::milliseconds(f.timeout_ms)};
   if (load) {
-    TransferLoadSpec spec{.from_account = f.from_account, .to_account = f.to_account, .accounts = f.accounts,
+    TransferLoadSpec spec{.from_account = f.from_account,
+                          .to_account = f.to_account,
+                          .accounts = f.accounts,
                           .both_ways = f.both_ways,
-                          .amount = f.amount, .concurrency = f.concurrency,
+                          .amount = f.amount,
+                          .concurrency = f.concurrency,
                           .duration = std::chrono::milliseconds(static_cast<int64_t>(f.duration_s * 1000)),
-                          .count = f.count, .transaction = txn_options};
+                          .count = f.count,
+                          .transaction = txn_options};
     std::function<void(const TransferReport&)> on_tick;
     if (f.progress) {
       on_tick = [](const TransferReport& so_far) { PrintProgressLine(so_far.ToJson()); };
@@ -71,11 +75,12 @@ int RunTransfer(const TransferFlags& f) {
     if (f.json) {
       std::printf("%s\n", boost::json::serialize(report.ToJson()).c_str());
     } else {
-      std::printf("%llu transfers in %.1f s: %llu committed (%.0f/s), %llu aborted, %llu unknown; "
-                  "latency p50 %.2f ms, p99 %.2f ms\n",
-                  (unsigned long long)report.transfers, report.seconds, (unsigned long long)report.committed,
-                  report.tps(), (unsigned long long)report.aborted, (unsigned long long)report.unknown,
-                  report.latency->QuantileMicros(0.5) / 1000, report.latency->QuantileMicros(0.99) / 1000);
+      std::printf(
+          "%llu transfers in %.1f s: %llu committed (%.0f/s), %llu aborted, %llu unknown; "
+          "latency p50 %.2f ms, p99 %.2f ms\n",
+          (unsigned long long)report.transfers, report.seconds, (unsigned long long)report.committed, report.tps(),
+          (unsigned long long)report.aborted, (unsigned long long)report.unknown,
+          report.latency->QuantileMicros(0.5) / 1000, report.latency->QuantileMicros(0.99) / 1000);
     }
     return 0;
   }
@@ -98,9 +103,8 @@ int RunTransfer(const TransferFlags& f) {
                  outcome.status.ToString().c_str());
     return 1;
   }
-  boost::json::object line{{"txid", outcome.txid},
-                           {"outcome", outcome.committed ? "committed" : "aborted"},
-                           {"reason", outcome.reason}};
+  boost::json::object line{
+      {"txid", outcome.txid}, {"outcome", outcome.committed ? "committed" : "aborted"}, {"reason", outcome.reason}};
   std::printf("%s\n", boost::json::serialize(line).c_str());
   return outcome.committed ? 0 : kExitAborted;
 }
@@ -116,13 +120,17 @@ void AddTransferCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--from-account", f->from_account, "Account to debit")->required();
   cmd->add_option("--to", f->to, "Target of the bank to credit")->required();
   cmd->add_option("--to-account", f->to_account, "Account to credit")->required();
-  cmd->add_option("--amount", f->amount, "Amount to move")->required()->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000'000'000}));
+  cmd->add_option("--amount", f->amount, "Amount to move")
+      ->required()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000'000'000}));
   cmd->add_option("--timeout-ms", f->timeout_ms, "The transaction must commit within this, or it aborts")
-      ->check(CLI::Range(1, 60000))->capture_default_str();
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
   cmd->add_option("--count", f->count, "Load mode: this many transfers in all");
   cmd->add_option("--duration", f->duration_s, "Load mode: transfer for this many seconds")->check(Positive());
   cmd->add_option("--concurrency,-c", f->concurrency, "Load mode: transfers in flight at once")
-      ->check(CLI::Range(1, 10000))->capture_default_str();
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   cmd->add_option("--accounts", f->accounts,
                   "Load mode: the accounts are FROM-ACCOUNT<i> and TO-ACCOUNT<j>, i and j random below this")
       ->check(CLI::Range(0, 100000000));

@@ -35,7 +35,7 @@ struct TransferLoadState {
   Clock::time_point last_commit;  // or the start, before the first
   uint64_t started = 0;
   int aborts_logged = 0;  // failures logged in full, up to kAbortsLogged
-  int running = 0;  // callers, and the ticker while it runs
+  int running = 0;        // callers, and the ticker while it runs
   asio::steady_timer* tick_timer = nullptr;
   std::promise<void> finished;  // set when the last of them ends
 
@@ -51,7 +51,8 @@ struct TransferLoadState {
 
   // The longest time without a commit: how long a failure stopped the flow.
   void Committed(Clock::time_point at) {
-    report.longest_gap = std::max(report.longest_gap, std::chrono::duration_cast<std::chrono::milliseconds>(at - last_commit));
+    report.longest_gap =
+        std::max(report.longest_gap, std::chrono::duration_cast<std::chrono::milliseconds>(at - last_commit));
     last_commit = at;
   }
 
@@ -74,8 +75,7 @@ std::string ReasonKind(const std::string& reason) {
   return kind.size() > 100 ? kind.substr(0, 100) : kind;
 }
 
-asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, bool reverse,
-                             TransferLoadState& state) {
+asio::awaitable<void> Caller(Channel& coordinator, Channel& from, Channel& to, bool reverse, TransferLoadState& state) {
   const std::string& from_prefix = reverse ? state.spec.to_account : state.spec.from_account;
   const std::string& to_prefix = reverse ? state.spec.from_account : state.spec.to_account;
   while (state.More()) {

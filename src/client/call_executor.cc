@@ -35,10 +35,10 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
-#include "util/log.h"
 #include "client/channel_core.h"
 #include "client/http_exchange.h"
 #include "util/hash.h"
+#include "util/log.h"
 #include "util/random_id.h"
 
 namespace harpc {
@@ -54,7 +54,7 @@ struct ChannelCore::Attempt {
   bool handled = false;
   bool cancelled = false;
   std::shared_ptr<http1::PendingRequest> request;  // set while the request is out
-  TraceContext trace;  // this attempt's span, a child of the call's
+  TraceContext trace;                              // this attempt's span, a child of the call's
   AttemptOutcome outcome;
 };
 
@@ -96,18 +96,22 @@ bool ServerFault(const AttemptOutcome& o) {
     case StatusCode::kInternal:
     case StatusCode::kResourceExhausted:
     case StatusCode::kDeadlineExceeded:
-    case StatusCode::kUnknown: return true;
-    default: return false;
+    case StatusCode::kUnknown:
+      return true;
+    default:
+      return false;
   }
 }
 
 bool Retryable(const AttemptOutcome& o, bool safe_after_send) {
   switch (o.stage) {
-    case AttemptStage::kNotSent: return o.status.code() != StatusCode::kDeadlineExceeded;
-    case AttemptStage::kMaybeSent: return safe_after_send && o.status.code() != StatusCode::kDeadlineExceeded;
+    case AttemptStage::kNotSent:
+      return o.status.code() != StatusCode::kDeadlineExceeded;
+    case AttemptStage::kMaybeSent:
+      return safe_after_send && o.status.code() != StatusCode::kDeadlineExceeded;
     case AttemptStage::kAnswered:
-      return safe_after_send && (o.status.code() == StatusCode::kUnavailable ||
-                                 o.status.code() == StatusCode::kResourceExhausted);
+      return safe_after_send &&
+             (o.status.code() == StatusCode::kUnavailable || o.status.code() == StatusCode::kResourceExhausted);
   }
   return false;
 }
@@ -220,10 +224,9 @@ asio::awaitable<void> ChannelCore::RunAttempt(std::shared_ptr<CallState> call, s
                              .bearer_token = options_.security.bearer_token,
                              .trace = &a.trace};
       const WireCall& wire = call->wire;
-      std::string request =
-          wire.form == AnswerForm::kPlain
-              ? FormatRequest(endpoint.address(), wire.method, wire.body, headers)
-              : FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, wire.body, headers);
+      std::string request = wire.form == AnswerForm::kPlain
+                                ? FormatRequest(endpoint.address(), wire.method, wire.body, headers)
+                                : FormatJsonRpcRequest(endpoint.address(), options_.jsonrpc_path, wire.body, headers);
       const http1::ClientResponse response = co_await endpoint.pool().Exchange(
           std::move(request), call->deadline, AnswerLimits(options_.max_response_bytes), &a.request);
       a.request.reset();
@@ -253,7 +256,7 @@ void ChannelCore::RecordOutcome(Endpoint& e, const AttemptOutcome& o, std::chron
   if (e.outlier().OnResult(success, now, MayEject())) {
     e.ejections.fetch_add(1, std::memory_order_relaxed);
     Log().info("endpoint {}: ejected (ejection #{}) until {} ms from now", e.address(), e.outlier().ejections(),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(e.outlier().ejected_until() - now).count());
+               std::chrono::duration_cast<std::chrono::milliseconds>(e.outlier().ejected_until() - now).count());
   }
   if (e.breaker().OnResult(success, now)) {
     Log().info("endpoint {}: circuit {}", e.address(), CircuitStateName(e.breaker().state(now)));
@@ -296,13 +299,12 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   call->idempotency_key = options.idempotency_key;
   // A batch goes without one: a key names one call, and a server would see
   // its calls of one method as one call repeated with other params.
-  if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1 &&
-      !batch) {
+  if (call->idempotency_key.empty() && !idempotent && options_.idempotency_keys && max_attempts > 1 && !batch) {
     call->idempotency_key = RandomId();
   }
   const bool safe_after_send = idempotent || !call->idempotency_key.empty();
-  const bool hedging = max_attempts > 1 && safe_after_send &&
-                       (options_.hedge.after.count() > 0 || options_.hedge.use_p95);
+  const bool hedging =
+      max_attempts > 1 && safe_after_send && (options_.hedge.after.count() > 0 || options_.hedge.use_p95);
   const uint64_t hash = options.hash_key.empty() ? 0 : StableHash(options.hash_key);
 
   std::vector<const Endpoint*> tried;
@@ -339,11 +341,11 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
   // the deadline, or by a count when there is none.
   const int max_hops = endless ? kHopsPerEndpoint * static_cast<int>(std::max<size_t>(endpoints_.size(), 1))
                                : std::numeric_limits<int>::max();
-  int hops = 0;          // NOT_LEADER answers met
-  int hop_attempts = 0;  // attempts sent after them (not counted against max_attempts)
+  int hops = 0;                            // NOT_LEADER answers met
+  int hop_attempts = 0;                    // attempts sent after them (not counted against max_attempts)
   auto hop_at = Clock::time_point::max();  // when the next hop goes
-  std::shared_ptr<Endpoint> hop_to;         // where; null: another member, by the balancer
-  std::vector<const Endpoint*> hop_avoid;   // what that other member must not be, when it can
+  std::shared_ptr<Endpoint> hop_to;        // where; null: another member, by the balancer
+  std::vector<const Endpoint*> hop_avoid;  // what that other member must not be, when it can
   auto backoff = std::chrono::duration_cast<Clock::duration>(kFirstLeaderBackoff);
   // Plans the hop after a NOT_LEADER answer from `from`.
   auto plan_hop = [&](Attempt& a) {
@@ -354,9 +356,8 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
     // A leader this call still waits on (a frozen or partitioned one that the
     // others name until they elect): a second attempt there would only wait
     // on the same silence. Ask another member again until one names a new leader.
-    const bool awaited = known && std::any_of(call->attempts.begin(), call->attempts.end(), [&](const Attempt& b) {
-                           return !b.done && b.endpoint.get() == leader;
-                         });
+    const bool awaited = known && std::any_of(call->attempts.begin(), call->attempts.end(),
+                                              [&](const Attempt& b) { return !b.done && b.endpoint.get() == leader; });
     if (known && !awaited) leader_redirects_.fetch_add(1, std::memory_order_relaxed);
     // Straight to a leader named for the first time; after a backoff when no
     // leader is known, or when this call met the named one already (stale news).
@@ -378,8 +379,9 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
       if (next) {
         // Without hedging, attempts run one at a time, inline; with it, beside the call.
         if (hedging) {
-          asio::co_spawn(executor_, [self = shared_from_this(), call, i = *next] { return self->RunAttempt(call, i); },
-                         asio::detached);
+          asio::co_spawn(
+              executor_, [self = shared_from_this(), call, i = *next] { return self->RunAttempt(call, i); },
+              asio::detached);
         } else {
           co_await RunAttempt(call, *next);
         }
@@ -425,14 +427,14 @@ asio::awaitable<CallResult> ChannelCore::Execute(WireCall wire, const CallOption
       if (now >= call->deadline && hops > 0 && call->in_flight == 0 && NotLeaderAnswer(call->attempts.back().outcome)) {
         // Asked until the deadline, and the method ran nowhere: the group had no leader.
         last_error = Unavailable("no leader found before the deadline of " + std::to_string(timeout.count()) +
-                                 " ms: " + std::to_string(hops) + " NOT_LEADER answers in this call; last: " +
-                                 last_error.ToString());
+                                 " ms: " + std::to_string(hops) +
+                                 " NOT_LEADER answers in this call; last: " + last_error.ToString());
         break;
       }
       if (now >= call->deadline) {
-        last_error = DeadlineExceeded("deadline of " + std::to_string(timeout.count()) + " ms passed after " +
-                                      std::to_string(call->attempts.size()) + " attempt(s); last: " +
-                                      last_error.ToString());
+        last_error =
+            DeadlineExceeded("deadline of " + std::to_string(timeout.count()) + " ms passed after " +
+                             std::to_string(call->attempts.size()) + " attempt(s); last: " + last_error.ToString());
         break;
       }
       if (now >= hop_at) {

@@ -1,8 +1,8 @@
 // Copyright 2026 The harpc Authors
 // SPDX-License-Identifier: Apache-2.0
 
-#include "util/log.h"
 #include "client/channel_core.h"
+#include "util/log.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -45,14 +45,15 @@ Status ChannelCore::StartResolver(std::unique_ptr<Resolver> resolver) {
   // Shared with the listener: resolvers that answer later (file://,
   // sentinel://) call it on the loop after this returned.
   auto first = std::make_shared<Status>();
-  resolver_->Start(executor_, [weak = weak_from_this(), first, started = false](std::vector<EndpointSpec> specs) mutable {
-    auto self = weak.lock();
-    if (!self || self->stopped_) return;
-    Status s = self->UpdateEndpoints(std::move(specs));
-    if (!started) *first = s;
-    started = true;
-    if (!s.ok()) Log().warn("membership update rejected: {}", s.ToString());
-  });
+  resolver_->Start(executor_,
+                   [weak = weak_from_this(), first, started = false](std::vector<EndpointSpec> specs) mutable {
+                     auto self = weak.lock();
+                     if (!self || self->stopped_) return;
+                     Status s = self->UpdateEndpoints(std::move(specs));
+                     if (!started) *first = s;
+                     started = true;
+                     if (!s.ok()) Log().warn("membership update rejected: {}", s.ToString());
+                   });
   return *first;
 }
 
@@ -220,8 +221,11 @@ std::vector<EndpointInfo> ChannelCore::Snapshot() const {
 }
 
 Channel::Counters ChannelCore::counters() const {
-  return {.calls = calls_.load(), .retries = retries_.load(), .hedges = hedges_.load(),
-          .budget_exhausted = budget_exhausted_.load(), .leader_redirects = leader_redirects_.load()};
+  return {.calls = calls_.load(),
+          .retries = retries_.load(),
+          .hedges = hedges_.load(),
+          .budget_exhausted = budget_exhausted_.load(),
+          .leader_redirects = leader_redirects_.load()};
 }
 
 }  // namespace harpc

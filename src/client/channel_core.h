@@ -26,12 +26,12 @@
 #include <boost/json/value.hpp>
 
 #include "balance/load_balancer.h"
-#include "health/endpoint.h"
 #include "client/http_exchange.h"
 #include "client/recent_latency.h"
 #include "client/resolver.h"
 #include "client/retry_budget.h"
 #include "harpc/channel.h"
+#include "health/endpoint.h"
 #include "util/loop_liveness.h"
 #include "util/stop_signal.h"
 
@@ -83,8 +83,8 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   // INVALID_ARGUMENT on what the protocol cannot carry. Any thread.
   Status Prepare(const std::string& method, const boost::json::value& params, const CallOptions& options,
                  WireCall* out);
-  Status PrepareNotification(const std::string& method, const boost::json::value& params,
-                             const CallOptions& options, WireCall* out);
+  Status PrepareNotification(const std::string& method, const boost::json::value& params, const CallOptions& options,
+                             WireCall* out);
   Status PrepareBatch(const std::vector<BatchCall>& calls, const CallOptions& options, WireCall* out,
                       uint64_t* first_id);
 
@@ -129,8 +129,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   // Registers an attempt on `endpoint` (in flight from now on); returns its index.
   size_t AddAttempt(CallState& call, Endpoint* endpoint, bool hedge);
   boost::asio::awaitable<void> RunAttempt(std::shared_ptr<CallState> call, size_t index);
-  void RecordOutcome(Endpoint& endpoint, const struct AttemptOutcome& outcome,
-                     std::chrono::microseconds latency);
+  void RecordOutcome(Endpoint& endpoint, const struct AttemptOutcome& outcome, std::chrono::microseconds latency);
   bool MayEject() const;
   std::chrono::microseconds HedgeDelay();
   bool IsIdempotent(const std::string& method, const CallOptions& call) const;

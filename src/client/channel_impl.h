@@ -63,7 +63,10 @@ class Channel::Impl {
       core_->loop().Post([core = core_] { core->Stop(); });
       return;
     }
-    OnLoop([this] { core_->Stop(); return 0; });
+    OnLoop([this] {
+      core_->Stop();
+      return 0;
+    });
     // The loop runs out of work once the calls in flight finish, within their
     // deadline; then (or at once, when called on the loop itself) it stops.
     work_.reset();

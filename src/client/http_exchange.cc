@@ -7,9 +7,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/json.hpp>
 
-#include "util/json_text.h"
 #include "core/wire_error.h"
 #include "http/request.h"
+#include "util/json_text.h"
 
 namespace harpc {
 
@@ -141,18 +141,22 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body, AnswerF
     // Each answer of a batch is its caller's, errors included; anything else
     // all error is a refusal of the whole request (also of a plain harpc
     // request, by a JSON-RPC server that read it as a batch of invalid requests).
-    const json::value* error = form == AnswerForm::kJsonRpcBatch && parsed.is_array() ? nullptr : JsonRpcRefusal(parsed);
+    const json::value* error =
+        form == AnswerForm::kJsonRpcBatch && parsed.is_array() ? nullptr : JsonRpcRefusal(parsed);
     if (error) {
       out.status = JsonRpcErrorStatus(*error, body);
       return out;
     }
     switch (form) {
-      case AnswerForm::kPlain: out.value = std::move(parsed); break;
+      case AnswerForm::kPlain:
+        out.value = std::move(parsed);
+        break;
       case AnswerForm::kJsonRpc:
         if (IsJsonRpcResponse(parsed)) {
           out.value = std::move(parsed.as_object().at("result"));
         } else {
-          out.status = Internal("not a JSON-RPC 2.0 answer: " + (body.empty() ? "an empty body" : OneLineExcerpt(body)));
+          out.status =
+              Internal("not a JSON-RPC 2.0 answer: " + (body.empty() ? "an empty body" : OneLineExcerpt(body)));
         }
         break;
       case AnswerForm::kJsonRpcBatch:
@@ -163,7 +167,8 @@ AttemptOutcome InterpretResponse(int http_status, std::string_view body, AnswerF
           out.status = Internal("not a JSON-RPC 2.0 batch answer: " + OneLineExcerpt(body));
         }
         break;
-      case AnswerForm::kNotification: break;  // a server that answers one anyway is not wrong enough to fail it
+      case AnswerForm::kNotification:
+        break;  // a server that answers one anyway is not wrong enough to fail it
     }
     return out;
   }
@@ -196,9 +201,10 @@ AttemptOutcome OutcomeOf(const http1::ClientResponse& r, std::string_view peer, 
   if (r.connect_failed) {
     out.stage = AttemptStage::kNotSent;
     out.peer_gone = ec == asio::error::connection_refused;
-    out.status = ec == beast::error::timeout ? Unavailable("connect to " + at + " timed out after " +
-                                                           std::to_string(connect_timeout.count()) + " ms")
-                                             : Unavailable("connect to " + at + " failed: " + ec.message());
+    out.status =
+        ec == beast::error::timeout
+            ? Unavailable("connect to " + at + " timed out after " + std::to_string(connect_timeout.count()) + " ms")
+            : Unavailable("connect to " + at + " failed: " + ec.message());
     return out;
   }
   if (ec && !r.sent) {

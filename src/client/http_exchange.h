@@ -13,18 +13,18 @@
 
 #include <boost/json/value.hpp>
 
-#include "http/client.h"
-#include "http/connection_pool.h"
 #include "harpc/status.h"
 #include "harpc/trace.h"
+#include "http/client.h"
+#include "http/connection_pool.h"
 
 namespace harpc {
 
 // How far a failed attempt got. Only kNotSent failures are always safe to retry.
 enum class AttemptStage {
-  kNotSent,   // no byte of the request left this process (e.g. connect refused)
-  kMaybeSent, // written, no answer (timeout, reset): the server may have run it
-  kAnswered,  // the server answered (the status says how)
+  kNotSent,    // no byte of the request left this process (e.g. connect refused)
+  kMaybeSent,  // written, no answer (timeout, reset): the server may have run it
+  kAnswered,   // the server answered (the status says how)
 };
 
 struct AttemptOutcome {
@@ -48,7 +48,7 @@ struct RequestHeaders {
   std::chrono::milliseconds deadline_in{0};  // X-Deadline-Ms; 0: none sent
   std::string_view idempotency_key;
   std::string_view request_id;
-  std::string_view bearer_token;  // "Authorization: Bearer ..."; empty: none sent
+  std::string_view bearer_token;        // "Authorization: Bearer ..."; empty: none sent
   const TraceContext* trace = nullptr;  // traceparent (and tracestate) naming this span; null: none sent
 };
 

@@ -67,7 +67,8 @@ std::vector<CallResult> SplitBatchAnswer(const std::vector<BatchCall>& calls, ui
     } else if (const json::value* result = answer.if_contains("result")) {
       r.value = *result;
     } else {
-      r.status = Status(StatusCode::kUnknown, "not a JSON-RPC 2.0 response: " + OneLineExcerpt(json::serialize(answer)));
+      r.status =
+          Status(StatusCode::kUnknown, "not a JSON-RPC 2.0 response: " + OneLineExcerpt(json::serialize(answer)));
     }
   }
   return results;

@@ -23,8 +23,7 @@ bool RetryBudget::TryRetry(Clock::time_point now) {
       retries += b.retries;
     }
   }
-  const double allowed =
-      ratio_ * static_cast<double>(calls) + static_cast<double>(min_per_second_) * kWindowSeconds;
+  const double allowed = ratio_ * static_cast<double>(calls) + static_cast<double>(min_per_second_) * kWindowSeconds;
   if (static_cast<double>(retries + 1) > allowed) {
     ++refused_;
     return false;

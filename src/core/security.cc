@@ -7,9 +7,12 @@ namespace harpc {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kClient: return "client";
-    case Role::kService: return "service";
-    case Role::kPeer: return "peer";
+    case Role::kClient:
+      return "client";
+    case Role::kService:
+      return "service";
+    case Role::kPeer:
+      return "peer";
   }
   return "unknown";
 }

@@ -113,8 +113,8 @@ std::string TraceContext::traceparent() const {
 bool TraceContext::set_tracestate(std::string_view tracestate) {
   // What may go into a header line unchanged: no control characters, so no
   // line break that would start a header of its own.
-  const bool printable = std::all_of(tracestate.begin(), tracestate.end(),
-                                     [](char c) { return c >= 0x20 && c <= 0x7e; });
+  const bool printable =
+      std::all_of(tracestate.begin(), tracestate.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
   if (tracestate.size() > kMaxTracestateBytes || !printable) {
     tracestate_.clear();
     return false;

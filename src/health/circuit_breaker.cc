@@ -18,8 +18,10 @@ bool CircuitBreaker::TryAcquire(Clock::time_point now) {
     trials_succeeded_ = 0;
   }
   switch (state_) {
-    case State::kClosed: return true;
-    case State::kOpen: return false;
+    case State::kClosed:
+      return true;
+    case State::kOpen:
+      return false;
     case State::kHalfOpen:
       if (trials_started_ >= options_.half_open_calls) return false;
       ++trials_started_;
@@ -76,9 +78,12 @@ bool CircuitBreaker::OnResult(bool success, Clock::time_point now) {
 
 std::string_view CircuitStateName(CircuitBreaker::State s) {
   switch (s) {
-    case CircuitBreaker::State::kClosed: return "closed";
-    case CircuitBreaker::State::kOpen: return "open";
-    case CircuitBreaker::State::kHalfOpen: return "half_open";
+    case CircuitBreaker::State::kClosed:
+      return "closed";
+    case CircuitBreaker::State::kOpen:
+      return "open";
+    case CircuitBreaker::State::kHalfOpen:
+      return "half_open";
   }
   return "unknown";
 }

@@ -29,9 +29,12 @@ class CircuitBreaker {
   // it runs for every endpoint on every pick).
   bool WouldAllow(Clock::time_point now) const {
     switch (state_) {
-      case State::kClosed: return true;
-      case State::kOpen: return now >= open_until_;
-      case State::kHalfOpen: return trials_started_ < options_.half_open_calls;
+      case State::kClosed:
+        return true;
+      case State::kOpen:
+        return now >= open_until_;
+      case State::kHalfOpen:
+        return trials_started_ < options_.half_open_calls;
     }
     return true;
   }

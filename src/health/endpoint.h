@@ -22,12 +22,12 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/endpoint_spec.h"
-#include "http/connection_pool.h"
 #include "harpc/options.h"
 #include "harpc/security.h"
 #include "health/circuit_breaker.h"
 #include "health/heartbeat_state.h"
 #include "health/outlier_detector.h"
+#include "http/connection_pool.h"
 
 namespace harpc {
 
@@ -35,8 +35,8 @@ namespace harpc {
 // harpc_client_endpoint_state): the heartbeat's (healthy, suspect, draining,
 // unhealthy), then, for a healthy one, ejected by outlier detection, or its
 // circuit breaker open or half open.
-inline constexpr std::array<std::string_view, 7> kEndpointStateNames = {
-    "healthy", "suspect", "draining", "unhealthy", "ejected", "open", "half_open"};
+inline constexpr std::array<std::string_view, 7> kEndpointStateNames = {"healthy", "suspect", "draining", "unhealthy",
+                                                                        "ejected", "open",    "half_open"};
 
 // The per-endpoint policies of a channel.
 struct EndpointPolicy {

@@ -12,8 +12,8 @@
 #include <boost/beast/http/error.hpp>
 
 #include "http/client.h"
-#include "util/log.h"
 #include "http/request.h"
+#include "util/log.h"
 
 namespace harpc {
 
@@ -26,8 +26,8 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 bool ProcessIsGone(const boost::system::error_code& ec) {
-  return ec == asio::error::connection_refused || ec == asio::error::connection_reset ||
-         ec == asio::error::eof || ec == asio::error::broken_pipe || ec == http::error::end_of_stream;
+  return ec == asio::error::connection_refused || ec == asio::error::connection_reset || ec == asio::error::eof ||
+         ec == asio::error::broken_pipe || ec == http::error::end_of_stream;
 }
 }  // namespace
 
@@ -53,9 +53,8 @@ asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection>& conn
     // A pooled probe connection may have been closed by the server's idle
     // timeout: try once more on a fresh one before blaming the endpoint.
     if (!fresh && ProcessIsGone(response.error) && Clock::now() < deadline) {
-      co_return co_await ProbeHealth(connection, endpoint,
-                                     std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()), security,
-                                     path);
+      co_return co_await ProbeHealth(
+          connection, endpoint, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()), security, path);
     }
     co_return ProcessIsGone(response.error) ? ProbeResult::kRefused : ProbeResult::kFailed;
   }

@@ -16,8 +16,7 @@
 namespace harpc {
 
 // Called on the channel's loop when an endpoint's heartbeat verdict changes.
-using HeartbeatListener =
-    std::function<void(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to)>;
+using HeartbeatListener = std::function<void(Endpoint& endpoint, HeartbeatState::State from, HeartbeatState::State to)>;
 
 // One probe: GET `path`, answered within `timeout`, with the bearer token
 // of `security` (and over TLS when it asks for it). `connection` is reused
@@ -27,8 +26,8 @@ boost::asio::awaitable<ProbeResult> ProbeHealth(std::unique_ptr<ClientConnection
                                                 std::chrono::milliseconds timeout, const ClientSecurity& security,
                                                 std::string_view path = "/health");
 
-// Probes with the endpoint's EndpointPolicy::security. Runs until it is cancelled (util/stop_signal.h: the endpoint left the
-// channel, or the channel stopped) or its loop stops.
+// Probes with the endpoint's EndpointPolicy::security. Runs until it is cancelled (util/stop_signal.h: the endpoint
+// left the channel, or the channel stopped) or its loop stops.
 boost::asio::awaitable<void> RunHealthChecks(std::shared_ptr<Endpoint> endpoint, HealthCheckOptions options,
                                              HeartbeatListener listener);
 

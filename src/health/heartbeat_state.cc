@@ -54,10 +54,14 @@ std::chrono::milliseconds HeartbeatState::NextProbeDelay() const {
 
 std::string_view HeartbeatStateName(HeartbeatState::State s) {
   switch (s) {
-    case HeartbeatState::State::kHealthy: return "healthy";
-    case HeartbeatState::State::kSuspect: return "suspect";
-    case HeartbeatState::State::kDraining: return "draining";
-    case HeartbeatState::State::kUnhealthy: return "unhealthy";
+    case HeartbeatState::State::kHealthy:
+      return "healthy";
+    case HeartbeatState::State::kSuspect:
+      return "suspect";
+    case HeartbeatState::State::kDraining:
+      return "draining";
+    case HeartbeatState::State::kUnhealthy:
+      return "unhealthy";
   }
   return "unknown";
 }

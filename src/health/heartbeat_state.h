@@ -20,11 +20,11 @@
 namespace harpc {
 
 enum class ProbeResult {
-  kServing,   // 200 SERVING
+  kServing,           // 200 SERVING
   kNoHealthEndpoint,  // 404 or 405: up and answering, without a health endpoint; counts as serving
-  kDraining,  // 503 NOT_SERVING: shutting down
-  kFailed,    // no valid answer in time, or another status
-  kRefused,   // connection refused or reset: the process is gone
+  kDraining,          // 503 NOT_SERVING: shutting down
+  kFailed,            // no valid answer in time, or another status
+  kRefused,           // connection refused or reset: the process is gone
 };
 
 class HeartbeatState {

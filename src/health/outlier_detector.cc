@@ -32,9 +32,8 @@ bool OutlierDetector::OnResult(bool success, Clock::time_point now, bool may_eje
 
   const bool too_many_in_a_row =
       options_.consecutive_failures > 0 && consecutive_failures_ >= options_.consecutive_failures;
-  const bool too_high_ratio =
-      options_.failure_ratio > 0 && static_cast<int>(window_.size()) >= options_.min_requests &&
-      window_failures_ >= options_.failure_ratio * static_cast<double>(window_.size());
+  const bool too_high_ratio = options_.failure_ratio > 0 && static_cast<int>(window_.size()) >= options_.min_requests &&
+                              window_failures_ >= options_.failure_ratio * static_cast<double>(window_.size());
   if (!too_many_in_a_row && !too_high_ratio) return false;
   Eject(now);
   return true;

@@ -44,8 +44,7 @@ asio::awaitable<ClientResponse> Exchange(ClientConnection& c, std::string_view r
   co_return out;
 }
 
-StreamingResponse::StreamingResponse(ClientConnection& connection, std::uint64_t max_unconsumed,
-                                     std::uint32_t max_head)
+StreamingResponse::StreamingResponse(ClientConnection& connection, std::uint64_t max_unconsumed, std::uint32_t max_head)
     : connection_(connection), max_unconsumed_(max_unconsumed) {
   parser_.header_limit(max_head);
   parser_.body_limit(boost::none);  // endless; what is unconsumed is limited in ReadSome

@@ -41,15 +41,15 @@ struct ClientConnection {
 };
 
 struct ResponseLimits {
-  std::uint32_t head_bytes = 64 * 1024;  // larger: http::error::header_limit
+  std::uint32_t head_bytes = 64 * 1024;         // larger: http::error::header_limit
   std::uint64_t body_bytes = 64 * 1024 * 1024;  // larger: http::error::body_limit
 };
 
 // A response read completely, or why not.
 struct ClientResponse {
   boost::system::error_code error;  // none: status and body are the answer's
-  bool sent = false;     // the whole request was written (the server may have read it)
-  bool connect_failed = false;  // `error` is why no connection could be made (nothing was sent)
+  bool sent = false;                // the whole request was written (the server may have read it)
+  bool connect_failed = false;      // `error` is why no connection could be made (nothing was sent)
   int status = 0;
   std::string body;
   bool reusable = false;  // a keep-alive answer with nothing unread after it

@@ -51,9 +51,8 @@ PipelinedConnection& ConnectionPool::Choose() {
   size_t first = 0, idle = 0;
   for (auto& c : connections_) {
     if (!c->Accepting()) continue;
-    if (c->load() == 0 &&
-        (++idle > options_.max_idle ||
-         (now - c->idle_since() >= kCheckIdleAfter && (first >= options_.connections || !c->QuietAndOpen())))) {
+    if (c->load() == 0 && (++idle > options_.max_idle || (now - c->idle_since() >= kCheckIdleAfter &&
+                                                          (first >= options_.connections || !c->QuietAndOpen())))) {
       c->Close();  // not needed lately, or closed by the server meanwhile
       continue;
     }
@@ -65,8 +64,8 @@ PipelinedConnection& ConnectionPool::Choose() {
   }
   if (first >= options_.connections && overflow && overflow->load() < options_.depth) return *overflow;
   std::weak_ptr<ConnectionPool*> pool = self_;
-  connections_.push_back(PipelinedConnection::Open(
-      executor_, endpoint_, security_.tls, options_.connect_timeout, [pool](auto leftovers) {
+  connections_.push_back(
+      PipelinedConnection::Open(executor_, endpoint_, security_.tls, options_.connect_timeout, [pool](auto leftovers) {
         if (auto p = pool.lock()) {
           (*p)->Resubmit(std::move(leftovers));
           return;

@@ -13,8 +13,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 namespace harpc::http1 {
@@ -38,8 +38,9 @@ std::shared_ptr<PipelinedConnection> PipelinedConnection::Open(const asio::any_i
                                                                std::chrono::milliseconds connect_timeout,
                                                                Leftovers leftovers) {
   auto c = std::make_shared<PipelinedConnection>(executor, std::move(leftovers));
-  asio::co_spawn(executor, [c, endpoint, tls, connect_timeout] { return c->Connect(endpoint, tls, connect_timeout); },
-                 asio::detached);
+  asio::co_spawn(
+      executor, [c, endpoint, tls, connect_timeout] { return c->Connect(endpoint, tls, connect_timeout); },
+      asio::detached);
   return c;
 }
 
@@ -78,7 +79,8 @@ void PipelinedConnection::StartWriting() {
   // Until the server proved it pipelines, one request at a time.
   if (!pipelining_ && !unanswered_.empty()) return;
   writing_ = true;
-  asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->WriteLoop(); }, asio::detached);
+  asio::co_spawn(
+      stream_.get_executor(), [self = shared_from_this()] { return self->WriteLoop(); }, asio::detached);
 }
 
 asio::awaitable<void> PipelinedConnection::WriteLoop() {
@@ -103,7 +105,8 @@ asio::awaitable<void> PipelinedConnection::WriteLoop() {
     }
     if (!reading_) {
       reading_ = true;
-      asio::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->ReadLoop(); }, asio::detached);
+      asio::co_spawn(
+          stream_.get_executor(), [self = shared_from_this()] { return self->ReadLoop(); }, asio::detached);
     }
     auto [ec, written] = co_await asio::async_write(stream_, gather, kNoThrow);
     if (ec) {

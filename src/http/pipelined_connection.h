@@ -64,10 +64,10 @@ struct PendingRequest {
 
   std::string bytes;  // the whole request (http/request.h)
   ResponseLimits limits;
-  boost::asio::steady_timer wake;  // the caller's wait; cancelled once `done`
-  ClientResponse response;         // valid once `done`
+  boost::asio::steady_timer wake;                    // the caller's wait; cancelled once `done`
+  ClientResponse response;                           // valid once `done`
   std::weak_ptr<class PipelinedConnection> carrier;  // the connection it was queued on
-  bool started = false;            // its first byte was handed to the socket
+  bool started = false;                              // its first byte was handed to the socket
   bool done = false;
   bool abandoned = false;
 };

@@ -279,8 +279,7 @@ asio::awaitable<bool> ServerConnection::ServeRequest(RequestHandler& handler) {
     co_return false;
   }
   response.close = response.close || !request.keep_alive() || handler.Closing();
-  AppendResponse(output_, response,
-                 {.http10 = request.version() < 11, .head = request.method() == http::verb::head});
+  AppendResponse(output_, response, {.http10 = request.version() < 11, .head = request.method() == http::verb::head});
   bool flushed = true;
   if (response.close || output_.size() >= limits_.max_unsent_bytes || input_.size() == 0) {
     flushed = co_await Flush();

@@ -20,11 +20,11 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "harpc/security.h"
@@ -39,8 +39,7 @@ class Stream {
   using executor_type = boost::beast::tcp_stream::executor_type;
 
   // Not connected yet (a client's stream: see Connect in http/client.h).
-  explicit Stream(const executor_type& executor)
-      : transport_(std::in_place_type<boost::beast::tcp_stream>, executor) {}
+  explicit Stream(const executor_type& executor) : transport_(std::in_place_type<boost::beast::tcp_stream>, executor) {}
   // An accepted connection (the server's): no delay, non-blocking reads.
   // Its deadlines are kept by the server's sweeper, so it is the bare socket:
   // its I/O has none of the per-operation timer bookkeeping of
@@ -112,8 +111,7 @@ class Stream {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this](auto handler) {
           if (server_tls_ && ServerTlsHasPending()) {
-            boost::asio::post(get_executor(),
-                              boost::asio::append(std::move(handler), boost::system::error_code()));
+            boost::asio::post(get_executor(), boost::asio::append(std::move(handler), boost::system::error_code()));
           } else {
             socket().async_wait(boost::asio::socket_base::wait_read, std::move(handler));
           }

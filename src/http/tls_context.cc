@@ -89,7 +89,8 @@ Status TlsContext::Build(std::shared_ptr<ssl::context>* out) const {
     context->use_private_key_file(options_.key_file, ssl::context::pem, ec);
     const bool mismatch = ec && ec.category() == boost::asio::error::get_ssl_category() &&
                           ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH;
-    if (ec && !mismatch) return InvalidArgument(fmt::format("TLS: cannot use key {}: {}", options_.key_file, Reason(ec)));
+    if (ec && !mismatch)
+      return InvalidArgument(fmt::format("TLS: cannot use key {}: {}", options_.key_file, Reason(ec)));
     if (mismatch || SSL_CTX_check_private_key(native) != 1) {
       ERR_clear_error();
       return InvalidArgument(

@@ -11,8 +11,8 @@ namespace harpc::metrics {
 
 int Histogram::BucketOf(uint64_t us) {
   if (us < kSub) return static_cast<int>(us);
-  int msb = 63 - std::countl_zero(us);             // >= kSubBits
-  int shift = msb - kSubBits;                      // drop bits below the sub-bucket
+  int msb = 63 - std::countl_zero(us);  // >= kSubBits
+  int shift = msb - kSubBits;           // drop bits below the sub-bucket
   int sub = static_cast<int>((us >> shift) & (kSub - 1));
   int bucket = (shift + 1) * kSub + sub;
   return std::min(bucket, kBuckets - 1);

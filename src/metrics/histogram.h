@@ -16,7 +16,7 @@ namespace harpc::metrics {
 
 class Histogram {
  public:
-  static constexpr int kSubBits = 4;                   // 16 sub-buckets per power of two
+  static constexpr int kSubBits = 4;  // 16 sub-buckets per power of two
   static constexpr int kSub = 1 << kSubBits;
   static constexpr int kBuckets = (40 - kSubBits) * kSub;  // up to ~2^40 us (12 days)
 

@@ -10,9 +10,8 @@ namespace harpc::metrics {
 
 namespace {
 // Bucket bounds for latency, in seconds: 100 us to 10 s.
-constexpr std::array<double, 16> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                                   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                                   1,      2.5,     5,      10};
+constexpr std::array<double, 16> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
 std::string FormatDouble(double v) {
   char buf[32];

@@ -4,9 +4,9 @@
 // etcd v3 registrar and resolver over etcd's JSON gateway. The protocol and
 // the key layout are described in etcd.h, the gateway's answers and their
 // decoding in etcd_gateway.h.
-#include "util/log.h"
 #include "naming/etcd.h"
 #include "naming/etcd_gateway.h"
+#include "util/log.h"
 
 #include <map>
 #include <optional>
@@ -51,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-constexpr milliseconds kRequestTimeout{2000};      // a member's time for one range or watch start, connect included
+constexpr milliseconds kRequestTimeout{2000};  // a member's time for one range or watch start, connect included
 constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{2000};
 constexpr size_t kMaxWatchMessageBytes = 64 * 1024 * 1024;
@@ -102,8 +102,8 @@ struct RegistrarState {
   std::string key;
   std::string value;  // JSON
   int64_t ttl_seconds = 3;
-  milliseconds interval{1000};     // between keepalives
-  milliseconds per_member{1000};   // a member's time to answer one request
+  milliseconds interval{1000};    // between keepalives
+  milliseconds per_member{1000};  // a member's time to answer one request
   // On the loop only.
   StopSignal renewal;  // RunRegistrar
   int64_t lease = 0;   // the lease granted (the key is or will be stored with it); 0: none
@@ -162,8 +162,8 @@ asio::awaitable<Status> RevokeLease(RegistrarState& st, int64_t lease, milliseco
 asio::awaitable<void> RunRegistrar(std::shared_ptr<RegistrarState> st) {
   co_await asio::this_coro::throw_if_cancelled(false);
   asio::steady_timer wake(co_await asio::this_coro::executor);
-  int64_t lease = 0;     // 0: none granted
-  bool put = false;      // the key is stored with `lease`
+  int64_t lease = 0;  // 0: none granted
+  bool put = false;   // the key is stored with `lease`
   std::string last_error;
   const milliseconds retry = std::min(st->interval, milliseconds(500));
   for (;;) {
@@ -182,8 +182,8 @@ asio::awaitable<void> RunRegistrar(std::shared_ptr<RegistrarState> st) {
       s = co_await KeepLeaseAlive(*st, lease, &ttl);
       if (Stopped(co_await asio::this_coro::cancellation_state)) co_return;
       if (s.ok() && ttl <= 0) {
-        Log().warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st->etcd->current(),
-                     lease, st->key);
+        Log().warn("etcd {}: lease {:x} of {} is gone (expired or lost); registering again", st->etcd->current(), lease,
+                   st->key);
         lease = 0;
         put = false;
         st->lease = 0;
@@ -196,7 +196,7 @@ asio::awaitable<void> RunRegistrar(std::shared_ptr<RegistrarState> st) {
       if (s.ok()) {
         put = true;
         Log().info("registered {} on etcd {} (lease {:x}, TTL {} s)", st->key, st->etcd->current(), lease,
-                     st->ttl_seconds);
+                   st->ttl_seconds);
       } else if (s.code() == StatusCode::kNotFound) {
         lease = 0;  // the lease expired before the put
         st->lease = 0;
@@ -260,8 +260,8 @@ class EtcdRegistrar final : public Registrar {
     if (s.ok()) {
       Log().info("deregistered {} from etcd {}", st->key, st->etcd->current());
     } else {
-      Log().warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st->key,
-                   s.message(), st->ttl_seconds);
+      Log().warn("could not deregister {} from etcd: {}; it goes when its lease expires ({} s)", st->key, s.message(),
+                 st->ttl_seconds);
     }
   }
 
@@ -393,7 +393,7 @@ asio::awaitable<void> RunResolver(std::shared_ptr<ResolverState> st) {
     }
     if (s.message() != st->last_error.message()) {
       Log().warn("{}; service {} keeps its last {} endpoint(s) meanwhile", s.message(), st->service,
-                   st->published ? st->published->size() : 0);
+                 st->published ? st->published->size() : 0);
     }
     st->last_error = s;
     timer.expires_after(backoff);

@@ -108,8 +108,7 @@ std::string EtcdClient::members() const {
   return text;
 }
 
-std::string EtcdClient::Format(const Member& member, std::string_view path, std::string_view body,
-                               bool stream) const {
+std::string EtcdClient::Format(const Member& member, std::string_view path, std::string_view body, bool stream) const {
   std::string request;
   http1::AppendRequestLine(request, "POST", path, member.host_port);
   if (!token_.empty()) http1::AppendHeader(request, "Authorization", token_);
@@ -139,11 +138,11 @@ asio::awaitable<Status> EtcdClient::Exchange(Member& member, std::string_view pa
     http1::ClientResponse response =
         co_await http1::Exchange(*connection, request, deadline, {.body_bytes = kMaxResponseBytes});
     if (response.error) {
-      if (reused && response.error != beast::error::timeout &&
-          !Stopped(co_await asio::this_coro::cancellation_state)) {
+      if (reused && response.error != beast::error::timeout && !Stopped(co_await asio::this_coro::cancellation_state)) {
         continue;
       }
-      *failure = std::string(path) + (response.error == beast::error::timeout ? " timed out" : ": " + Reason(response.error));
+      *failure =
+          std::string(path) + (response.error == beast::error::timeout ? " timed out" : ": " + Reason(response.error));
       co_return Unavailable(*failure);
     }
     if (response.reusable) {
@@ -247,7 +246,8 @@ asio::awaitable<Status> EtcdClient::OpenStream(http1::ClientConnection& connecti
   const std::string what = "etcd " + member.host_port + " " + std::string(path);
   if (NeedsToken()) {
     std::string failure;
-    if (Status s = co_await SignIn(member, deadline, &failure); !s.ok()) co_return Status(s.code(), "etcd " + member.host_port + " " + s.message());
+    if (Status s = co_await SignIn(member, deadline, &failure); !s.ok())
+      co_return Status(s.code(), "etcd " + member.host_port + " " + s.message());
   }
   if (auto ec = co_await connection.stream.Connect(member.endpoint, deadline, tls_)) {
     co_return Unavailable(what + ": connect: " + Reason(ec));

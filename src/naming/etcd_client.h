@@ -84,7 +84,7 @@ class EtcdClient {
  private:
   struct Member {
     boost::asio::ip::tcp::endpoint endpoint;
-    std::string host_port;  // as listed: Host header and messages
+    std::string host_port;                          // as listed: Host header and messages
     std::unique_ptr<http1::ClientConnection> idle;  // kept alive for the next request
   };
 
@@ -106,10 +106,10 @@ class EtcdClient {
   std::vector<Member> members_;
   TlsOptions tls_;
   EtcdAccess access_;
-  size_t current_ = 0;     // the member requests go to
-  size_t answered_ = 0;    // the member that answered last (for the log line of a failover)
-  std::string left_because_;  // "H:P: why" of the last member left
-  std::string token_;      // empty: not signed in
+  size_t current_ = 0;          // the member requests go to
+  size_t answered_ = 0;         // the member that answered last (for the log line of a failover)
+  std::string left_because_;    // "H:P: why" of the last member left
+  std::string token_;           // empty: not signed in
   bool auth_disabled_ = false;  // etcd said authentication is not enabled: no token needed
 };
 

@@ -154,13 +154,20 @@ bool Base64Decode(std::string_view in, std::string* out) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return false;
     acc = (acc << 6) | uint32_t(v);
     bits += 6;
     if (bits >= 8) {
@@ -191,8 +198,8 @@ Status ParseEtcdAnswer(int http_status, std::string_view body, const std::string
   return Status::Ok();
 }
 
-Status ParseEtcdRange(const json::value& answer, std::string_view prefix, const std::string& what,
-                      EtcdMembers* members, int64_t* revision) {
+Status ParseEtcdRange(const json::value& answer, std::string_view prefix, const std::string& what, EtcdMembers* members,
+                      int64_t* revision) {
   EtcdMembers found;
   if (const json::value* kvs = Field(answer, "kvs"); kvs && kvs->is_array()) {
     for (const json::value& kv : kvs->as_array()) ApplyPut(prefix, kv, &found);

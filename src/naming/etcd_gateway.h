@@ -49,9 +49,9 @@ Status ParseEtcdRange(const boost::json::value& answer, std::string_view prefix,
 
 // What one watch message did.
 struct EtcdWatchUpdate {
-  bool created = false;   // the watch is established
-  bool events = false;    // it carried puts or deletes (applied to the members)
-  int64_t revision = 0;   // its header's revision when it carried events; 0 otherwise
+  bool created = false;  // the watch is established
+  bool events = false;   // it carried puts or deletes (applied to the members)
+  int64_t revision = 0;  // its header's revision when it carried events; 0 otherwise
 };
 
 // Applies one message of a /v3/watch stream to `members`. UNAVAILABLE when

@@ -1,16 +1,16 @@
 // Copyright 2026 The harpc Authors
 // SPDX-License-Identifier: Apache-2.0
 
-#include "util/log.h"
 #include "naming/file_resolver.h"
+#include "util/log.h"
 
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>

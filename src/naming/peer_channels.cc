@@ -21,7 +21,8 @@ std::shared_ptr<Channel> PeerChannels::Get(const std::string& address) {
     by_address_.erase(recent_.back().first);
     recent_.pop_back();
   }
-  recent_.emplace_front(address, std::make_shared<Channel>(address.starts_with("list://") ? address : "list://" + address, options_));
+  recent_.emplace_front(
+      address, std::make_shared<Channel>(address.starts_with("list://") ? address : "list://" + address, options_));
   by_address_[address] = recent_.begin();
   return recent_.front().second;
 }

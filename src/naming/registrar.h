@@ -35,8 +35,8 @@ namespace harpc {
 inline constexpr std::chrono::milliseconds kDefaultLeaseTtl{10000};
 
 struct Registration {
-  std::string service;   // e.g. "echo"
-  std::string address;   // "host:port" clients should call
+  std::string service;    // e.g. "echo"
+  std::string address;    // "host:port" clients should call
   std::string name = "";  // instance name (default: the address)
   int weight = 1;
   boost::json::object metadata = {};

@@ -1,8 +1,8 @@
 // Copyright 2026 The harpc Authors
 // SPDX-License-Identifier: Apache-2.0
 
-#include "util/log.h"
 #include "naming/sentinel_registrar.h"
+#include "util/log.h"
 
 #include <algorithm>
 #include <utility>
@@ -11,9 +11,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -38,11 +38,11 @@ Status ParseSentinelList(std::string_view list, std::vector<std::string>* out) {
 struct SentinelRegistrar::Link {
   explicit Link(const asio::any_io_executor& loop) : heartbeats_ended(loop, Clock::time_point::max()) {}
   std::string sentinel;
-  std::unique_ptr<Channel> channel;  // on the registrar's loop
-  StopSignal heartbeats;             // RunLink
-  bool heartbeating = false;         // RunLink runs
+  std::unique_ptr<Channel> channel;     // on the registrar's loop
+  StopSignal heartbeats;                // RunLink
+  bool heartbeating = false;            // RunLink runs
   asio::steady_timer heartbeats_ended;  // cancelled when RunLink ends
-  std::string lease;  // empty: not registered
+  std::string lease;                    // empty: not registered
 };
 
 namespace {
@@ -76,7 +76,7 @@ void SentinelRegistrar::Start(asio::any_io_executor loop) {
     ChannelOptions options;
     options.executor = loop;
     options.lb = "rr";
-    options.retry.max_retries = 0;    // one sentinel per channel: nowhere else to go
+    options.retry.max_retries = 0;              // one sentinel per channel: nowhere else to go
     options.health.interval = milliseconds(0);  // no probes of the sentinel
     options.outlier.consecutive_failures = 0;   // a lone endpoint is always called
     options.outlier.failure_ratio = 0;
@@ -133,8 +133,8 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
   while (!Stopped(co_await asio::this_coro::cancellation_state)) {
     milliseconds wait = period;
     if (link->lease.empty()) {
-      json::value params = {{"service", reg.service}, {"address", reg.address}, {"name", reg.name},
-                            {"weight", reg.weight}, {"metadata", reg.metadata}, {"ttl_ms", reg.ttl.count()}};
+      json::value params = {{"service", reg.service}, {"address", reg.address},   {"name", reg.name},
+                            {"weight", reg.weight},   {"metadata", reg.metadata}, {"ttl_ms", reg.ttl.count()}};
       CallResult r = co_await link->channel->AsyncCall("Registry.register", std::move(params));
       const json::string* lease = nullptr;
       const json::string* warning = nullptr;  // the sentinel's word on this registration, e.g. a TTL too short
@@ -146,8 +146,8 @@ asio::awaitable<void> RunLink(std::shared_ptr<SentinelRegistrar::Link> link, Reg
       if (lease && !lease->empty()) link->lease = std::string(*lease);
       if (Stopped(co_await asio::this_coro::cancellation_state)) break;
       if (!link->lease.empty()) {
-        Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, link->sentinel,
-                     link->lease, reg.ttl.count());
+        Log().info("registrar: registered {} on sentinel {} (lease {}, ttl {} ms)", who, link->sentinel, link->lease,
+                   reg.ttl.count());
         if (warning) Log().warn("registrar: sentinel {} says: {}", link->sentinel, std::string_view(*warning));
         last_error.clear();
         backoff = kMinBackoff;

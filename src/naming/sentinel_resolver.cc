@@ -1,8 +1,8 @@
 // Copyright 2026 The harpc Authors
 // SPDX-License-Identifier: Apache-2.0
 
-#include "util/log.h"
 #include "naming/sentinel_resolver.h"
+#include "util/log.h"
 
 #include <algorithm>
 #include <optional>
@@ -29,10 +29,10 @@ using std::chrono::milliseconds;
 
 namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-constexpr milliseconds kWatchTimeout{5000};   // how long a sentinel holds a watch without news
-constexpr milliseconds kRetryDelay{200};      // between rounds in which no sentinel answered
-constexpr milliseconds kQuickAnswer{20};      // answers faster than this with no news...
-constexpr int kQuickAnswersBeforePause = 3;   // ...this many times in a row...
+constexpr milliseconds kWatchTimeout{5000};     // how long a sentinel holds a watch without news
+constexpr milliseconds kRetryDelay{200};        // between rounds in which no sentinel answered
+constexpr milliseconds kQuickAnswer{20};        // answers faster than this with no news...
+constexpr int kQuickAnswersBeforePause = 3;     // ...this many times in a row...
 constexpr milliseconds kQuickAnswerPause{100};  // ...make the next poll wait this long
 }  // namespace
 
@@ -43,7 +43,8 @@ Status SentinelResolver::ParseTarget(std::string_view target, std::vector<std::s
                                      std::string* service) {
   constexpr std::string_view kScheme = "sentinel://";
   const std::string usage = " (expected sentinel://H:P[,H:P]/SERVICE)";
-  if (!target.starts_with(kScheme)) return InvalidArgument("'" + std::string(target) + "' is not a sentinel target" + usage);
+  if (!target.starts_with(kScheme))
+    return InvalidArgument("'" + std::string(target) + "' is not a sentinel target" + usage);
   std::string_view rest = target.substr(kScheme.size());
   const auto slash = rest.find('/');
   if (slash == std::string_view::npos) {
@@ -105,7 +106,7 @@ asio::awaitable<void> Watch(std::vector<std::unique_ptr<Channel>> sentinels, std
   const std::string method = "Registry.watch";
   // The sentinel asked now: a random one first, so that clients spread over the group.
   size_t current = std::random_device{}() % sentinels.size();
-  int64_t index = -1;  // the last answer's index, from sentinels[current]; -1 asks for an answer at once
+  int64_t index = -1;   // the last answer's index, from sentinels[current]; -1 asks for an answer at once
   size_t failures = 0;  // consecutive failed watches
   std::optional<std::vector<EndpointSpec>> last;
   std::string last_error;
@@ -128,7 +129,7 @@ asio::awaitable<void> Watch(std::vector<std::unique_ptr<Channel>> sentinels, std
     if (!answer || !new_index || !new_index->is_number()) {
       const std::string error = r.ok() ? "answer without an index" : r.status.ToString();
       Log().log(failures == 0 ? spdlog::level::warn : spdlog::level::debug,
-                  "{}: watch on sentinel {} failed ({}); asking the next one", target, names[current], error);
+                "{}: watch on sentinel {} failed ({}); asking the next one", target, names[current], error);
       // Another sentinel, or this one after a restart: its index means nothing here.
       current = (current + 1) % sentinels.size();
       index = -1;
@@ -136,7 +137,7 @@ asio::awaitable<void> Watch(std::vector<std::unique_ptr<Channel>> sentinels, std
         if (error != last_error) {
           last_error = error;
           Log().warn("{}: no sentinel answers; keeping the last {} endpoint(s), retrying every {} ms", target,
-                       last ? last->size() : 0, kRetryDelay.count());
+                     last ? last->size() : 0, kRetryDelay.count());
         }
         if (!co_await Pause(timer, kRetryDelay)) break;
       }
@@ -155,8 +156,8 @@ asio::awaitable<void> Watch(std::vector<std::unique_ptr<Channel>> sentinels, std
     if (specs.empty() && none_listed) {
       if (news && last && !last->empty() && !kept_for_empty) {
         kept_for_empty = true;
-        Log().warn("{}: sentinel {} lists no instance; keeping the last {} endpoint(s)", target,
-                     names[current], last->size());
+        Log().warn("{}: sentinel {} lists no instance; keeping the last {} endpoint(s)", target, names[current],
+                   last->size());
       }
       // Never hand the channel an empty membership (see the header).
       if (!last) last.emplace();

@@ -35,8 +35,7 @@ Status ParseListTarget(std::string_view target, std::vector<EndpointSpec>* out) 
       address = item.substr(0, eq);
       std::string_view w = item.substr(eq + 1);
       auto [ptr, ec] = std::from_chars(w.data(), w.data() + w.size(), spec.weight);
-      if (w.empty() || ec != std::errc() || ptr != w.data() + w.size() || spec.weight < 1 ||
-          spec.weight > 1000000) {
+      if (w.empty() || ec != std::errc() || ptr != w.data() + w.size() || spec.weight < 1 || spec.weight > 1000000) {
         return InvalidArgument("bad weight '" + std::string(w) + "' for " + std::string(address) +
                                " (expected an integer from 1 to 1000000)");
       }

@@ -225,8 +225,7 @@ RaftTransport::RaftTransport(UvLoop& loop, ClientSecurity security, uint64_t max
     State::Of(t)->accept = cb;
     return 0;
   };
-  t.connect = [](raft_uv_transport* t, raft_uv_connect* request, raft_id, const char* address,
-                 raft_uv_connect_cb cb) {
+  t.connect = [](raft_uv_transport* t, raft_uv_connect* request, raft_id, const char* address, raft_uv_connect_cb cb) {
     State* s = State::Of(t);
     if (s->closed || !s->loop) return RAFT_CANCELED;
     request->cb = cb;

@@ -60,8 +60,12 @@ bool RaftWireCheck::Feed(std::string_view bytes) {
     if (wanted_ > 0) break;
     bool ok = true;
     switch (part_) {
-      case Part::kPreamble: ok = PreambleDone(); break;
-      case Part::kHeader: ok = HeaderDone(); break;
+      case Part::kPreamble:
+        ok = PreambleDone();
+        break;
+      case Part::kHeader:
+        ok = HeaderDone();
+        break;
       case Part::kPayload:
         ++messages_;
         part_ = Part::kPreamble;
@@ -100,7 +104,9 @@ bool RaftWireCheck::HeaderDone() {
       needed = h.size() == 16 ? 16 : 24;
       break;
     case kAppendEntriesResult:
-    case kTimeoutNow: needed = 24; break;
+    case kTimeoutNow:
+      needed = 24;
+      break;
     case kAppendEntries: {
       if (h.size() < 40) return Fail("an AppendEntries header of " + std::to_string(h.size()) + " bytes");
       const uint64_t entries = Get(h, 32, 8);
@@ -119,7 +125,8 @@ bool RaftWireCheck::HeaderDone() {
     case kInstallSnapshot: {
       if (h.size() < 48) return Fail("an InstallSnapshot header of " + std::to_string(h.size()) + " bytes");
       const uint64_t conf = Get(h, 32, 8);
-      if (conf > h.size() - 48) return Fail("a configuration of " + std::to_string(conf) + " bytes in a shorter header");
+      if (conf > h.size() - 48)
+        return Fail("a configuration of " + std::to_string(conf) + " bytes in a shorter header");
       if (std::string why = ConfigurationError(h.substr(40, static_cast<size_t>(conf))); !why.empty()) {
         return Fail(why);
       }
@@ -128,7 +135,8 @@ bool RaftWireCheck::HeaderDone() {
       break;
     }
   }
-  if (h.size() < needed) return Fail("a header of " + std::to_string(h.size()) + " bytes for message type " + std::to_string(type_));
+  if (h.size() < needed)
+    return Fail("a header of " + std::to_string(h.size()) + " bytes for message type " + std::to_string(type_));
   if (payload > max_message_bytes_ - h.size()) {
     return Fail("a message of more than " + std::to_string(max_message_bytes_) + " bytes");
   }

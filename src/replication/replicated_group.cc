@@ -19,9 +19,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
@@ -53,10 +53,14 @@ json::value GroupState::ToJson() const {
 namespace {
 std::string_view RoleName(int state) {
   switch (state) {
-    case RAFT_LEADER: return "leader";
-    case RAFT_FOLLOWER: return "follower";
-    case RAFT_CANDIDATE: return "candidate";
-    default: return "unavailable";
+    case RAFT_LEADER:
+      return "leader";
+    case RAFT_FOLLOWER:
+      return "follower";
+    case RAFT_CANDIDATE:
+      return "candidate";
+    default:
+      return "unavailable";
   }
 }
 
@@ -89,8 +93,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     struct raft_apply request {};
     Impl* impl = nullptr;
     uint64_t number = 0;
-    std::optional<Result> result;          // set by Apply on this member
-    std::function<void(Result)> done;      // cleared once called
+    std::optional<Result> result;      // set by Apply on this member
+    std::function<void(Result)> done;  // cleared once called
     std::unique_ptr<asio::steady_timer> timer;
   };
   uint64_t next_number = 1;
@@ -205,8 +209,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     } else {
       ++self->proposals_failed;
       Complete(*p, Unavailable(status == 0 ? "the command was applied without an answer"
-                                            : std::string("leadership lost before the command was committed (") +
-                                                  raft_strerror(status) + "); it may still be applied"));
+                                           : std::string("leadership lost before the command was committed (") +
+                                                 raft_strerror(status) + "); it may still be applied"));
     }
     self->proposals.erase(p->number);
   }
@@ -220,8 +224,7 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     p->number = next_number++;
     p->done = std::move(done);
     p->request.data = p.get();
-    const std::string text =
-        json::serialize(json::object{{"m", self_id}, {"n", p->number}, {"c", command}});
+    const std::string text = json::serialize(json::object{{"m", self_id}, {"n", p->number}, {"c", command}});
     // Padded with spaces, which JSON ignores (see Padded).
     raft_buffer buf{raft_malloc(Padded(text.size())), Padded(text.size())};
     if (!buf.base) return Complete(*p, ResourceExhausted("out of memory"));
@@ -258,8 +261,9 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
   static void BarrierDone(struct raft_barrier* request, int status) {
     auto* b = static_cast<Barrier*>(request->data);
     Impl* self = b->impl;
-    const Status s = status == 0 ? Status::Ok()
-                                 : Unavailable(std::string("leadership lost during a read (") + raft_strerror(status) + ")");
+    const Status s = status == 0
+                         ? Status::Ok()
+                         : Unavailable(std::string("leadership lost during a read (") + raft_strerror(status) + ")");
     if (b->for_leadership) {
       self->leadership_barrier = false;
       if (status == 0) self->SetLeading(raft_state(&self->raft) == RAFT_LEADER);
@@ -362,7 +366,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     const json::object* p = params.if_object();
     const raft_id id = p && p->contains("id") ? p->at("id").to_number<raft_id>(bad) : 0;
     const raft_index last = p && p->contains("last_index") ? p->at("last_index").to_number<raft_index>(bad) : 0;
-    if (bad || id == 0 || id == self_id || id > members.size()) return InvalidArgument("\"id\" must name another member");
+    if (bad || id == 0 || id == self_id || id > members.size())
+      return InvalidArgument("\"id\" must name another member");
     // The follower that will lead next: the most up to date one that is not the rejoiner.
     raft_index believed = 0, best_match = 0;
     raft_id successor = 0;
@@ -380,9 +385,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     if (transferring) return json::value{{"transferred", true}};
     transfer = {};
     transfer.data = this;
-    if (int rv = raft_transfer(&raft, &transfer, successor, [](struct raft_transfer* t) {
-          static_cast<Impl*>(t->data)->transferring = false;
-        });
+    if (int rv = raft_transfer(&raft, &transfer, successor,
+                               [](struct raft_transfer* t) { static_cast<Impl*>(t->data)->transferring = false; });
         rv != 0) {
       return Unavailable(std::string("leadership transfer: ") + raft_strerror(rv));
     }
@@ -412,15 +416,14 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
       CallResult peer = co_await channel->AsyncCall("Raft.status", nothing);
       if (!running) co_return;
       boost::system::error_code bad;
-      const raft_index group_commit =
-          peer.ok() ? peer.value.at("commit_index").to_number<raft_index>(bad) : 0;
+      const raft_index group_commit = peer.ok() ? peer.value.at("commit_index").to_number<raft_index>(bad) : 0;
       const raft_index mine = raft_last_index(&raft);
       stalled = !bad && group_commit > mine && mine == last_seen ? stalled + 1 : 0;
       last_seen = mine;
       if (stalled < 2) continue;
       stalled = 0;
-      Log().warn("raft: {} is stalled at index {} behind the group's {}: asking the leader to hand over",
-                 options.self, mine, group_commit);
+      Log().warn("raft: {} is stalled at index {} behind the group's {}: asking the leader to hand over", options.self,
+                 mine, group_commit);
       const json::value request{{"id", self_id}, {"last_index", mine}};
       CallResult r = co_await channel->AsyncCall("Raft.rejoin", request);
       if (!r.ok()) Log().info("raft: Raft.rejoin: {}", r.status.ToString());
@@ -546,12 +549,14 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     }
     t += "# HELP harpc_group_term Current Raft term.\n# TYPE harpc_group_term gauge\n";
     t += "harpc_group_term " + std::to_string(s.term) + "\n";
-    t += "# HELP harpc_group_commit_index Highest log index known to be committed.\n# TYPE harpc_group_commit_index gauge\n";
+    t += "# HELP harpc_group_commit_index Highest log index known to be committed.\n# TYPE harpc_group_commit_index "
+         "gauge\n";
     t += "harpc_group_commit_index " + std::to_string(s.commit_index) + "\n";
     t += "# HELP harpc_group_applied_index Highest log index applied here.\n# TYPE harpc_group_applied_index gauge\n";
     t += "harpc_group_applied_index " + std::to_string(s.applied_index) + "\n";
     t += "# HELP harpc_group_leader_changes_total Leaders this member has seen take over.\n";
-    t += "# TYPE harpc_group_leader_changes_total counter\nharpc_group_leader_changes_total " + std::to_string(changes) + "\n";
+    t += "# TYPE harpc_group_leader_changes_total counter\nharpc_group_leader_changes_total " +
+         std::to_string(changes) + "\n";
     t += "# HELP harpc_group_commands_applied_total Commands applied to the state machine here.\n";
     t += "# TYPE harpc_group_commands_applied_total counter\nharpc_group_commands_applied_total " +
          std::to_string(applied) + "\n";
@@ -583,7 +588,8 @@ Status ReplicatedGroup::Open(GroupOptions options, StateMachine* machine, std::u
     }
     members.push_back(std::move(canonical));
   }
-  if (members.empty() || members.size() > 9) return InvalidArgument("a group has 1 to 9 members (3 or 5 to survive failures)");
+  if (members.empty() || members.size() > 9)
+    return InvalidArgument("a group has 1 to 9 members (3 or 5 to survive failures)");
   std::sort(members.begin(), members.end());
   auto me = std::find(members.begin(), members.end(), self);
   if (me == members.end()) return InvalidArgument("this member's address " + self + " is not in the group's list");
@@ -611,7 +617,8 @@ Status ReplicatedGroup::Open(GroupOptions options, StateMachine* machine, std::u
 Status ReplicatedGroup::Attach(Server& server) {
   if (impl_->uv) return FailedPrecondition("the group is attached already");
   impl_->uv = std::make_unique<UvLoop>(server.executor());
-  impl_->transport = std::make_unique<RaftTransport>(*impl_->uv, impl_->options.security, impl_->options.max_message_bytes);
+  impl_->transport =
+      std::make_unique<RaftTransport>(*impl_->uv, impl_->options.security, impl_->options.max_message_bytes);
   if (Status s = impl_->transport->Attach(server); !s.ok()) return s;
   std::weak_ptr<Impl> weak = impl_;
   if (Status s = server.AddAsyncMethod(
@@ -630,21 +637,21 @@ Status ReplicatedGroup::Attach(Server& server) {
     return s;
   }
   // The same as GET /status's "group", as a method (for channels: tools, the demo).
-  if (Status s = server.AddMethod(
-          "Raft.status",
-          [weak](const json::value&, CallContext&) -> Result {
-            auto impl = weak.lock();
-            if (!impl) return Unavailable("the replicated group is gone");
-            return impl->PublishedState().ToJson();
-          },
-          {.idempotent = true});
+  if (Status s = server.AddMethod("Raft.status",
+                                  [weak](const json::value&, CallContext&) -> Result {
+                                    auto impl = weak.lock();
+                                    if (!impl) return Unavailable("the replicated group is gone");
+                                    return impl->PublishedState().ToJson();
+                                  },
+                                  {.idempotent = true});
       !s.ok()) {
     return s;
   }
-  if (Status s = server.AddStatus("group", [weak]() -> json::value {
-        auto impl = weak.lock();
-        return impl ? impl->PublishedState().ToJson() : json::value(nullptr);
-      });
+  if (Status s = server.AddStatus("group",
+                                  [weak]() -> json::value {
+                                    auto impl = weak.lock();
+                                    return impl ? impl->PublishedState().ToJson() : json::value(nullptr);
+                                  });
       !s.ok()) {
     return s;
   }
@@ -672,7 +679,8 @@ void ReplicatedGroup::Stop() {
   if (!impl_->uv || impl_->closed) return;
   if (impl_->LoopRunning()) {
     auto closed = std::make_shared<std::promise<void>>();
-    asio::post(impl_->executor(), [impl = impl_, closed] { impl->Close(/*driven=*/true, [closed] { closed->set_value(); }); });
+    asio::post(impl_->executor(),
+               [impl = impl_, closed] { impl->Close(/*driven=*/true, [closed] { closed->set_value(); }); });
     if (closed->get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready) return;
     Log().warn("raft: the server's loop did not close the group within 10 s; closing it here");
   }

@@ -70,8 +70,12 @@ std::optional<MemberView> MemberView::Parse(const json::value& status_group) {
 
 json::object MemberView::ToJson() const {
   json::array list(members.begin(), members.end());
-  return {{"role", role}, {"leader", OrNull(leader)}, {"term", term}, {"commit_index", commit_index},
-          {"applied_index", applied_index}, {"members", std::move(list)}};
+  return {{"role", role},
+          {"leader", OrNull(leader)},
+          {"term", term},
+          {"commit_index", commit_index},
+          {"applied_index", applied_index},
+          {"members", std::move(list)}};
 }
 
 asio::awaitable<std::optional<MemberView>> ReadMemberView(std::unique_ptr<http1::ClientConnection>& connection,
@@ -109,8 +113,8 @@ bool IsGroupMember(const json::object& metadata) {
 json::object GroupSummary::ToJson(bool quorum) const {
   json::object lags;
   for (const auto& [address, n] : lag) lags[address] = n;
-  return {{"leader", OrNull(leader)}, {"term", term}, {"members", members.size()}, {"up", up},
-          {"quorum", quorum}, {"lag", std::move(lags)}};
+  return {{"leader", OrNull(leader)}, {"term", term},          {"members", members.size()}, {"up", up},
+          {"quorum", quorum},         {"lag", std::move(lags)}};
 }
 
 std::optional<GroupSummary> Summarize(const std::map<std::string, Instance>& instances) {
@@ -142,7 +146,8 @@ std::optional<GroupSummary> Summarize(const std::map<std::string, Instance>& ins
       if (!listed || !listed->is_array() || listed->as_array().size() > MemberView::kMaxMembers) continue;
       for (const json::value& m : listed->as_array()) {
         std::string a;
-        if (Address(m, &a) && std::find(g.members.begin(), g.members.end(), a) == g.members.end()) g.members.push_back(a);
+        if (Address(m, &a) && std::find(g.members.begin(), g.members.end(), a) == g.members.end())
+          g.members.push_back(a);
       }
       if (!g.members.empty()) break;
     }
@@ -175,10 +180,15 @@ bool GroupAlerts::quorum(const std::string& service) const {
   return it == seen_.end() || it->second.quorum;
 }
 
-void GroupAlerts::Tell(const std::string& event, const std::string& service, const std::string& address,
-                       int64_t epoch, json::object details) {
-  notifier_.Publish({.event = event, .service = service, .address = address, .epoch = epoch,
-                     .time_ms = WallClockMs(), .sentinel = self_, .details = std::move(details)},
+void GroupAlerts::Tell(const std::string& event, const std::string& service, const std::string& address, int64_t epoch,
+                       json::object details) {
+  notifier_.Publish({.event = event,
+                     .service = service,
+                     .address = address,
+                     .epoch = epoch,
+                     .time_ms = WallClockMs(),
+                     .sentinel = self_,
+                     .details = std::move(details)},
                     /*alert=*/true);
 }
 
@@ -213,13 +223,12 @@ void GroupAlerts::Check(const std::map<std::string, std::map<std::string, Instan
     const bool quorum = !seen.lacking_since || now - *seen.lacking_since < down_after_;
     if (quorum == seen.quorum) continue;
     seen.quorum = quorum;
-    json::object details{{"leader", OrNull(g->leader)}, {"term", g->term}, {"members", g->members.size()},
-                         {"up", g->up}};
+    json::object details{
+        {"leader", OrNull(g->leader)}, {"term", g->term}, {"members", g->members.size()}, {"up", g->up}};
     if (!quorum) {
       details["reason"] = !majority_up ? std::to_string(g->up) + " of " + std::to_string(g->members.size()) +
                                              " members up, fewer than a majority"
-                                       : "no member names a leader for " + std::to_string(down_after_.count()) +
-                                             " ms";
+                                       : "no member names a leader for " + std::to_string(down_after_.count()) + " ms";
     }
     Tell(quorum ? "group-quorum-restored" : "group-no-quorum", service, g->leader.value_or(""), epoch,
          std::move(details));

@@ -63,9 +63,13 @@ json::array InstanceHistory::ToJson() const {
     if (e.timeline.empty()) continue;
     json::array timeline;
     for (const Change& c : e.timeline) timeline.push_back(json::object{{"state", c.state}, {"time", c.time_ms}});
-    out.push_back(json::object{{"service", key.first}, {"address", key.second}, {"name", e.name},
-                               {"state", e.timeline.back().state}, {"since_ms", e.timeline.back().time_ms},
-                               {"down_since_ms", e.down_since_ms}, {"departed_ms", e.departed_ms},
+    out.push_back(json::object{{"service", key.first},
+                               {"address", key.second},
+                               {"name", e.name},
+                               {"state", e.timeline.back().state},
+                               {"since_ms", e.timeline.back().time_ms},
+                               {"down_since_ms", e.down_since_ms},
+                               {"departed_ms", e.departed_ms},
                                {"timeline", std::move(timeline)}});
   }
   return out;

@@ -41,8 +41,8 @@ class InstanceHistory {
   // "deregistered" when it leaves the registry. A repeat of its last state
   // changes nothing; an instance that registers again after it left
   // continues its history.
-  void Record(const std::string& service, const std::string& address, const std::string& name,
-              std::string_view state, int64_t time_ms);
+  void Record(const std::string& service, const std::string& address, const std::string& name, std::string_view state,
+              int64_t time_ms);
 
   // The instance's lease expired and that was alerted: it was ODOWN, or this
   // sentinel told its "lease-expired" (until it registers again).

@@ -12,8 +12,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -28,10 +28,10 @@ namespace json = boost::json;
 
 struct Monitor::Watch {
   StopSignal probes;
-  Clock::time_point last_ok = Clock::now();   // the round of the last valid answer; registration counts as one
-  bool answered = false;                      // a probe of this sentinel got a valid answer
-  bool failing = false;                       // the last probe got none
-  Clock::time_point next_election{};          // backoff after a lost election
+  Clock::time_point last_ok = Clock::now();  // the round of the last valid answer; registration counts as one
+  bool answered = false;                     // a probe of this sentinel got a valid answer
+  bool failing = false;                      // the last probe got none
+  Clock::time_point next_election{};         // backoff after a lost election
 };
 
 namespace {
@@ -165,9 +165,9 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
       registry_.SetDraining(*i, result == ProbeResult::kDraining);
       if (IsGroupMember(i->metadata)) {
         // On the probe's connection, within the rest of the probe interval.
-        const std::chrono::milliseconds left = std::max(
-            std::chrono::ceil<std::chrono::milliseconds>(started + options_.probe_interval - Clock::now()),
-            std::chrono::milliseconds(50));
+        const std::chrono::milliseconds left =
+            std::max(std::chrono::ceil<std::chrono::milliseconds>(started + options_.probe_interval - Clock::now()),
+                     std::chrono::milliseconds(50));
         std::optional<MemberView> view = co_await ReadMemberView(connection, endpoint, left, probe_security_);
         if (Stopped(co_await asio::this_coro::cancellation_state)) break;
         i = registry_.Find(service, address);
@@ -197,10 +197,15 @@ asio::awaitable<void> Monitor::ProbeLoop(std::string service, std::string addres
 json::object Monitor::Opinion(const std::string& service, const std::string& address) {
   const Instance* i = registry_.Find(service, address);
   if (!i) {
-    return {{"known", false}, {"sdown", false}, {"sdown_soon", false}, {"odown", false}, {"epoch", 0},
-            {"leader", ""}, {"expiry_told", registry_.history().ExpiryTold(service, address)}};
+    return {{"known", false},
+            {"sdown", false},
+            {"sdown_soon", false},
+            {"odown", false},
+            {"epoch", 0},
+            {"leader", ""},
+            {"expiry_told", registry_.history().ExpiryTold(service, address)}};
   }
-  return {{"known", true}, {"sdown", i->sdown}, {"sdown_soon", SdownSoon(*i)}, {"odown", i->odown},
+  return {{"known", true},           {"sdown", i->sdown},         {"sdown_soon", SdownSoon(*i)}, {"odown", i->odown},
           {"epoch", i->odown_epoch}, {"leader", i->odown_leader}, {"expiry_told", false}};
 }
 
@@ -230,7 +235,8 @@ asio::awaitable<Result> Monitor::Vote(int64_t epoch, const std::string& candidat
     if (registry_.VotedFor(epoch) != candidate) {
       co_return refused("already voted in epoch " + std::to_string(registry_.voted_epoch()));
     }
-    if (Status s = co_await registry_.Durable(); !s.ok()) co_return Unavailable("cannot record the vote: " + s.message());
+    if (Status s = co_await registry_.Durable(); !s.ok())
+      co_return Unavailable("cannot record the vote: " + s.message());
     co_return json::value{{"granted", true}, {"epoch", registry_.epoch()}};
   }
   if (epoch < current) {
@@ -269,8 +275,8 @@ asio::awaitable<std::vector<Answer>> Monitor::AskPeers(Ask ask, const std::vecto
   auto until = [&](const std::exception_ptr& failed, const Answer& answer) {
     return !failed && enough(answer) ? asio::cancellation_type::terminal : asio::cancellation_type::none;
   };
-  auto [order, errors, results] = co_await asio::experimental::make_parallel_group(std::move(calls))
-                                      .async_wait(until, asio::use_awaitable);
+  auto [order, errors, results] =
+      co_await asio::experimental::make_parallel_group(std::move(calls)).async_wait(until, asio::use_awaitable);
   for (size_t k = 0; k < asked.size(); ++k) {
     if (!errors[k]) answers[asked[k]] = std::move(results[k]);
   }
@@ -432,7 +438,7 @@ asio::awaitable<bool> Monitor::WinElection(int64_t epoch, const std::vector<bool
     } else {
       const json::value* reason = o ? o->if_contains("reason") : nullptr;
       refusals += "; " + options_.peers[p] + ": " +
-                  (p < silent.size() && silent[p] ? std::string("not asked (no opinion this round)")
+                  (p < silent.size() && silent[p]  ? std::string("not asked (no opinion this round)")
                    : reason && reason->is_string() ? std::string(reason->as_string())
                                                    : r.status.ToString());
     }
@@ -516,8 +522,7 @@ asio::awaitable<void> Monitor::DecideRound() {
     const bool soon = SdownSoon(*i);
     const int sdown = tallies[k].sdown + (i->sdown ? 1 : 0);
     const bool want_odown = sdown >= options_.quorum;
-    if (!want_odown && !i->odown && (i->sdown || soon) &&
-        sdown + tallies[k].soon + (soon ? 1 : 0) >= options_.quorum) {
+    if (!want_odown && !i->odown && (i->sdown || soon) && sdown + tallies[k].soon + (soon ? 1 : 0) >= options_.quorum) {
       announced = true;
     }
     if (want_odown == i->odown) continue;
@@ -631,10 +636,13 @@ asio::awaitable<void> Monitor::TellLeaseExpiries(std::vector<Instance> expired) 
       continue;
     }
     registry_.history().MarkExpiryTold(i.service, i.address);
-    json::object details{{"last_heartbeat", i.last_heartbeat_ms}, {"ttl_ms", i.ttl.count()},
-                         {"sdown", i.sdown}};
-    notifier_.Publish({.event = "lease-expired", .service = i.service, .address = i.address,
-                       .epoch = registry_.epoch(), .time_ms = WallClockMs(), .sentinel = options_.self,
+    json::object details{{"last_heartbeat", i.last_heartbeat_ms}, {"ttl_ms", i.ttl.count()}, {"sdown", i.sdown}};
+    notifier_.Publish({.event = "lease-expired",
+                       .service = i.service,
+                       .address = i.address,
+                       .epoch = registry_.epoch(),
+                       .time_ms = WallClockMs(),
+                       .sentinel = options_.self,
                        .details = std::move(details)},
                       /*alert=*/true, seen_healthy);
   }

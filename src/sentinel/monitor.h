@@ -77,9 +77,9 @@
 namespace harpc::sentinel {
 
 struct MonitorOptions {
-  std::string self;                    // this sentinel's address, "host:port"
-  std::vector<std::string> peers;      // the other sentinels
-  int quorum = 1;                      // sentinels that must agree on ODOWN
+  std::string self;                // this sentinel's address, "host:port"
+  std::vector<std::string> peers;  // the other sentinels
+  int quorum = 1;                  // sentinels that must agree on ODOWN
   std::chrono::milliseconds down_after{3000};
   std::chrono::milliseconds probe_interval{500};
   // Presented to the peers whole; the instance probes get its TLS only: an
@@ -143,7 +143,7 @@ class Monitor {
   static constexpr size_t kInstancesPerCall = 1000;
 
  private:
-  struct Watch;  // probing state of one instance
+  struct Watch;                                            // probing state of one instance
   using InstanceId = std::pair<std::string, std::string>;  // (service, address)
   // What the peers answered of one instance: how many hold it SDOWN, and how
   // many more will within a probe interval.
@@ -207,11 +207,11 @@ class Monitor {
   Registry& registry_;
   Notifier& notifier_;
   MonitorOptions options_;
-  ClientSecurity probe_security_;  // options_.security without its token
-  Clock::duration round_phase_;    // where this sentinel's probe rounds start, within a probe interval
+  ClientSecurity probe_security_;                // options_.security without its token
+  Clock::duration round_phase_;                  // where this sentinel's probe rounds start, within a probe interval
   std::vector<std::unique_ptr<Channel>> peers_;  // made by Start
   std::map<std::string, std::shared_ptr<Watch>> watches_;  // "service\naddress"
-  uint64_t reconciled_index_ = 0;  // the registry index the watches were last matched to
+  uint64_t reconciled_index_ = 0;                          // the registry index the watches were last matched to
   int proofs_in_flight_ = 0;
   // After voting for another candidate, this sentinel stands for no election
   // until then: that leader gets the time to decide and tell (after Redis's
@@ -221,8 +221,8 @@ class Monitor {
   // them since ({} when none): it waits for votes announced (sdown_soon) for
   // at most one probe interval from then.
   Clock::time_point gathering_since_{};
-  Clock::time_point settled_asked_at_{};          // when the peers were last asked of instances SDOWN and ODOWN
-  bool round_wanted_ = false;                     // WakeQuorumLoop came during a round
+  Clock::time_point settled_asked_at_{};              // when the peers were last asked of instances SDOWN and ODOWN
+  bool round_wanted_ = false;                         // WakeQuorumLoop came during a round
   boost::asio::steady_timer* quorum_wait_ = nullptr;  // the quorum loop's pause between rounds, while it waits
   StopSignal quorum_rounds_;
   GroupAlerts groups_;

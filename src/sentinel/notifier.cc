@@ -35,8 +35,8 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 json::object Event::ToJson() const {
-  json::object o{{"event", event}, {"service", service}, {"address", address}, {"epoch", epoch},
-                 {"time", time_ms}, {"sentinel", sentinel}};
+  json::object o{{"event", event}, {"service", service}, {"address", address},
+                 {"epoch", epoch}, {"time", time_ms},    {"sentinel", sentinel}};
   if (count > 0) o["count"] = count;
   for (const auto& [key, value] : details) o[key] = value;
   return o;
@@ -80,8 +80,10 @@ void Notifier::Drop(const Event& e, bool proven, Clock::time_point now) {
   }
   if (now - drop_logged_ >= std::chrono::seconds(10)) {
     drop_logged_ = now;
-    spdlog::warn("notify: {} alert(s) over the budget of {} per minute not told so far ({} in all); one summary "
-                 "follows when the budget allows", unsummed_.count, options_.max_alerts_per_minute, alerts_dropped_);
+    spdlog::warn(
+        "notify: {} alert(s) over the budget of {} per minute not told so far ({} in all); one summary "
+        "follows when the budget allows",
+        unsummed_.count, options_.max_alerts_per_minute, alerts_dropped_);
   }
   if (!summary_pending_ && executor_) {
     summary_pending_ = true;
@@ -91,8 +93,11 @@ void Notifier::Drop(const Event& e, bool proven, Clock::time_point now) {
 
 void Notifier::TellSummary() {
   if (unsummed_.count == 0) return;
-  Event summary{.event = "alerts_dropped", .epoch = unsummed_.epoch, .time_ms = WallClockMs(),
-                .sentinel = unsummed_.sentinel, .count = unsummed_.count,
+  Event summary{.event = "alerts_dropped",
+                .epoch = unsummed_.epoch,
+                .time_ms = WallClockMs(),
+                .sentinel = unsummed_.sentinel,
+                .count = unsummed_.count,
                 .details = {{"alerts", std::move(unsummed_.alerts)}}};
   unsummed_ = {};
   const std::string text = json::serialize(summary.ToJson());
@@ -250,7 +255,8 @@ asio::awaitable<void> Post(asio::any_io_executor ex, std::string url, std::strin
 }  // namespace
 
 void Notifier::PostWebhook(std::string payload) {
-  asio::co_spawn(executor_, Post(executor_, options_.webhook, std::move(payload), options_.webhook_tls), asio::detached);
+  asio::co_spawn(executor_, Post(executor_, options_.webhook, std::move(payload), options_.webhook_tls),
+                 asio::detached);
 }
 
 json::array Notifier::Recent(size_t limit) const {

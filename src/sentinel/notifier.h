@@ -29,33 +29,33 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/value.hpp>
 
-#include "sentinel/alert_budget.h"
 #include "harpc/security.h"
+#include "sentinel/alert_budget.h"
 
 namespace harpc::sentinel {
 
 struct Event {
-  std::string event;    // "odown", "up", "sdown", "sdown_cleared", "registered", "deregistered", "expired",
-                        // "lease-expired" (monitor.h), "alerts_dropped" (details: "alerts", those
-                        // not told: [{event, service, address}]), and of replicated groups
-                        // (group_view.h): "leader-change",
-                        // "group-no-quorum", "group-quorum-restored"
+  std::string event;  // "odown", "up", "sdown", "sdown_cleared", "registered", "deregistered", "expired",
+                      // "lease-expired" (monitor.h), "alerts_dropped" (details: "alerts", those
+                      // not told: [{event, service, address}]), and of replicated groups
+                      // (group_view.h): "leader-change",
+                      // "group-no-quorum", "group-quorum-restored"
   std::string service;
   std::string address;
   int64_t epoch = 0;
-  int64_t time_ms = 0;  // wall clock
-  std::string sentinel; // who decided or saw it
-  uint64_t count = 0;   // "alerts_dropped": how many (not shown otherwise)
+  int64_t time_ms = 0;               // wall clock
+  std::string sentinel;              // who decided or saw it
+  uint64_t count = 0;                // "alerts_dropped": how many (not shown otherwise)
   boost::json::object details = {};  // further members of the event's JSON (group events: leader, term, ...)
 
   boost::json::object ToJson() const;
 };
 
 struct NotifierOptions {
-  std::string command;                         // --notify: run with /bin/sh -c, the event on stdin; "" none
-  std::string webhook;                         // --webhook: http://host:port/path; "" none
+  std::string command;                               // --notify: run with /bin/sh -c, the event on stdin; "" none
+  std::string webhook;                               // --webhook: http://host:port/path; "" none
   std::chrono::milliseconds command_timeout{10000};  // --notify-timeout-ms: then SIGKILL (its process group)
-  int max_alerts_per_minute = 30;              // --max-alerts-per-minute: alerts told at most (burst included)
+  int max_alerts_per_minute = 30;                    // --max-alerts-per-minute: alerts told at most (burst included)
   // How to reach an https webhook: the sentinel's TLS settings. A webhook is
   // another trust domain: no harpc token is ever sent to it.
   TlsOptions webhook_tls;
@@ -91,9 +91,9 @@ class Notifier {
   // Alerts over budget not summed up yet.
   struct Unsummed {
     uint64_t count = 0;
-    bool proven = false;         // one came from the main budget: the summary does too
-    boost::json::array alerts;   // {event, service, address}, the first kSummaryListed
-    int64_t epoch = 0;           // of the last one
+    bool proven = false;        // one came from the main budget: the summary does too
+    boost::json::array alerts;  // {event, service, address}, the first kSummaryListed
+    int64_t epoch = 0;          // of the last one
     std::string sentinel;
   };
   void Drop(const Event& event, bool proven, Clock::time_point now);
@@ -115,13 +115,13 @@ class Notifier {
   size_t recent_bytes_ = 0;
   std::map<std::string, uint64_t> counts_;  // by event
   uint64_t alerts_ = 0;
-  uint64_t alerts_dropped_ = 0;       // in all (metrics)
+  uint64_t alerts_dropped_ = 0;  // in all (metrics)
   Unsummed unsummed_;
-  bool summary_pending_ = false;      // TellSummaryWhenAllowed is waiting
+  bool summary_pending_ = false;  // TellSummaryWhenAllowed is waiting
   AlertBudget budget_;
-  AlertBudget unproven_budget_;       // a quarter of the budget, for instances never seen healthy
+  AlertBudget unproven_budget_;  // a quarter of the budget, for instances never seen healthy
   Clock::time_point drop_logged_{};
-  int running_commands_ = 0;          // command slots busy
+  int running_commands_ = 0;  // command slots busy
   std::deque<std::string> waiting_commands_;
 };
 

@@ -27,10 +27,17 @@ namespace {
 std::string NewLease() { return RandomId(); }
 
 StoredInstance ToStored(const Instance& i) {
-  return {.service = i.service, .address = i.address, .name = i.name,
-          .metadata_json = json::serialize(i.metadata), .lease = i.lease, .weight = i.weight,
-          .ttl_ms = i.ttl.count(), .registered_at_ms = i.registered_at_ms, .odown = i.odown,
-          .odown_epoch = i.odown_epoch, .odown_leader = i.odown_leader};
+  return {.service = i.service,
+          .address = i.address,
+          .name = i.name,
+          .metadata_json = json::serialize(i.metadata),
+          .lease = i.lease,
+          .weight = i.weight,
+          .ttl_ms = i.ttl.count(),
+          .registered_at_ms = i.registered_at_ms,
+          .odown = i.odown,
+          .odown_epoch = i.odown_epoch,
+          .odown_leader = i.odown_leader};
 }
 }  // namespace
 
@@ -42,9 +49,11 @@ std::string_view Instance::State() const {
 }
 
 json::object Instance::ToJson() const {
-  json::object o{{"address", address}, {"name", name}, {"weight", weight}, {"state", State()},
-                 {"epoch", odown_epoch}, {"last_heartbeat_ms", last_heartbeat_ms}, {"ttl_ms", ttl.count()},
-                 {"probe_latency_ms", probe_latency_ms}, {"metadata", metadata}};
+  json::object o{{"address", address},    {"name", name},
+                 {"weight", weight},      {"state", State()},
+                 {"epoch", odown_epoch},  {"last_heartbeat_ms", last_heartbeat_ms},
+                 {"ttl_ms", ttl.count()}, {"probe_latency_ms", probe_latency_ms},
+                 {"metadata", metadata}};
   if (group) o["group"] = group->ToJson();
   return o;
 }
@@ -55,9 +64,16 @@ Status Registry::Load() {
   if (Status s = store_->LoadAll(&stored, &epoch_, &index_, &votes_); !s.ok()) return s;
   const auto now = Clock::now();
   for (StoredInstance& si : stored) {
-    Instance i{.service = si.service, .address = si.address, .name = si.name, .weight = si.weight,
-               .ttl = std::chrono::milliseconds(si.ttl_ms), .lease = si.lease, .odown = si.odown,
-               .odown_epoch = si.odown_epoch, .odown_leader = si.odown_leader, .registered_at_ms = si.registered_at_ms,
+    Instance i{.service = si.service,
+               .address = si.address,
+               .name = si.name,
+               .weight = si.weight,
+               .ttl = std::chrono::milliseconds(si.ttl_ms),
+               .lease = si.lease,
+               .odown = si.odown,
+               .odown_epoch = si.odown_epoch,
+               .odown_leader = si.odown_leader,
+               .registered_at_ms = si.registered_at_ms,
                .last_heartbeat_ms = WallClockMs()};
     boost::system::error_code ec;
     json::value meta = json::parse(si.metadata_json, ec);
@@ -131,7 +147,8 @@ Status Registry::Register(const Registration& r, std::string* lease) {
   if (holder && holder->lease != r.lease) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(holder->expires_at - Clock::now());
     return AlreadyExists("address " + r.address + " of service " + r.service +
-                         " is held by another lease (it expires in " + std::to_string(std::max<int64_t>(left.count(), 0)) +
+                         " is held by another lease (it expires in " +
+                         std::to_string(std::max<int64_t>(left.count(), 0)) +
                          " ms unless renewed): deregister it with that lease, or register again with it as \"lease\"");
   }
   if (!holder && !r.lease.empty()) {

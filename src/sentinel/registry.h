@@ -43,15 +43,15 @@ struct Instance {
   int weight = 1;
   boost::json::object metadata;
   std::chrono::milliseconds ttl = kDefaultLeaseTtl;
-  std::string lease;             // id the server renews with
-  bool draining = false;         // answers its probes NOT_SERVING; no new calls
-  bool sdown = false;            // this sentinel's own view
-  bool odown = false;            // the group's decision
-  int64_t odown_epoch = 0;       // epoch of the last decision on it
-  std::string odown_leader;      // the sentinel elected in that epoch, who decided it ("" before one)
-  int64_t registered_at_ms = 0;  // wall clock, for people
-  int64_t last_heartbeat_ms = 0; // wall clock, for people
-  double probe_latency_ms = -1;  // last good /health probe; -1 before one
+  std::string lease;              // id the server renews with
+  bool draining = false;          // answers its probes NOT_SERVING; no new calls
+  bool sdown = false;             // this sentinel's own view
+  bool odown = false;             // the group's decision
+  int64_t odown_epoch = 0;        // epoch of the last decision on it
+  std::string odown_leader;       // the sentinel elected in that epoch, who decided it ("" before one)
+  int64_t registered_at_ms = 0;   // wall clock, for people
+  int64_t last_heartbeat_ms = 0;  // wall clock, for people
+  double probe_latency_ms = -1;   // last good /health probe; -1 before one
   // A replicated group's member (metadata "group"): its GET /status "group" as last read.
   std::optional<MemberView> group = std::nullopt;
   std::chrono::steady_clock::time_point expires_at{};
@@ -185,13 +185,13 @@ class Registry {
 
   std::unique_ptr<RegistryStore> store_;
   RegistryLimits limits_;
-  std::map<std::string, std::map<std::string, Instance>> services_;  // service → address → instance
+  std::map<std::string, std::map<std::string, Instance>> services_;    // service → address → instance
   std::map<std::string, std::pair<std::string, std::string>> leases_;  // lease → (service, address)
   int64_t epoch_ = 0;
   uint64_t index_ = 0;
-  std::map<int64_t, std::string> votes_;  // epoch → candidate, the last kVotesKept
+  std::map<int64_t, std::string> votes_;        // epoch → candidate, the last kVotesKept
   std::map<std::string, uint64_t> changed_at_;  // service → index of its last change
-  uint64_t forgotten_at_ = 0;  // index of the last removal of a service (and of the load)
+  uint64_t forgotten_at_ = 0;                   // index of the last removal of a service (and of the load)
   using Waiters = std::vector<std::shared_ptr<boost::asio::steady_timer>>;
   std::map<std::string, Waiters> watchers_;  // service → its waiting long polls
   size_t watcher_count_ = 0;

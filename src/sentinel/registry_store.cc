@@ -23,8 +23,11 @@ constexpr std::string_view kSchema =
 Result Done(const Status& s) { return s.ok() ? Result(boost::json::value()) : Result(s); }
 
 Status SetMeta(Database db, const char* key, int64_t value) {
-  return Statement(db, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-      .Bind(1, key).Bind(2, value).Run();
+  return Statement(db,
+                   "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+      .Bind(1, key)
+      .Bind(2, value)
+      .Run();
 }
 
 }  // namespace
@@ -52,8 +55,9 @@ Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* e
   *epoch = 0;
   *index = 0;
   Result r = db_->RunSync([&](Database db) -> Result {
-    Statement rows(db, "SELECT service, address, name, weight, metadata, ttl_ms, lease, registered_at_ms, odown,"
-                       " odown_epoch, odown_leader FROM instances");
+    Statement rows(db,
+                   "SELECT service, address, name, weight, metadata, ttl_ms, lease, registered_at_ms, odown,"
+                   " odown_epoch, odown_leader FROM instances");
     while (rows.Step() == Statement::kRow) {
       StoredInstance i;
       i.service = rows.Text(0);
@@ -84,12 +88,21 @@ Status RegistryStore::LoadAll(std::vector<StoredInstance>* instances, int64_t* e
 
 void RegistryStore::Put(const StoredInstance& i, uint64_t index) {
   db_->Post([i, index](Database db) -> Result {
-    Status s = Statement(db, "INSERT OR REPLACE INTO instances (service, address, name, weight, metadata, ttl_ms,"
-                             " lease, registered_at_ms, odown, odown_epoch, odown_leader)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                   .Bind(1, i.service).Bind(2, i.address).Bind(3, i.name).Bind(4, static_cast<int64_t>(i.weight))
-                   .Bind(5, i.metadata_json).Bind(6, i.ttl_ms).Bind(7, i.lease).Bind(8, i.registered_at_ms)
-                   .Bind(9, static_cast<int64_t>(i.odown)).Bind(10, i.odown_epoch).Bind(11, i.odown_leader)
+    Status s = Statement(db,
+                         "INSERT OR REPLACE INTO instances (service, address, name, weight, metadata, ttl_ms,"
+                         " lease, registered_at_ms, odown, odown_epoch, odown_leader)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                   .Bind(1, i.service)
+                   .Bind(2, i.address)
+                   .Bind(3, i.name)
+                   .Bind(4, static_cast<int64_t>(i.weight))
+                   .Bind(5, i.metadata_json)
+                   .Bind(6, i.ttl_ms)
+                   .Bind(7, i.lease)
+                   .Bind(8, i.registered_at_ms)
+                   .Bind(9, static_cast<int64_t>(i.odown))
+                   .Bind(10, i.odown_epoch)
+                   .Bind(11, i.odown_leader)
                    .Run();
     return Done(s.ok() ? SetMeta(db, "index", static_cast<int64_t>(index)) : s);
   });
@@ -98,7 +111,9 @@ void RegistryStore::Put(const StoredInstance& i, uint64_t index) {
 void RegistryStore::Remove(const std::string& service, const std::string& address, uint64_t index) {
   db_->Post([service, address, index](Database db) -> Result {
     Status s = Statement(db, "DELETE FROM instances WHERE service = ? AND address = ?")
-                   .Bind(1, service).Bind(2, address).Run();
+                   .Bind(1, service)
+                   .Bind(2, address)
+                   .Run();
     return Done(s.ok() ? SetMeta(db, "index", static_cast<int64_t>(index)) : s);
   });
 }
@@ -112,16 +127,20 @@ void RegistryStore::SetIndex(uint64_t index) {
 }
 
 boost::asio::awaitable<Status> RegistryStore::RecordVote(int64_t epoch, const std::string& candidate,
-                                                        int64_t forget_before) {
+                                                         int64_t forget_before) {
   storage::GroupCommitDb::Work work = [epoch, candidate, forget_before](Database db) -> Result {
     Status s = Statement(db, "INSERT OR REPLACE INTO votes (epoch, candidate) VALUES (?, ?)")
-                   .Bind(1, epoch).Bind(2, candidate).Run();
+                   .Bind(1, epoch)
+                   .Bind(2, candidate)
+                   .Run();
     if (s.ok()) s = Statement(db, "DELETE FROM votes WHERE epoch < ?").Bind(1, forget_before).Run();
     // (The epoch row only ever grows: a vote is for an epoch above every earlier one.)
     if (s.ok()) {
-      s = Statement(db, "INSERT INTO meta (key, value) VALUES ('epoch', ?)"
-                        " ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)")
-              .Bind(1, epoch).Run();
+      s = Statement(db,
+                    "INSERT INTO meta (key, value) VALUES ('epoch', ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)")
+              .Bind(1, epoch)
+              .Run();
     }
     return Done(s);
   };

@@ -32,21 +32,21 @@ namespace harpc::sentinel {
 
 struct SentinelOptions {
   std::string listen = "127.0.0.1:26379";
-  std::string data_dir;                // required: the registry's SQLite file lives here
-  std::vector<std::string> peers;      // the other sentinels of the group
-  int quorum = 0;                      // 0: a majority of the group (peers + 1)
+  std::string data_dir;            // required: the registry's SQLite file lives here
+  std::vector<std::string> peers;  // the other sentinels of the group
+  int quorum = 0;                  // 0: a majority of the group (peers + 1)
   std::chrono::milliseconds down_after{3000};
   std::chrono::milliseconds probe_interval{500};
   // The TTL of a registration that names none; with down_after and
   // probe_interval it must pass CheckDetectionSettings.
   std::chrono::milliseconds lease_ttl = kDefaultLeaseTtl;
-  std::string notify_command;          // run with the event as JSON on stdin
-  std::string webhook_url;             // http://host:port/path, POSTed the event
+  std::string notify_command;                       // run with the event as JSON on stdin
+  std::string webhook_url;                          // http://host:port/path, POSTed the event
   std::chrono::milliseconds notify_timeout{10000};  // a --notify command still running then is killed
-  int max_alerts_per_minute = 30;      // alert budget (burst included); the excess is counted and summed up
-  RegistryLimits limits;               // services, instances and watchers one sentinel holds (registry.h)
-  TlsOptions tls;                      // the listener's (ServerOptions::tls)
-  AuthOptions auth;                    // the tokens accepted (ServerOptions::auth)
+  int max_alerts_per_minute = 30;  // alert budget (burst included); the excess is counted and summed up
+  RegistryLimits limits;           // services, instances and watchers one sentinel holds (registry.h)
+  TlsOptions tls;                  // the listener's (ServerOptions::tls)
+  AuthOptions auth;                // the tokens accepted (ServerOptions::auth)
   // Presented on every outgoing call: whole to the peers (the peer protocol
   // needs a token of role peer); its TLS only to the instances probed (their
   // addresses come from whoever registered them) and to the webhook.
@@ -63,7 +63,8 @@ struct SentinelOptions {
 // Measured with the defaults (3000, 500), a group of 3, kill -9: the alert
 // came 2.6 to 3.0 s after the kill, 3.7 to 4.1 s with one sentinel frozen;
 // this bound is 5 s. More frozen peers or lost elections take longer.
-std::chrono::milliseconds DetectionBound(std::chrono::milliseconds down_after, std::chrono::milliseconds probe_interval);
+std::chrono::milliseconds DetectionBound(std::chrono::milliseconds down_after,
+                                         std::chrono::milliseconds probe_interval);
 // The least time a lease of `ttl` outlives a crash: renewed every ttl / 3,
 // it can have been renewed last a third of a TTL before.
 std::chrono::milliseconds LeaseLeftAfterCrash(std::chrono::milliseconds ttl);

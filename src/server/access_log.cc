@@ -85,8 +85,9 @@ void AccessLog::Format(const Call& call, std::chrono::system_clock::time_point n
     AppendJsonString(out, call.method);
   }
   const double latency_ms = std::chrono::duration<double, std::milli>(call.latency).count();
-  fmt::format_to(std::back_inserter(out), ",\"status\":\"{}\",\"http_status\":{},\"latency_ms\":{:.3f},\"peer\":",
-                 StatusCodeName(call.code), call.http_status, latency_ms);
+  fmt::format_to(std::back_inserter(out),
+                 ",\"status\":\"{}\",\"http_status\":{},\"latency_ms\":{:.3f},\"peer\":", StatusCodeName(call.code),
+                 call.http_status, latency_ms);
   AppendJsonString(out, call.peer);
   const TraceContext* t = call.trace;
   const bool traced = t && t->valid();

@@ -71,11 +71,11 @@ class AccessLog {
   const std::string path_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::string pending_;      // guarded by mu_
+  std::string pending_;         // guarded by mu_
   uint64_t pending_lines_ = 0;  // guarded by mu_
-  bool stopping_ = false;    // guarded by mu_
-  bool writer_idle_ = false;  // guarded by mu_: the writer waits for a first line
-  bool write_failed_ = false;  // the writer thread's: an error is logged once
+  bool stopping_ = false;       // guarded by mu_
+  bool writer_idle_ = false;    // guarded by mu_: the writer waits for a first line
+  bool write_failed_ = false;   // the writer thread's: an error is logged once
   std::atomic<uint64_t> dropped_{0};
   std::thread writer_;
 };

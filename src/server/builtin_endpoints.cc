@@ -52,8 +52,7 @@ boost::asio::awaitable<http1::Response> MetricsResponse(const ServerState& state
   for (const auto& [name, m] : state.methods) {
     w.Latency("harpc_server_request_duration_seconds", MethodLabel(*m), m->stats.latency);
   }
-  w.Family("harpc_server_http_errors_total", "counter",
-           "Requests refused before reaching a method, by HTTP status.");
+  w.Family("harpc_server_http_errors_total", "counter", "Requests refused before reaching a method, by HTTP status.");
   for (size_t s = 0; s < state.http_errors.size(); ++s) {
     uint64_t n = state.http_errors[s].load(std::memory_order_relaxed);
     if (n) w.Sample("harpc_server_http_errors_total", "status=\"" + std::to_string(s) + "\"", n);
@@ -101,8 +100,8 @@ http1::Response StatusResponse(const ServerState& state) {
         {"p99_ms", m->stats.latency.QuantileMicros(0.99) / 1000.0},
     });
   }
-  auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - state.started_at);
+  auto uptime =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - state.started_at);
   json::object body{
       {"name", state.options.name.empty() ? state.address : state.options.name},
       {"address", state.address},

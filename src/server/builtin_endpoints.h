@@ -6,8 +6,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "server/server_state.h"
 #include "http/response.h"
+#include "server/server_state.h"
 
 namespace harpc {
 

@@ -16,9 +16,8 @@ http1::Response ConnectionError(int http_status, int jsonrpc_code, std::string_v
   return {.status = http_status, .body = std::move(body), .close = true};
 }
 
-Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket, ServerState& state,
-                       CallDispatcher& dispatcher, const http1::ServerLimits& limits,
-                       std::shared_ptr<asio::ssl::context> tls)
+Connection::Connection(EventLoop& loop, asio::ip::tcp::socket socket, ServerState& state, CallDispatcher& dispatcher,
+                       const http1::ServerLimits& limits, std::shared_ptr<asio::ssl::context> tls)
     : executor_(socket.get_executor()),
       http_(std::move(socket), limits, std::move(tls)),
       state_(state),

@@ -23,16 +23,14 @@
 namespace harpc {
 
 struct EventLoop;
-using ConnectionHook =
-    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 class Connection : public ConnectionHook, private http1::RequestHandler {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, ServerState& state,
-             CallDispatcher& dispatcher, const http1::ServerLimits& limits,
-             std::shared_ptr<boost::asio::ssl::context> tls);
+  Connection(EventLoop& loop, boost::asio::ip::tcp::socket socket, ServerState& state, CallDispatcher& dispatcher,
+             const http1::ServerLimits& limits, std::shared_ptr<boost::asio::ssl::context> tls);
   ~Connection() override;
 
   boost::asio::awaitable<void> Run();
@@ -72,9 +70,8 @@ struct EventLoop {
 };
 
 // Runs a connection to its end; the coroutine owns the Connection.
-boost::asio::awaitable<void> ServeConnection(EventLoop& loop, boost::asio::ip::tcp::socket socket,
-                                             ServerState& state, CallDispatcher& dispatcher,
-                                             const http1::ServerLimits& limits,
+boost::asio::awaitable<void> ServeConnection(EventLoop& loop, boost::asio::ip::tcp::socket socket, ServerState& state,
+                                             CallDispatcher& dispatcher, const http1::ServerLimits& limits,
                                              std::shared_ptr<boost::asio::ssl::context> tls);
 
 }  // namespace harpc

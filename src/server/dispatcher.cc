@@ -14,10 +14,10 @@
 #include "core/wire_error.h"
 #include "server/answer_limit.h"
 #include "server/builtin_endpoints.h"
-#include "util/json_text.h"
+#include "server/credentials.h"
 #include "util/fault_injection.h"
 #include "util/hash.h"
-#include "server/credentials.h"
+#include "util/json_text.h"
 #include "util/log.h"
 
 namespace harpc {
@@ -51,9 +51,7 @@ http1::Response HttpError(ServerState& state, int http_status, int jsonrpc_code,
 }
 
 json::value JsonRpcError(int code, std::string_view message, const json::value& id) {
-  return json::object{{"jsonrpc", "2.0"},
-                      {"error", json::object{{"code", code}, {"message", message}}},
-                      {"id", id}};
+  return json::object{{"jsonrpc", "2.0"}, {"error", json::object{{"code", code}, {"message", message}}}, {"id", id}};
 }
 
 // A method's failure, with everything its status says (NOT_LEADER's leader).
@@ -119,8 +117,7 @@ asio::awaitable<JsonTextWriter::Progress> WriteInSlices(const json::value& value
 // error body. 401 tells how to authenticate (RFC 6750).
 http1::Response CredentialsAnswer(const Status& status, bool jsonrpc) {
   http1::Response r{.status = wire::HttpStatus(status.code()),
-                    .body = jsonrpc ? json::serialize(JsonRpcError(status, nullptr))
-                                    : PlainErrorBody(status)};
+                    .body = jsonrpc ? json::serialize(JsonRpcError(status, nullptr)) : PlainErrorBody(status)};
   if (status.code() == StatusCode::kUnauthenticated) r.extra_headers = "WWW-Authenticate: Bearer\r\n";
   return r;
 }
@@ -174,8 +171,7 @@ Status CallDispatcher::ContextFromHeaders(const HttpRequest& request, CallContex
     long long ms = 0;
     auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
     if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {
-      return InvalidArgument("X-Deadline-Ms must be an integer number of milliseconds, got '" +
-                             std::string(v) + "'");
+      return InvalidArgument("X-Deadline-Ms must be an integer number of milliseconds, got '" + std::string(v) + "'");
     }
     ms = std::min<long long>(ms, 365LL * 24 * 3600 * 1000);  // keep time_point arithmetic in range
     ctx.deadline_ = Clock::now() + std::chrono::milliseconds(ms);
@@ -269,8 +265,9 @@ http1::Response CallDispatcher::Upgrade(const ServerState::Upgrade& upgrade, con
     return HttpError(state_, 426, wire::kInvalidRequest, "this path speaks " + upgrade.protocol + " only");
   }
   if (role < upgrade.role) {
-    return CredentialsError(state_, PermissionDenied("this protocol needs role " + std::string(RoleName(upgrade.role)) +
-                                                     "; this token has role " + std::string(RoleName(role))),
+    return CredentialsError(state_,
+                            PermissionDenied("this protocol needs role " + std::string(RoleName(upgrade.role)) +
+                                             "; this token has role " + std::string(RoleName(role))),
                             false);
   }
   http1::Response r{.status = 101};
@@ -281,8 +278,7 @@ http1::Response CallDispatcher::Upgrade(const ServerState::Upgrade& upgrade, con
   return r;
 }
 
-asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request,
-                                                        const std::string& peer,
+asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& request, const std::string& peer,
                                                         asio::any_io_executor executor) {
   const std::string_view path = PathOf(request.target());
   const bool rpc_root = path == "/rpc" || path == "/rpc/";
@@ -312,10 +308,9 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
     const bool jsonrpc_answer = rpc_root && (answer.status == 200 || answer.status == 204);
     // A plain answer's HTTP status has the last word (an answer too large
     // to send became INTERNAL); a JSON-RPC one is 200 whatever the outcome.
-    const StatusCode code =
-        base.outcome_ && (jsonrpc_answer || wire::HttpStatus(*base.outcome_) == answer.status)
-            ? *base.outcome_
-            : wire::CodeFromHttpStatus(answer.status);
+    const StatusCode code = base.outcome_ && (jsonrpc_answer || wire::HttpStatus(*base.outcome_) == answer.status)
+                                ? *base.outcome_
+                                : wire::CodeFromHttpStatus(answer.status);
     state_.access_log->Write({.method = base.method_,
                               .code = code,
                               .http_status = answer.status,
@@ -358,8 +353,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleOther(const HttpRequest& 
                       "no such path '" + std::string(path) + "'; calls go to POST /rpc or POST /rpc/<Method>");
 }
 
-asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx,
-                                              bool* ran) {
+asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value params, CallContext& ctx, bool* ran) {
   ctx.method_ = method.name;
   if (Status refusal = Admission(state_, ctx); !refusal.ok()) co_return Counted(method, std::move(refusal));
 
@@ -378,9 +372,8 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
         co_return Counted(method, std::move(awaited));
       }
       case IdempotencyStore::Verdict::kMismatch:
-        co_return Counted(method, Status(StatusCode::kFailedPrecondition, "idempotency key '" +
-                                                                          ctx.idempotency_key() +
-                                                                          "' was used with other params"));
+        co_return Counted(method, Status(StatusCode::kFailedPrecondition,
+                                         "idempotency key '" + ctx.idempotency_key() + "' was used with other params"));
     }
   }
 
@@ -428,8 +421,7 @@ asio::awaitable<Result> CallDispatcher::Invoke(Method& method, json::value param
   co_return Counted(method, std::move(result));
 }
 
-asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_view name,
-                                                                   const HttpRequest& request,
+asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_view name, const HttpRequest& request,
                                                                    CallContext& base) {
   Method* method = state_.Find(name);
   if (!method) {
@@ -455,8 +447,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleNamedMethod(std::string_v
   co_return co_await LargePlainAnswer(result, ran, base.executor());
 }
 
-asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request,
-                                                                       CallContext& base) {
+asio::awaitable<http1::Response> CallDispatcher::HandleJsonRpcEndpoint(const HttpRequest& request, CallContext& base) {
   // A large batch over the limit is refused before it is parsed: 4 MiB of 1s
   // would cost 25 times its size as values.
   if (size_t n = LargeBatchLength(request.body()); n > state_.options.max_batch_requests) {
@@ -524,10 +515,10 @@ json::value CallDispatcher::Rejected(int code, std::string_view message, const j
 
 http1::Response CallDispatcher::BatchTooLarge(size_t requests) const {
   return JsonBody(Rejected(wire::kInvalidRequest,
-                               "invalid request: a batch holds at most " +
-                                   std::to_string(state_.options.max_batch_requests) + " requests, this one " +
-                                   std::to_string(requests),
-                               nullptr));
+                           "invalid request: a batch holds at most " +
+                               std::to_string(state_.options.max_batch_requests) + " requests, this one " +
+                               std::to_string(requests),
+                           nullptr));
 }
 
 // In its own coroutine: a batch's bookkeeping does not weigh on every call's frame.
@@ -583,11 +574,11 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
       if (p == JsonTextWriter::kMore) p = co_await WriteInSlices(reply, text, room, base.executor());
       if (p == JsonTextWriter::kTooLarge) {
         if (!calls.empty()) calls.back().code = StatusCode::kInternal;
-        co_return finish(JsonBody(JsonRpcError(
-            wire::kInternalError,
-            AnswerTooLarge(limit).message() + "; the answers to the first " + std::to_string(done) + " of the " +
-                std::to_string(batch.size()) + " requests of this batch passed it, the others did not run",
-            nullptr)));
+        co_return finish(JsonBody(JsonRpcError(wire::kInternalError,
+                                               AnswerTooLarge(limit).message() + "; the answers to the first " +
+                                                   std::to_string(done) + " of the " + std::to_string(batch.size()) +
+                                                   " requests of this batch passed it, the others did not run",
+                                               nullptr)));
       }
     }
     if (Clock::now() - held_since >= kBatchTurn) {
@@ -600,8 +591,7 @@ asio::awaitable<http1::Response> CallDispatcher::HandleBatch(const json::array& 
   co_return finish(std::move(answer));
 }
 
-asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::value& request,
-                                                                 CallContext& ctx) {
+asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::value& request, CallContext& ctx) {
   auto invalid = [this, &ctx](std::string_view why, const json::value& id) {
     ctx.outcome_ = StatusCode::kInvalidArgument;
     return Rejected(wire::kInvalidRequest, std::string("invalid request: ") + std::string(why), id);
@@ -639,8 +629,8 @@ asio::awaitable<json::value> CallDispatcher::HandleJsonRpcObject(const json::val
   Method* method = state_.Find(method_name);
   if (!method) {
     ctx.outcome_ = StatusCode::kUnimplemented;
-    json::value unknown = Rejected(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found",
-                                   reply_id);
+    json::value unknown =
+        Rejected(wire::kMethodNotFound, "method '" + std::string(method_name) + "' not found", reply_id);
     if (notification) co_return nullptr;
     co_return unknown;
   }

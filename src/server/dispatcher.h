@@ -15,8 +15,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/value.hpp>
 
-#include "server/server_state.h"
 #include "http/response.h"
+#include "server/server_state.h"
 
 namespace harpc {
 
@@ -41,10 +41,8 @@ class CallDispatcher {
                                         bool* ran = nullptr);
 
  private:
-  boost::asio::awaitable<http1::Response> HandleJsonRpcEndpoint(const HttpRequest& request,
-                                                                CallContext& base);
-  boost::asio::awaitable<http1::Response> HandleNamedMethod(std::string_view name,
-                                                            const HttpRequest& request,
+  boost::asio::awaitable<http1::Response> HandleJsonRpcEndpoint(const HttpRequest& request, CallContext& base);
+  boost::asio::awaitable<http1::Response> HandleNamedMethod(std::string_view name, const HttpRequest& request,
                                                             CallContext& base);
   // The JSON-RPC error for a request that names no method of this server
   // (parse error, invalid request, unknown method), counted.
@@ -55,8 +53,7 @@ class CallDispatcher {
   boost::asio::awaitable<http1::Response> HandleBatch(const boost::json::array& batch, CallContext& base);
   // One JSON-RPC request object; returns null for a notification.
   // `ctx` is this request's own: its method and outcome are written into it.
-  boost::asio::awaitable<boost::json::value> HandleJsonRpcObject(const boost::json::value& request,
-                                                                 CallContext& ctx);
+  boost::asio::awaitable<boost::json::value> HandleJsonRpcObject(const boost::json::value& request, CallContext& ctx);
 
   // The answer of /rpc/<Method> and the default method: INTERNAL when its
   // text would pass max_answer_bytes. When the handler ran, fault injection

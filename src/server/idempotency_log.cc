@@ -38,7 +38,8 @@ Status IdempotencyLog::Open(const std::string& path, std::unique_ptr<Idempotency
 bool IdempotencyLog::Get(const std::string& id, int64_t now_ms, uint64_t* fingerprint, Result* result,
                          int64_t* expires_ms) {
   std::lock_guard lock(reader_mu_);
-  Statement s(sql::Access::Wrap(reader_), "SELECT fingerprint, code, message, value, expires_ms FROM answers WHERE id = ?");
+  Statement s(sql::Access::Wrap(reader_),
+              "SELECT fingerprint, code, message, value, expires_ms FROM answers WHERE id = ?");
   s.Bind(1, id);
   if (s.Step() != Statement::kRow || s.Int(4) <= now_ms) return false;
   *fingerprint = static_cast<uint64_t>(s.Int(0));
@@ -58,17 +59,21 @@ boost::asio::awaitable<Status> IdempotencyLog::Put(std::string id, uint64_t fing
                                                    int64_t expires_ms) {
   const bool purge = ++puts_ % 1000 == 0;
   storage::GroupCommitDb::Work work = [id = std::move(id), fingerprint, result = std::move(result), expires_ms,
-                                   purge](Database db) -> Result {
+                                       purge](Database db) -> Result {
     Status s = Statement(db,
-                              "INSERT OR REPLACE INTO answers (id, fingerprint, code, message, value, expires_ms)"
-                              " VALUES (?, ?, ?, ?, ?, ?)")
-                   .Bind(1, id).Bind(2, static_cast<int64_t>(fingerprint))
-                   .Bind(3, static_cast<int64_t>(result.status().code())).Bind(4, result.status().message())
-                   .Bind(5, result.ok() ? json::serialize(result.value()) : "null").Bind(6, expires_ms)
+                         "INSERT OR REPLACE INTO answers (id, fingerprint, code, message, value, expires_ms)"
+                         " VALUES (?, ?, ?, ?, ?, ?)")
+                   .Bind(1, id)
+                   .Bind(2, static_cast<int64_t>(fingerprint))
+                   .Bind(3, static_cast<int64_t>(result.status().code()))
+                   .Bind(4, result.status().message())
+                   .Bind(5, result.ok() ? json::serialize(result.value()) : "null")
+                   .Bind(6, expires_ms)
                    .Run();
     if (s.ok() && purge) {
-      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
+      const int64_t now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       s = Statement(db, "DELETE FROM answers WHERE expires_ms <= ?").Bind(1, now_ms).Run();
     }
     return s.ok() ? Result(json::value()) : Result(s);

@@ -3,7 +3,6 @@
 
 #include "server/idempotency_store.h"
 
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -33,8 +32,10 @@ bool Transient(const Status& s) {
     case StatusCode::kUnavailable:
     case StatusCode::kResourceExhausted:
     case StatusCode::kDeadlineExceeded:
-    case StatusCode::kCancelled: return true;
-    default: return false;
+    case StatusCode::kCancelled:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -169,7 +170,8 @@ void IdempotencyStore::Finish(const std::shared_ptr<Entry>& entry, const Result&
 Result IdempotencyStore::Answer(const Entry& entry) {
   if (!entry.error.ok()) return entry.error;
   json::value value;
-  if (Status s = ParseJsonText(entry.answer, &value); !s.ok()) return Internal("stored answer is not JSON: " + s.message());
+  if (Status s = ParseJsonText(entry.answer, &value); !s.ok())
+    return Internal("stored answer is not JSON: " + s.message());
   return value;
 }
 
@@ -196,8 +198,7 @@ asio::awaitable<Result> IdempotencyStore::Wait(std::shared_ptr<Entry> entry, Clo
     std::lock_guard lock(mu_);
     std::erase(entry->waiters, timer);
   }
-  co_return Status(StatusCode::kAborted,
-                   "idempotency conflict: the first attempt with this key is still running");
+  co_return Status(StatusCode::kAborted, "idempotency conflict: the first attempt with this key is still running");
 }
 
 size_t IdempotencyStore::size() const {

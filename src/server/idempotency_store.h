@@ -50,8 +50,7 @@ class IdempotencyStore {
   struct Entry;
 
   // `fingerprint` identifies the params (a hash of their JSON).
-  Verdict Begin(const std::string& method, const std::string& key, uint64_t fingerprint,
-                std::shared_ptr<Entry>* entry);
+  Verdict Begin(const std::string& method, const std::string& key, uint64_t fingerprint, std::shared_ptr<Entry>* entry);
   // With a log: writes the first attempt's answer durably (group commit).
   // Called before Finish, so that no repeat is answered with an answer that
   // a crash could still lose. Without a log, or for a transient failure:
@@ -94,7 +93,7 @@ class IdempotencyStore {
   mutable std::mutex mu_;
   // "method\nkey" (a view of the entry's id) → entry
   std::unordered_map<std::string_view, std::shared_ptr<Entry>> entries_;
-  Lru order_;  // oldest first
+  Lru order_;         // oldest first
   size_t bytes_ = 0;  // the footprints of the entries in entries_
   std::unique_ptr<IdempotencyLog> log_;
   // The log can only know a key this store does not if it was answered
@@ -105,7 +104,7 @@ class IdempotencyStore {
 };
 
 struct IdempotencyStore::Entry {
-  std::string id;                    // "method\nkey"
+  std::string id;  // "method\nkey"
   uint64_t fingerprint = 0;
   bool finished = false;
   Status error;        // a finished attempt's answer when it failed,

@@ -1,8 +1,8 @@
 // Copyright 2026 The harpc Authors
 // SPDX-License-Identifier: Apache-2.0
 
-#include "util/log.h"
 #include "harpc/server.h"
+#include "util/log.h"
 
 #include <sys/resource.h>
 
@@ -27,8 +27,8 @@
 #include "server/dispatcher.h"
 #include "server/server_faults.h"
 #include "server/server_requests.h"
-#include "server/server_upgrades.h"
 #include "server/server_state.h"
+#include "server/server_upgrades.h"
 #include "util/address.h"
 
 namespace harpc {
@@ -57,8 +57,8 @@ class Server::Impl {
                .body_timeout = o.body_timeout,
                .idle_timeout = o.idle_timeout,
                .max_unsent_bytes = o.max_unsent_bytes};
-    state_.idempotency = std::make_unique<IdempotencyStore>(
-        o.idempotency_ttl, o.idempotency_max_entries, o.idempotency_max_bytes, o.max_answer_bytes);
+    state_.idempotency = std::make_unique<IdempotencyStore>(o.idempotency_ttl, o.idempotency_max_entries,
+                                                            o.idempotency_max_bytes, o.max_answer_bytes);
   }
 
   ~Impl() {
@@ -220,7 +220,7 @@ class Server::Impl {
   void MakeLoops() {
     if (!loops_.empty()) return;
     int threads = state_.options.threads > 0 ? state_.options.threads
-                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     state_.options.threads = threads;
     for (int i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop>());
   }
@@ -245,8 +245,7 @@ class Server::Impl {
     if (lim.rlim_cur == RLIM_INFINITY) return;
     const rlim_t usable = lim.rlim_cur > reserve(lim.rlim_cur) ? lim.rlim_cur - reserve(lim.rlim_cur) : 1;
     if (max > usable) {
-      Log().warn("server: max_connections {} does not fit the open-file limit {}: using {}", max, lim.rlim_cur,
-                 usable);
+      Log().warn("server: max_connections {} does not fit the open-file limit {}: using {}", max, lim.rlim_cur, usable);
       max = static_cast<size_t>(usable);
     }
   }
@@ -281,7 +280,8 @@ class Server::Impl {
       state_.connections_open.fetch_add(1, std::memory_order_relaxed);
       state_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
       auto tls = tls_ ? tls_->current() : nullptr;
-      asio::co_spawn(loop.context, ServeConnection(loop, std::move(socket), state_, dispatcher_, limits_, std::move(tls)),
+      asio::co_spawn(loop.context,
+                     ServeConnection(loop, std::move(socket), state_, dispatcher_, limits_, std::move(tls)),
                      asio::detached);
     }
   }
@@ -301,8 +301,7 @@ class Server::Impl {
   // the grace period), then stops the loops.
   asio::awaitable<void> Drain() {
     co_await RunShutdownSteps();
-    Log().info("server {}: draining, {} requests in progress", state_.address,
-                 state_.requests_in_progress.load());
+    Log().info("server {}: draining, {} requests in progress", state_.address, state_.requests_in_progress.load());
     const auto give_up = Clock::now() + state_.options.shutdown_grace;
     asio::steady_timer poll(loops_[0]->context);
     while (state_.requests_in_progress.load() > 0 && Clock::now() < give_up) {
@@ -311,7 +310,7 @@ class Server::Impl {
     }
     if (state_.requests_in_progress.load() > 0) {
       Log().warn("server {}: grace period over, {} requests abandoned", state_.address,
-                   state_.requests_in_progress.load());
+                 state_.requests_in_progress.load());
     }
     StopLoops();
   }
@@ -361,7 +360,7 @@ class Server::Impl {
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
   std::optional<asio::signal_set> reload_signal_;  // SIGHUP: ReloadCredentials()
-  std::shared_ptr<http1::TlsContext> tls_;          // the listener's, when it speaks TLS
+  std::shared_ptr<http1::TlsContext> tls_;         // the listener's, when it speaks TLS
   bool started_ = false;
   std::mutex shutdown_steps_mu_;  // AddShutdownStep runs on any thread, Drain on the first loop
   std::vector<std::function<asio::awaitable<void>()>> shutdown_steps_;
@@ -399,8 +398,8 @@ Status Server::AddPage(std::string path, std::function<Page()> page) {
   return Status::Ok();
 }
 Status Server::AddStatus(std::string name, std::function<boost::json::value()> value) {
-  static constexpr std::string_view kBuiltIn[] = {"name", "address", "state", "uptime_ms", "threads",
-                                                  "connections", "in_flight", "methods"};
+  static constexpr std::string_view kBuiltIn[] = {"name",    "address",     "state",     "uptime_ms",
+                                                  "threads", "connections", "in_flight", "methods"};
   if (name.empty() || std::find(std::begin(kBuiltIn), std::end(kBuiltIn), name) != std::end(kBuiltIn)) {
     return InvalidArgument("status member '" + name + "' must be non-empty and not a built-in one");
   }
@@ -434,7 +433,7 @@ void Server::Shutdown() { impl_->Shutdown(); }
 bool Server::draining() const { return impl_->state().draining.load(); }
 
 asio::awaitable<http1::Response> ServerRequests::Handle(Server& server, const http1::Request& request,
-                                                     const std::string& peer, asio::any_io_executor executor) {
+                                                        const std::string& peer, asio::any_io_executor executor) {
   return server.impl_->dispatcher().Handle(request, peer, std::move(executor));
 }
 

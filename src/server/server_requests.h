@@ -23,8 +23,7 @@ class ServerRequests {
   // The answer to `request`, from a client at `peer` ("H:P" or ""), with the
   // method running on `executor`.
   static boost::asio::awaitable<http1::Response> Handle(Server& server, const http1::Request& request,
-                                                        const std::string& peer,
-                                                        boost::asio::any_io_executor executor);
+                                                        const std::string& peer, boost::asio::any_io_executor executor);
 };
 
 }  // namespace harpc

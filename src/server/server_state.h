@@ -56,7 +56,7 @@ inline constexpr std::array<int, 3> kJsonRpcRejectionCodes = {wire::kParseError,
 
 struct Method {
   std::string name;
-  Server::Handler handler;             // exactly one of handler, async_handler is set
+  Server::Handler handler;  // exactly one of handler, async_handler is set
   Server::AsyncHandler async_handler;
   MethodOptions options;
   MethodStats stats;

@@ -22,8 +22,8 @@ class ServerUpgrades {
  public:
   // Runs on the connection's loop; `request` is the upgrade request and
   // `early_bytes` what the client sent after it.
-  using Serve =
-      std::function<boost::asio::awaitable<void>(http1::Stream& stream, std::string early_bytes, const http1::Request& request)>;
+  using Serve = std::function<boost::asio::awaitable<void>(http1::Stream& stream, std::string early_bytes,
+                                                           const http1::Request& request)>;
   // Before server.Start().
   static Status Add(Server& server, std::string path, std::string protocol, Role role, Serve serve);
 };

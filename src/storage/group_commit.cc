@@ -12,9 +12,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "storage/sqlite.h"
 #include "util/await_callback.h"
 #include "util/log.h"
-#include "storage/sqlite.h"
 
 namespace harpc::storage {
 

@@ -31,7 +31,8 @@ int CountingSync(sqlite3_file* f, int flags) {
 }
 
 // Every other method forwards to the real file.
-#define HARPC_FORWARD(name, ...) reinterpret_cast<CountingFile*>(f)->real->pMethods->name(reinterpret_cast<CountingFile*>(f)->real, ##__VA_ARGS__)
+#define HARPC_FORWARD(name, ...) \
+  reinterpret_cast<CountingFile*>(f)->real->pMethods->name(reinterpret_cast<CountingFile*>(f)->real, ##__VA_ARGS__)
 int Close(sqlite3_file* f) { return HARPC_FORWARD(xClose); }
 int Read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return HARPC_FORWARD(xRead, b, n, o); }
 int Write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) { return HARPC_FORWARD(xWrite, b, n, o); }
@@ -109,7 +110,8 @@ uint64_t FsyncCount() { return fsyncs.load(std::memory_order_relaxed); }
 std::string FsyncMetricText() {
   return "# HELP harpc_txn_fsyncs_total fsyncs of harpc's SQLite databases in this process.\n"
          "# TYPE harpc_txn_fsyncs_total counter\n"
-         "harpc_txn_fsyncs_total " + std::to_string(FsyncCount()) + "\n";
+         "harpc_txn_fsyncs_total " +
+         std::to_string(FsyncCount()) + "\n";
 }
 
 Status Exec(sqlite3* db, std::string_view sql, std::string_view what) {
@@ -126,8 +128,8 @@ Status Exec(sqlite3* db, std::string_view sql, std::string_view what) {
 Status OpenDurable(const std::string& path, std::string_view what, sqlite3** db) {
   RegisterCountingVfs();
   *db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      kVfsName) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, kVfsName) !=
+      SQLITE_OK) {
     Status s = Internal("cannot open " + std::string(what) + " " + path + ": " +
                         (*db ? sqlite3_errmsg(*db) : "out of memory"));
     sqlite3_close(*db);

@@ -14,23 +14,23 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "harpc/channel.h"
 #include "harpc/replicated.h"
 #include "naming/peer_channels.h"
+#include "storage/group_commit.h"
+#include "storage/sqlite.h"
 #include "txn/coordinator_state.h"
 #include "txn/decision_log.h"
-#include "storage/group_commit.h"
 #include "txn/participant_log.h"
+#include "util/address.h"
 #include "util/json_params.h"
 #include "util/log.h"
-#include "util/address.h"
 #include "util/random_id.h"
-#include "storage/sqlite.h"
 
 namespace harpc {
 
@@ -83,9 +83,9 @@ json::array CallsOf(const std::vector<EnlistedCall>& calls, const std::string& p
 // a new leader starts it again from the replicated decision).
 struct PhaseTwo {
   std::vector<EnlistedCall> calls;
-  int unacknowledged = 0;        // participants phase two still waits for
-  bool acknowledged = false;     // every participant acknowledged
-  Clock::time_point give_up_at;  // phase two stops pushing then
+  int unacknowledged = 0;                // participants phase two still waits for
+  bool acknowledged = false;             // every participant acknowledged
+  Clock::time_point give_up_at;          // phase two stops pushing then
   std::vector<EnlistedCall> unresolved;  // calls whose participant never acknowledged before give_up_at
   bool settled() const { return acknowledged || (unacknowledged == 0 && !unresolved.empty()); }
 };
@@ -282,8 +282,10 @@ class Coordinator::Impl : public StateMachine {
       case txn::TxnPhase::kCommitted:
         co_return Committed(txid, record->calls, record->done || (progress && progress->acknowledged),
                             progress ? progress->unresolved : std::vector<EnlistedCall>{}, "");
-      case txn::TxnPhase::kAborted: co_return Answer(txid, "aborted", record->reason, false);
-      default: break;
+      case txn::TxnPhase::kAborted:
+        co_return Answer(txid, "aborted", record->reason, false);
+      default:
+        break;
     }
     if (epoch != asked_in && group) co_return NotLeader(group->state().leader.value_or(""));
     co_return DeadlineExceeded("transaction " + txid + " is still being decided; ask again");
@@ -345,8 +347,9 @@ class Coordinator::Impl : public StateMachine {
       if (found.value.known && mine && SameSecret(mine->secret, vote.secret)) {
         co_return json::value{{"txid", txid}, {"call", vote.call}, {"recorded", true}};
       }
-      co_return Aborted("transaction " + txid + (found.value.known ? " was committed without call " + vote.call
-                                                                   : " is unknown here (presumed abort)"));
+      co_return Aborted(
+          "transaction " + txid +
+          (found.value.known ? " was committed without call " + vote.call : " is unknown here (presumed abort)"));
     }
     json::value command = txn::CoordinatorState::RegisterCommand(txid, vote, txn::WallClockNowMs());
     co_return co_await Propose(std::move(command));
@@ -357,7 +360,8 @@ class Coordinator::Impl : public StateMachine {
     progress->calls = record.calls;
     // The time for phase two runs from the decision, across restarts and leaders.
     const milliseconds since_decision(std::max<int64_t>(0, txn::WallClockNowMs() - record.decided_ms));
-    progress->give_up_at = Clock::now() + (options.phase_two_give_up - std::min(since_decision, options.phase_two_give_up));
+    progress->give_up_at =
+        Clock::now() + (options.phase_two_give_up - std::min(since_decision, options.phase_two_give_up));
     phase_two[txid] = progress;
     auto requests = PhaseTwoRequests(txid, progress->calls);
     progress->unacknowledged = static_cast<int>(requests.size());
@@ -406,10 +410,11 @@ class Coordinator::Impl : public StateMachine {
         const EnlistedCall* call = txn::FindVote(progress->calls, std::string(c.at("call").as_string()), participant);
         if (call) progress->unresolved.push_back(*call);
       }
-      Log().error("transaction {}: committed, but participant {} at {} did not acknowledge phase two within {} ms of "
-                  "the decision ({}); no more attempts: it learns the outcome when it asks (Coordinator.status "
-                  "lists it as unresolved)",
-                  txid, participant, at, options.phase_two_give_up.count(), last.ToString());
+      Log().error(
+          "transaction {}: committed, but participant {} at {} did not acknowledge phase two within {} ms of "
+          "the decision ({}); no more attempts: it learns the outcome when it asks (Coordinator.status "
+          "lists it as unresolved)",
+          txid, participant, at, options.phase_two_give_up.count(), last.ToString());
     }
     if (--progress->unacknowledged == 0) {
       if (progress->unresolved.empty()) {
@@ -447,19 +452,23 @@ class Coordinator::Impl : public StateMachine {
   // state: unknown there is aborted.
   asio::awaitable<Result> AnswerUnknown(std::string txid, std::string participant) {
     if (group) {
-      co_return Answer(txid, "aborted", "unknown transaction: never begun in this group, or forgotten after its "
-                                        "abort (presumed abort)", false);
+      co_return Answer(txid, "aborted",
+                       "unknown transaction: never begun in this group, or forgotten after its "
+                       "abort (presumed abort)",
+                       false);
     }
     auto found = co_await FindInLog(txid);
     if (!found.ok()) co_return found.status;
     const CommitRecord* record = &found.value.record;
     if (!found.value.known) {
-      co_return Answer(txid, "aborted", "unknown transaction: never begun here, forgotten after its abort, or "
-                                        "begun before a coordinator restart (presumed abort)", false);
+      co_return Answer(txid, "aborted",
+                       "unknown transaction: never begun here, forgotten after its abort, or "
+                       "begun before a coordinator restart (presumed abort)",
+                       false);
     }
     // The `done` mark may still wait for a later write: it counts as done.
-    const bool done = record->done ||
-                      std::find(done_unflushed.begin(), done_unflushed.end(), txid) != done_unflushed.end();
+    const bool done =
+        record->done || std::find(done_unflushed.begin(), done_unflushed.end(), txid) != done_unflushed.end();
     co_return Committed(txid, record->calls, done, {}, participant);
   }
 
@@ -494,8 +503,10 @@ class Coordinator::Impl : public StateMachine {
     if (!record) co_return co_await AnswerUnknown(txid, participant);
     switch (record->phase) {
       case txn::TxnPhase::kActive:
-      case txn::TxnPhase::kDeciding: co_return Answer(txid, "pending", "", false);
-      case txn::TxnPhase::kAborted: co_return Answer(txid, "aborted", record->reason, false);
+      case txn::TxnPhase::kDeciding:
+        co_return Answer(txid, "pending", "", false);
+      case txn::TxnPhase::kAborted:
+        co_return Answer(txid, "aborted", record->reason, false);
       case txn::TxnPhase::kCommitted: {
         auto progress = phase_two.find(txid);
         const bool unresolved = progress != phase_two.end() && !progress->second->unresolved.empty();
@@ -514,7 +525,8 @@ class Coordinator::Impl : public StateMachine {
     if (timeout_ms <= 0 || timeout_ms > options.max_timeout.count()) {
       co_return InvalidArgument("\"timeout_ms\" must be in 1.." + std::to_string(options.max_timeout.count()));
     }
-    json::value command = txn::CoordinatorState::BeginCommand(RandomId(), RandomId(), timeout_ms, txn::WallClockNowMs());
+    json::value command =
+        txn::CoordinatorState::BeginCommand(RandomId(), RandomId(), timeout_ms, txn::WallClockNowMs());
     Result r = co_await Propose(std::move(command));
     if (!r.ok()) co_return r;
     json::value answer = std::move(r).value();
@@ -608,7 +620,8 @@ class Coordinator::Impl : public StateMachine {
     t += "# TYPE harpc_txn_phase_two_abandoned_total counter\n";
     t += "harpc_txn_phase_two_abandoned_total " + std::to_string(phase_two_abandoned) + "\n";
     t += "# HELP harpc_txn_phase_two_unresolved Committed transactions with a participant phase two gave up on.\n";
-    t += "# TYPE harpc_txn_phase_two_unresolved gauge\nharpc_txn_phase_two_unresolved " + std::to_string(unresolved) + "\n";
+    t += "# TYPE harpc_txn_phase_two_unresolved gauge\nharpc_txn_phase_two_unresolved " + std::to_string(unresolved) +
+         "\n";
     if (db) {
       t += "# HELP harpc_txn_decision_batches_total Group commits of the decision log.\n";
       t += "# TYPE harpc_txn_decision_batches_total counter\n";
@@ -634,7 +647,8 @@ Status Coordinator::Open(CoordinatorOptions options, std::unique_ptr<Coordinator
     out->reset(new Coordinator(std::move(impl)));
     return Status::Ok();
   }
-  if (Status s = GroupCommitDb::Open(impl->options.data_dir + "/decisions.db", txn::kDecisionSchema, &impl->db); !s.ok()) {
+  if (Status s = GroupCommitDb::Open(impl->options.data_dir + "/decisions.db", txn::kDecisionSchema, &impl->db);
+      !s.ok()) {
     return s;
   }
   auto loaded = impl->db->RunSync<std::vector<CommitRecord>>([](Database db, std::vector<CommitRecord>& unfinished) {
@@ -662,24 +676,24 @@ Status Coordinator::Attach(Server& server) {
   Status s = server.AddAsyncMethod("Coordinator.begin",
                                    [impl](json::value p, CallContext& ctx) { return impl->Begin(std::move(p), ctx); });
   if (s.ok()) {
-    s = server.AddAsyncMethod(
-        "Coordinator.commit", [impl](json::value p, CallContext& ctx) { return impl->Commit(std::move(p), ctx); },
-        {.idempotent = true});
+    s = server.AddAsyncMethod("Coordinator.commit",
+                              [impl](json::value p, CallContext& ctx) { return impl->Commit(std::move(p), ctx); },
+                              {.idempotent = true});
   }
   if (s.ok()) {
-    s = server.AddAsyncMethod(
-        "Coordinator.abort", [impl](json::value p, CallContext& ctx) { return impl->Abort(std::move(p), ctx); },
-        {.idempotent = true});
+    s = server.AddAsyncMethod("Coordinator.abort",
+                              [impl](json::value p, CallContext& ctx) { return impl->Abort(std::move(p), ctx); },
+                              {.idempotent = true});
   }
   if (s.ok()) {
-    s = server.AddAsyncMethod(
-        "Coordinator.register", [impl](json::value p, CallContext& ctx) { return impl->Register(std::move(p), ctx); },
-        {.idempotent = true, .role = Role::kPeer});  // the participants' votes, never a client's
+    s = server.AddAsyncMethod("Coordinator.register",
+                              [impl](json::value p, CallContext& ctx) { return impl->Register(std::move(p), ctx); },
+                              {.idempotent = true, .role = Role::kPeer});  // the participants' votes, never a client's
   }
   if (s.ok()) {
-    s = server.AddAsyncMethod(
-        "Coordinator.status", [impl](json::value p, CallContext& ctx) { return impl->StatusOf(std::move(p), ctx); },
-        {.idempotent = true});
+    s = server.AddAsyncMethod("Coordinator.status",
+                              [impl](json::value p, CallContext& ctx) { return impl->StatusOf(std::move(p), ctx); },
+                              {.idempotent = true});
   }
   if (s.ok()) s = server.AddMetrics([impl] { return impl->Metrics(); });
   if (s.ok() && impl->group) s = impl->group->Attach(server);

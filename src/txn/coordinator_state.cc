@@ -79,10 +79,14 @@ Status Judge(const std::string& txid, const TxnRecord& record, const json::value
 
 const char* PhaseName(TxnPhase phase) {
   switch (phase) {
-    case TxnPhase::kActive: return "active";
-    case TxnPhase::kDeciding: return "deciding";
-    case TxnPhase::kCommitted: return "committed";
-    case TxnPhase::kAborted: return "aborted";
+    case TxnPhase::kActive:
+      return "active";
+    case TxnPhase::kDeciding:
+      return "deciding";
+    case TxnPhase::kCommitted:
+      return "committed";
+    case TxnPhase::kAborted:
+      return "aborted";
   }
   return "active";
 }
@@ -137,7 +141,7 @@ json::value CoordinatorState::BeginCommand(const std::string& txid, const std::s
 }
 
 json::value CoordinatorState::RegisterCommand(const std::string& txid, const EnlistedCall& vote, int64_t at_ms) {
-  return {{"op", "register"},     {"txid", txid},           {"call", vote.call}, {"participant", vote.participant},
+  return {{"op", "register"},        {"txid", txid},          {"call", vote.call}, {"participant", vote.participant},
           {"address", vote.address}, {"secret", vote.secret}, {"at_ms", at_ms}};
 }
 
@@ -342,9 +346,14 @@ void CoordinatorState::MarkCommitted(const std::string& txid, TxnRecord& record,
 
 void CoordinatorState::Index(const std::string& txid, const TxnRecord& record) {
   switch (record.phase) {
-    case TxnPhase::kActive: active_.emplace(record.deadline_ms, txid); break;
-    case TxnPhase::kDeciding: break;
-    case TxnPhase::kAborted: aborted_by_time_.emplace(record.decided_ms, txid); break;
+    case TxnPhase::kActive:
+      active_.emplace(record.deadline_ms, txid);
+      break;
+    case TxnPhase::kDeciding:
+      break;
+    case TxnPhase::kAborted:
+      aborted_by_time_.emplace(record.decided_ms, txid);
+      break;
     case TxnPhase::kCommitted:
       if (record.done && keep_done_) done_by_time_.emplace(record.decided_ms, txid);
       break;

@@ -7,8 +7,8 @@
 
 #include <boost/json.hpp>
 
-#include "txn/participant_log.h"
 #include "storage/sqlite.h"
+#include "txn/participant_log.h"
 
 namespace harpc::txn {
 
@@ -58,7 +58,10 @@ std::vector<EnlistedCall> ParseCalls(const std::string& text) {
 
 Status DecisionLog::RecordCommit(Database db, const CommitRecord& r) {
   return Statement(db, "INSERT OR IGNORE INTO decisions (txid, calls, decided_ms, done) VALUES (?, ?, ?, 0)")
-      .Bind(1, r.txid).Bind(2, json::serialize(CallsToJson(r.calls))).Bind(3, r.decided_ms ? r.decided_ms : WallClockNowMs()).Run();
+      .Bind(1, r.txid)
+      .Bind(2, json::serialize(CallsToJson(r.calls)))
+      .Bind(3, r.decided_ms ? r.decided_ms : WallClockNowMs())
+      .Run();
 }
 
 Status DecisionLog::MarkDone(Database db, const std::vector<std::string>& txids) {
@@ -79,8 +82,8 @@ bool DecisionLog::Find(Database db, const std::string& txid, CommitRecord* recor
   Statement select(db, "SELECT calls, done, decided_ms FROM decisions WHERE txid = ?");
   select.Bind(1, txid);
   if (select.Step() != Statement::kRow) return false;
-  *record = {.txid = txid, .calls = ParseCalls(select.Text(0)), .done = select.Int(1) != 0,
-             .decided_ms = select.Int(2)};
+  *record = {
+      .txid = txid, .calls = ParseCalls(select.Text(0)), .done = select.Int(1) != 0, .decided_ms = select.Int(2)};
   return true;
 }
 
@@ -88,8 +91,8 @@ std::vector<CommitRecord> DecisionLog::Unfinished(Database db) {
   std::vector<CommitRecord> records;
   Statement select(db, "SELECT txid, calls, decided_ms FROM decisions WHERE done = 0 ORDER BY decided_ms");
   while (select.Step() == Statement::kRow) {
-    records.push_back({.txid = select.Text(0), .calls = ParseCalls(select.Text(1)), .done = false,
-                       .decided_ms = select.Int(2)});
+    records.push_back(
+        {.txid = select.Text(0), .calls = ParseCalls(select.Text(1)), .done = false, .decided_ms = select.Int(2)});
   }
   return records;
 }

@@ -25,6 +25,7 @@
 #include "harpc/channel.h"
 #include "naming/peer_channels.h"
 #include "storage/group_commit.h"
+#include "storage/sqlite.h"
 #include "txn/participant_log.h"
 #include "txn/participant_machine.h"
 #include "txn/replicated_db.h"
@@ -33,7 +34,6 @@
 #include "util/json_params.h"
 #include "util/log.h"
 #include "util/random_id.h"
-#include "storage/sqlite.h"
 #include "util/stop_signal.h"
 
 namespace harpc {
@@ -199,8 +199,9 @@ class Participant::Impl {
   Status CoordinatorOf(std::string named, std::string* address) const {
     if (named.empty()) named = options.coordinator;
     if (named.empty()) {
-      return InvalidArgument("the prepare names no \"coordinator\" and this participant has no default one: "
-                             "its vote could not be registered");
+      return InvalidArgument(
+          "the prepare names no \"coordinator\" and this participant has no default one: "
+          "its vote could not be registered");
     }
     if (Status s = CanonicalPeerTarget(named, address); !s.ok()) {
       return InvalidArgument("\"coordinator\": " + s.message());
@@ -218,8 +219,11 @@ class Participant::Impl {
   // aborted, or decided without it) settles the call at once.
   asio::awaitable<Status> RegisterVote(std::string txid, std::string call, txn::Prepared prepared,
                                        std::chrono::milliseconds budget) {
-    json::value vote{{"txid", txid},         {"call", call}, {"participant", log->id()},
-                     {"address", PhaseTwoAddress()}, {"secret", prepared.secret}};
+    json::value vote{{"txid", txid},
+                     {"call", call},
+                     {"participant", log->id()},
+                     {"address", PhaseTwoAddress()},
+                     {"secret", prepared.secret}};
     CallOptions call_options;
     call_options.timeout = std::clamp(budget, std::chrono::milliseconds(1), kAskTimeout);
     const std::shared_ptr<Channel> coordinator = coordinators->Get(prepared.coordinator);  // named: see coordinator.cc
@@ -296,7 +300,8 @@ class Participant::Impl {
     a.busy = false;
     a.failures = answered ? 0 : std::min(a.failures + 1, 30);
     auto backoff = self->options.resolve_interval * (int64_t{1} << std::min(a.failures, 20));
-    a.next_ask = answered ? Clock::time_point{} : Clock::now() + std::min<Clock::duration>(backoff, self->options.max_ask_backoff);
+    a.next_ask = answered ? Clock::time_point{}
+                          : Clock::now() + std::min<Clock::duration>(backoff, self->options.max_ask_backoff);
   }
 
   // Holds the participant only during a round: once it is destroyed, the next
@@ -426,8 +431,8 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
     auto it = raw->txn_methods.find(name);
     return it == raw->txn_methods.end() ? nullptr : &it->second;
   });
-  impl->machine = std::make_unique<txn::ParticipantMachine>(
-      impl->log.get(), [raw](std::string_view name) -> const LocalHandler* {
+  impl->machine =
+      std::make_unique<txn::ParticipantMachine>(impl->log.get(), [raw](std::string_view name) -> const LocalHandler* {
         auto it = raw->local_methods.find(name);
         return it == raw->local_methods.end() ? nullptr : &it->second.first;
       });
@@ -445,7 +450,9 @@ Status Participant::Open(ParticipantOptions options, std::string_view schema, st
 const std::string& Participant::id() const { return impl_->log->id(); }
 
 ParticipantStats Participant::stats() const {
-  return {.prepared = impl_->prepared, .committed = impl_->committed, .aborted = impl_->aborted,
+  return {.prepared = impl_->prepared,
+          .committed = impl_->committed,
+          .aborted = impl_->aborted,
           .resolved_by_asking = impl_->resolved_by_asking};
 }
 
@@ -571,47 +578,47 @@ Status Participant::Attach(Server& server) {
     if (!s.ok()) return s;
   }
   for (const bool commit : {true, false}) {
-    Status s = server.AddAsyncMethod(
-        commit ? "Participant.commit" : "Participant.abort",
-        [impl, commit](json::value p, CallContext&) -> asio::awaitable<Result> {
-          std::string txid;
-          txn::Decision decision;
-          if (Status s = ParseDecision(p, impl->log->id(), commit, &txid, &decision); !s.ok()) co_return s;
-          co_return co_await impl->Apply(std::move(txid), std::move(decision));
-        },
-        {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
+    Status s =
+        server.AddAsyncMethod(commit ? "Participant.commit" : "Participant.abort",
+                              [impl, commit](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                std::string txid;
+                                txn::Decision decision;
+                                if (Status s = ParseDecision(p, impl->log->id(), commit, &txid, &decision); !s.ok())
+                                  co_return s;
+                                co_return co_await impl->Apply(std::move(txid), std::move(decision));
+                              },
+                              {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
     if (!s.ok()) return s;
   }
-  Status s = server.AddAsyncMethod(
-      "Participant.status",
-      [impl](json::value p, CallContext&) -> asio::awaitable<Result> {
-        std::string txid;
-        if (!p.is_null()) {
-          if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
-        }
-        storage::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
-          json::object answer = txn::ParticipantLog::CountByState(db).as_object();
-          answer["participant"] = impl->log->id();
-          answer["resolved_by_asking"] = impl->resolved_by_asking.load();
-          if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
-          return json::value(std::move(answer));
-        };
-        co_return co_await impl->Query(std::move(work));
-      },
-      {.idempotent = true, .role = Role::kPeer});
+  Status s = server.AddAsyncMethod("Participant.status",
+                                   [impl](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                     std::string txid;
+                                     if (!p.is_null()) {
+                                       if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
+                                     }
+                                     storage::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
+                                       json::object answer = txn::ParticipantLog::CountByState(db).as_object();
+                                       answer["participant"] = impl->log->id();
+                                       answer["resolved_by_asking"] = impl->resolved_by_asking.load();
+                                       if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
+                                       return json::value(std::move(answer));
+                                     };
+                                     co_return co_await impl->Query(std::move(work));
+                                   },
+                                   {.idempotent = true, .role = Role::kPeer});
   if (!s.ok()) return s;
   if (impl->group) {
     // Answered by every member from its own copy (not a linearizable read):
     // members that applied as many commands must hold the same state.
-    s = server.AddAsyncMethod(
-        "Participant.digest",
-        [impl](json::value, CallContext&) -> asio::awaitable<Result> {
-          std::shared_ptr<Impl> held = impl->self.lock();
-          auto digest = Impl::DigestOnLoop(std::move(held));
-          std::optional<Result> answer = co_await asio::co_spawn(impl->executor, std::move(digest), asio::use_awaitable);
-          co_return std::move(*answer);
-        },
-        {.idempotent = true, .role = Role::kPeer});
+    s = server.AddAsyncMethod("Participant.digest",
+                              [impl](json::value, CallContext&) -> asio::awaitable<Result> {
+                                std::shared_ptr<Impl> held = impl->self.lock();
+                                auto digest = Impl::DigestOnLoop(std::move(held));
+                                std::optional<Result> answer =
+                                    co_await asio::co_spawn(impl->executor, std::move(digest), asio::use_awaitable);
+                                co_return std::move(*answer);
+                              },
+                              {.idempotent = true, .role = Role::kPeer});
     if (!s.ok()) return s;
   }
   s = server.AddMetrics([impl] {

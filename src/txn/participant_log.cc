@@ -10,8 +10,8 @@
 
 #include <boost/json.hpp>
 
-#include "util/random_id.h"
 #include "storage/sqlite.h"
+#include "util/random_id.h"
 
 namespace harpc::txn {
 
@@ -36,7 +36,10 @@ json::value ParseStored(const std::string& text) {
 
 Status SetState(Database db, const std::string& txid, const std::string& call, std::string_view state) {
   return Statement(db, "UPDATE harpc_txn_call SET state = ? WHERE txid = ? AND call = ?")
-      .Bind(1, state).Bind(2, txid).Bind(3, call).Run();
+      .Bind(1, state)
+      .Bind(2, txid)
+      .Bind(3, call)
+      .Run();
 }
 }  // namespace
 
@@ -71,8 +74,9 @@ Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, Prepared* o
   }
   {
     // A decided call first, if there is one.
-    Statement others(db, "SELECT state, coordinator FROM harpc_txn_call WHERE txid = ?"
-                         " ORDER BY state = 'prepared' LIMIT 1");
+    Statement others(db,
+                     "SELECT state, coordinator FROM harpc_txn_call WHERE txid = ?"
+                     " ORDER BY state = 'prepared' LIMIT 1");
     others.Bind(1, r.txid);
     if (others.Step() == Statement::kRow) {
       if (others.Text(0) != "prepared") {
@@ -87,8 +91,9 @@ Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, Prepared* o
     }
   }
   {
-    Statement held(db, "SELECT COUNT(*) FROM (SELECT 1 FROM harpc_txn_call WHERE coordinator = ?"
-                       " AND state = 'prepared' LIMIT ?)");
+    Statement held(db,
+                   "SELECT COUNT(*) FROM (SELECT 1 FROM harpc_txn_call WHERE coordinator = ?"
+                   " AND state = 'prepared' LIMIT ?)");
     held.Bind(1, r.coordinator).Bind(2, r.max_prepared_per_coordinator);
     if (held.Step() == Statement::kRow && held.Int(0) >= r.max_prepared_per_coordinator) {
       return ResourceExhausted(std::to_string(held.Int(0)) + " calls naming coordinator " + r.coordinator +
@@ -101,9 +106,15 @@ Result ParticipantLog::Prepare(Database db, const PrepareRequest& r, Prepared* o
   Status s = Statement(db,
                        "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
                        " prepared_ms, secret) VALUES (?, ?, ?, ?, ?, 'prepared', ?, ?, ?)")
-                 .Bind(1, r.txid).Bind(2, r.call).Bind(3, r.method).Bind(4, json::serialize(r.params))
-                 .Bind(5, json::serialize(prepared.value())).Bind(6, r.coordinator).Bind(7, r.prepared_ms)
-                 .Bind(8, r.secret).Run();
+                 .Bind(1, r.txid)
+                 .Bind(2, r.call)
+                 .Bind(3, r.method)
+                 .Bind(4, json::serialize(r.params))
+                 .Bind(5, json::serialize(prepared.value()))
+                 .Bind(6, r.coordinator)
+                 .Bind(7, r.prepared_ms)
+                 .Bind(8, r.secret)
+                 .Run();
   if (!s.ok()) return s;
   *out = {.recorded = true, .state = "prepared", .coordinator = r.coordinator, .secret = r.secret};
   return yes(prepared.value());
@@ -131,7 +142,8 @@ Result ParticipantLog::Apply(Database db, const std::string& txid, const Decisio
       auto row = std::find_if(rows.begin(), rows.end(), [&name = call](const Row& x) { return x.call == name; });
       if (row == rows.end()) continue;  // never prepared here: a commit says so below
       if (!SameSecret(row->secret, secret)) {
-        return PermissionDenied("call " + call + " of " + txid + ": wrong secret (phase two is taken only from the "
+        return PermissionDenied("call " + call + " of " + txid +
+                                ": wrong secret (phase two is taken only from the "
                                 "coordinator the vote was registered with)");
       }
       ++matched;
@@ -180,9 +192,12 @@ Result ParticipantLog::Apply(Database db, const std::string& txid, const Decisio
   if (!d.commit && rows.empty()) {
     // Aborted before any prepare arrived: a late prepare must not succeed.
     Status s = Statement(db,
-                              "INSERT OR IGNORE INTO harpc_txn_call (txid, call, method, params, result, state,"
-                              " coordinator, prepared_ms) VALUES (?, ?, '', 'null', 'null', 'aborted', '', ?)")
-                   .Bind(1, txid).Bind(2, kTombstone).Bind(3, d.at_ms).Run();
+                         "INSERT OR IGNORE INTO harpc_txn_call (txid, call, method, params, result, state,"
+                         " coordinator, prepared_ms) VALUES (?, ?, '', 'null', 'null', 'aborted', '', ?)")
+                   .Bind(1, txid)
+                   .Bind(2, kTombstone)
+                   .Bind(3, d.at_ms)
+                   .Run();
     if (!s.ok()) return s;
   }
   return json::value{{"txid", txid}, {"committed", committed}, {"aborted", aborted}};
@@ -237,7 +252,8 @@ json::value ParticipantLog::Describe(Database db, const std::string& txid) {
 
 Status ParticipantLog::ForgetDecided(Database db, int64_t decided_before_ms) {
   return Statement(db, "DELETE FROM harpc_txn_call WHERE state != 'prepared' AND prepared_ms < ?")
-      .Bind(1, decided_before_ms).Run();
+      .Bind(1, decided_before_ms)
+      .Run();
 }
 
 Status ParticipantLog::LoadOrCreateId(Database db, std::string* id) {

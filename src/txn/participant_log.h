@@ -34,8 +34,6 @@
 #include "harpc/result.h"
 #include "harpc/txn.h"
 
-
-
 namespace harpc::txn {
 
 // The library's tables, created with the application's schema.

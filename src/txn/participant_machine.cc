@@ -35,16 +35,20 @@ json::value Member(const json::value& command, const char* name) {
   return v ? *v : json::value();
 }
 
-int64_t Fingerprint(const json::value& params) {
-  return static_cast<int64_t>(StableHash(json::serialize(params)));
-}
+int64_t Fingerprint(const json::value& params) { return static_cast<int64_t>(StableHash(json::serialize(params))); }
 }  // namespace
 
 std::string ParticipantLibrarySchema() { return std::string(kParticipantSchema) + kAnswerSchema; }
 
 json::value PrepareCommand(const PrepareRequest& r) {
-  return {{"op", "prepare"},   {"txid", r.txid},     {"call", r.call},     {"coordinator", r.coordinator},
-          {"method", r.method}, {"params", r.params}, {"secret", r.secret}, {"at_ms", r.prepared_ms},
+  return {{"op", "prepare"},
+          {"txid", r.txid},
+          {"call", r.call},
+          {"coordinator", r.coordinator},
+          {"method", r.method},
+          {"params", r.params},
+          {"secret", r.secret},
+          {"at_ms", r.prepared_ms},
           {"max_prepared", r.max_prepared_per_coordinator}};
 }
 
@@ -61,8 +65,7 @@ json::value ApplyCommand(const std::string& txid, const Decision& d) {
   return command;
 }
 
-json::value LocalCommand(const std::string& method, const json::value& params, const std::string& key,
-                         int64_t at_ms) {
+json::value LocalCommand(const std::string& method, const json::value& params, const std::string& key, int64_t at_ms) {
   json::object command{{"op", "local"}, {"method", method}, {"params", params}, {"at_ms", at_ms}};
   if (!key.empty()) command["key"] = key;
   return command;
@@ -93,9 +96,9 @@ Result ParticipantMachine::Execute(Database db, const json::value& command) cons
 Result ParticipantMachine::Prepare(Database db, const json::object& c) const {
   const json::value command(c);
   PrepareRequest r;
-  for (auto [name, field] : {std::pair{"txid", &r.txid}, std::pair{"call", &r.call},
-                             std::pair{"coordinator", &r.coordinator}, std::pair{"method", &r.method},
-                             std::pair{"secret", &r.secret}}) {
+  for (auto [name, field] :
+       {std::pair{"txid", &r.txid}, std::pair{"call", &r.call}, std::pair{"coordinator", &r.coordinator},
+        std::pair{"method", &r.method}, std::pair{"secret", &r.secret}}) {
     if (Status s = StringField(command, name, true, field); !s.ok()) return s;
   }
   if (Status s = IntField(command, "at_ms", true, &r.prepared_ms); !s.ok()) return s;
@@ -165,8 +168,12 @@ Result ParticipantMachine::Local(Database db, const json::object& c) const {
   Status s = Statement(db,
                        "INSERT INTO harpc_txn_answer (key, method, fingerprint, answer, at_ms)"
                        " VALUES (?, ?, ?, ?, ?)")
-                 .Bind(1, key).Bind(2, method).Bind(3, fingerprint).Bind(4, json::serialize(answer.value()))
-                 .Bind(5, at_ms).Run();
+                 .Bind(1, key)
+                 .Bind(2, method)
+                 .Bind(3, fingerprint)
+                 .Bind(4, json::serialize(answer.value()))
+                 .Bind(5, at_ms)
+                 .Run();
   if (!s.ok()) return s;
   return answer;
 }

@@ -94,10 +94,11 @@ CallResult Transaction::Call(Channel& channel, std::string_view method, const js
 asio::awaitable<CallResult> Transaction::AsyncCall(Channel& channel, std::string method, json::value params) {
   if (txid_.empty()) co_return Failed(Status(StatusCode::kFailedPrecondition, "call Begin first"));
   const std::string call = std::to_string(next_call_++);
-  json::value body{{"txid", txid_}, {"call", call}, {"coordinator", coordinator_address_}, {"params", std::move(params)}};
+  json::value body{
+      {"txid", txid_}, {"call", call}, {"coordinator", coordinator_address_}, {"params", std::move(params)}};
   CallOptions call_options;
   call_options.timeout = options_.timeout;
-  call_options.idempotent = true;                      // the participant prepares each (txid, call) once
+  call_options.idempotent = true;                     // the participant prepares each (txid, call) once
   call_options.idempotency_key = txid_ + "." + call;  // and so does the server's idempotency store
   CallResult r = co_await channel.AsyncCall(method, body, call_options);
   std::string participant;

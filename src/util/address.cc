@@ -22,8 +22,7 @@ std::string HostPort::ToString() const {
 
 Status ParseHostPort(std::string_view text, HostPort* out, bool allow_port_zero) {
   auto bad = [&](std::string_view why) {
-    return InvalidArgument("bad address '" + std::string(text) + "': " + std::string(why) +
-                           " (expected host:port)");
+    return InvalidArgument("bad address '" + std::string(text) + "': " + std::string(why) + " (expected host:port)");
   };
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {

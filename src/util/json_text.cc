@@ -62,12 +62,18 @@ std::size_t JsonArrayLength(std::string_view text) {
       continue;
     }
     switch (c) {
-      case ' ': case '\t': case '\n': case '\r': break;
-      case '[': case '{':
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        break;
+      case '[':
+      case '{':
         if (depth == 1) any = true;
         ++depth;
         break;
-      case ']': case '}':
+      case ']':
+      case '}':
         if (depth > 0) --depth;
         break;
       case ',':

@@ -28,8 +28,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -50,10 +50,11 @@ class StopSignal {
     std::erase_if(signals_, [](const auto& s) { return s.expired(); });
     auto signal = std::make_shared<boost::asio::cancellation_signal>();
     signals_.push_back(signal);
-    boost::asio::co_spawn(executor, std::move(coroutine),
-                          boost::asio::bind_cancellation_slot(signal->slot(), [signal](std::exception_ptr e, auto&&...) {
-                            if (e) LogUnlessCancelled(e);
-                          }));
+    boost::asio::co_spawn(
+        executor, std::move(coroutine),
+        boost::asio::bind_cancellation_slot(signal->slot(), [signal](std::exception_ptr e, auto&&...) {
+          if (e) LogUnlessCancelled(e);
+        }));
   }
 
   // Cancels every coroutine of the group still running.
@@ -69,7 +70,8 @@ class StopSignal {
     try {
       std::rethrow_exception(e);
     } catch (const boost::system::system_error& error) {
-      if (error.code() != boost::asio::error::operation_aborted) Log().error("background task failed: {}", error.what());
+      if (error.code() != boost::asio::error::operation_aborted)
+        Log().error("background task failed: {}", error.what());
     } catch (const std::exception& error) {
       Log().error("background task failed: {}", error.what());
     } catch (...) {

@@ -111,9 +111,7 @@ void Subprocess::Signal(int signal) const {
   if (pid_ > 0 && !exit_status_) ::kill(pid_, signal);
 }
 
-void Subprocess::Reap(int status) {
-  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+void Subprocess::Reap(int status) { exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
 std::optional<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
   if (exit_status_ || pid_ <= 0) return exit_status_;

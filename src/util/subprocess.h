@@ -27,8 +27,7 @@ class Subprocess {
   // Starts argv[0] (a path) with argv. The child's stdout comes back through a
   // pipe (ReadLine); its stderr goes to `stderr_path` ("" keeps the parent's,
   // "/dev/null" drops it).
-  static Status Spawn(const std::vector<std::string>& argv, Subprocess* out,
-                      const std::string& stderr_path = "");
+  static Status Spawn(const std::vector<std::string>& argv, Subprocess* out, const std::string& stderr_path = "");
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0 && !exit_status_; }

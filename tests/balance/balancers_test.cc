@@ -67,8 +67,7 @@ class BalancersTest : public ::testing::Test {
   std::shared_ptr<Endpoint> Make(const std::string& address, int weight, Clock::time_point joined_at = {}) {
     const auto port = static_cast<unsigned short>(9000 + made_++);
     asio::ip::tcp::endpoint resolved(asio::ip::make_address("127.0.0.1"), port);
-    return std::make_shared<Endpoint>(EndpointSpec{address, weight}, resolved, io_.get_executor(), policy_,
-                                      joined_at);
+    return std::make_shared<Endpoint>(EndpointSpec{address, weight}, resolved, io_.get_executor(), policy_, joined_at);
   }
 
   static void MakeUnhealthy(Endpoint& e, Clock::time_point at) {
@@ -556,7 +555,7 @@ TEST_F(BalancersHashTest, ASkippedEndpointsKeysGoElsewhereAndComeBack) {
   }
   EXPECT_EQ(took_over.count(down.address()), 0u);
   EXPECT_EQ(took_over.count("-"), 0u);
-  EXPECT_GE(took_over.size(), 5u);  // spread over the others, not dumped on one
+  EXPECT_GE(took_over.size(), 5u);           // spread over the others, not dumped on one
   EXPECT_EQ(Placement(lb, 100000), during);  // and deterministically
 
   MakeHealthy(down, kT0 - 500ms);

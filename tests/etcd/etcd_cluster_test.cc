@@ -45,8 +45,8 @@ int64_t LeaseOf(const EtcdServer& member, const std::string& key) {
 
 // `harpc serve` registered with a 3 s lease on `members` ("etcd://H:P,...").
 ServeProcess StartRegistered(const std::string& members, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"--threads", "1", "--grace-ms", "200", "--register", members,
-                                   "--lease-ttl-ms", "3000"};
+  std::vector<std::string> args = {"--threads",  "1",     "--grace-ms",     "200",
+                                   "--register", members, "--lease-ttl-ms", "3000"};
   args.insert(args.end(), extra.begin(), extra.end());
   return StartServe(args);
 }
@@ -65,8 +65,8 @@ class EtcdClusterTest : public ::testing::Test {
   ServeProcess RegisteredAndWatched(int64_t* lease) {
     ServeProcess server = StartRegistered(Spec());
     EXPECT_FALSE(server.address.empty());
-    EXPECT_TRUE(PollUntil([&] { return (*lease = LeaseOf(cluster_.member(1), Key(server.address))) != 0; },
-                          seconds(5)));
+    EXPECT_TRUE(
+        PollUntil([&] { return (*lease = LeaseOf(cluster_.member(1), Key(server.address))) != 0; }, seconds(5)));
     channel_ = std::make_unique<Channel>(Spec() + "/echo");
     EXPECT_TRUE(channel_->status().ok()) << channel_->status();
     EXPECT_TRUE(PollUntil([&] { return Knows(*channel_, server.address); }, seconds(5)));
@@ -118,8 +118,8 @@ TEST_F(EtcdClusterTest, AStoppedMemberIsLeftWithinADeadline) {
   cluster_.member(0).Signal(SIGSTOP);
   const auto stopped = Clock::now();
   // Committed by the two others (after an election when member 0 led).
-  ASSERT_TRUE(PollUntil([&] { return other.Put(Key(c.address), R"({"address":")" + c.address + R"("})"); },
-                        seconds(15)))
+  ASSERT_TRUE(
+      PollUntil([&] { return other.Put(Key(c.address), R"({"address":")" + c.address + R"("})"); }, seconds(15)))
       << "the two other members did not take a write";
   const auto committed = Clock::now();
   const bool seen = PollUntil([&] { return Knows(channel, c.address); }, seconds(10));
@@ -130,9 +130,9 @@ TEST_F(EtcdClusterTest, AStoppedMemberIsLeftWithinADeadline) {
   EXPECT_TRUE(seen) << "the channel still watches the stopped member";
   const auto seen_after = testing::Since(stopped);
   const auto after_commit = testing::Since(committed);
-  EXPECT_LT(seen_after.count(), testing::Scaled(milliseconds(std::max<long long>(
-                                     6500, (committed - stopped) / milliseconds(1) + 3000)))
-                                     .count());
+  EXPECT_LT(
+      seen_after.count(),
+      testing::Scaled(milliseconds(std::max<long long>(6500, (committed - stopped) / milliseconds(1) + 3000))).count());
   std::printf("[ etcd     ] member 0 stopped: the change was committed after %lld ms, in the channel after %lld ms\n",
               static_cast<long long>((committed - stopped) / milliseconds(1)),
               static_cast<long long>(seen_after.count()));
@@ -190,8 +190,8 @@ TEST(EtcdHttpsTest, EtcdOwnCaAndAWrongOne) {
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_EQ(good.Stdout(), "{\"b\":2}\n");
 
-  CliRun wrong = RunHarpc({"call", "etcd://" + etcd.host_port() + "/echo", "Echo.echo", "{}", "--etcd-ca",
-                           pki.other_ca_cert});
+  CliRun wrong =
+      RunHarpc({"call", "etcd://" + etcd.host_port() + "/echo", "Echo.echo", "{}", "--etcd-ca", pki.other_ca_cert});
   EXPECT_EQ(wrong.exit_code, 1) << wrong.err;
   EXPECT_NE(wrong.err.find("etcd unreachable at " + etcd.host_port() + ": "), std::string::npos) << wrong.err;
   EXPECT_NE(wrong.err.find("TLS certificate refused: unable to get local issuer certificate"), std::string::npos)
@@ -213,7 +213,8 @@ TEST(EtcdHttpsTest, ClientCertificateForAnEtcdThatAsksForOne) {
   const std::string spec = "etcd://" + etcd.host_port();
   ServeProcess a = StartRegistered(spec, {"--etcd-ca", pki.ca_cert, "--etcd-cert", pki.cert, "--etcd-key", pki.key});
   ASSERT_FALSE(a.address.empty());
-  const std::vector<std::string> call = {"call", spec + "/echo", "Echo.echo", R"({"m":"tls"})", "--etcd-ca", pki.ca_cert};
+  const std::vector<std::string> call = {"call",           spec + "/echo", "Echo.echo",
+                                         R"({"m":"tls"})", "--etcd-ca",    pki.ca_cert};
   std::vector<std::string> with_certificate = call;
   with_certificate.insert(with_certificate.end(), {"--etcd-cert", pki.cert, "--etcd-key", pki.key});
   CliRun good;
@@ -259,13 +260,13 @@ TEST(EtcdAuthTest, UserAndPassword) {
   CliRun wrong = testing::RunProgram({"/usr/bin/env", "HARPC_ETCD_PASSWORD=not-it", HARPC_BINARY, "call",
                                       spec + "/echo", "Echo.echo", "{}", "--etcd-user", "root"});
   EXPECT_EQ(wrong.exit_code, 1) << wrong.err;
-  EXPECT_NE(wrong.err.find("etcd " + etcd.host_port() + " user 'root' cannot sign in"), std::string::npos)
-      << wrong.err;
+  EXPECT_NE(wrong.err.find("etcd " + etcd.host_port() + " user 'root' cannot sign in"), std::string::npos) << wrong.err;
   EXPECT_NE(wrong.err.find("authentication failed"), std::string::npos) << wrong.err;
 
   CliRun anonymous = RunHarpc(call);
   EXPECT_EQ(anonymous.exit_code, 1) << anonymous.err;
-  EXPECT_NE(anonymous.err.find("etcd " + etcd.host_port() + " /v3/kv/range: etcdserver: user name is empty (this "
+  EXPECT_NE(anonymous.err.find("etcd " + etcd.host_port() +
+                               " /v3/kv/range: etcdserver: user name is empty (this "
                                "etcd wants a user: harpc --etcd-user)"),
             std::string::npos)
       << anonymous.err;

@@ -35,9 +35,10 @@ std::string Request(int port, std::string_view method, std::string_view path, co
                     const std::string& token = "") {
   RawSocket socket(port);
   if (!socket.connected()) return {};
-  std::string request = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                        std::to_string(port) + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\nConnection: close\r\n";
+  std::string request = std::string(method) + " " + std::string(path) +
+                        " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\nConnection: close\r\n";
   if (!token.empty()) request += "Authorization: " + token + "\r\n";
   request += "\r\n" + body;
   if (!socket.Send(request)) return {};
@@ -134,10 +135,9 @@ Status EtcdServer::Launch() {
 }
 
 Status EtcdServer::Spawn() {
-  const std::string client = (tls_cert_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
-                             std::to_string(client_port_);
-  const std::string tls =
-      tls_cert_.empty() ? "" : " --cert-file " + tls_cert_ + " --key-file " + tls_key_;
+  const std::string client =
+      (tls_cert_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(client_port_);
+  const std::string tls = tls_cert_.empty() ? "" : " --cert-file " + tls_cert_ + " --key-file " + tls_key_;
   const std::string client_auth = client_certificates_ ? " --client-cert-auth --trusted-ca-file " + tls_ca_ : "";
   const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
   // sh only redirects stdout (the Subprocess pipe is not read) and then becomes etcd.
@@ -151,8 +151,8 @@ Status EtcdServer::Spawn() {
 }
 
 Status EtcdServer::WaitHealthy() {
-  if (!PollUntil([&] { return !process_.running() || Healthy(); }, std::chrono::seconds(20)) ||
-      !process_.running() || process_.Wait(std::chrono::milliseconds(0))) {
+  if (!PollUntil([&] { return !process_.running() || Healthy(); }, std::chrono::seconds(20)) || !process_.running() ||
+      process_.Wait(std::chrono::milliseconds(0))) {
     return Unavailable("etcd did not become healthy on " + host_port() + "; its log ends with:\n" + LogTail());
   }
   return Status::Ok();
@@ -160,9 +160,9 @@ Status EtcdServer::WaitHealthy() {
 
 bool EtcdServer::Healthy() const {
   if (!tls_cert_.empty()) {
-    testing::CliRun curl = testing::RunProgram({"/usr/bin/curl", "-s", "-w", "\\n", "--max-time", "2", "--cacert",
-                                                tls_ca_, "--cert", tls_cert_, "--key", tls_key_,
-                                                "https://" + host_port() + "/health"});
+    testing::CliRun curl =
+        testing::RunProgram({"/usr/bin/curl", "-s", "-w", "\\n", "--max-time", "2", "--cacert", tls_ca_, "--cert",
+                             tls_cert_, "--key", tls_key_, "https://" + host_port() + "/health"});
     return curl.exit_code == 0 && curl.Stdout().find("true") != std::string::npos;
   }
   std::string response = Request(client_port_, "GET", "/health", "");
@@ -240,7 +240,8 @@ Status EtcdCluster::Start(size_t size) {
       member->name_ = "m" + std::to_string(i);
       member->client_port_ = port();
       member->peer_port_ = port();
-      cluster += (cluster.empty() ? "" : ",") + member->name_ + "=http://127.0.0.1:" + std::to_string(member->peer_port_);
+      cluster +=
+          (cluster.empty() ? "" : ",") + member->name_ + "=http://127.0.0.1:" + std::to_string(member->peer_port_);
       members_.push_back(std::move(member));
     }
     for (auto& member : members_) member->initial_cluster_ = cluster;

@@ -66,8 +66,8 @@ class EtcdTest : public ::testing::Test {
 
   // `harpc serve` registered in this etcd with a 2 s lease.
   ServeProcess StartRegistered(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"--threads", "1", "--grace-ms", "200", "--register", Spec(),
-                                     "--lease-ttl-ms", "2000"};
+    std::vector<std::string> args = {"--threads",  "1",    "--grace-ms",     "200",
+                                     "--register", Spec(), "--lease-ttl-ms", "2000"};
     args.insert(args.end(), extra.begin(), extra.end());
     return StartServe(args);
   }
@@ -112,7 +112,9 @@ class TestLoop {
   asio::any_io_executor executor() { return context_.get_executor(); }
   // Runs `awaitable` on the loop and waits for it.
   template <typename T>
-  T Run(asio::awaitable<T> awaitable) { return asio::co_spawn(context_, std::move(awaitable), asio::use_future).get(); }
+  T Run(asio::awaitable<T> awaitable) {
+    return asio::co_spawn(context_, std::move(awaitable), asio::use_future).get();
+  }
   // Whether the loop runs a task posted now within `timeout` (it is not blocked).
   bool Responsive(milliseconds timeout) {
     auto ran = std::make_shared<std::promise<void>>();  // shared: the task may run after we gave up
@@ -163,7 +165,8 @@ TEST(EtcdFactoryTest, RejectsBadArguments) {
   std::unique_ptr<Registrar> registrar;
   EXPECT_FALSE(MakeEtcdRegistrar("etcd://127.0.0.1:2379", TestRegistration("nohost"), {}, &registrar).ok());
   EXPECT_TRUE(MakeEtcdRegistrar("etcd://127.0.0.1:2379", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
-  EXPECT_TRUE(MakeRegistrar("etcd://127.0.0.1:2379,127.0.0.1:2380", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
+  EXPECT_TRUE(
+      MakeRegistrar("etcd://127.0.0.1:2379,127.0.0.1:2380", TestRegistration("127.0.0.1:1"), {}, &registrar).ok());
   Status named = MakeRegistrar("etcd://127.0.0.1:2379/echo", TestRegistration("127.0.0.1:1"), {}, &registrar);
   EXPECT_NE(named.message().find("must not name a service"), std::string::npos) << named;
   EXPECT_EQ(EtcdInstanceKey("echo", "127.0.0.1:8001"), "/harpc/services/echo/127.0.0.1:8001");
@@ -335,9 +338,9 @@ TEST(EtcdTlsTest, RegistrationAndResolutionOverTls) {
   ASSERT_TRUE(started.ok()) << started;
   const TestPki& pki = https.pki();
   EtcdServer& etcd = https.etcd();
-  ServeProcess a = StartServe({"--threads", "1", "--grace-ms", "200", "--register", "etcd://" + etcd.host_port(),
-                               "--lease-ttl-ms", "2000", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca",
-                               pki.ca_cert});
+  ServeProcess a =
+      StartServe({"--threads", "1", "--grace-ms", "200", "--register", "etcd://" + etcd.host_port(), "--lease-ttl-ms",
+                  "2000", "--tls-cert", pki.cert, "--tls-key", pki.key, "--tls-ca", pki.ca_cert});
   ASSERT_FALSE(a.address.empty());
 
   ChannelOptions options;
@@ -458,8 +461,11 @@ TEST_F(EtcdTest, ChannelKeepsItsLastMembershipWhileEtcdIsDownAndFollowsItAgainAf
 
   etcd_.Kill();
   // The watch breaks and every range fails meanwhile: the membership must hold throughout.
-  EXPECT_TRUE(HoldsFor([&] { return Addresses(channel) == std::set<std::string>{a.address, b.address}; },
-                       milliseconds(1500)));
+  EXPECT_TRUE(HoldsFor(
+      [&] {
+        return Addresses(channel) == std::set<std::string>{a.address, b.address};
+      },
+      milliseconds(1500)));
   for (int i = 0; i < 10; ++i) {
     CallResult r = channel.Call("Echo.echo", json::parse("{}"));
     EXPECT_TRUE(r.ok()) << r.status;

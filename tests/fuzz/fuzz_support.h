@@ -24,9 +24,7 @@
 
 namespace harpc::fuzz {
 
-inline std::string_view Bytes(const uint8_t* data, size_t size) {
-  return {reinterpret_cast<const char*>(data), size};
-}
+inline std::string_view Bytes(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
 
 // At the start of every input (it acts once per process): logging off, as
 // a warning per malformed input would cost more than the parsing.

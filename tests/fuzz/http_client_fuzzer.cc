@@ -52,7 +52,7 @@ asio::awaitable<size_t> Stream(http1::ClientConnection& connection) {
 }
 
 asio::awaitable<boost::system::error_code> Connect(http1::ClientConnection& connection,
-                                                  asio::ip::tcp::endpoint endpoint) {
+                                                   asio::ip::tcp::endpoint endpoint) {
   const http1::Clock::time_point deadline = http1::Clock::now() + std::chrono::seconds(5);
   co_return co_await connection.stream.Connect(endpoint, deadline);
 }

@@ -24,7 +24,8 @@ namespace {
 class SeenHandler final : public http1::RequestHandler {
  public:
   asio::awaitable<http1::Response> Handle(const http1::Request& request) override {
-    std::string seen = std::string(request.method_string()) + " " + std::string(request.target()) + " " + request.body();
+    std::string seen =
+        std::string(request.method_string()) + " " + std::string(request.target()) + " " + request.body();
     co_return Answer(200, std::move(seen), request.target() == "/close");
   }
   http1::Response Refuse(int http_status, std::string message) override {
@@ -70,8 +71,7 @@ asio::awaitable<bool> Serve(http1::ServerConnection& connection, http1::RequestH
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Setup();
   static asio::io_context context;
-  static const http1::ServerLimits limits{.max_header_bytes = 1024, .max_body_bytes = 4096,
-                                          .max_unsent_bytes = 2048};
+  static const http1::ServerLimits limits{.max_header_bytes = 1024, .max_body_bytes = 4096, .max_unsent_bytes = 2048};
   auto [client, server] = fuzz::LoopbackPair(context);
   auto connection = std::make_unique<http1::ServerConnection>(std::move(server), limits);
   SeenHandler handler;

@@ -17,8 +17,8 @@
 
 #include "fuzz_support.h"
 #include "storage/sqlite.h"
-#include "txn/participant_log.h"
 #include "txn/counter_table.h"
+#include "txn/participant_log.h"
 #include "txn/participant_machine.h"
 #include "util/json_params.h"
 
@@ -54,26 +54,25 @@ struct Machine {
       if (Status s = AddToCounter(db, name, n, 0); !s.ok()) return s;
       return json::value{{"name", name}};
     };
-    txn["Counter.hold"] = {
-        .prepare = [](Database db, const json::value& p) -> Result {
-          std::string name;
-          int64_t n = 0;
-          if (Status s = Params(p, &name, &n); !s.ok()) return s;
-          if (Status s = AddToCounter(db, name, 0, n); !s.ok()) return s;
-          return json::value{{"held", n}};
-        },
-        .commit = [](Database db, const json::value& p) -> Status {
-          std::string name;
-          int64_t n = 0;
-          if (Status s = Params(p, &name, &n); !s.ok()) return s;
-          return AddToCounter(db, name, n, -n);
-        },
-        .abort = [](Database db, const json::value& p) -> Status {
-          std::string name;
-          int64_t n = 0;
-          if (Status s = Params(p, &name, &n); !s.ok()) return s;
-          return AddToCounter(db, name, 0, -n);
-        }};
+    txn["Counter.hold"] = {.prepare = [](Database db, const json::value& p) -> Result {
+                             std::string name;
+                             int64_t n = 0;
+                             if (Status s = Params(p, &name, &n); !s.ok()) return s;
+                             if (Status s = AddToCounter(db, name, 0, n); !s.ok()) return s;
+                             return json::value{{"held", n}};
+                           },
+                           .commit = [](Database db, const json::value& p) -> Status {
+                             std::string name;
+                             int64_t n = 0;
+                             if (Status s = Params(p, &name, &n); !s.ok()) return s;
+                             return AddToCounter(db, name, n, -n);
+                           },
+                           .abort = [](Database db, const json::value& p) -> Status {
+                             std::string name;
+                             int64_t n = 0;
+                             if (Status s = Params(p, &name, &n); !s.ok()) return s;
+                             return AddToCounter(db, name, 0, -n);
+                           }};
   }
 };
 

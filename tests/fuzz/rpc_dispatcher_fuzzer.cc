@@ -54,20 +54,20 @@ std::unique_ptr<Server> MakeServer() {
   }
   // Answers its params after {"ms": N} (at most 5), or DEADLINE_EXCEEDED.
   if (s.ok()) {
-    s = server->AddAsyncMethod(
-        "Test.later",
-        [](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
-          int64_t ms = 0;
-          if (Status s = IntField(p, "ms", false, &ms); !s.ok()) co_return s;
-          asio::steady_timer timer(co_await asio::this_coro::executor);
-          timer.expires_after(std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, 5)));
-          co_await timer.async_wait(asio::use_awaitable);
-          co_return p;
-        },
-        {.idempotent = true});
+    s = server->AddAsyncMethod("Test.later",
+                               [](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+                                 int64_t ms = 0;
+                                 if (Status s = IntField(p, "ms", false, &ms); !s.ok()) co_return s;
+                                 asio::steady_timer timer(co_await asio::this_coro::executor);
+                                 timer.expires_after(std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, 5)));
+                                 co_await timer.async_wait(asio::use_awaitable);
+                                 co_return p;
+                               },
+                               {.idempotent = true});
   }
-  if (s.ok()) s = server->AddMethod("Test.peer", [](const json::value& p, CallContext&) -> Result { return p; },
-                                    {.role = Role::kPeer});
+  if (s.ok())
+    s = server->AddMethod("Test.peer", [](const json::value& p, CallContext&) -> Result { return p; },
+                          {.role = Role::kPeer});
   if (!s.ok()) throw std::runtime_error(s.message());
   return server;
 }

@@ -43,8 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)BearerToken(parts[0].substr(0, parts[0].find('\n')));
 
-  const TlsOptions options{.cert_file = dir.File("cert.pem"), .key_file = dir.File("key.pem"),
-                           .ca_file = dir.File("ca.pem"), .client_ca_file = dir.File("ca.pem")};
+  const TlsOptions options{.cert_file = dir.File("cert.pem"),
+                           .key_file = dir.File("key.pem"),
+                           .ca_file = dir.File("ca.pem"),
+                           .client_ca_file = dir.File("ca.pem")};
   Write(options.cert_file, parts[1]);
   Write(options.key_file, parts[2]);
   Write(options.ca_file, parts[3]);

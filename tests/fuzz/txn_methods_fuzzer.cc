@@ -13,9 +13,9 @@
 // run a whole transaction.
 #include "apps/bank_service.h"
 #include "fuzz_support.h"
-#include "method_session.h"
 #include "harpc/coordinator.h"
 #include "harpc/txn.h"
+#include "method_session.h"
 #include "support/test_support.h"
 #include "util/free_port.h"
 

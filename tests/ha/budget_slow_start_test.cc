@@ -8,8 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
-#include "health/endpoint.h"
 #include "client/retry_budget.h"
+#include "health/endpoint.h"
 
 namespace harpc {
 namespace {
@@ -76,8 +76,8 @@ TEST(RetryBudgetTest, RecoversAsTheWindowSlides) {
 
 TEST(RetryBudgetTest, PartialSlide) {
   RetryBudget b(0.5, 0);
-  for (int i = 0; i < 100; ++i) b.OnCall(kT0);        // earns 50
-  for (int i = 0; i < 100; ++i) b.OnCall(kT0 + 5s);   // earns 50
+  for (int i = 0; i < 100; ++i) b.OnCall(kT0);       // earns 50
+  for (int i = 0; i < 100; ++i) b.OnCall(kT0 + 5s);  // earns 50
   ASSERT_EQ(Drain(b, kT0 + 5s), 100);
   // At kT0+10s the first 100 calls left; 100 calls (50 retries) and the 100
   // retries spent at kT0+5s remain: nothing left to spend.

@@ -215,8 +215,8 @@ void FlakyEndpointIsTakenOut(const std::string& mechanism) {
   for (int i = 0; i < 3; ++i) {
     const auto good = InfoOf(channel, s[i].address);
     EXPECT_EQ(good->ejections, 0u) << "a good endpoint was ejected: " << Describe(channel);
-    EXPECT_LT(flaky_info->picks, good->picks) << "the flaky endpoint got as many calls as a good one: "
-                                              << Describe(channel);
+    EXPECT_LT(flaky_info->picks, good->picks)
+        << "the flaky endpoint got as many calls as a good one: " << Describe(channel);
   }
   if (mechanism == "breaker") EXPECT_EQ(flaky_info->ejections, 0u);
   ::testing::Test::RecordProperty("seen_state", seen);
@@ -224,9 +224,7 @@ void FlakyEndpointIsTakenOut(const std::string& mechanism) {
 
 TEST(HaFailover, FlakyEndpointIsEjectedWhileCallsKeepSucceeding) { FlakyEndpointIsTakenOut("outlier"); }
 
-TEST(HaFailover, FlakyEndpointTripsItsCircuitBreakerWhileCallsKeepSucceeding) {
-  FlakyEndpointIsTakenOut("breaker");
-}
+TEST(HaFailover, FlakyEndpointTripsItsCircuitBreakerWhileCallsKeepSucceeding) { FlakyEndpointIsTakenOut("breaker"); }
 
 // With the defaults both mechanisms watch it; whichever acts first takes it out.
 TEST(HaFailover, FlakyEndpointIsTakenOutWithDefaultOptions) { FlakyEndpointIsTakenOut("both"); }

@@ -112,8 +112,8 @@ uint64_t PicksOf(const Channel& channel, const std::string& address) {
 std::string Describe(const Channel& channel) {
   std::ostringstream out;
   for (auto& e : channel.Endpoints()) {
-    out << e.address << "=" << e.state << "(picks " << e.picks << ", ok " << e.successes << ", failed "
-        << e.failures << ", ejections " << e.ejections << ") ";
+    out << e.address << "=" << e.state << "(picks " << e.picks << ", ok " << e.successes << ", failed " << e.failures
+        << ", ejections " << e.ejections << ") ";
   }
   auto c = channel.counters();
   out << "| calls " << c.calls << " retries " << c.retries << " hedges " << c.hedges << " budget_exhausted "
@@ -163,7 +163,8 @@ void Load::Run() {
       records_.push_back(std::move(rec));
     }
     done_.fetch_add(1);
-    if (options_.pause.count() > 0) std::this_thread::sleep_for(options_.pause);  // the load's own pace, not a wait for a condition
+    if (options_.pause.count() > 0)
+      std::this_thread::sleep_for(options_.pause);  // the load's own pace, not a wait for a condition
   }
 }
 

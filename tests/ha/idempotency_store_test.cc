@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <string>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -305,7 +305,7 @@ TEST(IdempotencyStoreTest, ARunningEntryEvictedForRoomStillFinishes) {
   Entry a, b;
   ASSERT_EQ(store.Begin("M", "a", 1, &a), Verdict::kRun);
   ASSERT_EQ(store.Begin("M", "b", 1, &b), Verdict::kRun);  // evicts running "a"
-  store.Finish(a, Value(1));                                // must not touch "b"
+  store.Finish(a, Value(1));                               // must not touch "b"
   EXPECT_EQ(store.size(), 1u);
   Entry x;
   EXPECT_EQ(store.Begin("M", "b", 1, &x), Verdict::kWait);
@@ -389,8 +389,9 @@ TEST(IdempotencyStoreTest, CountedBytesCoverTheMemoryReallyUsed) {
   }
   const long grown_kib = RssKib() - before;
   const size_t counted = store.bytes();
-  std::printf("20,000 entries with 255-byte keys: counted %zu bytes (%zu per entry), RSS grew %ld KiB (%ld per entry)\n",
-              counted, counted / kEntries, grown_kib, grown_kib * 1024 / kEntries);
+  std::printf(
+      "20,000 entries with 255-byte keys: counted %zu bytes (%zu per entry), RSS grew %ld KiB (%ld per entry)\n",
+      counted, counted / kEntries, grown_kib, grown_kib * 1024 / kEntries);
   EXPECT_LE(static_cast<size_t>(grown_kib) * 1024, counted * 5 / 4 + (1 << 20));
 }
 

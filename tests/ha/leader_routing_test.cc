@@ -56,30 +56,37 @@ class FakeGroup {
       auto m = std::make_unique<Member>();
       m->server = std::make_unique<Server>(o);
       Member* self = m.get();
-      EXPECT_TRUE(m->server->AddMethod("Kv.put", [this, self](const json::value& p, CallContext&) -> Result {
-        std::unique_lock lock(mu_);
-        // Frozen: the member's only thread stops here, as under SIGSTOP.
-        thawed_.wait(lock, [self] { return !self->frozen; });
-        ++self->requests;
-        if (self->belief != self->address) return NotLeader(self->belief);
-        const json::value* id = p.is_object() ? p.as_object().if_contains("id") : nullptr;
-        self->ran.push_back(id && id->is_int64() ? id->as_int64() : -1);
-        return json::value{{"id", id ? *id : json::value(nullptr)}, {"by", self->address}};
-      }).ok());
-      EXPECT_TRUE(m->server->AddAsyncMethod(
-          "Kv.slow", [this, self](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
-            {
-              std::lock_guard lock(mu_);
-              ++self->requests;
-              if (self->belief != self->address) co_return NotLeader(self->belief);
-              self->ran.push_back(-1);
-            }
-            const json::value* ms = p.is_object() ? p.as_object().if_contains("ms") : nullptr;
-            const int64_t wait = std::clamp<int64_t>(ms && ms->is_int64() ? ms->as_int64() : 0, 0, 2000);
-            asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(wait));
-            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            co_return json::value{{"slept", true}};
-          }).ok());
+      EXPECT_TRUE(m->server
+                      ->AddMethod("Kv.put",
+                                  [this, self](const json::value& p, CallContext&) -> Result {
+                                    std::unique_lock lock(mu_);
+                                    // Frozen: the member's only thread stops here, as under SIGSTOP.
+                                    thawed_.wait(lock, [self] { return !self->frozen; });
+                                    ++self->requests;
+                                    if (self->belief != self->address) return NotLeader(self->belief);
+                                    const json::value* id = p.is_object() ? p.as_object().if_contains("id") : nullptr;
+                                    self->ran.push_back(id && id->is_int64() ? id->as_int64() : -1);
+                                    return json::value{{"id", id ? *id : json::value(nullptr)}, {"by", self->address}};
+                                  })
+                      .ok());
+      EXPECT_TRUE(m->server
+                      ->AddAsyncMethod("Kv.slow",
+                                       [this, self](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+                                         {
+                                           std::lock_guard lock(mu_);
+                                           ++self->requests;
+                                           if (self->belief != self->address) co_return NotLeader(self->belief);
+                                           self->ran.push_back(-1);
+                                         }
+                                         const json::value* ms =
+                                             p.is_object() ? p.as_object().if_contains("ms") : nullptr;
+                                         const int64_t wait =
+                                             std::clamp<int64_t>(ms && ms->is_int64() ? ms->as_int64() : 0, 0, 2000);
+                                         asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(wait));
+                                         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                                         co_return json::value{{"slept", true}};
+                                       })
+                      .ok());
       Status s = m->server->Start("127.0.0.1:0");
       EXPECT_TRUE(s.ok()) << s;
       std::lock_guard lock(mu_);
@@ -192,7 +199,8 @@ TEST(NotLeaderWire, PlainCallGets421WithTheLeader) {
   std::string r = RoundTrip(group.port(0), Post("/rpc/Kv.put", R"({"id":1})"));
   EXPECT_EQ(testing::StatusOf(r), 421) << r;
   EXPECT_EQ(ParseJson(testing::BodyOf(r)),
-            (json::value{{"error", {{"code", -32010}, {"message", "not leader"}, {"data", {{"leader", group.address(1)}}}}}}));
+            (json::value{
+                {"error", {{"code", -32010}, {"message", "not leader"}, {"data", {{"leader", group.address(1)}}}}}}));
   group.Lead(-1);
   r = RoundTrip(group.port(0), Post("/rpc/Kv.put", R"({"id":2})"));
   EXPECT_EQ(testing::StatusOf(r), 421) << r;
@@ -204,12 +212,14 @@ TEST(NotLeaderWire, PlainCallGets421WithTheLeader) {
 TEST(NotLeaderWire, JsonRpcErrorIs32010WithTheLeader) {
   FakeGroup group(2);
   group.Lead(1);
-  std::string r = RoundTrip(group.port(0), Post("/rpc", R"({"jsonrpc":"2.0","method":"Kv.put","params":{"id":1},"id":7})"));
+  std::string r =
+      RoundTrip(group.port(0), Post("/rpc", R"({"jsonrpc":"2.0","method":"Kv.put","params":{"id":1},"id":7})"));
   EXPECT_EQ(testing::StatusOf(r), 200) << r;
-  EXPECT_EQ(ParseJson(testing::BodyOf(r)),
-            (json::value{{"jsonrpc", "2.0"},
-                         {"error", {{"code", -32010}, {"message", "not leader"}, {"data", {{"leader", group.address(1)}}}}},
-                         {"id", 7}}));
+  EXPECT_EQ(
+      ParseJson(testing::BodyOf(r)),
+      (json::value{{"jsonrpc", "2.0"},
+                   {"error", {{"code", -32010}, {"message", "not leader"}, {"data", {{"leader", group.address(1)}}}}},
+                   {"id", 7}}));
   // In a batch, each follower answer carries it too; the leader runs its own.
   r = RoundTrip(group.port(1), Post("/rpc", R"([{"jsonrpc":"2.0","method":"Kv.put","params":{"id":2},"id":1}])"));
   json::value answer = ParseJson(testing::BodyOf(r));
@@ -227,8 +237,8 @@ TEST(NotLeaderWire, AbortedIsNow32017And409) {
     return RoundTrip(group.port(0), Post("/rpc/Kv.slow", R"({"ms":800})", "Idempotency-Key: k-1\r\n"), 5s);
   });
   ASSERT_TRUE(PollUntil([&] { return group.Ran(0).size() == 1; }, 5s)) << "the first attempt never started";
-  std::string r = RoundTrip(group.port(0),
-                            Post("/rpc/Kv.slow", R"({"ms":800})", "Idempotency-Key: k-1\r\nX-Deadline-Ms: 100\r\n"));
+  std::string r =
+      RoundTrip(group.port(0), Post("/rpc/Kv.slow", R"({"ms":800})", "Idempotency-Key: k-1\r\nX-Deadline-Ms: 100\r\n"));
   EXPECT_EQ(testing::StatusOf(r), 409) << r;
   EXPECT_EQ(ErrorCodeOf(ParseJson(testing::BodyOf(r))), -32017) << r;
   EXPECT_EQ(testing::StatusOf(first.get()), 200);
@@ -305,8 +315,8 @@ TEST(LeaderRouting, FollowsLeaderChangesUnderLoad) {
     group.Lead(leader);
     // The channel follows: calls keep landing on the new leader.
     ASSERT_TRUE(PollUntil([&] { return group.Ran(leader).size() >= before + 20; }, 10s))
-        << "the new leader " << group.address(leader) << " got " << group.Ran(leader).size() - before
-        << " calls; " << load.FailureSummary();
+        << "the new leader " << group.address(leader) << " got " << group.Ran(leader).size() - before << " calls; "
+        << load.FailureSummary();
   }
   load.Stop();
   EXPECT_EQ(load.failed(), 0u) << load.FailureSummary();

@@ -163,8 +163,8 @@ TEST(HaRegression, DeadEndpointIsTakenOutWhenCallTimeoutIsShorterThanConnectTime
   ChannelOptions o = FastOptions();
   o.timeout = 50ms;
   o.connect_timeout = 1000ms;
-  o.health.interval = 0ms;                // no heartbeats: passive detection only
-  o.outlier.base_ejection = 60000ms;      // stays out for the whole test
+  o.health.interval = 0ms;            // no heartbeats: passive detection only
+  o.outlier.base_ejection = 60000ms;  // stays out for the whole test
   o.breaker.open_duration = 60000ms;
   Channel channel("list://" + hole.address() + "," + good.address, o);
   ASSERT_TRUE(channel.status().ok()) << channel.status();

@@ -28,8 +28,7 @@ TEST(HaSafety, NonIdempotentCallsThroughLostAnswersRunExactlyOnce) {
   int retried = 0;
   for (int i = 0; i < kCalls; ++i) {
     CallResult r = channel.Call("Counter.increment", by_one);
-    ASSERT_TRUE(r.ok()) << "call " << i << ": " << r.status << " attempts " << r.attempts << " "
-                        << Describe(channel);
+    ASSERT_TRUE(r.ok()) << "call " << i << ": " << r.status << " attempts " << r.attempts << " " << Describe(channel);
     if (r.attempts > 1) ++retried;
   }
   EXPECT_GT(retried, 0) << "no answer was lost: is --reset-rate in force?";

@@ -45,10 +45,13 @@ void ResetConnection(RawSocket& s) {
 // only the scraping connection itself is open.
 void ExpectNoConnectionLeft(int port) {
   double open = -1;
-  EXPECT_TRUE(PollUntil([&] {
-    open = MetricValue(Scrape(port), "harpc_server_connections").value_or(-1);
-    return open == 1;
-  }, 5s)) << "connections still open: " << open;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        open = MetricValue(Scrape(port), "harpc_server_connections").value_or(-1);
+        return open == 1;
+      },
+      5s))
+      << "connections still open: " << open;
 }
 
 void ExpectErrorAndClose(RawSocket& s, int status, std::chrono::milliseconds within = 3s) {
@@ -77,9 +80,9 @@ double CpuSeconds(pid_t pid) {
 
 TEST(ItBadInput, MalformedRequestLineGets400AndClose) {
   ServeProcess serve = Serve();
-  for (std::string_view bad : {"GARBAGE\r\n\r\n", "GET / HTTP/1.1 extra\r\n\r\n", "GET\r\n\r\n",
-                               "POST /rpc HTTP/1.1\r\nno colon here\r\n\r\n", "GET /health  HTTP/1.1\r\n\r\n",
-                               "\r\n\r\nGET /health HTTP/1.1\r\nBad Header: x\r\n\r\n"}) {
+  for (std::string_view bad :
+       {"GARBAGE\r\n\r\n", "GET / HTTP/1.1 extra\r\n\r\n", "GET\r\n\r\n", "POST /rpc HTTP/1.1\r\nno colon here\r\n\r\n",
+        "GET /health  HTTP/1.1\r\n\r\n", "\r\n\r\nGET /health HTTP/1.1\r\nBad Header: x\r\n\r\n"}) {
     RawSocket s(serve.port);
     ASSERT_TRUE(s.Send(bad));
     std::string r = s.ReadResponse(3s);
@@ -94,8 +97,12 @@ TEST(ItBadInput, BadHttpVersionIsRefusedAndClosed) {
   ServeProcess serve = Serve();
   // A well-formed version this server does not speak is a 505; a version
   // token that is not one at all is a malformed request, 400.
-  for (auto [version, status] : {std::pair<std::string_view, int>{"HTTP/2.0", 505}, {"HTTP/0.9", 505},
-                                 {"HTTX/1.1", 400}, {"HTTP/1.1x", 400}, {"http/1.1", 400}, {"HTTP/1", 400}}) {
+  for (auto [version, status] : {std::pair<std::string_view, int>{"HTTP/2.0", 505},
+                                 {"HTTP/0.9", 505},
+                                 {"HTTX/1.1", 400},
+                                 {"HTTP/1.1x", 400},
+                                 {"http/1.1", 400},
+                                 {"HTTP/1", 400}}) {
     RawSocket s(serve.port);
     ASSERT_TRUE(s.Send("GET /health " + std::string(version) + "\r\nHost: x\r\n\r\n"));
     std::string r = s.ReadResponse(3s);
@@ -124,9 +131,9 @@ TEST(ItBadInput, GarbageBytesGet400AndClose) {
 
 TEST(ItBadInput, BadContentLengthGets400) {
   ServeProcess serve = Serve();
-  for (std::string_view cl : {"Content-Length: abc\r\n", "Content-Length: -5\r\n",
-                              "Content-Length: 2\r\nContent-Length: 3\r\n", "Content-Length: 2, 3\r\n",
-                              "Content-Length: 99999999999999999999999\r\n"}) {
+  for (std::string_view cl :
+       {"Content-Length: abc\r\n", "Content-Length: -5\r\n", "Content-Length: 2\r\nContent-Length: 3\r\n",
+        "Content-Length: 2, 3\r\n", "Content-Length: 99999999999999999999999\r\n"}) {
     RawSocket s(serve.port);
     ASSERT_TRUE(s.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\n" + std::string(cl) + "\r\n{}"));
     std::string r = s.ReadResponse(3s);
@@ -146,8 +153,8 @@ TEST(ItBadInput, TransferEncodingOtherThanChunkedGets400AndClose) {
   const std::string smuggled = Post("/rpc/Echo.echo", R"({"smuggled":true})");
   for (std::string_view te : {"gzip", "chunked, identity", "identity"}) {
     RawSocket s(serve.port);
-    ASSERT_TRUE(s.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + std::string(te) +
-                       "\r\n\r\n" + smuggled));
+    ASSERT_TRUE(s.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + std::string(te) + "\r\n\r\n" +
+                       smuggled));
     std::string r = s.ReadResponse(3s);
     EXPECT_EQ(StatusOf(r), 400) << te << " -> " << r;
     EXPECT_TRUE(s.WaitClosed(3s)) << te;
@@ -156,8 +163,9 @@ TEST(ItBadInput, TransferEncodingOtherThanChunkedGets400AndClose) {
   }
   // Content-Length together with chunked is refused as well.
   RawSocket both(serve.port);
-  ASSERT_TRUE(both.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      both.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"));
   ExpectErrorAndClose(both, 400);
   // Neither smuggled request ever reached the method.
   EXPECT_EQ(MethodRequests(serve.port, "Echo.echo"), 3) << "only the three healthy calls";
@@ -190,8 +198,8 @@ TEST(ItBadInput, OversizedHeadersGet431) {
 TEST(ItBadInput, EndlessChunkExtensionOrTrailerGets431AtOnce) {
   ServeProcess serve = Serve();
   const std::string head = "POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (const std::string& flood : {"2;ext=" + std::string(200 * 1024, 'e'),
-                                   "2\r\n{}\r\n0\r\nX-Trailer: " + std::string(200 * 1024, 't')}) {
+  for (const std::string& flood :
+       {"2;ext=" + std::string(200 * 1024, 'e'), "2\r\n{}\r\n0\r\nX-Trailer: " + std::string(200 * 1024, 't')}) {
     const double cpu_before = CpuSeconds(serve.process.pid());
     const auto start = Clock::now();
     RawSocket s(serve.port);
@@ -222,15 +230,18 @@ TEST(ItBadInput, OversizedBodyGets413BeforeTheBodyIsSent) {
   EXPECT_TRUE(s.WaitClosed(5s));
   // A client that asks first (Expect: 100-continue) gets the 413, not a 100.
   RawSocket asking(serve.port);
-  ASSERT_TRUE(asking.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                          "Content-Length: 5000\r\n\r\n"));
+  ASSERT_TRUE(
+      asking.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 5000\r\n\r\n"));
   ExpectErrorAndClose(asking, 413);
   // A body at the limit passes; a chunked body that grows past it is refused too.
   std::string at_limit = "\"" + std::string(998, 'z') + "\"";
   EXPECT_EQ(StatusOf(RoundTrip(serve.port, Post("/rpc/Echo.echo", at_limit))), 200);
   RawSocket chunked(serve.port);
-  ASSERT_TRUE(chunked.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "7d0\r\n" + std::string(2000, 'c') + "\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      chunked.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "7d0\r\n" +
+                   std::string(2000, 'c') + "\r\n0\r\n\r\n"));
   ExpectErrorAndClose(chunked, 413);
   ExpectNoConnectionLeft(serve.port);
 }
@@ -278,7 +289,8 @@ TEST(ItBadInput, AbruptResetMidBodyLeavesServerHealthy) {
 TEST(ItBadInput, SlowDripHeaderGets408WithinHeaderTimeout) {
   ServeProcess serve = Serve({"--header-timeout-ms", "500"});
   RawSocket s(serve.port);
-  const std::string head = "POST /rpc/Echo.echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(100, 's') + "\r\n";
+  const std::string head =
+      "POST /rpc/Echo.echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(100, 's') + "\r\n";
   const auto start = Clock::now();
   bool answered = false;
   size_t sent = 0;
@@ -383,8 +395,7 @@ TEST(ItBadInput, InvalidJsonRpcAnswers32600AndKeepsConnection) {
   RawSocket s(serve.port);
   for (std::string_view body : {R"({"jsonrpc":"2.0","method":5,"id":1})", R"({"jsonrpc":"2.0","id":1})",
                                 R"({"jsonrpc":"2.0","method":"Echo.echo","params":3,"id":1})",
-                                R"({"jsonrpc":"2.0","method":"Echo.echo","params":"s","id":1})",
-                                R"([1,2,3])"}) {
+                                R"({"jsonrpc":"2.0","method":"Echo.echo","params":"s","id":1})", R"([1,2,3])"}) {
     ASSERT_TRUE(s.Send(Post("/rpc", body)));
     std::string r = s.ReadResponse(3s);
     ASSERT_EQ(StatusOf(r), 200) << body << " -> " << r;
@@ -425,10 +436,13 @@ TEST(ItBadInput, ConnectionsAboveMaxConnectionsGet503AndClose) {
   // Once one leaves, a newcomer is admitted (poll: the server notices the close).
   held.pop_back();
   std::string last;
-  EXPECT_TRUE(PollUntil([&] {
-    last = RoundTrip(serve.port, Post("/rpc/Echo.echo", "\"in\""), 2s);
-    return StatusOf(last) == 200;
-  }, 5s)) << last;
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        last = RoundTrip(serve.port, Post("/rpc/Echo.echo", "\"in\""), 2s);
+        return StatusOf(last) == 200;
+      },
+      5s))
+      << last;
   EXPECT_EQ(BodyOf(last), "\"in\"");
   std::string m;
   // The rejected count is in the metrics (scraped over a held connection: no room for another).

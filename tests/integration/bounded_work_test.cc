@@ -158,10 +158,11 @@ TEST_F(ItBoundedWork, BigBatchesKeepOthersServedAndGiveTheirMemoryBack) {
   healthy.Stop();
 
   const double p99 = healthy.Quantile(0.99);
-  std::printf("%d batches of 1,000 x 4 KB echoes in %lld ms; healthy client: %zu calls, p50 %.2f ms, p99 %.2f ms, "
-              "max %.2f ms; server RSS before %ld KiB, peak %ld KiB\n",
-              kRounds, static_cast<long long>(took.count()), healthy.calls(), healthy.Quantile(0.5), p99,
-              healthy.Quantile(1.0), rss_before_, healthy.peak_rss_kib());
+  std::printf(
+      "%d batches of 1,000 x 4 KB echoes in %lld ms; healthy client: %zu calls, p50 %.2f ms, p99 %.2f ms, "
+      "max %.2f ms; server RSS before %ld KiB, peak %ld KiB\n",
+      kRounds, static_cast<long long>(took.count()), healthy.calls(), healthy.Quantile(0.5), p99, healthy.Quantile(1.0),
+      rss_before_, healthy.peak_rss_kib());
   EXPECT_EQ(healthy.failures(), 0u);
   EXPECT_GE(healthy.calls(), 10u);
   // Generous: a loop held for whole batches stalls the healthy client for
@@ -196,9 +197,10 @@ TEST_F(ItBoundedWork, TheFourMiBBatchOfOnesIsRefusedCheaply) {
     EXPECT_EQ(ErrorCodeOf(reply), -32600) << BodyOf(r);
   }
   healthy.Stop();
-  std::printf("4 batches of 2 million 1s: healthy client %zu calls, p99 %.2f ms, max %.2f ms; server RSS before %ld "
-              "KiB, peak %ld KiB\n",
-              healthy.calls(), healthy.Quantile(0.99), healthy.Quantile(1.0), rss_before_, healthy.peak_rss_kib());
+  std::printf(
+      "4 batches of 2 million 1s: healthy client %zu calls, p99 %.2f ms, max %.2f ms; server RSS before %ld "
+      "KiB, peak %ld KiB\n",
+      healthy.calls(), healthy.Quantile(0.99), healthy.Quantile(1.0), rss_before_, healthy.peak_rss_kib());
   EXPECT_EQ(healthy.failures(), 0u);
   EXPECT_LT(healthy.Quantile(0.99), 200.0);
   // The request body itself (4 MiB) and little else; parsed, it was 100 MB.
@@ -234,10 +236,11 @@ TEST_F(ItBoundedWork, ClientsThatNeverReadStopBeingServedAndAreClosed) {
 
   const double p99 = healthy.Quantile(0.99);
   const int64_t greedy_served = served - static_cast<int64_t>(healthy.calls()) - 1;  // -1: HealthyCallServed
-  std::printf("4 clients that never read: pushed %zu, %zu, %zu, %zu KiB; their calls run %lld (of 256 sent); "
-              "healthy client: %zu calls, p99 %.2f ms; server RSS before %ld KiB, peak %ld KiB\n",
-              pushed[0] >> 10, pushed[1] >> 10, pushed[2] >> 10, pushed[3] >> 10, static_cast<long long>(greedy_served),
-              healthy.calls(), p99, rss_before_, healthy.peak_rss_kib());
+  std::printf(
+      "4 clients that never read: pushed %zu, %zu, %zu, %zu KiB; their calls run %lld (of 256 sent); "
+      "healthy client: %zu calls, p99 %.2f ms; server RSS before %ld KiB, peak %ld KiB\n",
+      pushed[0] >> 10, pushed[1] >> 10, pushed[2] >> 10, pushed[3] >> 10, static_cast<long long>(greedy_served),
+      healthy.calls(), p99, rss_before_, healthy.peak_rss_kib());
   EXPECT_EQ(healthy.failures(), 0u);
   EXPECT_LT(p99, 200.0);
   // Each stopped client holds about one request and one answer of 1 MiB
@@ -248,8 +251,8 @@ TEST_F(ItBoundedWork, ClientsThatNeverReadStopBeingServedAndAreClosed) {
   EXPECT_LT(greedy_served, 4 * 24);
 
   // Never reading, they are closed by the write deadline (idle_timeout).
-  EXPECT_TRUE(PollUntil(
-      [&] { return MetricValue(Scrape(server_.port), "harpc_server_connections").value_or(99) <= 1; }, 15s))
+  EXPECT_TRUE(
+      PollUntil([&] { return MetricValue(Scrape(server_.port), "harpc_server_connections").value_or(99) <= 1; }, 15s))
       << Scrape(server_.port);
   // And the memory they held comes back.
   long rss_after = 0;

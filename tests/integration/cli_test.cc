@@ -111,8 +111,8 @@ TEST(ItCli, BenchJsonHasEveryKeyAndEveryEndpoint) {
   json::value v = ParseJson(run.out[0]);
   ASSERT_TRUE(v.is_object()) << run.out[0];
   const json::object& o = v.as_object();
-  for (std::string_view key : {"requests", "ok", "errors", "retries", "hedges", "qps", "latency_ms",
-                               "per_endpoint", "error_kinds"}) {
+  for (std::string_view key :
+       {"requests", "ok", "errors", "retries", "hedges", "qps", "latency_ms", "per_endpoint", "error_kinds"}) {
     EXPECT_TRUE(o.contains(key)) << "missing key " << key << " in " << v;
   }
   ASSERT_TRUE(o.at("latency_ms").is_object());
@@ -162,8 +162,8 @@ TEST(ItCli, BenchThreadsAddUpToTheRequestsAsked) {
 TEST(ItCli, BenchProgressPrintsGrowingTotalsEverySecondThenTheReport) {
   ServeProcess serve = StartServe({"--threads", "1"});
   ASSERT_GT(serve.port, 0);
-  CliRun run = RunHarpc({"bench", "list://" + serve.address, "--json", "--progress", "--duration", "3",
-                         "--concurrency", "2"}, 60s);
+  CliRun run = RunHarpc(
+      {"bench", "list://" + serve.address, "--json", "--progress", "--duration", "3", "--concurrency", "2"}, 60s);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   ASSERT_GE(run.out.size(), 3u) << run.Stdout();  // at least two seconds' lines, then the report
   double last_requests = 0, last_ms = 0;

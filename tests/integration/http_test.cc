@@ -25,7 +25,9 @@ class ItHttp : public ::testing::Test {
   ServeProcess serve_;
 };
 
-std::string NumberedBody(int i) { return R"({"request":)" + std::to_string(i) + R"(,"pad":")" + std::string(i % 7, 'x') + "\"}"; }
+std::string NumberedBody(int i) {
+  return R"({"request":)" + std::to_string(i) + R"(,"pad":")" + std::string(i % 7, 'x') + "\"}";
+}
 
 TEST_F(ItHttp, KeepAliveServesManyRequestsOnOneConnection) {
   RawSocket s(serve_.port);
@@ -52,12 +54,19 @@ TEST_F(ItHttp, PipelinedRequestsAreAnsweredInOrder) {
   for (int i = 0; i < kRequests; ++i) {
     // Mix the three call forms and a built-in endpoint.
     switch (i % 4) {
-      case 0: all += Post("/rpc/Echo.echo", NumberedBody(i)); break;
-      case 1: all += Post("/rpc", NumberedBody(i)); break;
-      case 2: all += Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","params":)" + NumberedBody(i) +
-                                      R"(,"id":)" + std::to_string(i) + "}");
-              break;
-      case 3: all += Get("/health"); break;
+      case 0:
+        all += Post("/rpc/Echo.echo", NumberedBody(i));
+        break;
+      case 1:
+        all += Post("/rpc", NumberedBody(i));
+        break;
+      case 2:
+        all += Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","params":)" + NumberedBody(i) + R"(,"id":)" +
+                                std::to_string(i) + "}");
+        break;
+      case 3:
+        all += Get("/health");
+        break;
     }
   }
   ASSERT_TRUE(s.Send(all));  // one write
@@ -66,14 +75,18 @@ TEST_F(ItHttp, PipelinedRequestsAreAnsweredInOrder) {
     ASSERT_EQ(StatusOf(r), 200) << "response " << i << ": " << r;
     switch (i % 4) {
       case 0:
-      case 1: EXPECT_EQ(BodyOf(r), NumberedBody(i)) << "response " << i; break;
+      case 1:
+        EXPECT_EQ(BodyOf(r), NumberedBody(i)) << "response " << i;
+        break;
       case 2: {
         json::value v = ParseJson(BodyOf(r));
         EXPECT_EQ(v.at("id"), i);
         EXPECT_EQ(v.at("result"), json::parse(NumberedBody(i)));
         break;
       }
-      case 3: EXPECT_EQ(BodyOf(r), "SERVING\n"); break;
+      case 3:
+        EXPECT_EQ(BodyOf(r), "SERVING\n");
+        break;
     }
   }
   // Nothing more arrives, and the connection is still usable.
@@ -99,9 +112,10 @@ TEST_F(ItHttp, Http10WithKeepAliveStaysOpenAndSaysSo) {
   // As `ab -k` does: a client that asked for keep-alive reads each answer by
   // its Content-Length and waits for "Connection: keep-alive" to reuse.
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(s.Send(i % 2 == 0 ? std::string("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-                                  : "POST /rpc/Echo.echo HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n" +
-                                        std::to_string(i % 10)))
+    ASSERT_TRUE(s.Send(i % 2 == 0
+                           ? std::string("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                           : "POST /rpc/Echo.echo HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n" +
+                                 std::to_string(i % 10)))
         << "request " << i;
     std::string r = s.ReadResponse(5s);
     ASSERT_EQ(StatusOf(r), 200) << "request " << i << ": " << r;
@@ -164,11 +178,12 @@ TEST_F(ItHttp, RequestsPipelinedAfterConnectionCloseAreNotAnswered) {
 TEST_F(ItHttp, ChunkedRequestBodyIsAccepted) {
   RawSocket s(serve_.port);
   ASSERT_TRUE(s.connected());
-  ASSERT_TRUE(s.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                     "Content-Type: application/json\r\n\r\n"
-                     "5\r\n{\"a\":\r\n"
-                     "a\r\n[1,2,3,4]}\r\n"
-                     "0\r\n\r\n"));
+  ASSERT_TRUE(
+      s.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+             "Content-Type: application/json\r\n\r\n"
+             "5\r\n{\"a\":\r\n"
+             "a\r\n[1,2,3,4]}\r\n"
+             "0\r\n\r\n"));
   std::string r = s.ReadResponse(5s);
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_EQ(ParseJson(BodyOf(r)), json::parse(R"({"a":[1,2,3,4]})"));
@@ -207,10 +222,13 @@ TEST_F(ItHttp, HeadAnswersHeadersOnlyAndKeepsFraming) {
   // client would read it as the start of the next response.
   ASSERT_TRUE(s.Send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::string all;
-  ASSERT_TRUE(PollUntil([&] {
-    all += s.ReadResponse(50ms);
-    return all.find("SERVING\n") != std::string::npos;
-  }, 3s)) << all;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        all += s.ReadResponse(50ms);
+        return all.find("SERVING\n") != std::string::npos;
+      },
+      3s))
+      << all;
   const std::string head_answer = "HTTP/1.1 200 OK\r\n";
   ASSERT_EQ(all.rfind(head_answer, 0), 0u) << all;
   auto second = all.find(head_answer, head_answer.size());
@@ -257,8 +275,9 @@ TEST_F(ItHttp, LargePipelinedBurstIsAnsweredCompletelyAndInOrder) {
 }
 
 TEST_F(ItHttp, HeadersAreCaseInsensitive) {
-  std::string r = RoundTrip(serve_.port, "POST /rpc/Echo.echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n"
-                                         "x-deadline-ms: 0\r\n\r\n{}");
+  std::string r = RoundTrip(serve_.port,
+                            "POST /rpc/Echo.echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n"
+                            "x-deadline-ms: 0\r\n\r\n{}");
   EXPECT_EQ(StatusOf(r), 504) << r;
 }
 

@@ -105,8 +105,7 @@ inline ::testing::AssertionResult HealthyCallServed(int port, std::chrono::milli
   std::string r = RoundTrip(port, Post("/rpc/Echo.echo", body), within);
   auto took = Since(start);
   if (StatusOf(r) != 200 || BodyOf(r) != body) {
-    return ::testing::AssertionFailure() << "healthy call not served: '" << r << "' after " << took.count()
-                                         << " ms";
+    return ::testing::AssertionFailure() << "healthy call not served: '" << r << "' after " << took.count() << " ms";
   }
   if (took > within) return ::testing::AssertionFailure() << "healthy call took " << took.count() << " ms";
   return ::testing::AssertionSuccess();
@@ -204,36 +203,48 @@ class TestServer {
     options.handle_signals = false;  // the test process keeps its own signal handling
     if (options.threads == 0) options.threads = 1;
     server_ = std::make_unique<Server>(options);
-    EXPECT_TRUE(server_->AddMethod("Echo.echo", [](const json::value& p, CallContext&) -> Result { return p; },
-                                   {.idempotent = true}).ok());
+    EXPECT_TRUE(server_
+                    ->AddMethod("Echo.echo", [](const json::value& p, CallContext&) -> Result { return p; },
+                                {.idempotent = true})
+                    .ok());
     EXPECT_TRUE(server_->SetDefaultMethod("Echo.echo").ok());
-    EXPECT_TRUE(server_->AddMethod("Test.add", [](const json::value& p, CallContext&) -> Result {
-      const json::object* o = p.if_object();
-      if (!o) return InvalidArgument("params must be an object {\"a\":int,\"b\":int}");
-      const json::value* a = o->if_contains("a");
-      const json::value* b = o->if_contains("b");
-      if (!a || !b || !a->is_int64() || !b->is_int64()) {
-        return InvalidArgument("params \"a\" and \"b\" must be integers");
-      }
-      return json::value(a->as_int64() + b->as_int64());
-    }).ok());
-    EXPECT_TRUE(server_->AddMethod("Test.shape", [](const json::value& p, CallContext&) -> Result {
-      return json::value(static_cast<int64_t>(p.as_object().size()));
-    }).ok());
-    EXPECT_TRUE(server_->AddMethod("Test.throw", [](const json::value&, CallContext&) -> Result {
-      throw std::runtime_error("boom");
-    }).ok());
-    EXPECT_TRUE(server_->AddAsyncMethod(
-        "Test.sleep", [](json::value p, CallContext& ctx) -> boost::asio::awaitable<Result> {
-          int64_t ms = 0;
-          if (const json::object* o = p.if_object()) {
-            if (const json::value* v = o->if_contains("ms"); v && v->is_int64()) ms = v->as_int64();
-          }
-          ms = std::clamp<int64_t>(ms, 0, 2000);
-          boost::asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(ms));
-          co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-          co_return json::value(json::object{{"slept", ms}});
-        }).ok());
+    EXPECT_TRUE(server_
+                    ->AddMethod("Test.add",
+                                [](const json::value& p, CallContext&) -> Result {
+                                  const json::object* o = p.if_object();
+                                  if (!o) return InvalidArgument("params must be an object {\"a\":int,\"b\":int}");
+                                  const json::value* a = o->if_contains("a");
+                                  const json::value* b = o->if_contains("b");
+                                  if (!a || !b || !a->is_int64() || !b->is_int64()) {
+                                    return InvalidArgument("params \"a\" and \"b\" must be integers");
+                                  }
+                                  return json::value(a->as_int64() + b->as_int64());
+                                })
+                    .ok());
+    EXPECT_TRUE(server_
+                    ->AddMethod("Test.shape",
+                                [](const json::value& p, CallContext&) -> Result {
+                                  return json::value(static_cast<int64_t>(p.as_object().size()));
+                                })
+                    .ok());
+    EXPECT_TRUE(server_
+                    ->AddMethod("Test.throw",
+                                [](const json::value&, CallContext&) -> Result { throw std::runtime_error("boom"); })
+                    .ok());
+    EXPECT_TRUE(server_
+                    ->AddAsyncMethod("Test.sleep",
+                                     [](json::value p, CallContext& ctx) -> boost::asio::awaitable<Result> {
+                                       int64_t ms = 0;
+                                       if (const json::object* o = p.if_object()) {
+                                         if (const json::value* v = o->if_contains("ms"); v && v->is_int64())
+                                           ms = v->as_int64();
+                                       }
+                                       ms = std::clamp<int64_t>(ms, 0, 2000);
+                                       boost::asio::steady_timer timer(ctx.executor(), std::chrono::milliseconds(ms));
+                                       co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                                       co_return json::value(json::object{{"slept", ms}});
+                                     })
+                    .ok());
     Status s = server_->Start("127.0.0.1:0");
     EXPECT_TRUE(s.ok()) << s;
     address_ = server_->address();

@@ -84,10 +84,13 @@ TEST(ItManyConnections, TenThousandIdleConnectionsAndAFreshCallStillServed) {
 
   // The server sees them all (it may take a moment to accept the backlog).
   int64_t seen = -1;
-  EXPECT_TRUE(PollUntil([&] {
-    seen = StatusField(serve.port, "connections");
-    return seen >= kConnections;
-  }, 60s)) << "server reports " << seen << " connections";
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        seen = StatusField(serve.port, "connections");
+        return seen >= kConnections;
+      },
+      60s))
+      << "server reports " << seen << " connections";
   std::string m = Scrape(serve.port);
   EXPECT_GE(MetricValue(m, "harpc_server_connections").value_or(-1), kConnections) << m;
   EXPECT_EQ(MetricValue(m, "harpc_server_connections_rejected_total").value_or(-1), 0);

@@ -118,9 +118,9 @@ class ScriptedServer {
         ++requests_run_;
         Reply r = script_(body);
         if (r.hang) continue;
-        std::string out = r.status_line + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n" + (r.close ? "Connection: close\r\n" : "") + "\r\n" +
-                          body;
+        std::string out = r.status_line +
+                          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n" + (r.close ? "Connection: close\r\n" : "") + "\r\n" + body;
         ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
         if (r.close) {
           ::shutdown(fd, SHUT_RDWR);  // what came behind it is not run

@@ -136,8 +136,8 @@ TEST_F(ItProtocol, UnknownMethodIs32601) {
 }
 
 TEST_F(ItProtocol, WrongJsonRpcVersionIsInvalidRequest) {
-  for (std::string_view body : {R"({"jsonrpc":"1.0","method":"Echo.echo","id":"v1"})",
-                                R"({"jsonrpc":2.0,"method":"Echo.echo","id":"v1"})"}) {
+  for (std::string_view body :
+       {R"({"jsonrpc":"1.0","method":"Echo.echo","id":"v1"})", R"({"jsonrpc":2.0,"method":"Echo.echo","id":"v1"})"}) {
     std::string r = Rpc(body);
     ASSERT_EQ(StatusOf(r), 200) << r;
     json::value v = ParseJson(BodyOf(r));
@@ -262,11 +262,12 @@ TEST_F(ItProtocol, MetricsCountCallsAndExposeHistogramAndConnections) {
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_NE(HeaderOf(r, "Content-Type").value_or("").find("text/plain"), std::string::npos);
   std::string m = BodyOf(r);
-  EXPECT_EQ(MetricValue(m, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), kCalls + 1) << m;
+  EXPECT_EQ(MetricValue(m, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), kCalls + 1)
+      << m;
   EXPECT_NE(m.find("# TYPE harpc_server_request_duration_seconds histogram"), std::string::npos) << m;
-  EXPECT_EQ(MetricValue(m, R"(harpc_server_request_duration_seconds_bucket{method="Echo.echo",le="+Inf"})")
-                .value_or(-1),
-            kCalls + 1)
+  EXPECT_EQ(
+      MetricValue(m, R"(harpc_server_request_duration_seconds_bucket{method="Echo.echo",le="+Inf"})").value_or(-1),
+      kCalls + 1)
       << m;
   EXPECT_EQ(MetricValue(m, R"(harpc_server_request_duration_seconds_count{method="Echo.echo"})").value_or(-1),
             kCalls + 1);
@@ -298,13 +299,12 @@ TEST_F(ItProtocol, StatusAndMetricsCountEveryCallOnceWithItsCode) {
   const std::string metrics = Scrape(serve_.port);
   EXPECT_EQ(MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo",code="OK"})").value_or(-1), 4)
       << metrics;
-  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo",code="DEADLINE_EXCEEDED"})")
-                .value_or(-1),
-            1)
+  EXPECT_EQ(
+      MetricValue(metrics, R"(harpc_server_requests_total{method="Echo.echo",code="DEADLINE_EXCEEDED"})").value_or(-1),
+      1)
       << metrics;
-  EXPECT_EQ(MetricValue(metrics, R"(harpc_server_errors_total{method="Echo.echo",code="DEADLINE_EXCEEDED"})")
-                .value_or(-1),
-            1)
+  EXPECT_EQ(
+      MetricValue(metrics, R"(harpc_server_errors_total{method="Echo.echo",code="DEADLINE_EXCEEDED"})").value_or(-1), 1)
       << metrics;
 }
 
@@ -312,7 +312,8 @@ TEST_F(ItProtocol, StatusAndMetricsCountEveryCallOnceWithItsCode) {
 
 TEST(ItInProcessProtocol, WrongParamsIs32602AndHttp400) {
   TestServer server;
-  std::string r = RoundTrip(server.port(), Post("/rpc", R"({"jsonrpc":"2.0","method":"Test.add","params":{"a":"x","b":2},"id":1})"));
+  std::string r = RoundTrip(server.port(),
+                            Post("/rpc", R"({"jsonrpc":"2.0","method":"Test.add","params":{"a":"x","b":2},"id":1})"));
   ASSERT_EQ(StatusOf(r), 200) << r;
   EXPECT_EQ(ErrorCodeOf(ParseJson(BodyOf(r))), -32602) << r;
   r = RoundTrip(server.port(), Post("/rpc", R"({"jsonrpc":"2.0","method":"Test.add","params":{"a":40,"b":2},"id":2})"));

@@ -37,8 +37,8 @@ TlsCall CallOverTls(int port, const TlsOptions& tls, int requests = 1) {
     TlsCall result;
     http1::ClientConnection connection(co_await asio::this_coro::executor);
     const auto deadline = Clock::now() + 5s;
-    result.error = co_await connection.stream.Connect({asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)},
-                                                      deadline, tls);
+    result.error = co_await connection.stream.Connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)}, deadline, tls);
     if (result.error) co_return result;
     result.resumed = connection.stream.resumed();
     for (int i = 0; i < requests; ++i) {
@@ -128,8 +128,8 @@ TEST_F(TlsTest, MutualTlsRefusesClientsWithoutATrustedCertificate) {
   TlsCall without = CallOverTls(server.port(), Trusting(pki_.ca_cert));
   EXPECT_TRUE(without.error);
   EXPECT_NE(without.status, 200);
-  TlsCall foreign = CallOverTls(
-      server.port(), {.cert_file = pki_.other_cert, .key_file = pki_.other_key, .ca_file = pki_.ca_cert});
+  TlsCall foreign =
+      CallOverTls(server.port(), {.cert_file = pki_.other_cert, .key_file = pki_.other_key, .ca_file = pki_.ca_cert});
   EXPECT_TRUE(foreign.error);
   EXPECT_NE(foreign.status, 200);
 

@@ -7,9 +7,9 @@
 // one trace, hostile traceparent values break nothing, and `harpc serve
 // --access-log` writes one valid JSON line per call, refused ones included.
 #include <fstream>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,9 +60,12 @@ struct InProcessServer {
 
 // Trace.seen: the span the handler was given.
 void AddTraceSeen(Server& server) {
-  ASSERT_TRUE(server.AddMethod("Trace.seen", [](const json::value&, CallContext& ctx) -> Result {
-    return json::value(TraceJson(ctx.trace()));
-  }, {.idempotent = true}).ok());
+  ASSERT_TRUE(
+      server
+          .AddMethod("Trace.seen",
+                     [](const json::value&, CallContext& ctx) -> Result { return json::value(TraceJson(ctx.trace())); },
+                     {.idempotent = true})
+          .ok());
 }
 
 // POSTs `body` to http://127.0.0.1:PORT/rpc/METHOD with Python's requests
@@ -93,17 +96,21 @@ TEST(Trace, APythonClientsTraceparentReachesTheHandlerAndItsDownstreamCalls) {
   // On the upstream's loop, so made once that runs (the constructor waits on
   // it), and destroyed before the server.
   std::unique_ptr<Channel> channel;
-  ASSERT_TRUE(upstream.server.AddAsyncMethod(
-      "Trace.relay", [&channel](json::value, CallContext& ctx) -> boost::asio::awaitable<Result> {
-        // Python sends no X-Deadline-Ms: remaining() is milliseconds::max(),
-        // which the channel must take as no deadline (not overflow into a past one).
-        CallOptions call{.timeout = ctx.remaining(), .trace = ctx.trace()};
-        json::value params = nullptr;
-        CallResult r = co_await channel->AsyncCall("Trace.seen", std::move(params), std::move(call));
-        if (!r.ok()) co_return r.status;
-        co_return json::value(json::object{
-            {"upstream", TraceJson(ctx.trace())}, {"sent", TraceJson(r.trace)}, {"downstream", r.value}});
-      }).ok());
+  ASSERT_TRUE(upstream.server
+                  .AddAsyncMethod("Trace.relay",
+                                  [&channel](json::value, CallContext& ctx) -> boost::asio::awaitable<Result> {
+                                    // Python sends no X-Deadline-Ms: remaining() is milliseconds::max(),
+                                    // which the channel must take as no deadline (not overflow into a past one).
+                                    CallOptions call{.timeout = ctx.remaining(), .trace = ctx.trace()};
+                                    json::value params = nullptr;
+                                    CallResult r =
+                                        co_await channel->AsyncCall("Trace.seen", std::move(params), std::move(call));
+                                    if (!r.ok()) co_return r.status;
+                                    co_return json::value(json::object{{"upstream", TraceJson(ctx.trace())},
+                                                                       {"sent", TraceJson(r.trace)},
+                                                                       {"downstream", r.value}});
+                                  })
+                  .ok());
   upstream.Start();
   ChannelOptions options;
   options.executor = upstream.server.executor();  // the handler calls without a thread hop
@@ -141,7 +148,8 @@ TEST(Trace, AClientGivenNoTraceStartsOne) {
     ASSERT_TRUE(r.ok()) << r.status;
     ASSERT_TRUE(r.trace.valid());
     EXPECT_EQ(r.value.at("trace_id"), json::value(json::string(r.trace.trace_id_hex())));
-    EXPECT_EQ(r.value.at("parent_id"), json::value(json::string(r.trace.span_id_hex()))) << "the server's span is the attempt's child";
+    EXPECT_EQ(r.value.at("parent_id"), json::value(json::string(r.trace.span_id_hex())))
+        << "the server's span is the attempt's child";
     EXPECT_TRUE(traces.insert(r.trace.trace_id_hex()).second) << "each call a trace of its own";
   }
 }
@@ -208,11 +216,12 @@ TEST(Trace, HarpcServeWritesTheAccessLogAndSurvivesHostileTraceparents) {
   const std::string token = "Authorization: Bearer s3cret-token\r\n";
 
   // 1: a good call with a traceparent.
-  std::string r = RoundTrip(serve.port, Post("/rpc/Echo.echo", R"({"a":1})", token + "traceparent: " + kTraceparent + "\r\n"));
+  std::string r =
+      RoundTrip(serve.port, Post("/rpc/Echo.echo", R"({"a":1})", token + "traceparent: " + kTraceparent + "\r\n"));
   EXPECT_EQ(StatusOf(r), 200) << r;
   // 2-5: hostile traceparents: garbage, oversized (under the head limit), JSON-breaking, many dashes.
-  for (const std::string& hostile : {std::string("garbage"), std::string(7000, 'f'), std::string("00-\"},{\"x\":1}\\"),
-                                     std::string(200, '-')}) {
+  for (const std::string& hostile :
+       {std::string("garbage"), std::string(7000, 'f'), std::string("00-\"},{\"x\":1}\\"), std::string(200, '-')}) {
     r = RoundTrip(serve.port, Post("/rpc/Echo.echo", R"({"b":2})", token + "traceparent: " + hostile + "\r\n"));
     EXPECT_EQ(StatusOf(r), 200) << "hostile traceparent of " << hostile.size() << " bytes: " << r;
   }
@@ -229,12 +238,17 @@ TEST(Trace, HarpcServeWritesTheAccessLogAndSurvivesHostileTraceparents) {
   EXPECT_EQ(StatusOf(RoundTrip(serve.port, Get("/health"))), 200);  // not a call: no line
 
   std::vector<json::object> lines;
-  ASSERT_TRUE(PollUntil([&] { lines = AccessLines(log); return lines.size() >= 8; }, std::chrono::seconds(5)))
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        lines = AccessLines(log);
+        return lines.size() >= 8;
+      },
+      std::chrono::seconds(5)))
       << lines.size() << " lines";
   ASSERT_EQ(lines.size(), 8u);
   for (const json::object& o : lines) {
-    for (const char* field : {"time", "method", "status", "http_status", "latency_ms", "peer", "trace_id", "span_id",
-                              "parent_id"}) {
+    for (const char* field :
+         {"time", "method", "status", "http_status", "latency_ms", "peer", "trace_id", "span_id", "parent_id"}) {
       EXPECT_TRUE(o.contains(field)) << field << " missing in " << json::serialize(o);
     }
     EXPECT_EQ(o.at("time").as_string().size(), 24u) << o;  // 2026-12-02T07:42:14.123Z

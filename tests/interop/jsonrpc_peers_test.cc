@@ -156,17 +156,23 @@ class HarpcServer {
     options.threads = 1;
     options.handle_signals = false;
     server_ = std::make_unique<Server>(options);
-    EXPECT_TRUE(server_->AddMethod("Test.add", [](const json::value& p, CallContext&) -> Result {
-      const json::array* a = p.if_array();
-      if (!a || a->size() != 2 || !a->at(0).is_int64() || !a->at(1).is_int64()) {
-        return InvalidArgument("params must be two integers");
-      }
-      return json::value(a->at(0).as_int64() + a->at(1).as_int64());
-    }).ok());
-    EXPECT_TRUE(server_->AddMethod("Test.note", [this](const json::value&, CallContext&) -> Result {
-      ++notes_;
-      return json::value(true);
-    }).ok());
+    EXPECT_TRUE(server_
+                    ->AddMethod("Test.add",
+                                [](const json::value& p, CallContext&) -> Result {
+                                  const json::array* a = p.if_array();
+                                  if (!a || a->size() != 2 || !a->at(0).is_int64() || !a->at(1).is_int64()) {
+                                    return InvalidArgument("params must be two integers");
+                                  }
+                                  return json::value(a->at(0).as_int64() + a->at(1).as_int64());
+                                })
+                    .ok());
+    EXPECT_TRUE(server_
+                    ->AddMethod("Test.note",
+                                [this](const json::value&, CallContext&) -> Result {
+                                  ++notes_;
+                                  return json::value(true);
+                                })
+                    .ok());
     Status s = server_->Start("127.0.0.1:0");
     EXPECT_TRUE(s.ok()) << s;
   }
@@ -215,8 +221,8 @@ TEST(HarpcBatch, WhatABatchCannotCarryIsRefusedBeforeSending) {
   Channel channel(server.address());
   std::vector<CallResult> results = channel.CallBatch({});
   EXPECT_TRUE(results.empty());
-  results = channel.CallBatch({{.method = "Test.add", .params = json::parse("[1, 2]")},
-                               {.method = "Test.add", .params = 7}});
+  results =
+      channel.CallBatch({{.method = "Test.add", .params = json::parse("[1, 2]")}, {.method = "Test.add", .params = 7}});
   ASSERT_EQ(results.size(), 2u);
   for (const CallResult& r : results) {
     EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
@@ -243,8 +249,8 @@ TEST(HarpcBatch, ABatchFailsOverFromARefusedEndpointAndFailsWholeWhenNothingAnsw
   }
 
   Channel nowhere("list://" + closed);
-  std::vector<CallResult> results = nowhere.CallBatch({{.method = "Test.add", .params = json::parse("[1, 1]")},
-                                                       {.method = "Test.note", .notification = true}});
+  std::vector<CallResult> results = nowhere.CallBatch(
+      {{.method = "Test.add", .params = json::parse("[1, 1]")}, {.method = "Test.note", .notification = true}});
   ASSERT_EQ(results.size(), 2u);
   for (const CallResult& r : results) {
     EXPECT_EQ(r.status.code(), StatusCode::kUnavailable) << r.status;

@@ -23,10 +23,10 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using testing::HoldsFor;
 using testing::PollUntil;
-using testing::Since;
-using testing::TempDir;
 using testing::ServeProcess;
+using testing::Since;
 using testing::StartServe;
+using testing::TempDir;
 using namespace std::chrono_literals;
 
 // A `harpc sentinel` child with its own data dir; SIGKILLed when destroyed.

@@ -80,8 +80,7 @@ TEST(NamingSentinelRegistrar, LeaseExpiresWhileStoppedAndComesBack) {
               static_cast<long long>(expired_after.count()), kTtlMs);
 
   start = Clock::now();
-  ASSERT_TRUE(PollUntil([&] { return c.Has("echo", server.address); }, 5s))
-      << "not registered again after SIGCONT";
+  ASSERT_TRUE(PollUntil([&] { return c.Has("echo", server.address); }, 5s)) << "not registered again after SIGCONT";
   std::printf("[ measure  ] registered again %lld ms after SIGCONT\n", static_cast<long long>(Since(start).count()));
 }
 
@@ -108,16 +107,15 @@ TEST(NamingSentinelRegistrar, NoThreadPerSentinelAndDeregistersOnSigterm) {
 
   const int threads_one = testing::ThreadCount(one.process.pid());
   const int threads_three = testing::ThreadCount(three.process.pid());
-  std::printf("[ measure  ] threads of a --threads 1 server: %d with 1 sentinel, %d with 3 sentinels\n",
-              threads_one, threads_three);
+  std::printf("[ measure  ] threads of a --threads 1 server: %d with 1 sentinel, %d with 3 sentinels\n", threads_one,
+              threads_three);
   ASSERT_GT(threads_one, 0);
   EXPECT_EQ(threads_three, threads_one) << "the registrar starts a thread per sentinel";
 
   three.process.Signal(SIGTERM);
   EXPECT_TRUE(PollUntil(
       [&] {
-        return c1.Lacks("echo", three.address) && c2.Lacks("echo", three.address) &&
-               c3.Lacks("echo", three.address);
+        return c1.Lacks("echo", three.address) && c2.Lacks("echo", three.address) && c3.Lacks("echo", three.address);
       },
       5s))
       << "still registered after SIGTERM";

@@ -116,13 +116,16 @@ TEST(NamingSentinelResolver, FailsOverBetweenSentinelsAndKeepsTheLastMembership)
   s2.Kill();
   start = Clock::now();
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(EchoOk(channel));
-  ASSERT_TRUE(PollUntil([&] {
-    auto now = Addresses(channel);
-    std::sort(now.begin(), now.end());
-    std::vector<std::string> want = {a.address, b.address, e.address};
-    std::sort(want.begin(), want.end());
-    return now == want;
-  }, 5s)) << "the channel did not switch to s1's membership";
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto now = Addresses(channel);
+        std::sort(now.begin(), now.end());
+        std::vector<std::string> want = {a.address, b.address, e.address};
+        std::sort(want.begin(), want.end());
+        return now == want;
+      },
+      5s))
+      << "the channel did not switch to s1's membership";
   std::printf("[ measure  ] s2 killed: on s1's membership after %lld ms\n",
               static_cast<long long>(Since(start).count()));
 

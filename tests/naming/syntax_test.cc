@@ -37,16 +37,14 @@ TEST(NamingResolverSyntax, SentinelTargets) {
     const char* target;
     const char* says;
   };
-  for (const Bad& b : {Bad{"sentinel://", "names no service"},
-                       Bad{"sentinel://127.0.0.1:26379", "names no service"},
-                       Bad{"sentinel://127.0.0.1:26379/", "names no service"},
-                       Bad{"sentinel:///echo", "no sentinel address"},
-                       Bad{"sentinel://127.0.0.1/echo", "no port"},
-                       Bad{"sentinel://127.0.0.1:0/echo", "port 0"},
-                       Bad{"sentinel://127.0.0.1:99999/echo", "port must be"},
-                       Bad{"sentinel://127.0.0.1:1,/echo", "empty sentinel address"},
-                       Bad{"sentinel://127.0.0.1:1,127.0.0.1:1/echo", "listed twice"},
-                       Bad{"sentinel://127.0.0.1:1/echo/x", "bad service name"}}) {
+  for (const Bad& b :
+       {Bad{"sentinel://", "names no service"}, Bad{"sentinel://127.0.0.1:26379", "names no service"},
+        Bad{"sentinel://127.0.0.1:26379/", "names no service"}, Bad{"sentinel:///echo", "no sentinel address"},
+        Bad{"sentinel://127.0.0.1/echo", "no port"}, Bad{"sentinel://127.0.0.1:0/echo", "port 0"},
+        Bad{"sentinel://127.0.0.1:99999/echo", "port must be"},
+        Bad{"sentinel://127.0.0.1:1,/echo", "empty sentinel address"},
+        Bad{"sentinel://127.0.0.1:1,127.0.0.1:1/echo", "listed twice"},
+        Bad{"sentinel://127.0.0.1:1/echo/x", "bad service name"}}) {
     Status s = Resolve(b.target);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << b.target;
     EXPECT_THAT(s.message(), HasSubstr(b.says)) << b.target;
@@ -74,16 +72,13 @@ TEST(NamingRegistrarSyntax, Specs) {
     const char* spec;
     const char* says;
   };
-  for (const Bad& b : {Bad{"", "unsupported register target"},
-                       Bad{"127.0.0.1:26379", "unsupported register target"},
+  for (const Bad& b : {Bad{"", "unsupported register target"}, Bad{"127.0.0.1:26379", "unsupported register target"},
                        Bad{"list://127.0.0.1:26379", "expected sentinel://H:P[,H:P] or etcd://H:P"},
-                       Bad{"sentinel://", "no sentinel address"},
-                       Bad{"sentinel://127.0.0.1", "no port"},
+                       Bad{"sentinel://", "no sentinel address"}, Bad{"sentinel://127.0.0.1", "no port"},
                        Bad{"sentinel://127.0.0.1:1,", "empty sentinel address"},
                        Bad{"sentinel://127.0.0.1:1,127.0.0.1:1", "listed twice"},
                        Bad{"sentinel://127.0.0.1:1/echo", "must not name a service"},
-                       Bad{"etcd://", "expected etcd://H:P"},
-                       Bad{"etcd://127.0.0.1", "expected etcd://H:P"}}) {
+                       Bad{"etcd://", "expected etcd://H:P"}, Bad{"etcd://127.0.0.1", "expected etcd://H:P"}}) {
     Status s = MakeReg(b.spec);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << b.spec;
     EXPECT_THAT(s.message(), HasSubstr(b.says)) << b.spec;
@@ -102,7 +97,8 @@ TEST(NamingSentinelResolver, CallableEndpointsSkipOdownAndDraining) {
       {"address":"127.0.0.1:8003","weight":1,"state":"odown"},
       {"address":"127.0.0.1:8004","weight":1,"state":"draining"},
       {"address":"not an address","weight":1,"state":"up"},
-      {"address":"127.0.0.1:8005","state":"up"}]})").as_object();
+      {"address":"127.0.0.1:8005","state":"up"}]})")
+                            .as_object();
   EXPECT_THAT(SentinelResolver::CallableEndpoints(answer),
               ElementsAre(EndpointSpec{"127.0.0.1:8001", 5}, EndpointSpec{"127.0.0.1:8002", 1},
                           EndpointSpec{"127.0.0.1:8005", 1}));

@@ -82,9 +82,7 @@ Result GroupMember::Propose(int64_t value) {
   return *asio::co_spawn(server->executor(), propose, asio::use_future).get();
 }
 
-Status GroupMember::Read() {
-  return asio::co_spawn(server->executor(), group->Read(), asio::use_future).get();
-}
+Status GroupMember::Read() { return asio::co_spawn(server->executor(), group->Read(), asio::use_future).get(); }
 
 std::vector<std::unique_ptr<GroupMember>> MakeMembers(int count, const std::string& root) {
   std::vector<std::unique_ptr<GroupMember>> members;
@@ -119,7 +117,8 @@ Result ProposeToLeader(const std::vector<std::unique_ptr<GroupMember>>& members,
   return last ? *last : Result(Unavailable("no leader"));
 }
 
-GroupMember* WaitForLeader(const std::vector<std::unique_ptr<GroupMember>>& members, std::chrono::milliseconds timeout) {
+GroupMember* WaitForLeader(const std::vector<std::unique_ptr<GroupMember>>& members,
+                           std::chrono::milliseconds timeout) {
   GroupMember* leader = nullptr;
   PollUntil(
       [&] {

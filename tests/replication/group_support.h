@@ -38,7 +38,8 @@ class NumberList : public StateMachine {
 struct GroupMember {
   std::string address;
   std::string data_dir;
-  std::unique_ptr<NumberList> machine = std::make_unique<NumberList>();  // a fresh one at each Start, as in a new process
+  std::unique_ptr<NumberList> machine =
+      std::make_unique<NumberList>();  // a fresh one at each Start, as in a new process
   std::unique_ptr<Server> server;
   std::unique_ptr<ReplicatedGroup> group;
 

@@ -183,8 +183,9 @@ TEST_F(GroupTest, TheRaftUpgradeRefusesBadRequestsAndSurvivesGarbage) {
   }
   for (int i = 0; i < 20; ++i) {  // garbage where Raft messages should be
     RawSocket s(port);
-    ASSERT_TRUE(s.Send("GET /raft HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: harpc-raft/1\r\n"
-                       "X-Raft-Id: 2\r\nX-Raft-Address: 127.0.0.1:1\r\n\r\n"));
+    ASSERT_TRUE(
+        s.Send("GET /raft HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: harpc-raft/1\r\n"
+               "X-Raft-Id: 2\r\nX-Raft-Address: 127.0.0.1:1\r\n\r\n"));
     std::string junk(4096 + i * 997, static_cast<char>(0x41 + i));
     s.Send(junk);
     s.WaitClosed(milliseconds(1000));
@@ -197,11 +198,13 @@ TEST_F(GroupTest, TheRaftUpgradeRefusesBadRequestsAndSurvivesGarbage) {
   Put(&huge, 1);
   Put(&huge, uint64_t{1} << 62);
   for (const std::string& bad :
-       {Message(3, Words({1})), Message(1, Words({1, 2, 3, 4, 1000000, 0})),
-        AppendEntries({{}, {.length = 12}, {}}), huge, InstallSnapshot(Configuration(2, 7), 8)}) {
+       {Message(3, Words({1})), Message(1, Words({1, 2, 3, 4, 1000000, 0})), AppendEntries({{}, {.length = 12}, {}}),
+        huge, InstallSnapshot(Configuration(2, 7), 8)}) {
     RawSocket s(port);
-    ASSERT_TRUE(s.Send("GET /raft HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: harpc-raft/1\r\n"
-                       "X-Raft-Id: 2\r\nX-Raft-Address: 127.0.0.1:1\r\n\r\n" + bad));
+    ASSERT_TRUE(
+        s.Send("GET /raft HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: harpc-raft/1\r\n"
+               "X-Raft-Id: 2\r\nX-Raft-Address: 127.0.0.1:1\r\n\r\n" +
+               bad));
     EXPECT_TRUE(s.WaitClosed(milliseconds(2000))) << "a bad Raft message did not close the connection";
   }
   // The group still works.

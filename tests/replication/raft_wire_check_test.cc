@@ -17,18 +17,16 @@ namespace {
 
 using namespace harpc::testing::raft_messages;
 
-
 // Every message type as libraft writes it, back to back.
 std::string ValidStream() {
-  return Message(3, Words({5, 2, 10, 4, 0})) +      // RequestVote
-         Message(3, Words({5, 2, 10, 4})) +         // RequestVote, version 1
-         Message(4, Words({5, 1, 1})) +             // RequestVoteResult
-         Message(4, Words({5, 1})) +                // RequestVoteResult, version 1
-         AppendEntries({}) +                        // a heartbeat
+  return Message(3, Words({5, 2, 10, 4, 0})) +  // RequestVote
+         Message(3, Words({5, 2, 10, 4})) +     // RequestVote, version 1
+         Message(4, Words({5, 1, 1})) +         // RequestVoteResult
+         Message(4, Words({5, 1})) +            // RequestVoteResult, version 1
+         AppendEntries({}) +                    // a heartbeat
          AppendEntries({{}, {.length = 24}, {.type = 2}, {.type = 3, .length = 64}}) +
-         Message(2, Words({5, 0, 12})) +            // AppendEntriesResult
-         InstallSnapshot(Configuration(3), 40) +
-         Message(6, Words({5, 12, 4}));             // TimeoutNow
+         Message(2, Words({5, 0, 12})) +                                         // AppendEntriesResult
+         InstallSnapshot(Configuration(3), 40) + Message(6, Words({5, 12, 4}));  // TimeoutNow
 }
 
 TEST(RaftWireCheck, LibraftsOwnMessagesPassInAnyCut) {

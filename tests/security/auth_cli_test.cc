@@ -16,8 +16,8 @@
 #include <csignal>
 #include <fstream>
 #include <mutex>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
@@ -84,16 +84,16 @@ TEST_F(AuthCli, CallWithATokenWorksWithoutOneFailsClearly) {
   EXPECT_THAT(wrong.err, HasSubstr("UNAUTHENTICATED"));
   ExpectOneLine(wrong.err);
 
-  testing::CliRun denied = testing::RunHarpc({"call", address, "Fault.set", R"({"fail_rate":1})", "--token-file",
-                                              Token("client")});
+  testing::CliRun denied =
+      testing::RunHarpc({"call", address, "Fault.set", R"({"fail_rate":1})", "--token-file", Token("client")});
   EXPECT_NE(denied.exit_code, 0);
   EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
   EXPECT_THAT(denied.err, HasSubstr("peer"));
   ExpectOneLine(denied.err);
 
   // bench sends the token too: every call answered.
-  testing::CliRun bench = testing::RunHarpc({"bench", address, "--requests", "50", "--json", "--token-file",
-                                             Token("client")});
+  testing::CliRun bench =
+      testing::RunHarpc({"bench", address, "--requests", "50", "--json", "--token-file", Token("client")});
   ASSERT_EQ(bench.exit_code, 0) << bench.err;
   ASSERT_FALSE(bench.out.empty());
   boost::json::value report = boost::json::parse(bench.out.back());
@@ -150,8 +150,9 @@ class RecordingServer {
         std::lock_guard lock(mu_);
         heads_.push_back(head);
       }
-      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
-                                 "Connection: close\r\n\r\nSERVING\n";
+      const std::string answer =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n"
+          "Connection: close\r\n\r\nSERVING\n";
       [[maybe_unused]] ssize_t sent = ::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
       ::close(c);
     }
@@ -192,15 +193,15 @@ TEST(AuthProbes, ChannelHealthProbesCarryTheTokenSentinelInstanceProbesDoNot) {
   std::ofstream(dir.File("peer.token")) << "tok-peer\n";
   std::ofstream(dir.File("service.token")) << "tok-service\n";
   Subprocess sentinel;
-  const std::string address = testing::StartDaemon(
-      {"sentinel", "--listen", "127.0.0.1:0", "--data-dir", dir.File("s"), "--probe-interval-ms", "50", "--auth-file",
-       dir.File("auth"), "--token-file", dir.File("peer.token")},
-      &sentinel);
+  const std::string address =
+      testing::StartDaemon({"sentinel", "--listen", "127.0.0.1:0", "--data-dir", dir.File("s"), "--probe-interval-ms",
+                            "50", "--auth-file", dir.File("auth"), "--token-file", dir.File("peer.token")},
+                           &sentinel);
   ASSERT_FALSE(address.empty());
   RecordingServer instance;
-  testing::CliRun registered = testing::RunHarpc(
-      {"call", address, "Registry.register", "{\"service\":\"probe\",\"address\":\"" + instance.address() + "\"}",
-       "--token-file", dir.File("service.token")});
+  testing::CliRun registered = testing::RunHarpc({"call", address, "Registry.register",
+                                                  "{\"service\":\"probe\",\"address\":\"" + instance.address() + "\"}",
+                                                  "--token-file", dir.File("service.token")});
   ASSERT_EQ(registered.exit_code, 0) << registered.err;
   ASSERT_TRUE(testing::PollUntil([&] { return instance.heads().size() >= 3; }, 10s));
   EXPECT_TRUE(AnyHeadHas(instance, "GET /health"));
@@ -316,10 +317,9 @@ TEST_F(AuthCli, SentinelGroupRegistrationAndCallsWithTokens) {
   }
   // A server whose token may not register: it serves, but no sentinel lists it.
   Subprocess intruder;
-  const std::string intruder_address = StartWithTokens(
-      {"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register", "sentinel://" + group, "--lease-ttl-ms",
-       "1000"},
-      "client", &intruder);
+  const std::string intruder_address = StartWithTokens({"serve", "--listen", "127.0.0.1:0", "--threads", "1",
+                                                        "--register", "sentinel://" + group, "--lease-ttl-ms", "1000"},
+                                                       "client", &intruder);
   Subprocess server;
   const std::string address = StartWithTokens({"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register",
                                                "sentinel://" + group, "--lease-ttl-ms", "30000"},  // outlives the odown
@@ -383,19 +383,19 @@ TEST_F(AuthCli, SentinelQuorumOverMutualTls) {
     for (int j = 0; j < 3; ++j) {
       if (j != i) peers += (peers.empty() ? "" : ",") + addresses[j];
     }
-    ASSERT_FALSE(StartWithTokens(with({"sentinel", "--listen", addresses[i], "--data-dir",
-                                       dir_.File("tls-s" + std::to_string(i)), "--peers", peers, "--quorum", "2",
-                                       "--down-after-ms", "500", "--probe-interval-ms", "100"},
-                                      daemon_tls),
-                                 "peer", &sentinels[i])
+    ASSERT_FALSE(StartWithTokens(
+                     with({"sentinel", "--listen", addresses[i], "--data-dir", dir_.File("tls-s" + std::to_string(i)),
+                           "--peers", peers, "--quorum", "2", "--down-after-ms", "500", "--probe-interval-ms", "100"},
+                          daemon_tls),
+                     "peer", &sentinels[i])
                      .empty());
   }
   Subprocess server;
-  const std::string address = StartWithTokens(
-      with({"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register", "sentinel://" + group,
-            "--lease-ttl-ms", "30000"},  // outlives the test: the odown is not hidden by an expiry
-           daemon_tls),
-      "service", &server);
+  const std::string address =
+      StartWithTokens(with({"serve", "--listen", "127.0.0.1:0", "--threads", "1", "--register", "sentinel://" + group,
+                            "--lease-ttl-ms", "30000"},  // outlives the test: the odown is not hidden by an expiry
+                           daemon_tls),
+                      "service", &server);
   ASSERT_FALSE(address.empty());
 
   boost::json::value status;
@@ -407,11 +407,12 @@ TEST_F(AuthCli, SentinelQuorumOverMutualTls) {
       10s))
       << status;
   // Without a client certificate, nothing is answered.
-  testing::CliRun no_cert = testing::RunHarpc(
-      {"status", "sentinel://" + group, "--token-file", Token("client"), "--tls-ca", pki.ca_cert});
+  testing::CliRun no_cert =
+      testing::RunHarpc({"status", "sentinel://" + group, "--token-file", Token("client"), "--tls-ca", pki.ca_cert});
   EXPECT_NE(no_cert.exit_code, 0);
-  testing::CliRun call = testing::RunHarpc(with(
-      {"call", "sentinel://" + group + "/echo", "Echo.echo", R"({"via":"tls"})", "--token-file", Token("client")}, tls));
+  testing::CliRun call = testing::RunHarpc(
+      with({"call", "sentinel://" + group + "/echo", "Echo.echo", R"({"via":"tls"})", "--token-file", Token("client")},
+           tls));
   EXPECT_EQ(call.exit_code, 0) << call.err;
   EXPECT_EQ(call.Stdout(), "{\"via\":\"tls\"}\n");
 
@@ -441,20 +442,20 @@ TEST_F(AuthCli, TransferWithTokens) {
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   // Opening accounts is an operator's (peer) job; a client may not.
-  testing::CliRun refused = testing::RunHarpc({"call", a, "Bank.open", R"({"account":"x","balance":1000000})",
-                                               "--token-file", Token("client")});
+  testing::CliRun refused = testing::RunHarpc(
+      {"call", a, "Bank.open", R"({"account":"x","balance":1000000})", "--token-file", Token("client")});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.err, HasSubstr("PERMISSION_DENIED"));
   for (const auto& [bank, account] : {std::pair{a, "alice"}, std::pair{b, "bob"}}) {
-    testing::CliRun open = testing::RunHarpc({"call", bank, "Bank.open",
-                                              "{\"account\":\"" + std::string(account) + "\",\"balance\":100}",
-                                              "--token-file", Token("peer")});
+    testing::CliRun open =
+        testing::RunHarpc({"call", bank, "Bank.open", "{\"account\":\"" + std::string(account) + "\",\"balance\":100}",
+                           "--token-file", Token("peer")});
     ASSERT_EQ(open.exit_code, 0) << open.err;
   }
 
-  const std::vector<std::string> transfer = {"transfer", "--coordinator", coordinator_address, "--from", a,
-                                             "--from-account", "alice", "--to", b, "--to-account", "bob",
-                                             "--amount", "30"};
+  const std::vector<std::string> transfer = {
+      "transfer",     "--coordinator", coordinator_address, "--from", a, "--from-account", "alice", "--to", b,
+      "--to-account", "bob",           "--amount",          "30"};
   testing::CliRun anonymous = testing::RunHarpc(transfer);
   EXPECT_NE(anonymous.exit_code, 0);
   EXPECT_NE(anonymous.exit_code, 3);  // not begun, so not aborted either
@@ -468,8 +469,8 @@ TEST_F(AuthCli, TransferWithTokens) {
 
   // Phase two reached both banks with the coordinator's peer token: the money moved.
   auto balance = [&](const std::string& bank, const std::string& account) -> int64_t {
-    testing::CliRun r = testing::RunHarpc({"call", bank, "Bank.balance", "{\"account\":\"" + account + "\"}",
-                                           "--token-file", Token("client")});
+    testing::CliRun r = testing::RunHarpc(
+        {"call", bank, "Bank.balance", "{\"account\":\"" + account + "\"}", "--token-file", Token("client")});
     if (r.exit_code != 0 || r.out.empty()) return -1;
     boost::json::value v = boost::json::parse(r.out.back());
     return v.at("balance").to_number<int64_t>();

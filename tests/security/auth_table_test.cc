@@ -111,8 +111,8 @@ class AuthTable : public ::testing::Test {
     for (const auto& [method, needed] : d.methods) {
       SCOPED_TRACE(d.name + " " + method + " (needs " + std::string(RoleName(needed)) + ")");
       const std::string path = "/rpc/" + method;
-      const std::string rpc =
-          boost::json::serialize(boost::json::object{{"jsonrpc", "2.0"}, {"method", method}, {"params", boost::json::object{}}, {"id", 7}});
+      const std::string rpc = boost::json::serialize(
+          boost::json::object{{"jsonrpc", "2.0"}, {"method", method}, {"params", boost::json::object{}}, {"id", 7}});
 
       for (const std::string& token : {std::string(), kWrongToken}) {
         SCOPED_TRACE(token.empty() ? "no token" : "wrong token");
@@ -211,18 +211,18 @@ TEST_F(AuthTable, EchoServer) {
 }
 
 TEST_F(AuthTable, BankServer) {
-  Daemon d{.name = "serve (bank)",
-           .args = {"serve", "--service", "bank", "--listen", "127.0.0.1:0", "--threads", "1", "--db",
-                    dir_.File("bank.db")},
-           .methods = {{"Bank.open", Role::kPeer},
-                       {"Bank.deposit", Role::kPeer},
-                       {"Bank.audit", Role::kPeer},
-                       {"Bank.balance", Role::kClient},
-                       {"Bank.debit", Role::kClient},
-                       {"Bank.credit", Role::kClient},
-                       {"Participant.commit", Role::kPeer},
-                       {"Participant.abort", Role::kPeer},
-                       {"Participant.status", Role::kPeer}}};
+  Daemon d{
+      .name = "serve (bank)",
+      .args = {"serve", "--service", "bank", "--listen", "127.0.0.1:0", "--threads", "1", "--db", dir_.File("bank.db")},
+      .methods = {{"Bank.open", Role::kPeer},
+                  {"Bank.deposit", Role::kPeer},
+                  {"Bank.audit", Role::kPeer},
+                  {"Bank.balance", Role::kClient},
+                  {"Bank.debit", Role::kClient},
+                  {"Bank.credit", Role::kClient},
+                  {"Participant.commit", Role::kPeer},
+                  {"Participant.abort", Role::kPeer},
+                  {"Participant.status", Role::kPeer}}};
   Start(d);
   ExpectTableComplete(d);
   ExpectTable(d);

@@ -34,11 +34,11 @@ Status ParseError(std::string_view text) {
 TEST(TokenTable, AcceptsTheExactTokenOnly) {
   TokenTable t = Parsed("client s3cret-token\n");
   EXPECT_EQ(t.Find("s3cret-token"), Role::kClient);
-  EXPECT_EQ(t.Find("s3cret-toke"), std::nullopt);     // a prefix
-  EXPECT_EQ(t.Find("s3cret-token2"), std::nullopt);   // longer
-  EXPECT_EQ(t.Find("s3cret-tokeN"), std::nullopt);    // one byte differs
-  EXPECT_EQ(t.Find("S3CRET-TOKEN"), std::nullopt);    // case matters
-  EXPECT_EQ(t.Find(""), std::nullopt);                // empty
+  EXPECT_EQ(t.Find("s3cret-toke"), std::nullopt);                      // a prefix
+  EXPECT_EQ(t.Find("s3cret-token2"), std::nullopt);                    // longer
+  EXPECT_EQ(t.Find("s3cret-tokeN"), std::nullopt);                     // one byte differs
+  EXPECT_EQ(t.Find("S3CRET-TOKEN"), std::nullopt);                     // case matters
+  EXPECT_EQ(t.Find(""), std::nullopt);                                 // empty
   EXPECT_EQ(t.Find(std::string("s3cret-token\0", 13)), std::nullopt);  // a trailing NUL
 }
 
@@ -81,7 +81,9 @@ TEST(TokenTable, MalformedLinesAreNamed) {
   EXPECT_THAT(s.message(), HasSubstr("line 1"));
   EXPECT_THAT(s.message(), HasSubstr("one word"));
 
-  s = ParseError("client a\xff" "b\n");
+  s = ParseError(
+      "client a\xff"
+      "b\n");
   EXPECT_THAT(s.message(), HasSubstr("visible ASCII"));
 
   s = ParseError("client same\npeer same\n");
@@ -163,9 +165,11 @@ TEST(ServerAuth, HandlersSeeTheCallersRole) {
   const std::string path = dir.File("auth");
   std::ofstream(path) << "service svc\n";
   Server server(ServerOptions{.threads = 1, .handle_signals = false, .auth = {.auth_file = path}});
-  ASSERT_TRUE(server.AddMethod("Who.am_i", [](const boost::json::value&, CallContext& ctx) {
-    return Result(boost::json::value(RoleName(ctx.role())));
-  }).ok());
+  ASSERT_TRUE(
+      server
+          .AddMethod("Who.am_i", [](const boost::json::value&,
+                                    CallContext& ctx) { return Result(boost::json::value(RoleName(ctx.role()))); })
+          .ok());
   ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
   ChannelOptions o;
   o.security.bearer_token = "svc";

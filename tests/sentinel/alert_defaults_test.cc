@@ -124,12 +124,15 @@ void SentinelAlerts::CrashWithDefaultsAlertsBeforeTheLeaseExpires(bool freeze_on
 
   // The worst moment: just before the next renewal (every TTL/3, 3333 ms), so
   // that the leases outlive the kill by 2/3 of their TTL only.
-  ASSERT_TRUE(PollUntil([&] {
-    return std::ranges::all_of(Live(), [&](RegistryClient* c) {
-      auto i = c->Instance("echo", address);
-      return i && sentinel::WallClockMs() - i->at("last_heartbeat_ms").as_int64() >= 3150;
-    });
-  }, 10s)) << Describe(address);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return std::ranges::all_of(Live(), [&](RegistryClient* c) {
+          auto i = c->Instance("echo", address);
+          return i && sentinel::WallClockMs() - i->at("last_heartbeat_ms").as_int64() >= 3150;
+        });
+      },
+      10s))
+      << Describe(address);
   const int64_t killed_ms = KillHard(serve);
   // The alert, on both channels, within down-after + the decision (before the leases' 6.7 s).
   ASSERT_TRUE(PollUntil([&] { return BothGot(alerts, hook, "odown"); }, 9s)) << Describe(address) << Tail(alerts);
@@ -144,9 +147,8 @@ void SentinelAlerts::CrashWithDefaultsAlertsBeforeTheLeaseExpires(bool freeze_on
   const int64_t alerted_ms = Member(told, "time");
   const int64_t hooked_ms = Member(hook.received("odown").at(0), "time");
   std::cout << "[ measure  ] defaults (down-after 3000, probe 500, TTL 10000, 3 sentinels"
-            << (freeze_one ? ", one frozen" : "") << "): odown alert "
-            << alerted_ms - killed_ms << " ms after kill -9; the first lease would expire "
-            << first_expiry_ms - killed_ms << " ms after it\n";
+            << (freeze_one ? ", one frozen" : "") << "): odown alert " << alerted_ms - killed_ms
+            << " ms after kill -9; the first lease would expire " << first_expiry_ms - killed_ms << " ms after it\n";
   EXPECT_EQ(told.at("address"), json::value(address));
   EXPECT_LT(alerted_ms, first_expiry_ms);
   EXPECT_LT(hooked_ms, first_expiry_ms);
@@ -173,13 +175,13 @@ TEST_F(SentinelAlerts, DefaultFlagsCrashAlertsOdownBeforeTheLeaseExpiresWithOneS
 TEST_F(SentinelAlerts, ALeaseThatRunsOutBeforeTheDetectionRaisesLeaseExpiredOnce) {
   HookReceiver hook;
   const std::string alerts = dir_.File("alerts.jsonl");
-  std::vector<SentinelProcess> group = Group(
-      {.down_after_ms = 0, .probe_interval_ms = 0, .notify = "cat >> " + alerts, .webhook = hook.url()});
+  std::vector<SentinelProcess> group =
+      Group({.down_after_ms = 0, .probe_interval_ms = 0, .notify = "cat >> " + alerts, .webhook = hook.url()});
   ASSERT_EQ(group.size(), 3u);
 
   // The sentinel accepts such a registration, and says what it means.
-  CallResult short_ttl = clients_[0]->Call(
-      "Registry.register", {{"service", "short"}, {"address", "127.0.0.1:1"}, {"ttl_ms", 600}});
+  CallResult short_ttl =
+      clients_[0]->Call("Registry.register", {{"service", "short"}, {"address", "127.0.0.1:1"}, {"ttl_ms", 600}});
   ASSERT_TRUE(short_ttl.ok()) << short_ttl.status;
   ASSERT_TRUE(short_ttl.value.as_object().contains("warning")) << json::serialize(short_ttl.value);
   EXPECT_NE(std::string(short_ttl.value.at("warning").as_string()).find("lease-expired"), std::string::npos);
@@ -190,12 +192,15 @@ TEST_F(SentinelAlerts, ALeaseThatRunsOutBeforeTheDetectionRaisesLeaseExpiredOnce
   const std::string address = serve.address;
   ASSERT_TRUE(PollUntil([&] { return AllProbedUp(address); }, 10s)) << Describe(address);
   // The server logs what each sentinel said of its TTL.
-  ASSERT_TRUE(PollUntil([&] {
-    const std::vector<std::string> lines = ReadLines(serve_log());
-    return std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
-      return line.find("says: a lease TTL of 600 ms can expire 400 ms after a crash") != std::string::npos;
-    }) == 3;
-  }, 5s)) << Tail(serve_log());
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        const std::vector<std::string> lines = ReadLines(serve_log());
+        return std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+                 return line.find("says: a lease TTL of 600 ms can expire 400 ms after a crash") != std::string::npos;
+               }) == 3;
+      },
+      5s))
+      << Tail(serve_log());
 
   const int64_t killed_ms = KillHard(serve);
   ASSERT_TRUE(PollUntil([&] { return BothGot(alerts, hook, "lease-expired"); }, 5s))
@@ -212,15 +217,18 @@ TEST_F(SentinelAlerts, ALeaseThatRunsOutBeforeTheDetectionRaisesLeaseExpiredOnce
                           [&](const SentinelProcess& s) { return told.at("sentinel") == json::value(s.address); }));
   // Every sentinel saw its lease expire; one of them told it, once, and nothing was decided.
   ASSERT_TRUE(PollUntil([&] { return NoneLists(address); }, 5s)) << Describe(address);
-  EXPECT_TRUE(HoldsFor([&] {
-    return EventsInFile(alerts, "lease-expired").size() == 1 && hook.received("lease-expired").size() == 1;
-  }, 1500ms)) << Tail(alerts);
+  EXPECT_TRUE(HoldsFor(
+      [&] { return EventsInFile(alerts, "lease-expired").size() == 1 && hook.received("lease-expired").size() == 1; },
+      1500ms))
+      << Tail(alerts);
   EXPECT_TRUE(EventsInFile(alerts, "odown").empty()) << Tail(alerts);
   for (auto& c : clients_) {
     json::array events = c->Events();
-    EXPECT_TRUE(std::any_of(events.begin(), events.end(), [&](const json::value& e) {
-      return e.at("event") == json::value("expired") && e.at("address") == json::value(address);
-    })) << c->address() << ": " << json::serialize(events);
+    EXPECT_TRUE(std::any_of(events.begin(), events.end(),
+                            [&](const json::value& e) {
+                              return e.at("event") == json::value("expired") && e.at("address") == json::value(address);
+                            }))
+        << c->address() << ": " << json::serialize(events);
   }
 }
 
@@ -284,8 +292,8 @@ TEST_F(SentinelAlerts, ContradictoryFlagsExitTwoWithOneClearLine) {
   }
   // The same values made to fit start.
   TempDir fits_dir;
-  SentinelProcess fits = StartSentinel({.data_dir = fits_dir.path(), .down_after_ms = 9000, .probe_interval_ms = 500,
-                                        .lease_ttl_ms = 20000});
+  SentinelProcess fits = StartSentinel(
+      {.data_dir = fits_dir.path(), .down_after_ms = 9000, .probe_interval_ms = 500, .lease_ttl_ms = 20000});
   EXPECT_GT(fits.port, 0);
 }
 

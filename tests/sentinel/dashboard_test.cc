@@ -35,13 +35,16 @@ TEST(SentinelDashboard, HeadlessChromiumShowsInstancesAndOdown) {
   RegistryClient renewer(s.address);
   Heartbeater renewing({&renewer}, {lease_a}, 500ms);
   ASSERT_TRUE(client.Register("echo", b.address, 1, 600000, &lease, "beta").ok());
-  ASSERT_TRUE(PollUntil([&] {
-    for (const std::string& address : {a.address, b.address}) {
-      auto i = client.Instance("echo", address);
-      if (!i || i->at("state") != json::value("up") || i->at("probe_latency_ms").to_number<double>() < 0) return false;
-    }
-    return true;
-  }, 5s));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (const std::string& address : {a.address, b.address}) {
+          auto i = client.Instance("echo", address);
+          if (!i || i->at("state") != json::value("up") || i->at("probe_latency_ms").to_number<double>() < 0)
+            return false;
+        }
+        return true;
+      },
+      5s));
   const std::string url = "http://" + s.address + "/";
 
   std::string diagnostics;
@@ -116,7 +119,9 @@ TEST(SentinelDashboard, HeadlessChromiumShowsInstancesAndOdown) {
 // with its timeline for --history-retention-ms, then forgets it.
 TEST(SentinelDashboard, HistoryKeepsDepartedInstancesForTheRetention) {
   TempDir dir;
-  SentinelProcess s = StartSentinel({.data_dir = dir.path(), .down_after_ms = 500, .probe_interval_ms = 100,
+  SentinelProcess s = StartSentinel({.data_dir = dir.path(),
+                                     .down_after_ms = 500,
+                                     .probe_interval_ms = 100,
                                      .extra_args = {"--history-retention-ms", "1500"}});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);

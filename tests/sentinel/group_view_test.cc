@@ -24,9 +24,9 @@ namespace {
 
 using testing::CliRun;
 using testing::GroupMember;
-using testing::RunHarpc;
 using testing::MakeMembers;
 using testing::OptionsFor;
+using testing::RunHarpc;
 using testing::WaitForLeader;
 
 constexpr char kService[] = "counter";
@@ -55,8 +55,8 @@ class SentinelGroupView : public ::testing::Test {
   void Start(size_t i) {
     RegisteredMember& r = registered[i];
     ASSERT_TRUE(r.member->Start(OptionsFor(group)).ok()) << r.member->address;
-    Registration registration{.service = kService, .address = r.member->address,
-                              .ttl = std::chrono::milliseconds(1000)};
+    Registration registration{
+        .service = kService, .address = r.member->address, .ttl = std::chrono::milliseconds(1000)};
     for (const auto& m : group) registration.group.push_back(m->address);
     ASSERT_TRUE(MakeRegistrar("sentinel://" + sentinel.address, registration, {}, &r.registrar).ok());
     r.registrar->Start(r.member->server->executor());
@@ -80,10 +80,13 @@ class SentinelGroupView : public ::testing::Test {
     *leader = WaitForLeader(group, 10s);
     ASSERT_NE(*leader, nullptr);
     const std::string address = (*leader)->address;
-    ASSERT_TRUE(PollUntil([&] {
-      json::object g = GroupSummary();
-      return !g.empty() && g.at("leader") == json::value(address) && g.at("lag").as_object().size() == 3;
-    }, 10s)) << Describe();
+    ASSERT_TRUE(PollUntil(
+        [&] {
+          json::object g = GroupSummary();
+          return !g.empty() && g.at("leader") == json::value(address) && g.at("lag").as_object().size() == 3;
+        },
+        10s))
+        << Describe();
   }
 
   // Registry.list's "groups" member for the service (an empty object when absent).
@@ -187,10 +190,13 @@ TEST_F(SentinelGroupView, StatusTextHasAGroupsSection) {
       return line.starts_with("  " + leader->address) && line.find("leader") != std::string::npos;
     });
   };
-  ASSERT_TRUE(PollUntil([&] {
-    run = RunHarpc({"status", "sentinel://" + sentinel.address});
-    return shows_the_leader_leading();
-  }, 10s)) << run.Stdout() << run.err;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        run = RunHarpc({"status", "sentinel://" + sentinel.address});
+        return shows_the_leader_leading();
+      },
+      10s))
+      << run.Stdout() << run.err;
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const std::string out = run.Stdout();
   size_t groups_line = run.out.size();
@@ -243,9 +249,9 @@ TEST_F(SentinelGroupView, DashboardShowsTheGroup) {
 }
 
 TEST(MemberView, KeepsTheDocumentedFieldsAndRefusesWhatIsNotAGroupState) {
-  json::value good = ParseJson(
-      R"({"role":"follower","leader":"127.0.0.1:7001","term":3,"commit_index":10,"applied_index":9,)"
-      R"("members":["127.0.0.1:7001","127.0.0.1:7002","127.0.0.1:7003"],"extra":"x"})");
+  json::value good =
+      ParseJson(R"({"role":"follower","leader":"127.0.0.1:7001","term":3,"commit_index":10,"applied_index":9,)"
+                R"("members":["127.0.0.1:7001","127.0.0.1:7002","127.0.0.1:7003"],"extra":"x"})");
   auto view = sentinel::MemberView::Parse(good);
   ASSERT_TRUE(view);
   EXPECT_EQ(view->role, "follower");

@@ -180,8 +180,11 @@ TEST_F(SentinelMassFailure, AlertsBeyondTheBudgetAreSummedUpInOneAlertThatNamesT
   TempDir dir;
   const std::string alerts = dir.File("alerts.jsonl");
   std::vector<SentinelProcess> group;
-  group.push_back(StartSentinel({.data_dir = dir.path(), .down_after_ms = 500, .probe_interval_ms = 100,
-                                 .notify = "cat >> " + alerts, .extra_args = {"--max-alerts-per-minute", "20"}}));
+  group.push_back(StartSentinel({.data_dir = dir.path(),
+                                 .down_after_ms = 500,
+                                 .probe_interval_ms = 100,
+                                 .notify = "cat >> " + alerts,
+                                 .extra_args = {"--max-alerts-per-minute", "20"}}));
   ASSERT_GT(group[0].port, 0);
   Watch(group);
   HealthHost host = StartHealthHost(kInstances);

@@ -101,10 +101,10 @@ void ExpectEventShape(const json::object& e, const std::string& event, const std
 TEST_F(SentinelQuorum, ThreeSentinelsDeclareOdownOnceAndUpOnce) {
   TempDir alerts_dir;
   const std::string alerts = alerts_dir.File("alerts.jsonl");
-  std::vector<SentinelProcess> group =
-      StartGroup(3, {.quorum = 2, .down_after_ms = kDownAfterMs, .probe_interval_ms = kProbeIntervalMs,
-                     .notify = "cat >> " + alerts},
-                 dirs);
+  std::vector<SentinelProcess> group = StartGroup(
+      3,
+      {.quorum = 2, .down_after_ms = kDownAfterMs, .probe_interval_ms = kProbeIntervalMs, .notify = "cat >> " + alerts},
+      dirs);
   ASSERT_EQ(group.size(), 3u);
   Watch(group);
   auto clients = ClientsOf(group);
@@ -122,12 +122,15 @@ TEST_F(SentinelQuorum, ThreeSentinelsDeclareOdownOnceAndUpOnce) {
 
   // Every sentinel reports ODOWN within down-after + a probe interval + slack.
   std::map<size_t, std::chrono::milliseconds> seen;
-  ASSERT_TRUE(PollUntil([&] {
-    for (size_t i = 0; i < clients.size(); ++i) {
-      if (!seen.contains(i) && clients[i]->State("echo", address) == "odown") seen[i] = Since(killed);
-    }
-    return seen.size() == clients.size();
-  }, 10s)) << Describe(clients, address);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (size_t i = 0; i < clients.size(); ++i) {
+          if (!seen.contains(i) && clients[i]->State("echo", address) == "odown") seen[i] = Since(killed);
+        }
+        return seen.size() == clients.size();
+      },
+      10s))
+      << Describe(clients, address);
   const auto all_odown = Since(killed);
   std::cout << "[ measure  ] ODOWN (down-after " << kDownAfterMs << " ms, probe " << kProbeIntervalMs
             << " ms, quorum 2 of 3): every sentinel after " << all_odown.count() << " ms (first "
@@ -182,9 +185,10 @@ TEST_F(SentinelQuorum, FrozenSentinelBlocksQuorumOfThreeThenRejoins) {
 
   // The two live sentinels see it down, but two of three is no quorum of 3.
   ASSERT_TRUE(PollUntil([&] { return AllReport(clients, address, "sdown", 2); }, 5s)) << Describe(clients, address);
-  EXPECT_TRUE(HoldsFor([&] {
-    return AllReport(clients, address, "sdown", 2) && clients[0]->Epoch() == 0 && clients[1]->Epoch() == 0;
-  }, 2000ms)) << Describe(clients, address);
+  EXPECT_TRUE(HoldsFor(
+      [&] { return AllReport(clients, address, "sdown", 2) && clients[0]->Epoch() == 0 && clients[1]->Epoch() == 0; },
+      2000ms))
+      << Describe(clients, address);
 
   // Thawed, the third agrees: now the group declares ODOWN, all on one epoch.
   const auto thawed = Clock::now();
@@ -202,10 +206,10 @@ TEST_F(SentinelQuorum, FrozenSentinelBlocksQuorumOfThreeThenRejoins) {
 TEST_F(SentinelQuorum, TwoLiveSentinelsDecideWhileOneIsFrozenWhichLearnsAfterSigcont) {
   TempDir alerts_dir;
   const std::string alerts = alerts_dir.File("alerts.jsonl");
-  std::vector<SentinelProcess> group =
-      StartGroup(3, {.quorum = 2, .down_after_ms = kDownAfterMs, .probe_interval_ms = kProbeIntervalMs,
-                     .notify = "cat >> " + alerts},
-                 dirs);
+  std::vector<SentinelProcess> group = StartGroup(
+      3,
+      {.quorum = 2, .down_after_ms = kDownAfterMs, .probe_interval_ms = kProbeIntervalMs, .notify = "cat >> " + alerts},
+      dirs);
   ASSERT_EQ(group.size(), 3u);
   Watch(group);
   auto clients = ClientsOf(group);
@@ -245,8 +249,10 @@ TEST_F(SentinelQuorum, TwoLiveSentinelsDecideWhileOneIsFrozenWhichLearnsAfterSig
 
 TEST_F(SentinelQuorum, LoneSentinelWithQuorumOneDeclaresOdown) {
   std::vector<SentinelProcess> group;
-  group.push_back(StartSentinel({.data_dir = dir.path(), .down_after_ms = kDownAfterMs,
-                                 .probe_interval_ms = kProbeIntervalMs, .notify = "cat >> " + dir.File("alerts.jsonl")}));
+  group.push_back(StartSentinel({.data_dir = dir.path(),
+                                 .down_after_ms = kDownAfterMs,
+                                 .probe_interval_ms = kProbeIntervalMs,
+                                 .notify = "cat >> " + dir.File("alerts.jsonl")}));
   ASSERT_GT(group[0].port, 0);
   Watch(group);
   auto clients = ClientsOf(group);
@@ -268,8 +274,11 @@ TEST_F(SentinelQuorum, LoneSentinelWithQuorumOneDeclaresOdown) {
 TEST_F(SentinelQuorum, PartitionedSentinelNeverDeclaresOdownAlone) {
   RefusingPort peer1, peer2;  // listed, but down: every call to them is refused
   std::vector<SentinelProcess> group;
-  group.push_back(StartSentinel({.data_dir = dir.path(), .peers = {peer1.address(), peer2.address()}, .quorum = 2,
-                                 .down_after_ms = kDownAfterMs, .probe_interval_ms = kProbeIntervalMs,
+  group.push_back(StartSentinel({.data_dir = dir.path(),
+                                 .peers = {peer1.address(), peer2.address()},
+                                 .quorum = 2,
+                                 .down_after_ms = kDownAfterMs,
+                                 .probe_interval_ms = kProbeIntervalMs,
                                  .notify = "cat >> " + dir.File("alerts.jsonl")}));
   ASSERT_GT(group[0].port, 0);
   Watch(group);

@@ -51,8 +51,8 @@ TEST_F(SentinelRegistry, LeaseRenewedByHeartbeatsExpiresWithoutThemAndDeregister
   ASSERT_TRUE(client.Instance("echo", serve.address).has_value());
 
   // Renewed every 100 ms, the 500 ms lease holds for 3 TTLs and more.
-  auto heartbeats = std::make_unique<Heartbeater>(std::vector<RegistryClient*>{&client},
-                                                  std::vector<std::string>{lease}, 100ms);
+  auto heartbeats =
+      std::make_unique<Heartbeater>(std::vector<RegistryClient*>{&client}, std::vector<std::string>{lease}, 100ms);
   EXPECT_TRUE(HoldsFor([&] { return client.Instance("echo", serve.address).has_value(); }, 1500ms))
       << "a renewed lease expired";
   EXPECT_EQ(client.State("echo", serve.address), "up");
@@ -120,7 +120,8 @@ TEST_F(SentinelRegistry, WatchAnswersStaleIndexAtOnceAndBlocksUntilTheNextChange
   const TempDir& dir = NewDir();
   // Probes never declare these made-up addresses down during the test: the
   // index moves only with the test's own changes.
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   std::string lease;
@@ -147,7 +148,8 @@ TEST_F(SentinelRegistry, WatchAnswersStaleIndexAtOnceAndBlocksUntilTheNextChange
   // The current index with no change: the watch blocks for its timeout.
   {
     const auto start = Clock::now();
-    CallResult r = client.Call("Registry.watch", json::object{{"service", "watched"}, {"index", index}, {"timeout_ms", 400}}, 5s);
+    CallResult r =
+        client.Call("Registry.watch", json::object{{"service", "watched"}, {"index", index}, {"timeout_ms", 400}}, 5s);
     ASSERT_TRUE(r.ok()) << r.status;
     EXPECT_GE(Since(start), 390ms) << "the watch did not wait";
     EXPECT_LT(Since(start), 3000ms);
@@ -185,7 +187,8 @@ TEST_F(SentinelRegistry, WatchAnswersStaleIndexAtOnceAndBlocksUntilTheNextChange
 
 TEST_F(SentinelRegistry, WatchDeliversChangesInOrder) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   RegistryClient writer(s.address);
@@ -212,7 +215,8 @@ TEST_F(SentinelRegistry, WatchDeliversChangesInOrder) {
   bool saw_all = false;
   const auto deadline = Clock::now() + 20s;
   while (Clock::now() < deadline) {
-    CallResult r = client.Call("Registry.watch", json::object{{"service", "ordered"}, {"index", known}, {"timeout_ms", 2000}}, 5s);
+    CallResult r =
+        client.Call("Registry.watch", json::object{{"service", "ordered"}, {"index", known}, {"timeout_ms", 2000}}, 5s);
     ASSERT_TRUE(r.ok()) << r.status;
     const int64_t index = IndexOf(r.value);
     if (index == known) continue;  // timed out without a change
@@ -283,7 +287,8 @@ TEST_F(SentinelRegistry, SigkillAndRestartKeepsRegistryEpochAndIndex) {
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE("restart " + std::to_string(round + 1));
     // This sentinel holds the dead one SDOWN again (after a restart, its own view is rebuilt by probes).
-    ASSERT_TRUE(PollUntil([&] { return OpinionOf(*client, "echo", dead.address())["sdown"] == json::value(true); }, 5s));
+    ASSERT_TRUE(
+        PollUntil([&] { return OpinionOf(*client, "echo", dead.address())["sdown"] == json::value(true); }, 5s));
     auto before = client->List();
     ASSERT_TRUE(before);
     const int64_t index_before = before->at("index").to_number<int64_t>();
@@ -373,10 +378,13 @@ TEST_F(SentinelRegistry, AGracefulShutdownIsListedAsDraining) {
   // One call in flight (it takes 3 s), then SIGTERM: the server drains it.
   testing::RawSocket call(serve.port);
   ASSERT_TRUE(call.Send("POST /rpc/Echo.echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"));
-  ASSERT_TRUE(PollUntil([&] {
-    RegistryClient direct(serve.address);
-    return direct.Call("Echo.echo", json::object{}, 100ms).status.code() == StatusCode::kDeadlineExceeded;
-  }, 3s)) << "the server is not busy with the slow call";
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        RegistryClient direct(serve.address);
+        return direct.Call("Echo.echo", json::object{}, 100ms).status.code() == StatusCode::kDeadlineExceeded;
+      },
+      3s))
+      << "the server is not busy with the slow call";
   serve.process.Signal(SIGTERM);
   EXPECT_TRUE(PollUntil([&] { return client.State("echo", serve.address) == "draining"; }, 2500ms))
       << "state " << client.State("echo", serve.address);
@@ -393,7 +401,8 @@ std::string DecideListing(int n) {
 
 TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
 
   struct Case {
@@ -459,15 +468,16 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
       // A decision that lists its changes.
       {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[]})", "instances"},
       {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":{"service":"echo"}})", "instances"},
-      {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[5]})", "\"instances\"[0] must be an object"},
+      {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[5]})",
+       "\"instances\"[0] must be an object"},
       {"Sentinel.decide",
        R"({"epoch":1,"leader":"127.0.0.1:9","instances":[{"service":"echo","address":"127.0.0.1:1","odown":true},)"
        R"({"service":"echo","address":"127.0.0.1:2","odown":"yes"}]})",
        "\"instances\"[1]: \"odown\""},
       {"Sentinel.decide", R"({"epoch":1,"leader":"127.0.0.1:9","instances":[{"address":"127.0.0.1:1","odown":true}]})",
        "\"instances\"[0]: missing \"service\""},
-      {"Sentinel.decide", R"({"leader":"127.0.0.1:9","instances":[{"service":"echo","address":"127.0.0.1:1","odown":true}]})",
-       "epoch"},
+      {"Sentinel.decide",
+       R"({"leader":"127.0.0.1:9","instances":[{"service":"echo","address":"127.0.0.1:1","odown":true}]})", "epoch"},
       {"Sentinel.decide", DecideListing(1001), "more than 1000"},
   };
   for (const Case& c : cases) {
@@ -475,8 +485,8 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
     ErrorAnswer a = PostRaw(s.port, c.method, c.body);
     EXPECT_EQ(a.http, 400) << a.raw;
     EXPECT_NE(a.code, 0) << "no {\"error\":{\"code\"}}: " << a.raw;
-    EXPECT_NE(a.message.find(c.mentions), std::string::npos) << "the message does not name '" << c.mentions
-                                                              << "': " << a.raw;
+    EXPECT_NE(a.message.find(c.mentions), std::string::npos)
+        << "the message does not name '" << c.mentions << "': " << a.raw;
   }
   // Invalid params are -32602 (the JSON-RPC code for INVALID_ARGUMENT), unparsable bodies -32700.
   EXPECT_EQ(PostRaw(s.port, "Registry.register", R"({"service":"echo"})").code, -32602);
@@ -504,11 +514,15 @@ TEST_F(SentinelRegistry, MalformedRequestsGetClearErrors) {
 TEST_F(SentinelRegistry, TheGroupsOwnAddressesAreNoInstances) {
   const TempDir& dir = NewDir();
   const std::string peer = "127.0.0.1:" + std::to_string(testing::FreePort());
-  SentinelProcess s = Start({.data_dir = dir.path(), .peers = {peer}, .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s = Start({.data_dir = dir.path(),
+                             .peers = {peer},
+                             .down_after_ms = 600000,
+                             .probe_interval_ms = 1000,
+                             .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   for (const std::string& address : {s.address, peer}) {
-    ErrorAnswer a = PostRaw(s.port, "Registry.register",
-                            R"({"service":"echo","address":")" + address + R"(","ttl_ms":5000})");
+    ErrorAnswer a =
+        PostRaw(s.port, "Registry.register", R"({"service":"echo","address":")" + address + R"(","ttl_ms":5000})");
     EXPECT_EQ(a.http, 400) << a.raw;
     EXPECT_NE(a.message.find("is a sentinel of this group"), std::string::npos) << a.raw;
   }
@@ -524,7 +538,8 @@ TEST_F(SentinelRegistry, TheGroupsOwnAddressesAreNoInstances) {
 // escape sequences or CR/LF to the terminal (a recoloured screen, forged rows).
 TEST_F(SentinelRegistry, StatusPrintsControlCharactersOfNamesEscaped) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   const std::string body =
       R"({"service":"echo","address":"127.0.0.1:1","name":"evil\u001b[31m\r\necho 127.0.0.1:2 fake up","ttl_ms":5000})";

@@ -310,9 +310,7 @@ void Heartbeater::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Clock::time_point Heartbeater::last_sent() const {
-  return Clock::time_point(Clock::duration(last_sent_ns_.load()));
-}
+Clock::time_point Heartbeater::last_sent() const { return Clock::time_point(Clock::duration(last_sent_ns_.load())); }
 
 HookReceiver::HookReceiver() : server_(ServerOptions{.threads = 1, .handle_signals = false}) {
   Status s = server_.AddMethod("Hook.receive", [this](const json::value& p, CallContext&) -> Result {
@@ -413,10 +411,20 @@ ErrorAnswer PostRaw(int port, const std::string& method, const std::string& body
 std::string DumpDom(const std::string& url, std::string* diagnostics) {
   TempDir profile("harpc-chromium-profile");
   const std::string err = profile.File("stderr.log");
-  std::vector<std::string> argv = {kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                                   "--disable-sync", "--disable-dev-shm-usage", "--user-data-dir=" + profile.path(),
-                                   "--virtual-time-budget=3000", "--dump-dom", url};
+  std::vector<std::string> argv = {kChromium,
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--disable-dev-shm-usage",
+                                   "--user-data-dir=" + profile.path(),
+                                   "--virtual-time-budget=3000",
+                                   "--dump-dom",
+                                   url};
   Subprocess p;
   Status st = Subprocess::Spawn(argv, &p, err);
   if (!st.ok()) {

@@ -30,9 +30,9 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using testing::HoldsFor;
 using testing::PollUntil;
+using testing::ServeProcess;
 using testing::Since;
 using testing::TempDir;
-using testing::ServeProcess;
 using namespace std::chrono_literals;
 
 // A port that was free a moment ago (bound to port 0, then closed).
@@ -54,14 +54,14 @@ class RefusingPort {
 };
 
 struct SentinelConfig {
-  std::string data_dir;              // required
-  std::vector<std::string> peers;    // "127.0.0.1:P"
-  int quorum = 0;                    // 0: the sentinel's default (a majority)
-  int down_after_ms = 500;           // 0: the sentinel's default (the flag is not passed)
-  int probe_interval_ms = 100;       // 0: the sentinel's default
-  int lease_ttl_ms = 0;              // --lease-ttl-ms; 0: the sentinel's default
-  std::string notify;                // --notify CMD
-  std::string webhook;               // --webhook URL
+  std::string data_dir;                 // required
+  std::vector<std::string> peers;       // "127.0.0.1:P"
+  int quorum = 0;                       // 0: the sentinel's default (a majority)
+  int down_after_ms = 500;              // 0: the sentinel's default (the flag is not passed)
+  int probe_interval_ms = 100;          // 0: the sentinel's default
+  int lease_ttl_ms = 0;                 // --lease-ttl-ms; 0: the sentinel's default
+  std::string notify;                   // --notify CMD
+  std::string webhook;                  // --webhook URL
   std::vector<std::string> extra_args;  // further flags, as written
 };
 
@@ -78,8 +78,7 @@ struct SentinelProcess {
 // Starts a sentinel on `port` (0: a free one). For a fixed port, retries for
 // up to `timeout` while the port is still taken (a restart). Returns a
 // process with port 0 (and adds no failure) when it could not start.
-SentinelProcess TryStartSentinel(const SentinelConfig& config, int port = 0,
-                                 std::chrono::milliseconds timeout = 10s);
+SentinelProcess TryStartSentinel(const SentinelConfig& config, int port = 0, std::chrono::milliseconds timeout = 10s);
 // The same, failing the test (ADD_FAILURE) when it cannot start.
 SentinelProcess StartSentinel(const SentinelConfig& config, int port = 0, std::chrono::milliseconds timeout = 10s);
 // SIGKILLs `s` and starts it again on the same port and data dir.
@@ -87,8 +86,7 @@ void RestartSentinel(SentinelProcess& s);
 
 // `n` sentinels that list each other as peers, each with a data dir in
 // `dirs` (created here) and `base` as the rest of its configuration.
-std::vector<SentinelProcess> StartGroup(int n, const SentinelConfig& base,
-                                        std::vector<std::unique_ptr<TempDir>>& dirs);
+std::vector<SentinelProcess> StartGroup(int n, const SentinelConfig& base, std::vector<std::unique_ptr<TempDir>>& dirs);
 
 // `harpc serve --threads 1` on 127.0.0.1:port (0: a free one), retrying for
 // up to `timeout` while the port is still taken (a restart).

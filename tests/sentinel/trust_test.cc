@@ -51,8 +51,8 @@ std::string Vote(int64_t epoch, const std::string& candidate) {
 }
 
 std::string Decide(const std::string& address, bool odown, int64_t epoch, const std::string& leader) {
-  return json::serialize(json::object{
-      {"service", "echo"}, {"address", address}, {"odown", odown}, {"epoch", epoch}, {"leader", leader}});
+  return json::serialize(
+      json::object{{"service", "echo"}, {"address", address}, {"odown", odown}, {"epoch", epoch}, {"leader", leader}});
 }
 
 std::string MetricsOf(int port) { return BodyOf(HttpRequest(port, "GET", "/metrics")); }
@@ -91,13 +91,15 @@ TEST_F(SentinelTrust, ForgedEpochsAndDecisionsAreRefusedAndTheGroupStillDecides)
     std::string lease;
     ASSERT_TRUE(c->Register("echo", address, 1, 600000, &lease).ok());
   }
-  ASSERT_TRUE(PollUntil([&] {
-    for (auto& c : clients) {
-      auto i = c->Instance("echo", address);
-      if (!i || i->at("probe_latency_ms").to_number<double>() < 0) return false;
-    }
-    return true;
-  }, 5s));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (auto& c : clients) {
+          auto i = c->Instance("echo", address);
+          if (!i || i->at("probe_latency_ms").to_number<double>() < 0) return false;
+        }
+        return true;
+      },
+      5s));
 
   const int port0 = group[0].port;
   // An epoch far ahead: refused, nothing recorded, no overflow.
@@ -123,10 +125,13 @@ TEST_F(SentinelTrust, ForgedEpochsAndDecisionsAreRefusedAndTheGroupStillDecides)
   ErrorAnswer outsider = PostRaw(port0, "Sentinel.decide", Decide(address, true, 1, "127.0.0.1:9"));
   EXPECT_EQ(outsider.http, 400) << outsider.raw;
   // The same as a list (how decisions are told): each change is checked, none is proven.
-  ErrorAnswer listed = PostRaw(port0, "Sentinel.decide", json::serialize(json::object{
-      {"epoch", 1}, {"leader", group[1].address},
-      {"instances", json::array{{{"service", "echo"}, {"address", address}, {"odown", true}},
-                                {{"service", "echo"}, {"address", "127.0.0.1:1"}, {"odown", true}}}}}));
+  ErrorAnswer listed =
+      PostRaw(port0, "Sentinel.decide",
+              json::serialize(json::object{
+                  {"epoch", 1},
+                  {"leader", group[1].address},
+                  {"instances", json::array{{{"service", "echo"}, {"address", address}, {"odown", true}},
+                                            {{"service", "echo"}, {"address", "127.0.0.1:1"}, {"odown", true}}}}}));
   EXPECT_EQ(listed.http, 422) << listed.raw;
   EXPECT_NE(listed.message.find("not proven"), std::string::npos) << listed.raw;
 
@@ -138,33 +143,40 @@ TEST_F(SentinelTrust, ForgedEpochsAndDecisionsAreRefusedAndTheGroupStillDecides)
   }
   ErrorAnswer relayed = PostRaw(port0, "Sentinel.decide", Decide(address, true, 1, group[1].address));
   EXPECT_EQ(relayed.http, 422) << relayed.raw;
-  EXPECT_TRUE(HoldsFor([&] {
-    for (auto& c : clients) {
-      if (c->State("echo", address) != "up" || c->Epoch() > 1) return false;
-    }
-    return true;
-  }, 1000ms)) << "a forged decision or epoch got in";
+  EXPECT_TRUE(HoldsFor(
+      [&] {
+        for (auto& c : clients) {
+          if (c->State("echo", address) != "up" || c->Epoch() > 1) return false;
+        }
+        return true;
+      },
+      1000ms))
+      << "a forged decision or epoch got in";
 
   // The group still decides a real failure, and the way back, one epoch at a time.
   serve.process.Signal(SIGKILL);
   serve.process.Wait(5s);
-  ASSERT_TRUE(PollUntil([&] {
-    for (auto& c : clients) {
-      if (c->State("echo", address) != "odown") return false;
-    }
-    return true;
-  }, 10s));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (auto& c : clients) {
+          if (c->State("echo", address) != "odown") return false;
+        }
+        return true;
+      },
+      10s));
   const int64_t odown_epoch = clients[0]->Instance("echo", address)->at("epoch").to_number<int64_t>();
   EXPECT_GE(odown_epoch, 1);
   EXPECT_LE(odown_epoch, 10) << "epochs moved by more than one per election";
   ServeProcess again = StartServeOn(serve_port);
   ASSERT_EQ(again.port, serve_port);
-  ASSERT_TRUE(PollUntil([&] {
-    for (auto& c : clients) {
-      if (c->State("echo", address) != "up") return false;
-    }
-    return true;
-  }, 10s));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (auto& c : clients) {
+          if (c->State("echo", address) != "up") return false;
+        }
+        return true;
+      },
+      10s));
 }
 
 // A restarted sentinel remembers its vote: no second vote in the same epoch.
@@ -197,7 +209,8 @@ TEST_F(SentinelTrust, VotesArePersistedBeforeTheAnswer) {
 // deregister it; register one's own address with weight 1,000,000.
 TEST_F(SentinelTrust, AHeldAddressStaysItsHoldersAndWeightsAreCapped) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   const std::string victim = "127.0.0.1:" + std::to_string(FreePort());
@@ -208,8 +221,9 @@ TEST_F(SentinelTrust, AHeldAddressStaysItsHoldersAndWeightsAreCapped) {
                                  R"({"service":"echo","address":")" + victim + R"(","weight":1000,"ttl_ms":60000})");
   EXPECT_EQ(takeover.http, 409) << takeover.raw;
   EXPECT_NE(takeover.message.find("held by another lease"), std::string::npos) << takeover.raw;
-  ErrorAnswer forged = PostRaw(s.port, "Registry.register", R"({"service":"echo","address":")" + victim +
-                                                                R"(","lease":"0123456789abcdef0123456789abcdef"})");
+  ErrorAnswer forged =
+      PostRaw(s.port, "Registry.register",
+              R"({"service":"echo","address":")" + victim + R"(","lease":"0123456789abcdef0123456789abcdef"})");
   EXPECT_EQ(forged.http, 409) << forged.raw;
   EXPECT_EQ(client.Deregister("0123456789abcdef0123456789abcdef").code(), StatusCode::kNotFound);
   auto held = client.Instance("echo", victim);
@@ -218,8 +232,9 @@ TEST_F(SentinelTrust, AHeldAddressStaysItsHoldersAndWeightsAreCapped) {
   EXPECT_TRUE(client.Heartbeat(lease).ok()) << "the victim's lease was evicted";
 
   // The holder re-registers in place with its lease.
-  ErrorAnswer update = PostRaw(s.port, "Registry.register", R"({"service":"echo","address":")" + victim +
-                                                                R"(","weight":5,"ttl_ms":60000,"lease":")" + lease + R"("})");
+  ErrorAnswer update = PostRaw(
+      s.port, "Registry.register",
+      R"({"service":"echo","address":")" + victim + R"(","weight":5,"ttl_ms":60000,"lease":")" + lease + R"("})");
   ASSERT_EQ(update.http, 200) << update.raw;
   EXPECT_EQ(AnswerOf(update).at("lease"), json::value(lease));
   EXPECT_EQ(client.Instance("echo", victim)->at("weight"), json::value(5));
@@ -237,15 +252,20 @@ TEST_F(SentinelTrust, AHeldAddressStaysItsHoldersAndWeightsAreCapped) {
 
 TEST_F(SentinelTrust, ServicesAndInstancesAreBounded) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000,
-                             .extra_args = {"--max-services", "3", "--max-instances-per-service", "4",
-                                            "--max-instances", "6"}});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(),
+             .down_after_ms = 600000,
+             .probe_interval_ms = 1000,
+             .lease_ttl_ms = 3600000,
+             .extra_args = {"--max-services", "3", "--max-instances-per-service", "4", "--max-instances", "6"}});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   auto address = [](int i) { return "127.0.0.1:" + std::to_string(10 + i); };
   std::string lease, first_lease;
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(client.Register("a", address(i), 1, 60000, i == 0 ? &first_lease : &lease).ok());
-  ErrorAnswer per_service = PostRaw(s.port, "Registry.register", R"({"service":"a","address":")" + address(4) + R"("})");
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(client.Register("a", address(i), 1, 60000, i == 0 ? &first_lease : &lease).ok());
+  ErrorAnswer per_service =
+      PostRaw(s.port, "Registry.register", R"({"service":"a","address":")" + address(4) + R"("})");
   EXPECT_EQ(per_service.http, 429) << per_service.raw;
   EXPECT_NE(per_service.message.find("limit per service"), std::string::npos) << per_service.raw;
   ASSERT_TRUE(client.Register("b", address(0), 1, 60000, &lease).ok());
@@ -264,7 +284,10 @@ TEST_F(SentinelTrust, ServicesAndInstancesAreBounded) {
 // Attack: 1,500 long polls on a large service cost 1.6 s of CPU per unrelated change.
 TEST_F(SentinelTrust, WatchersAreBoundedAndWokenOnlyByTheirService) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000,
+  SentinelProcess s = Start({.data_dir = dir.path(),
+                             .down_after_ms = 600000,
+                             .probe_interval_ms = 1000,
+                             .lease_ttl_ms = 3600000,
                              .extra_args = {"--max-watchers-per-service", "3", "--max-watchers", "5"}});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
@@ -274,7 +297,8 @@ TEST_F(SentinelTrust, WatchersAreBoundedAndWokenOnlyByTheirService) {
   const int64_t index = client.List()->at("index").to_number<int64_t>();
   auto watch = [&](const std::string& service) {
     return std::async(std::launch::async, [port = s.port, service, index] {
-      const std::string body = json::serialize(json::object{{"service", service}, {"index", index}, {"timeout_ms", 8000}});
+      const std::string body =
+          json::serialize(json::object{{"service", service}, {"index", index}, {"timeout_ms", 8000}});
       const auto sent = Clock::now();
       std::string r = HttpRequest(port, "POST", "/rpc/Registry.watch", body, 15s);
       return std::make_pair(r, Since(sent));
@@ -316,14 +340,20 @@ TEST_F(SentinelTrust, WatchersAreBoundedAndWokenOnlyByTheirService) {
 // Attack: long service names in many events made a 368 MB Sentinel.events.
 TEST_F(SentinelTrust, RecentEventsAreBoundedInCountAndBytes) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
+  SentinelProcess s =
+      Start({.data_dir = dir.path(), .down_after_ms = 600000, .probe_interval_ms = 1000, .lease_ttl_ms = 3600000});
   ASSERT_GT(s.port, 0);
   json::array batch;
   for (int i = 0; i < 300; ++i) {
     const std::string service = std::string(250, 's') + std::to_string(i % 10);
-    batch.push_back(json::object{{"jsonrpc", "2.0"}, {"id", i}, {"method", "Registry.register"},
-                                 {"params", {{"service", service}, {"address", "127.0.0.1:" + std::to_string(1000 + i)},
-                                             {"name", std::string(255, 'n')}, {"ttl_ms", 60000}}}});
+    batch.push_back(json::object{{"jsonrpc", "2.0"},
+                                 {"id", i},
+                                 {"method", "Registry.register"},
+                                 {"params",
+                                  {{"service", service},
+                                   {"address", "127.0.0.1:" + std::to_string(1000 + i)},
+                                   {"name", std::string(255, 'n')},
+                                   {"ttl_ms", 60000}}}});
   }
   std::string r = HttpRequest(s.port, "POST", "/rpc", json::serialize(batch), 60s);
   ASSERT_EQ(StatusOf(r), 200) << r.substr(0, 300);
@@ -346,15 +376,19 @@ TEST_F(SentinelTrust, RecentEventsAreBoundedInCountAndBytes) {
 TEST_F(SentinelTrust, AlertsAreRateLimitedAndRealFailuresStillAlert) {
   const TempDir& dir = NewDir();
   const std::string alerts = dir.File("alerts.jsonl");
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 400, .probe_interval_ms = 100,
-                             .notify = "cat >> " + alerts, .extra_args = {"--max-alerts-per-minute", "8"}});
+  SentinelProcess s = Start({.data_dir = dir.path(),
+                             .down_after_ms = 400,
+                             .probe_interval_ms = 100,
+                             .notify = "cat >> " + alerts,
+                             .extra_args = {"--max-alerts-per-minute", "8"}});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   ServeProcess serve = StartServeOn(0);
   ASSERT_GT(serve.port, 0);
   std::string lease;
   ASSERT_TRUE(client.Register("echo", serve.address, 1, 600000, &lease).ok());
-  ASSERT_TRUE(PollUntil([&] { return client.Instance("echo", serve.address)->at("probe_latency_ms").to_number<double>() >= 0; }, 5s));
+  ASSERT_TRUE(PollUntil(
+      [&] { return client.Instance("echo", serve.address)->at("probe_latency_ms").to_number<double>() >= 0; }, 5s));
 
   constexpr int kBogus = 40;
   std::vector<std::unique_ptr<RefusingPort>> bogus;
@@ -362,22 +396,28 @@ TEST_F(SentinelTrust, AlertsAreRateLimitedAndRealFailuresStillAlert) {
     bogus.push_back(std::make_unique<RefusingPort>());
     ASSERT_TRUE(client.Register("bogus", bogus.back()->address(), 1, 600000, &lease).ok());
   }
-  ASSERT_TRUE(PollUntil([&] {
-    auto list = client.List();
-    if (!list || !list->at("services").as_object().contains("bogus")) return false;
-    for (const json::value& i : list->at("services").at("bogus").as_array()) {
-      if (i.at("state") != json::value("odown")) return false;
-    }
-    return true;
-  }, 20s));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto list = client.List();
+        if (!list || !list->at("services").as_object().contains("bogus")) return false;
+        for (const json::value& i : list->at("services").at("bogus").as_array()) {
+          if (i.at("state") != json::value("odown")) return false;
+        }
+        return true;
+      },
+      20s));
   serve.process.Signal(SIGKILL);
   serve.process.Wait(5s);
-  ASSERT_TRUE(PollUntil([&] {
-    for (const json::object& e : EventsInFile(alerts, "odown")) {
-      if (e.at("address") == json::value(serve.address)) return true;
-    }
-    return false;
-  }, 10s)) << "the real failure was not told:\n" << Tail(alerts);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        for (const json::object& e : EventsInFile(alerts, "odown")) {
+          if (e.at("address") == json::value(serve.address)) return true;
+        }
+        return false;
+      },
+      10s))
+      << "the real failure was not told:\n"
+      << Tail(alerts);
   const size_t told = EventsInFile(alerts, "odown").size();
   std::cout << "[ measure  ] " << kBogus << " bogus instances and one real failure: " << told << " odown alerts told\n";
   EXPECT_LE(told, 4u) << Tail(alerts);  // 2 bogus (a quarter of 8), maybe one refilled, and the real one
@@ -396,7 +436,9 @@ TEST_F(SentinelTrust, AlertsAreRateLimitedAndRealFailuresStillAlert) {
 TEST_F(SentinelTrust, NotifyRunsWithoutBlockingAndIsKilledAfterItsTimeout) {
   const TempDir& dir = NewDir();
   const std::string started = dir.File("started");
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 400, .probe_interval_ms = 100,
+  SentinelProcess s = Start({.data_dir = dir.path(),
+                             .down_after_ms = 400,
+                             .probe_interval_ms = 100,
                              .notify = "touch " + started + "; exec sleep 60",
                              .extra_args = {"--notify-timeout-ms", "1500"}});
   ASSERT_GT(s.port, 0);
@@ -416,8 +458,8 @@ TEST_F(SentinelTrust, NotifyRunsWithoutBlockingAndIsKilledAfterItsTimeout) {
 
 TEST_F(SentinelTrust, NotifyExitStatusIsLogged) {
   const TempDir& dir = NewDir();
-  SentinelProcess s = Start({.data_dir = dir.path(), .down_after_ms = 400, .probe_interval_ms = 100,
-                             .notify = "cat > /dev/null; exit 3"});
+  SentinelProcess s = Start(
+      {.data_dir = dir.path(), .down_after_ms = 400, .probe_interval_ms = 100, .notify = "cat > /dev/null; exit 3"});
   ASSERT_GT(s.port, 0);
   RegistryClient client(s.address);
   std::string lease;
@@ -435,9 +477,11 @@ TEST_F(SentinelTrust, ABulkBatchOfRegistrationsDoesNotHoldTheLoop) {
   ASSERT_GT(s.port, 0);
   json::array batch;
   for (int i = 0; i < 500; ++i) {
-    batch.push_back(json::object{{"jsonrpc", "2.0"}, {"id", i}, {"method", "Registry.register"},
-                                 {"params", {{"service", "bulk"}, {"address", "127.0.0.1:" + std::to_string(2000 + i)},
-                                             {"ttl_ms", 600000}}}});
+    batch.push_back(json::object{
+        {"jsonrpc", "2.0"},
+        {"id", i},
+        {"method", "Registry.register"},
+        {"params", {{"service", "bulk"}, {"address", "127.0.0.1:" + std::to_string(2000 + i)}, {"ttl_ms", 600000}}}});
   }
   const std::string body = json::serialize(batch);
   const auto sent = Clock::now();

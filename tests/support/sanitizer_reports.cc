@@ -70,8 +70,7 @@ class ChildReports : public ::testing::Environment {
 };
 
 // Registered before main(): gtest owns and runs it after the last test.
-[[maybe_unused]] ::testing::Environment* const kChildReports =
-    ::testing::AddGlobalTestEnvironment(new ChildReports);
+[[maybe_unused]] ::testing::Environment* const kChildReports = ::testing::AddGlobalTestEnvironment(new ChildReports);
 
 }  // namespace
 }  // namespace harpc::testing

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <cstring>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -28,8 +28,8 @@ namespace harpc::testing {
 
 using Clock = std::chrono::steady_clock;
 
-std::string StartDaemon(const std::vector<std::string>& args, Subprocess* process,
-                        std::chrono::milliseconds timeout, const std::string& log, std::string* why) {
+std::string StartDaemon(const std::vector<std::string>& args, Subprocess* process, std::chrono::milliseconds timeout,
+                        const std::string& log, std::string* why) {
   std::vector<std::string> argv = {HARPC_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string prefix = "listening on ";

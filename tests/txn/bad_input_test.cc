@@ -24,7 +24,8 @@ std::string ErrorMessage(const std::string& response) {
 }
 
 std::string Outcome(const CallResult& r) {
-  return r.ok() && r.value.is_object() ? std::string(r.value.at("outcome").as_string()) : "(" + r.status.ToString() + ")";
+  return r.ok() && r.value.is_object() ? std::string(r.value.at("outcome").as_string())
+                                       : "(" + r.status.ToString() + ")";
 }
 
 TEST(TxnBadInput, UnknownTransactionIdsArePresumedAborted) {
@@ -58,15 +59,18 @@ TEST(TxnBadInput, ParticipantDecisionsOnUnknownTransactions) {
   EXPECT_EQ(commit.status.code(), StatusCode::kFailedPrecondition) << commit.status;
   EXPECT_NE(commit.status.message().find("never prepared"), std::string::npos) << commit.status;
   // Meant for another participant, or not naming one, or without calls.
-  CallResult other = CallOnce(bank, "Participant.commit",
-                              json::value{{"txid", "unknown-1"}, {"participant", "someone-else"}, {"calls", signed_call}});
+  CallResult other =
+      CallOnce(bank, "Participant.commit",
+               json::value{{"txid", "unknown-1"}, {"participant", "someone-else"}, {"calls", signed_call}});
   EXPECT_EQ(other.status.code(), StatusCode::kFailedPrecondition) << other.status;
-  CallResult anonymous = CallOnce(bank, "Participant.commit", json::value{{"txid", "unknown-1"}, {"calls", signed_call}});
+  CallResult anonymous =
+      CallOnce(bank, "Participant.commit", json::value{{"txid", "unknown-1"}, {"calls", signed_call}});
   EXPECT_EQ(anonymous.status.code(), StatusCode::kInvalidArgument) << anonymous.status;
   CallResult no_calls = CallOnce(bank, "Participant.commit", json::value{{"txid", "unknown-1"}, {"participant", id}});
   EXPECT_EQ(no_calls.status.code(), StatusCode::kInvalidArgument) << no_calls.status;
-  CallResult bad_calls = CallOnce(bank, "Participant.commit",
-                                  json::value{{"txid", "unknown-1"}, {"participant", id}, {"calls", json::array{0, 1}}});
+  CallResult bad_calls =
+      CallOnce(bank, "Participant.commit",
+               json::value{{"txid", "unknown-1"}, {"participant", id}, {"calls", json::array{0, 1}}});
   EXPECT_EQ(bad_calls.status.code(), StatusCode::kInvalidArgument) << bad_calls.status;
   CallResult no_txid = CallOnce(bank, "Participant.abort", json::object{});
   EXPECT_EQ(no_txid.status.code(), StatusCode::kInvalidArgument) << no_txid.status;
@@ -77,9 +81,9 @@ TEST(TxnBadInput, ParticipantDecisionsOnUnknownTransactions) {
   CallResult abort = CallOnce(bank, "Participant.abort",
                               json::value{{"txid", "unknown-2"}, {"participant", id}, {"calls", signed_call}});
   ASSERT_TRUE(abort.ok()) << abort.status;
-  CallResult late = CallOnce(bank, "Bank.debit",
-                             json::value{{"txid", "unknown-2"}, {"call", "0"},
-                                         {"params", {{"account", "alice"}, {"amount", 10}}}});
+  CallResult late =
+      CallOnce(bank, "Bank.debit",
+               json::value{{"txid", "unknown-2"}, {"call", "0"}, {"params", {{"account", "alice"}, {"amount", 10}}}});
   EXPECT_EQ(late.status.code(), StatusCode::kAborted) << late.status;
   EXPECT_NE(late.status.message().find("refused the vote"), std::string::npos) << late.status;
   // A prepare that names no transaction is no prepare.
@@ -115,15 +119,16 @@ TEST(TxnBadInput, ForgedDecisionsAndForeignCoordinatorsAreRefused) {
   EXPECT_EQ(txid.size(), 32u);
   EXPECT_EQ(key.size(), 32u);
   EXPECT_NE(key, txid);
-  const json::value credit{{"txid", txid}, {"call", "0"}, {"coordinator", coordinator},
-                           {"params", {{"account", "bob"}, {"amount", 1000}}}};
+  const json::value credit{
+      {"txid", txid}, {"call", "0"}, {"coordinator", coordinator}, {"params", {{"account", "bob"}, {"amount", 1000}}}};
   CallResult prepared = CallOnce(bank, "Bank.credit", credit);
   ASSERT_TRUE(prepared.ok()) << prepared.status;
 
   // Minted money: phase two from the client, with any secret it can make up.
   for (const std::string& secret : {std::string(32, '0'), txid, key, id, std::string()}) {
     CallResult commit = CallOnce(bank, "Participant.commit",
-                                 json::value{{"txid", txid}, {"participant", id},
+                                 json::value{{"txid", txid},
+                                             {"participant", id},
                                              {"calls", json::array{json::object{{"call", "0"}, {"secret", secret}}}}});
     EXPECT_EQ(commit.status.code(), StatusCode::kPermissionDenied) << commit.status;
   }
@@ -138,8 +143,11 @@ TEST(TxnBadInput, ForgedDecisionsAndForeignCoordinatorsAreRefused) {
 
   // A vote whose phase two would need a name lookup is refused.
   CallResult named = CallOnce(coordinator, "Coordinator.register",
-                              json::value{{"txid", txid}, {"call", "9"}, {"participant", "p"},
-                                          {"address", "localhost:80"}, {"secret", std::string(32, 'e')}});
+                              json::value{{"txid", txid},
+                                          {"call", "9"},
+                                          {"participant", "p"},
+                                          {"address", "localhost:80"},
+                                          {"secret", std::string(32, 'e')}});
   EXPECT_EQ(named.status.code(), StatusCode::kInvalidArgument) << named.status;
 
   // Decided by someone without the key: refused; by the key holder with a
@@ -148,8 +156,8 @@ TEST(TxnBadInput, ForgedDecisionsAndForeignCoordinatorsAreRefused) {
     CallResult r = CallOnce(coordinator, method, json::value{{"txid", txid}, {"votes", json::array{}}});
     EXPECT_EQ(r.status.code(), StatusCode::kPermissionDenied) << method << ": " << r.status;
   }
-  CallResult empty = CallOnce(coordinator, "Coordinator.commit",
-                              json::value{{"txid", txid}, {"key", key}, {"votes", json::array{}}});
+  CallResult empty =
+      CallOnce(coordinator, "Coordinator.commit", json::value{{"txid", txid}, {"key", key}, {"votes", json::array{}}});
   ASSERT_TRUE(empty.ok()) << empty.status;
   EXPECT_EQ(empty.value.at("outcome"), "aborted") << empty.value;
   EXPECT_NE(empty.value.at("reason").as_string().find("does not list it"), json::string::npos) << empty.value;
@@ -205,13 +213,15 @@ TEST(TxnBadInput, MalformedCommitRequestsAre400AndOversizedBodies413) {
   // Oversized: the declared length alone gets a 413 (4 MiB by default).
   testing::RawSocket socket(port);
   ASSERT_TRUE(socket.connected());
-  ASSERT_TRUE(socket.Send("POST /rpc/Coordinator.commit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          "Content-Length: 10000000\r\n\r\n{\"txid\":\""));
+  ASSERT_TRUE(
+      socket.Send("POST /rpc/Coordinator.commit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 10000000\r\n\r\n{\"txid\":\""));
   EXPECT_EQ(StatusOf(socket.ReadResponse(5s)), 413);
   // And a whole body over a bank's configured limit.
   Cluster small(1, {"--max-body-bytes", "1024"});
   ASSERT_TRUE(small.ok());
-  const std::string big = R"({"txid":"t2","call":"0","params":{"account":")" + std::string(4000, 'x') + R"(","amount":1}})";
+  const std::string big =
+      R"({"txid":"t2","call":"0","params":{"account":")" + std::string(4000, 'x') + R"(","amount":1}})";
   EXPECT_EQ(StatusOf(RawPost(small.banks[0]->port(), "/rpc/Bank.debit", big)), 413);
   EXPECT_EQ(PreparedOn(small.banks[0]->address()), 0);
 }
@@ -224,7 +234,8 @@ TEST(TxnBadInput, ACallToAMethodThatDoesNotVoteAbortsTheTransaction) {
   const std::string bank = cluster.banks[0]->address();
   ASSERT_TRUE(OpenAccounts(bank, {{"alice", 100}}));
   Channel coordinator("list://" + cluster.coordinator->address(), ClientOptions(3s));
-  Channel bank_channel("list://" + bank, ClientOptions(3s)), echo_channel("list://" + echo.address(), ClientOptions(3s));
+  Channel bank_channel("list://" + bank, ClientOptions(3s)),
+      echo_channel("list://" + echo.address(), ClientOptions(3s));
 
   {
     Transaction txn(coordinator);
@@ -272,16 +283,16 @@ TEST(TxnBadInput, NonPositiveAmountsAndDuplicateAccountsAreRefused) {
   CallResult again = CallOnce(bank, "Bank.open", json::value{{"account", "alice"}, {"balance", 5}}, 3s, false);
   EXPECT_EQ(again.status.code(), StatusCode::kAlreadyExists) << again.status;
   EXPECT_EQ(StatusOf(RawPost(cluster.banks[0]->port(), "/rpc/Bank.open", R"({"account":"bob","balance":1})")), 409);
-  for (const json::value& params : {json::value{{"account", "carol"}, {"balance", -1}},
-                                    json::value{{"account", ""}, {"balance", 1}},
-                                    json::value{{"account", "carol"}, {"balance", "10"}},
-                                    json::value{{"account", "carol"}, {"balance", 1.5}},
-                                    json::value{{"balance", 1}}}) {
+  for (const json::value& params :
+       {json::value{{"account", "carol"}, {"balance", -1}}, json::value{{"account", ""}, {"balance", 1}},
+        json::value{{"account", "carol"}, {"balance", "10"}}, json::value{{"account", "carol"}, {"balance", 1.5}},
+        json::value{{"balance", 1}}}) {
     CallResult r = CallOnce(bank, "Bank.open", params, 3s, false);
     EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument) << json::serialize(params) << ": " << r.status;
   }
   for (int64_t amount : {0, -5}) {
-    CallResult deposit = CallOnce(bank, "Bank.deposit", json::value{{"account", "alice"}, {"amount", amount}}, 3s, false);
+    CallResult deposit =
+        CallOnce(bank, "Bank.deposit", json::value{{"account", "alice"}, {"amount", amount}}, 3s, false);
     EXPECT_EQ(deposit.status.code(), StatusCode::kInvalidArgument) << amount << ": " << deposit.status;
   }
   EXPECT_EQ(CallOnce(bank, "Bank.balance", json::value{{"account", "nobody"}}).status.code(), StatusCode::kNotFound);
@@ -314,8 +325,9 @@ TEST(TxnBadInput, TransferCommandExitCodes) {
   ASSERT_TRUE(OpenAccounts(cluster.banks[0]->address(), {{"alice", 100}}));
   ASSERT_TRUE(OpenAccounts(cluster.banks[1]->address(), {{"bob", 0}}));
   auto transfer = [&](const std::string& coordinator, const std::string& amount) {
-    return testing::RunHarpc({"transfer", "--coordinator", coordinator, "--from", cluster.BankTarget(0), "--from-account",
-                   "alice", "--to", cluster.BankTarget(1), "--to-account", "bob", "--amount", amount});
+    return testing::RunHarpc({"transfer", "--coordinator", coordinator, "--from", cluster.BankTarget(0),
+                              "--from-account", "alice", "--to", cluster.BankTarget(1), "--to-account", "bob",
+                              "--amount", amount});
   };
   const std::string coordinator = cluster.coordinator->address();
 
@@ -366,9 +378,9 @@ TEST(TxnBadInput, AParticipantThatAnswersAfterTheTimeoutIsAborted) {
   // The credited bank hangs (SIGSTOP) during the transfer: its prepare gets
   // no answer within --timeout-ms, so the transfer aborts.
   ASSERT_TRUE(cluster.banks[1]->Stop());
-  CliRun run = testing::RunHarpc({"transfer", "--coordinator", cluster.coordinator->address(), "--from", cluster.BankTarget(0),
-                       "--from-account", "alice", "--to", cluster.BankTarget(1), "--to-account", "bob", "--amount",
-                       "25", "--timeout-ms", "800"});
+  CliRun run = testing::RunHarpc({"transfer", "--coordinator", cluster.coordinator->address(), "--from",
+                                  cluster.BankTarget(0), "--from-account", "alice", "--to", cluster.BankTarget(1),
+                                  "--to-account", "bob", "--amount", "25", "--timeout-ms", "800"});
   ASSERT_TRUE(cluster.banks[1]->Resume());
   ASSERT_EQ(run.exit_code, 3) << run.Stdout() << run.err;
   json::value line = json::parse(run.Stdout());

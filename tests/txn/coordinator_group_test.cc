@@ -149,8 +149,7 @@ struct CoordinatorGroup {
           if (*leader < 0) return false;
           response = RawPost(members[*leader]->port(), "/rpc/" + method, json::serialize(params));
           json::value error = ErrorOf(response);
-          return StatusOf(response) != 0 &&
-                 !(error.is_object() && error.at("message").as_string() == "not leader");
+          return StatusOf(response) != 0 && !(error.is_object() && error.at("message").as_string() == "not leader");
         },
         10s);
     return response;
@@ -172,13 +171,14 @@ struct Banks {
     for (int i = 0; i < 2; ++i) {
       auto bank = std::make_unique<Daemon>();
       const std::string name = "bank" + std::to_string(i);
-      if (!bank->Start({"serve", "--service", "bank", "--threads", "1", "--name", name, "--db",
-                        dir.File(name + ".db"), "--coordinator", coordinator},
+      if (!bank->Start({"serve", "--service", "bank", "--threads", "1", "--name", name, "--db", dir.File(name + ".db"),
+                        "--coordinator", coordinator},
                        dir.File(name + ".log"))) {
         return;
       }
       std::map<std::string, int64_t> accounts;
-      for (int a = 0; a < kAccounts; ++a) accounts[std::string(1, static_cast<char>('a' + i)) + std::to_string(a)] = kOpening;
+      for (int a = 0; a < kAccounts; ++a)
+        accounts[std::string(1, static_cast<char>('a' + i)) + std::to_string(a)] = kOpening;
       if (!OpenAccounts(bank->address(), accounts)) return;
       banks.push_back(std::move(bank));
     }
@@ -189,9 +189,21 @@ struct Banks {
 };
 
 std::vector<std::string> TransferArgs(const std::string& coordinator, const Banks& b) {
-  return {"transfer", "--coordinator", coordinator, "--from", "list://" + b.banks[0]->address(), "--from-account", "a",
-          "--to", "list://" + b.banks[1]->address(), "--to-account", "b", "--accounts", std::to_string(kAccounts),
-          "--amount", "1"};
+  return {"transfer",
+          "--coordinator",
+          coordinator,
+          "--from",
+          "list://" + b.banks[0]->address(),
+          "--from-account",
+          "a",
+          "--to",
+          "list://" + b.banks[1]->address(),
+          "--to-account",
+          "b",
+          "--accounts",
+          std::to_string(kAccounts),
+          "--amount",
+          "1"};
 }
 
 TEST(CoordinatorGroup, AFollowerAnswersNotLeaderWithTheLeadersAddressAndBeginNamesTheGroup) {
@@ -240,11 +252,13 @@ TEST(CoordinatorGroup, ANewLeaderResumesPhaseTwoAndDecidesWhatTheOldOneBegan) {
     ASSERT_EQ(StatusOf(response), 200) << response;
     json::value b = BodyJson(response);
     begun.push_back({std::string(b.at("txid").as_string()), std::string(b.at("key").as_string())});
-    const std::string vote = group.CallLeader(
-        "Coordinator.register",
-        json::value{{"txid", begun[i].txid}, {"call", "0"}, {"participant", "p"}, {"address", participant.address()},
-                    {"secret", "s" + std::to_string(i)}},
-        &leader);
+    const std::string vote = group.CallLeader("Coordinator.register",
+                                              json::value{{"txid", begun[i].txid},
+                                                          {"call", "0"},
+                                                          {"participant", "p"},
+                                                          {"address", participant.address()},
+                                                          {"secret", "s" + std::to_string(i)}},
+                                              &leader);
     ASSERT_EQ(StatusOf(vote), 200) << vote;
   }
   const json::value votes = json::array{json::object{{"call", "0"}, {"participant", "p"}}};
@@ -279,9 +293,9 @@ TEST(CoordinatorGroup, ANewLeaderResumesPhaseTwoAndDecidesWhatTheOldOneBegan) {
   for (const Begun& b : begun) {
     ASSERT_TRUE(PollUntil(
         [&] {
-          json::value status =
-              BodyJson(group.CallLeader("Coordinator.status", json::value{{"txid", b.txid}}, &leader));
-          return status.is_object() && status.at("outcome").as_string() == "committed" && status.at("applied").as_bool();
+          json::value status = BodyJson(group.CallLeader("Coordinator.status", json::value{{"txid", b.txid}}, &leader));
+          return status.is_object() && status.at("outcome").as_string() == "committed" &&
+                 status.at("applied").as_bool();
         },
         10s))
         << b.txid << " is not committed and applied according to the new leader";
@@ -304,8 +318,8 @@ void TransfersThroughALeaderFault(Fault fault) {
 
   // One transfer through the group.
   std::vector<std::string> one = TransferArgs(group.target, b);
-  one[6] = "a0";   // --from-account
-  one[10] = "b0";  // --to-account
+  one[6] = "a0";                                  // --from-account
+  one[10] = "b0";                                 // --to-account
   one.erase(one.begin() + 11, one.begin() + 13);  // no --accounts
   CliRun run = testing::RunHarpc(one);
   ASSERT_EQ(run.exit_code, 0) << run.Stdout() << run.err;
@@ -339,7 +353,8 @@ void TransfersThroughALeaderFault(Fault fault) {
   ASSERT_TRUE(PollUntil(
       [&] {
         for (size_t i = 0; i < group.members.size(); ++i) {
-          if (static_cast<int>(i) != first_leader && Leads(group.members[i]->port())) second_leader = static_cast<int>(i);
+          if (static_cast<int>(i) != first_leader && Leads(group.members[i]->port()))
+            second_leader = static_cast<int>(i);
         }
         return second_leader >= 0;
       },
@@ -356,7 +371,8 @@ void TransfersThroughALeaderFault(Fault fault) {
   json::value summary = json::parse(report.out.empty() ? "" : report.out.front(), ec);
   ASSERT_FALSE(ec) << report.Stdout() << report.err;
   EXPECT_GT(summary.at("committed").to_number<int64_t>(), 0) << report.Stdout();
-  EXPECT_EQ(summary.at("aborted").to_number<int64_t>(), 0) << "aborted because of the " << what << ": " << report.Stdout();
+  EXPECT_EQ(summary.at("aborted").to_number<int64_t>(), 0)
+      << "aborted because of the " << what << ": " << report.Stdout();
   EXPECT_EQ(summary.at("errors").to_number<int64_t>(), 0) << "outcomes unknown: " << report.Stdout();
   std::printf("leader %s: another leader found by the test in %lld ms; %s\n", what,
               static_cast<long long>(elected_in.count()), report.Stdout().c_str());

@@ -20,7 +20,9 @@ namespace json = boost::json;
 using State = CoordinatorState;
 
 EnlistedCall Vote(std::string call, std::string participant) {
-  return {.call = std::move(call), .participant = std::move(participant), .address = "127.0.0.1:9001",
+  return {.call = std::move(call),
+          .participant = std::move(participant),
+          .address = "127.0.0.1:9001",
           .secret = "secret-" + participant + "-" + call};
 }
 
@@ -42,10 +44,18 @@ std::vector<json::value> History() {
     h.push_back(State::RegisterCommand(txid, Vote("0", "a"), begun + 1));
     h.push_back(State::RegisterCommand(txid, Vote("1", "b"), begun + 2));
     switch (i % 4) {
-      case 0: h.push_back(State::CommitCommand(txid, key, {Vote("0", "a"), Vote("1", "b")}, begun + 3)); break;
-      case 1: h.push_back(State::AbortCommand(txid, key, "changed my mind", begun + 3)); break;
-      case 2: h.push_back(State::CommitCommand(txid, key, {Vote("0", "a")}, begun + 3)); break;  // disagrees
-      case 3: h.push_back(State::InternalAbortCommand(txid, "timed out", begun + 2000)); break;
+      case 0:
+        h.push_back(State::CommitCommand(txid, key, {Vote("0", "a"), Vote("1", "b")}, begun + 3));
+        break;
+      case 1:
+        h.push_back(State::AbortCommand(txid, key, "changed my mind", begun + 3));
+        break;
+      case 2:
+        h.push_back(State::CommitCommand(txid, key, {Vote("0", "a")}, begun + 3));
+        break;  // disagrees
+      case 3:
+        h.push_back(State::InternalAbortCommand(txid, "timed out", begun + 2000));
+        break;
     }
   }
   h.push_back(State::DoneCommand({"t0", "t4", "t8"}));

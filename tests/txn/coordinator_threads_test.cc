@@ -8,8 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include <gtest/gtest.h>
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include "txn_support.h"
 
@@ -49,8 +49,11 @@ TEST(CoordinatorThreads, AThousandParticipantAddressesAddNoThreads) {
   idempotent.idempotent = true;
   int call = 0;
   for (int port : ports) {
-    json::value vote{{"txid", txid}, {"call", std::to_string(call++)}, {"participant", "p"},
-                     {"address", "127.0.0.1:" + std::to_string(port)}, {"secret", std::string(32, 'c')}};
+    json::value vote{{"txid", txid},
+                     {"call", std::to_string(call++)},
+                     {"participant", "p"},
+                     {"address", "127.0.0.1:" + std::to_string(port)},
+                     {"secret", std::string(32, 'c')}};
     CallResult registered = coordinator.Call("Coordinator.register", vote, idempotent);
     ASSERT_TRUE(registered.ok()) << registered.status;
   }

@@ -21,7 +21,10 @@ inline Status AddToCounter(Database db, const std::string& name, int64_t value, 
   return Statement(db,
                    "INSERT INTO counter (name, value, held) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
                    " SET value = value + excluded.value, held = held + excluded.held")
-      .Bind(1, name).Bind(2, value).Bind(3, held).Run();
+      .Bind(1, name)
+      .Bind(2, value)
+      .Bind(3, held)
+      .Run();
 }
 
 }  // namespace harpc

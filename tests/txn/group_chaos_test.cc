@@ -11,8 +11,8 @@
 
 #include <iostream>
 #include <random>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -86,10 +86,10 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
     coordinators.members.push_back(std::move(c));
     for (auto [bank, name] : {std::pair{&bank_a, "bank-a"}, std::pair{&bank_b, "bank-b"}}) {
       auto b = std::make_unique<Daemon>();
-      ASSERT_TRUE(b->Start({"serve", "--service", "bank", "--threads", "1", "--db",
-                            dir.File(std::string(name) + n + ".db"), "--group", bank->List(), "--coordinator",
-                            coordinators.Target()},
-                           dir.File(std::string(name) + n + ".log"), bank->addresses[i]));
+      ASSERT_TRUE(
+          b->Start({"serve", "--service", "bank", "--threads", "1", "--db", dir.File(std::string(name) + n + ".db"),
+                    "--group", bank->List(), "--coordinator", coordinators.Target()},
+                   dir.File(std::string(name) + n + ".log"), bank->addresses[i]));
       bank->members.push_back(std::move(b));
     }
   }
@@ -101,8 +101,8 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
     for (auto [channel, prefix] : {std::pair{&a, "a"}, std::pair{&b, "b"}}) {
       CallOptions once;
       once.idempotency_key = std::string("open-") + prefix + std::to_string(i);
-      CallResult r = channel->Call("Bank.open", json::object{{"account", prefix + std::to_string(i)}, {"balance", kOpening}},
-                                   once);
+      CallResult r = channel->Call("Bank.open",
+                                   json::object{{"account", prefix + std::to_string(i)}, {"balance", kOpening}}, once);
       ASSERT_TRUE(r.ok()) << r.status;
     }
   }
@@ -114,10 +114,28 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
   // elections and catch-up take seconds.
   CliRun load;
   std::thread loader([&] {
-    load = testing::RunHarpc({"transfer", "--coordinator", coordinators.Target(), "--from", bank_a.Target(),
-                              "--from-account", "a", "--to", bank_b.Target(), "--to-account", "b", "--amount", "1",
-                              "--accounts", std::to_string(kAccounts), "--duration", "30", "--concurrency", "16",
-                              "--timeout-ms", std::to_string(testing::Scaled(10s).count()), "--json"},
+    load = testing::RunHarpc({"transfer",
+                              "--coordinator",
+                              coordinators.Target(),
+                              "--from",
+                              bank_a.Target(),
+                              "--from-account",
+                              "a",
+                              "--to",
+                              bank_b.Target(),
+                              "--to-account",
+                              "b",
+                              "--amount",
+                              "1",
+                              "--accounts",
+                              std::to_string(kAccounts),
+                              "--duration",
+                              "30",
+                              "--concurrency",
+                              "16",
+                              "--timeout-ms",
+                              std::to_string(testing::Scaled(10s).count()),
+                              "--json"},
                              testing::Scaled(120s));
   });
   std::mt19937 rng(std::random_device{}());
@@ -155,14 +173,17 @@ TEST(GroupChaos, MoneyIsConservedAndNoTransferFailsWhileMembersDieAndFreeze) {
   const int64_t aborted = report.at("aborted").to_number<int64_t>();
   const int64_t unknown = report.at("errors").to_number<int64_t>();
   const json::object& reasons = report.at("abort_reasons").as_object();
-  const int64_t refused = reasons.contains("insufficient funds") ? reasons.at("insufficient funds").to_number<int64_t>() : 0;
+  const int64_t refused =
+      reasons.contains("insufficient funds") ? reasons.at("insufficient funds").to_number<int64_t>() : 0;
   EXPECT_GT(committed, 100);
-  EXPECT_EQ(aborted - refused + unknown, 0) << "transfers aborted or unknown because of a failure: "
-                                            << json::serialize(report) << "\n" << TransferFailures(load.err);
+  EXPECT_EQ(aborted - refused + unknown, 0)
+      << "transfers aborted or unknown because of a failure: " << json::serialize(report) << "\n"
+      << TransferFailures(load.err);
   if (::testing::Test::HasFailure()) {
     for (const char* name : {"bank-a", "bank-b", "coordinator"}) {
       for (int i = 0; i < 3; ++i) {
-        std::cerr << "---- " << name << i << "\n" << LogTail(dir.File(std::string(name) + std::to_string(i) + ".log"), 6000);
+        std::cerr << "---- " << name << i << "\n"
+                  << LogTail(dir.File(std::string(name) + std::to_string(i) + ".log"), 6000);
       }
     }
   }

@@ -146,8 +146,8 @@ struct Tally {
   int committed = 0, aborted = 0, not_begun = 0, unknown = 0, overdraws_aborted = 0, same_bank_committed = 0;
   std::string Describe() const {
     std::ostringstream out;
-    out << committed << " committed, " << aborted << " aborted (" << overdraws_aborted << " overdraws), "
-        << not_begun << " never begun, " << unknown << " unknown to their client (settled by asking)";
+    out << committed << " committed, " << aborted << " aborted (" << overdraws_aborted << " overdraws), " << not_begun
+        << " never begun, " << unknown << " unknown to their client (settled by asking)";
     return out.str();
   }
 };
@@ -158,7 +158,8 @@ void CheckInvariant(Cluster& cluster, const std::vector<TransferRecord>& records
   Tally& tally = *out;
   Channel coordinator("list://" + cluster.coordinator->address(), OneShotOptions(2s));
   std::vector<std::unique_ptr<Channel>> banks;
-  for (const auto& b : cluster.banks) banks.push_back(std::make_unique<Channel>("list://" + b->address(), OneShotOptions(2s)));
+  for (const auto& b : cluster.banks)
+    banks.push_back(std::make_unique<Channel>("list://" + b->address(), OneShotOptions(2s)));
 
   // What the coordinator says now, for every transfer that began: a client
   // that was told an outcome was told the final one; one that was not learns it.
@@ -337,7 +338,9 @@ TEST(TxnInvariant, TransfersSurviveSigkillsOfTheCoordinatorAndBothBanks) {
       const auto t2 = Clock::now();
       ASSERT_TRUE(victim->Restart()) << "restart on port " << victim->port();
       std::printf("[ chaos    ] kill %s after %lld ms (%d transfers), restarted in %lld ms\n",
-                  victim == cluster.coordinator.get() ? "coordinator" : victim == cluster.banks[0].get() ? "bank0" : "bank1",
+                  victim == cluster.coordinator.get() ? "coordinator"
+                  : victim == cluster.banks[0].get()  ? "bank0"
+                                                      : "bank1",
                   (long long)std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count(),
                   load.finished() - before, (long long)Since(t2).count());
     }
@@ -419,9 +422,8 @@ TEST(TxnInvariant, ABankKilledWhilePreparedComesBackWithItsReservationsAndResolv
   // Decided while the bank is down: phase two waits for it to come back.
   cluster.banks[0]->Kill();
   auto pending = std::async(std::launch::async, [&] { return decided_while_down.Commit(); });
-  EXPECT_TRUE(PollUntil([&] { return FinalOutcome(cluster.coordinator->address(), decided_while_down.id(), 1s) ==
-                                     "committed"; },
-                        10s))
+  EXPECT_TRUE(PollUntil(
+      [&] { return FinalOutcome(cluster.coordinator->address(), decided_while_down.id(), 1s) == "committed"; }, 10s))
       << "the coordinator did not decide while a participant was down";
   ASSERT_TRUE(cluster.banks[0]->Restart());
   ASSERT_EQ(pending.wait_for(40s), std::future_status::ready);

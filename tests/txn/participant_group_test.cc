@@ -186,8 +186,8 @@ TEST(ParticipantGroup, LeaderKilledUnderDepositsLosesNoneAndAppliesNoneTwice) {
   killer.join();
   ASSERT_GE(leader, 0);
   EXPECT_FALSE(bank.members[leader]->running());
-  EXPECT_TRUE(errors.empty()) << errors.size() << " failed after " << acknowledged << " acknowledged: "
-                              << fmt::format("{}", fmt::join(errors, "; "));
+  EXPECT_TRUE(errors.empty()) << errors.size() << " failed after " << acknowledged
+                              << " acknowledged: " << fmt::format("{}", fmt::join(errors, "; "));
   EXPECT_EQ(acknowledged.load(), kDeposits);
   const int next = bank.Leader(10s, leader);
   ASSERT_GE(next, 0);
@@ -310,9 +310,10 @@ TEST(ParticipantGroup, AFrozenLeaderCommitsNothingAloneAndStepsDownWhenThawed) {
 
   // Sent straight to the frozen leader: it sits in its socket until SIGCONT.
   testing::RawSocket frozen(bank.members[old]->port());
-  ASSERT_TRUE(frozen.Send("POST /rpc/Bank.deposit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          "Idempotency-Key: to-the-frozen-one\r\nContent-Length: 33\r\n\r\n"
-                          "{\"account\":\"x\",\"amount\":1000000}"));
+  ASSERT_TRUE(
+      frozen.Send("POST /rpc/Bank.deposit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Idempotency-Key: to-the-frozen-one\r\nContent-Length: 33\r\n\r\n"
+                  "{\"account\":\"x\",\"amount\":1000000}"));
   const int next = bank.Leader(10s, old);
   ASSERT_GE(next, 0) << "the two others elect a leader";
   CallOptions deposit;

@@ -18,9 +18,9 @@
 #include "storage/group_commit.h"
 #include "storage/sqlite.h"
 #include "support/test_support.h"
+#include "txn/counter_table.h"
 #include "txn/participant_log.h"
 #include "txn/participant_machine.h"
-#include "txn/counter_table.h"
 #include "txn/replicated_db.h"
 
 namespace harpc {
@@ -42,8 +42,9 @@ int64_t ValueOf(Database db, const std::string& name) {
 std::string DigestOf(Database db) {
   std::string digest;
   std::vector<std::string> tables;
-  Statement names(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'harpc_replicated'"
-                      " ORDER BY name");
+  Statement names(db,
+                  "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'harpc_replicated'"
+                  " ORDER BY name");
   while (names.Step() == Statement::kRow) tables.push_back(names.Text(0));
   for (const std::string& table : tables) {
     std::string columns;
@@ -69,23 +70,24 @@ struct Methods {
       return json::value{{"name", name}, {"value", ValueOf(db, name)}};
     };
     local["Counter.add_then_fail"] = [](Database db, const json::value& p) -> Result {
-      if (Status s = AddToCounter(db, std::string(p.at("name").as_string()), p.at("n").as_int64(), 0); !s.ok()) return s;
+      if (Status s = AddToCounter(db, std::string(p.at("name").as_string()), p.at("n").as_int64(), 0); !s.ok())
+        return s;
       return Aborted("changed my mind");
     };
-    txn["Counter.hold"] = {
-        .prepare = [](Database db, const json::value& p) -> Result {
-          const int64_t n = p.at("n").as_int64();
-          if (n <= 0) return FailedPrecondition("n must be positive");
-          if (Status s = AddToCounter(db, std::string(p.at("name").as_string()), 0, n); !s.ok()) return s;
-          return json::value{{"held", n}};
-        },
-        .commit = [](Database db, const json::value& p) -> Status {
-          const int64_t n = p.at("n").as_int64();
-          return AddToCounter(db, std::string(p.at("name").as_string()), n, -n);
-        },
-        .abort = [](Database db, const json::value& p) -> Status {
-          return AddToCounter(db, std::string(p.at("name").as_string()), 0, -p.at("n").as_int64());
-        }};
+    txn["Counter.hold"] = {.prepare = [](Database db, const json::value& p) -> Result {
+                             const int64_t n = p.at("n").as_int64();
+                             if (n <= 0) return FailedPrecondition("n must be positive");
+                             if (Status s = AddToCounter(db, std::string(p.at("name").as_string()), 0, n); !s.ok())
+                               return s;
+                             return json::value{{"held", n}};
+                           },
+                           .commit = [](Database db, const json::value& p) -> Status {
+                             const int64_t n = p.at("n").as_int64();
+                             return AddToCounter(db, std::string(p.at("name").as_string()), n, -n);
+                           },
+                           .abort = [](Database db, const json::value& p) -> Status {
+                             return AddToCounter(db, std::string(p.at("name").as_string()), 0, -p.at("n").as_int64());
+                           }};
   }
 };
 
@@ -148,9 +150,14 @@ class Replica {
 
 txn::PrepareRequest Hold(const std::string& txid, const std::string& call, int64_t n, const std::string& secret,
                          int64_t at_ms) {
-  return {.txid = txid, .call = call, .coordinator = "127.0.0.1:1", .method = "Counter.hold",
-          .params = json::value{{"name", "a"}, {"n", n}}, .max_prepared_per_coordinator = 1000,
-          .secret = secret, .prepared_ms = at_ms};
+  return {.txid = txid,
+          .call = call,
+          .coordinator = "127.0.0.1:1",
+          .method = "Counter.hold",
+          .params = json::value{{"name", "a"}, {"n", n}},
+          .max_prepared_per_coordinator = 1000,
+          .secret = secret,
+          .prepared_ms = at_ms};
 }
 
 json::value AddCommand(const std::string& name, int64_t n, const std::string& key, int64_t at_ms) {
@@ -161,8 +168,8 @@ json::value AddCommand(const std::string& name, int64_t n, const std::string& ke
 // a committed transaction, one aborted before its prepare arrived, a no
 // vote, malformed commands, and a forget.
 std::vector<json::value> History() {
-  txn::Decision commit{.commit = true, .calls = {"0"}, .secrets = std::map<std::string, std::string>{{"0", "s1"}},
-                       .at_ms = 1500};
+  txn::Decision commit{
+      .commit = true, .calls = {"0"}, .secrets = std::map<std::string, std::string>{{"0", "s1"}}, .at_ms = 1500};
   txn::Decision abort{.commit = false, .at_ms = 1600};
   return {AddCommand("a", 5, "k1", 1000),
           AddCommand("a", 5, "k1", 1001),  // the retry: answered from the record
@@ -171,7 +178,7 @@ std::vector<json::value> History() {
           txn::PrepareCommand(Hold("t1", "0", 3, "s1-retry", 1200)),  // a repeat keeps the first secret
           txn::ApplyCommand("t1", commit),
           txn::ApplyCommand("t2", abort),
-          txn::PrepareCommand(Hold("t2", "0", 1, "s2", 1700)),  // refused: aborted before
+          txn::PrepareCommand(Hold("t2", "0", 1, "s2", 1700)),   // refused: aborted before
           txn::PrepareCommand(Hold("t3", "0", -1, "s3", 1800)),  // votes no
           json::value{{"op", "prepare"}, {"txid", "t4"}},        // malformed
           json::value{{"op", "teleport"}},
@@ -215,8 +222,8 @@ TEST(ParticipantMachine, PrepareRecordsTheProposersSecretAndTime) {
   EXPECT_EQ(digest.find("9999"), std::string::npos) << digest;
 
   // A commit sent over the wire must present that secret.
-  txn::Decision forged{.commit = true, .calls = {"0"},
-                       .secrets = std::map<std::string, std::string>{{"0", "other"}}, .at_ms = 2000};
+  txn::Decision forged{
+      .commit = true, .calls = {"0"}, .secrets = std::map<std::string, std::string>{{"0", "other"}}, .at_ms = 2000};
   EXPECT_EQ(r.Execute(txn::ApplyCommand("t1", forged)).status().code(), StatusCode::kPermissionDenied);
   txn::Decision commit = forged;
   commit.secrets = std::map<std::string, std::string>{{"0", "s1"}};
@@ -331,10 +338,12 @@ TEST(ReplicatedDb, AFailedCommandChangesNothingAndABadSnapshotIsRefused) {
 
   // A read that writes is reported (and rolled back).
   bool wrote = false;
-  Result read = r.state().Read([](Database db) -> Result {
-    Status s = db.Exec("UPDATE counter SET value = value + 1");
-    return s.ok() ? Result(json::value()) : Result(s);
-  }, &wrote);
+  Result read = r.state().Read(
+      [](Database db) -> Result {
+        Status s = db.Exec("UPDATE counter SET value = value + 1");
+        return s.ok() ? Result(json::value()) : Result(s);
+      },
+      &wrote);
   EXPECT_TRUE(wrote);
   EXPECT_EQ(r.Digest(), before);
 

@@ -34,18 +34,18 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "apps/bank_service.h"
+#include "apps/transfer.h"
 #include "harpc/channel.h"
+#include "harpc/coordinator.h"
 #include "harpc/server.h"
 #include "harpc/transaction.h"
 #include "harpc/txn.h"
-#include "apps/bank_service.h"
-#include "support/test_support.h"
-#include "harpc/coordinator.h"
-#include "txn/decision_log.h"
 #include "storage/group_commit.h"
-#include "txn/participant_log.h"
-#include "apps/transfer.h"
 #include "storage/sqlite.h"
+#include "support/test_support.h"
+#include "txn/decision_log.h"
+#include "txn/participant_log.h"
 #include "util/random_id.h"
 
 namespace harpc {
@@ -54,10 +54,10 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using storage::GroupCommitDb;
 using testing::PollUntil;
 using testing::Since;
 using testing::TempDir;
-using storage::GroupCommitDb;
 
 // How long a state reached in the background (phase two, a resolution by
 // asking) may take: far above what it needs, far below the test's budget.
@@ -97,8 +97,7 @@ std::map<std::string, int64_t> CommittedRows(const std::string& path) {
 }
 
 // Runs one item as a coroutine and stores its result and the thread it resumed on.
-asio::awaitable<void> RunItem(GroupCommitDb* db, GroupCommitDb::Work work, Result* out,
-                              std::thread::id* resumed_on) {
+asio::awaitable<void> RunItem(GroupCommitDb* db, GroupCommitDb::Work work, Result* out, std::thread::id* resumed_on) {
   Result r = co_await db->Run(std::move(work));
   if (resumed_on) *resumed_on = std::this_thread::get_id();
   *out = std::move(r);
@@ -196,8 +195,7 @@ TEST(GroupCommitDb, SixtyFourConcurrentCoroutinesShareOneBatch) {
     WriterBlocker blocker(*db);
     asio::io_context io;
     for (int i = 0; i < kItems; ++i) {
-      asio::co_spawn(io, RunItem(db.get(), PutWork("k" + std::to_string(i), i), &results[i], nullptr),
-                     asio::detached);
+      asio::co_spawn(io, RunItem(db.get(), PutWork("k" + std::to_string(i), i), &results[i], nullptr), asio::detached);
     }
     io.poll();
     for (const Result& r : results) EXPECT_EQ(r.status().message(), "not run") << "nothing answered before commit";
@@ -351,37 +349,41 @@ struct Counters {
 
 Status MoveStock(Database db, const json::value& p, int64_t d_qty, int64_t d_held) {
   return Statement(db, "UPDATE stock SET qty = qty + ?, held = held + ? WHERE item = ?")
-      .Bind(1, d_qty).Bind(2, d_held).Bind(3, std::string(p.at("item").as_string())).Run();
+      .Bind(1, d_qty)
+      .Bind(2, d_held)
+      .Bind(3, std::string(p.at("item").as_string()))
+      .Run();
 }
 
 TxnMethod StockTake(Counters* counters) {
-  return {
-      .prepare = [counters](Database db, const json::value& p) -> Result {
-        ++counters->prepares;
-        const int64_t n = p.at("n").to_number<int64_t>();
-        if (Status s = MoveStock(db, p, 0, n); !s.ok()) return s;
-        Statement select(db, "SELECT qty, held FROM stock WHERE item = ?");
-        select.Bind(1, std::string(p.at("item").as_string()));
-        if (select.Step() != Statement::kRow) return Status(StatusCode::kNotFound, "no such item");
-        if (select.Int(1) > select.Int(0)) return Status(StatusCode::kFailedPrecondition, "not enough stock");
-        return json::value{{"held", select.Int(1)}};
-      },
-      .commit = [counters](Database db, const json::value& p) -> Status {
-        ++counters->commits;
-        const int64_t n = p.at("n").to_number<int64_t>();
-        return MoveStock(db, p, -n, -n);
-      },
-      .abort = [counters](Database db, const json::value& p) -> Status {
-        ++counters->aborts;
-        return MoveStock(db, p, 0, -p.at("n").to_number<int64_t>());
-      }};
+  return {.prepare = [counters](Database db, const json::value& p) -> Result {
+            ++counters->prepares;
+            const int64_t n = p.at("n").to_number<int64_t>();
+            if (Status s = MoveStock(db, p, 0, n); !s.ok()) return s;
+            Statement select(db, "SELECT qty, held FROM stock WHERE item = ?");
+            select.Bind(1, std::string(p.at("item").as_string()));
+            if (select.Step() != Statement::kRow) return Status(StatusCode::kNotFound, "no such item");
+            if (select.Int(1) > select.Int(0)) return Status(StatusCode::kFailedPrecondition, "not enough stock");
+            return json::value{{"held", select.Int(1)}};
+          },
+          .commit = [counters](Database db, const json::value& p) -> Status {
+            ++counters->commits;
+            const int64_t n = p.at("n").to_number<int64_t>();
+            return MoveStock(db, p, -n, -n);
+          },
+          .abort = [counters](Database db, const json::value& p) -> Status {
+            ++counters->aborts;
+            return MoveStock(db, p, 0, -p.at("n").to_number<int64_t>());
+          }};
 }
 
 struct Stock {
   int64_t qty = -1, held = -1;
   bool operator==(const Stock&) const = default;
 };
-std::ostream& operator<<(std::ostream& os, const Stock& s) { return os << "{qty " << s.qty << ", held " << s.held << "}"; }
+std::ostream& operator<<(std::ostream& os, const Stock& s) {
+  return os << "{qty " << s.qty << ", held " << s.held << "}";
+}
 
 class ParticipantLogTest : public ::testing::Test {
  protected:
@@ -402,13 +404,16 @@ class ParticipantLogTest : public ::testing::Test {
 
   // `recorded_` tells whether the last prepare recorded a new prepared call,
   // `prepared_` what it answered in full.
-  Result Prepare(const std::string& txid, const std::string& call, int64_t n,
-                 const std::string& method = "Stock.take", const std::string& coordinator = "127.0.0.1:1",
-                 int64_t max_prepared_per_coordinator = 1000) {
-    txn::PrepareRequest request{.txid = txid, .call = call, .coordinator = coordinator, .method = method,
+  Result Prepare(const std::string& txid, const std::string& call, int64_t n, const std::string& method = "Stock.take",
+                 const std::string& coordinator = "127.0.0.1:1", int64_t max_prepared_per_coordinator = 1000) {
+    txn::PrepareRequest request{.txid = txid,
+                                .call = call,
+                                .coordinator = coordinator,
+                                .method = method,
                                 .params = json::value{{"item", "widget"}, {"n", n}},
                                 .max_prepared_per_coordinator = max_prepared_per_coordinator,
-                                .secret = RandomId(), .prepared_ms = txn::WallClockNowMs()};
+                                .secret = RandomId(),
+                                .prepared_ms = txn::WallClockNowMs()};
     prepared_ = txn::Prepared{};
     prepared_.recorded = true;  // Prepare must say
     Result r = db_->RunSync([&](Database d) { return log_->Prepare(d, request, &prepared_); });
@@ -417,8 +422,8 @@ class ParticipantLogTest : public ::testing::Test {
   }
   Result Apply(const std::string& txid, bool commit, std::vector<std::string> calls = {},
                std::optional<std::map<std::string, std::string>> secrets = std::nullopt) {
-    txn::Decision decision{.commit = commit, .calls = std::move(calls), .secrets = std::move(secrets),
-                           .at_ms = txn::WallClockNowMs()};
+    txn::Decision decision{
+        .commit = commit, .calls = std::move(calls), .secrets = std::move(secrets), .at_ms = txn::WallClockNowMs()};
     return db_->RunSync([&](Database d) { return log_->Apply(d, txid, decision); });
   }
   Result Commit(const std::string& txid, std::vector<std::string> calls) { return Apply(txid, true, std::move(calls)); }
@@ -677,7 +682,8 @@ TEST_F(ParticipantLogTest, OneCoordinatorPerTransactionAndABoundedNumberOfCallsP
   EXPECT_EQ(counters_.prepares.load(), 1) << "refused before its handler";
 
   // Three calls may be prepared for 127.0.0.1:3; the fourth is refused before its handler.
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Prepare("c" + std::to_string(i), "0", 1, "Stock.take", "127.0.0.1:3", 3).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(Prepare("c" + std::to_string(i), "0", 1, "Stock.take", "127.0.0.1:3", 3).ok());
   Result full = Prepare("c3", "0", 1, "Stock.take", "127.0.0.1:3", 3);
   EXPECT_EQ(full.status().code(), StatusCode::kResourceExhausted) << full.status();
   EXPECT_EQ(counters_.prepares.load(), 4);
@@ -806,15 +812,16 @@ TEST_F(ParticipantLogTest, TheParticipantIdIsMadeOnceAndKept) {
   ASSERT_TRUE(db_->RunSync([&first](Database d) -> Result {
                    Status s = txn::ParticipantLog::LoadOrCreateId(d, &first);
                    return s.ok() ? Result(json::value()) : Result(s);
-                 }).ok());
-  db_.reset();
-  ASSERT_TRUE(GroupCommitDb::Open(dir_.File("participant.db"), std::string(txn::kParticipantSchema) + kStockSchema,
-                                  &db_)
+                 })
                   .ok());
+  db_.reset();
+  ASSERT_TRUE(
+      GroupCommitDb::Open(dir_.File("participant.db"), std::string(txn::kParticipantSchema) + kStockSchema, &db_).ok());
   ASSERT_TRUE(db_->RunSync([&second](Database d) -> Result {
                    Status s = txn::ParticipantLog::LoadOrCreateId(d, &second);
                    return s.ok() ? Result(json::value()) : Result(s);
-                 }).ok());
+                 })
+                  .ok());
   EXPECT_FALSE(first.empty());
   EXPECT_EQ(first, second);
 }
@@ -872,12 +879,13 @@ class InProcessNode {
   // (by a socket of the previous incarnation) is tried again.
   ::testing::AssertionResult Start(const std::string& listen = "127.0.0.1:0") {
     Status why;
-    if (PollUntil([&] {
-          why = TryStart(listen);
-          if (!why.ok()) Crash();
-          return why.ok();
-        },
-        std::chrono::milliseconds(5000))) {
+    if (PollUntil(
+            [&] {
+              why = TryStart(listen);
+              if (!why.ok()) Crash();
+              return why.ok();
+            },
+            std::chrono::milliseconds(5000))) {
       return ::testing::AssertionSuccess();
     }
     return ::testing::AssertionFailure() << "start on " << listen << ": " << why;
@@ -1022,17 +1030,18 @@ TransactionOptions TimeoutOf(std::chrono::milliseconds timeout) {
 class FakeCoordinator {
  public:
   FakeCoordinator() : server_(InProcessServerOptions()) {
-    Status s = server_.AddAsyncMethod(
-        "Coordinator.register",
-        [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-          const std::string txid(p.at("txid").as_string()), call(p.at("call").as_string());
-          std::lock_guard lock(mu_);
-          ++registrations_;
-          if (aborted_.contains(txid)) co_return Aborted("transaction " + txid + " is aborted");
-          secrets_[txid + "/" + call] = std::string(p.at("secret").as_string());
-          co_return json::value{{"txid", txid}, {"call", call}, {"recorded", true}};
-        },
-        {.idempotent = true});
+    Status s = server_.AddAsyncMethod("Coordinator.register",
+                                      [this](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                        const std::string txid(p.at("txid").as_string()),
+                                            call(p.at("call").as_string());
+                                        std::lock_guard lock(mu_);
+                                        ++registrations_;
+                                        if (aborted_.contains(txid))
+                                          co_return Aborted("transaction " + txid + " is aborted");
+                                        secrets_[txid + "/" + call] = std::string(p.at("secret").as_string());
+                                        co_return json::value{{"txid", txid}, {"call", call}, {"recorded", true}};
+                                      },
+                                      {.idempotent = true});
     if (s.ok()) {
       s = server_.AddAsyncMethod(
           "Coordinator.status",
@@ -1151,9 +1160,10 @@ TEST_F(ParticipantServer, PhaseTwoFromAnyoneButTheCoordinatorIsRefused) {
 
   CallResult credit = channel.Call("Bank.credit", PrepareParams("mint", "0", Amount("alice", 1000)));
   ASSERT_TRUE(credit.ok()) << credit.status;
-  for (const json::value& calls : {json::value(json::array{json::object{{"call", "0"}, {"secret", std::string(32, 'a')}}}),
-                                   json::value(json::array{json::object{{"call", "0"}, {"secret", ""}}}),
-                                   json::value(json::array{json::object{{"call", "0"}, {"secret", id}}})}) {
+  for (const json::value& calls :
+       {json::value(json::array{json::object{{"call", "0"}, {"secret", std::string(32, 'a')}}}),
+        json::value(json::array{json::object{{"call", "0"}, {"secret", ""}}}),
+        json::value(json::array{json::object{{"call", "0"}, {"secret", id}}})}) {
     CallResult commit = channel.Call("Participant.commit", DecisionParams("mint", id, calls.as_array()));
     EXPECT_EQ(commit.status.code(), StatusCode::kPermissionDenied) << commit.status;
   }
@@ -1232,9 +1242,11 @@ TEST_F(ParticipantServer, CommitForAnotherParticipantIsRefused) {
   const std::string id = bank.participant().id();
   ASSERT_TRUE(channel.Call("Bank.debit", PrepareParams("t1", "0", Amount("alice", 30))).ok());
 
-  CallResult commit = channel.Call("Participant.commit", DecisionParams("t1", "not-" + id, coordinator.Signed("t1", {"0"})));
+  CallResult commit =
+      channel.Call("Participant.commit", DecisionParams("t1", "not-" + id, coordinator.Signed("t1", {"0"})));
   EXPECT_EQ(commit.status.code(), StatusCode::kFailedPrecondition) << commit.status;
-  CallResult abort = channel.Call("Participant.abort", DecisionParams("t1", "not-" + id, coordinator.Signed("t1", {"0"})));
+  CallResult abort =
+      channel.Call("Participant.abort", DecisionParams("t1", "not-" + id, coordinator.Signed("t1", {"0"})));
   EXPECT_EQ(abort.status.code(), StatusCode::kFailedPrecondition) << abort.status;
   EXPECT_EQ(bank.Account("alice"), (Money{100, 30})) << "still held";
   EXPECT_EQ(bank.Prepared(), 1);
@@ -1294,23 +1306,24 @@ TEST_F(ParticipantServer, MalformedParamsAreInvalidArgument) {
   const json::array one{json::object{{"call", "0"}, {"secret", "s"}}};
 
   const std::vector<std::pair<std::string, json::value>> bad = {
-      {"Bank.debit", json::value{{"call", "0"}, {"params", money}}},                        // no txid
-      {"Bank.debit", json::value{{"txid", "t"}, {"params", money}}},                        // no call
-      {"Bank.debit", json::value{{"txid", ""}, {"call", "0"}, {"params", money}}},          // empty txid
-      {"Bank.debit", json::value{{"txid", "t"}, {"call", ""}, {"params", money}}},          // empty call
-      {"Bank.debit", json::value{{"txid", "t"}, {"call", "*"}, {"params", money}}},         // the tombstone's call
-      {"Bank.debit", json::value{{"txid", 7}, {"call", "0"}, {"params", money}}},           // txid not a string
-      {"Bank.debit", json::value{{"txid", "t"}, {"call", 0}, {"params", money}}},           // call not a string
+      {"Bank.debit", json::value{{"call", "0"}, {"params", money}}},                 // no txid
+      {"Bank.debit", json::value{{"txid", "t"}, {"params", money}}},                 // no call
+      {"Bank.debit", json::value{{"txid", ""}, {"call", "0"}, {"params", money}}},   // empty txid
+      {"Bank.debit", json::value{{"txid", "t"}, {"call", ""}, {"params", money}}},   // empty call
+      {"Bank.debit", json::value{{"txid", "t"}, {"call", "*"}, {"params", money}}},  // the tombstone's call
+      {"Bank.debit", json::value{{"txid", 7}, {"call", "0"}, {"params", money}}},    // txid not a string
+      {"Bank.debit", json::value{{"txid", "t"}, {"call", 0}, {"params", money}}},    // call not a string
       {"Bank.debit", json::value{{"txid", "t"}, {"call", "0"}, {"coordinator", 1}, {"params", money}}},
       {"Bank.debit", json::value{{"txid", "t"}, {"call", "0"}, {"coordinator", "nowhere"}, {"params", money}}},
       {"Bank.debit", json::value{{"txid", "t"}, {"call", "0"}, {"params", {{"account", "alice"}}}}},  // no amount
-      {"Bank.debit", json::value{{"txid", "t"}, {"call", "0"}}},                            // no params at all
-      {"Bank.debit", json::value(json::array{1, 2})},                                      // not an object
+      {"Bank.debit", json::value{{"txid", "t"}, {"call", "0"}}},  // no params at all
+      {"Bank.debit", json::value(json::array{1, 2})},             // not an object
       {"Participant.commit", json::value{{"txid", "t"}, {"participant", id}, {"calls", json::array{"0"}}}},
-      {"Participant.commit", json::value{{"txid", "t"}, {"participant", id}, {"calls", json::array{json::object{{"call", "0"}}}}}},
+      {"Participant.commit",
+       json::value{{"txid", "t"}, {"participant", id}, {"calls", json::array{json::object{{"call", "0"}}}}}},
       {"Participant.commit", json::value{{"txid", "t"}, {"participant", id}, {"calls", "0"}}},
-      {"Participant.commit", json::value{{"txid", "t"}, {"participant", id}}},  // no calls
-      {"Participant.commit", json::value{{"txid", "t"}, {"calls", one}}},       // no participant
+      {"Participant.commit", json::value{{"txid", "t"}, {"participant", id}}},   // no calls
+      {"Participant.commit", json::value{{"txid", "t"}, {"calls", one}}},        // no participant
       {"Participant.commit", json::value{{"participant", id}, {"calls", one}}},  // no txid
       {"Participant.commit", json::value{{"txid", ""}, {"participant", id}, {"calls", one}}},
       {"Participant.abort", json::value(json::object{})},
@@ -1322,8 +1335,8 @@ TEST_F(ParticipantServer, MalformedParamsAreInvalidArgument) {
   };
   for (const auto& [method, params] : bad) {
     CallResult r = channel.Call(method, params);
-    EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument) << method << " " << json::serialize(params) << ": "
-                                                              << r.status;
+    EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument)
+        << method << " " << json::serialize(params) << ": " << r.status;
   }
   EXPECT_EQ(bank.Account("alice"), (Money{100, 0}));
   CallResult all = channel.Call("Participant.status", json::value{{"txid", "t"}});
@@ -1334,15 +1347,14 @@ TEST_F(ParticipantServer, MalformedParamsAreInvalidArgument) {
 // A coordinator that takes every vote and is slow to answer questions: each
 // Coordinator.status is counted in `asked` and answered "pending" after `delay`.
 Status ServeSlowCoordinator(Server& server, std::atomic<int>* asked, std::chrono::milliseconds delay) {
-  Status s = server.AddAsyncMethod(
-      "Coordinator.status",
-      [asked, delay](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
-        ++*asked;
-        asio::steady_timer timer(ctx.executor(), delay);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        co_return json::value{{"txid", p.at("txid")}, {"outcome", "pending"}};
-      },
-      {.idempotent = true});
+  Status s = server.AddAsyncMethod("Coordinator.status",
+                                   [asked, delay](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+                                     ++*asked;
+                                     asio::steady_timer timer(ctx.executor(), delay);
+                                     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                                     co_return json::value{{"txid", p.at("txid")}, {"outcome", "pending"}};
+                                   },
+                                   {.idempotent = true});
   if (s.ok()) {
     s = server.AddMethod("Coordinator.register", [](const json::value& p, CallContext&) -> Result {
       return json::value{{"txid", p.at("txid")}, {"recorded", true}};
@@ -1527,9 +1539,10 @@ TEST_F(Transactions, OnlyTheClientThatBeganATransactionDecidesIt) {
   ASSERT_TRUE(victim.Begin().ok());
   ASSERT_TRUE(victim.Call(bank_a, "Bank.debit", Amount("alice", 30)).ok());
 
-  for (const json::value& forged : {json::value{{"txid", victim.id()}, {"votes", json::array{}}},
-                                    json::value{{"txid", victim.id()}, {"key", ""}, {"votes", json::array{}}},
-                                    json::value{{"txid", victim.id()}, {"key", victim.id()}, {"votes", json::array{}}}}) {
+  for (const json::value& forged :
+       {json::value{{"txid", victim.id()}, {"votes", json::array{}}},
+        json::value{{"txid", victim.id()}, {"key", ""}, {"votes", json::array{}}},
+        json::value{{"txid", victim.id()}, {"key", victim.id()}, {"votes", json::array{}}}}) {
     CallResult commit = coordinator.Call("Coordinator.commit", forged);
     EXPECT_EQ(commit.status.code(), StatusCode::kPermissionDenied) << commit.status;
     CallResult abort = coordinator.Call("Coordinator.abort", forged);
@@ -1562,7 +1575,8 @@ TEST_F(Transactions, ACommitWhoseVotesDisagreeWithTheRegisteredOnesAborts) {
     RawTxn t = RawBegin(coordinator);
     ASSERT_EQ(RawPrepare(bank_a, t, "0", "Bank.debit", Amount("alice", 30)), a_id);
     ASSERT_EQ(RawPrepare(bank_b, t, "1", "Bank.credit", Amount("bob", 30)), b_id);
-    CallResult commit = coordinator.Call("Coordinator.commit", json::value{{"txid", t.txid}, {"key", t.key}, {"votes", votes}});
+    CallResult commit =
+        coordinator.Call("Coordinator.commit", json::value{{"txid", t.txid}, {"key", t.key}, {"votes", votes}});
     ASSERT_EQ(OutcomeOf(commit), "aborted") << why;
     EXPECT_FALSE(commit.value.at("reason").as_string().empty()) << why;
     ASSERT_TRUE(PollUntil([&] { return a.Prepared() == 0 && b.Prepared() == 0; }, kSettle)) << why << ": still held";
@@ -1573,8 +1587,9 @@ TEST_F(Transactions, ACommitWhoseVotesDisagreeWithTheRegisteredOnesAborts) {
   RawTxn t = RawBegin(coordinator);
   ASSERT_EQ(RawPrepare(bank_a, t, "0", "Bank.debit", Amount("alice", 30)), a_id);
   ASSERT_EQ(RawPrepare(bank_b, t, "1", "Bank.credit", Amount("bob", 30)), b_id);
-  CallResult commit = coordinator.Call(
-      "Coordinator.commit", json::value{{"txid", t.txid}, {"key", t.key}, {"votes", {Vote("0", a_id), Vote("1", b_id)}}});
+  CallResult commit =
+      coordinator.Call("Coordinator.commit",
+                       json::value{{"txid", t.txid}, {"key", t.key}, {"votes", {Vote("0", a_id), Vote("1", b_id)}}});
   ASSERT_EQ(OutcomeOf(commit), "committed") << commit.value;
   ASSERT_TRUE(PollUntil([&] { return a.Prepared() == 0 && b.Prepared() == 0; }, kSettle));
   EXPECT_EQ(a.Account("alice"), (Money{70, 0}));
@@ -1666,11 +1681,14 @@ TEST(InDoubtResolver, AThousandCallsForASilentCoordinatorDoNotDelayARealOne) {
   constexpr int kJunk = 1000;
   Result seeded = bank.participant().RunLocal(
       [&](Database db, const json::value&) -> Result {
-        Statement insert(db, "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
-                             " prepared_ms, secret) VALUES (?, '0', 'Bank.credit', ?, 'null', 'prepared', ?, ?, 's')");
+        Statement insert(db,
+                         "INSERT INTO harpc_txn_call (txid, call, method, params, result, state, coordinator,"
+                         " prepared_ms, secret) VALUES (?, '0', 'Bank.credit', ?, 'null', 'prepared', ?, ?, 's')");
         for (int i = 0; i < kJunk; ++i) {
-          insert.Bind(1, "junk-" + std::to_string(i)).Bind(2, json::serialize(Amount("alice", 1)))
-              .Bind(3, silent.address()).Bind(4, txn::WallClockNowMs() - 60000 + i);
+          insert.Bind(1, "junk-" + std::to_string(i))
+              .Bind(2, json::serialize(Amount("alice", 1)))
+              .Bind(3, silent.address())
+              .Bind(4, txn::WallClockNowMs() - 60000 + i);
           if (insert.Step() != Statement::kDone) return Internal(db.error());
           insert.Reset();
         }
@@ -1692,10 +1710,10 @@ TEST(InDoubtResolver, AThousandCallsForASilentCoordinatorDoNotDelayARealOne) {
   const auto restarted = std::chrono::steady_clock::now();
   ASSERT_TRUE(PollUntil([&] { return bank.Account("alice") == Money{100, 0}; }, 30s)) << "never resolved";
   const auto took = Since(restarted);
-  std::printf("real call resolved %lld ms after its coordinator came back, with %d calls in doubt for a silent one "
-              "(asked %d times)\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()), kJunk,
-              asked.load());
+  std::printf(
+      "real call resolved %lld ms after its coordinator came back, with %d calls in doubt for a silent one "
+      "(asked %d times)\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()), kJunk, asked.load());
   // in_doubt_after (200 ms) + a round (50 ms) + the question: well under a
   // second alone; 5 s is generous. One silent question per call (as before)
   // would take 1000 s.

@@ -31,8 +31,8 @@ TEST(TxnTargets, TransfersReachBanksThroughTheSentinel) {
   // Each service name resolves to its own bank only (the channel waits for
   // the first membership within the call's deadline).
   CliRun run = testing::RunHarpc({"transfer", "--coordinator", coordinator.address(), "--from", registry + "/bank-a",
-                       "--from-account", "alice", "--to", registry + "/bank-b", "--to-account", "bob", "--amount",
-                       "30"});
+                                  "--from-account", "alice", "--to", registry + "/bank-b", "--to-account", "bob",
+                                  "--amount", "30"});
   ASSERT_EQ(run.exit_code, 0) << run.Stdout() << run.err;
   EXPECT_NE(run.Stdout().find("\"committed\""), std::string::npos) << run.Stdout();
   ASSERT_TRUE(WaitNothingPrepared({bank_a.address(), bank_b.address()}, 10s));
@@ -41,7 +41,8 @@ TEST(TxnTargets, TransfersReachBanksThroughTheSentinel) {
 
   // The wrong way round: bob's bank has no "alice", so the debit votes no.
   run = testing::RunHarpc({"transfer", "--coordinator", coordinator.address(), "--from", registry + "/bank-b",
-                "--from-account", "alice", "--to", registry + "/bank-a", "--to-account", "bob", "--amount", "1"});
+                           "--from-account", "alice", "--to", registry + "/bank-a", "--to-account", "bob", "--amount",
+                           "1"});
   EXPECT_EQ(run.exit_code, 3) << run.Stdout() << run.err;
   EXPECT_NE(run.Stdout().find("no account"), std::string::npos) << run.Stdout();
   EXPECT_EQ(AccountOf(bank_a.address(), "alice")->balance, 70);

@@ -102,10 +102,17 @@ Cluster::Cluster(int n, std::vector<std::string> bank_extra) {
   if (!coordinator->Start({"coordinator", "--data-dir", dir.File("coordinator")}, dir.File("coordinator.log"))) return;
   for (int i = 0; i < n; ++i) {
     auto bank = std::make_unique<Daemon>();
-    std::vector<std::string> args = {"serve", "--service", "bank", "--threads", "1",
-                                     "--name", "bank" + std::to_string(i),
-                                     "--db", dir.File("bank" + std::to_string(i) + ".db"),
-                                     "--coordinator", coordinator->address()};
+    std::vector<std::string> args = {"serve",
+                                     "--service",
+                                     "bank",
+                                     "--threads",
+                                     "1",
+                                     "--name",
+                                     "bank" + std::to_string(i),
+                                     "--db",
+                                     dir.File("bank" + std::to_string(i) + ".db"),
+                                     "--coordinator",
+                                     coordinator->address()};
     args.insert(args.end(), bank_extra.begin(), bank_extra.end());
     if (!bank->Start(args, dir.File("bank" + std::to_string(i) + ".log"))) return;
     banks.push_back(std::move(bank));
@@ -245,7 +252,7 @@ CallStates CallsOf(Channel& participant, const std::string& txid) {
   }
   for (const json::value& c : status->at("calls").as_array()) {
     calls[std::string(c.at("call").as_string())] = {std::string(c.at("method").as_string()),
-                                                     std::string(c.at("state").as_string())};
+                                                    std::string(c.at("state").as_string())};
   }
   return calls;
 }
@@ -277,7 +284,6 @@ std::string FinalOutcome(const std::string& coordinator, const std::string& txid
   return FinalOutcome(channel, txid, timeout);
 }
 
-
 json::value ErrorOf(const std::string& response) {
   boost::system::error_code ec;
   json::value body = json::parse(BodyOf(response), ec);
@@ -293,6 +299,5 @@ std::string RawPost(int port, const std::string& path, const std::string& body, 
   socket.Send(request);
   return socket.ReadResponse(5s);
 }
-
 
 }  // namespace harpc::txntest

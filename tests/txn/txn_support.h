@@ -138,8 +138,6 @@ using testing::CliRun;
 boost::json::value ErrorOf(const std::string& response);
 
 // A raw HTTP/1.1 POST of `body` (as is) to `path`; the whole response.
-std::string RawPost(int port, const std::string& path, const std::string& body,
-                    const std::string& extra_headers = "");
-
+std::string RawPost(int port, const std::string& path, const std::string& body, const std::string& extra_headers = "");
 
 }  // namespace harpc::txntest

@@ -33,7 +33,8 @@ int ThreadsOfThisProcess() { return testing::ThreadCount(::getpid()); }
 
 // An in-process echo server on one loop, answering after `delay`.
 struct EchoServer {
-  explicit EchoServer(std::chrono::milliseconds delay = 0ms) : server(ServerOptions{.threads = 1, .handle_signals = false}) {
+  explicit EchoServer(std::chrono::milliseconds delay = 0ms)
+      : server(ServerOptions{.threads = 1, .handle_signals = false}) {
     EXPECT_TRUE(RegisterEchoService(server, {.delay = delay}).ok());
     EXPECT_TRUE(server.Start("127.0.0.1:0").ok());
   }
@@ -54,7 +55,8 @@ TEST(ChannelExecutor, FiftyChannelsOnAGivenLoopStartNoThreadAndWork) {
   EchoServer echo;
   const int before = ThreadsOfThisProcess();
   std::vector<std::unique_ptr<Channel>> channels;
-  for (int i = 0; i < 50; ++i) channels.push_back(std::make_unique<Channel>(echo.server.address(), On(echo.server.executor())));
+  for (int i = 0; i < 50; ++i)
+    channels.push_back(std::make_unique<Channel>(echo.server.address(), On(echo.server.executor())));
   EXPECT_EQ(ThreadsOfThisProcess(), before);
   for (auto& channel : channels) {
     CallResult r = channel->Call("Echo.echo", json::value{{"x", 1}});
@@ -102,8 +104,8 @@ TEST(ChannelExecutor, DestroyedWithCallsInFlightEachCallFinishesOrIsCancelled) {
   constexpr int kChannels = 20, kCallsEach = 5;
   for (int i = 0; i < kChannels; ++i) {
     // Half on the server's loop, half on private loops.
-    auto channel = std::make_unique<Channel>(echo.server.address(),
-                                             i % 2 == 0 ? On(echo.server.executor()) : ChannelOptions{});
+    auto channel =
+        std::make_unique<Channel>(echo.server.address(), i % 2 == 0 ? On(echo.server.executor()) : ChannelOptions{});
     for (int c = 0; c < kCallsEach; ++c) {
       asio::co_spawn(
           echo.server.executor(),
@@ -158,8 +160,7 @@ TEST(ChannelExecutor, MetricsAnswerWhileAChannelsLoopIsBlocked) {
             std::string::npos)
       << testing::BodyOf(response);
   EXPECT_LT(took, 2s);
-  std::printf("[ metrics  ] answered in %lld ms with a channel's loop blocked\n",
-              static_cast<long long>(took.count()));
+  std::printf("[ metrics  ] answered in %lld ms with a channel's loop blocked\n", static_cast<long long>(took.count()));
 }
 
 // A scrape that gave up on a blocked channel loop leaves its question queued

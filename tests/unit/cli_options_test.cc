@@ -201,8 +201,8 @@ TEST(CliOptions, TopLevelHelpListsTheSubcommands) {
 TEST(CliOptions, VersionNamesTheVersionAndTheGitRevision) {
   RunResult r = RunHarpc({"--version"});
   EXPECT_EQ(r.exit_code, 0) << Describe({"--version"}, r);
-  EXPECT_THAT(r.out, ::testing::MatchesRegex(
-                         R"(harpc [0-9]+\.[0-9]+\.[0-9]+ \(([0-9a-f]{7,40}(-dirty)?|unknown)\))" "\n"))
+  EXPECT_THAT(r.out, ::testing::MatchesRegex(R"(harpc [0-9]+\.[0-9]+\.[0-9]+ \(([0-9a-f]{7,40}(-dirty)?|unknown)\))"
+                                             "\n"))
       << Describe({"--version"}, r);
   EXPECT_EQ(r.err, "");
   EXPECT_THAT(RunHarpc({"--help"}).out, HasSubstr("--version"));
@@ -230,18 +230,17 @@ void ExpectHelpMentions(const std::string& subcommand, const std::vector<std::st
 
 TEST(CliOptions, ServeHelpMentionsItsFlags) {
   ExpectHelpMentions("serve", {"--listen", "--name", "--service", "--weight", "--threads", "--max-body-bytes",
-                               "--max-header-bytes", "--header-timeout-ms", "--idle-timeout-ms",
-                               "--max-connections", "--max-concurrency", "--delay-ms", "--fail-rate"});
+                               "--max-header-bytes", "--header-timeout-ms", "--idle-timeout-ms", "--max-connections",
+                               "--max-concurrency", "--delay-ms", "--fail-rate"});
 }
 
 TEST(CliOptions, CallHelpMentionsItsFlags) {
-  ExpectHelpMentions("call", {"target", "method", "params", "--idempotency-key", "--lb", "--timeout-ms",
-                              "--retries"});
+  ExpectHelpMentions("call", {"target", "method", "params", "--idempotency-key", "--lb", "--timeout-ms", "--retries"});
 }
 
 TEST(CliOptions, BenchHelpMentionsItsFlags) {
-  ExpectHelpMentions("bench", {"target", "--method", "--data", "--concurrency", "--duration", "--requests",
-                               "--json", "--lb", "--timeout-ms", "--retries"});
+  ExpectHelpMentions("bench", {"target", "--method", "--data", "--concurrency", "--duration", "--requests", "--json",
+                               "--lb", "--timeout-ms", "--retries"});
 }
 
 TEST(CliOptions, EverySubcommandHasTheTrustFlags) {
@@ -249,7 +248,8 @@ TEST(CliOptions, EverySubcommandHasTheTrustFlags) {
     ExpectHelpMentions(client, {"--token-file", "--tls-cert", "--tls-key", "--tls-ca"});
   }
   for (const char* daemon : {"serve", "sentinel", "coordinator", "demo"}) {
-    ExpectHelpMentions(daemon, {"--token-file", "--auth-file", "--tls-cert", "--tls-key", "--tls-ca", "--tls-client-ca"});
+    ExpectHelpMentions(daemon,
+                       {"--token-file", "--auth-file", "--tls-cert", "--tls-key", "--tls-ca", "--tls-client-ca"});
   }
 }
 

@@ -4,9 +4,9 @@
 // A process that serves and also calls through a channel shows both sides on /metrics.
 #include <gtest/gtest.h>
 
+#include "apps/echo_service.h"
 #include "harpc/channel.h"
 #include "harpc/server.h"
-#include "apps/echo_service.h"
 #include "support/test_support.h"
 
 namespace harpc {

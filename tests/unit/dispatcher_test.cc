@@ -7,13 +7,13 @@
 
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <fstream>
-#include <map>
-#include <sstream>
 #include <future>
-#include <set>
+#include <limits>
+#include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -46,8 +46,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // Named, not a temporary inside co_await (GCC 12 miscompiles some of those).
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-HttpRequest MakeRequest(http::verb verb, const std::string& target, const std::string& body,
-                        const Headers& headers) {
+HttpRequest MakeRequest(http::verb verb, const std::string& target, const std::string& body, const Headers& headers) {
   HttpRequest r(verb, target, 11);
   r.set(http::field::host, "127.0.0.1:8001");
   if (verb == http::verb::post) r.set(http::field::content_type, "application/json");
@@ -130,7 +129,8 @@ class DispatcherTest : public ::testing::Test {
     const ServerOptions& o = state_.options;
     state_.idempotency = std::make_unique<IdempotencyStore>(o.idempotency_ttl, o.idempotency_max_entries,
                                                             o.idempotency_max_bytes, o.max_answer_bytes);
-    AddSync("Echo.echo", [](const json::value& params, CallContext&) -> Result { return params; }, true);
+    AddSync(
+        "Echo.echo", [](const json::value& params, CallContext&) -> Result { return params; }, true);
     AddAsync("Async.add", [](json::value params, CallContext& ctx) -> asio::awaitable<Result> {
       // Really suspend once, as a handler doing I/O would.
       asio::steady_timer timer(ctx.executor(), std::chrono::steady_clock::duration::zero());
@@ -146,34 +146,37 @@ class DispatcherTest : public ::testing::Test {
       co_await timer.async_wait(kNoThrow);
       throw std::runtime_error("async boom");
     });
-    AddSync("Fail.throw", [](const json::value&, CallContext&) -> Result {
-      throw std::runtime_error("boom");
-    });
-    AddSync("Fail.invalid", [](const json::value&, CallContext&) -> Result {
-      return InvalidArgument("need a number");
-    });
+    AddSync("Fail.throw", [](const json::value&, CallContext&) -> Result { throw std::runtime_error("boom"); });
+    AddSync("Fail.invalid",
+            [](const json::value&, CallContext&) -> Result { return InvalidArgument("need a number"); });
     AddSync("Shape.object", [](const json::value& params, CallContext&) -> Result {
       // Throws when the params are not an object: the caller's mistake.
       return json::value(params.as_object().contains("x"));
     });
-    AddSync("Ctx.info", [](const json::value&, CallContext& ctx) -> Result {
-      json::object o{{"method", ctx.method()},
-                     {"idempotency_key", ctx.idempotency_key()},
-                     {"request_id", ctx.request_id()},
-                     {"peer", ctx.peer()},
-                     {"has_deadline", ctx.has_deadline()}};
-      if (ctx.has_deadline()) o["remaining_ms"] = ctx.remaining().count();
-      return json::value(std::move(o));
-    }, /*idempotent=*/true);  // idempotent: its Idempotency-Key is only passed through
-    AddSync("Ctx.trace", [](const json::value&, CallContext& ctx) -> Result {
-      const TraceContext& t = ctx.trace();
-      return json::value(json::object{{"valid", t.valid()},
-                                      {"traceparent", t.traceparent()},
-                                      {"trace_id", t.trace_id_hex()},
-                                      {"span_id", t.span_id_hex()},
-                                      {"parent_id", t.has_parent() ? json::value(t.parent_id_hex()) : nullptr},
-                                      {"tracestate", t.tracestate()}});
-    }, /*idempotent=*/true);
+    AddSync(
+        "Ctx.info",
+        [](const json::value&, CallContext& ctx) -> Result {
+          json::object o{{"method", ctx.method()},
+                         {"idempotency_key", ctx.idempotency_key()},
+                         {"request_id", ctx.request_id()},
+                         {"peer", ctx.peer()},
+                         {"has_deadline", ctx.has_deadline()}};
+          if (ctx.has_deadline()) o["remaining_ms"] = ctx.remaining().count();
+          return json::value(std::move(o));
+        },
+        /*idempotent=*/true);  // idempotent: its Idempotency-Key is only passed through
+    AddSync(
+        "Ctx.trace",
+        [](const json::value&, CallContext& ctx) -> Result {
+          const TraceContext& t = ctx.trace();
+          return json::value(json::object{{"valid", t.valid()},
+                                          {"traceparent", t.traceparent()},
+                                          {"trace_id", t.trace_id_hex()},
+                                          {"span_id", t.span_id_hex()},
+                                          {"parent_id", t.has_parent() ? json::value(t.parent_id_hex()) : nullptr},
+                                          {"tracestate", t.tracestate()}});
+        },
+        /*idempotent=*/true);
     AddAsync("Slow.wait", [this](json::value, CallContext&) -> asio::awaitable<Result> {
       // Waits until the test opens the gate (cancels the timer).
       co_await gate_->async_wait(kNoThrow);
@@ -258,12 +261,11 @@ TEST_F(DispatcherTest, WithoutADefaultMethodPlainObjectsGet404) {
 // ---- JSON-RPC 2.0 ----
 
 TEST_F(DispatcherTest, JsonRpcCallWithNumberStringAndNullIds) {
-  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":1})"),
-                  json::parse(R"({"a":1})"), 1);
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":{"a":1},"id":1})"), json::parse(R"({"a":1})"),
+                  1);
   ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[1,"two"],"id":"abc"})"),
                   json::parse(R"([1,"two"])"), "abc");
-  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[],"id":null})"), json::array{},
-                  nullptr);
+  ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":[],"id":null})"), json::array{}, nullptr);
   // No params: the handler sees null.
   ExpectRpcResult(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":2.5})"), nullptr, 2.5);
 }
@@ -401,9 +403,9 @@ TEST_F(DispatcherTest, AnswerOverTheSizeLimitIsAnInternalError) {
   EXPECT_EQ(r.body, fits);
 
   // JSON-RPC: the error carries the request's id.
-  EXPECT_THAT(ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":)" + big + R"(,"id":4})"),
-                             -32603, 4),
-              HasSubstr("answer too large"));
+  EXPECT_THAT(
+      ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","params":)" + big + R"(,"id":4})"), -32603, 4),
+      HasSubstr("answer too large"));
   // A batch: one error for the whole, naming how many requests ran; the rest do not.
   std::string batch = "[";
   for (int i = 0; i < 10; ++i) {
@@ -420,9 +422,7 @@ TEST_F(DispatcherTest, AnswerOverTheSizeLimitIsAnInternalError) {
 // JSON has no NaN nor infinity: a handler that answers one gets INTERNAL,
 // and what is written stays JSON.
 TEST_F(DispatcherTest, NonFiniteNumbersInAnswersBecomeInternalErrors) {
-  AddSync("Math.nan", [](const json::value&, CallContext&) -> Result {
-    return json::value{{"x", std::nan("")}};
-  });
+  AddSync("Math.nan", [](const json::value&, CallContext&) -> Result { return json::value{{"x", std::nan("")}}; });
   AddAsync("Math.inf", [](json::value, CallContext&) -> asio::awaitable<Result> {
     co_return json::value{1.0, json::array{-std::numeric_limits<double>::infinity()}};
   });
@@ -549,8 +549,8 @@ TEST_F(DispatcherTest, InternalError32603) {
 }
 
 TEST_F(DispatcherTest, DeadlineExceeded32004) {
-  std::string message = ExpectRpcError(
-      Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "0"}}), -32004, 1);
+  std::string message =
+      ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "0"}}), -32004, 1);
   EXPECT_THAT(message, HasSubstr("deadline"));
   ExpectRpcError(Rpc(R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", {{"X-Deadline-Ms", "-5"}}), -32004, 1);
   EXPECT_EQ(Ran("Echo.echo"), 0u);  // never ran
@@ -569,8 +569,8 @@ TEST_F(DispatcherTest, DeadlineExceeded32004) {
 }
 
 TEST_F(DispatcherTest, HeadersReachTheHandler) {
-  http1::Response r = Run(Post("/rpc/Ctx.info", "",
-                               {{"X-Deadline-Ms", "5000"}, {"Idempotency-Key", "k-1"}, {"X-Request-Id", "r-9"}}));
+  http1::Response r =
+      Run(Post("/rpc/Ctx.info", "", {{"X-Deadline-Ms", "5000"}, {"Idempotency-Key", "k-1"}, {"X-Request-Id", "r-9"}}));
   ASSERT_EQ(r.status, 200) << r.body;
   json::value info = BodyJson(r);
   EXPECT_EQ(info.at("method"), "Ctx.info");
@@ -746,9 +746,9 @@ TEST_F(DispatcherTest, EveryCallIsCountedOnceWithTheCodeItWasAnsweredWith) {
   };
 
   EXPECT_EQ(Run(Post("/rpc/Echo.echo", "{}", peer)).status, 200);
-  EXPECT_EQ(Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", with(peer, "X-Deadline-Ms", "0")))
-                .status,
-            200);
+  EXPECT_EQ(
+      Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Echo.echo","id":1})", with(peer, "X-Deadline-Ms", "0"))).status,
+      200);
   EXPECT_EQ(Run(Post("/rpc/Store.put", "[1]", client)).status, 403);
   EXPECT_EQ(Run(Post("/rpc", R"({"jsonrpc":"2.0","method":"Store.put","id":2})", client)).status, 403);
   EXPECT_EQ(Run(Post("/rpc/Store.put", "[1]", with(peer, "Idempotency-Key", "k-1"))).status, 200);
@@ -794,9 +794,9 @@ TEST_F(DispatcherTest, EveryCallIsCountedOnceWithTheCodeItWasAnsweredWith) {
   EXPECT_EQ(requests_of("Fail.throw", "INTERNAL"), 1);
   EXPECT_EQ(Samples(r.body, "harpc_server_http_errors_total"),
             (std::map<std::string, double>{{"{status=\"401\"}", 1}}));
-  EXPECT_EQ(Samples(r.body, "harpc_server_jsonrpc_rejected_total"),
-            (std::map<std::string, double>{
-                {"{code=\"-32700\"}", 1}, {"{code=\"-32600\"}", 1}, {"{code=\"-32601\"}", 1}}));
+  EXPECT_EQ(
+      Samples(r.body, "harpc_server_jsonrpc_rejected_total"),
+      (std::map<std::string, double>{{"{code=\"-32700\"}", 1}, {"{code=\"-32600\"}", 1}, {"{code=\"-32601\"}", 1}}));
   // /status tells the same.
   const json::value status = BodyJson(Run(MakeRequest(http::verb::get, "/status", "", peer)));
   ASSERT_TRUE(status.is_object()) << status;
@@ -922,7 +922,8 @@ constexpr char kCallerSpan[] = "00f067aa0ba902b7";
 const std::string kTraceparent = "00-" + std::string(kCallerTrace) + "-" + std::string(kCallerSpan) + "-01";
 
 TEST_F(DispatcherTest, HandlersSeeTheCallersTraceWithASpanOfTheirOwn) {
-  http1::Response r = Run(Post("/rpc/Ctx.trace", "", {{"traceparent", kTraceparent}, {"tracestate", "congo=t61rcWkgMzE"}}));
+  http1::Response r =
+      Run(Post("/rpc/Ctx.trace", "", {{"traceparent", kTraceparent}, {"tracestate", "congo=t61rcWkgMzE"}}));
   ASSERT_EQ(r.status, 200) << r.body;
   json::value seen = BodyJson(r);
   EXPECT_EQ(seen.at("trace_id"), kCallerTrace);
@@ -1017,8 +1018,8 @@ TEST_F(AccessLogTest, OneLinePerCallRefusalsIncluded) {
   std::vector<json::object> lines = Lines();
   ASSERT_EQ(lines.size(), 9u);
   for (const json::object& o : lines) {
-    for (const char* field : {"time", "method", "status", "http_status", "latency_ms", "peer", "trace_id", "span_id",
-                              "parent_id"}) {
+    for (const char* field :
+         {"time", "method", "status", "http_status", "latency_ms", "peer", "trace_id", "span_id", "parent_id"}) {
       EXPECT_TRUE(o.contains(field)) << field << " missing in " << json::serialize(o);
     }
     EXPECT_EQ(o.at("peer"), json::value(json::string(peer_)));

@@ -42,7 +42,8 @@ using namespace std::chrono_literals;
 using testing::RawSocket;
 using testing::StatusOf;
 
-const std::regex kDateLine(R"(\r\nDate: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT\r\n)");
+const std::regex kDateLine(
+    R"(\r\nDate: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT\r\n)");
 
 // The response with its Date line removed, for exact comparisons.
 std::string WithoutDate(std::string response) {

@@ -42,32 +42,40 @@ std::thread::id ThreadOf(const asio::any_io_executor& loop) {
 TEST(ServerShutdownStep, StepsRunInOrderOnTheFirstLoopBeforeCallsInFlightAreWaitedFor) {
   Server server(TwoLoops());
   std::atomic<bool> slow_call_started{false}, slow_call_done{false};
-  ASSERT_TRUE(server.AddAsyncMethod("Slow.wait", [&](json::value, CallContext& ctx) -> asio::awaitable<Result> {
-                      slow_call_started = true;
-                      asio::steady_timer timer(ctx.executor(), 300ms);
-                      co_await timer.async_wait(asio::use_awaitable);
-                      slow_call_done = true;
-                      co_return Result(json::value("done"));
-                    }).ok());
+  ASSERT_TRUE(server
+                  .AddAsyncMethod("Slow.wait",
+                                  [&](json::value, CallContext& ctx) -> asio::awaitable<Result> {
+                                    slow_call_started = true;
+                                    asio::steady_timer timer(ctx.executor(), 300ms);
+                                    co_await timer.async_wait(asio::use_awaitable);
+                                    slow_call_done = true;
+                                    co_return Result(json::value("done"));
+                                  })
+                  .ok());
   std::vector<int> order;
   std::thread::id step_thread;
   bool draining_in_step = false, call_done_in_step = true;
-  ASSERT_TRUE(server.AddShutdownStep([&]() -> asio::awaitable<void> {
-                      order.push_back(1);
-                      step_thread = std::this_thread::get_id();
-                      draining_in_step = server.draining();
-                      call_done_in_step = slow_call_done;
-                      co_return;
-                    }).ok());
+  ASSERT_TRUE(server
+                  .AddShutdownStep([&]() -> asio::awaitable<void> {
+                    order.push_back(1);
+                    step_thread = std::this_thread::get_id();
+                    draining_in_step = server.draining();
+                    call_done_in_step = slow_call_done;
+                    co_return;
+                  })
+                  .ok());
   ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
-  ASSERT_TRUE(server.AddShutdownStep([&]() -> asio::awaitable<void> {  // after Start too
-                      order.push_back(2);
-                      co_return;
-                    }).ok());
+  ASSERT_TRUE(server
+                  .AddShutdownStep([&]() -> asio::awaitable<void> {  // after Start too
+                    order.push_back(2);
+                    co_return;
+                  })
+                  .ok());
   const std::thread::id first_loop = ThreadOf(server.executor());
 
   Channel channel(server.address());
-  std::future<CallResult> slow = std::async(std::launch::async, [&] { return channel.Call("Slow.wait", json::object{}); });
+  std::future<CallResult> slow =
+      std::async(std::launch::async, [&] { return channel.Call("Slow.wait", json::object{}); });
   ASSERT_TRUE(testing::PollUntil([&] { return slow_call_started.load(); }, 5s)) << "the slow call never began";
   server.Shutdown();
   server.Wait();
@@ -86,15 +94,17 @@ TEST(ServerShutdownStep, StepsRunInOrderOnTheFirstLoopBeforeCallsInFlightAreWait
 TEST(ServerShutdownStep, AStepStillRunningAfterTheGracePeriodIsCancelled) {
   Server server(TwoLoops(200ms));
   std::atomic<bool> cancelled{false};
-  ASSERT_TRUE(server.AddShutdownStep([&]() -> asio::awaitable<void> {
-                      asio::steady_timer forever(co_await asio::this_coro::executor, 1h);
-                      try {
-                        co_await forever.async_wait(asio::use_awaitable);
-                      } catch (const boost::system::system_error&) {
-                        cancelled = true;
-                        throw;
-                      }
-                    }).ok());
+  ASSERT_TRUE(server
+                  .AddShutdownStep([&]() -> asio::awaitable<void> {
+                    asio::steady_timer forever(co_await asio::this_coro::executor, 1h);
+                    try {
+                      co_await forever.async_wait(asio::use_awaitable);
+                    } catch (const boost::system::system_error&) {
+                      cancelled = true;
+                      throw;
+                    }
+                  })
+                  .ok());
   ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
   const auto start = Clock::now();
   server.Shutdown();
@@ -109,10 +119,12 @@ TEST(ServerShutdownStep, AHardStopRunsNoStep) {
   std::atomic<bool> ran{false};
   {
     Server server(TwoLoops());
-    ASSERT_TRUE(server.AddShutdownStep([&]() -> asio::awaitable<void> {
-                        ran = true;
-                        co_return;
-                      }).ok());
+    ASSERT_TRUE(server
+                    .AddShutdownStep([&]() -> asio::awaitable<void> {
+                      ran = true;
+                      co_return;
+                    })
+                    .ok());
     ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
   }  // destroyed without Shutdown()
   EXPECT_FALSE(ran);

@@ -1,8 +1,8 @@
 // Copyright 2026 The harpc Authors
 // SPDX-License-Identifier: Apache-2.0
 
-#include "core/wire_error.h"
 #include "harpc/status.h"
+#include "core/wire_error.h"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -21,15 +21,22 @@ TEST(Status, OkByDefaultAndPrintsCodeAndMessage) {
 
 TEST(Status, EveryCodeHasAShorthand) {
   const std::pair<Status, StatusCode> cases[] = {
-      {Cancelled("m"), StatusCode::kCancelled},           {Unknown("m"), StatusCode::kUnknown},
-      {InvalidArgument("m"), StatusCode::kInvalidArgument}, {DeadlineExceeded("m"), StatusCode::kDeadlineExceeded},
-      {NotFound("m"), StatusCode::kNotFound},             {AlreadyExists("m"), StatusCode::kAlreadyExists},
+      {Cancelled("m"), StatusCode::kCancelled},
+      {Unknown("m"), StatusCode::kUnknown},
+      {InvalidArgument("m"), StatusCode::kInvalidArgument},
+      {DeadlineExceeded("m"), StatusCode::kDeadlineExceeded},
+      {NotFound("m"), StatusCode::kNotFound},
+      {AlreadyExists("m"), StatusCode::kAlreadyExists},
       {PermissionDenied("m"), StatusCode::kPermissionDenied},
       {ResourceExhausted("m"), StatusCode::kResourceExhausted},
-      {FailedPrecondition("m"), StatusCode::kFailedPrecondition}, {Aborted("m"), StatusCode::kAborted},
-      {OutOfRange("m"), StatusCode::kOutOfRange},         {Unimplemented("m"), StatusCode::kUnimplemented},
-      {Internal("m"), StatusCode::kInternal},             {Unavailable("m"), StatusCode::kUnavailable},
-      {DataLoss("m"), StatusCode::kDataLoss},             {Unauthenticated("m"), StatusCode::kUnauthenticated},
+      {FailedPrecondition("m"), StatusCode::kFailedPrecondition},
+      {Aborted("m"), StatusCode::kAborted},
+      {OutOfRange("m"), StatusCode::kOutOfRange},
+      {Unimplemented("m"), StatusCode::kUnimplemented},
+      {Internal("m"), StatusCode::kInternal},
+      {Unavailable("m"), StatusCode::kUnavailable},
+      {DataLoss("m"), StatusCode::kDataLoss},
+      {Unauthenticated("m"), StatusCode::kUnauthenticated},
   };
   ASSERT_EQ(std::size(cases), static_cast<size_t>(StatusCode::kUnauthenticated));
   for (const auto& [status, code] : cases) {
@@ -97,10 +104,10 @@ TEST(WireError, ErrorObjectsReadBack) {
     EXPECT_EQ(read.leader(), sent.leader());
   }
   // The leader is optional: no data, data without leader, a leader of the wrong type.
-  for (const char* text : {R"({"code":-32010,"message":"not leader"})",
-                           R"({"code":-32010,"message":"not leader","data":{}})",
-                           R"({"code":-32010,"message":"not leader","data":{"leader":7002}})",
-                           R"({"code":-32010,"message":"not leader","data":"127.0.0.1:7002"})"}) {
+  for (const char* text :
+       {R"({"code":-32010,"message":"not leader"})", R"({"code":-32010,"message":"not leader","data":{}})",
+        R"({"code":-32010,"message":"not leader","data":{"leader":7002}})",
+        R"({"code":-32010,"message":"not leader","data":"127.0.0.1:7002"})"}) {
     Status read;
     ASSERT_TRUE(wire::StatusFromErrorObject(json::parse(text).as_object(), &read)) << text;
     EXPECT_EQ(read.code(), StatusCode::kNotLeader) << text;

@@ -43,7 +43,8 @@ TEST(TraceContext, ParsesTheSpecificationsExample) {
 }
 
 TEST(TraceContext, KeepsTheUnsampledFlagAndDropsUndefinedOnes) {
-  std::optional<TraceContext> t = TraceContext::Parse("00-" + std::string(kTraceId) + "-" + std::string(kParentId) + "-00");
+  std::optional<TraceContext> t =
+      TraceContext::Parse("00-" + std::string(kTraceId) + "-" + std::string(kParentId) + "-00");
   ASSERT_TRUE(t);
   EXPECT_FALSE(t->sampled());
   // Level 1 defines bit 0 only; the others go on as zero.
@@ -59,24 +60,24 @@ TEST(TraceContext, RefusesInvalidValues) {
       "",
       "garbage",
       std::string(4096, 'x'),
-      "00-" + id + "-" + parent,                                  // no flags
-      "00-" + id + "-" + parent + "-01-",                         // version 00 is exactly 55 characters
+      "00-" + id + "-" + parent,           // no flags
+      "00-" + id + "-" + parent + "-01-",  // version 00 is exactly 55 characters
       "00-" + id + "-" + parent + "-01-extra",
-      "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + parent + "-01",    // uppercase trace id
-      "00-" + id + "-00F067AA0BA902B7-01",                        // uppercase parent id
-      "0A-" + id + "-" + parent + "-01",                          // uppercase version
-      "00-" + id + "-" + parent + "-0A",                          // uppercase flags
-      "00-00000000000000000000000000000000-" + parent + "-01",    // all-zero trace id
-      "00-" + id + "-0000000000000000-01",                        // all-zero parent id
-      "ff-" + id + "-" + parent + "-01",                          // version ff is invalid forever
-      "00_" + id + "-" + parent + "-01",                          // wrong separators
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + parent + "-01",  // uppercase trace id
+      "00-" + id + "-00F067AA0BA902B7-01",                      // uppercase parent id
+      "0A-" + id + "-" + parent + "-01",                        // uppercase version
+      "00-" + id + "-" + parent + "-0A",                        // uppercase flags
+      "00-00000000000000000000000000000000-" + parent + "-01",  // all-zero trace id
+      "00-" + id + "-0000000000000000-01",                      // all-zero parent id
+      "ff-" + id + "-" + parent + "-01",                        // version ff is invalid forever
+      "00_" + id + "-" + parent + "-01",                        // wrong separators
       "00-" + id + "_" + parent + "-01",
       "00-" + id + "-" + parent + "_01",
-      "00-" + id.substr(0, 31) + "g-" + parent + "-01",           // not hex
+      "00-" + id.substr(0, 31) + "g-" + parent + "-01",  // not hex
       " 00-" + id + "-" + parent + "-01",
       "00-" + id + "-" + parent + "-01\r\nX-Injected: 1",
-      "01-" + id + "-" + parent + "-01x",                         // a later version's extra field must follow a '-'
-      "02-" + id + "-" + parent,                                  // ... and it still needs version 00's four fields
+      "01-" + id + "-" + parent + "-01x",  // a later version's extra field must follow a '-'
+      "02-" + id + "-" + parent,           // ... and it still needs version 00's four fields
   };
   for (const std::string& v : invalid) EXPECT_FALSE(TraceContext::Parse(v)) << "accepted '" << v << "'";
 }

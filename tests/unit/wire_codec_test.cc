@@ -142,11 +142,16 @@ struct JsonErrorCase {
 
 TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
   const JsonErrorCase cases[] = {
-      {400, -32602, StatusCode::kInvalidArgument},   {400, -32700, StatusCode::kInvalidArgument},
-      {400, -32600, StatusCode::kInvalidArgument},   {404, -32601, StatusCode::kUnimplemented},
-      {500, -32603, StatusCode::kInternal},          {504, -32004, StatusCode::kDeadlineExceeded},
-      {429, -32008, StatusCode::kResourceExhausted}, {422, -32009, StatusCode::kFailedPrecondition},
-      {409, -32017, StatusCode::kAborted},           {503, -32014, StatusCode::kUnavailable},
+      {400, -32602, StatusCode::kInvalidArgument},
+      {400, -32700, StatusCode::kInvalidArgument},
+      {400, -32600, StatusCode::kInvalidArgument},
+      {404, -32601, StatusCode::kUnimplemented},
+      {500, -32603, StatusCode::kInternal},
+      {504, -32004, StatusCode::kDeadlineExceeded},
+      {429, -32008, StatusCode::kResourceExhausted},
+      {422, -32009, StatusCode::kFailedPrecondition},
+      {409, -32017, StatusCode::kAborted},
+      {503, -32014, StatusCode::kUnavailable},
       {404, -32005, StatusCode::kNotFound},
       // The code in the body wins over the HTTP status.
       {500, -32014, StatusCode::kUnavailable},
@@ -154,8 +159,8 @@ TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
       {500, -1, StatusCode::kUnknown},
   };
   for (const auto& c : cases) {
-    std::string body = json::serialize(
-        json::object{{"error", json::object{{"code", c.code}, {"message", "what went wrong"}}}});
+    std::string body =
+        json::serialize(json::object{{"error", json::object{{"code", c.code}, {"message", "what went wrong"}}}});
     AttemptOutcome out = InterpretResponse(c.http_status, body);
     EXPECT_EQ(out.status.code(), c.want) << c.http_status << " " << body << ": " << out.status;
     // A code harpc does not know stays in the message.
@@ -167,8 +172,8 @@ TEST(InterpretResponse, JsonErrorBodiesDecodeToTheirStatusCode) {
 }
 
 TEST(InterpretResponse, NotLeaderAnswersNameTheLeader) {
-  AttemptOutcome out = InterpretResponse(
-      421, R"({"error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:7002"}}})");
+  AttemptOutcome out =
+      InterpretResponse(421, R"({"error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:7002"}}})");
   EXPECT_EQ(out.status.code(), StatusCode::kNotLeader) << out.status;
   EXPECT_EQ(out.status.leader(), "127.0.0.1:7002");
   EXPECT_EQ(out.status.ToString(), "NOT_LEADER: not leader (leader is 127.0.0.1:7002)");
@@ -198,14 +203,11 @@ struct PlainErrorCase {
 
 TEST(InterpretResponse, NonJsonErrorsFollowTheHttpStatus) {
   const PlainErrorCase cases[] = {
-      {502, StatusCode::kUnavailable},        {503, StatusCode::kUnavailable},
-      {504, StatusCode::kDeadlineExceeded},   {408, StatusCode::kDeadlineExceeded},
-      {500, StatusCode::kInternal},           {501, StatusCode::kInternal},
-      {400, StatusCode::kInvalidArgument},    {413, StatusCode::kInvalidArgument},
-      {404, StatusCode::kUnimplemented},      {405, StatusCode::kUnimplemented},
-      {429, StatusCode::kResourceExhausted},  {409, StatusCode::kAborted},
-      {401, StatusCode::kUnauthenticated},    {403, StatusCode::kPermissionDenied},
-      {418, StatusCode::kUnknown},
+      {502, StatusCode::kUnavailable},      {503, StatusCode::kUnavailable},       {504, StatusCode::kDeadlineExceeded},
+      {408, StatusCode::kDeadlineExceeded}, {500, StatusCode::kInternal},          {501, StatusCode::kInternal},
+      {400, StatusCode::kInvalidArgument},  {413, StatusCode::kInvalidArgument},   {404, StatusCode::kUnimplemented},
+      {405, StatusCode::kUnimplemented},    {429, StatusCode::kResourceExhausted}, {409, StatusCode::kAborted},
+      {401, StatusCode::kUnauthenticated},  {403, StatusCode::kPermissionDenied},  {418, StatusCode::kUnknown},
   };
   for (const auto& c : cases) {
     AttemptOutcome out = InterpretResponse(c.http_status, "<html><body>Bad Gateway</body></html>");
@@ -261,7 +263,8 @@ TEST(JsonRpcRequest, TheEnvelopeGoesToThePath) {
   RequestHeaders headers{.deadline_in = std::chrono::milliseconds(250)};
   EXPECT_EQ(FormatJsonRpcRequest("h:1", "/api/v1", body, headers),
             "POST /api/v1 HTTP/1.1\r\nHost: h:1\r\nX-Deadline-Ms: 250\r\nContent-Type: application/json\r\n"
-            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+            "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 TEST(JsonRpcRequest, ParamsJsonRpcCannotCarryAreRefused) {
@@ -281,13 +284,16 @@ TEST(InterpretResponse, JsonRpcResultIsTheValueAndErrorsKeepTheirCode) {
   ASSERT_TRUE(out.status.ok()) << out.status;
   EXPECT_TRUE(out.value.is_null());
 
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params"},"id":1})", AnswerForm::kJsonRpc);
+  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params"},"id":1})",
+                          AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(out.status.message(), "Invalid params");
   out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":42,"message":"no"},"id":1})", AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kUnknown);
   EXPECT_EQ(out.status.message(), "no (JSON-RPC error 42)");
-  out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:9"}},"id":1})", AnswerForm::kJsonRpc);
+  out = InterpretResponse(
+      200, R"({"jsonrpc":"2.0","error":{"code":-32010,"message":"not leader","data":{"leader":"127.0.0.1:9"}},"id":1})",
+      AnswerForm::kJsonRpc);
   EXPECT_EQ(out.status.code(), StatusCode::kNotLeader);
   EXPECT_EQ(out.status.leader(), "127.0.0.1:9");
   out = InterpretResponse(200, R"({"jsonrpc":"2.0","error":"bad","id":1})", AnswerForm::kJsonRpc);
