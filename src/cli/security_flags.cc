@@ -110,7 +110,8 @@ Status SecurityFlags::EtcdAccessOf(EtcdAccess* out) const {
     return s;
   }
   EtcdAccess access{.tls = {.cert_file = etcd_cert, .key_file = etcd_key, .ca_file = etcd_ca}, .user = etcd_user};
-  const char* env = std::getenv(kEtcdPasswordEnv);
+  // Read while the command parses its flags, before any thread runs; harpc never sets the environment.
+  const char* env = std::getenv(kEtcdPasswordEnv);  // NOLINT(concurrency-mt-unsafe)
   if (!etcd_password_file.empty()) {
     if (Status s = ReadFirstLine("--etcd-password-file", etcd_password_file, "password", &access.password); !s.ok()) {
       return s;

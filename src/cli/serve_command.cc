@@ -111,13 +111,13 @@ int RunServe(const ServeFlags& f) {
   if (f.service == "bank") {
     // The bank takes votes for its own coordinator only: a client naming
     // another one (of its own making) could have it commit what it likes.
-    ParticipantOptions options;
-    options.db_path = f.db;
-    options.group = std::move(group);
-    options.coordinator = f.coordinator;
-    options.security = security;
-    if (!f.coordinator.empty()) options.allowed_coordinators = {f.coordinator};
-    s = Participant::Open(std::move(options), kBankSchema, &bank);
+    ParticipantOptions participant;
+    participant.db_path = f.db;
+    participant.group = std::move(group);
+    participant.coordinator = f.coordinator;
+    participant.security = security;
+    if (!f.coordinator.empty()) participant.allowed_coordinators = {f.coordinator};
+    s = Participant::Open(std::move(participant), kBankSchema, &bank);
     if (s.ok()) s = RegisterBankService(*bank);
     if (s.ok()) s = bank->Attach(server);
   } else {

@@ -80,10 +80,10 @@ asio::awaitable<void> FillEndpoints(std::vector<Snapshot>& snapshots) {
       std::vector<EndpointInfo> endpoints;
       if (auto core = weak.lock()) endpoints = core->Snapshot();
       here.Post([weak_gather, i, endpoints = std::move(endpoints)]() mutable {
-        auto gather = weak_gather.lock();
-        if (!gather) return;  // the writer gave up waiting
-        gather->answers[i] = std::move(endpoints);
-        if (--gather->left == 0) gather->done.cancel();
+        auto waiting = weak_gather.lock();
+        if (!waiting) return;  // the writer gave up waiting
+        waiting->answers[i] = std::move(endpoints);
+        if (--waiting->left == 0) waiting->done.cancel();
       });
     };
     if (s.loop.Post(std::move(ask))) ++gather->left;

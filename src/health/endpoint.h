@@ -60,7 +60,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   // `joined_at` starts a slow start; Clock::time_point{} means none (the
   // channel's initial endpoints).
-  Endpoint(EndpointSpec spec, boost::asio::ip::tcp::endpoint resolved, boost::asio::any_io_executor executor,
+  Endpoint(EndpointSpec spec, const boost::asio::ip::tcp::endpoint& resolved, boost::asio::any_io_executor executor,
            const EndpointPolicy& policy, Clock::time_point joined_at = {})
       : spec_(std::move(spec)),
         resolved_(resolved),

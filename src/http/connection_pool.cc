@@ -98,7 +98,7 @@ asio::awaitable<http1::ClientResponse> ConnectionPool::Exchange(std::string requ
       if (auto c = r.carrier.lock()) c->Prune();
     }
   } leave{*r};
-  auto [ec] = co_await r->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await r->wake.async_wait(asio::as_tuple(asio::use_awaitable));  // woken, cancelled or timed out: all the same
   if (r->done) co_return std::move(r->response);
   http1::ClientResponse out;
   out.error = r->abandoned ? boost::system::error_code(asio::error::operation_aborted)

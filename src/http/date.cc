@@ -3,9 +3,8 @@
 
 #include "http/date.h"
 
-#include <time.h>
-
 #include <cstdio>
+#include <ctime>
 
 namespace harpc::http1 {
 

@@ -60,7 +60,8 @@ SentinelRegistrar::SentinelRegistrar(std::vector<std::string> sentinels, Registr
   if (registration_.name.empty()) registration_.name = registration_.address;
 }
 
-SentinelRegistrar::~SentinelRegistrar() {
+// Only post's allocation can throw: out of memory here ends the process either way.
+SentinelRegistrar::~SentinelRegistrar() {  // NOLINT(bugprone-exception-escape)
   if (!links_) return;
   asio::post(loop_, [links = links_] {
     for (auto& link : *links) link->heartbeats.Stop();

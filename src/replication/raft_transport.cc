@@ -9,6 +9,7 @@
 #include <array>
 #include <charconv>
 #include <set>
+#include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -76,7 +77,7 @@ asio::awaitable<void> Splice(http1::Stream& network, LocalSocket& local, std::st
 // A connected pair of Unix stream sockets: [0] for harpc, [1] for libraft.
 Status SocketPair(int fds[2]) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-    return Internal(std::string("socketpair: ") + strerror(errno));
+    return Internal(std::string("socketpair: ") + std::system_category().message(errno));
   }
   return Status::Ok();
 }
@@ -214,18 +215,19 @@ RaftTransport::RaftTransport(UvLoop& loop, ClientSecurity security, uint64_t max
   state_->loop = &loop;
   state_->security = std::move(security);
   state_->max_message_bytes = max_message_bytes;
-  raft_uv_transport& t = state_->transport;
-  t.impl = state_.get();
-  t.init = [](raft_uv_transport* t, raft_id id, const char* address) {
+  raft_uv_transport& transport = state_->transport;
+  transport.impl = state_.get();
+  transport.init = [](raft_uv_transport* t, raft_id id, const char* address) {
     State::Of(t)->id = id;
     State::Of(t)->address = address;
     return 0;
   };
-  t.listen = [](raft_uv_transport* t, raft_uv_accept_cb cb) {
+  transport.listen = [](raft_uv_transport* t, raft_uv_accept_cb cb) {
     State::Of(t)->accept = cb;
     return 0;
   };
-  t.connect = [](raft_uv_transport* t, raft_uv_connect* request, raft_id, const char* address, raft_uv_connect_cb cb) {
+  transport.connect = [](raft_uv_transport* t, raft_uv_connect* request, raft_id, const char* address,
+                         raft_uv_connect_cb cb) {
     State* s = State::Of(t);
     if (s->closed || !s->loop) return RAFT_CANCELED;
     request->cb = cb;
@@ -233,7 +235,7 @@ RaftTransport::RaftTransport(UvLoop& loop, ClientSecurity security, uint64_t max
     asio::co_spawn(s->loop->executor(), s->Dial(request, address), asio::detached);
     return 0;
   };
-  t.close = [](raft_uv_transport* t, raft_uv_transport_close_cb cb) {
+  transport.close = [](raft_uv_transport* t, raft_uv_transport_close_cb cb) {
     State* s = State::Of(t);
     s->closed = true;
     s->accept = nullptr;

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -153,7 +154,7 @@ asio::awaitable<void> Notifier::RunCommand(std::string payload) {
   // holds it whole (a command that never reads its stdin blocks nobody).
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    spdlog::error("notify: pipe failed: {}", std::strerror(errno));
+    spdlog::error("notify: pipe failed: {}", std::system_category().message(errno));
     co_return;
   }
   ::fcntl(fds[1], F_SETFL, O_NONBLOCK);  // our end only: the command reads its stdin as usual
@@ -179,7 +180,7 @@ asio::awaitable<void> Notifier::RunCommand(std::string payload) {
   ::close(fds[0]);
   if (spawned != 0) {
     ::close(fds[1]);
-    spdlog::error("notify: cannot run /bin/sh: {}", std::strerror(spawned));
+    spdlog::error("notify: cannot run /bin/sh: {}", std::system_category().message(spawned));
     co_return;
   }
   const std::string line = payload + "\n";

@@ -79,124 +79,124 @@ Status SentinelService::Attach(Server& server) {
   // A registry write is answered once durable; its commit is the store's
   // thread's work, so the loop serves others meanwhile (between the
   // elements of a batch too).
-  Status s = server.AddAsyncMethod("Registry.register",
-                                   [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-                                     Result r = Register(p);
-                                     co_await registry_.Durable();  // (a failed write is logged by the store)
-                                     co_return r;
-                                   },
-                                   {.role = Role::kService});
-  if (s.ok())
-    s = server.AddMethod("Registry.heartbeat",
-                         [this](const json::value& p, CallContext&) -> Result {
-                           std::string lease;
-                           if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
-                           if (Status s = registry_.Heartbeat(lease); !s.ok()) return s;
-                           return json::value{{"ok", true}};
-                         },
-                         {.idempotent = true, .role = Role::kService});
-  if (s.ok())
-    s = server.AddAsyncMethod("Registry.deregister",
-                              [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-                                Result r = Deregister(p);
-                                co_await registry_.Durable();
-                                co_return r;
-                              },
-                              {.idempotent = true, .role = Role::kService});
+  Status added = server.AddAsyncMethod("Registry.register",
+                                       [this](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                         Result r = Register(p);
+                                         co_await registry_.Durable();  // (a failed write is logged by the store)
+                                         co_return r;
+                                       },
+                                       {.role = Role::kService});
+  if (added.ok())
+    added = server.AddMethod("Registry.heartbeat",
+                             [this](const json::value& p, CallContext&) -> Result {
+                               std::string lease;
+                               if (Status s = StringField(p, "lease", true, &lease); !s.ok()) return s;
+                               if (Status s = registry_.Heartbeat(lease); !s.ok()) return s;
+                               return json::value{{"ok", true}};
+                             },
+                             {.idempotent = true, .role = Role::kService});
+  if (added.ok())
+    added = server.AddAsyncMethod("Registry.deregister",
+                                  [this](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                    Result r = Deregister(p);
+                                    co_await registry_.Durable();
+                                    co_return r;
+                                  },
+                                  {.idempotent = true, .role = Role::kService});
   // An index is shown only once durable, so that no client ever sees it go
   // backwards across a restart: the answer is made, then waits for its writes.
-  if (s.ok())
-    s = server.AddAsyncMethod("Registry.list",
-                              [this](json::value, CallContext&) -> asio::awaitable<Result> {
-                                json::value answer(registry_.StatusJson(monitor_ ? &monitor_->groups() : nullptr));
-                                co_await registry_.Durable();
-                                co_return answer;
-                              },
-                              {.idempotent = true});
-  if (s.ok())
-    s = server.AddAsyncMethod("Registry.watch",
-                              [this](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
-                                std::string service;
-                                if (Status s = StringField(p, "service", true, &service); !s.ok()) co_return s;
-                                int64_t index = -1, timeout_ms = 5000;
-                                if (Status s = IntField(p, "index", false, &index); !s.ok()) co_return s;
-                                if (Status s = IntField(p, "timeout_ms", false, &timeout_ms); !s.ok()) co_return s;
-                                auto timeout =
-                                    std::min(std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms, 0, 60000)),
-                                             ctx.remaining() - std::chrono::milliseconds(50));
-                                if (index >= 0) {
-                                  const uint64_t known = static_cast<uint64_t>(index);
-                                  Status waited = co_await registry_.WaitForChange(service, known, timeout);
-                                  if (!waited.ok()) co_return waited;
-                                }
-                                json::value answer(registry_.Snapshot(service));
-                                co_await registry_.Durable();
-                                co_return answer;
-                              },
-                              {.idempotent = true});
-  if (s.ok())
-    s = server.AddMethod("Sentinel.opinion",
-                         [this](const json::value& p, CallContext&) -> Result {
-                           std::string service, address;
-                           if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
-                           if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
-                           return json::value(monitor_ ? monitor_->Opinion(service, address) : json::object{});
-                         },
-                         {.idempotent = true, .role = Role::kPeer});
-  if (s.ok())
-    s = server.AddAsyncMethod("Sentinel.vote",
-                              [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-                                std::string candidate;
-                                int64_t epoch = 0;
-                                if (Status s = StringField(p, "candidate", true, &candidate); !s.ok()) co_return s;
-                                if (Status s = IntField(p, "epoch", false, &epoch); !s.ok()) co_return s;
-                                if (epoch <= 0) co_return InvalidArgument("\"epoch\" must be a positive integer");
-                                if (!monitor_) co_return Unavailable("sentinel is starting");
-                                co_return co_await monitor_->Vote(epoch, candidate);
-                              },
-                              {.role = Role::kPeer});
-  if (s.ok())
-    s = server.AddMethod("Sentinel.voted",
-                         [this](const json::value& p, CallContext&) -> Result {
-                           int64_t epoch = 0;
-                           if (Status s = IntField(p, "epoch", true, &epoch); !s.ok()) return s;
-                           if (!monitor_) return Unavailable("sentinel is starting");
-                           return json::value(monitor_->Voted(epoch));
-                         },
-                         {.idempotent = true, .role = Role::kPeer});
-  if (s.ok())
-    s = server.AddAsyncMethod("Sentinel.decide",
-                              [this](json::value p, CallContext&) -> asio::awaitable<Result> {
-                                Monitor::Decision d;
-                                if (Status s = ParseDecision(p, &d); !s.ok()) co_return s;
-                                if (!monitor_) co_return Unavailable("sentinel is starting");
-                                co_return co_await monitor_->Decide(d);
-                              },
-                              {.idempotent = true, .role = Role::kPeer});
-  if (s.ok())
-    s = server.AddMethod("Sentinel.events",
-                         [this](const json::value& p, CallContext&) -> Result {
-                           int64_t limit = Notifier::kRecentEvents;
-                           if (p.is_object()) {
-                             if (Status s = IntField(p, "limit", false, &limit); !s.ok()) return s;
-                           }
-                           return json::value(notifier_.Recent(
-                               static_cast<size_t>(std::clamp<int64_t>(limit, 0, Notifier::kRecentEvents))));
-                         },
-                         {.idempotent = true});
-  if (s.ok())
-    s = server.AddMethod("Sentinel.history",
-                         [this](const json::value&, CallContext&) -> Result {
-                           registry_.history().Prune(WallClockMs());
-                           return json::value{{"instances", registry_.history().ToJson()},
-                                              {"retention_ms", options_.limits.history_retention.count()}};
-                         },
-                         {.idempotent = true});
+  if (added.ok())
+    added = server.AddAsyncMethod("Registry.list",
+                                  [this](json::value, CallContext&) -> asio::awaitable<Result> {
+                                    json::value answer(registry_.StatusJson(monitor_ ? &monitor_->groups() : nullptr));
+                                    co_await registry_.Durable();
+                                    co_return answer;
+                                  },
+                                  {.idempotent = true});
+  if (added.ok())
+    added = server.AddAsyncMethod("Registry.watch",
+                                  [this](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+                                    std::string service;
+                                    if (Status s = StringField(p, "service", true, &service); !s.ok()) co_return s;
+                                    int64_t index = -1, timeout_ms = 5000;
+                                    if (Status s = IntField(p, "index", false, &index); !s.ok()) co_return s;
+                                    if (Status s = IntField(p, "timeout_ms", false, &timeout_ms); !s.ok()) co_return s;
+                                    auto timeout =
+                                        std::min(std::chrono::milliseconds(std::clamp<int64_t>(timeout_ms, 0, 60000)),
+                                                 ctx.remaining() - std::chrono::milliseconds(50));
+                                    if (index >= 0) {
+                                      const uint64_t known = static_cast<uint64_t>(index);
+                                      Status waited = co_await registry_.WaitForChange(service, known, timeout);
+                                      if (!waited.ok()) co_return waited;
+                                    }
+                                    json::value answer(registry_.Snapshot(service));
+                                    co_await registry_.Durable();
+                                    co_return answer;
+                                  },
+                                  {.idempotent = true});
+  if (added.ok())
+    added = server.AddMethod("Sentinel.opinion",
+                             [this](const json::value& p, CallContext&) -> Result {
+                               std::string service, address;
+                               if (Status s = StringField(p, "service", true, &service); !s.ok()) return s;
+                               if (Status s = StringField(p, "address", true, &address); !s.ok()) return s;
+                               return json::value(monitor_ ? monitor_->Opinion(service, address) : json::object{});
+                             },
+                             {.idempotent = true, .role = Role::kPeer});
+  if (added.ok())
+    added = server.AddAsyncMethod("Sentinel.vote",
+                                  [this](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                    std::string candidate;
+                                    int64_t epoch = 0;
+                                    if (Status s = StringField(p, "candidate", true, &candidate); !s.ok()) co_return s;
+                                    if (Status s = IntField(p, "epoch", false, &epoch); !s.ok()) co_return s;
+                                    if (epoch <= 0) co_return InvalidArgument("\"epoch\" must be a positive integer");
+                                    if (!monitor_) co_return Unavailable("sentinel is starting");
+                                    co_return co_await monitor_->Vote(epoch, candidate);
+                                  },
+                                  {.role = Role::kPeer});
+  if (added.ok())
+    added = server.AddMethod("Sentinel.voted",
+                             [this](const json::value& p, CallContext&) -> Result {
+                               int64_t epoch = 0;
+                               if (Status s = IntField(p, "epoch", true, &epoch); !s.ok()) return s;
+                               if (!monitor_) return Unavailable("sentinel is starting");
+                               return json::value(monitor_->Voted(epoch));
+                             },
+                             {.idempotent = true, .role = Role::kPeer});
+  if (added.ok())
+    added = server.AddAsyncMethod("Sentinel.decide",
+                                  [this](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                    Monitor::Decision d;
+                                    if (Status s = ParseDecision(p, &d); !s.ok()) co_return s;
+                                    if (!monitor_) co_return Unavailable("sentinel is starting");
+                                    co_return co_await monitor_->Decide(d);
+                                  },
+                                  {.idempotent = true, .role = Role::kPeer});
+  if (added.ok())
+    added = server.AddMethod("Sentinel.events",
+                             [this](const json::value& p, CallContext&) -> Result {
+                               int64_t limit = Notifier::kRecentEvents;
+                               if (p.is_object()) {
+                                 if (Status s = IntField(p, "limit", false, &limit); !s.ok()) return s;
+                               }
+                               return json::value(notifier_.Recent(
+                                   static_cast<size_t>(std::clamp<int64_t>(limit, 0, Notifier::kRecentEvents))));
+                             },
+                             {.idempotent = true});
+  if (added.ok())
+    added = server.AddMethod("Sentinel.history",
+                             [this](const json::value&, CallContext&) -> Result {
+                               registry_.history().Prune(WallClockMs());
+                               return json::value{{"instances", registry_.history().ToJson()},
+                                                  {"retention_ms", options_.limits.history_retention.count()}};
+                             },
+                             {.idempotent = true});
   // The dashboard, like /status, needs role client (the default of pages).
-  if (s.ok()) s = server.AddPage("/", [] { return Server::Page{.body = std::string(DashboardHtml())}; });
-  if (s.ok()) s = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
+  if (added.ok()) added = server.AddPage("/", [] { return Server::Page{.body = std::string(DashboardHtml())}; });
+  if (added.ok()) added = server.AddMetrics([this] { return notifier_.MetricsText() + RegistryMetrics(); });
   server_ = &server;
-  return s;
+  return added;
 }
 
 Result SentinelService::Register(const json::value& p) {

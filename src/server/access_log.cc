@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <system_error>
 
 #include <spdlog/fmt/fmt.h>
 
@@ -104,7 +105,7 @@ Status AccessLog::Open(const std::string& path, std::unique_ptr<AccessLog>* out)
     return Status::Ok();
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return InvalidArgument("access log: cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return InvalidArgument("access log: cannot open " + path + ": " + std::system_category().message(errno));
   out->reset(new AccessLog(fd, true, path));
   return Status::Ok();
 }
@@ -179,7 +180,7 @@ bool AccessLog::WriteAll(std::string_view text) {
     if (n <= 0) {
       if (!write_failed_) {
         Log().error("access log {}: write failed ({}); lines are dropped while it fails", path_,
-                    n < 0 ? std::strerror(errno) : "nothing written");
+                    n < 0 ? std::system_category().message(errno) : "nothing written");
       }
       write_failed_ = true;
       return false;

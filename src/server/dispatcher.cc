@@ -296,8 +296,8 @@ asio::awaitable<http1::Response> CallDispatcher::Handle(const HttpRequest& reque
   } else if (request.method() != http::verb::post) {
     answer = HttpError(state_, 405, wire::kInvalidRequest, "calls take POST");
     answer.extra_headers = "Allow: POST\r\n";
-  } else if (Status s = ContextFromHeaders(request, base); !s.ok()) {
-    answer = HttpError(state_, 400, wire::kInvalidRequest, s.message());
+  } else if (Status bad = ContextFromHeaders(request, base); !bad.ok()) {
+    answer = HttpError(state_, 400, wire::kInvalidRequest, bad.message());
   } else if (rpc_root) {
     answer = co_await HandleJsonRpcEndpoint(request, base);
   } else {

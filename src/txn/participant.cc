@@ -518,7 +518,7 @@ Status Participant::Attach(Server& server) {
   for (auto& [name, unused] : impl->txn_methods) {
     const std::string method = name;
     // Prepare is deduplicated by (txid, call) in the database, so a retry is safe.
-    Status s = server.AddAsyncMethod(
+    Status added = server.AddAsyncMethod(
         method,
         [impl, method](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
           txn::PrepareRequest request;
@@ -551,14 +551,14 @@ Status Participant::Attach(Server& server) {
           co_return answer;
         },
         {.idempotent = true});
-    if (!s.ok()) return s;
+    if (!added.ok()) return added;
   }
   for (auto& [name, entry] : impl->local_methods) {
     // A method that is not idempotent records its answer by the caller's
     // Idempotency-Key in the database: a retry applies it once, also on
     // another member of a group or after a restart.
     const bool keyed = !entry.second.idempotent;
-    Status s = server.AddAsyncMethod(
+    Status added = server.AddAsyncMethod(
         name,
         [impl, method = name, keyed](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
           json::value command =
@@ -575,10 +575,10 @@ Status Participant::Attach(Server& server) {
           co_return co_await impl->Run(std::move(command));
         },
         entry.second);
-    if (!s.ok()) return s;
+    if (!added.ok()) return added;
   }
   for (const bool commit : {true, false}) {
-    Status s =
+    Status added =
         server.AddAsyncMethod(commit ? "Participant.commit" : "Participant.abort",
                               [impl, commit](json::value p, CallContext&) -> asio::awaitable<Result> {
                                 std::string txid;
@@ -588,40 +588,40 @@ Status Participant::Attach(Server& server) {
                                 co_return co_await impl->Apply(std::move(txid), std::move(decision));
                               },
                               {.idempotent = true, .role = Role::kPeer});  // phase two: the coordinator's alone
-    if (!s.ok()) return s;
+    if (!added.ok()) return added;
   }
-  Status s = server.AddAsyncMethod("Participant.status",
-                                   [impl](json::value p, CallContext&) -> asio::awaitable<Result> {
-                                     std::string txid;
-                                     if (!p.is_null()) {
-                                       if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
-                                     }
-                                     storage::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
-                                       json::object answer = txn::ParticipantLog::CountByState(db).as_object();
-                                       answer["participant"] = impl->log->id();
-                                       answer["resolved_by_asking"] = impl->resolved_by_asking.load();
-                                       if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
-                                       return json::value(std::move(answer));
-                                     };
-                                     co_return co_await impl->Query(std::move(work));
-                                   },
-                                   {.idempotent = true, .role = Role::kPeer});
-  if (!s.ok()) return s;
+  Status added = server.AddAsyncMethod("Participant.status",
+                                       [impl](json::value p, CallContext&) -> asio::awaitable<Result> {
+                                         std::string txid;
+                                         if (!p.is_null()) {
+                                           if (Status s = StringField(p, "txid", false, &txid); !s.ok()) co_return s;
+                                         }
+                                         storage::GroupCommitDb::Work work = [impl, txid](Database db) -> Result {
+                                           json::object answer = txn::ParticipantLog::CountByState(db).as_object();
+                                           answer["participant"] = impl->log->id();
+                                           answer["resolved_by_asking"] = impl->resolved_by_asking.load();
+                                           if (!txid.empty()) answer["calls"] = txn::ParticipantLog::Describe(db, txid);
+                                           return json::value(std::move(answer));
+                                         };
+                                         co_return co_await impl->Query(std::move(work));
+                                       },
+                                       {.idempotent = true, .role = Role::kPeer});
+  if (!added.ok()) return added;
   if (impl->group) {
     // Answered by every member from its own copy (not a linearizable read):
     // members that applied as many commands must hold the same state.
-    s = server.AddAsyncMethod("Participant.digest",
-                              [impl](json::value, CallContext&) -> asio::awaitable<Result> {
-                                std::shared_ptr<Impl> held = impl->self.lock();
-                                auto digest = Impl::DigestOnLoop(std::move(held));
-                                std::optional<Result> answer =
-                                    co_await asio::co_spawn(impl->executor, std::move(digest), asio::use_awaitable);
-                                co_return std::move(*answer);
-                              },
-                              {.idempotent = true, .role = Role::kPeer});
-    if (!s.ok()) return s;
+    added = server.AddAsyncMethod("Participant.digest",
+                                  [impl](json::value, CallContext&) -> asio::awaitable<Result> {
+                                    std::shared_ptr<Impl> held = impl->self.lock();
+                                    auto digest = Impl::DigestOnLoop(std::move(held));
+                                    std::optional<Result> answer =
+                                        co_await asio::co_spawn(impl->executor, std::move(digest), asio::use_awaitable);
+                                    co_return std::move(*answer);
+                                  },
+                                  {.idempotent = true, .role = Role::kPeer});
+    if (!added.ok()) return added;
   }
-  s = server.AddMetrics([impl] {
+  added = server.AddMetrics([impl] {
     std::string text = sql::FsyncMetricText();
     text += "# HELP harpc_txn_participant_calls Transactional calls of this participant by state.\n";
     text += "# TYPE harpc_txn_participant_calls gauge\n";
@@ -633,7 +633,7 @@ Status Participant::Attach(Server& server) {
     text += "harpc_txn_resolved_by_asking_total " + std::to_string(impl->resolved_by_asking.load()) + "\n";
     return text;
   });
-  if (!s.ok()) return s;
+  if (!added.ok()) return added;
   impl->server = &server;
   impl->self = impl_;
   impl->executor = server.executor();

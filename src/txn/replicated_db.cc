@@ -56,7 +56,7 @@ Result ReplicatedDb::InSavepoint(const std::function<Result(Database db)>& work,
 
 Result ReplicatedDb::Apply(const boost::json::value& command) {
   Result r = InSavepoint([this, &command](Database db) { return execute_(db, command); },
-                         [](const Result& r) { return r.ok(); });
+                         [](const Result& result) { return result.ok(); });
   // Counted whatever its result: a failed command is applied too (as nothing).
   if (Status s = sql::Exec(db_, "UPDATE harpc_replicated SET value = value + 1 WHERE key = 'commands'", kWhat);
       !s.ok()) {
@@ -74,7 +74,7 @@ Result ReplicatedDb::Read(const std::function<Result(Database db)>& read, bool* 
 }
 
 Result ReplicatedDb::ChangeLocally(const std::function<Result(Database db)>& change) {
-  return InSavepoint(change, [](const Result& r) { return r.ok(); });
+  return InSavepoint(change, [](const Result& result) { return result.ok(); });
 }
 
 Result ReplicatedDb::Digest() {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 namespace harpc {
@@ -51,7 +52,7 @@ Subprocess& Subprocess::operator=(Subprocess&& o) noexcept {
 Status Subprocess::Spawn(const std::vector<std::string>& argv, Subprocess* out, const std::string& stderr_path) {
   if (argv.empty()) return InvalidArgument("no command");
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::system_category().message(errno));
   // Everything the child needs is made before fork: in a multi-threaded
   // parent the child may call only async-signal-safe functions (no malloc,
   // whose lock another thread may have held at the fork).
@@ -63,7 +64,7 @@ Status Subprocess::Spawn(const std::vector<std::string>& argv, Subprocess* out, 
   if (pid < 0) {
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
-    return Internal(std::string("fork: ") + std::strerror(errno));
+    return Internal(std::string("fork: ") + std::system_category().message(errno));
   }
   if (pid == 0) {
     // The child dies with its parent, so that nothing outlives a crashed test or demo.

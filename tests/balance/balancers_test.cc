@@ -116,7 +116,7 @@ class EveryPolicyTest : public BalancersTest, public ::testing::WithParamInterfa
 
 INSTANTIATE_TEST_SUITE_P(Balancers, EveryPolicyTest,
                          ::testing::Values("wrr", "rr", "least_time", "p2c", "random", "hash"),
-                         [](const auto& info) { return std::string(info.param); });
+                         [](const auto& test) { return std::string(test.param); });
 
 TEST_P(EveryPolicyTest, FactoryKnowsIt) {
   std::unique_ptr<LoadBalancer> lb;

@@ -38,7 +38,7 @@ T RunToEnd(boost::asio::io_context& context, boost::asio::awaitable<T> work) {
   std::optional<T> out;
   std::exception_ptr failure;
   boost::asio::co_spawn(context, std::move(work), [&](std::exception_ptr e, T value) {
-    failure = e;
+    failure = std::move(e);
     out = std::move(value);
   });
   context.restart();

@@ -35,10 +35,10 @@ std::unique_ptr<Server> MakeServer() {
   options.max_answer_bytes = 64 * 1024;
   options.idempotency_max_entries = 64;
   auto server = std::make_unique<Server>(options);
-  Status s = RegisterEchoService(*server);
+  Status added = RegisterEchoService(*server);
   // {"code": N, "message": M}: the error with that status code.
-  if (s.ok()) {
-    s = server->AddMethod("Test.fail", [](const json::value& p, CallContext&) -> Result {
+  if (added.ok()) {
+    added = server->AddMethod("Test.fail", [](const json::value& p, CallContext&) -> Result {
       int64_t code = 0;
       std::string message;
       if (Status s = IntField(p, "code", true, &code); !s.ok()) return s;
@@ -47,28 +47,28 @@ std::unique_ptr<Server> MakeServer() {
       return Status(static_cast<StatusCode>(code), message);
     });
   }
-  if (s.ok()) {
-    s = server->AddMethod("Test.throw", [](const json::value&, CallContext&) -> Result {
+  if (added.ok()) {
+    added = server->AddMethod("Test.throw", [](const json::value&, CallContext&) -> Result {
       throw std::runtime_error("the handler threw");
     });
   }
   // Answers its params after {"ms": N} (at most 5), or DEADLINE_EXCEEDED.
-  if (s.ok()) {
-    s = server->AddAsyncMethod("Test.later",
-                               [](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
-                                 int64_t ms = 0;
-                                 if (Status s = IntField(p, "ms", false, &ms); !s.ok()) co_return s;
-                                 asio::steady_timer timer(co_await asio::this_coro::executor);
-                                 timer.expires_after(std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, 5)));
-                                 co_await timer.async_wait(asio::use_awaitable);
-                                 co_return p;
-                               },
-                               {.idempotent = true});
+  if (added.ok()) {
+    added = server->AddAsyncMethod("Test.later",
+                                   [](json::value p, CallContext& ctx) -> asio::awaitable<Result> {
+                                     int64_t ms = 0;
+                                     if (Status s = IntField(p, "ms", false, &ms); !s.ok()) co_return s;
+                                     asio::steady_timer timer(co_await asio::this_coro::executor);
+                                     timer.expires_after(std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, 5)));
+                                     co_await timer.async_wait(asio::use_awaitable);
+                                     co_return p;
+                                   },
+                                   {.idempotent = true});
   }
-  if (s.ok())
-    s = server->AddMethod("Test.peer", [](const json::value& p, CallContext&) -> Result { return p; },
-                          {.role = Role::kPeer});
-  if (!s.ok()) throw std::runtime_error(s.message());
+  if (added.ok())
+    added = server->AddMethod("Test.peer", [](const json::value& p, CallContext&) -> Result { return p; },
+                              {.role = Role::kPeer});
+  if (!added.ok()) throw std::runtime_error(added.message());
   return server;
 }
 

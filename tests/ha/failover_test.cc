@@ -69,7 +69,9 @@ TEST(HaFailover, SigkillOneOfThreeUnderLoadLosesNoCall) {
 
   EXPECT_EQ(load.failed(), 0u) << load.FailureSummary() << Describe(channel);
   for (const auto& r : load.Records()) {
-    if (r.started > killed_at) EXPECT_NE(r.result.endpoint, victim) << "an answer from a dead server?";
+    if (r.started > killed_at) {
+      EXPECT_NE(r.result.endpoint, victim) << "an answer from a dead server?";
+    }
   }
   RecordProperty("noticed_ms", static_cast<int>(noticed.count()));
 }
@@ -218,7 +220,9 @@ void FlakyEndpointIsTakenOut(const std::string& mechanism) {
     EXPECT_LT(flaky_info->picks, good->picks)
         << "the flaky endpoint got as many calls as a good one: " << Describe(channel);
   }
-  if (mechanism == "breaker") EXPECT_EQ(flaky_info->ejections, 0u);
+  if (mechanism == "breaker") {
+    EXPECT_EQ(flaky_info->ejections, 0u);
+  }
   ::testing::Test::RecordProperty("seen_state", seen);
 }
 

@@ -42,7 +42,7 @@ void SpawnWait(asio::io_context& io, IdempotencyStore& store, Entry entry, Clock
                std::optional<Result>* out, bool stop = false) {
   asio::co_spawn(
       io,
-      [&io, &store, entry, deadline, out, stop]() -> asio::awaitable<void> {
+      [&io, &store, entry = std::move(entry), deadline, out, stop]() -> asio::awaitable<void> {
         Result r = co_await store.Wait(entry, deadline);
         *out = std::move(r);
         if (stop) io.stop();

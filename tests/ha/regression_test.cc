@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 // endpoint, bring them back on the same ports, and the same Channel recovers.
 TEST(HaRegression, ChannelRecoversAfterEveryEndpointWentDownAndCameBack) {
   std::vector<ServeProcess> s;
+  s.reserve(3);
   for (int i = 0; i < 3; ++i) s.push_back(StartServer());
   for (const auto& p : s) ASSERT_NE(p.port, 0);
   ChannelOptions o = FastOptions();
@@ -104,8 +105,7 @@ TEST(HaRegression, ChannelRecoversAfterEveryEndpointWentDownAndCameBack) {
 // connect to it hangs (the kernel drops the SYNs), like a blackholed host.
 class Blackhole {
  public:
-  Blackhole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  Blackhole() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -142,7 +142,7 @@ class Blackhole {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(static_cast<uint16_t>(port_));
-    ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    (void)::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // in progress, and stays so
     return c;
   }
 
@@ -410,7 +410,7 @@ TEST_P(RetryElsewhereTest, RetriesVisitDistinctEndpoints) {
 
 INSTANTIATE_TEST_SUITE_P(EveryPolicy, RetryElsewhereTest,
                          ::testing::Values("wrr", "rr", "least_time", "p2c", "random", "hash"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& test) { return test.param; });
 
 }  // namespace
 }  // namespace harpc::hatest

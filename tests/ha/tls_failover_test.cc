@@ -37,6 +37,7 @@ class TlsFailover : public ::testing::Test {
 
 TEST_F(TlsFailover, SigkillOneOfThreeUnderLoadLosesNoCall) {
   std::vector<ServeProcess> s;
+  s.reserve(3);
   for (int i = 0; i < 3; ++i) s.push_back(StartServer(ServerFlags()));
   for (const auto& p : s) ASSERT_NE(p.port, 0);
   Channel channel(ListTarget(s), Options());

@@ -204,7 +204,9 @@ TEST_F(ItBoundedWork, TheFourMiBBatchOfOnesIsRefusedCheaply) {
   EXPECT_EQ(healthy.failures(), 0u);
   EXPECT_LT(healthy.Quantile(0.99), 200.0);
   // The request body itself (4 MiB) and little else; parsed, it was 100 MB.
-  if (kRssIsMeaningful) EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 40 * 1024);
+  if (kRssIsMeaningful) {
+    EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 40 * 1024);
+  }
   EXPECT_EQ(MethodRequests(server_.port, "Echo.echo"), static_cast<int64_t>(healthy.calls()) + 1);
 }
 
@@ -222,6 +224,7 @@ TEST_F(ItBoundedWork, ClientsThatNeverReadStopBeingServedAndAreClosed) {
   HealthyClient healthy(server_.port, pid_);
   std::vector<std::unique_ptr<RawSocket>> greedy;
   std::vector<std::thread> pushers;
+  pushers.reserve(4);
   std::vector<size_t> pushed(4);
   for (int i = 0; i < 4; ++i) {
     greedy.push_back(std::make_unique<RawSocket>(server_.port));
@@ -245,7 +248,9 @@ TEST_F(ItBoundedWork, ClientsThatNeverReadStopBeingServedAndAreClosed) {
   EXPECT_LT(p99, 200.0);
   // Each stopped client holds about one request and one answer of 1 MiB
   // (plus what the kernel buffers, which is not the server's RSS).
-  if (kRssIsMeaningful) EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 100 * 1024);
+  if (kRssIsMeaningful) {
+    EXPECT_LT(healthy.peak_rss_kib() - rss_before_, 100 * 1024);
+  }
   // The healthy client's calls plus, per greedy client, what fits in the
   // socket buffers (a few MiB): far from the 256 sent.
   EXPECT_LT(greedy_served, 4 * 24);

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -36,7 +37,7 @@ class SocketSet {
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      error_ = std::strerror(errno);
+      error_ = std::system_category().message(errno);
       ::close(fd);
       return false;
     }
@@ -70,7 +71,7 @@ TEST(ItManyConnections, TenThousandIdleConnectionsAndAFreshCallStillServed) {
   }
   const rlimit saved = lim;
   lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? needed * 2 : lim.rlim_max;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0) << std::strerror(errno);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0) << std::system_category().message(errno);
 
   ServeProcess serve = StartServe({"--threads", "2"});
   ASSERT_GT(serve.port, 0);

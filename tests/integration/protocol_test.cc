@@ -57,9 +57,9 @@ TEST_F(ItProtocol, JsonRpcBatchMixesValidInvalidAndNotifications) {
   // Six requests, one notification: five replies.
   ASSERT_EQ(replies.size(), 5u) << v;
   auto find = [&](const json::value& id) -> const json::object* {
-    for (const auto& r : replies) {
-      if (r.as_object().at("id") == id && !(id.is_null() && r.as_object().contains("result"))) {
-        return &r.as_object();
+    for (const auto& reply : replies) {
+      if (reply.as_object().at("id") == id && !(id.is_null() && reply.as_object().contains("result"))) {
+        return &reply.as_object();
       }
     }
     return nullptr;

@@ -222,7 +222,9 @@ TEST(Trace, HarpcServeWritesTheAccessLogAndSurvivesHostileTraceparents) {
   // 2-5: hostile traceparents: garbage, oversized (under the head limit), JSON-breaking, many dashes.
   for (const std::string& hostile :
        {std::string("garbage"), std::string(7000, 'f'), std::string("00-\"},{\"x\":1}\\"), std::string(200, '-')}) {
-    r = RoundTrip(serve.port, Post("/rpc/Echo.echo", R"({"b":2})", token + "traceparent: " + hostile + "\r\n"));
+    std::string headers = token;
+    headers.append("traceparent: ").append(hostile).append("\r\n");
+    r = RoundTrip(serve.port, Post("/rpc/Echo.echo", R"({"b":2})", headers));
     EXPECT_EQ(StatusOf(r), 200) << "hostile traceparent of " << hostile.size() << " bytes: " << r;
   }
   // 6: refused for its credentials.

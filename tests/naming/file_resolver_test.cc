@@ -15,8 +15,6 @@
 namespace harpc::namingtest {
 namespace {
 
-using ::testing::ElementsAre;
-
 void WriteFile(const std::string& path, const std::string& text) {
   // Write aside and rename: the resolver never reads half a file.
   const std::string tmp = path + ".tmp";

@@ -3,8 +3,7 @@
 
 #include "naming_support.h"
 
-#include <stdlib.h>
-
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 

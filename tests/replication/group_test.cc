@@ -67,7 +67,9 @@ TEST_F(GroupTest, ElectsOneLeaderAndAppliesTheSameCommandsEverywhere) {
   PollUntil([&] { return leader->machine->leading.load(); }, kElection);
   EXPECT_TRUE(leader->machine->leading) << "the leader's state machine was told it leads";
   for (auto& m : members) {
-    if (m.get() != leader) EXPECT_FALSE(m->machine->leading);
+    if (m.get() != leader) {
+      EXPECT_FALSE(m->machine->leading);
+    }
   }
 
   // GET /status shows the group.
@@ -261,7 +263,9 @@ TEST(GroupTrustTest, RaftTravelsInsideTheListenersTlsAndNeedsAPeerToken) {
   GroupMember* now = nullptr;
   EXPECT_TRUE(PollUntil([&] { return (now = WaitForLeader(members, milliseconds(200))) && now->Propose(3).ok(); },
                         milliseconds(8000)));
-  if (now) EXPECT_EQ(now->machine->values().back(), 3);
+  if (now) {
+    EXPECT_EQ(now->machine->values().back(), 3);
+  }
 
   // Plain HTTP to the /raft upgrade of a TLS listener gets nowhere.
   RawSocket plain(PortOf(leader->address));

@@ -105,8 +105,7 @@ TEST_F(AuthCli, CallWithATokenWorksWithoutOneFailsClearly) {
 // their heads: who sends which Authorization header.
 class RecordingServer {
  public:
-  RecordingServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  RecordingServer() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -266,7 +265,9 @@ TEST_F(AuthCli, TrustFlagsAreCheckedBeforeAnythingStarts) {
     SCOPED_TRACE(c.args[0] + ": " + r.err);
     ASSERT_TRUE(r.exit_code.has_value());
     EXPECT_NE(*r.exit_code, 0);
-    if (c.mention != "--auth-file") EXPECT_EQ(*r.exit_code, 2);
+    if (c.mention != "--auth-file") {
+      EXPECT_EQ(*r.exit_code, 2);
+    }
     EXPECT_THAT(r.err, HasSubstr(c.mention));
     EXPECT_EQ(r.Stdout(), "");
   }

@@ -6,9 +6,8 @@
 // --webhook) before its lease expires; a server whose lease runs out first
 // (a TTL shorter than the detection) raises "lease-expired", told once by the
 // group; contradictory sentinel flags are refused with one line.
-#include <signal.h>
-
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 
 #include <gtest/gtest.h>

@@ -115,6 +115,7 @@ std::vector<SentinelProcess> StartGroup(int n, const SentinelConfig& base,
   for (int attempt = 0; attempt < 5; ++attempt) {
     // Ports are chosen first so that every member can name the others.
     std::vector<int> ports;
+    ports.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) ports.push_back(ReservePort());
     std::vector<SentinelProcess> group;
     bool ok = true;
@@ -181,6 +182,7 @@ HealthHost StartHealthHost(size_t count) {
 
 HealthHost RestartHealthHost(const std::vector<std::string>& addresses) {
   std::vector<int> ports;
+  ports.reserve(addresses.size());
   for (const std::string& a : addresses) ports.push_back(testing::PortOf(a));
   HealthHost host = SpawnHealthHost(ports);
   if (host.addresses.empty()) ADD_FAILURE() << "cannot start health_host.py again on its ports";

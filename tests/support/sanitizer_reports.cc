@@ -37,16 +37,18 @@ std::string OptionValue(const std::string& options, const std::string& key) {
 class ChildReports : public ::testing::Environment {
  public:
   // Gives the children's reports a prefix of their own: "<log_path>.children-of-<pid>".
+  // A static object: this runs before main, when no other thread exists to
+  // read the environment while it changes.
   ChildReports() {
     for (const char* variable : kOptionVariables) {
-      const char* value = std::getenv(variable);
+      const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe)
       if (!value) continue;
       const std::string options = value;
       const std::string log_path = OptionValue(options, "log_path");
       if (log_path.empty() || log_path == "stderr" || log_path == "stdout") continue;
       const std::string prefix = log_path + ".children-of-" + std::to_string(::getpid());
       if (std::find(prefixes_.begin(), prefixes_.end(), prefix) == prefixes_.end()) prefixes_.push_back(prefix);
-      ::setenv(variable, (options + ":log_path=" + prefix).c_str(), 1);  // the last value wins
+      ::setenv(variable, (options + ":log_path=" + prefix).c_str(), 1);  // NOLINT(concurrency-mt-unsafe): the last wins
     }
   }
 

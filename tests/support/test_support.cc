@@ -4,16 +4,14 @@
 #include "test_support.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <stdlib.h>
-
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -53,12 +51,12 @@ std::string StartDaemon(const std::vector<std::string>& args, Subprocess* proces
 int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
 
 int ThreadCount(pid_t pid) {
-  DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
-  if (!dir) return -1;
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return -1;
   int n = 0;
-  while (dirent* e = ::readdir(dir)) n += e->d_name[0] != '.' ? 1 : 0;
-  ::closedir(dir);
-  return n;
+  for (auto it = tasks; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) ++n;
+  return ec ? -1 : n;
 }
 
 int FreePort() { return FreeListenPort(); }
@@ -79,7 +77,8 @@ ServeProcess StartServe(const std::vector<std::string>& extra_args) {
 
 double TimeScale() {
   static const double scale = [] {
-    const char* value = std::getenv("HARPC_TEST_TIME_SCALE");
+    // Read once, before the tests start threads; nothing sets the environment.
+    const char* value = std::getenv("HARPC_TEST_TIME_SCALE");  // NOLINT(concurrency-mt-unsafe)
     const double parsed = value ? std::atof(value) : 1.0;
     return parsed >= 1.0 ? parsed : 1.0;
   }();
@@ -125,8 +124,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-RawSocket::RawSocket(int port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+RawSocket::RawSocket(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));

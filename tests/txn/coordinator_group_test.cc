@@ -363,7 +363,9 @@ void TransfersThroughALeaderFault(Fault fault) {
   const auto elected_in = Since(hit_at);
   const int64_t before = committed_on(0);
   EXPECT_TRUE(PollUntil([&] { return committed_on(0) > before + 50; }, 10s)) << "no commits under the new leader";
-  if (fault == Fault::kSigstop) ASSERT_TRUE(group.members[first_leader]->Resume());
+  if (fault == Fault::kSigstop) {
+    ASSERT_TRUE(group.members[first_leader]->Resume());
+  }
 
   CliRun report = running.get();
   ASSERT_EQ(report.exit_code, 0) << report.Stdout() << report.err;
@@ -387,7 +389,9 @@ void TransfersThroughALeaderFault(Fault fault) {
 
   // The member hit comes back (from its data dir, or thawed) as a follower
   // of the new leader: it no longer leads.
-  if (fault == Fault::kSigkill) ASSERT_TRUE(group.members[first_leader]->Restart());
+  if (fault == Fault::kSigkill) {
+    ASSERT_TRUE(group.members[first_leader]->Restart());
+  }
   EXPECT_TRUE(PollUntil([&] { return group.LeaderAccordingTo(first_leader) == second_leader; }, 10s));
 }
 

@@ -20,10 +20,12 @@ namespace json = boost::json;
 using State = CoordinatorState;
 
 EnlistedCall Vote(std::string call, std::string participant) {
+  // The secret first: the members are initialized in order, and call and participant are moved.
+  std::string secret = "secret-" + participant + "-" + call;
   return {.call = std::move(call),
           .participant = std::move(participant),
           .address = "127.0.0.1:9001",
-          .secret = "secret-" + participant + "-" + call};
+          .secret = std::move(secret)};
 }
 
 Result Must(State& s, const json::value& command) {

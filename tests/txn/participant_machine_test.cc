@@ -192,7 +192,9 @@ TEST(ParticipantMachine, SameCommandsGiveTheSameStateAndAnswers) {
   for (const json::value& command : History()) {
     Result a = one.Execute(command), b = two.Execute(command);
     EXPECT_EQ(a.status().code(), b.status().code()) << command;
-    if (a.ok() && b.ok()) EXPECT_EQ(json::serialize(a.value()), json::serialize(b.value())) << command;
+    if (a.ok() && b.ok()) {
+      EXPECT_EQ(json::serialize(a.value()), json::serialize(b.value())) << command;
+    }
   }
   EXPECT_EQ(one.Digest(), two.Digest());
   EXPECT_NE(one.Digest().find("t1"), std::string::npos);  // the digest does see the calls
@@ -302,7 +304,9 @@ TEST(ReplicatedDb, TheSameLogGivesTheSameStateAndSnapshot) {
     Result a = one.state().Apply(command), b = two.state().Apply(command), c = file.Execute(command);
     EXPECT_EQ(a.status().code(), b.status().code()) << command;
     EXPECT_EQ(a.status().code(), c.status().code()) << command;
-    if (a.ok() && c.ok()) EXPECT_EQ(json::serialize(a.value()), json::serialize(c.value())) << command;
+    if (a.ok() && c.ok()) {
+      EXPECT_EQ(json::serialize(a.value()), json::serialize(c.value())) << command;
+    }
   }
   EXPECT_EQ(one.applied_, static_cast<int>(History().size()));
   EXPECT_EQ(one.Digest(), two.Digest());

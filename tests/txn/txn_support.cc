@@ -122,7 +122,8 @@ Cluster::Cluster(int n, std::vector<std::string> bank_extra) {
 Cluster::~Cluster() {
   if (::testing::Test::HasFailure()) std::fprintf(stderr, "%s\n", Logs().c_str());
   // HARPC_TXN_KEEP_LOGS=DIR: keep every process's log there (for reading after a run).
-  if (const char* keep = std::getenv("HARPC_TXN_KEEP_LOGS"); keep && *keep) {
+  // Nothing in the tests sets the environment.
+  if (const char* keep = std::getenv("HARPC_TXN_KEEP_LOGS"); keep && *keep) {  // NOLINT(concurrency-mt-unsafe)
     const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
     const std::filesystem::path to = std::filesystem::path(keep) / (test ? test->name() : "cluster");
     std::error_code ec;

@@ -55,6 +55,7 @@ TEST(ChannelExecutor, FiftyChannelsOnAGivenLoopStartNoThreadAndWork) {
   EchoServer echo;
   const int before = ThreadsOfThisProcess();
   std::vector<std::unique_ptr<Channel>> channels;
+  channels.reserve(50);
   for (int i = 0; i < 50; ++i)
     channels.push_back(std::make_unique<Channel>(echo.server.address(), On(echo.server.executor())));
   EXPECT_EQ(ThreadsOfThisProcess(), before);
@@ -90,7 +91,7 @@ TEST(ChannelExecutor, AsyncCallFromACoroutineOnTheLoopStaysOnItsThread) {
         CallResult r = co_await channel.AsyncCall("Echo.echo", std::move(params));
         result.set_value({std::move(r), std::this_thread::get_id() == thread});
       },
-      [](std::exception_ptr) {});
+      [](const std::exception_ptr&) {});
   auto answer = result.get_future();
   ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
   auto [r, same_thread] = answer.get();
@@ -113,7 +114,7 @@ TEST(ChannelExecutor, DestroyedWithCallsInFlightEachCallFinishesOrIsCancelled) {
             CallResult r = co_await std::move(call);
             (r.ok() ? ok : r.status.code() == StatusCode::kCancelled ? cancelled : other)++;
           },
-          [](std::exception_ptr) {});
+          [](const std::exception_ptr&) {});
     }
     if (i % 2 == 0) {
       // Gone, on its loop, while its calls wait for the server.

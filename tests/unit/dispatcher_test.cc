@@ -156,13 +156,13 @@ class DispatcherTest : public ::testing::Test {
     AddSync(
         "Ctx.info",
         [](const json::value&, CallContext& ctx) -> Result {
-          json::object o{{"method", ctx.method()},
-                         {"idempotency_key", ctx.idempotency_key()},
-                         {"request_id", ctx.request_id()},
-                         {"peer", ctx.peer()},
-                         {"has_deadline", ctx.has_deadline()}};
-          if (ctx.has_deadline()) o["remaining_ms"] = ctx.remaining().count();
-          return json::value(std::move(o));
+          json::object info{{"method", ctx.method()},
+                            {"idempotency_key", ctx.idempotency_key()},
+                            {"request_id", ctx.request_id()},
+                            {"peer", ctx.peer()},
+                            {"has_deadline", ctx.has_deadline()}};
+          if (ctx.has_deadline()) info["remaining_ms"] = ctx.remaining().count();
+          return json::value(std::move(info));
         },
         /*idempotent=*/true);  // idempotent: its Idempotency-Key is only passed through
     AddSync(
@@ -723,7 +723,9 @@ TEST_F(DispatcherTest, MetricsIsPrometheusText) {
     ASSERT_NE(end, std::string::npos) << "text must end with a newline";
     std::string line = t.substr(start, end - start);
     EXPECT_FALSE(line.empty());
-    if (line[0] != '#') EXPECT_NE(line.rfind(' '), std::string::npos) << line;
+    if (line[0] != '#') {
+      EXPECT_NE(line.rfind(' '), std::string::npos) << line;
+    }
     start = end + 1;
   }
 }

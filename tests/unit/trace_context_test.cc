@@ -84,7 +84,7 @@ TEST(TraceContext, RefusesInvalidValues) {
 
 TEST(TraceContext, ReadsLaterVersionsLeniently) {
   const std::string tail = std::string(kTraceId) + "-" + std::string(kParentId) + "-01";
-  for (const std::string v : {"01-" + tail, "01-" + tail + "-what-comes-next", "cc-" + tail + "-x"}) {
+  for (const std::string& v : {"01-" + tail, "01-" + tail + "-what-comes-next", "cc-" + tail + "-x"}) {
     std::optional<TraceContext> t = TraceContext::Parse(v);
     ASSERT_TRUE(t) << v;
     EXPECT_EQ(t->trace_id_hex(), kTraceId);
