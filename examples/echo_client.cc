@@ -10,7 +10,8 @@
 #include <cstdio>
 #include <harpc/channel.h>
 
-int main(int argc, char** argv) {
+// An exception (a malformed reply to parse, out of memory) ends the example with its message.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   harpc::Channel channel(argc > 1 ? argv[1] : "list://127.0.0.1:8001", {.timeout = std::chrono::milliseconds(500)});
   harpc::CallResult r = channel.Call("Echo.echo", boost::json::parse(R"({"hello":"world"})"));
   if (!r.ok()) {

@@ -222,7 +222,7 @@ class Server {
 
   // The method that answers POST /rpc bodies without "jsonrpc" (the plain
   // requests.post(url, json=...) form). Must be registered.
-  Status SetDefaultMethod(std::string name);
+  Status SetDefaultMethod(const std::string& name);
 
   // Binds "host:port" (port 0 picks a free one) and starts the loops.
   Status Start(std::string_view listen_address);

@@ -255,6 +255,7 @@ int Demo::RunSentinelChapter() {
   const std::string alerts = dir + "/alerts.jsonl";
   std::vector<int> ports = {FreePort(), FreePort(), FreePort()};
   std::vector<std::string> sentinel_addrs;
+  sentinel_addrs.reserve(ports.size());
   for (int p : ports) sentinel_addrs.push_back("127.0.0.1:" + std::to_string(p));
   std::vector<Subprocess> sentinels(3);
   for (int i = 0; i < 3; ++i) {

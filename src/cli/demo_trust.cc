@@ -12,6 +12,10 @@
 #include <fstream>
 #include <thread>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include "apps/test_pki.h"

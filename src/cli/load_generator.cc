@@ -89,7 +89,7 @@ asio::awaitable<void> Ticker(LoadState& state, std::function<void(const LoadRepo
   }
 }
 
-LoadReport RunLoad(Channel& channel, const LoadSpec& spec, std::function<void(const LoadReport&)> on_tick,
+LoadReport RunLoad(Channel& channel, const LoadSpec& spec, const std::function<void(const LoadReport&)>& on_tick,
                    std::chrono::milliseconds tick) {
   LoadState state{.spec = spec};
   for (const EndpointInfo& e : channel.Endpoints()) state.report.per_endpoint[e.address] = 0;
@@ -99,7 +99,7 @@ LoadReport RunLoad(Channel& channel, const LoadSpec& spec, std::function<void(co
   const auto start = Clock::now();
   state.end = start + spec.duration;
   for (int i = 0; i < spec.concurrency; ++i) {
-    asio::co_spawn(channel.executor(), Caller(channel, state), [&done, remaining](std::exception_ptr) {
+    asio::co_spawn(channel.executor(), Caller(channel, state), [&done, remaining](const std::exception_ptr&) {
       if (remaining->fetch_sub(1) == 1) done.set_value();
     });
   }

@@ -56,7 +56,8 @@ struct LoadReport {
 
 // Runs the load to its end. `on_tick`, when set, is called every `tick` with
 // the report so far, on the channel's loop (keep it short).
-LoadReport RunLoad(Channel& channel, const LoadSpec& spec, std::function<void(const LoadReport&)> on_tick = nullptr,
+LoadReport RunLoad(Channel& channel, const LoadSpec& spec,
+                   const std::function<void(const LoadReport&)>& on_tick = nullptr,
                    std::chrono::milliseconds tick = std::chrono::seconds(1));
 
 // Prints `totals` with "unix_ms" (the wall clock now, in ms since the epoch)

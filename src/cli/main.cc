@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -26,9 +27,8 @@ std::string UnknownLongFlag(const CLI::App& command, int argc, char** argv) {
   }
   return {};
 }
-}  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   // Writes to closed pipes (a --notify command that exits early) must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
   // Logs go to stderr; stdout carries only results (JSON, tables) for scripts.
@@ -75,4 +75,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   return exit_code;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A command that throws (out of memory, a bug) ends with one line and exit
+  // 1 instead of std::terminate's abort, and the stack unwinds: servers and
+  // children are stopped by their destructors.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "harpc: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "harpc: internal error: an unknown exception\n");
+  }
+  return 1;
 }

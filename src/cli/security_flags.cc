@@ -137,7 +137,7 @@ std::vector<std::string> SecurityFlags::Args() const {
   std::vector<std::string> args;
   auto add = [&args](const char* flag, const std::string& value) {
     if (value.empty()) return;
-    args.push_back(flag);
+    args.emplace_back(flag);
     args.push_back(value);
   };
   add("--token-file", token_file);

@@ -64,7 +64,7 @@ asio::awaitable<void> FillEndpoints(std::vector<Snapshot>& snapshots) {
   auto executor = co_await asio::this_coro::executor;
   const LoopLiveness here(executor);
   struct Gather {
-    Gather(asio::any_io_executor ex, size_t n) : done(ex), answers(n) {}
+    Gather(const asio::any_io_executor& ex, size_t n) : done(ex), answers(n) {}
     asio::steady_timer done;
     std::vector<std::optional<std::vector<EndpointInfo>>> answers;
     size_t left = 0;

@@ -23,7 +23,7 @@ constexpr auto kCheckIdleAfter = std::chrono::seconds(1);
 
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, asio::ip::tcp::endpoint endpoint,
                                const PoolOptions& options, const ClientSecurity& security)
-    : executor_(std::move(executor)), endpoint_(endpoint), options_(options), security_(security) {
+    : executor_(std::move(executor)), endpoint_(std::move(endpoint)), options_(options), security_(security) {
   options_.connections = std::max<size_t>(options_.connections, 1);
   options_.depth = std::max<size_t>(options_.depth, 1);
 }

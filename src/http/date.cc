@@ -3,8 +3,9 @@
 
 #include "http/date.h"
 
+#include <time.h>  // gmtime_r (POSIX)
+
 #include <cstdio>
-#include <ctime>
 
 namespace harpc::http1 {
 

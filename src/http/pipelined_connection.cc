@@ -99,7 +99,7 @@ asio::awaitable<void> PipelinedConnection::WriteLoop() {
       unsent_.pop_front();
       if (r->abandoned) continue;
       r->started = true;
-      gather.push_back(asio::buffer(r->bytes));
+      gather.emplace_back(asio::buffer(r->bytes));
       batch.push_back(r);
       unanswered_.push_back(std::move(r));
     }

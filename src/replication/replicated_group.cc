@@ -170,8 +170,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
     }
     auto* bytes = static_cast<unsigned char*>(buffer->base);
     for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(uint64_t{snapshot.size()} >> (8 * i));
-    std::memcpy(bytes + 8, snapshot.data(), snapshot.size());
-    *bufs = buffer;  // libraft owns both (an FSM of version 1)
+    std::memcpy(bytes + 8, snapshot.data(), snapshot.size());  // NOLINT(bugprone-not-null-terminated-result): bytes
+    *bufs = buffer;                                            // libraft owns both (an FSM of version 1)
     *n_bufs = 1;
     return 0;
   }
@@ -569,7 +569,9 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
 
 ReplicatedGroup::ReplicatedGroup(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-ReplicatedGroup::~ReplicatedGroup() { Stop(); }
+// Stop posts to the group's loop and waits: only that allocation can throw,
+// and out of memory here ends the process either way.
+ReplicatedGroup::~ReplicatedGroup() { Stop(); }  // NOLINT(bugprone-exception-escape)
 
 Status ReplicatedGroup::Open(GroupOptions options, StateMachine* machine, std::unique_ptr<ReplicatedGroup>* out) {
   if (!machine) return InvalidArgument("a replicated group needs a state machine");

@@ -270,6 +270,7 @@ asio::awaitable<std::vector<Answer>> Monitor::AskPeers(Ask ask, const std::vecto
   if (asked.empty()) co_return answers;
   using Call = decltype(asio::co_spawn(executor_, ask(size_t{0}), asio::deferred));
   std::vector<Call> calls;
+  calls.reserve(asked.size());
   for (size_t p : asked) calls.push_back(asio::co_spawn(executor_, ask(p), asio::deferred));
   // Called with each answer as it comes; the calls still running are cancelled once it is enough.
   auto until = [&](const std::exception_ptr& failed, const Answer& answer) {
@@ -572,6 +573,7 @@ asio::awaitable<void> Monitor::Stand(std::vector<Decision::Change> changes, cons
   // election ran (its Sentinel.decide not here yet): ask again, so that one
   // change makes one decision and one alert.
   std::vector<InstanceId> ids;
+  ids.reserve(changes.size());
   for (const Decision::Change& c : changes) ids.emplace_back(c.service, c.address);
   if (leader) co_await GatherOpinions(ids);
   Decision decision{.changes = {}, .epoch = epoch, .leader = options_.self};

@@ -231,7 +231,7 @@ Result SentinelService::Register(const json::value& p) {
                           " ms after a crash, before this sentinel's group declares it down (up to " +
                           std::to_string(detection.count()) + " ms): a crash will alert as lease-expired, not odown";
     if (!known) spdlog::warn("registry: {} {}: {}", r.service, r.address, warning);
-    answer["warning"] = std::move(warning);
+    answer["warning"] = warning;
   }
   return json::value(std::move(answer));
 }

@@ -380,7 +380,7 @@ Status Server::AddAsyncMethod(std::string name, AsyncHandler handler, MethodOpti
   return impl_->AddMethod(std::move(name), nullptr, std::move(handler), options);
 }
 
-Status Server::SetDefaultMethod(std::string name) { return impl_->SetDefaultMethod(name); }
+Status Server::SetDefaultMethod(const std::string& name) { return impl_->SetDefaultMethod(name); }
 
 Status Server::AddMetrics(std::function<std::string()> exposition) {
   if (!exposition) return InvalidArgument("metrics source must not be empty");

@@ -377,7 +377,8 @@ class Participant::Impl {
 
 Participant::Participant(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Participant::~Participant() {
+// Only the posts' allocations can throw: out of memory here ends the process either way.
+Participant::~Participant() {              // NOLINT(bugprone-exception-escape)
   if (impl_->group) impl_->group->Stop();  // no command is applied after this
   // Cancels the resolver on its loop; the participant lives until then (and
   // while a round in progress holds it).

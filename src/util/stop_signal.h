@@ -52,7 +52,7 @@ class StopSignal {
     signals_.push_back(signal);
     boost::asio::co_spawn(
         executor, std::move(coroutine),
-        boost::asio::bind_cancellation_slot(signal->slot(), [signal](std::exception_ptr e, auto&&...) {
+        boost::asio::bind_cancellation_slot(signal->slot(), [signal](const std::exception_ptr& e, auto&&...) {
           if (e) LogUnlessCancelled(e);
         }));
   }
@@ -66,7 +66,7 @@ class StopSignal {
   }
 
  private:
-  static void LogUnlessCancelled(std::exception_ptr e) {
+  static void LogUnlessCancelled(const std::exception_ptr& e) {
     try {
       std::rethrow_exception(e);
     } catch (const boost::system::system_error& error) {

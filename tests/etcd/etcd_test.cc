@@ -4,8 +4,9 @@
 // etcd naming against a real etcd 3.4: the registrar (in-process and through
 // `harpc serve --register etcd://H:P`) and channels on etcd://H:P/SERVICE.
 // Clusters, https with etcd's own CA, users: etcd_cluster_test.cc.
+#include <signal.h>  // kill (POSIX)
+
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <future>
 #include <set>

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
         if (entry.is_regular_file()) inputs.push_back(entry.path());
       }
     } else if (fs::is_regular_file(arg)) {
-      inputs.push_back(arg);
+      inputs.emplace_back(arg);
     } else {
       std::fprintf(stderr, "no such input: %s\n", arg.c_str());
       return 2;

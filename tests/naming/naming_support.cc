@@ -3,7 +3,8 @@
 
 #include "naming_support.h"
 
-#include <cstdlib>
+#include <stdlib.h>  // mkdtemp (POSIX)
+
 #include <filesystem>
 #include <thread>
 

@@ -6,8 +6,9 @@
 // --webhook) before its lease expires; a server whose lease runs out first
 // (a TTL shorter than the detection) raises "lease-expired", told once by the
 // group; contradictory sentinel flags are refused with one line.
+#include <signal.h>  // kill (POSIX)
+
 #include <algorithm>
-#include <csignal>
 #include <cstdint>
 
 #include <gtest/gtest.h>

@@ -203,7 +203,7 @@ TEST_F(SentinelMassFailure, AlertsBeyondTheBudgetAreSummedUpInOneAlertThatNamesT
       << Tail(alerts);
   EXPECT_TRUE(HoldsFor([&] { return EventsInFile(alerts, "alerts_dropped").size() == 1; }, 500ms)) << Tail(alerts);
   std::vector<json::value> told;
-  for (const json::object& e : EventsInFile(alerts, "odown")) told.push_back(e);
+  for (const json::object& e : EventsInFile(alerts, "odown")) told.emplace_back(e);
   EXPECT_EQ(told.size(), 20u) << Tail(alerts);
   ASSERT_EQ(summary.size(), 1u) << Tail(alerts);
   EXPECT_EQ(summary[0].at("count").to_number<int64_t>(), static_cast<int64_t>(kInstances - 20)) << Tail(alerts);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>  // mkdtemp (POSIX)
 #include <sys/socket.h>
 #include <unistd.h>
 

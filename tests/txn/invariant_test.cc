@@ -55,9 +55,13 @@ class TransferLoad {
  public:
   TransferLoad(Channel& coordinator, std::vector<Channel*> banks, int concurrency, int max_transfers,
                std::chrono::milliseconds txn_timeout, std::chrono::milliseconds pace, uint64_t seed)
-      : coordinator_(coordinator), banks_(std::move(banks)), max_transfers_(max_transfers), pace_(pace), rng_(seed) {
+      : coordinator_(coordinator),
+        banks_(std::move(banks)),
+        max_transfers_(max_transfers),
+        pace_(pace),
+        rng_(seed),
+        running_(concurrency) {
     options_.timeout = txn_timeout;
-    running_ = concurrency;
     for (int i = 0; i < concurrency; ++i) asio::co_spawn(coordinator_.executor(), Worker(), asio::detached);
   }
   ~TransferLoad() {

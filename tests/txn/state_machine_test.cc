@@ -73,7 +73,7 @@ Status Put(Database db, const std::string& k, int64_t v) {
 }
 
 GroupCommitDb::Work PutWork(std::string k, int64_t v) {
-  return [k, v](Database db) -> Result {
+  return [k = std::move(k), v](Database db) -> Result {
     Status s = Put(db, k, v);
     return s.ok() ? Result(json::value(v)) : Result(s);
   };
@@ -143,17 +143,17 @@ TEST(GroupCommitDb, AFailingItemRollsBackAloneWhileTheRestOfItsBatchCommits) {
 
   std::vector<GroupCommitDb::Work> items;
   items.push_back(PutWork("a", 1));
-  items.push_back([](Database d) -> Result {  // changes something, then fails
+  items.emplace_back([](Database d) -> Result {  // changes something, then fails
     if (Status s = Put(d, "b", 2); !s.ok()) return s;
     return Status(StatusCode::kFailedPrecondition, "b changed its mind");
   });
   items.push_back(PutWork("c", 3));
-  items.push_back([](Database d) -> Result {  // a SQL error after a change of its own
+  items.emplace_back([](Database d) -> Result {  // a SQL error after a change of its own
     if (Status s = Put(d, "d", 4); !s.ok()) return s;
     Status s = Put(d, "a", 5);  // duplicate key: "a" is taken by the first item
     return s.ok() ? Result(json::value(5)) : Result(s);
   });
-  items.push_back([](Database d) -> Result {  // throws after a change
+  items.emplace_back([](Database d) -> Result {  // throws after a change
     if (Status s = Put(d, "e", 6); !s.ok()) return s;
     throw std::runtime_error("boom");
   });
@@ -215,6 +215,7 @@ TEST(GroupCommitDb, ConcurrentThreadsWithRunSyncShareBatches) {
   constexpr int kThreads = 64, kPerThread = 5;
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -1402,7 +1403,7 @@ TxnOutcome RunTransfer(Channel& coordinator, Channel& from, Channel& to, txn::Tr
   std::promise<TxnOutcome> promise;
   auto future = promise.get_future();
   asio::co_spawn(coordinator.executor(), txn::Transfer(coordinator, from, to, std::move(request), options),
-                 [&promise](std::exception_ptr e, TxnOutcome outcome) {
+                 [&promise](const std::exception_ptr& e, TxnOutcome outcome) {
                    if (e) outcome.status = Internal("the transfer threw");
                    promise.set_value(std::move(outcome));
                  });
