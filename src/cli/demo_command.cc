@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -54,10 +55,14 @@ class Demo {
   int Run();
 
  private:
-  void Say(const char* format, auto... args) {
+  // printf-style, checked by the compiler at every call (the format attribute).
+  __attribute__((format(printf, 2, 3))) void Say(const char* format, ...) {
     std::lock_guard lock(print_mu_);
     std::printf("%6.1fs  ", Seconds());
-    std::printf(format, args...);
+    va_list args;
+    va_start(args, format);
+    std::vprintf(format, args);
+    va_end(args);
     std::printf("\n");
     std::fflush(stdout);
   }

@@ -48,8 +48,8 @@ asio::awaitable<void> Caller(Channel& channel, LoadState& state) {
 }
 }  // namespace
 
-void LoadReport::Record(const CallResult& r, std::chrono::microseconds latency) {
-  this->latency->Record(latency);
+void LoadReport::Record(const CallResult& r, std::chrono::microseconds took) {
+  latency->Record(took);
   ++requests;
   const int extra = r.attempts - 1 - (r.hedged ? 1 : 0);
   if (extra > 0) retries += extra;

@@ -40,8 +40,8 @@ struct LoadReport {
   std::map<std::string, uint64_t> per_endpoint;  // successful answers, every endpoint listed
   std::map<std::string, uint64_t> error_kinds;   // by status code name
 
-  // Counts one finished call that took `latency`.
-  void Record(const CallResult& r, std::chrono::microseconds latency);
+  // Counts one finished call that took `took`.
+  void Record(const CallResult& r, std::chrono::microseconds took);
   // Adds a report of the same load run beside this one (another thread's):
   // counts and latencies add up; the time is the longer of the two.
   void Add(const LoadReport& other);

@@ -87,7 +87,7 @@ int RunTransfer(const TransferFlags& f) {
   txn::TransferRequest request{.from_account = f.from_account, .to_account = f.to_account, .amount = f.amount};
   std::promise<TxnOutcome> promise;
   boost::asio::co_spawn(coordinator.executor(), txn::Transfer(coordinator, from, to, request, txn_options),
-                        [&promise, &f](const std::exception_ptr& e, TxnOutcome o) {
+                        [&promise](const std::exception_ptr& e, TxnOutcome o) {
                           if (e) o.status = Internal("transfer failed with an exception");
                           promise.set_value(std::move(o));
                         });

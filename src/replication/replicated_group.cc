@@ -528,8 +528,8 @@ class ReplicatedGroup::Impl : public std::enable_shared_from_this<Impl> {
   // Whether the loop is being run by a thread (not stopped): closing must then happen there.
   bool LoopRunning() const {
     const asio::any_io_executor loop = executor();  // target() points into it: not into a temporary
-    const auto* io = loop.target<asio::io_context::executor_type>();
-    return io && !io->context().stopped();
+    const auto* on_context = loop.target<asio::io_context::executor_type>();
+    return on_context && !on_context->context().stopped();
   }
 
   std::string Metrics() const {

@@ -192,9 +192,9 @@ class Coordinator::Impl : public StateMachine {
   // Marks of finished phase twos ride along with the decision: no fsync of their own.
   asio::awaitable<Status> WriteDecision(CommitRecord record) {
     std::vector<std::string> done = std::exchange(done_unflushed, {});
-    GroupCommitDb::Work work = [record, done](Database db) -> Result {
-      Status s = DecisionLog::RecordCommit(db, record);
-      if (s.ok() && !done.empty()) s = DecisionLog::MarkDone(db, done);
+    GroupCommitDb::Work work = [record, done](Database database) -> Result {
+      Status s = DecisionLog::RecordCommit(database, record);
+      if (s.ok() && !done.empty()) s = DecisionLog::MarkDone(database, done);
       return s.ok() ? Result(json::value()) : Result(s);
     };
     Result written = co_await db->Run(std::move(work));
@@ -440,8 +440,8 @@ class Coordinator::Impl : public StateMachine {
     CommitRecord record;
   };
   asio::awaitable<GroupCommitDb::Typed<Logged>> FindInLog(std::string txid) {
-    GroupCommitDb::TypedWork<Logged> find = [txid](Database db, Logged& f) {
-      f.known = DecisionLog::Find(db, txid, &f.record);
+    GroupCommitDb::TypedWork<Logged> find = [txid](Database database, Logged& f) {
+      f.known = DecisionLog::Find(database, txid, &f.record);
       return Status::Ok();
     };
     co_return co_await db->Run<Logged>(std::move(find));
@@ -573,16 +573,16 @@ class Coordinator::Impl : public StateMachine {
     const auto now = Clock::now();
     const bool minute = now >= next_log_housekeeping;
     if (!done_unflushed.empty() && (done_unflushed.size() >= 64 || minute)) {
-      GroupCommitDb::Work work = [done = std::exchange(done_unflushed, {})](Database db) -> Result {
-        Status s = DecisionLog::MarkDone(db, done);
+      GroupCommitDb::Work work = [done = std::exchange(done_unflushed, {})](Database database) -> Result {
+        Status s = DecisionLog::MarkDone(database, done);
         return s.ok() ? Result(json::value()) : Result(s);
       };
       asio::co_spawn(executor, WriteHousekeeping(std::move(work)), asio::detached);
     }
     if (minute) {
       next_log_housekeeping = now + std::chrono::minutes(1);
-      GroupCommitDb::Work forget = [done_before_ms](Database db) -> Result {
-        Status s = DecisionLog::ForgetDone(db, done_before_ms);
+      GroupCommitDb::Work forget = [done_before_ms](Database database) -> Result {
+        Status s = DecisionLog::ForgetDone(database, done_before_ms);
         return s.ok() ? Result(json::value()) : Result(s);
       };
       asio::co_spawn(executor, WriteHousekeeping(std::move(forget)), asio::detached);

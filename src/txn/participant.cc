@@ -93,8 +93,8 @@ class Participant::Impl {
   // member's state).
   void RefreshCounts() {
     txn::CallCounts counts;
-    storage::GroupCommitDb::Work count = [&counts](Database db) -> Result {
-      counts = txn::ParticipantLog::Counts(db);
+    storage::GroupCommitDb::Work count = [&counts](Database database) -> Result {
+      counts = txn::ParticipantLog::Counts(database);
       return json::value();
     };
     bool wrote = false;
@@ -130,7 +130,9 @@ class Participant::Impl {
   // answered once a majority has it; every member counts it as it applies it.
   asio::awaitable<Result> Run(json::value command) {
     if (group) co_return co_await group->Propose(std::move(command));
-    storage::GroupCommitDb::Work work = [this, command](Database db) { return machine->Execute(db, command); };
+    storage::GroupCommitDb::Work work = [this, command](Database database) {
+      return machine->Execute(database, command);
+    };
     Result r = co_await db->Run(std::move(work));
     Count(command, r);
     co_return r;
@@ -217,24 +219,24 @@ class Participant::Impl {
   // Registers the yes vote of a prepared call with its coordinator, before
   // the client hears it. A coordinator that refuses it (the transaction is
   // aborted, or decided without it) settles the call at once.
-  asio::awaitable<Status> RegisterVote(std::string txid, std::string call, txn::Prepared prepared,
+  asio::awaitable<Status> RegisterVote(std::string txid, std::string call, txn::Prepared recorded,
                                        std::chrono::milliseconds budget) {
     json::value vote{{"txid", txid},
                      {"call", call},
                      {"participant", log->id()},
                      {"address", PhaseTwoAddress()},
-                     {"secret", prepared.secret}};
+                     {"secret", recorded.secret}};
     CallOptions call_options;
     call_options.timeout = std::clamp(budget, std::chrono::milliseconds(1), kAskTimeout);
-    const std::shared_ptr<Channel> coordinator = coordinators->Get(prepared.coordinator);  // named: see coordinator.cc
+    const std::shared_ptr<Channel> coordinator = coordinators->Get(recorded.coordinator);  // named: see coordinator.cc
     CallResult r = co_await coordinator->AsyncCall("Coordinator.register", vote, call_options);
     if (r.ok()) co_return Status::Ok();
     if (r.status.code() == StatusCode::kAborted) {
-      co_await Resolve(txid, prepared.coordinator);
-      co_return Aborted("coordinator " + prepared.coordinator + " refused the vote: " + r.status.message());
+      co_await Resolve(txid, recorded.coordinator);
+      co_return Aborted("coordinator " + recorded.coordinator + " refused the vote: " + r.status.message());
     }
-    co_return Unavailable("the vote could not be registered with coordinator " + prepared.coordinator + " (" +
-                          r.status.ToString() + "); the call stays prepared until that coordinator is asked about it");
+    co_return Unavailable("the vote could not be registered with coordinator " + recorded.coordinator + " (" +
+                          r.status.ToString() + "); the call stays recorded until that coordinator is asked about it");
   }
 
   // Asks the coordinator about one transaction in doubt and applies its
@@ -333,8 +335,8 @@ class Participant::Impl {
     using Clock = std::chrono::steady_clock;
     const int64_t per_coordinator = options.max_prepared_per_coordinator;
     auto found = std::make_shared<std::vector<txn::InDoubt>>();
-    storage::GroupCommitDb::Work find = [horizon, per_coordinator, found](Database db) -> Result {
-      *found = txn::ParticipantLog::FindInDoubt(db, horizon, per_coordinator);
+    storage::GroupCommitDb::Work find = [horizon, per_coordinator, found](Database database) -> Result {
+      *found = txn::ParticipantLog::FindInDoubt(database, horizon, per_coordinator);
       return json::value();
     };
     co_await Query(std::move(find));

@@ -59,21 +59,21 @@ struct BankGroup {
     if (!coordinator->Start({"coordinator", "--data-dir", dir.File("coordinator")}, dir.File("coordinator.log"))) {
       return;
     }
-    std::string members;
+    std::string group_list;
     for (int i = 0; i < size; ++i) {
       addresses.push_back("127.0.0.1:" + std::to_string(testing::FreePort()));
-      members += (i ? "," : "") + addresses.back();
+      group_list += (i ? "," : "") + addresses.back();
     }
-    target = "list://" + members;
+    target = "list://" + group_list;
     for (int i = 0; i < size; ++i) {
       auto member = std::make_unique<Daemon>();
       const std::string name = "bank" + std::to_string(i);
       if (!member->Start({"serve", "--service", "bank", "--threads", "1", "--name", name, "--db",
-                          dir.File(name + ".db"), "--coordinator", coordinator->address(), "--group", members},
+                          dir.File(name + ".db"), "--coordinator", coordinator->address(), "--group", group_list},
                          dir.File(name + ".log"), addresses[i])) {
         return;
       }
-      this->members.push_back(std::move(member));
+      members.push_back(std::move(member));
     }
   }
   ~BankGroup() {
