@@ -44,7 +44,6 @@
 namespace harpc {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 struct ChannelCore::Attempt {

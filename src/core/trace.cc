@@ -96,7 +96,7 @@ void TraceContext::AppendTraceparent(std::string& out) const {
   const size_t at = out.size();
   out.resize(at + kTraceparentSize);
   char* p = out.data() + at;
-  std::memcpy(p, "00-", 3);
+  std::memcpy(p, "00-", 3);  // NOLINT(bugprone-not-null-terminated-result): a prefix, the rest follows
   WriteHex(trace_id_.data(), trace_id_.size(), p + kTraceIdAt);
   p[kParentIdAt - 1] = '-';
   WriteHex(span_id_.data(), span_id_.size(), p + kParentIdAt);

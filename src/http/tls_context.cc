@@ -39,7 +39,7 @@ std::string Reason(const boost::system::error_code& ec) {
   return reason;
 }
 
-class CertificateCategory : public boost::system::error_category {
+class CertificateCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "harpc.tls.certificate"; }
   std::string message(int value) const override {

@@ -73,7 +73,7 @@ Result GroupCommitDb::RunSync(Work work) {
 }
 
 void GroupCommitDb::Post(Work work) {
-  Enqueue({.work = std::move(work), .done = [path = path_](Result result) {
+  Enqueue({.work = std::move(work), .done = [path = path_](const Result& result) {
              if (!result.ok()) Log().error("{}: a queued write failed: {}", path, result.status().ToString());
            }});
 }

@@ -31,8 +31,11 @@ int CountingSync(sqlite3_file* f, int flags) {
 }
 
 // Every other method forwards to the real file.
+// `name` is a member of the method table: it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define HARPC_FORWARD(name, ...) \
   reinterpret_cast<CountingFile*>(f)->real->pMethods->name(reinterpret_cast<CountingFile*>(f)->real, ##__VA_ARGS__)
+// NOLINTEND(bugprone-macro-parentheses)
 int Close(sqlite3_file* f) { return HARPC_FORWARD(xClose); }
 int Read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return HARPC_FORWARD(xRead, b, n, o); }
 int Write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) { return HARPC_FORWARD(xWrite, b, n, o); }

@@ -22,7 +22,7 @@ template <typename T>
 T RunBlocking(const asio::any_io_executor& executor, asio::awaitable<T> work, T on_exception) {
   std::promise<T> promise;
   auto future = promise.get_future();
-  asio::co_spawn(executor, std::move(work), [&promise, &on_exception](std::exception_ptr e, T value) {
+  asio::co_spawn(executor, std::move(work), [&promise, &on_exception](const std::exception_ptr& e, T value) {
     promise.set_value(e ? std::move(on_exception) : std::move(value));
   });
   return future.get();

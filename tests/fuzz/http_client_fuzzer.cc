@@ -67,7 +67,7 @@ void OneConnection(asio::io_context& context, std::string_view bytes,
   asio::ip::tcp::socket server(context);
   acceptor.accept(server);
   bool answered = false;
-  asio::co_spawn(context, Answer(server, bytes), [&](std::exception_ptr, bool) { answered = true; });
+  asio::co_spawn(context, Answer(server, bytes), [&](const std::exception_ptr&, bool) { answered = true; });
   fuzz::RunToEnd(context, read(connection));
   while (!answered && context.run_one() > 0) {
   }

@@ -76,11 +76,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto connection = std::make_unique<http1::ServerConnection>(std::move(server), limits);
   SeenHandler handler;
   bool served = false, drained = false;
-  asio::co_spawn(context, Serve(*connection, handler), [&](std::exception_ptr e, bool) {
+  asio::co_spawn(context, Serve(*connection, handler), [&](const std::exception_ptr& e, bool) {
     if (e) std::rethrow_exception(e);
     served = true;
   });
-  asio::co_spawn(context, Drain(client), [&](std::exception_ptr, bool) { drained = true; });
+  asio::co_spawn(context, Drain(client), [&](const std::exception_ptr&, bool) { drained = true; });
   fuzz::RunToEnd(context, Send(client, fuzz::Bytes(data, size)));
   while (!served && context.run_one() > 0) {
   }

@@ -78,11 +78,8 @@ void RunSession(const Dispatcher& dispatch, std::string_view input, int deadline
     json::value result = json::parse(answer.body, ec);
     if (ec || !result.is_object()) continue;
     for (const auto& [name, value] : result.as_object()) {
-      if (value.is_string()) {
-        known[std::string(name)] = json::serialize(value);  // quoted, as it would appear in params
-      } else if (value.is_number()) {
-        known[std::string(name)] = json::serialize(value);
-      }
+      // Strings quoted, as they would appear in params.
+      if (value.is_string() || value.is_number()) known[std::string(name)] = json::serialize(value);
     }
   }
 }

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <functional>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -45,16 +47,17 @@ struct Reply {
 // complete in its buffer at once (more than one: they were pipelined).
 class ScriptedServer {
  public:
-  explicit ScriptedServer(std::function<Reply(const std::string& body)> script) : script_(std::move(script)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  explicit ScriptedServer(std::function<Reply(const std::string& body)> script)
+      : script_(std::move(script)), listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     socklen_t len = sizeof addr;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || ::listen(listener_, 64) != 0) {
+      ADD_FAILURE() << "cannot listen on 127.0.0.1: " << std::system_category().message(errno);
+    }
     port_ = ntohs(addr.sin_port);
-    ::listen(listener_, 64);
     acceptor_ = std::thread([this] { Accept(); });
   }
   ~ScriptedServer() {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 
+#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -46,7 +46,7 @@ const std::regex kDateLine(
     R"(\r\nDate: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT\r\n)");
 
 // The response with its Date line removed, for exact comparisons.
-std::string WithoutDate(std::string response) {
+std::string WithoutDate(const std::string& response) {
   std::smatch m;
   EXPECT_TRUE(std::regex_search(response, m, kDateLine)) << response;
   return std::regex_replace(response, kDateLine, "\r\n");
