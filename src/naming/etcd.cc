@@ -442,7 +442,7 @@ std::string_view MemberList(std::string_view spec) {
 
 }  // namespace
 
-Status MakeEtcdRegistrar(std::string_view spec, Registration registration, const ClientSecurity& security,
+Status MakeEtcdRegistrar(std::string_view spec, const Registration& registration, const ClientSecurity& security,
                          std::unique_ptr<Registrar>* out) {
   const std::string usage = " (expected etcd://H:P[,H:P])";
   std::string_view list = MemberList(spec);
@@ -459,7 +459,7 @@ Status MakeEtcdRegistrar(std::string_view spec, Registration registration, const
   // Port 0 passes: `harpc serve` checks its flags before it binds (the real port comes later).
   HostPort hp;
   if (Status s = ParseHostPort(registration.address, &hp, /*allow_port_zero=*/true); !s.ok()) return s;
-  *out = std::make_unique<EtcdRegistrar>(std::move(etcd), std::move(registration));
+  *out = std::make_unique<EtcdRegistrar>(std::move(etcd), registration);
   return Status::Ok();
 }
 

@@ -56,7 +56,7 @@ std::string EtcdInstanceKey(std::string_view service, std::string_view address);
 // `spec`: "etcd://H:P[,H:P]". `security`: what the process presents
 // (ClientSecurity::etcd, and its TLS when etcd has no CA of its own; the
 // harpc bearer token is never sent to etcd). INVALID_ARGUMENT when wrong.
-Status MakeEtcdRegistrar(std::string_view spec, Registration registration, const ClientSecurity& security,
+Status MakeEtcdRegistrar(std::string_view spec, const Registration& registration, const ClientSecurity& security,
                          std::unique_ptr<Registrar>* out);
 
 // `target`: "etcd://H:P[,H:P]/SERVICE"; `security` as for the registrar.

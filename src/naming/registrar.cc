@@ -34,7 +34,7 @@ Status MakeRegistrar(std::string_view spec, Registration registration, const Cli
     *out = std::make_unique<SentinelRegistrar>(std::move(sentinels), std::move(registration), security);
     return Status::Ok();
   }
-  if (spec.starts_with("etcd://")) return MakeEtcdRegistrar(spec, std::move(registration), security, out);
+  if (spec.starts_with("etcd://")) return MakeEtcdRegistrar(spec, registration, security, out);
   return InvalidArgument("unsupported register target '" + std::string(spec) +
                          "' (expected sentinel://H:P[,H:P] or etcd://H:P[,H:P])");
 }

@@ -58,6 +58,7 @@ Status Subprocess::Spawn(const std::vector<std::string>& argv, Subprocess* out, 
   // parent the child may call only async-signal-safe functions (no malloc,
   // whose lock another thread may have held at the fork).
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t parent = ::getpid();

@@ -29,7 +29,7 @@ constexpr milliseconds kElection{5000};
 
 class GroupTest : public ::testing::Test {
  protected:
-  void StartAll(GroupOptions options) {
+  void StartAll(const GroupOptions& options) {
     for (auto& m : members) ASSERT_TRUE(m->Start(options).ok()) << m->address;
   }
   // Proposes first..last through whoever leads, each added to `expected`.

@@ -330,7 +330,7 @@ void TransfersThroughALeaderFault(Fault fault) {
   // on a loaded machine elections and catch-up take seconds.
   std::vector<std::string> load = TransferArgs(group.target, b);
   for (const char* extra : {"--duration", "8", "--concurrency", "8", "--timeout-ms", "10000", "--json"}) {
-    load.push_back(extra);
+    load.emplace_back(extra);
   }
   auto running = std::async(std::launch::async, [&] { return testing::RunHarpc(load, 60s); });
   auto committed_on = [&](int bank) {
