@@ -151,31 +151,6 @@ std::string RequestFor(const std::string& body) {
   return out;
 }
 
-// Runs one exchange per body at once on `pool`, each with `timeout`, and returns their responses.
-std::vector<http1::ClientResponse> ExchangeAll(asio::io_context& io, ConnectionPool& pool,
-                                               const std::vector<std::string>& bodies,
-                                               std::chrono::milliseconds timeout = 5s) {
-  std::vector<http1::ClientResponse> out(bodies.size());
-  std::vector<std::shared_ptr<http1::PendingRequest>> pending(bodies.size());
-  size_t done = 0;
-  for (size_t i = 0; i < bodies.size(); ++i) {
-    asio::co_spawn(
-        io,
-        [&, i]() -> asio::awaitable<void> {
-          out[i] = co_await pool.Exchange(RequestFor(bodies[i]), Clock::now() + timeout, {}, &pending[i]);
-          ++done;
-        },
-        asio::detached);
-  }
-  const auto give_up = Clock::now() + timeout + 5s;
-  while (done < bodies.size() && Clock::now() < give_up) {
-    io.restart();  // run_for stops the context whenever it runs out of work
-    io.run_for(10ms);
-  }
-  EXPECT_EQ(done, bodies.size()) << "exchanges still waiting";
-  return out;
-}
-
 // Every exchange answered without error, each with its own request's body.
 void ExpectEachAnsweredWithItsOwnBody(const std::vector<http1::ClientResponse>& responses,
                                       const std::vector<std::string>& bodies) {
@@ -193,6 +168,30 @@ struct OneConnectionPool {
   asio::io_context io;
   ClientSecurity plaintext;
   ConnectionPool pool;
+
+  // Runs one exchange per body at once, each with `timeout`, and returns their responses.
+  std::vector<http1::ClientResponse> ExchangeAll(const std::vector<std::string>& bodies,
+                                                 std::chrono::milliseconds timeout = 5s) {
+    std::vector<http1::ClientResponse> out(bodies.size());
+    std::vector<std::shared_ptr<http1::PendingRequest>> pending(bodies.size());
+    size_t done = 0;
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      asio::co_spawn(
+          io,
+          [&, i]() -> asio::awaitable<void> {
+            out[i] = co_await pool.Exchange(RequestFor(bodies[i]), Clock::now() + timeout, {}, &pending[i]);
+            ++done;
+          },
+          asio::detached);
+    }
+    const auto give_up = Clock::now() + timeout + 5s;
+    while (done < bodies.size() && Clock::now() < give_up) {
+      io.restart();  // run_for stops the context whenever it runs out of work
+      io.run_for(10ms);
+    }
+    EXPECT_EQ(done, bodies.size()) << "exchanges still waiting";
+    return out;
+  }
 };
 
 std::vector<std::string> Numbered(int n) {
@@ -204,10 +203,8 @@ std::vector<std::string> Numbered(int n) {
 TEST(Pipelining, RequestsShareAConnectionOnceTheServerProvedHttp11) {
   ScriptedServer server([](const std::string&) { return Reply{}; });
   OneConnectionPool p(server.endpoint());
-  asio::io_context& io = p.io;
-  ConnectionPool& pool = p.pool;
   const auto bodies = Numbered(8);
-  const auto responses = ExchangeAll(io, pool, bodies);
+  const auto responses = p.ExchangeAll(bodies);
   ExpectEachAnsweredWithItsOwnBody(responses, bodies);
   for (const auto& r : responses) EXPECT_EQ(r.status, 200);
   EXPECT_EQ(server.connections(), 1);
@@ -222,10 +219,8 @@ TEST(Pipelining, RequestsBehindAConnectionCloseAreSentAgainElsewhere) {
   // runs nothing else it read on that connection.
   ScriptedServer server([&](const std::string&) { return Reply{.close = ++seen == 3}; });
   OneConnectionPool p(server.endpoint());
-  asio::io_context& io = p.io;
-  ConnectionPool& pool = p.pool;
   const auto bodies = Numbered(8);
-  const auto responses = ExchangeAll(io, pool, bodies);
+  const auto responses = p.ExchangeAll(bodies);
   ExpectEachAnsweredWithItsOwnBody(responses, bodies);
   EXPECT_EQ(server.requests_run(), 8) << "each request ran exactly once";
   EXPECT_EQ(server.connections(), 2);
@@ -234,10 +229,8 @@ TEST(Pipelining, RequestsBehindAConnectionCloseAreSentAgainElsewhere) {
 TEST(Pipelining, AnHttp10ServerGetsOneRequestPerConnection) {
   ScriptedServer server([](const std::string&) { return Reply{.status_line = "HTTP/1.0 200 OK", .close = true}; });
   OneConnectionPool p(server.endpoint());
-  asio::io_context& io = p.io;
-  ConnectionPool& pool = p.pool;
   const auto bodies = Numbered(5);
-  const auto responses = ExchangeAll(io, pool, bodies);
+  const auto responses = p.ExchangeAll(bodies);
   ExpectEachAnsweredWithItsOwnBody(responses, bodies);
   EXPECT_EQ(server.requests_run(), 5);
   EXPECT_EQ(server.connections(), 5);
@@ -247,30 +240,24 @@ TEST(Pipelining, AnHttp10ServerGetsOneRequestPerConnection) {
 TEST(Pipelining, ACallerThatGivesUpTakesItsConnectionOutOfUse) {
   ScriptedServer server([](const std::string& body) { return Reply{.hang = body.find("hang") != std::string::npos}; });
   OneConnectionPool p(server.endpoint());
-  asio::io_context& io = p.io;
-  ConnectionPool& pool = p.pool;
   // Prove the connection first, so that the hung request is pipelined on it.
-  ASSERT_FALSE(ExchangeAll(io, pool, {R"({"warm":1})"})[0].error);
-  const auto hung = ExchangeAll(io, pool, {R"({"hang":1})"}, 100ms);
+  ASSERT_FALSE(p.ExchangeAll({R"({"warm":1})"})[0].error);
+  const auto hung = p.ExchangeAll({R"({"hang":1})"}, 100ms);
   EXPECT_EQ(hung[0].error, boost::beast::error::timeout);
   EXPECT_TRUE(hung[0].sent);
   // Nobody waits on that connection any more: it is closed, and the next
   // request goes on a new one instead of queueing behind the silence.
-  const auto after = ExchangeAll(io, pool, {R"({"after":1})"}, 2s);
+  const auto after = p.ExchangeAll({R"({"after":1})"}, 2s);
   EXPECT_FALSE(after[0].error) << after[0].error.message();
   EXPECT_EQ(after[0].body, R"({"after":1})");
   EXPECT_EQ(server.connections(), 2);
-  EXPECT_EQ(pool.connections(), 1u);
+  EXPECT_EQ(p.pool.connections(), 1u);
 }
 
 TEST(Pipelining, ARefusedConnectFailsEveryRequestAsNotSent) {
   RefusingPort refusing;
-  asio::io_context io;
-  ClientSecurity plaintext;
-  ConnectionPool pool(io.get_executor(),
-                      {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(refusing.port())},
-                      {.connections = 1, .depth = 8}, plaintext);
-  for (const auto& r : ExchangeAll(io, pool, Numbered(3))) {
+  OneConnectionPool p({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(refusing.port())});
+  for (const auto& r : p.ExchangeAll(Numbered(3))) {
     EXPECT_TRUE(r.connect_failed);
     EXPECT_EQ(r.error, asio::error::connection_refused) << r.error.message();
     EXPECT_FALSE(r.sent);
